@@ -1,0 +1,772 @@
+//! Typed, strict configuration: one section per feature, unknown keys rejected, durations
+//! written as `"90s"`/`"4h"`, secrets named by environment variable and never stored here.
+//!
+//! Loading collects every problem it can find (one per section at most, since a section stops
+//! at its first shape error) and reports each as `path:line:col: message`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::domain::Workstream;
+use crate::duration::HumanDuration;
+use crate::key_path;
+use crate::toml_source::{Diagnostic, Seg, TomlSource};
+
+/// Where `lifeboat` looks for its config when `--config` is not given.
+pub const DEFAULT_CONFIG_PATH: &str = "config/lifeboat.toml";
+
+/// A secret loaded from the environment. It prints as `[redacted]` in every format, so it can
+/// sit inside structs that are logged or debug-printed without leaking.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// Reads the secret from the environment variable `var`; `None` when unset or empty.
+    pub fn from_env(var: &str) -> Option<Self> {
+        std::env::var(var)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(Self)
+    }
+
+    /// The secret itself, for the one place that must send it (an HTTP header, a login).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub store: StoreConfig,
+    #[serde(default)]
+    pub paths: PathsConfig,
+    pub objectives: Objectives,
+    pub discord: Option<DiscordConfig>,
+    #[serde(default)]
+    pub access: AccessConfig,
+    #[serde(default)]
+    pub providers: Vec<ProviderConfig>,
+    #[serde(default)]
+    pub feeds: Vec<FeedConfig>,
+    #[serde(default)]
+    pub aws: AwsConfig,
+    #[serde(default)]
+    pub llm: LlmConfig,
+    #[serde(default)]
+    pub teams: Vec<TeamConfig>,
+    #[serde(default)]
+    pub schedule: ScheduleConfig,
+    /// Company-specific values runbooks refer to as `${vars.NAME}` (URLs, app names, ...).
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// The sled event log; `--data-dir` overrides it.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: default_data_dir(),
+        }
+    }
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("data")
+}
+
+/// Where runbooks and templates live; relative paths are taken from the working directory.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathsConfig {
+    #[serde(default = "default_runbooks_dir")]
+    pub runbooks: PathBuf,
+    #[serde(default = "default_templates_dir")]
+    pub templates: PathBuf,
+}
+
+impl Default for PathsConfig {
+    fn default() -> Self {
+        Self {
+            runbooks: default_runbooks_dir(),
+            templates: default_templates_dir(),
+        }
+    }
+}
+
+fn default_runbooks_dir() -> PathBuf {
+    PathBuf::from("commands")
+}
+
+fn default_templates_dir() -> PathBuf {
+    PathBuf::from("config/templates")
+}
+
+/// The DRP's objectives. A workstream without an objective cannot have a runbook.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Objectives {
+    pub hosting_rto: HumanDuration,
+    pub llm_rto: HumanDuration,
+    pub rpo: HumanDuration,
+    /// Recovery time for a data restore on its own; optional because not every plan has one.
+    pub data_rto: Option<HumanDuration>,
+}
+
+impl Objectives {
+    /// The recovery-time objective a workstream is measured against.
+    pub fn rto_for(&self, workstream: Workstream) -> Option<HumanDuration> {
+        match workstream {
+            Workstream::Hosting => Some(self.hosting_rto),
+            Workstream::Llm => Some(self.llm_rto),
+            Workstream::Data => self.data_rto,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscordConfig {
+    /// Name of the environment variable that holds the bot token.
+    #[serde(default = "default_token_env")]
+    pub token_env: String,
+    pub guild_id: Option<String>,
+    pub incident_channel_id: Option<String>,
+    /// Points REST (and, through `/gateway`, the gateway) at another base URL.
+    pub api_base: Option<String>,
+    /// Register the slash commands with the guild on every start.
+    #[serde(default)]
+    pub register_on_start: bool,
+}
+
+fn default_token_env() -> String {
+    "LIFEBOAT_DISCORD_TOKEN".to_owned()
+}
+
+impl DiscordConfig {
+    /// The bot token, when its environment variable is set.
+    pub fn token(&self) -> Option<Secret> {
+        Secret::from_env(&self.token_env)
+    }
+}
+
+/// Discord role ids allowed to act.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessConfig {
+    /// Declare incidents, request runs, add notes.
+    #[serde(default)]
+    pub responders: Vec<String>,
+    /// Approve runs (never their own unless the runbook allows it).
+    #[serde(default)]
+    pub approvers: Vec<String>,
+    /// Approve client communications.
+    #[serde(default)]
+    pub communicators: Vec<String>,
+}
+
+/// A third party the app depends on, and the runbook that answers its outage.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    pub name: String,
+    pub title: Option<String>,
+    pub workstream: Workstream,
+    /// The runbook proposed when this provider is down.
+    pub runbook: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FeedKind {
+    Statuspage,
+    Heroku,
+    Sftrust,
+    AwsHealth,
+    Rss,
+    Probe,
+}
+
+impl FeedKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedKind::Statuspage => "statuspage",
+            FeedKind::Heroku => "heroku",
+            FeedKind::Sftrust => "sftrust",
+            FeedKind::AwsHealth => "aws-health",
+            FeedKind::Rss => "rss",
+            FeedKind::Probe => "probe",
+        }
+    }
+}
+
+impl fmt::Display for FeedKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedConfig {
+    pub name: String,
+    pub provider: String,
+    pub kind: FeedKind,
+    pub url: String,
+    #[serde(default = "default_feed_interval")]
+    pub interval: HumanDuration,
+    #[serde(default = "default_feed_timeout")]
+    pub timeout: HumanDuration,
+    /// Watched components; empty = all.
+    #[serde(default)]
+    pub components: Vec<String>,
+    /// `aws-health` only: the regions in use (e.g. `us-east-1`); empty = all.
+    #[serde(default)]
+    pub regions: Vec<String>,
+    /// `aws-health` only: the services in use (e.g. `ecs`, `route53`); empty = all.
+    #[serde(default)]
+    pub services: Vec<String>,
+    /// `probe` only: the HTTP status a healthy endpoint answers.
+    pub expect_status: Option<u16>,
+    /// `probe` only: a substring a healthy body contains.
+    pub body_contains: Option<String>,
+    /// `probe` only: slower than this counts as degraded.
+    pub max_latency: Option<HumanDuration>,
+}
+
+fn default_feed_interval() -> HumanDuration {
+    HumanDuration::from_secs(60)
+}
+
+fn default_feed_timeout() -> HumanDuration {
+    HumanDuration::from_secs(10)
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AwsMode {
+    /// In memory, seeded from this config: for demos and drills, never for a real failover.
+    #[default]
+    Simulated,
+    /// The real AWS APIs through the SDK (with `endpoint_url` when set).
+    Live,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsConfig {
+    #[serde(default)]
+    pub mode: AwsMode,
+    #[serde(default = "default_region")]
+    pub region: String,
+    /// Overrides every AWS endpoint (moto in tests, a VPC endpoint, ...).
+    pub endpoint_url: Option<String>,
+    /// The standby ECS environment.
+    pub ecs: Option<EcsConfig>,
+    /// The DNS records that move between the primary and the standby.
+    pub dns: Option<DnsConfig>,
+}
+
+impl Default for AwsConfig {
+    fn default() -> Self {
+        Self {
+            mode: AwsMode::default(),
+            region: default_region(),
+            endpoint_url: None,
+            ecs: None,
+            dns: None,
+        }
+    }
+}
+
+fn default_region() -> String {
+    "us-east-1".to_owned()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EcsConfig {
+    pub cluster: String,
+    pub services: Vec<EcsServiceConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EcsServiceConfig {
+    pub name: String,
+    /// Desired count while AWS serves the app.
+    pub standby: u32,
+    /// Desired count while the primary (Heroku) serves the app.
+    #[serde(default)]
+    pub idle: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsConfig {
+    pub zone_id: String,
+    /// TTL of the records Lifeboat writes, in seconds.
+    #[serde(default = "default_ttl")]
+    pub ttl: u32,
+    pub records: Vec<DnsRecordConfig>,
+}
+
+fn default_ttl() -> u32 {
+    60
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsRecordConfig {
+    pub name: String,
+    #[serde(rename = "type", default = "default_record_type")]
+    pub record_type: String,
+    /// The value while the primary serves (e.g. `myapp.herokudns.com`).
+    pub primary: String,
+    /// The value while the standby serves (e.g. the AWS load balancer's name).
+    pub standby: String,
+}
+
+fn default_record_type() -> String {
+    "CNAME".to_owned()
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LlmConfig {
+    pub openai: Option<LlmProviderConfig>,
+    pub anthropic: Option<LlmProviderConfig>,
+}
+
+impl LlmConfig {
+    pub fn provider(&self, name: &str) -> Option<&LlmProviderConfig> {
+        match name {
+            "openai" => self.openai.as_ref(),
+            "anthropic" => self.anthropic.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LlmProviderConfig {
+    pub base_url: String,
+    /// Name of the environment variable that holds the API key.
+    pub key_env: String,
+    pub model: String,
+    #[serde(default = "default_llm_timeout")]
+    pub timeout: HumanDuration,
+}
+
+fn default_llm_timeout() -> HumanDuration {
+    HumanDuration::from_secs(30)
+}
+
+impl LlmProviderConfig {
+    pub fn key(&self) -> Option<Secret> {
+        Secret::from_env(&self.key_env)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamConfig {
+    pub name: String,
+    pub channel_id: Option<String>,
+    pub role_id: Option<String>,
+    /// A Slack-compatible JSON webhook (`{"text": ...}`).
+    pub webhook_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    #[serde(default = "default_drill_every")]
+    pub drill_every: HumanDuration,
+    #[serde(default = "default_review_every")]
+    pub review_every: HumanDuration,
+}
+
+impl Default for ScheduleConfig {
+    fn default() -> Self {
+        Self {
+            drill_every: default_drill_every(),
+            review_every: default_review_every(),
+        }
+    }
+}
+
+fn default_drill_every() -> HumanDuration {
+    HumanDuration::from_secs(365 * 86_400)
+}
+
+fn default_review_every() -> HumanDuration {
+    HumanDuration::from_secs(182 * 86_400)
+}
+
+/// A loaded, validated config and the source it came from (kept for locating later errors).
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    pub config: Config,
+    pub source: TomlSource,
+}
+
+const SECTIONS: [&str; 12] = [
+    "store",
+    "paths",
+    "objectives",
+    "discord",
+    "access",
+    "providers",
+    "feeds",
+    "aws",
+    "llm",
+    "teams",
+    "schedule",
+    "vars",
+];
+
+impl Config {
+    /// Reads and validates the config at `path`, reporting every problem found.
+    pub fn load(path: &Path) -> Result<LoadedConfig, Vec<Diagnostic>> {
+        let source = TomlSource::read(path).map_err(|d| vec![d])?;
+        Self::from_source(source)
+    }
+
+    pub fn from_source(source: TomlSource) -> Result<LoadedConfig, Vec<Diagnostic>> {
+        let mut errors = Vec::new();
+        // A syntax error stops everything: nothing below can be located reliably.
+        if let Err(err) = source.parse_at::<toml::Value>(&[]) {
+            return Err(vec![err]);
+        }
+        for key in source.keys_at(&[]) {
+            if !SECTIONS.contains(&key.as_str()) {
+                errors.push(source.error_at(
+                    &key_path![key.as_str()],
+                    format!(
+                        "unknown section `{key}`, expected one of {}",
+                        SECTIONS.join(", ")
+                    ),
+                ));
+            }
+        }
+        // Each section is checked on its own so that one mistake does not hide the others.
+        macro_rules! section {
+            ($name:literal) => {
+                match source.parse_at(&key_path![$name]) {
+                    Ok(value) => value,
+                    Err(err) => {
+                        errors.push(err);
+                        None
+                    }
+                }
+            };
+        }
+        let objectives_missing = source.keys_at(&[]).iter().all(|k| k != "objectives");
+        let store: Option<StoreConfig> = section!("store");
+        let paths: Option<PathsConfig> = section!("paths");
+        let objectives: Option<Objectives> = section!("objectives");
+        let discord: Option<DiscordConfig> = section!("discord");
+        let access: Option<AccessConfig> = section!("access");
+        let providers: Option<Vec<ProviderConfig>> = section!("providers");
+        let feeds: Option<Vec<FeedConfig>> = section!("feeds");
+        let aws: Option<AwsConfig> = section!("aws");
+        let llm: Option<LlmConfig> = section!("llm");
+        let teams: Option<Vec<TeamConfig>> = section!("teams");
+        let schedule: Option<ScheduleConfig> = section!("schedule");
+        let vars: Option<BTreeMap<String, String>> = section!("vars");
+        if objectives_missing {
+            errors.push(source.error_at(
+                &[],
+                "missing section [objectives]: hosting_rto, llm_rto and rpo are required",
+            ));
+        }
+        let (Some(objectives), true) = (objectives, errors.is_empty()) else {
+            return Err(errors);
+        };
+        let config = Config {
+            store: store.unwrap_or_default(),
+            paths: paths.unwrap_or_default(),
+            objectives,
+            discord,
+            access: access.unwrap_or_default(),
+            providers: providers.unwrap_or_default(),
+            feeds: feeds.unwrap_or_default(),
+            aws: aws.unwrap_or_default(),
+            llm: llm.unwrap_or_default(),
+            teams: teams.unwrap_or_default(),
+            schedule: schedule.unwrap_or_default(),
+            vars: vars.unwrap_or_default(),
+        };
+        let semantic = config.validate(&source);
+        if semantic.is_empty() {
+            Ok(LoadedConfig { config, source })
+        } else {
+            Err(semantic)
+        }
+    }
+
+    /// Checks that need the whole config: unique names, references between sections, URLs.
+    fn validate(&self, source: &TomlSource) -> Vec<Diagnostic> {
+        let mut errors = Vec::new();
+        unique_names(source, "providers", self.providers.iter().map(|p| &p.name), &mut errors);
+        unique_names(source, "feeds", self.feeds.iter().map(|f| &f.name), &mut errors);
+        unique_names(source, "teams", self.teams.iter().map(|t| &t.name), &mut errors);
+        let providers: BTreeSet<&str> = self.providers.iter().map(|p| p.name.as_str()).collect();
+        for (i, feed) in self.feeds.iter().enumerate() {
+            if !providers.contains(feed.provider.as_str()) {
+                errors.push(source.error_at(
+                    &key_path!["feeds", i, "provider"],
+                    format!(
+                        "feed `{}` names provider `{}`, which is not in [[providers]] (known: {})",
+                        feed.name,
+                        feed.provider,
+                        join_or_none(providers.iter().copied())
+                    ),
+                ));
+            }
+            check_url(source, &key_path!["feeds", i, "url"], &feed.url, &mut errors);
+            if feed.interval.get().is_zero() {
+                errors.push(source.error_at(
+                    &key_path!["feeds", i, "interval"],
+                    "interval must be longer than 0s",
+                ));
+            }
+        }
+        if let Some(discord) = &self.discord {
+            if let Some(base) = &discord.api_base {
+                check_url(source, &key_path!["discord", "api_base"], base, &mut errors);
+            }
+            for (key, value) in [
+                ("guild_id", &discord.guild_id),
+                ("incident_channel_id", &discord.incident_channel_id),
+            ] {
+                if let Some(id) = value
+                    && !is_snowflake(id)
+                {
+                    errors.push(source.error_at(
+                        &key_path!["discord", key],
+                        format!("`{id}` is not a Discord id (digits only)"),
+                    ));
+                }
+            }
+        }
+        if let Some(endpoint) = &self.aws.endpoint_url {
+            check_url(source, &key_path!["aws", "endpoint_url"], endpoint, &mut errors);
+        }
+        if let Some(ecs) = &self.aws.ecs {
+            let names = ecs.services.iter().map(|s| &s.name);
+            unique_names_at(source, &key_path!["aws", "ecs", "services"], names, &mut errors);
+        }
+        if let Some(dns) = &self.aws.dns {
+            let names = dns.records.iter().map(|r| &r.name);
+            unique_names_at(source, &key_path!["aws", "dns", "records"], names, &mut errors);
+        }
+        for (name, provider) in [("openai", &self.llm.openai), ("anthropic", &self.llm.anthropic)] {
+            if let Some(p) = provider {
+                check_url(source, &key_path!["llm", name, "base_url"], &p.base_url, &mut errors);
+            }
+        }
+        for (i, team) in self.teams.iter().enumerate() {
+            if let Some(url) = &team.webhook_url {
+                check_url(source, &key_path!["teams", i, "webhook_url"], url, &mut errors);
+            }
+        }
+        errors
+    }
+
+    /// Every environment variable this config reads secrets from.
+    pub fn secret_env_vars(&self) -> Vec<&str> {
+        let mut vars = Vec::new();
+        if let Some(d) = &self.discord {
+            vars.push(d.token_env.as_str());
+        }
+        for p in [&self.llm.openai, &self.llm.anthropic].into_iter().flatten() {
+            vars.push(p.key_env.as_str());
+        }
+        vars
+    }
+
+    pub fn provider(&self, name: &str) -> Option<&ProviderConfig> {
+        self.providers.iter().find(|p| p.name == name)
+    }
+
+    pub fn team(&self, name: &str) -> Option<&TeamConfig> {
+        self.teams.iter().find(|t| t.name == name)
+    }
+}
+
+fn unique_names<'a>(
+    source: &TomlSource,
+    section: &str,
+    names: impl Iterator<Item = &'a String>,
+    errors: &mut Vec<Diagnostic>,
+) {
+    unique_names_at(source, &key_path![section], names, errors);
+}
+
+fn unique_names_at<'a>(
+    source: &TomlSource,
+    at: &[Seg],
+    names: impl Iterator<Item = &'a String>,
+    errors: &mut Vec<Diagnostic>,
+) {
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, name) in names.enumerate() {
+        let mut path = at.to_vec();
+        path.extend([Seg::Index(i), Seg::from("name")]);
+        if let Some(first) = seen.get(name.as_str()) {
+            let mut first_path = at.to_vec();
+            first_path.extend([Seg::Index(*first), Seg::from("name")]);
+            let first_line = source.error_at(&first_path, "").line;
+            errors.push(source.error_at(
+                &path,
+                format!("duplicate name `{name}` (first used at line {first_line})"),
+            ));
+        } else {
+            seen.insert(name, i);
+        }
+    }
+}
+
+fn check_url(source: &TomlSource, at: &[Seg], url: &str, errors: &mut Vec<Diagnostic>) {
+    match reqwest::Url::parse(url) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https" | "ws" | "wss") => {}
+        Ok(parsed) => errors.push(source.error_at(
+            at,
+            format!("`{url}`: scheme `{}` is not http or https", parsed.scheme()),
+        )),
+        Err(err) => errors.push(source.error_at(at, format!("`{url}` is not a valid URL: {err}"))),
+    }
+}
+
+fn is_snowflake(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 20 && id.bytes().all(|b| b.is_ascii_digit())
+}
+
+pub(crate) fn join_or_none<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    let joined: Vec<&str> = items.collect();
+    if joined.is_empty() {
+        "none".to_owned()
+    } else {
+        joined.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "[objectives]\nhosting_rto = \"4h\"\nllm_rto = \"2h\"\nrpo = \"1h\"\n";
+
+    fn load(text: &str) -> Result<LoadedConfig, Vec<Diagnostic>> {
+        Config::from_source(TomlSource::new("lifeboat.toml", text))
+    }
+
+    fn errors(text: &str) -> Vec<String> {
+        load(text)
+            .expect_err("config should be rejected")
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let loaded = load(MINIMAL).unwrap();
+        let c = loaded.config;
+        assert_eq!(c.objectives.hosting_rto.to_string(), "4h");
+        assert_eq!(c.store.data_dir, PathBuf::from("data"));
+        assert_eq!(c.aws.mode, AwsMode::Simulated);
+        assert_eq!(c.schedule.drill_every.to_string(), "365d");
+    }
+
+    #[test]
+    fn unknown_key_names_the_key_and_its_position() {
+        let text = format!("{MINIMAL}\n[store]\ndata_dri = \"x\"\n");
+        let errs = errors(&text);
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].starts_with("lifeboat.toml:7:1: unknown field `data_dri`"), "{errs:?}");
+    }
+
+    #[test]
+    fn unknown_section_is_reported() {
+        let errs = errors(&format!("{MINIMAL}[stor]\n"));
+        assert!(errs[0].contains(":5:2: unknown section `stor`"), "{errs:?}");
+    }
+
+    #[test]
+    fn wrong_type_and_bad_duration_are_both_reported() {
+        let text = "[objectives]\nhosting_rto = \"4 hours\"\nllm_rto = \"2h\"\nrpo = \"1h\"\n\n[discord]\nregister_on_start = \"yes\"\n";
+        let errs = errors(text);
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(errs.iter().any(|e| e.contains(":2:15: invalid duration `4 hours`")), "{errs:?}");
+        assert!(errs.iter().any(|e| e.contains(":7:21: invalid type")), "{errs:?}");
+    }
+
+    #[test]
+    fn missing_required_field() {
+        let errs = errors("[objectives]\nhosting_rto = \"4h\"\nrpo = \"1h\"\n");
+        assert!(errs[0].contains("missing field `llm_rto`"), "{errs:?}");
+        let errs = errors("[store]\n");
+        assert!(errs[0].contains("missing section [objectives]"), "{errs:?}");
+    }
+
+    #[test]
+    fn feed_must_name_a_known_provider() {
+        let text = format!(
+            "{MINIMAL}[[providers]]\nname = \"heroku\"\nworkstream = \"hosting\"\n\n[[feeds]]\nname = \"f\"\nprovider = \"herok\"\nkind = \"heroku\"\nurl = \"http://127.0.0.1/x\"\n"
+        );
+        let errs = errors(&text);
+        assert!(errs[0].contains(":11:1: feed `f` names provider `herok`"), "{errs:?}");
+    }
+
+    #[test]
+    fn duplicate_team_names_are_rejected_with_both_lines() {
+        let text = format!("{MINIMAL}[[teams]]\nname = \"eng\"\n[[teams]]\nname = \"eng\"\n");
+        let errs = errors(&text);
+        assert!(errs[0].contains(":8:1: duplicate name `eng` (first used at line 6)"), "{errs:?}");
+    }
+
+    #[test]
+    fn urls_and_ids_are_checked() {
+        let text = format!("{MINIMAL}[discord]\nguild_id = \"abc\"\napi_base = \"not a url\"\n");
+        let errs = errors(&text);
+        assert_eq!(errs.len(), 2, "{errs:?}");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s} {s:?}"), "[redacted] [redacted]");
+        assert_eq!(s.expose(), "hunter2");
+    }
+}

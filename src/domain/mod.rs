@@ -1,0 +1,155 @@
+//! Pure domain vocabulary shared by every module: workstreams, health levels, actors and ids.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// What a runbook restores; each workstream has its own recovery-time objective.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Workstream {
+    /// The application's hosting (Heroku → AWS).
+    Hosting,
+    /// The application's LLM provider (OpenAI → Anthropic).
+    Llm,
+    /// The application's data (backup restore on its own).
+    Data,
+}
+
+impl Workstream {
+    pub const ALL: [Workstream; 3] = [Workstream::Hosting, Workstream::Llm, Workstream::Data];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Workstream::Hosting => "hosting",
+            Workstream::Llm => "llm",
+            Workstream::Data => "data",
+        }
+    }
+}
+
+impl fmt::Display for Workstream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A provider's health, least to most severe; `Unknown` when the source could not be read.
+///
+/// The derived order is the severity order for the known levels; `Unknown` sorts first so
+/// that "the worst of" never lets an unreadable source mask or fake an outage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthLevel {
+    Unknown,
+    Operational,
+    Maintenance,
+    Degraded,
+    PartialOutage,
+    MajorOutage,
+}
+
+impl HealthLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthLevel::Unknown => "unknown",
+            HealthLevel::Operational => "operational",
+            HealthLevel::Maintenance => "maintenance",
+            HealthLevel::Degraded => "degraded",
+            HealthLevel::PartialOutage => "partial_outage",
+            HealthLevel::MajorOutage => "major_outage",
+        }
+    }
+}
+
+impl fmt::Display for HealthLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who caused an event: a person in chat, the bot itself, a feed, or the scheduler.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Actor {
+    User { id: String, name: String },
+    Bot,
+    Feed { name: String },
+    Scheduler,
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Actor::User { id, name } => write!(f, "{name} ({id})"),
+            Actor::Bot => f.write_str("bot"),
+            Actor::Feed { name } => write!(f, "feed:{name}"),
+            Actor::Scheduler => f.write_str("scheduler"),
+        }
+    }
+}
+
+macro_rules! string_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                Self(s.to_owned())
+            }
+        }
+    };
+}
+
+string_id!(
+    /// An incident, e.g. `INC-20261125-0931`.
+    IncidentId
+);
+string_id!(
+    /// One execution of a runbook, e.g. `RUN-20261125-093112-failover-hosting`.
+    RunId
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severity_order_matches_the_issue() {
+        use HealthLevel::*;
+        let mut levels = vec![MajorOutage, Operational, PartialOutage, Maintenance, Degraded];
+        levels.sort();
+        assert_eq!(
+            levels,
+            vec![Operational, Maintenance, Degraded, PartialOutage, MajorOutage]
+        );
+        assert!(Unknown < Operational, "unknown never counts as an outage");
+    }
+
+    #[test]
+    fn levels_serialise_as_the_stable_names() {
+        let json = serde_json::to_string(&HealthLevel::PartialOutage).unwrap();
+        assert_eq!(json, "\"partial_outage\"");
+    }
+
+    #[test]
+    fn actors_display_like_the_design() {
+        assert_eq!(Actor::Feed { name: "heroku".into() }.to_string(), "feed:heroku");
+        assert_eq!(Actor::Bot.to_string(), "bot");
+    }
+}

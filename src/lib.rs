@@ -1,0 +1,24 @@
+//! Lifeboat: a disaster-recovery chat-ops bot.
+//!
+//! # Layout
+//! - [`domain`]: pure vocabulary (workstreams, health levels, actors, ids).
+//! - [`duration`]: durations as people write them (`"90s"`, `"4h"`).
+//! - [`toml_source`]: TOML with positions, for `path:line:col` diagnostics.
+//! - [`config`]: the typed, strict configuration and the `Secret` wrapper.
+//! - [`runbook`]: runbooks as data: model, loading, validation.
+//! - [`check`]: `lifeboat check`: config, runbooks and templates cross-checked.
+//! - [`store`]: the append-only, hash-chained event log on sled.
+//! - [`aws`]: building the AWS SDK clients from config (the standard chain + `endpoint_url`).
+//! - [`telemetry`]: tracing set-up.
+//!
+//! The core (domain, decisions, rendering) does no I/O; adapters sit at the edges.
+
+pub mod aws;
+pub mod check;
+pub mod config;
+pub mod domain;
+pub mod duration;
+pub mod runbook;
+pub mod store;
+pub mod telemetry;
+pub mod toml_source;
