@@ -39,7 +39,10 @@ impl AwsClients {
 }
 
 /// The SDK config every client is built from.
-pub async fn sdk_config(aws: &AwsConfig, credentials: Option<Credentials>) -> aws_config::SdkConfig {
+pub async fn sdk_config(
+    aws: &AwsConfig,
+    credentials: Option<Credentials>,
+) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(aws.region.clone()))
         // Fail fast and let the runbook engine decide about retries beyond the SDK's own.

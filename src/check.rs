@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::config::{Config, LoadedConfig};
+use crate::config::{Config, LoadedConfig, Secret};
 use crate::runbook::{self, LoadedRunbooks};
 use crate::toml_source::{Diagnostic, line_col};
 
@@ -31,6 +31,8 @@ pub struct Checked {
     pub config: LoadedConfig,
     pub runbooks: LoadedRunbooks,
     pub templates: Vec<PathBuf>,
+    /// Each secret's environment variable and whether it is set.
+    pub secrets: Vec<(String, bool)>,
 }
 
 /// Loads and cross-checks everything; on failure, every problem found.
@@ -55,11 +57,22 @@ pub fn check(config_path: &Path) -> Result<Checked, Vec<Diagnostic>> {
     }
     let (templates, mut template_errors) = check_templates(&config.config.paths.templates);
     errors.append(&mut template_errors);
+    let secrets = config
+        .config
+        .secret_env_vars()
+        .into_iter()
+        .map(|var| {
+            let value = Secret::from_env(var);
+            tracing::debug!(var, ?value, "secret looked up");
+            (var.to_owned(), value.is_some())
+        })
+        .collect();
     if errors.is_empty() {
         Ok(Checked {
             config,
             runbooks,
             templates,
+            secrets,
         })
     } else {
         Err(errors)
@@ -168,6 +181,20 @@ impl Checked {
         let teams: Vec<&str> = c.teams.iter().map(|t| t.name.as_str()).collect();
         let _ = writeln!(out, "teams: {} ({})", teams.len(), teams.join(", "));
         let _ = writeln!(out, "templates: {}", self.templates.len());
+        let secrets: Vec<String> = self
+            .secrets
+            .iter()
+            .map(|(var, set)| format!("{var} ({})", if *set { "set" } else { "unset" }))
+            .collect();
+        let _ = writeln!(out, "secrets: {}", config_join(&secrets));
         out
+    }
+}
+
+fn config_join(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".to_owned()
+    } else {
+        items.join(", ")
     }
 }

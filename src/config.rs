@@ -30,10 +30,7 @@ impl Secret {
 
     /// Reads the secret from the environment variable `var`; `None` when unset or empty.
     pub fn from_env(var: &str) -> Option<Self> {
-        std::env::var(var)
-            .ok()
-            .filter(|v| !v.is_empty())
-            .map(Self)
+        std::env::var(var).ok().filter(|v| !v.is_empty()).map(Self)
     }
 
     /// The secret itself, for the one place that must send it (an HTTP header, a login).
@@ -537,9 +534,24 @@ impl Config {
     /// Checks that need the whole config: unique names, references between sections, URLs.
     fn validate(&self, source: &TomlSource) -> Vec<Diagnostic> {
         let mut errors = Vec::new();
-        unique_names(source, "providers", self.providers.iter().map(|p| &p.name), &mut errors);
-        unique_names(source, "feeds", self.feeds.iter().map(|f| &f.name), &mut errors);
-        unique_names(source, "teams", self.teams.iter().map(|t| &t.name), &mut errors);
+        unique_names(
+            source,
+            "providers",
+            self.providers.iter().map(|p| &p.name),
+            &mut errors,
+        );
+        unique_names(
+            source,
+            "feeds",
+            self.feeds.iter().map(|f| &f.name),
+            &mut errors,
+        );
+        unique_names(
+            source,
+            "teams",
+            self.teams.iter().map(|t| &t.name),
+            &mut errors,
+        );
         let providers: BTreeSet<&str> = self.providers.iter().map(|p| p.name.as_str()).collect();
         for (i, feed) in self.feeds.iter().enumerate() {
             if !providers.contains(feed.provider.as_str()) {
@@ -553,7 +565,12 @@ impl Config {
                     ),
                 ));
             }
-            check_url(source, &key_path!["feeds", i, "url"], &feed.url, &mut errors);
+            check_url(
+                source,
+                &key_path!["feeds", i, "url"],
+                &feed.url,
+                &mut errors,
+            );
             if feed.interval.get().is_zero() {
                 errors.push(source.error_at(
                     &key_path!["feeds", i, "interval"],
@@ -580,24 +597,52 @@ impl Config {
             }
         }
         if let Some(endpoint) = &self.aws.endpoint_url {
-            check_url(source, &key_path!["aws", "endpoint_url"], endpoint, &mut errors);
+            check_url(
+                source,
+                &key_path!["aws", "endpoint_url"],
+                endpoint,
+                &mut errors,
+            );
         }
         if let Some(ecs) = &self.aws.ecs {
             let names = ecs.services.iter().map(|s| &s.name);
-            unique_names_at(source, &key_path!["aws", "ecs", "services"], names, &mut errors);
+            unique_names_at(
+                source,
+                &key_path!["aws", "ecs", "services"],
+                names,
+                &mut errors,
+            );
         }
         if let Some(dns) = &self.aws.dns {
             let names = dns.records.iter().map(|r| &r.name);
-            unique_names_at(source, &key_path!["aws", "dns", "records"], names, &mut errors);
+            unique_names_at(
+                source,
+                &key_path!["aws", "dns", "records"],
+                names,
+                &mut errors,
+            );
         }
-        for (name, provider) in [("openai", &self.llm.openai), ("anthropic", &self.llm.anthropic)] {
+        for (name, provider) in [
+            ("openai", &self.llm.openai),
+            ("anthropic", &self.llm.anthropic),
+        ] {
             if let Some(p) = provider {
-                check_url(source, &key_path!["llm", name, "base_url"], &p.base_url, &mut errors);
+                check_url(
+                    source,
+                    &key_path!["llm", name, "base_url"],
+                    &p.base_url,
+                    &mut errors,
+                );
             }
         }
         for (i, team) in self.teams.iter().enumerate() {
             if let Some(url) = &team.webhook_url {
-                check_url(source, &key_path!["teams", i, "webhook_url"], url, &mut errors);
+                check_url(
+                    source,
+                    &key_path!["teams", i, "webhook_url"],
+                    url,
+                    &mut errors,
+                );
             }
         }
         errors
@@ -609,7 +654,10 @@ impl Config {
         if let Some(d) = &self.discord {
             vars.push(d.token_env.as_str());
         }
-        for p in [&self.llm.openai, &self.llm.anthropic].into_iter().flatten() {
+        for p in [&self.llm.openai, &self.llm.anthropic]
+            .into_iter()
+            .flatten()
+        {
             vars.push(p.key_env.as_str());
         }
         vars
@@ -714,7 +762,10 @@ mod tests {
         let text = format!("{MINIMAL}\n[store]\ndata_dri = \"x\"\n");
         let errs = errors(&text);
         assert_eq!(errs.len(), 1, "{errs:?}");
-        assert!(errs[0].starts_with("lifeboat.toml:7:1: unknown field `data_dri`"), "{errs:?}");
+        assert!(
+            errs[0].starts_with("lifeboat.toml:7:1: unknown field `data_dri`"),
+            "{errs:?}"
+        );
     }
 
     #[test]
@@ -728,8 +779,15 @@ mod tests {
         let text = "[objectives]\nhosting_rto = \"4 hours\"\nllm_rto = \"2h\"\nrpo = \"1h\"\n\n[discord]\nregister_on_start = \"yes\"\n";
         let errs = errors(text);
         assert_eq!(errs.len(), 2, "{errs:?}");
-        assert!(errs.iter().any(|e| e.contains(":2:15: invalid duration `4 hours`")), "{errs:?}");
-        assert!(errs.iter().any(|e| e.contains(":7:21: invalid type")), "{errs:?}");
+        assert!(
+            errs.iter()
+                .any(|e| e.contains(":2:15: invalid duration `4 hours`")),
+            "{errs:?}"
+        );
+        assert!(
+            errs.iter().any(|e| e.contains(":7:21: invalid type")),
+            "{errs:?}"
+        );
     }
 
     #[test]
@@ -746,14 +804,20 @@ mod tests {
             "{MINIMAL}[[providers]]\nname = \"heroku\"\nworkstream = \"hosting\"\n\n[[feeds]]\nname = \"f\"\nprovider = \"herok\"\nkind = \"heroku\"\nurl = \"http://127.0.0.1/x\"\n"
         );
         let errs = errors(&text);
-        assert!(errs[0].contains(":11:1: feed `f` names provider `herok`"), "{errs:?}");
+        assert!(
+            errs[0].contains(":11:1: feed `f` names provider `herok`"),
+            "{errs:?}"
+        );
     }
 
     #[test]
     fn duplicate_team_names_are_rejected_with_both_lines() {
         let text = format!("{MINIMAL}[[teams]]\nname = \"eng\"\n[[teams]]\nname = \"eng\"\n");
         let errs = errors(&text);
-        assert!(errs[0].contains(":8:1: duplicate name `eng` (first used at line 6)"), "{errs:?}");
+        assert!(
+            errs[0].contains(":8:1: duplicate name `eng` (first used at line 6)"),
+            "{errs:?}"
+        );
     }
 
     #[test]

@@ -62,7 +62,7 @@ impl fmt::Display for HumanDuration {
         let (unit, per) = UNITS
             .iter()
             .rev()
-            .find(|(_, per)| millis % u128::from(*per) == 0)
+            .find(|(_, per)| millis.is_multiple_of(u128::from(*per)))
             .copied()
             .unwrap_or(("ms", 1));
         write!(f, "{}{unit}", millis / u128::from(per))
@@ -107,13 +107,27 @@ mod tests {
             ("365d", Duration::from_secs(365 * 86_400)),
         ];
         for (text, expected) in cases {
-            assert_eq!(text.parse::<HumanDuration>().unwrap().get(), expected, "{text}");
+            assert_eq!(
+                text.parse::<HumanDuration>().unwrap().get(),
+                expected,
+                "{text}"
+            );
         }
     }
 
     #[test]
     fn rejects_what_people_mistype() {
-        for bad in ["", "4", "h", "4 h", "4hours", "-1s", "1.5h", "4H", "99999999999999999999d"] {
+        for bad in [
+            "",
+            "4",
+            "h",
+            "4 h",
+            "4hours",
+            "-1s",
+            "1.5h",
+            "4H",
+            "99999999999999999999d",
+        ] {
             let err = bad.parse::<HumanDuration>().unwrap_err();
             assert!(err.to_string().contains("invalid duration"), "{bad}: {err}");
         }
@@ -131,6 +145,9 @@ mod tests {
         assert_eq!(format_elapsed(Duration::from_millis(850)), "850ms");
         assert_eq!(format_elapsed(Duration::from_secs(42)), "42s");
         assert_eq!(format_elapsed(Duration::from_secs(125)), "2m 05s");
-        assert_eq!(format_elapsed(Duration::from_secs(3 * 3600 + 720)), "3h 12m");
+        assert_eq!(
+            format_elapsed(Duration::from_secs(3 * 3600 + 720)),
+            "3h 12m"
+        );
     }
 }

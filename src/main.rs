@@ -188,7 +188,10 @@ fn audit_verify(data_dir: Option<PathBuf>, config: &Path) -> ExitCode {
         },
     };
     if !data_dir.is_dir() {
-        eprintln!("lifeboat audit verify: no event log at {}", data_dir.display());
+        eprintln!(
+            "lifeboat audit verify: no event log at {}",
+            data_dir.display()
+        );
         return ExitCode::from(FAILURE);
     }
     let store = match SledStore::open(&data_dir) {
@@ -200,7 +203,9 @@ fn audit_verify(data_dir: Option<PathBuf>, config: &Path) -> ExitCode {
     };
     match store.verify() {
         Ok(Verdict::Intact { events, head }) => {
-            let head = head.map(|h| format!(", head {}", &h[..16])).unwrap_or_default();
+            let head = head
+                .map(|h| format!(", head {}", &h[..16]))
+                .unwrap_or_default();
             println!("{events} events, chain intact{head}");
             ExitCode::SUCCESS
         }

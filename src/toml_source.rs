@@ -49,11 +49,11 @@ impl From<usize> for Seg {
     }
 }
 
-/// Builds a key path: `path!["steps", 2, "with", "url"]`.
+/// Builds a key path (an array of segments): `key_path!["steps", 2, "with", "url"]`.
 #[macro_export]
 macro_rules! key_path {
     ($($seg:expr),* $(,)?) => {
-        vec![$($crate::toml_source::Seg::from($seg)),*]
+        [$($crate::toml_source::Seg::from($seg)),*]
     };
 }
 
@@ -95,13 +95,13 @@ impl TomlSource {
 
     /// Deserializes the whole document.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, Diagnostic> {
-        toml::from_str(&self.text).map_err(|err| self.from_toml_error(&err))
+        toml::from_str(&self.text).map_err(|err| self.diagnostic_from(&err))
     }
 
     /// Deserializes the value at `path`, keeping positions so errors point into the file.
     /// `Ok(None)` when nothing is at `path`.
     pub fn parse_at<T: DeserializeOwned>(&self, path: &[Seg]) -> Result<Option<T>, Diagnostic> {
-        let root = DeTable::parse(&self.text).map_err(|err| self.from_toml_error(&err))?;
+        let root = DeTable::parse(&self.text).map_err(|err| self.diagnostic_from(&err))?;
         let root_value = toml::Spanned::new(root.span(), DeValue::Table(root.into_inner()));
         let Some(value) = descend(&root_value, path) else {
             return Ok(None);
@@ -109,7 +109,7 @@ impl TomlSource {
         let deserializer = toml::de::ValueDeserializer::from(value.clone());
         T::deserialize(deserializer)
             .map(Some)
-            .map_err(|err| self.from_toml_error(&err))
+            .map_err(|err| self.diagnostic_from(&err))
     }
 
     /// The keys of the table at `path`, in file order (empty when it is not a table).
@@ -157,9 +157,9 @@ impl TomlSource {
         let mut current = &root_value;
         for seg in path {
             let next = match (seg, current) {
-                (Seg::Key(key), DeValue::Table(table)) => {
-                    table.get_key_value(key.as_str()).map(|(k, v)| (k.span().start, v))
-                }
+                (Seg::Key(key), DeValue::Table(table)) => table
+                    .get_key_value(key.as_str())
+                    .map(|(k, v)| (k.span().start, v)),
                 (Seg::Index(i), DeValue::Array(items)) => {
                     items.get(*i).map(|v| (v.span().start, v))
                 }
@@ -172,7 +172,7 @@ impl TomlSource {
         best
     }
 
-    fn from_toml_error(&self, err: &toml::de::Error) -> Diagnostic {
+    fn diagnostic_from(&self, err: &toml::de::Error) -> Diagnostic {
         let offset = err.span().map_or(0, |span: Range<usize>| span.start);
         self.diagnostic(offset, err.message().trim().replace('\n', " "))
     }
@@ -236,7 +236,10 @@ mod tests {
 
     #[test]
     fn serde_errors_point_at_the_offending_key() {
-        let src = TomlSource::new("f.toml", "[[items]]\nname = \"a\"\ncount = 1\n\n[[items]]\nname = \"b\"\ncuont = 2\n");
+        let src = TomlSource::new(
+            "f.toml",
+            "[[items]]\nname = \"a\"\ncount = 1\n\n[[items]]\nname = \"b\"\ncuont = 2\n",
+        );
         let err = src.parse_at::<Item>(&key_path!["items", 1]).unwrap_err();
         assert_eq!((err.line, err.col), (7, 1), "{err}");
         assert!(err.message.contains("unknown field `cuont`"), "{err}");

@@ -132,11 +132,23 @@ mod tests {
     #[test]
     fn severity_order_matches_the_issue() {
         use HealthLevel::*;
-        let mut levels = vec![MajorOutage, Operational, PartialOutage, Maintenance, Degraded];
+        let mut levels = vec![
+            MajorOutage,
+            Operational,
+            PartialOutage,
+            Maintenance,
+            Degraded,
+        ];
         levels.sort();
         assert_eq!(
             levels,
-            vec![Operational, Maintenance, Degraded, PartialOutage, MajorOutage]
+            vec![
+                Operational,
+                Maintenance,
+                Degraded,
+                PartialOutage,
+                MajorOutage
+            ]
         );
         assert!(Unknown < Operational, "unknown never counts as an outage");
     }
@@ -149,7 +161,13 @@ mod tests {
 
     #[test]
     fn actors_display_like_the_design() {
-        assert_eq!(Actor::Feed { name: "heroku".into() }.to_string(), "feed:heroku");
+        assert_eq!(
+            Actor::Feed {
+                name: "heroku".into()
+            }
+            .to_string(),
+            "feed:heroku"
+        );
         assert_eq!(Actor::Bot.to_string(), "bot");
     }
 }

@@ -37,9 +37,11 @@ pub fn references(text: &str) -> Result<Vec<Reference>, String> {
             .find('}')
             .ok_or_else(|| format!("unterminated `${{` in `{text}`"))?;
         let inner = &after[..end];
-        let (ns, name) = inner
-            .split_once('.')
-            .ok_or_else(|| format!("`${{{inner}}}` must be `${{params.NAME}}`, `${{vars.NAME}}` or `${{env.NAME}}`"))?;
+        let (ns, name) = inner.split_once('.').ok_or_else(|| {
+            format!(
+                "`${{{inner}}}` must be `${{params.NAME}}`, `${{vars.NAME}}` or `${{env.NAME}}`"
+            )
+        })?;
         let namespace = match ns {
             "params" => Namespace::Params,
             "vars" => Namespace::Vars,
@@ -83,8 +85,7 @@ pub fn expand(
         let reference = references(&format!("${{{inner}}}"))?
             .pop()
             .ok_or_else(|| format!("empty reference in `{text}`"))?;
-        let value = lookup(&reference)
-            .ok_or_else(|| format!("`${{{inner}}}` has no value"))?;
+        let value = lookup(&reference).ok_or_else(|| format!("`${{{inner}}}` has no value"))?;
         out.push_str(&value);
         rest = &after[end + 1..];
     }
@@ -109,8 +110,16 @@ mod tests {
     fn malformed_references_are_explained() {
         assert!(references("${vars.x").unwrap_err().contains("unterminated"));
         assert!(references("${x}").unwrap_err().contains("must be"));
-        assert!(references("${config.x}").unwrap_err().contains("unknown namespace `config`"));
-        assert!(references("${vars.}").unwrap_err().contains("not a valid name"));
+        assert!(
+            references("${config.x}")
+                .unwrap_err()
+                .contains("unknown namespace `config`")
+        );
+        assert!(
+            references("${vars.}")
+                .unwrap_err()
+                .contains("not a valid name")
+        );
     }
 
     #[test]

@@ -198,7 +198,7 @@ fn args<T: DeserializeOwned>(source: &TomlSource, with: &[Seg]) -> Result<T, Dia
 /// Checks within the runbook and against the config.
 fn validate(source: &TomlSource, runbook: &Runbook, config: &Config) -> Vec<Diagnostic> {
     let mut errors = Vec::new();
-    let mut push = |path: Vec<Seg>, message: String| errors.push(source.error_at(&path, message));
+    let mut push = |path: &[Seg], message: String| errors.push(source.error_at(path, message));
 
     let name_ok = !runbook.name.is_empty()
         && runbook
@@ -207,13 +207,13 @@ fn validate(source: &TomlSource, runbook: &Runbook, config: &Config) -> Vec<Diag
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !name_ok {
         push(
-            key_path!["name"],
+            &key_path!["name"],
             format!("runbook name `{}` must use a-z, 0-9 and -", runbook.name),
         );
     }
     if config.objectives.rto_for(runbook.workstream).is_none() {
         push(
-            key_path!["workstream"],
+            &key_path!["workstream"],
             format!(
                 "workstream `{}` has no objective: add {}_rto to [objectives]",
                 runbook.workstream, runbook.workstream
@@ -221,14 +221,17 @@ fn validate(source: &TomlSource, runbook: &Runbook, config: &Config) -> Vec<Diag
         );
     }
     if runbook.steps.is_empty() {
-        push(key_path!["steps"], "a runbook needs at least one [[steps]]".into());
+        push(
+            &key_path!["steps"],
+            "a runbook needs at least one [[steps]]".into(),
+        );
     }
 
     let mut params: BTreeSet<&str> = BTreeSet::new();
     for (i, param) in runbook.params.iter().enumerate() {
         if !params.insert(param.name.as_str()) {
             push(
-                key_path!["params", i, "name"],
+                &key_path!["params", i, "name"],
                 format!("duplicate parameter `{}`", param.name),
             );
         }
@@ -239,8 +242,11 @@ fn validate(source: &TomlSource, runbook: &Runbook, config: &Config) -> Vec<Diag
         if let Some(first) = seen.get(step.id.as_str()) {
             let first_line = source.error_at(&key_path!["steps", *first, "id"], "").line;
             push(
-                key_path!["steps", i, "id"],
-                format!("duplicate step id `{}` (first used at line {first_line})", step.id),
+                &key_path!["steps", i, "id"],
+                format!(
+                    "duplicate step id `{}` (first used at line {first_line})",
+                    step.id
+                ),
             );
         } else {
             seen.insert(&step.id, i);
@@ -248,13 +254,16 @@ fn validate(source: &TomlSource, runbook: &Runbook, config: &Config) -> Vec<Diag
         let with = |field: &str| key_path!["steps", i, "with", field];
         match &step.action {
             StepAction::EcsScale(a) => match &config.aws.ecs {
-                None => push(with("to"), "ecs_scale needs [aws.ecs] in the config".into()),
+                None => push(
+                    &with("to"),
+                    "ecs_scale needs [aws.ecs] in the config".into(),
+                ),
                 Some(ecs) => {
                     for (j, name) in a.services.iter().enumerate() {
                         if !ecs.services.iter().any(|s| &s.name == name) {
                             let known = join_or_none(ecs.services.iter().map(|s| s.name.as_str()));
                             push(
-                                key_path!["steps", i, "with", "services", j],
+                                &key_path!["steps", i, "with", "services", j],
                                 format!("unknown ECS service `{name}` (configured: {known})"),
                             );
                         }
@@ -262,13 +271,16 @@ fn validate(source: &TomlSource, runbook: &Runbook, config: &Config) -> Vec<Diag
                 }
             },
             StepAction::Route53Upsert(a) => match &config.aws.dns {
-                None => push(with("to"), "route53_upsert needs [aws.dns] in the config".into()),
+                None => push(
+                    &with("to"),
+                    "route53_upsert needs [aws.dns] in the config".into(),
+                ),
                 Some(dns) => {
                     for (j, name) in a.records.iter().enumerate() {
                         if !dns.records.iter().any(|r| &r.name == name) {
                             let known = join_or_none(dns.records.iter().map(|r| r.name.as_str()));
                             push(
-                                key_path!["steps", i, "with", "records", j],
+                                &key_path!["steps", i, "with", "records", j],
                                 format!("unknown DNS record `{name}` (configured: {known})"),
                             );
                         }
@@ -281,7 +293,7 @@ fn validate(source: &TomlSource, runbook: &Runbook, config: &Config) -> Vec<Diag
                     .any(|s| s.id == a.change_of && s.action.kind() == StepKind::Route53Upsert);
                 if !earlier {
                     push(
-                        with("change_of"),
+                        &with("change_of"),
                         format!(
                             "change_of = `{}` must name an earlier route53_upsert step",
                             a.change_of
@@ -292,7 +304,7 @@ fn validate(source: &TomlSource, runbook: &Runbook, config: &Config) -> Vec<Diag
             StepAction::LlmProbe(a) => {
                 if config.llm.provider(&a.provider).is_none() {
                     push(
-                        with("provider"),
+                        &with("provider"),
                         format!(
                             "LLM provider `{}` is not configured in [llm] (use openai or anthropic)",
                             a.provider
@@ -304,7 +316,7 @@ fn validate(source: &TomlSource, runbook: &Runbook, config: &Config) -> Vec<Diag
                 if config.team(&a.team).is_none() {
                     let known = join_or_none(config.teams.iter().map(|t| t.name.as_str()));
                     push(
-                        with("team"),
+                        &with("team"),
                         format!("unknown team `{}` (teams in config: {known})", a.team),
                     );
                 }
@@ -313,22 +325,31 @@ fn validate(source: &TomlSource, runbook: &Runbook, config: &Config) -> Vec<Diag
                 let by_url = a.url.is_some();
                 if by_url == a.command.is_some() {
                     push(
-                        key_path!["steps", i, "with"],
+                        &key_path!["steps", i, "with"],
                         "backup_check needs exactly one of `url` (with `time_pointer`) or `command`"
                             .into(),
                     );
                 } else if by_url && a.time_pointer.is_none() {
-                    push(with("url"), "backup_check by `url` needs `time_pointer`".into());
+                    push(
+                        &with("url"),
+                        "backup_check by `url` needs `time_pointer`".into(),
+                    );
                 }
             }
             StepAction::Command(a) => {
                 if a.argv.first().is_none_or(|p| p.is_empty()) {
-                    push(with("argv"), "argv needs at least the program to run".into());
+                    push(
+                        &with("argv"),
+                        "argv needs at least the program to run".into(),
+                    );
                 }
             }
             StepAction::HttpRequest(a) => {
                 if reqwest::Method::from_bytes(a.method.as_bytes()).is_err() {
-                    push(with("method"), format!("`{}` is not an HTTP method", a.method));
+                    push(
+                        &with("method"),
+                        format!("`{}` is not an HTTP method", a.method),
+                    );
                 }
             }
             StepAction::HttpCheck(_)
@@ -341,18 +362,20 @@ fn validate(source: &TomlSource, runbook: &Runbook, config: &Config) -> Vec<Diag
         let mut strings = Vec::new();
         collect_strings(&json, &mut Vec::new(), &mut strings);
         for (path, text) in strings {
-            let mut at = key_path!["steps", i, "with"];
+            let mut at = key_path!["steps", i, "with"].to_vec();
             at.extend(path);
             match interp::references(&text) {
-                Err(message) => push(at, message),
+                Err(message) => push(&at, message),
                 Ok(refs) => {
                     for r in refs {
                         let problem = match r.namespace {
-                            Namespace::Params if !params.contains(r.name.as_str()) => Some(format!(
-                                "`${{params.{}}}` is not declared in [[params]] (declared: {})",
-                                r.name,
-                                join_or_none(params.iter().copied())
-                            )),
+                            Namespace::Params if !params.contains(r.name.as_str()) => {
+                                Some(format!(
+                                    "`${{params.{}}}` is not declared in [[params]] (declared: {})",
+                                    r.name,
+                                    join_or_none(params.iter().copied())
+                                ))
+                            }
                             Namespace::Vars if !config.vars.contains_key(&r.name) => Some(format!(
                                 "`${{vars.{}}}` is not set in [vars] of the config (set: {})",
                                 r.name,
@@ -361,7 +384,7 @@ fn validate(source: &TomlSource, runbook: &Runbook, config: &Config) -> Vec<Diag
                             _ => None,
                         };
                         if let Some(message) = problem {
-                            push(at.clone(), message);
+                            push(&at, message);
                         }
                     }
                 }
@@ -372,7 +395,11 @@ fn validate(source: &TomlSource, runbook: &Runbook, config: &Config) -> Vec<Diag
 }
 
 /// Every string in a JSON value with its key path (skipping the `kind` tag).
-fn collect_strings(value: &serde_json::Value, path: &mut Vec<Seg>, out: &mut Vec<(Vec<Seg>, String)>) {
+fn collect_strings(
+    value: &serde_json::Value,
+    path: &mut Vec<Seg>,
+    out: &mut Vec<(Vec<Seg>, String)>,
+) {
     match value {
         serde_json::Value::String(s) if path.first() != Some(&Seg::from("kind")) => {
             out.push((path.clone(), s.clone()));
@@ -435,7 +462,8 @@ name = "engineering"
             .map_err(|errs| errs.iter().map(ToString::to_string).collect())
     }
 
-    const HEADER: &str = "name = \"failover-hosting\"\ntitle = \"Fail over\"\nworkstream = \"hosting\"\n";
+    const HEADER: &str =
+        "name = \"failover-hosting\"\ntitle = \"Fail over\"\nworkstream = \"hosting\"\n";
 
     #[test]
     fn a_good_runbook_loads_with_defaults() {
@@ -447,7 +475,10 @@ name = "engineering"
         assert_eq!(rb.approval.approvals, 1);
         assert!(!rb.approval.requester_may_approve);
         assert!(rb.steps[0].idempotent);
-        assert!(!rb.steps[4].idempotent, "commands are not idempotent by default");
+        assert!(
+            !rb.steps[4].idempotent,
+            "commands are not idempotent by default"
+        );
         assert_eq!(rb.steps[0].timeout.to_string(), "15m");
         assert_eq!(rb.file_hash.len(), 64);
     }
@@ -456,7 +487,10 @@ name = "engineering"
     fn unknown_step_kind_is_located() {
         let text = format!("{HEADER}\n[[steps]]\nid = \"x\"\nkind = \"ecs_scal\"\n");
         let errs = load(&text).unwrap_err();
-        assert!(errs[0].starts_with("rb.toml:7:8: unknown variant `ecs_scal`"), "{errs:?}");
+        assert!(
+            errs[0].starts_with("rb.toml:7:8: unknown variant `ecs_scal`"),
+            "{errs:?}"
+        );
     }
 
     #[test]
@@ -466,9 +500,18 @@ name = "engineering"
         );
         let errs = load(&text).unwrap_err();
         assert_eq!(errs.len(), 3, "{errs:?}");
-        assert!(errs[0].contains(":8:21: invalid duration `soon`"), "{errs:?}");
-        assert!(errs[1].contains(":13:10: unknown field `questoin`"), "{errs:?}");
-        assert!(errs[2].contains(":15:1: `with`: missing field `duration`"), "{errs:?}");
+        assert!(
+            errs[0].contains(":8:21: invalid duration `soon`"),
+            "{errs:?}"
+        );
+        assert!(
+            errs[1].contains(":13:10: unknown field `questoin`"),
+            "{errs:?}"
+        );
+        assert!(
+            errs[2].contains(":15:1: `with`: missing field `duration`"),
+            "{errs:?}"
+        );
     }
 
     #[test]
@@ -477,7 +520,10 @@ name = "engineering"
             "{HEADER}\n[[steps]]\nid = \"a\"\nkind = \"wait\"\nwith = {{ duration = \"1s\" }}\n\n[[steps]]\nid = \"a\"\nkind = \"wait\"\nwith = {{ duration = \"1s\" }}\n"
         );
         let errs = load(&text).unwrap_err();
-        assert_eq!(errs, vec!["rb.toml:11:1: duplicate step id `a` (first used at line 6)"]);
+        assert_eq!(
+            errs,
+            vec!["rb.toml:11:1: duplicate step id `a` (first used at line 6)"]
+        );
     }
 
     #[test]
@@ -487,12 +533,24 @@ name = "engineering"
         );
         let errs = load(&text).unwrap_err();
         let all = errs.join("\n");
-        assert!(all.contains("rb.toml:8:10: unknown team `sales` (teams in config: engineering)"), "{all}");
-        assert!(all.contains(":13:10: change_of = `dns` must name an earlier route53_upsert step"), "{all}");
+        assert!(
+            all.contains("rb.toml:8:10: unknown team `sales` (teams in config: engineering)"),
+            "{all}"
+        );
+        assert!(
+            all.contains(":13:10: change_of = `dns` must name an earlier route53_upsert step"),
+            "{all}"
+        );
         assert!(all.contains("`${vars.nope}` is not set in [vars]"), "{all}");
-        assert!(all.contains("LLM provider `openai` is not configured"), "{all}");
+        assert!(
+            all.contains("LLM provider `openai` is not configured"),
+            "{all}"
+        );
         assert!(all.contains("`${params.q}` is not declared"), "{all}");
-        assert!(all.contains("unknown ECS service `api` (configured: web)"), "{all}");
+        assert!(
+            all.contains("unknown ECS service `api` (configured: web)"),
+            "{all}"
+        );
         assert_eq!(errs.len(), 6, "{all}");
     }
 
@@ -500,6 +558,9 @@ name = "engineering"
     fn workstream_without_objective() {
         let text = "name = \"restore\"\ntitle = \"Restore\"\nworkstream = \"data\"\n[[steps]]\nid = \"w\"\nkind = \"wait\"\nwith = { duration = \"1s\" }\n";
         let errs = load(text).unwrap_err();
-        assert!(errs[0].contains(":3:1: workstream `data` has no objective"), "{errs:?}");
+        assert!(
+            errs[0].contains(":3:1: workstream `data` has no objective"),
+            "{errs:?}"
+        );
     }
 }

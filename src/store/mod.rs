@@ -202,7 +202,9 @@ where
             let missing = expected_seq.min(key);
             return Verdict::Broken {
                 seq: missing,
-                reason: format!("expected event {expected_seq} but found {key}: an event was removed or reordered"),
+                reason: format!(
+                    "expected event {expected_seq} but found {key}: an event was removed or reordered"
+                ),
             };
         }
         let event: Event = match serde_json::from_slice(&bytes) {
@@ -258,7 +260,11 @@ mod tests {
         (1..=n)
             .map(|seq| {
                 let e = Event::seal(
-                    NewEvent::new(Actor::Bot, "test.event", json!({"n": seq, "b": "x", "a": [1]})),
+                    NewEvent::new(
+                        Actor::Bot,
+                        "test.event",
+                        json!({"n": seq, "b": "x", "a": [1]}),
+                    ),
                     seq,
                     Utc::now(),
                     &prev,
@@ -279,7 +285,10 @@ mod tests {
         let head = Some((5, events[4].hash.clone()));
         assert_eq!(
             verify_chain(stored(&events), head),
-            Verdict::Intact { events: 5, head: Some(events[4].hash.clone()) }
+            Verdict::Intact {
+                events: 5,
+                head: Some(events[4].hash.clone())
+            }
         );
     }
 
@@ -290,7 +299,10 @@ mod tests {
         let bytes = &mut s[2].1;
         let pos = bytes.iter().position(|b| *b == b'x').unwrap();
         bytes[pos] = b'y';
-        assert!(matches!(verify_chain(s, None), Verdict::Broken { seq: 3, .. }));
+        assert!(matches!(
+            verify_chain(s, None),
+            Verdict::Broken { seq: 3, .. }
+        ));
     }
 
     #[test]
@@ -298,7 +310,10 @@ mod tests {
         let events = chain(3);
         let mut s = stored(&events);
         s[1].1.insert(1, b' ');
-        assert!(matches!(verify_chain(s, None), Verdict::Broken { seq: 2, .. }));
+        assert!(matches!(
+            verify_chain(s, None),
+            Verdict::Broken { seq: 2, .. }
+        ));
     }
 
     #[test]
@@ -306,16 +321,25 @@ mod tests {
         let events = chain(5);
         let mut s = stored(&events);
         s.remove(1);
-        assert!(matches!(verify_chain(s, None), Verdict::Broken { seq: 2, .. }));
+        assert!(matches!(
+            verify_chain(s, None),
+            Verdict::Broken { seq: 2, .. }
+        ));
         let mut s = stored(&events);
         s.swap(2, 3);
-        assert!(matches!(verify_chain(s, None), Verdict::Broken { seq: 3, .. }));
+        assert!(matches!(
+            verify_chain(s, None),
+            Verdict::Broken { seq: 3, .. }
+        ));
         // Swapping the bytes under the keys (keys still in order) is found too.
         let mut s = stored(&events);
         let (a, b) = (s[2].1.clone(), s[3].1.clone());
         s[2].1 = b;
         s[3].1 = a;
-        assert!(matches!(verify_chain(s, None), Verdict::Broken { seq: 3, .. }));
+        assert!(matches!(
+            verify_chain(s, None),
+            Verdict::Broken { seq: 3, .. }
+        ));
     }
 
     #[test]
@@ -323,7 +347,10 @@ mod tests {
         let events = chain(5);
         let head = Some((5, events[4].hash.clone()));
         let s = stored(&events[..4]);
-        assert!(matches!(verify_chain(s, head), Verdict::Broken { seq: 5, .. }));
+        assert!(matches!(
+            verify_chain(s, head),
+            Verdict::Broken { seq: 5, .. }
+        ));
     }
 
     #[test]

@@ -121,7 +121,8 @@ impl SledStore {
             .map_err(|err| match err {
                 TransactionError::Abort(seq) => StoreError::Corrupt {
                     seq,
-                    reason: "an event with this seq is already stored; refusing to overwrite".into(),
+                    reason: "an event with this seq is already stored; refusing to overwrite"
+                        .into(),
                 },
                 TransactionError::Storage(err) => io(err),
             })?;
@@ -159,7 +160,9 @@ impl SledStore {
 impl EventStore for SledStore {
     fn append(&self, event: NewEvent) -> Result<Event, StoreError> {
         let mut sealed = self.append_batch(vec![event])?;
-        sealed.pop().ok_or_else(|| StoreError::Io("append produced no event".into()))
+        sealed
+            .pop()
+            .ok_or_else(|| StoreError::Io("append produced no event".into()))
     }
 
     fn append_batch(&self, events: Vec<NewEvent>) -> Result<Vec<Event>, StoreError> {
@@ -272,14 +275,19 @@ mod tests {
                     .run(run.clone()),
             )
             .unwrap();
-        store.append(NewEvent::new(Actor::Scheduler, "reminder", json!({}))).unwrap();
+        store
+            .append(NewEvent::new(Actor::Scheduler, "reminder", json!({})))
+            .unwrap();
         assert_eq!((a.seq, b.seq), (1, 2));
         assert_eq!(b.prev, a.hash);
         assert_eq!(store.by_incident(&inc).unwrap(), vec![a.clone(), b.clone()]);
         assert_eq!(store.by_run(&run).unwrap(), vec![b.clone()]);
         assert_eq!(store.range(2..=3).unwrap().len(), 2);
         assert_eq!(store.last().unwrap().unwrap().seq, 3);
-        assert!(matches!(store.verify().unwrap(), Verdict::Intact { events: 3, .. }));
+        assert!(matches!(
+            store.verify().unwrap(),
+            Verdict::Intact { events: 3, .. }
+        ));
     }
 
     #[test]

@@ -1,0 +1,11 @@
+//! Lifeboat's integration tests: one binary, so the project links once.
+//!
+//! Real parts on loopback only: the `lifeboat` binary as a child process, the sled store on
+//! disk, the AWS SDK clients against a local moto server.
+
+mod support;
+
+mod aws;
+mod cli;
+mod shipped_files;
+mod store;

@@ -1,0 +1,29 @@
+//! Shared test support: the moto launcher and helpers to run the `lifeboat` binary.
+
+pub mod moto;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The project root (where `config/` and `commands/` live).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs the `lifeboat` binary in `dir` with `args` and a clean, predictable environment.
+pub fn lifeboat(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lifeboat"));
+    cmd.current_dir(dir).args(args).env_remove("RUST_LOG");
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    cmd.output().expect("the lifeboat binary runs")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
