@@ -48,17 +48,23 @@ impl SledStore {
                 reason: "it exists but is not a directory".to_owned(),
             });
         }
-        let db = sled::Config::new().path(dir).open().map_err(|err| {
-            let text = err.to_string();
-            if text.contains("could not acquire lock") {
-                StoreError::Locked { path: path.clone() }
-            } else {
-                StoreError::Open {
-                    path: path.clone(),
-                    reason: text,
+        // No background flusher: every append flushes itself, and without the thread the
+        // file lock is released as soon as the store is dropped.
+        let db = sled::Config::new()
+            .path(dir)
+            .flush_every_ms(None)
+            .open()
+            .map_err(|err| {
+                let text = err.to_string();
+                if text.contains("could not acquire lock") {
+                    StoreError::Locked { path: path.clone() }
+                } else {
+                    StoreError::Open {
+                        path: path.clone(),
+                        reason: text,
+                    }
                 }
-            }
-        })?;
+            })?;
         let open_tree = |name: &str| db.open_tree(name).map_err(io);
         let store = Self {
             events: open_tree(trees::EVENTS)?,

@@ -58,7 +58,11 @@ fn filled_store(n: u64) -> tempfile::TempDir {
 
 /// Opens the raw sled tree, as an attacker or a disk fault would change it.
 fn with_raw_events(dir: &std::path::Path, change: impl FnOnce(&sled::Tree)) {
-    let db = sled::open(dir).unwrap();
+    let db = sled::Config::new()
+        .path(dir)
+        .flush_every_ms(None)
+        .open()
+        .unwrap();
     let events = db.open_tree("events").unwrap();
     change(&events);
     db.flush().unwrap();
