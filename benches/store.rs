@@ -60,7 +60,9 @@ fn big_log() -> (tempfile::TempDir, SledStore) {
 fn reads(c: &mut Criterion) {
     let (_dir, store) = big_log();
     let mut group = c.benchmark_group("100k-event log");
-    group.sample_size(10).measurement_time(Duration::from_secs(10));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
     let incident = IncidentId::from("INC-7");
     group.bench_function("read one incident (100 events)", |b| {
         b.iter(|| {

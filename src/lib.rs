@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`domain`]: pure vocabulary (workstreams, health levels, actors, ids).
 //! - [`duration`]: durations as people write them (`"90s"`, `"4h"`).
+//! - [`feeds`]: provider status feeds and probes → `ProviderHealth`; the watcher.
 //! - [`toml_source`]: TOML with positions, for `path:line:col` diagnostics.
 //! - [`config`]: the typed, strict configuration and the `Secret` wrapper.
 //! - [`runbook`]: runbooks as data: model, loading, validation.
@@ -18,6 +19,7 @@ pub mod check;
 pub mod config;
 pub mod domain;
 pub mod duration;
+pub mod feeds;
 pub mod runbook;
 pub mod store;
 pub mod telemetry;
