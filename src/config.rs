@@ -67,6 +67,8 @@ pub struct Config {
     #[serde(default)]
     pub feeds: Vec<FeedConfig>,
     #[serde(default)]
+    pub watch: WatchConfig,
+    #[serde(default)]
     pub aws: AwsConfig,
     #[serde(default)]
     pub llm: LlmConfig,
@@ -266,6 +268,66 @@ fn default_feed_timeout() -> HumanDuration {
     HumanDuration::from_secs(10)
 }
 
+/// How the watcher turns observations into alerts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchConfig {
+    /// A level change counts after this many consecutive observations.
+    #[serde(default = "default_debounce")]
+    pub debounce: u32,
+    /// This many level changes within `flap_window` mark a feed as flapping.
+    #[serde(default = "default_flap_changes")]
+    pub flap_changes: usize,
+    #[serde(default = "default_flap_window")]
+    pub flap_window: HumanDuration,
+    /// A feed unreadable for this long gets a "feed unreadable" notice.
+    #[serde(default = "default_unreadable_after")]
+    pub unreadable_after: HumanDuration,
+    /// Largest body read from a feed, in bytes.
+    #[serde(default = "default_max_body")]
+    pub max_body: usize,
+    /// Poll intervals vary by up to this share (0.0–0.5) so feeds are not polled in lockstep.
+    #[serde(default = "default_jitter")]
+    pub jitter: f64,
+}
+
+impl Default for WatchConfig {
+    fn default() -> Self {
+        Self {
+            debounce: default_debounce(),
+            flap_changes: default_flap_changes(),
+            flap_window: default_flap_window(),
+            unreadable_after: default_unreadable_after(),
+            max_body: default_max_body(),
+            jitter: default_jitter(),
+        }
+    }
+}
+
+fn default_debounce() -> u32 {
+    2
+}
+
+fn default_flap_changes() -> usize {
+    4
+}
+
+fn default_flap_window() -> HumanDuration {
+    HumanDuration::from_secs(30 * 60)
+}
+
+fn default_unreadable_after() -> HumanDuration {
+    HumanDuration::from_secs(5 * 60)
+}
+
+fn default_max_body() -> usize {
+    2 * 1024 * 1024
+}
+
+fn default_jitter() -> f64 {
+    0.1
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AwsMode {
@@ -436,7 +498,7 @@ pub struct LoadedConfig {
     pub source: TomlSource,
 }
 
-const SECTIONS: [&str; 12] = [
+const SECTIONS: [&str; 13] = [
     "store",
     "paths",
     "objectives",
@@ -444,6 +506,7 @@ const SECTIONS: [&str; 12] = [
     "access",
     "providers",
     "feeds",
+    "watch",
     "aws",
     "llm",
     "teams",
@@ -495,6 +558,7 @@ impl Config {
         let access: Option<AccessConfig> = section!("access");
         let providers: Option<Vec<ProviderConfig>> = section!("providers");
         let feeds: Option<Vec<FeedConfig>> = section!("feeds");
+        let watch: Option<WatchConfig> = section!("watch");
         let aws: Option<AwsConfig> = section!("aws");
         let llm: Option<LlmConfig> = section!("llm");
         let teams: Option<Vec<TeamConfig>> = section!("teams");
@@ -517,6 +581,7 @@ impl Config {
             access: access.unwrap_or_default(),
             providers: providers.unwrap_or_default(),
             feeds: feeds.unwrap_or_default(),
+            watch: watch.unwrap_or_default(),
             aws: aws.unwrap_or_default(),
             llm: llm.unwrap_or_default(),
             teams: teams.unwrap_or_default(),
@@ -577,6 +642,30 @@ impl Config {
                     "interval must be longer than 0s",
                 ));
             }
+        }
+        let w = &self.watch;
+        if w.debounce == 0 {
+            errors.push(source.error_at(
+                &key_path!["watch", "debounce"],
+                "debounce must be at least 1",
+            ));
+        }
+        if w.flap_changes < 2 {
+            errors.push(source.error_at(
+                &key_path!["watch", "flap_changes"],
+                "flap_changes must be at least 2",
+            ));
+        }
+        if !(0.0..=0.5).contains(&w.jitter) {
+            errors.push(source.error_at(
+                &key_path!["watch", "jitter"],
+                "jitter must be between 0.0 and 0.5",
+            ));
+        }
+        if w.max_body == 0 {
+            errors.push(
+                source.error_at(&key_path!["watch", "max_body"], "max_body must be positive"),
+            );
         }
         if let Some(discord) = &self.discord {
             if let Some(base) = &discord.api_base {

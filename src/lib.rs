@@ -9,18 +9,24 @@
 //! - [`runbook`]: runbooks as data: model, loading, validation.
 //! - [`check`]: `lifeboat check`: config, runbooks and templates cross-checked.
 //! - [`store`]: the append-only, hash-chained event log on sled.
+//! - [`steps`]: one module per runbook step kind, acting through the edges.
+//! - [`chat`]: the `Chat` edge (console, recorder; Discord later) and pure message rendering.
 //! - [`aws`]: building the AWS SDK clients from config (the standard chain + `endpoint_url`).
 //! - [`telemetry`]: tracing set-up.
+//! - [`clock`]: wall time that follows tokio time, so tests can pause it.
 //!
 //! The core (domain, decisions, rendering) does no I/O; adapters sit at the edges.
 
 pub mod aws;
+pub mod chat;
 pub mod check;
+pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod duration;
 pub mod feeds;
 pub mod runbook;
+pub mod steps;
 pub mod store;
 pub mod telemetry;
 pub mod toml_source;

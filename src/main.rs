@@ -3,10 +3,16 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use lifeboat::config::{Config, DEFAULT_CONFIG_PATH};
+use lifeboat::chat::ChannelId;
+use lifeboat::chat::console::ConsoleChat;
+use lifeboat::clock::TokioClock;
+use lifeboat::config::{Config, DEFAULT_CONFIG_PATH, FeedKind};
+use lifeboat::feeds::fetch::FeedSpec;
+use lifeboat::feeds::watcher::Watcher;
 use lifeboat::store::{EventStore, SledStore, Verdict};
 use lifeboat::telemetry::{self, LogFormat};
 
@@ -58,6 +64,9 @@ enum Command {
         runbook: String,
         #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
         config: PathBuf,
+        /// A runbook parameter, NAME=VALUE (repeatable).
+        #[arg(long = "param", value_parser = parse_param)]
+        params: Vec<(String, String)>,
         #[arg(long)]
         json: bool,
     },
@@ -139,13 +148,224 @@ fn main() -> ExitCode {
         Command::Audit {
             action: AuditAction::Verify { data_dir, config },
         } => audit_verify(data_dir, &config),
-        Command::Run { .. } => not_yet("run", "the chat bot (console and Discord)"),
-        Command::Feed { .. } => not_yet("feed", "status feed fetching"),
-        Command::Plan { .. } => not_yet("plan", "the runbook engine"),
+        Command::Run { config, console } => block_on(run(&config, console)),
+        Command::Feed {
+            kind,
+            url,
+            components,
+            json,
+        } => block_on(feed(kind.into(), &url, components, json)),
+        Command::Plan {
+            runbook,
+            config,
+            params,
+            json,
+        } => block_on(plan(&config, &runbook, params.into_iter().collect(), json)),
         Command::Drill { .. } => not_yet("drill", "drills"),
         Command::Export { .. } => not_yet("export", "post-mortem export"),
         Command::Readiness { .. } => not_yet("readiness", "readiness checks"),
         Command::Register { .. } => not_yet("register", "the Discord adapter"),
+    }
+}
+
+/// Runs an async command on a fresh multi-threaded runtime.
+fn block_on(future: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime.block_on(future),
+        Err(err) => {
+            eprintln!("lifeboat: cannot start the async runtime: {err}");
+            ExitCode::from(FAILURE)
+        }
+    }
+}
+
+impl From<FeedKindArg> for FeedKind {
+    fn from(kind: FeedKindArg) -> Self {
+        match kind {
+            FeedKindArg::Statuspage => FeedKind::Statuspage,
+            FeedKindArg::Heroku => FeedKind::Heroku,
+            FeedKindArg::Sftrust => FeedKind::Sftrust,
+            FeedKindArg::AwsHealth => FeedKind::AwsHealth,
+            FeedKindArg::Rss => FeedKind::Rss,
+            FeedKindArg::Probe => FeedKind::Probe,
+        }
+    }
+}
+
+/// `lifeboat feed`: exit 0 when the source was read and parsed, whatever the level; exit 2
+/// with a one-line reason when it could not be.
+async fn feed(kind: FeedKind, url: &str, components: Vec<String>, json: bool) -> ExitCode {
+    let spec = FeedSpec::adhoc(kind, url, components);
+    match lifeboat::feeds::fetch::fetch_once(&spec).await {
+        Ok(health) => {
+            if json {
+                match serde_json::to_string_pretty(&health) {
+                    Ok(text) => println!("{text}"),
+                    Err(err) => {
+                        eprintln!("lifeboat feed: cannot encode the result: {err}");
+                        return ExitCode::from(FAILURE);
+                    }
+                }
+            } else {
+                println!("{}", health.human());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("lifeboat feed: {url}: {err}");
+            ExitCode::from(UNAVAILABLE)
+        }
+    }
+}
+
+fn parse_param(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("`{text}` is not NAME=VALUE"))
+}
+
+/// Loads the config and the runbooks, reporting every problem; `None` when invalid.
+fn load_all(config_path: &Path, command: &str) -> Option<lifeboat::check::Checked> {
+    match lifeboat::check::check(config_path) {
+        Ok(checked) => Some(checked),
+        Err(errors) => {
+            for error in &errors {
+                eprintln!("{error}");
+            }
+            eprintln!("lifeboat {command}: the configuration is invalid; see `lifeboat check`");
+            None
+        }
+    }
+}
+
+/// `lifeboat plan`: what each step would change, writing nothing.
+async fn plan(
+    config_path: &Path,
+    name: &str,
+    params: std::collections::BTreeMap<String, String>,
+    json: bool,
+) -> ExitCode {
+    let Some(checked) = load_all(config_path, "plan") else {
+        return ExitCode::from(FAILURE);
+    };
+    let Some(runbook) = checked.runbooks.get(name) else {
+        let known: Vec<&str> = checked
+            .runbooks
+            .runbooks
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect();
+        eprintln!(
+            "lifeboat plan: no runbook `{name}` (known: {})",
+            known.join(", ")
+        );
+        return ExitCode::from(FAILURE);
+    };
+    let config = Arc::new(checked.config.config.clone());
+    let env = lifeboat::steps::StepEnv {
+        aws: lifeboat::aws::AwsEdges::connect(&config.aws).await,
+        http: lifeboat::steps::StepEnv::http_client(),
+        // A plan never posts: anything it would say goes nowhere.
+        chat: Arc::new(lifeboat::chat::recorder::RecordingChat::new()),
+        channel: ChannelId("plan".into()),
+        answers: Arc::default(),
+        secrets: Arc::new(lifeboat::steps::ProcessEnv),
+        config,
+    };
+    let plan = lifeboat::runbook::plan::plan(&env, runbook, &params).await;
+    if json {
+        match serde_json::to_string_pretty(&plan) {
+            Ok(text) => println!("{text}"),
+            Err(err) => {
+                eprintln!("lifeboat plan: {err}");
+                return ExitCode::from(FAILURE);
+            }
+        }
+    } else {
+        print!("{}", plan.human());
+        println!("Nothing was changed (dry run).");
+    }
+    ExitCode::SUCCESS
+}
+
+/// `lifeboat run`: the watcher (and, as they land, the chat commands) until Ctrl-C or SIGTERM.
+async fn run(config_path: &Path, console: bool) -> ExitCode {
+    let loaded = match Config::load(config_path) {
+        Ok(loaded) => loaded,
+        Err(errors) => {
+            for error in &errors {
+                eprintln!("{error}");
+            }
+            eprintln!("lifeboat run: the config is invalid; see `lifeboat check`");
+            return ExitCode::from(FAILURE);
+        }
+    };
+    let config = loaded.config;
+    let token = config.discord.as_ref().and_then(|d| d.token());
+    if token.is_some() && !console {
+        eprintln!(
+            "lifeboat run: the Discord adapter is not available yet; use --console (or unset the token)"
+        );
+        return ExitCode::from(UNAVAILABLE);
+    }
+    let store = match SledStore::open(&config.store.data_dir) {
+        Ok(store) => Arc::new(store),
+        Err(err) => {
+            eprintln!("lifeboat run: {err}");
+            return ExitCode::from(FAILURE);
+        }
+    };
+    let channel = ChannelId(
+        config
+            .discord
+            .as_ref()
+            .and_then(|d| d.incident_channel_id.clone())
+            .unwrap_or_else(|| "incident".to_owned()),
+    );
+    println!(
+        "Lifeboat is watching {} feed{} (console). Alerts appear below; Ctrl-C stops.",
+        config.feeds.len(),
+        if config.feeds.len() == 1 { "" } else { "s" }
+    );
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let watcher = Watcher::new(
+        &config,
+        store.clone(),
+        Arc::new(ConsoleChat::stdout()),
+        channel,
+        Arc::new(TokioClock::new()),
+    );
+    let watching = tokio::spawn(watcher.run(stopped));
+    wait_for_shutdown_signal().await;
+    let _ = stop.send(true);
+    let _ = watching.await;
+    if let Err(err) = store.flush() {
+        eprintln!("lifeboat run: flushing the event log failed: {err}");
+        return ExitCode::from(FAILURE);
+    }
+    println!("Lifeboat stopped.");
+    ExitCode::SUCCESS
+}
+
+async fn wait_for_shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
     }
 }
 

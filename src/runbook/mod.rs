@@ -365,3 +365,7 @@ impl Runbook {
         self.steps.iter().find(|s| s.id == id)
     }
 }
+
+pub mod engine;
+pub mod plan;
+pub mod state;

@@ -6,6 +6,11 @@
 mod support;
 
 mod aws;
+mod aws_adapters;
 mod cli;
+mod engine;
+mod feeds;
 mod shipped_files;
+mod steps;
 mod store;
+mod watcher;

@@ -22,6 +22,12 @@ pub struct MotoServer {
 impl MotoServer {
     /// Starts moto and waits until it answers. Panics with what to do when moto is missing.
     pub fn start() -> MotoServer {
+        Self::start_with_env(&[])
+    }
+
+    /// As `start`, with extra environment variables for moto (e.g. `MOTO_ECS_SERVICE_RUNNING`,
+    /// which moto reads when a resource is created, to shape what it reports).
+    pub fn start_with_env(env: &[(&str, &str)]) -> MotoServer {
         let python = python();
         let port = free_port();
         // moto exits when our end of its stdin closes, so even a server that is never
@@ -32,6 +38,7 @@ impl MotoServer {
                       main(['-H', '127.0.0.1', '-p', sys.argv[1]])\n";
         let child = Command::new(&python)
             .args(["-c", script, &port.to_string()])
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

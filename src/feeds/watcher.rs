@@ -1,0 +1,407 @@
+//! The watcher loop: polls every feed on its own interval (with jitter) concurrently, feeds
+//! the observations to the pure `Monitor` one at a time, and carries out its effects —
+//! events in the store, alerts through `Chat`.
+
+use std::collections::BTreeMap;
+use std::hash::BuildHasher;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::sync::{mpsc, watch};
+use tracing::{Instrument, info_span, instrument, warn};
+
+use super::fetch::{FeedSpec, Fetched, Fetcher, Validators};
+use super::monitor::{AlertView, Effect, FeedInfo, Monitor, WatchSettings};
+use super::{FeedError, ProviderHealth};
+use crate::chat::render::{self, ProviderInfo};
+use crate::chat::{ChannelId, Chat, MessageRef};
+use crate::clock::Clock;
+use crate::config::{Config, WatchConfig};
+use crate::domain::{Actor, HealthLevel};
+use crate::store::{EventStore, NewEvent};
+
+impl From<&WatchConfig> for WatchSettings {
+    fn from(w: &WatchConfig) -> Self {
+        let minutes = |d: crate::duration::HumanDuration| {
+            chrono::Duration::from_std(d.get()).unwrap_or(chrono::Duration::MAX)
+        };
+        Self {
+            debounce: w.debounce,
+            flap_changes: w.flap_changes,
+            flap_window: minutes(w.flap_window),
+            unreadable_after: minutes(w.unreadable_after),
+        }
+    }
+}
+
+/// Where observations come from: HTTP in production (`Fetcher`); a scripted source in tests
+/// that run the whole loop under paused time, where real sockets and a paused clock do not mix.
+#[async_trait::async_trait]
+pub trait FeedSource: Send + Sync {
+    async fn fetch(&self, spec: &FeedSpec, validators: &Validators) -> Result<Fetched, FeedError>;
+}
+
+#[async_trait::async_trait]
+impl FeedSource for Fetcher {
+    async fn fetch(&self, spec: &FeedSpec, validators: &Validators) -> Result<Fetched, FeedError> {
+        Fetcher::fetch(self, spec, validators).await
+    }
+}
+
+struct Poller {
+    index: usize,
+    spec: FeedSpec,
+    interval: Duration,
+    jitter: f64,
+}
+
+/// Everything the watcher needs, built once from config.
+pub struct Watcher {
+    pollers: Vec<Poller>,
+    monitor: Monitor,
+    providers: BTreeMap<String, ProviderInfo>,
+    store: Arc<dyn EventStore>,
+    chat: Arc<dyn Chat>,
+    channel: ChannelId,
+    clock: Arc<dyn Clock>,
+    source: Arc<dyn FeedSource>,
+    alert_messages: BTreeMap<String, MessageRef>,
+}
+
+impl Watcher {
+    pub fn new(
+        config: &Config,
+        store: Arc<dyn EventStore>,
+        chat: Arc<dyn Chat>,
+        channel: ChannelId,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let pollers = config
+            .feeds
+            .iter()
+            .enumerate()
+            .map(|(index, feed)| {
+                let mut spec = FeedSpec::from_config(feed);
+                spec.max_body = config.watch.max_body;
+                Poller {
+                    index,
+                    spec,
+                    interval: feed.interval.get(),
+                    jitter: config.watch.jitter,
+                }
+            })
+            .collect();
+        let infos = config
+            .feeds
+            .iter()
+            .map(|f| FeedInfo {
+                name: f.name.clone(),
+                provider: f.provider.clone(),
+            })
+            .collect();
+        let providers = config
+            .providers
+            .iter()
+            .map(|p| {
+                let info = ProviderInfo {
+                    title: p.title.clone().unwrap_or_else(|| p.name.clone()),
+                    runbook: p.runbook.clone(),
+                };
+                (p.name.clone(), info)
+            })
+            .collect();
+        let mut watcher = Self {
+            pollers,
+            monitor: Monitor::new(WatchSettings::from(&config.watch), infos),
+            providers,
+            store,
+            chat,
+            channel,
+            clock,
+            source: Arc::new(Fetcher::new()),
+            alert_messages: BTreeMap::new(),
+        };
+        watcher.restore_open_alerts();
+        watcher
+    }
+
+    /// Replaces where observations come from (tests, drills).
+    pub fn with_source(mut self, source: Arc<dyn FeedSource>) -> Self {
+        self.source = source;
+        self
+    }
+
+    /// Alerts posted before a restart and not yet recovered are edited, never posted twice.
+    fn restore_open_alerts(&mut self) {
+        let Ok(Some(last)) = self.store.last() else {
+            return;
+        };
+        let Ok(events) = self.store.range(1..=last.seq) else {
+            return;
+        };
+        let mut open: BTreeMap<String, (AlertView, MessageRef)> = BTreeMap::new();
+        for event in events {
+            let provider = event.data["provider"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            match event.kind.as_str() {
+                "alert.posted" => {
+                    let restored = (|| {
+                        let view = AlertView {
+                            alert_id: event.data["alert_id"].as_str()?.to_owned(),
+                            provider: provider.clone(),
+                            level: serde_json::from_value(event.data["level"].clone()).ok()?,
+                            confirmed: event.data["confirmed"].as_bool()?,
+                            sources: Vec::new(),
+                            incidents: Vec::new(),
+                            opened_at: event.at,
+                        };
+                        let message: MessageRef =
+                            serde_json::from_value(event.data["message"].clone()).ok()?;
+                        Some((view, message))
+                    })();
+                    if let Some(entry) = restored {
+                        open.insert(provider, entry);
+                    }
+                }
+                "alert.recovered" => {
+                    open.remove(&provider);
+                }
+                _ => {}
+            }
+        }
+        for (provider, (view, message)) in open {
+            self.monitor.restore_alert(view);
+            self.alert_messages.insert(provider, message);
+        }
+    }
+
+    /// Runs until `shutdown` turns true.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let (tx, mut rx) = mpsc::channel::<(usize, ProviderHealth)>(64);
+        let mut tasks = Vec::new();
+        for poller in std::mem::take(&mut self.pollers) {
+            let span = info_span!("poll", feed = %poller.spec.url);
+            let task = poll_loop(
+                poller,
+                self.source.clone(),
+                self.clock.clone(),
+                tx.clone(),
+                shutdown.clone(),
+            );
+            tasks.push(tokio::spawn(task.instrument(span)));
+        }
+        drop(tx);
+        loop {
+            tokio::select! {
+                observation = rx.recv() => match observation {
+                    Some((index, health)) => self.handle(index, &health).await,
+                    None => break,
+                },
+                _ = shutdown.changed() => break,
+            }
+        }
+        for task in tasks {
+            task.abort();
+        }
+    }
+
+    /// One observation through the monitor, and its effects carried out in order.
+    #[instrument(skip_all, fields(feed = index, level = %health.level))]
+    pub async fn handle(&mut self, index: usize, health: &ProviderHealth) {
+        let now = self.clock.now();
+        for effect in self.monitor.observe(index, health, now) {
+            self.apply(effect).await;
+        }
+    }
+
+    async fn apply(&mut self, effect: Effect) {
+        match effect {
+            Effect::Record { feed, kind, data } => {
+                let actor = feed.map_or(Actor::Bot, |name| Actor::Feed { name });
+                self.append(NewEvent::new(actor, kind, data));
+            }
+            Effect::OpenAlert(alert) => {
+                let message = render::alert(&alert, &self.provider_info(&alert.provider));
+                match self.chat.post(&self.channel, &message).await {
+                    Ok(posted) => {
+                        self.append(NewEvent::new(
+                            Actor::Bot,
+                            "alert.posted",
+                            alert_data(&alert, Some(&posted)),
+                        ));
+                        self.alert_messages.insert(alert.provider.clone(), posted);
+                    }
+                    Err(err) => {
+                        warn!(error = %err, provider = %alert.provider, "alert could not be posted");
+                        self.append(NewEvent::new(
+                            Actor::Bot,
+                            "alert.failed",
+                            json!({ "provider": alert.provider, "alert_id": alert.alert_id, "error": err.to_string() }),
+                        ));
+                    }
+                }
+            }
+            Effect::UpdateAlert(alert) => {
+                let message = render::alert(&alert, &self.provider_info(&alert.provider));
+                if let Some(target) = self.alert_messages.get(&alert.provider)
+                    && let Err(err) = self.chat.update(target, &message).await
+                {
+                    warn!(error = %err, provider = %alert.provider, "alert could not be edited");
+                }
+                self.append(NewEvent::new(
+                    Actor::Bot,
+                    "alert.updated",
+                    alert_data(&alert, None),
+                ));
+            }
+            Effect::AlertReply { provider, text } => {
+                if let Some(target) = self.alert_messages.get(&provider)
+                    && let Err(err) = self.chat.reply(target, &render::notice(&text)).await
+                {
+                    warn!(error = %err, %provider, "vendor update could not be posted");
+                }
+            }
+            Effect::Recovered { alert, at } => {
+                let message = render::recovered(&alert, &self.provider_info(&alert.provider), at);
+                let posted = self.chat.post(&self.channel, &message).await;
+                if let Err(err) = &posted {
+                    warn!(error = %err, provider = %alert.provider, "recovery notice could not be posted");
+                }
+                self.alert_messages.remove(&alert.provider);
+                let mut data = alert_data(&alert, posted.as_ref().ok());
+                data["duration_secs"] = json!((at - alert.opened_at).num_seconds());
+                self.append(NewEvent::new(Actor::Bot, "alert.recovered", data));
+            }
+            Effect::Notice { feed, text } => {
+                if let Err(err) = self.chat.post(&self.channel, &render::notice(&text)).await {
+                    warn!(error = %err, %feed, "notice could not be posted");
+                }
+            }
+        }
+    }
+
+    fn provider_info(&self, provider: &str) -> ProviderInfo {
+        self.providers
+            .get(provider)
+            .cloned()
+            .unwrap_or_else(|| ProviderInfo {
+                title: provider.to_owned(),
+                runbook: None,
+            })
+    }
+
+    fn append(&self, event: NewEvent) {
+        if let Err(err) = self.store.append(event) {
+            tracing::error!(error = %err, "event could not be stored");
+        }
+    }
+}
+
+fn alert_data(alert: &AlertView, message: Option<&MessageRef>) -> serde_json::Value {
+    json!({
+        "alert_id": alert.alert_id,
+        "provider": alert.provider,
+        "level": alert.level,
+        "confirmed": alert.confirmed,
+        "sources": alert.sources,
+        "incidents": alert.incidents.iter().map(|i| &i.id).collect::<Vec<_>>(),
+        "message": message,
+    })
+}
+
+/// Polls one feed until shutdown. A 304 repeats the last snapshot; `Retry-After` stretches
+/// the wait; any error becomes an `unknown` observation with its reason.
+async fn poll_loop(
+    poller: Poller,
+    source: Arc<dyn FeedSource>,
+    clock: Arc<dyn Clock>,
+    tx: mpsc::Sender<(usize, ProviderHealth)>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut validators = Validators::default();
+    let mut last: Option<ProviderHealth> = None;
+    let mut round: u64 = 0;
+    loop {
+        let result = source.fetch(&poller.spec, &validators).await;
+        let mut wait = jittered(poller.interval, poller.jitter, round);
+        let health = match result {
+            Ok(Fetched::Changed {
+                health,
+                validators: fresh,
+            }) => {
+                validators = fresh;
+                health
+            }
+            Ok(Fetched::NotModified) => match &last {
+                Some(previous) => ProviderHealth {
+                    fetched_at: clock.now(),
+                    ..previous.clone()
+                },
+                None => unknown(
+                    &poller.spec,
+                    &clock,
+                    &FeedError::Malformed {
+                        kind: "http",
+                        detail: "304 Not Modified before any snapshot".into(),
+                    },
+                ),
+            },
+            Err(err) => {
+                if let FeedError::RateLimited {
+                    retry_after_secs: Some(secs),
+                    ..
+                } = err
+                {
+                    wait = wait.max(Duration::from_secs(secs));
+                }
+                unknown(&poller.spec, &clock, &err)
+            }
+        };
+        if health.level != HealthLevel::Unknown {
+            last = Some(health.clone());
+        }
+        if tx.send((poller.index, health)).await.is_err() {
+            return;
+        }
+        round += 1;
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+fn unknown(spec: &FeedSpec, clock: &Arc<dyn Clock>, err: &FeedError) -> ProviderHealth {
+    ProviderHealth::unknown(spec.kind, &spec.url, clock.now(), err)
+}
+
+/// `base` varied by up to ±`jitter`, so feeds sharing an interval drift apart.
+fn jittered(base: Duration, jitter: f64, salt: u64) -> Duration {
+    if jitter <= 0.0 {
+        return base;
+    }
+    let random =
+        std::collections::hash_map::RandomState::new().hash_one(salt) as f64 / u64::MAX as f64;
+    base.mul_f64(1.0 - jitter + 2.0 * jitter * random)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_within_bounds() {
+        let base = Duration::from_secs(60);
+        for salt in 0..200 {
+            let d = jittered(base, 0.1, salt);
+            assert!(
+                d >= Duration::from_secs(54) && d <= Duration::from_secs(66),
+                "{d:?}"
+            );
+        }
+        assert_eq!(jittered(base, 0.0, 1), base);
+    }
+}

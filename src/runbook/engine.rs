@@ -1,0 +1,514 @@
+//! The runbook engine: executes a run's steps in order, durably. A step's start is in the log
+//! before its side effect begins and its end before the next step starts, so a restart folds
+//! the log and carries on: finished steps never run again, an interrupted idempotent step is
+//! re-run, an interrupted non-idempotent one pauses the run for a human.
+
+use std::collections::BTreeMap;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tracing::{Instrument, info, info_span, warn};
+
+use super::state::{RunStatus, RunView, fold};
+use super::{OnFailure, Runbook, Step};
+use crate::domain::{Actor, IncidentId, RunId, Workstream};
+use crate::steps::{self, StepEnv, StepError, StepInput, StepOutput};
+use crate::store::{EventStore, NewEvent, StoreError};
+
+/// What a responder decides for a paused run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Run the paused step again.
+    Retry,
+    /// Mark it skipped and go on.
+    Skip,
+    /// Stop the run.
+    Abort,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(
+        "workstream {workstream} already has an active run: {run} ({runbook}); wait for it, or cancel it first"
+    )]
+    Busy {
+        workstream: Workstream,
+        run: RunId,
+        runbook: String,
+    },
+    #[error("runbook {runbook} needs parameter `{name}`")]
+    MissingParam { runbook: String, name: String },
+    #[error("runbook {runbook} has no parameter `{name}`")]
+    UnknownParam { runbook: String, name: String },
+    #[error("no active run {0}")]
+    UnknownRun(RunId),
+    #[error("run {0} is not paused")]
+    NotPaused(RunId),
+    #[error("the event log refused the run: {0}")]
+    Store(#[from] StoreError),
+}
+
+struct Control {
+    workstream: Workstream,
+    runbook: String,
+    decisions: mpsc::UnboundedSender<(Decision, Actor)>,
+    cancel: Arc<AtomicBool>,
+    paused: Arc<AtomicBool>,
+}
+
+/// A started run: its id and the task driving it.
+pub struct RunHandle {
+    pub run: RunId,
+    pub task: JoinHandle<RunStatus>,
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    env: StepEnv,
+    store: Arc<dyn EventStore>,
+    controls: Arc<Mutex<BTreeMap<RunId, Control>>>,
+}
+
+impl Engine {
+    pub fn new(env: StepEnv, store: Arc<dyn EventStore>) -> Self {
+        Self {
+            env,
+            store,
+            controls: Arc::new(Mutex::new(BTreeMap::new())),
+        }
+    }
+
+    pub fn env(&self) -> &StepEnv {
+        &self.env
+    }
+
+    /// Starts a run (after its approvals). Refused while the workstream has an active run.
+    pub fn start(
+        &self,
+        runbook: &Runbook,
+        params: BTreeMap<String, String>,
+        incident: Option<IncidentId>,
+        actor: Actor,
+    ) -> Result<RunHandle, EngineError> {
+        let params = resolve_params(runbook, params)?;
+        let mut controls = self.lock();
+        if let Some((run, control)) = controls
+            .iter()
+            .find(|(_, c)| c.workstream == runbook.workstream)
+        {
+            return Err(EngineError::Busy {
+                workstream: runbook.workstream,
+                run: run.clone(),
+                runbook: control.runbook.clone(),
+            });
+        }
+        let now = chrono::Utc::now();
+        // Time for people, a random suffix so two runs in one second never share an id.
+        let suffix = std::collections::hash_map::RandomState::new().hash_one(now) & 0xffff;
+        let run = RunId(format!(
+            "RUN-{}-{}-{suffix:04x}",
+            now.format("%Y%m%d-%H%M%S"),
+            runbook.name
+        ));
+        let mut started = NewEvent::new(
+            actor,
+            "run.started",
+            json!({
+                "runbook": runbook.name,
+                "title": runbook.title,
+                "workstream": runbook.workstream,
+                "file_hash": runbook.file_hash,
+                "params": params,
+                "steps": runbook.steps.iter().map(|s| &s.id).collect::<Vec<_>>(),
+            }),
+        )
+        .run(run.clone());
+        if let Some(incident) = &incident {
+            started = started.incident(incident.clone());
+        }
+        let event = self.store.append(started)?;
+        let view = fold(&[event])
+            .pop()
+            .ok_or_else(|| EngineError::UnknownRun(run.clone()))?;
+        Ok(self.spawn(&mut controls, runbook.clone(), view))
+    }
+
+    /// Finds runs the log says are unfinished and carries them on. Returns their handles.
+    pub fn recover(&self, runbooks: &[Runbook]) -> Result<Vec<RunHandle>, EngineError> {
+        let events = match self.store.last()? {
+            Some(last) => self.store.range(1..=last.seq)?,
+            None => Vec::new(),
+        };
+        let mut handles = Vec::new();
+        let mut controls = self.lock();
+        for view in fold(&events) {
+            if view.status.is_terminal() || controls.contains_key(&view.run) {
+                continue;
+            }
+            let Some(runbook) = runbooks.iter().find(|r| r.name == view.runbook) else {
+                warn!(run = %view.run, runbook = %view.runbook, "unfinished run of a runbook that no longer exists");
+                continue;
+            };
+            info!(run = %view.run, status = ?view.status, "resuming an unfinished run");
+            handles.push(self.spawn(&mut controls, runbook.clone(), view));
+        }
+        Ok(handles)
+    }
+
+    /// A responder's decision on a paused run.
+    pub fn decide(&self, run: &RunId, decision: Decision, actor: Actor) -> Result<(), EngineError> {
+        let controls = self.lock();
+        let control = controls
+            .get(run)
+            .ok_or_else(|| EngineError::UnknownRun(run.clone()))?;
+        if !control.paused.load(Ordering::SeqCst) && decision != Decision::Abort {
+            return Err(EngineError::NotPaused(run.clone()));
+        }
+        control
+            .decisions
+            .send((decision, actor))
+            .map_err(|_| EngineError::UnknownRun(run.clone()))
+    }
+
+    /// Stops a run after its current step.
+    pub fn cancel(&self, run: &RunId, actor: Actor) -> Result<(), EngineError> {
+        let controls = self.lock();
+        let control = controls
+            .get(run)
+            .ok_or_else(|| EngineError::UnknownRun(run.clone()))?;
+        self.store.append(
+            NewEvent::new(actor.clone(), "run.cancel_requested", json!({})).run(run.clone()),
+        )?;
+        control.cancel.store(true, Ordering::SeqCst);
+        if control.paused.load(Ordering::SeqCst) {
+            let _ = control.decisions.send((Decision::Abort, actor));
+        }
+        Ok(())
+    }
+
+    /// The runs in progress (running or paused), from the log.
+    pub fn active(&self) -> Result<Vec<RunView>, EngineError> {
+        let ids: Vec<RunId> = self.lock().keys().cloned().collect();
+        let mut views = Vec::new();
+        for id in ids {
+            views.extend(fold(&self.store.by_run(&id)?));
+        }
+        Ok(views)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<RunId, Control>> {
+        self.controls
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn spawn(
+        &self,
+        controls: &mut BTreeMap<RunId, Control>,
+        runbook: Runbook,
+        view: RunView,
+    ) -> RunHandle {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let cancel = Arc::new(AtomicBool::new(view.cancel_requested));
+        let paused = Arc::new(AtomicBool::new(false));
+        controls.insert(
+            view.run.clone(),
+            Control {
+                workstream: runbook.workstream,
+                runbook: runbook.name.clone(),
+                decisions: tx,
+                cancel: cancel.clone(),
+                paused: paused.clone(),
+            },
+        );
+        let run = view.run.clone();
+        let driver = Driver {
+            env: self.env.clone(),
+            store: self.store.clone(),
+            runbook,
+            view,
+            decisions: rx,
+            cancel,
+            paused,
+        };
+        let controls = self.controls.clone();
+        let span = info_span!("run", run = %run);
+        let task = tokio::spawn(
+            async move {
+                let id = driver.view.run.clone();
+                let status = driver.drive().await;
+                controls
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&id);
+                status
+            }
+            .instrument(span),
+        );
+        RunHandle { run, task }
+    }
+}
+
+/// Checks the given parameters against the runbook and fills in defaults.
+fn resolve_params(
+    runbook: &Runbook,
+    mut given: BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, EngineError> {
+    if let Some(name) = given
+        .keys()
+        .find(|k| !runbook.params.iter().any(|p| &p.name == *k))
+    {
+        return Err(EngineError::UnknownParam {
+            runbook: runbook.name.clone(),
+            name: name.clone(),
+        });
+    }
+    for param in &runbook.params {
+        if !given.contains_key(&param.name) {
+            match &param.default {
+                Some(default) => {
+                    given.insert(param.name.clone(), default.clone());
+                }
+                None => {
+                    return Err(EngineError::MissingParam {
+                        runbook: runbook.name.clone(),
+                        name: param.name.clone(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(given)
+}
+
+/// Drives one run to its end.
+struct Driver {
+    env: StepEnv,
+    store: Arc<dyn EventStore>,
+    runbook: Runbook,
+    view: RunView,
+    decisions: mpsc::UnboundedReceiver<(Decision, Actor)>,
+    cancel: Arc<AtomicBool>,
+    paused: Arc<AtomicBool>,
+}
+
+enum Next {
+    Continue,
+    Stop(RunStatus),
+}
+
+impl Driver {
+    async fn drive(mut self) -> RunStatus {
+        // After a restart: decide what to do with the step the crash interrupted.
+        if let Some(step_id) = self.view.in_flight.clone()
+            && matches!(self.view.status, RunStatus::Running)
+        {
+            let idempotent = self.runbook.step(&step_id).is_some_and(|s| s.idempotent);
+            self.record(
+                "step.interrupted",
+                json!({ "step": step_id, "idempotent": idempotent, "action": if idempotent { "rerun" } else { "pause" } }),
+            );
+            if !idempotent {
+                let reason = format!(
+                    "Lifeboat restarted while step `{step_id}` was running; it is not idempotent, so check whether it took effect, then retry, skip or abort"
+                );
+                self.record("run.paused", json!({ "step": step_id, "reason": reason }));
+                self.view.status = RunStatus::Paused {
+                    step: step_id,
+                    reason,
+                };
+            }
+        }
+        if self.view.file_hash != self.runbook.file_hash
+            && matches!(self.view.status, RunStatus::Running)
+        {
+            let step = self.next_step().map(|s| s.id.clone()).unwrap_or_default();
+            let reason = "the runbook file changed since this run started; review the change, then retry (with the new file), skip or abort".to_owned();
+            self.record("run.paused", json!({ "step": step, "reason": reason }));
+            self.view.status = RunStatus::Paused { step, reason };
+        }
+        loop {
+            if let RunStatus::Paused { step, .. } = self.view.status.clone() {
+                match self.await_decision(&step).await {
+                    Next::Continue => continue,
+                    Next::Stop(status) => return status,
+                }
+            }
+            if self.cancel.load(Ordering::SeqCst) {
+                self.record("run.cancelled", json!({}));
+                return RunStatus::Cancelled;
+            }
+            let Some(step) = self.next_step().cloned() else {
+                let elapsed = (chrono::Utc::now() - self.view.started_at).num_milliseconds();
+                self.record("run.succeeded", json!({ "duration_ms": elapsed }));
+                return RunStatus::Succeeded;
+            };
+            if let Next::Stop(status) = self.run_step(&step).await {
+                return status;
+            }
+        }
+    }
+
+    fn next_step(&self) -> Option<&Step> {
+        self.runbook
+            .steps
+            .iter()
+            .find(|s| !self.view.finished.contains(&s.id))
+    }
+
+    /// Executes one step with its timeout and retries, and records how it ended.
+    async fn run_step(&mut self, step: &Step) -> Next {
+        let mut attempt = 1;
+        let started = Instant::now();
+        self.record(
+            "step.started",
+            json!({ "step": step.id, "title": step.title, "kind": step.action.kind(), "attempt": attempt, "idempotent": step.idempotent }),
+        );
+        let result = loop {
+            let input = StepInput {
+                run: &self.view.run,
+                incident: self.view.incident.as_ref(),
+                step,
+                params: &self.view.params,
+                earlier: &self.view.outputs,
+                attempt,
+            };
+            let result =
+                match tokio::time::timeout(step.timeout.get(), steps::execute(&self.env, &input))
+                    .await
+                {
+                    Ok(result) => result,
+                    Err(_) => Err(StepError::retryable(format!(
+                        "timed out after {}",
+                        step.timeout
+                    ))),
+                };
+            match result {
+                Err(err) if err.retryable && attempt <= step.retries => {
+                    let delay = backoff(step, attempt);
+                    self.record(
+                        "step.retrying",
+                        json!({ "step": step.id, "attempt": attempt, "error": err.message, "delay_ms": delay.as_millis() as u64 }),
+                    );
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                other => break other,
+            }
+        };
+        let duration_ms = started.elapsed().as_millis() as u64;
+        match result {
+            Ok(StepOutput { summary, data }) => {
+                self.record(
+                    "step.succeeded",
+                    json!({ "step": step.id, "kind": step.action.kind(), "summary": summary, "output": data, "duration_ms": duration_ms, "attempts": attempt }),
+                );
+                self.view.finished.insert(step.id.clone());
+                self.view.outputs.insert(step.id.clone(), data);
+                Next::Continue
+            }
+            Err(err) => {
+                self.record(
+                    "step.failed",
+                    json!({ "step": step.id, "kind": step.action.kind(), "error": err.message, "retryable": err.retryable, "output": err.data, "duration_ms": duration_ms, "attempts": attempt, "on_failure": step.on_failure }),
+                );
+                match step.on_failure {
+                    OnFailure::Continue => {
+                        self.view.finished.insert(step.id.clone());
+                        Next::Continue
+                    }
+                    OnFailure::Abort => {
+                        self.record(
+                            "run.failed",
+                            json!({ "step": step.id, "error": err.message }),
+                        );
+                        Next::Stop(RunStatus::Failed {
+                            step: step.id.clone(),
+                            error: err.message,
+                        })
+                    }
+                    OnFailure::Pause => {
+                        let reason = format!("step `{}` failed: {}", step.id, err.message);
+                        self.record("run.paused", json!({ "step": step.id, "reason": reason }));
+                        self.view.status = RunStatus::Paused {
+                            step: step.id.clone(),
+                            reason,
+                        };
+                        Next::Continue
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits for a responder's decision on a paused run.
+    async fn await_decision(&mut self, step: &str) -> Next {
+        self.paused.store(true, Ordering::SeqCst);
+        let decision = self.decisions.recv().await;
+        self.paused.store(false, Ordering::SeqCst);
+        let Some((decision, actor)) = decision else {
+            // The engine was dropped: leave the run paused in the log for the next start.
+            return Next::Stop(self.view.status.clone());
+        };
+        match decision {
+            Decision::Retry => {
+                self.record_as(
+                    actor,
+                    "run.resumed",
+                    json!({ "step": step, "decision": "retry" }),
+                );
+                self.view.status = RunStatus::Running;
+                Next::Continue
+            }
+            Decision::Skip => {
+                self.record_as(actor.clone(), "step.skipped", json!({ "step": step }));
+                self.record_as(
+                    actor,
+                    "run.resumed",
+                    json!({ "step": step, "decision": "skip" }),
+                );
+                self.view.finished.insert(step.to_owned());
+                self.view.status = RunStatus::Running;
+                Next::Continue
+            }
+            Decision::Abort => {
+                self.record_as(actor, "run.aborted", json!({ "step": step }));
+                Next::Stop(RunStatus::Aborted {
+                    step: Some(step.to_owned()),
+                })
+            }
+        }
+    }
+
+    fn record(&self, kind: &str, data: serde_json::Value) {
+        self.record_as(Actor::Bot, kind, data);
+    }
+
+    /// Appends an event for this run. A failed append is logged loudly; the run goes on
+    /// only because stopping mid-failover would be worse than a gap the audit will show.
+    fn record_as(&self, actor: Actor, kind: &str, data: serde_json::Value) {
+        let mut event = NewEvent::new(actor, kind, data).run(self.view.run.clone());
+        if let Some(incident) = &self.view.incident {
+            event = event.incident(incident.clone());
+        }
+        if let Err(err) = self.store.append(event) {
+            tracing::error!(error = %err, kind, "run event could not be stored");
+        }
+    }
+}
+
+/// Exponential backoff with ±20 % jitter: `backoff × 2^(attempt-1)`.
+fn backoff(step: &Step, attempt: u32) -> Duration {
+    let base = step
+        .backoff
+        .get()
+        .saturating_mul(1 << (attempt - 1).min(10));
+    let random =
+        std::collections::hash_map::RandomState::new().hash_one(attempt) as f64 / u64::MAX as f64;
+    base.mul_f64(0.8 + 0.4 * random)
+}

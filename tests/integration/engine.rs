@@ -1,0 +1,519 @@
+//! The runbook engine with the simulated AWS and the chat recorder: order, durability,
+//! retries, pauses, cancellation, one run per workstream, and recovery from the log.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lifeboat::aws::{AwsEdges, Containers, Dns, SimulatedAws};
+use lifeboat::chat::ChannelId;
+use lifeboat::chat::recorder::RecordingChat;
+use lifeboat::config::Config;
+use lifeboat::domain::{Actor, RunId};
+use lifeboat::runbook::engine::{Decision, Engine, EngineError};
+use lifeboat::runbook::state::RunStatus;
+use lifeboat::runbook::{Runbook, load_file};
+use lifeboat::steps::StepEnv;
+use lifeboat::steps::confirm::{Answer, Answers};
+use lifeboat::store::{Event, EventStore, SledStore};
+use lifeboat::toml_source::TomlSource;
+
+const CONFIG: &str = r#"
+[objectives]
+hosting_rto = "4h"
+llm_rto = "2h"
+rpo = "1h"
+
+[aws.ecs]
+cluster = "standby"
+services = [{ name = "web", standby = 3 }, { name = "worker", standby = 2 }]
+
+[aws.dns]
+zone_id = "Z1"
+ttl = 60
+records = [{ name = "App.Example.com", primary = "app.herokudns.com", standby = "alb.aws.example.com" }]
+
+[[teams]]
+name = "engineering"
+channel_id = "77"
+"#;
+
+pub struct Bench {
+    pub dir: tempfile::TempDir,
+    pub config: Arc<Config>,
+    pub store: Arc<SledStore>,
+    pub chat: Arc<RecordingChat>,
+    pub sim: Arc<SimulatedAws>,
+    pub answers: Arc<Answers>,
+    pub engine: Engine,
+}
+
+impl Bench {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Arc::new(
+            Config::from_source(TomlSource::new("t.toml", CONFIG))
+                .unwrap()
+                .config,
+        );
+        let store = Arc::new(SledStore::open(&dir.path().join("data")).unwrap());
+        let sim = Arc::new(SimulatedAws::from_config(&config.aws));
+        let chat = Arc::new(RecordingChat::new());
+        let answers = Arc::new(Answers::default());
+        let engine = Self::engine(&config, &store, &chat, &sim, &answers);
+        Bench {
+            dir,
+            config,
+            store,
+            chat,
+            sim,
+            answers,
+            engine,
+        }
+    }
+
+    fn engine(
+        config: &Arc<Config>,
+        store: &Arc<SledStore>,
+        chat: &Arc<RecordingChat>,
+        sim: &Arc<SimulatedAws>,
+        answers: &Arc<Answers>,
+    ) -> Engine {
+        let env = StepEnv {
+            config: config.clone(),
+            aws: AwsEdges::simulated(sim.clone()),
+            http: StepEnv::http_client(),
+            chat: chat.clone(),
+            channel: ChannelId("incident".into()),
+            answers: answers.clone(),
+            secrets: Arc::new(BTreeMap::<String, String>::new()),
+        };
+        Engine::new(env, store.clone())
+    }
+
+    /// A fresh engine on the same log, as after a restart.
+    pub fn restart(&mut self) {
+        self.answers = Arc::new(Answers::default());
+        self.engine = Self::engine(
+            &self.config,
+            &self.store,
+            &self.chat,
+            &self.sim,
+            &self.answers,
+        );
+    }
+
+    pub fn runbook(&self, text: &str) -> Runbook {
+        let path = self.dir.path().join(format!("rb-{}.toml", text.len()));
+        std::fs::write(&path, text).unwrap();
+        load_file(&path, &self.config).unwrap_or_else(|e| panic!("{e:#?}"))
+    }
+
+    pub fn events(&self, run: &RunId) -> Vec<Event> {
+        self.store.by_run(run).unwrap()
+    }
+}
+
+fn kinds(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| match e.data["step"].as_str() {
+            Some(step) => format!("{} {step}", e.kind),
+            None => e.kind.clone(),
+        })
+        .collect()
+}
+
+fn alice() -> Actor {
+    Actor::User {
+        id: "1".into(),
+        name: "alice".into(),
+    }
+}
+
+const FAILOVER: &str = r#"
+name = "failover"
+title = "Fail over"
+workstream = "hosting"
+
+[[steps]]
+id = "scale"
+kind = "ecs_scale"
+with = { to = "standby" }
+
+[[steps]]
+id = "dns"
+kind = "route53_upsert"
+with = { to = "standby" }
+
+[[steps]]
+id = "dns-wait"
+kind = "route53_wait"
+with = { change_of = "dns", poll = "1s" }
+
+[[steps]]
+id = "tell"
+kind = "notify"
+with = { team = "engineering", message = "moved" }
+"#;
+
+#[tokio::test]
+async fn steps_run_in_order_and_every_start_and_end_is_logged() {
+    let bench = Bench::new();
+    let rb = bench.runbook(FAILOVER);
+    let handle = bench
+        .engine
+        .start(&rb, BTreeMap::new(), None, alice())
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(10), handle.task)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status, RunStatus::Succeeded);
+    let events = bench.events(&handle.run);
+    assert_eq!(
+        kinds(&events),
+        [
+            "run.started",
+            "step.started scale",
+            "step.succeeded scale",
+            "step.started dns",
+            "step.succeeded dns",
+            "step.started dns-wait",
+            "step.succeeded dns-wait",
+            "step.started tell",
+            "step.succeeded tell",
+            "run.succeeded"
+        ]
+    );
+    // The simulated standby really moved.
+    let services = bench
+        .sim
+        .describe_services("standby", &["web".into(), "worker".into()])
+        .await
+        .unwrap();
+    assert_eq!((services[0].desired, services[1].desired), (3, 2));
+    let record = bench
+        .sim
+        .current_record("Z1", "app.example.com.", "CNAME")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.values, ["alb.aws.example.com."]);
+    // The DNS step recorded what it replaced, so the change can be reversed.
+    let dns = events
+        .iter()
+        .find(|e| e.kind == "step.succeeded" && e.data["step"] == "dns")
+        .unwrap();
+    assert_eq!(
+        dns.data["output"]["previous"][0]["state"]["values"][0],
+        "app.herokudns.com."
+    );
+    assert_eq!(dns.data["output"]["records"][0]["name"], "app.example.com.");
+    // The team was told in its channel.
+    assert!(
+        bench
+            .chat
+            .posts()
+            .iter()
+            .any(|m| m.content.contains("moved"))
+    );
+}
+
+#[tokio::test]
+async fn a_second_run_for_the_same_workstream_is_refused_naming_the_active_one() {
+    let bench = Bench::new();
+    let rb = bench.runbook(&CONFIRM_FIRST.replace("{tail}", ""));
+    let first = bench
+        .engine
+        .start(&rb, BTreeMap::new(), None, alice())
+        .unwrap();
+    match bench.engine.start(&rb, BTreeMap::new(), None, alice()) {
+        Err(EngineError::Busy { run, .. }) => assert_eq!(run, first.run),
+        other => panic!("expected Busy, got {:?}", other.map(|h| h.run)),
+    }
+    let err = bench
+        .engine
+        .start(&rb, BTreeMap::new(), None, alice())
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains(first.run.as_str()), "{err}");
+}
+
+const CONFIRM_FIRST: &str = r#"
+name = "guarded"
+title = "Guarded"
+workstream = "hosting"
+
+[[steps]]
+id = "scale"
+kind = "ecs_scale"
+with = { to = "standby", services = ["web"] }
+
+[[steps]]
+id = "ask"
+kind = "confirm"
+with = { question = "go on?" }
+{tail}
+"#;
+
+async fn wait_for_question(bench: &Bench) -> String {
+    for _ in 0..200 {
+        if let Some(key) = bench.answers.open().pop() {
+            return key;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("no question was asked");
+}
+
+#[tokio::test]
+async fn a_rejected_confirmation_fails_the_run_and_later_steps_never_run() {
+    let bench = Bench::new();
+    let rb = bench.runbook(&CONFIRM_FIRST.replace(
+        "{tail}",
+        "[[steps]]\nid = \"dns\"\nkind = \"route53_upsert\"\nwith = { to = \"standby\" }\n",
+    ));
+    let handle = bench
+        .engine
+        .start(&rb, BTreeMap::new(), None, alice())
+        .unwrap();
+    let key = wait_for_question(&bench).await;
+    assert!(bench.answers.answer(
+        &key,
+        Answer {
+            yes: false,
+            by: "bob".into()
+        }
+    ));
+    let status = handle.task.await.unwrap();
+    assert!(
+        matches!(status, RunStatus::Failed { ref step, .. } if step == "ask"),
+        "{status:?}"
+    );
+    let k = kinds(&bench.events(&handle.run));
+    assert!(!k.iter().any(|e| e.ends_with(" dns")), "{k:?}");
+    let record = bench
+        .sim
+        .current_record("Z1", "app.example.com.", "CNAME")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.values, ["app.herokudns.com."], "DNS never moved");
+}
+
+#[tokio::test]
+async fn a_paused_run_can_be_retried_skipped_or_aborted() {
+    let bench = Bench::new();
+    let text = CONFIRM_FIRST
+        .replace("with = { question = \"go on?\" }", "with = { question = \"go on?\" }\non_failure = \"pause\"")
+        .replace("{tail}", "[[steps]]\nid = \"tell\"\nkind = \"notify\"\nwith = { team = \"engineering\", message = \"done\" }\n");
+    let rb = bench.runbook(&text);
+    let handle = bench
+        .engine
+        .start(&rb, BTreeMap::new(), None, alice())
+        .unwrap();
+    let key = wait_for_question(&bench).await;
+    bench.answers.answer(
+        &key,
+        Answer {
+            yes: false,
+            by: "bob".into(),
+        },
+    );
+    // Paused: a retry asks again; this time the answer is yes.
+    for _ in 0..200 {
+        if bench
+            .engine
+            .decide(&handle.run, Decision::Retry, alice())
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let key = wait_for_question(&bench).await;
+    bench.answers.answer(
+        &key,
+        Answer {
+            yes: true,
+            by: "bob".into(),
+        },
+    );
+    assert_eq!(handle.task.await.unwrap(), RunStatus::Succeeded);
+    let k = kinds(&bench.events(&handle.run));
+    assert!(k.contains(&"run.paused ask".to_string()), "{k:?}");
+    assert!(k.contains(&"run.resumed ask".to_string()), "{k:?}");
+    assert_eq!(
+        k.iter().filter(|e| *e == "step.started scale").count(),
+        1,
+        "{k:?}"
+    );
+
+    // Skip and abort, on fresh runs.
+    for (decision, expected) in [(Decision::Skip, "succeeded"), (Decision::Abort, "aborted")] {
+        let handle = bench
+            .engine
+            .start(&rb, BTreeMap::new(), None, alice())
+            .unwrap();
+        let key = wait_for_question(&bench).await;
+        bench.answers.answer(
+            &key,
+            Answer {
+                yes: false,
+                by: "bob".into(),
+            },
+        );
+        for _ in 0..200 {
+            if bench.engine.decide(&handle.run, decision, alice()).is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let status = handle.task.await.unwrap();
+        let k = kinds(&bench.events(&handle.run));
+        match expected {
+            "succeeded" => {
+                assert_eq!(status, RunStatus::Succeeded);
+                assert!(k.contains(&"step.skipped ask".to_string()), "{k:?}");
+                assert!(k.contains(&"step.succeeded tell".to_string()), "{k:?}");
+            }
+            _ => {
+                assert!(matches!(status, RunStatus::Aborted { .. }), "{status:?}");
+                assert!(!k.iter().any(|e| e.ends_with(" tell")), "{k:?}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn cancel_stops_after_the_current_step() {
+    let bench = Bench::new();
+    let rb = bench.runbook(&CONFIRM_FIRST.replace("{tail}", "[[steps]]\nid = \"tell\"\nkind = \"notify\"\nwith = { team = \"engineering\", message = \"x\" }\n"));
+    let handle = bench
+        .engine
+        .start(&rb, BTreeMap::new(), None, alice())
+        .unwrap();
+    let key = wait_for_question(&bench).await;
+    bench.engine.cancel(&handle.run, alice()).unwrap();
+    bench.answers.answer(
+        &key,
+        Answer {
+            yes: true,
+            by: "bob".into(),
+        },
+    );
+    assert_eq!(handle.task.await.unwrap(), RunStatus::Cancelled);
+    let k = kinds(&bench.events(&handle.run));
+    assert!(
+        k.contains(&"step.succeeded ask".to_string()),
+        "the current step finished: {k:?}"
+    );
+    assert!(!k.iter().any(|e| e.ends_with(" tell")), "{k:?}");
+    assert_eq!(k.last().unwrap(), "run.cancelled");
+}
+
+#[tokio::test]
+async fn after_a_restart_finished_steps_are_not_run_again() {
+    let mut bench = Bench::new();
+    let rb = bench.runbook(&CONFIRM_FIRST.replace(
+        "{tail}",
+        "[[steps]]\nid = \"dns\"\nkind = \"route53_upsert\"\nwith = { to = \"standby\" }\n",
+    ));
+    let handle = bench
+        .engine
+        .start(&rb, BTreeMap::new(), None, alice())
+        .unwrap();
+    wait_for_question(&bench).await;
+    // Crash: the task dies with the question open.
+    handle.task.abort();
+    let _ = handle.task.await;
+    bench.restart();
+    let handles = bench.engine.recover(std::slice::from_ref(&rb)).unwrap();
+    assert_eq!(handles.len(), 1);
+    let key = wait_for_question(&bench).await;
+    bench.answers.answer(
+        &key,
+        Answer {
+            yes: true,
+            by: "bob".into(),
+        },
+    );
+    let handle = handles.into_iter().next().unwrap();
+    assert_eq!(handle.task.await.unwrap(), RunStatus::Succeeded);
+    let k = kinds(&bench.events(&handle.run));
+    assert_eq!(
+        k.iter().filter(|e| *e == "step.started scale").count(),
+        1,
+        "{k:?}"
+    );
+    assert!(k.contains(&"step.interrupted ask".to_string()), "{k:?}");
+    assert_eq!(
+        k.iter().filter(|e| *e == "step.started ask").count(),
+        2,
+        "confirm is re-asked: {k:?}"
+    );
+    assert!(matches!(
+        bench.store.verify().unwrap(),
+        lifeboat::store::Verdict::Intact { .. }
+    ));
+}
+
+#[tokio::test]
+async fn an_interrupted_non_idempotent_step_pauses_for_a_human() {
+    let mut bench = Bench::new();
+    let text = CONFIRM_FIRST
+        .replace(
+            "with = { question = \"go on?\" }",
+            "with = { question = \"go on?\" }\nidempotent = false",
+        )
+        .replace("{tail}", "");
+    let rb = bench.runbook(&text);
+    let handle = bench
+        .engine
+        .start(&rb, BTreeMap::new(), None, alice())
+        .unwrap();
+    wait_for_question(&bench).await;
+    handle.task.abort();
+    let _ = handle.task.await;
+    bench.restart();
+    let handles = bench.engine.recover(std::slice::from_ref(&rb)).unwrap();
+    let run = handles[0].run.clone();
+    for _ in 0..200 {
+        if bench.engine.decide(&run, Decision::Skip, alice()).is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let handle = handles.into_iter().next().unwrap();
+    assert_eq!(handle.task.await.unwrap(), RunStatus::Succeeded);
+    let k = kinds(&bench.events(&run));
+    assert!(k.contains(&"run.paused ask".to_string()), "{k:?}");
+    assert_eq!(
+        k.iter().filter(|e| *e == "step.started ask").count(),
+        1,
+        "not re-run: {k:?}"
+    );
+    assert!(bench.answers.open().is_empty());
+}
+
+#[tokio::test]
+async fn parameters_are_checked() {
+    let bench = Bench::new();
+    let rb = bench.runbook(
+        "name = \"p\"\ntitle = \"P\"\nworkstream = \"llm\"\n[[params]]\nname = \"reason\"\n[[steps]]\nid = \"w\"\nkind = \"wait\"\nwith = { duration = \"1ms\" }\n",
+    );
+    let err = bench
+        .engine
+        .start(&rb, BTreeMap::new(), None, alice())
+        .err()
+        .unwrap();
+    assert!(matches!(err, EngineError::MissingParam { .. }), "{err}");
+    let params = BTreeMap::from([("reson".to_string(), "x".to_string())]);
+    let err = bench
+        .engine
+        .start(&rb, params, None, alice())
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("no parameter `reson`"), "{err}");
+}

@@ -1,0 +1,208 @@
+//! The watcher end to end under paused tokio time: the real poll loop, monitor, store and
+//! chat recorder, fed the real Heroku captures by a scripted source keyed on elapsed time.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lifeboat::chat::ChannelId;
+use lifeboat::chat::recorder::{Recorded, RecordingChat};
+use lifeboat::clock::TokioClock;
+use lifeboat::config::{Config, FeedKind};
+use lifeboat::feeds::fetch::{FeedSpec, Fetched, Validators};
+use lifeboat::feeds::probe::evaluate;
+use lifeboat::feeds::watcher::{FeedSource, Watcher};
+use lifeboat::feeds::{FeedError, ParseContext, ProviderHealth};
+use lifeboat::store::{Event, EventStore, SledStore};
+use lifeboat::toml_source::TomlSource;
+
+const CONFIG: &str = r#"
+[objectives]
+hosting_rto = "4h"
+llm_rto = "2h"
+rpo = "1h"
+
+[watch]
+jitter = 0.0
+
+[[providers]]
+name = "heroku"
+title = "Heroku"
+workstream = "hosting"
+runbook = "failover-hosting"
+
+[[feeds]]
+name = "heroku-status"
+provider = "heroku"
+kind = "heroku"
+url = "http://127.0.0.1:9/api/v4/current-status"
+interval = "60s"
+
+[[feeds]]
+name = "app-probe"
+provider = "heroku"
+kind = "probe"
+url = "http://127.0.0.1:9/health"
+interval = "30s"
+"#;
+
+fn capture(name: &str) -> Vec<u8> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/feeds");
+    std::fs::read(dir.join(name)).unwrap_or_else(|err| {
+        panic!(
+            "the real captures folder {} is missing or unreadable ({err}); it sits beside the project as ../shared/fixtures/feeds",
+            dir.display()
+        )
+    })
+}
+
+/// Heroku: green, a one-poll red blip at 2 min, red from 5 to 15 min, then green.
+/// Probe: healthy, failing from 5 to 15 min, then healthy.
+struct Script {
+    start: tokio::time::Instant,
+    green: Vec<u8>,
+    red: Vec<u8>,
+}
+
+#[async_trait::async_trait]
+impl FeedSource for Script {
+    async fn fetch(&self, spec: &FeedSpec, _: &Validators) -> Result<Fetched, FeedError> {
+        let t = self.start.elapsed().as_secs();
+        let down = (300..900).contains(&t);
+        let parsed = match spec.kind {
+            FeedKind::Heroku => {
+                let blip = (110..130).contains(&t);
+                let body = if down || blip { &self.red } else { &self.green };
+                lifeboat::feeds::parse(FeedKind::Heroku, body, &ParseContext::default())?
+            }
+            _ => {
+                let status = if down { 503 } else { 200 };
+                evaluate(status, "ok", Duration::from_millis(20), &spec.probe)
+            }
+        };
+        let health = ProviderHealth::from_parsed(spec.kind, &spec.url, chrono::Utc::now(), parsed);
+        Ok(Fetched::Changed {
+            health,
+            validators: Validators::default(),
+        })
+    }
+}
+
+fn kinds(events: &[Event]) -> Vec<&str> {
+    events.iter().map(|e| e.kind.as_str()).collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn heroku_goes_red_with_the_probe_and_comes_back() {
+    let config = Config::from_source(TomlSource::new("test.toml", CONFIG))
+        .unwrap()
+        .config;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SledStore::open(dir.path()).unwrap());
+    let chat = Arc::new(RecordingChat::new());
+    let script = Arc::new(Script {
+        start: tokio::time::Instant::now(),
+        green: capture("heroku_v4_current_status_green_SHAPE_cli_test.json"),
+        red: capture("heroku_v4_current_status_red_SHAPE_cli_test.json"),
+    });
+    let watcher = Watcher::new(
+        &config,
+        store.clone(),
+        chat.clone(),
+        ChannelId("incident".into()),
+        Arc::new(TokioClock::new()),
+    )
+    .with_source(script);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(watcher.run(stopped));
+
+    // Before the outage: the blip at 2 min leaves no trace but an observation.
+    tokio::time::sleep(Duration::from_secs(290)).await;
+    assert!(
+        chat.all().is_empty(),
+        "nothing posted for a blip: {:?}",
+        chat.all()
+    );
+    let events = store.range(1..=10_000).unwrap();
+    assert!(
+        !kinds(&events).contains(&"feed.outage"),
+        "{:?}",
+        kinds(&events)
+    );
+    assert!(kinds(&events).contains(&"feed.observed"));
+
+    tokio::time::sleep(Duration::from_secs(25 * 60)).await;
+    let _ = stop.send(true);
+    running.await.unwrap();
+
+    let log = chat.all();
+    let posts = chat.posts();
+    let alerts: Vec<_> = posts
+        .iter()
+        .filter(|m| m.content.contains("CONFIRMED"))
+        .collect();
+    assert_eq!(alerts.len(), 1, "exactly one alert: {posts:#?}");
+    let recoveries: Vec<_> = posts
+        .iter()
+        .filter(|m| m.content.starts_with("[RECOVERED]"))
+        .collect();
+    assert_eq!(
+        recoveries.len(),
+        1,
+        "exactly one recovery notice: {posts:#?}"
+    );
+    // The alert ends up confirmed: the probe and the vendor feed agree.
+    let last_version = log
+        .iter()
+        .rev()
+        .find_map(|r| match r {
+            Recorded::Updated { message, .. } => Some(message),
+            Recorded::Posted { message, .. } if message.content.contains("CONFIRMED") => {
+                Some(message)
+            }
+            _ => None,
+        })
+        .unwrap();
+    assert!(
+        last_version.content.starts_with("[CONFIRMED]"),
+        "{last_version:#?}"
+    );
+    assert!(
+        alerts[0]
+            .buttons
+            .iter()
+            .any(|b| b.label == "Plan failover-hosting")
+    );
+
+    let events = store.range(1..=10_000).unwrap();
+    let k = kinds(&events);
+    let count = |kind: &str| k.iter().filter(|x| **x == kind).count();
+    assert_eq!(count("alert.posted"), 1, "{k:?}");
+    assert_eq!(count("alert.recovered"), 1, "{k:?}");
+    assert_eq!(count("feed.outage"), 2, "one per feed: {k:?}");
+    assert_eq!(count("feed.recovered"), 2, "one per feed: {k:?}");
+    let posted = events
+        .iter()
+        .position(|e| e.kind == "alert.posted")
+        .unwrap();
+    let recovered = events
+        .iter()
+        .position(|e| e.kind == "alert.recovered")
+        .unwrap();
+    assert!(posted < recovered);
+    let confirmed = events
+        .iter()
+        .any(|e| e.kind.starts_with("alert.") && e.data["confirmed"] == true);
+    assert!(confirmed, "{k:?}");
+    // Observations are recorded by the feed that made them.
+    let outage = events.iter().find(|e| e.kind == "feed.outage").unwrap();
+    assert!(
+        outage.actor.to_string().starts_with("feed:"),
+        "{}",
+        outage.actor
+    );
+    assert!(matches!(
+        store.verify().unwrap(),
+        lifeboat::store::Verdict::Intact { .. }
+    ));
+}
