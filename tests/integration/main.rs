@@ -9,6 +9,7 @@ mod aws;
 mod aws_adapters;
 mod cli;
 mod engine;
+mod feed_cli;
 mod feeds;
 mod shipped_files;
 mod steps;

@@ -1,0 +1,291 @@
+//! `lifeboat feed` and `lifeboat run --console` as a user meets them: the real binary against
+//! local servers replaying the real captures and bad inputs.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::support::http::{HttpServer, Reply, dead_port_url};
+use crate::support::{lifeboat, root, stderr, stdout};
+
+fn capture(name: &str) -> Vec<u8> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/feeds");
+    std::fs::read(dir.join(name)).unwrap_or_else(|err| {
+        panic!(
+            "the real captures folder {} is missing or unreadable: {err}",
+            dir.display()
+        )
+    })
+}
+
+fn feed(kind: &str, url: &str) -> (Option<i32>, String, String) {
+    let out = lifeboat(
+        &root(),
+        &["feed", "--kind", kind, "--url", url, "--json"],
+        &[],
+    );
+    (out.status.code(), stdout(&out), stderr(&out))
+}
+
+#[test]
+fn every_real_capture_gives_its_level_through_the_cli() {
+    let server = HttpServer::start();
+    let cases = [
+        (
+            "statuspage",
+            "anthropic_statuspage_summary_operational.json",
+            "operational",
+        ),
+        (
+            "statuspage",
+            "anthropic_statuspage_summary_incident_2026-10-07.json",
+            "partial_outage",
+        ),
+        (
+            "statuspage",
+            "openai_incidentio_summary_operational_2026-07.json",
+            "operational",
+        ),
+        (
+            "statuspage",
+            "openai_incidentio_summary_degraded_2026-09-29.json",
+            "degraded",
+        ),
+        (
+            "statuspage",
+            "github_statuspage_summary_operational_2019.json",
+            "operational",
+        ),
+        (
+            "statuspage",
+            "github_statuspage_summary_major_outage_2020.json",
+            "major_outage",
+        ),
+        (
+            "heroku",
+            "heroku_v4_current_status_green_SHAPE_cli_test.json",
+            "operational",
+        ),
+        (
+            "heroku",
+            "heroku_v4_current_status_red_SHAPE_cli_test.json",
+            "major_outage",
+        ),
+    ];
+    for (kind, file, level) in cases {
+        let path = format!("/{file}");
+        server.reply(&path, Reply::json(capture(file)));
+        let (code, out, err) = feed(kind, &server.url(&path));
+        assert_eq!(code, Some(0), "{file}: {err}");
+        let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(json["level"], level, "{file}");
+        for key in [
+            "kind",
+            "url",
+            "summary",
+            "incidents",
+            "components",
+            "fetched_at",
+        ] {
+            assert!(json.get(key).is_some(), "{file}: {key} missing from {out}");
+        }
+    }
+}
+
+#[test]
+fn bad_sources_exit_2_with_one_line() {
+    let server = HttpServer::start();
+    server.reply(
+        "/html",
+        Reply::bytes("<html><body>502 Bad Gateway</body></html>")
+            .header("content-type", "text/html"),
+    );
+    server.reply(
+        "/truncated",
+        Reply::json(&capture("heroku_v4_current_status_red_SHAPE_cli_test.json")[..40]),
+    );
+    server.reply("/shape", Reply::json(r#"{"hello": "world"}"#));
+    server.reply("/huge", Reply::json(vec![b' '; 20 * 1024 * 1024]));
+    server.reply("/500", Reply::status(500));
+    server.reply("/429", Reply::status(429).header("retry-after", "7"));
+    server.reply("/utf8", Reply::json(vec![b'{', 0xff, 0xfe, b'}']));
+    server.reply(
+        "/empty-rss",
+        Reply::bytes("<rss version=\"2.0\"><channel><title>x</title></channel></rss>"),
+    );
+    let cases = [
+        ("heroku", server.url("/html"), "not a heroku payload"),
+        ("heroku", server.url("/truncated"), "not a heroku payload"),
+        (
+            "statuspage",
+            server.url("/shape"),
+            "not a statuspage payload",
+        ),
+        ("heroku", server.url("/huge"), "larger than"),
+        ("heroku", server.url("/500"), "HTTP 500"),
+        ("heroku", server.url("/429"), "retry after Some(7)"),
+        ("heroku", server.url("/utf8"), "UTF-8"),
+        ("rss", server.url("/empty-rss"), "no items"),
+        ("heroku", dead_port_url("/x"), "unreachable"),
+    ];
+    for (kind, url, expected) in cases {
+        let (code, out, err) = feed(kind, &url);
+        assert_eq!(code, Some(2), "{url}: stdout {out}");
+        assert_eq!(err.lines().count(), 1, "{url}: {err}");
+        assert!(
+            err.contains(expected),
+            "{url}: expected `{expected}` in {err}"
+        );
+    }
+}
+
+#[test]
+fn a_feed_that_never_answers_times_out_with_exit_2() {
+    let server = HttpServer::start();
+    server.reply("/slow", Reply::json("{}").delay(Duration::from_secs(60)));
+    let started = Instant::now();
+    let (code, _, err) = feed("heroku", &server.url("/slow"));
+    assert_eq!(code, Some(2));
+    assert!(err.contains("timed out"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+/// `lifeboat run --console` on a config whose feeds point at a local server: flipping the
+/// feed to red prints one confirmed alert; flipping it back prints the recovery notice.
+#[test]
+fn run_console_prints_alerts_when_a_local_feed_changes() {
+    let server = HttpServer::start();
+    let green = capture("heroku_v4_current_status_green_SHAPE_cli_test.json");
+    let red = capture("heroku_v4_current_status_red_SHAPE_cli_test.json");
+    server.reply("/heroku", Reply::json(green.clone()));
+    server.reply("/health", Reply::bytes("ok"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        r#"[store]
+data_dir = "data"
+
+[paths]
+runbooks = "{root}/commands"
+templates = "{root}/config/templates"
+
+[objectives]
+hosting_rto = "4h"
+llm_rto = "2h"
+rpo = "1h"
+data_rto = "2h"
+
+[watch]
+debounce = 2
+jitter = 0.0
+
+[[providers]]
+name = "heroku"
+title = "Heroku"
+workstream = "hosting"
+runbook = "failover-hosting"
+
+[[feeds]]
+name = "heroku-status"
+provider = "heroku"
+kind = "heroku"
+url = "{heroku}"
+interval = "200ms"
+
+[[feeds]]
+name = "app-probe"
+provider = "heroku"
+kind = "probe"
+url = "{health}"
+interval = "200ms"
+
+[aws.ecs]
+cluster = "standby"
+services = [{{ name = "web", standby = 3 }}, {{ name = "worker", standby = 2 }}]
+
+[aws.dns]
+zone_id = "Z1"
+records = [{{ name = "app.example.com.", primary = "a.herokudns.com.", standby = "alb.example.com." }}]
+
+[llm.openai]
+base_url = "http://127.0.0.1:9"
+key_env = "OPENAI_API_KEY"
+model = "m"
+
+[llm.anthropic]
+base_url = "http://127.0.0.1:9"
+key_env = "ANTHROPIC_API_KEY"
+model = "m"
+
+[[teams]]
+name = "engineering"
+
+[[teams]]
+name = "support"
+
+[vars]
+app_url = "http://127.0.0.1:9"
+backup_status_url = "http://127.0.0.1:9/b"
+restore_command = "/bin/true"
+integrity_command = "/bin/true"
+llm_switch_url = "http://127.0.0.1:9/s"
+"#,
+        root = root().display(),
+        heroku = server.url("/heroku"),
+        health = server.url("/health"),
+    );
+    std::fs::write(dir.path().join("lifeboat.toml"), config).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lifeboat"))
+        .current_dir(dir.path())
+        .args(["run", "--console", "--config", "lifeboat.toml"])
+        .env_remove("LIFEBOAT_DISCORD_TOKEN")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let wait_for = |needle: &str, seen: &mut Vec<String>| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
+                seen.push(line.clone());
+                if line.contains(needle) {
+                    return;
+                }
+            }
+        }
+        panic!(
+            "`{needle}` never printed; output so far:\n{}",
+            seen.join("\n")
+        );
+    };
+    wait_for("Lifeboat is watching 2 feeds", &mut seen);
+    std::thread::sleep(Duration::from_millis(800));
+    server.reply("/heroku", Reply::json(red));
+    server.reply("/health", Reply::status(503));
+    wait_for("[CONFIRMED] Heroku major outage", &mut seen);
+    server.reply("/heroku", Reply::json(green));
+    server.reply("/health", Reply::bytes("ok"));
+    wait_for("[RECOVERED] Heroku is operational again", &mut seen);
+    // SIGTERM: a clean stop.
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let all = seen.join("\n");
+    assert_eq!(all.matches("[RECOVERED]").count(), 1, "{all}");
+    assert!(all.contains("[Plan failover-hosting]"), "{all}");
+    // The log it kept is intact.
+    let out = lifeboat(dir.path(), &["audit", "verify", "--data-dir", "data"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
