@@ -7,6 +7,7 @@
 //! - [`toml_source`]: TOML with positions, for `path:line:col` diagnostics.
 //! - [`config`]: the typed, strict configuration and the `Secret` wrapper.
 //! - [`runbook`]: runbooks as data: model, loading, validation.
+//! - [`approval`]: roles and the two-person rule, as pure decisions.
 //! - [`check`]: `lifeboat check`: config, runbooks and templates cross-checked.
 //! - [`store`]: the append-only, hash-chained event log on sled.
 //! - [`steps`]: one module per runbook step kind, acting through the edges.
@@ -17,6 +18,7 @@
 //!
 //! The core (domain, decisions, rendering) does no I/O; adapters sit at the edges.
 
+pub mod approval;
 pub mod aws;
 pub mod chat;
 pub mod check;

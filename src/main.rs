@@ -171,7 +171,12 @@ fn main() -> ExitCode {
 /// Runs an async command on a fresh multi-threaded runtime.
 fn block_on(future: impl std::future::Future<Output = ExitCode>) -> ExitCode {
     match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime.block_on(future),
+        Ok(runtime) => {
+            let code = runtime.block_on(future);
+            // A pending read of the terminal must not keep the process alive.
+            runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+            code
+        }
         Err(err) => {
             eprintln!("lifeboat: cannot start the async runtime: {err}");
             ExitCode::from(FAILURE)
@@ -290,17 +295,11 @@ async fn plan(
 
 /// `lifeboat run`: the watcher (and, as they land, the chat commands) until Ctrl-C or SIGTERM.
 async fn run(config_path: &Path, console: bool) -> ExitCode {
-    let loaded = match Config::load(config_path) {
-        Ok(loaded) => loaded,
-        Err(errors) => {
-            for error in &errors {
-                eprintln!("{error}");
-            }
-            eprintln!("lifeboat run: the config is invalid; see `lifeboat check`");
-            return ExitCode::from(FAILURE);
-        }
+    let Some(checked) = load_all(config_path, "run") else {
+        return ExitCode::from(FAILURE);
     };
-    let config = loaded.config;
+    let config = Arc::new(checked.config.config.clone());
+    let runbooks = checked.runbooks.runbooks.clone();
     let token = config.discord.as_ref().and_then(|d| d.token());
     if token.is_some() && !console {
         eprintln!(
@@ -322,23 +321,57 @@ async fn run(config_path: &Path, console: bool) -> ExitCode {
             .and_then(|d| d.incident_channel_id.clone())
             .unwrap_or_else(|| "incident".to_owned()),
     );
+    let chat: Arc<dyn lifeboat::chat::Chat> = Arc::new(ConsoleChat::stdout());
+    let env = lifeboat::steps::StepEnv {
+        aws: lifeboat::aws::AwsEdges::connect(&config.aws).await,
+        http: lifeboat::steps::StepEnv::http_client(),
+        chat: chat.clone(),
+        channel: channel.clone(),
+        answers: Arc::default(),
+        secrets: Arc::new(lifeboat::steps::ProcessEnv),
+        config: config.clone(),
+    };
+    let engine = lifeboat::runbook::engine::Engine::new(env, store.clone());
     println!(
-        "Lifeboat is watching {} feed{} (console). Alerts appear below; Ctrl-C stops.",
+        "Lifeboat is watching {} feed{} (console, AWS {:?}). Alerts appear below; type /help for commands; Ctrl-C stops.",
         config.feeds.len(),
-        if config.feeds.len() == 1 { "" } else { "s" }
+        if config.feeds.len() == 1 { "" } else { "s" },
+        config.aws.mode
     );
+    match engine.recover(&runbooks) {
+        Ok(resumed) if !resumed.is_empty() => {
+            let ids: Vec<String> = resumed.iter().map(|h| h.run.to_string()).collect();
+            println!(
+                "Resuming unfinished run(s) from the log: {}",
+                ids.join(", ")
+            );
+        }
+        Ok(_) => {}
+        Err(err) => eprintln!("lifeboat run: cannot read unfinished runs: {err}"),
+    }
+    let bot = Arc::new(lifeboat::chat::bot::Bot::new(
+        config.clone(),
+        runbooks,
+        engine,
+        store.clone(),
+    ));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let watcher = Watcher::new(
         &config,
         store.clone(),
-        Arc::new(ConsoleChat::stdout()),
+        chat,
         channel,
         Arc::new(TokioClock::new()),
     );
     let watching = tokio::spawn(watcher.run(stopped));
+    let commands = tokio::spawn(lifeboat::chat::console::command_loop(
+        bot,
+        tokio::io::BufReader::new(tokio::io::stdin()),
+    ));
     wait_for_shutdown_signal().await;
     let _ = stop.send(true);
     let _ = watching.await;
+    commands.abort();
     if let Err(err) = store.flush() {
         eprintln!("lifeboat run: flushing the event log failed: {err}");
         return ExitCode::from(FAILURE);

@@ -116,3 +116,43 @@ impl<W: Write + Send> Chat for ConsoleChat<W> {
         })
     }
 }
+
+/// Reads commands from `input` line by line (`/runbook run failover-hosting --as alice
+/// --roles responder`) and prints each reply. Ends at end of input.
+pub async fn command_loop<R>(bot: std::sync::Arc<super::bot::Bot>, input: R)
+where
+    R: tokio::io::AsyncBufRead + Unpin,
+{
+    use tokio::io::AsyncBufReadExt;
+
+    use super::command::{Line, parse_line};
+
+    let mut identity = crate::approval::Person {
+        id: "console".into(),
+        name: "console".into(),
+        roles: Vec::new(),
+    };
+    let mut lines = input.lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let reply = match parse_line(&line) {
+            Ok(Line::Empty) => continue,
+            Ok(Line::SetIdentity(person)) => {
+                let text = format!(
+                    "you are now {} (roles: {})",
+                    person.name,
+                    person.roles.join(", ")
+                );
+                identity = person;
+                text
+            }
+            Ok(Line::Command { command, who }) => {
+                let who = who.unwrap_or_else(|| identity.clone());
+                let reply = bot.handle(command, &who).await;
+                let prefix = if reply.ephemeral { "(only you) " } else { "" };
+                format!("{prefix}{}", render_text(&reply.message))
+            }
+            Err(err) => format!("(only you) {err}"),
+        };
+        println!("{}", reply.trim_end());
+    }
+}

@@ -1,6 +1,8 @@
 //! The `Chat` edge: what Lifeboat says and where, independent of Discord. The bot core builds
 //! `Message`s (pure rendering in `render`); adapters (console, recorder, Discord) deliver them.
 
+pub mod bot;
+pub mod command;
 pub mod console;
 pub mod recorder;
 pub mod render;

@@ -16,6 +16,7 @@ use tracing::{Instrument, info, info_span, warn};
 
 use super::state::{RunStatus, RunView, fold};
 use super::{OnFailure, Runbook, Step};
+use crate::chat::{Button, ButtonStyle, Message};
 use crate::domain::{Actor, IncidentId, RunId, Workstream};
 use crate::steps::{self, StepEnv, StepError, StepInput, StepOutput};
 use crate::store::{EventStore, NewEvent, StoreError};
@@ -318,6 +319,7 @@ impl Driver {
                     "Lifeboat restarted while step `{step_id}` was running; it is not idempotent, so check whether it took effect, then retry, skip or abort"
                 );
                 self.record("run.paused", json!({ "step": step_id, "reason": reason }));
+                self.progress(format!("⏸ paused: {reason}"), true).await;
                 self.view.status = RunStatus::Paused {
                     step: step_id,
                     reason,
@@ -330,6 +332,7 @@ impl Driver {
             let step = self.next_step().map(|s| s.id.clone()).unwrap_or_default();
             let reason = "the runbook file changed since this run started; review the change, then retry (with the new file), skip or abort".to_owned();
             self.record("run.paused", json!({ "step": step, "reason": reason }));
+            self.progress(format!("⏸ paused: {reason}"), true).await;
             self.view.status = RunStatus::Paused { step, reason };
         }
         loop {
@@ -346,6 +349,17 @@ impl Driver {
             let Some(step) = self.next_step().cloned() else {
                 let elapsed = (chrono::Utc::now() - self.view.started_at).num_milliseconds();
                 self.record("run.succeeded", json!({ "duration_ms": elapsed }));
+                self.progress(
+                    format!(
+                        "🏁 {} finished in {}",
+                        self.runbook.name,
+                        crate::duration::format_elapsed(Duration::from_millis(
+                            elapsed.max(0) as u64
+                        ))
+                    ),
+                    false,
+                )
+                .await;
                 return RunStatus::Succeeded;
             };
             if let Next::Stop(status) = self.run_step(&step).await {
@@ -369,6 +383,8 @@ impl Driver {
             "step.started",
             json!({ "step": step.id, "title": step.title, "kind": step.action.kind(), "attempt": attempt, "idempotent": step.idempotent }),
         );
+        self.progress(format!("▶ {} — {}", step.id, step.title), false)
+            .await;
         let result = loop {
             let input = StepInput {
                 run: &self.view.run,
@@ -410,6 +426,11 @@ impl Driver {
                 );
                 self.view.finished.insert(step.id.clone());
                 self.view.outputs.insert(step.id.clone(), data);
+                self.progress(
+                    format!("✔ {} ({} ms): {summary}", step.id, duration_ms),
+                    false,
+                )
+                .await;
                 Next::Continue
             }
             Err(err) => {
@@ -417,6 +438,11 @@ impl Driver {
                     "step.failed",
                     json!({ "step": step.id, "kind": step.action.kind(), "error": err.message, "retryable": err.retryable, "output": err.data, "duration_ms": duration_ms, "attempts": attempt, "on_failure": step.on_failure }),
                 );
+                self.progress(
+                    format!("✖ {} after {attempt} attempt(s): {}", step.id, err.message),
+                    false,
+                )
+                .await;
                 match step.on_failure {
                     OnFailure::Continue => {
                         self.view.finished.insert(step.id.clone());
@@ -427,6 +453,11 @@ impl Driver {
                             "run.failed",
                             json!({ "step": step.id, "error": err.message }),
                         );
+                        self.progress(
+                            format!("🛑 run failed at {}; later steps did not run", step.id),
+                            false,
+                        )
+                        .await;
                         Next::Stop(RunStatus::Failed {
                             step: step.id.clone(),
                             error: err.message,
@@ -435,6 +466,7 @@ impl Driver {
                     OnFailure::Pause => {
                         let reason = format!("step `{}` failed: {}", step.id, err.message);
                         self.record("run.paused", json!({ "step": step.id, "reason": reason }));
+                        self.progress(format!("⏸ paused: {reason}"), true).await;
                         self.view.status = RunStatus::Paused {
                             step: step.id.clone(),
                             reason,
@@ -482,6 +514,35 @@ impl Driver {
                     step: Some(step.to_owned()),
                 })
             }
+        }
+    }
+
+    /// Tells the channel how the run goes; paused runs get their decision buttons.
+    async fn progress(&self, text: String, paused: bool) {
+        let run = &self.view.run;
+        let buttons = if paused {
+            [
+                ("retry", "Resume", ButtonStyle::Primary),
+                ("skip", "Skip", ButtonStyle::Secondary),
+                ("abort", "Abort", ButtonStyle::Danger),
+            ]
+            .into_iter()
+            .map(|(what, label, style)| Button {
+                custom_id: format!("run:{run}:{what}"),
+                label: label.into(),
+                style,
+            })
+            .collect()
+        } else {
+            Vec::new()
+        };
+        let message = Message {
+            content: format!("[{run}] {text}"),
+            embeds: Vec::new(),
+            buttons,
+        };
+        if let Err(err) = self.env.chat.post(&self.env.channel, &message).await {
+            warn!(error = %err, "progress could not be posted");
         }
     }
 

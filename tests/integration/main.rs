@@ -7,8 +7,11 @@ mod support;
 
 mod aws;
 mod aws_adapters;
+mod bot;
 mod cli;
+mod crash;
 mod engine;
+mod failover;
 mod feed_cli;
 mod feeds;
 mod shipped_files;
