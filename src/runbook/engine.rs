@@ -390,6 +390,7 @@ impl Driver {
                 run: &self.view.run,
                 incident: self.view.incident.as_ref(),
                 step,
+                workstream: Some(self.runbook.workstream),
                 params: &self.view.params,
                 earlier: &self.view.outputs,
                 attempt,

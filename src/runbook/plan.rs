@@ -60,6 +60,7 @@ pub async fn plan(env: &StepEnv, runbook: &Runbook, params: &BTreeMap<String, St
             run: &run,
             incident: None,
             step,
+            workstream: Some(runbook.workstream),
             params: &shown,
             earlier: &earlier,
             attempt: 1,

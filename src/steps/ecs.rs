@@ -36,6 +36,12 @@ pub async fn run(
     args: &EcsScale,
 ) -> Result<StepOutput, StepError> {
     let ecs = config(env)?;
+    // Check every service exists before scaling any, so a missing one leaves nothing half-done.
+    let names: Vec<String> = targets(ecs, args).iter().map(|s| s.name.clone()).collect();
+    env.aws
+        .containers
+        .describe_services(&ecs.cluster, &names)
+        .await?;
     let mut changes = Vec::new();
     for service in targets(ecs, args) {
         let want = desired(service, args.to);

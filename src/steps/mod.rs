@@ -20,7 +20,7 @@ use serde_json::json;
 use crate::aws::{AwsEdges, AwsError};
 use crate::chat::{ChannelId, Chat};
 use crate::config::{Config, Secret};
-use crate::domain::{IncidentId, RunId};
+use crate::domain::{IncidentId, RunId, Workstream};
 use crate::runbook::interp::{self, Namespace};
 use crate::runbook::{Step, StepAction};
 
@@ -76,6 +76,8 @@ pub struct StepInput<'a> {
     pub run: &'a RunId,
     pub incident: Option<&'a IncidentId>,
     pub step: &'a Step,
+    /// The workstream of the runbook being run (`None` for a step run on its own).
+    pub workstream: Option<Workstream>,
     pub params: &'a BTreeMap<String, String>,
     /// Outputs of the steps completed so far, by step id.
     pub earlier: &'a BTreeMap<String, serde_json::Value>,

@@ -75,12 +75,21 @@ pub async fn draft(
         .find_map(|out| out["age_secs"].as_u64())
         .map(|secs| crate::duration::format_elapsed(std::time::Duration::from_secs(secs)));
     let steps_done: Vec<&String> = input.earlier.keys().collect();
+    // The providers whose outage this workstream's runbooks answer (Heroku for hosting,
+    // OpenAI for the LLM switch).
+    let providers: Vec<String> = env
+        .config
+        .providers
+        .iter()
+        .filter(|p| p.runbook.is_some() && Some(p.workstream) == input.workstream)
+        .map(|p| p.title.clone().unwrap_or_else(|| p.name.clone()))
+        .collect();
     let facts = json!({
         "company": env.config.vars.get("company").cloned().unwrap_or_else(|| "Our service".into()),
         "incident": input.incident.map(|i| i.to_string()).unwrap_or_else(|| input.run.to_string()),
         "audience": name.split('-').next(),
         "status": "mitigating",
-        "providers": Vec::<String>::new(),
+        "providers": providers,
         "services": vec!["the application"],
         "started_at": chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
         "steps_done": steps_done,

@@ -90,6 +90,7 @@ async fn run(env: &StepEnv, step: &Step) -> Result<StepOutput, StepError> {
         run: &run,
         incident: None,
         step,
+        workstream: None,
         params: &params,
         earlier: &earlier,
         attempt: 1,

@@ -1,0 +1,1536 @@
+//! End to end: the shipped runbooks (`commands/*.toml`, loaded as they are) run by the real
+//! `Engine` against real parts on loopback — the AWS SDK against moto, reqwest against local
+//! servers speaking the providers' wire formats, the restore and integrity commands as real
+//! programs — and the failures the DRP worries about, each checked both in the event log and
+//! in the systems themselves.
+//!
+//! Every per-company value sits in a test config written here ([vars], [aws.ecs], [aws.dns],
+//! [[teams]], [llm]), the way an operator would write it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
+use std::time::Duration;
+
+use aws_sdk_ecs::types::ContainerDefinition;
+use aws_sdk_route53::config::Credentials;
+use aws_sdk_route53::types::{
+    Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
+};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use serde_json::{Value, json};
+
+use lifeboat::aws::{AwsClients, AwsEdges};
+use lifeboat::chat::recorder::{Recorded as ChatEntry, RecordingChat};
+use lifeboat::chat::{ChannelId, Message};
+use lifeboat::config::Config;
+use lifeboat::domain::{Actor, RunId, Workstream};
+use lifeboat::runbook::engine::{Decision, Engine, EngineError, RunHandle};
+use lifeboat::runbook::plan::plan;
+use lifeboat::runbook::state::RunStatus;
+use lifeboat::runbook::{Runbook, load_file};
+use lifeboat::steps::StepEnv;
+use lifeboat::steps::confirm::{Answer, Answers};
+use lifeboat::store::{Event, EventStore, SledStore};
+use lifeboat::toml_source::TomlSource;
+
+use crate::support::http::{HttpServer, Reply};
+use crate::support::moto::moto;
+use crate::support::root;
+
+/// The longest any wait in this module may take; a run that needs more has hung.
+const WAIT: Duration = Duration::from_secs(20);
+/// The interval of the short polls that find a question or an event.
+const POLL: Duration = Duration::from_millis(10);
+
+const CLUSTER: &str = "lifeboat-standby";
+const ZONE: &str = "example.com.";
+const RECORD: &str = "app.example.com.";
+const PRIMARY: &str = "app-example.herokudns.com.";
+const STANDBY: &str = "web-alb-123.us-east-1.elb.amazonaws.com.";
+const INCIDENT_CHANNEL: &str = "incident";
+const ENGINEERING_CHANNEL: &str = "300000000000000001";
+const SUPPORT_CHANNEL: &str = "300000000000000002";
+
+const HEROKU_API_KEY: &str = "heroku-test-key-7f3a9c";
+const OPENAI_KEY: &str = "sk-test-openai-4d2b";
+const ANTHROPIC_KEY: &str = "sk-ant-test-91ce";
+/// A config var the Heroku fake echoes back on every PATCH, as Heroku does with all of them.
+const DATABASE_URL: &str = "postgres://app:db-pass-5e1d@db.internal:5432/app";
+
+// ---------------------------------------------------------------------------------------------
+// The test config.
+
+fn quoted(text: &str) -> String {
+    toml::Value::String(text.to_owned()).to_string()
+}
+
+/// A complete config: paths into the project, the DRP's objectives, two teams, `sections`
+/// ([aws], [llm], ...) and `vars`.
+fn config_text(sections: &str, vars: &[(&str, String)]) -> String {
+    let root = root();
+    let mut text = format!(
+        r#"
+[paths]
+runbooks = {runbooks}
+templates = {templates}
+
+[objectives]
+hosting_rto = "4h"
+llm_rto = "2h"
+rpo = "1h"
+
+[[teams]]
+name = "engineering"
+channel_id = "{ENGINEERING_CHANNEL}"
+role_id = "400000000000000001"
+
+[[teams]]
+name = "support"
+channel_id = "{SUPPORT_CHANNEL}"
+role_id = "400000000000000002"
+
+{sections}
+
+[vars]
+company = "Example Co"
+"#,
+        runbooks = quoted(&root.join("commands").display().to_string()),
+        templates = quoted(&root.join("config/templates").display().to_string()),
+    );
+    for (name, value) in vars {
+        text.push_str(&format!("{name} = {}\n", quoted(value)));
+    }
+    text
+}
+
+/// [aws] in live mode against moto, with the standby environment: two services (the worker
+/// keeps one task while idle, so "back to idle" differs from "back to where it started") and
+/// one CNAME.
+fn aws_section(endpoint: &str, zone_id: &str) -> String {
+    format!(
+        r#"
+[aws]
+mode = "live"
+region = "us-east-1"
+endpoint_url = {endpoint}
+
+[aws.ecs]
+cluster = "{CLUSTER}"
+services = [
+  {{ name = "web", standby = 3, idle = 0 }},
+  {{ name = "worker", standby = 2, idle = 1 }},
+]
+
+[aws.dns]
+zone_id = {zone_id}
+ttl = 60
+records = [{{ name = "{RECORD}", type = "CNAME", primary = "{PRIMARY}", standby = "{STANDBY}" }}]
+"#,
+        endpoint = quoted(endpoint),
+        zone_id = quoted(zone_id),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// The engine and its log.
+
+struct World {
+    dir: tempfile::TempDir,
+    config: Arc<Config>,
+    store: Arc<SledStore>,
+    chat: Arc<RecordingChat>,
+    engine: Engine,
+}
+
+fn alice() -> Actor {
+    Actor::User {
+        id: "1".into(),
+        name: "alice".into(),
+    }
+}
+
+impl World {
+    /// The real engine over the config's AWS edges (moto in live mode), a sled log on disk, the
+    /// chat recorder, and the secrets a production host would have in its environment.
+    async fn new(config_text: &str) -> World {
+        let config = Arc::new(
+            Config::from_source(TomlSource::new("lifeboat-test.toml", config_text))
+                .unwrap_or_else(|errors| panic!("test config rejected: {errors:#?}"))
+                .config,
+        );
+        let aws = AwsEdges::connect_with_credentials(
+            &config.aws,
+            Credentials::new("testing", "testing", None, None, "moto"),
+        )
+        .await;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SledStore::open(&dir.path().join("data")).unwrap());
+        let chat = Arc::new(RecordingChat::new());
+        let secrets: BTreeMap<String, String> = [
+            ("HEROKU_API_KEY", HEROKU_API_KEY),
+            ("OPENAI_API_KEY", OPENAI_KEY),
+            ("ANTHROPIC_API_KEY", ANTHROPIC_KEY),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let env = StepEnv {
+            config: config.clone(),
+            aws,
+            http: StepEnv::http_client(),
+            chat: chat.clone(),
+            channel: ChannelId(INCIDENT_CHANNEL.into()),
+            answers: Arc::new(Answers::default()),
+            secrets: Arc::new(secrets),
+        };
+        let engine = Engine::new(env, store.clone());
+        World {
+            dir,
+            config,
+            store,
+            chat,
+            engine,
+        }
+    }
+
+    /// A runbook shipped in `commands/`, loaded and validated against the test config.
+    fn shipped(&self, name: &str) -> Runbook {
+        let path = root().join("commands").join(format!("{name}.toml"));
+        load_file(&path, &self.config).unwrap_or_else(|e| panic!("{name}: {e:#?}"))
+    }
+
+    /// A runbook written for one test.
+    fn runbook(&self, name: &str, text: &str) -> Runbook {
+        let path = self.dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, text).unwrap();
+        load_file(&path, &self.config).unwrap_or_else(|e| panic!("{name}: {e:#?}"))
+    }
+
+    fn start(&self, runbook: &Runbook) -> RunHandle {
+        self.engine
+            .start(runbook, BTreeMap::new(), None, alice())
+            .unwrap_or_else(|err| panic!("{} refused: {err}", runbook.name))
+    }
+
+    /// Answers a `confirm` step as a person would, once the run has asked.
+    async fn answer(&self, run: &RunId, step: &str, yes: bool) {
+        let answers = &self.engine.env().answers;
+        let key = Answers::key(run.as_str(), step);
+        tokio::time::timeout(WAIT, async {
+            while !answers.open().contains(&key) {
+                tokio::time::sleep(POLL).await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "{run} never asked `{step}`; events: {:#?}",
+                kinds(&self.events(run))
+            )
+        });
+        let answer = Answer {
+            yes,
+            by: "bob".into(),
+        };
+        assert!(answers.answer(&key, answer), "nobody waited for {key}");
+    }
+
+    /// Waits for the run's end; its status and its whole log.
+    async fn finish(&self, handle: RunHandle) -> (RunStatus, Vec<Event>) {
+        let run = handle.run.clone();
+        let status = match tokio::time::timeout(WAIT, handle.task).await {
+            Ok(joined) => joined.expect("the run task panicked"),
+            Err(_) => panic!(
+                "{run} did not end within {WAIT:?}; events: {:#?}",
+                kinds(&self.events(&run))
+            ),
+        };
+        (status, self.events(&run))
+    }
+
+    fn events(&self, run: &RunId) -> Vec<Event> {
+        self.store.by_run(run).unwrap()
+    }
+
+    /// Waits until the run has logged `kind` for `step`.
+    async fn event(&self, run: &RunId, kind: &str, step: &str) -> Event {
+        let found = tokio::time::timeout(WAIT, async {
+            loop {
+                if let Some(event) = self
+                    .events(run)
+                    .into_iter()
+                    .find(|e| e.kind == kind && e.data["step"] == step)
+                {
+                    return event;
+                }
+                tokio::time::sleep(POLL).await;
+            }
+        })
+        .await;
+        found.unwrap_or_else(|_| {
+            panic!(
+                "no `{kind} {step}` within {WAIT:?}; events: {:#?}",
+                kinds(&self.events(run))
+            )
+        })
+    }
+
+    /// Messages posted in `channel`.
+    fn posted_in(&self, channel: &str) -> Vec<Message> {
+        self.chat
+            .all()
+            .into_iter()
+            .filter_map(|entry| match entry {
+                ChatEntry::Posted { at, message } if at.channel.0 == channel => Some(message),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// `kind step` for each event, e.g. `step.started scale-standby`.
+fn kinds(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| match e.data["step"].as_str() {
+            Some(step) => format!("{} {step}", e.kind),
+            None => e.kind.clone(),
+        })
+        .collect()
+}
+
+/// What a run that went step by step without a hitch logs.
+fn clean_run(steps: &[&str]) -> Vec<String> {
+    let mut expected = vec!["run.started".to_owned()];
+    for step in steps {
+        expected.push(format!("step.started {step}"));
+        expected.push(format!("step.succeeded {step}"));
+    }
+    expected.push("run.succeeded".to_owned());
+    expected
+}
+
+fn step_ids(runbook: &Runbook) -> Vec<&str> {
+    runbook.steps.iter().map(|s| s.id.as_str()).collect()
+}
+
+fn find<'a>(events: &'a [Event], kind: &str, step: &str) -> &'a Event {
+    events
+        .iter()
+        .find(|e| e.kind == kind && e.data["step"] == step)
+        .unwrap_or_else(|| panic!("no `{kind} {step}` in {:#?}", kinds(events)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The standby environment in moto.
+
+/// Creates in moto what the company pre-configured: the hosted zone with the record pointing
+/// at Heroku, the cluster, an EC2 task definition and `services` at desired 0. Returns the
+/// zone id as Route 53 gives it (`/hostedzone/...`).
+async fn seed_standby(aws: &AwsClients, services: &[&str]) -> String {
+    let zone = aws
+        .route53
+        .create_hosted_zone()
+        .name(ZONE)
+        .caller_reference("lifeboat-failover-test")
+        .send()
+        .await
+        .expect("create the hosted zone");
+    let zone_id = zone.hosted_zone().expect("a zone").id().to_owned();
+    set_cname(aws, &zone_id, RECORD, PRIMARY, 300).await;
+    aws.ecs
+        .create_cluster()
+        .cluster_name(CLUSTER)
+        .send()
+        .await
+        .expect("create the cluster");
+    aws.ecs
+        .register_task_definition()
+        .family("app")
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("app")
+                .image("example/app:1")
+                .memory(512)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("register the task definition");
+    for name in services {
+        aws.ecs
+            .create_service()
+            .cluster(CLUSTER)
+            .service_name(*name)
+            .task_definition("app")
+            .desired_count(0)
+            .send()
+            .await
+            .expect("create the service");
+    }
+    zone_id
+}
+
+async fn set_cname(aws: &AwsClients, zone_id: &str, name: &str, value: &str, ttl: i64) {
+    let set = ResourceRecordSet::builder()
+        .name(name)
+        .r#type(RrType::Cname)
+        .ttl(ttl)
+        .resource_records(ResourceRecord::builder().value(value).build().unwrap())
+        .build()
+        .unwrap();
+    let change = Change::builder()
+        .action(ChangeAction::Upsert)
+        .resource_record_set(set)
+        .build()
+        .unwrap();
+    aws.route53
+        .change_resource_record_sets()
+        .hosted_zone_id(zone_id)
+        .change_batch(ChangeBatch::builder().changes(change).build().unwrap())
+        .send()
+        .await
+        .expect("set the record");
+}
+
+/// The CNAME's values and TTL, read straight from moto.
+async fn cname(aws: &AwsClients, zone_id: &str) -> (Vec<String>, Option<i64>) {
+    let listed = aws
+        .route53
+        .list_resource_record_sets()
+        .hosted_zone_id(zone_id)
+        .send()
+        .await
+        .expect("list the records");
+    let set = listed
+        .resource_record_sets()
+        .iter()
+        .find(|s| s.name() == RECORD && s.r#type() == &RrType::Cname)
+        .unwrap_or_else(|| panic!("no {RECORD} CNAME in {listed:?}"));
+    let values = set
+        .resource_records()
+        .iter()
+        .map(|r| r.value().to_owned())
+        .collect();
+    (values, set.ttl())
+}
+
+/// `(desired, running)` of web and worker, read straight from moto.
+async fn counts(aws: &AwsClients) -> [(i32, i32); 2] {
+    let described = aws
+        .ecs
+        .describe_services()
+        .cluster(CLUSTER)
+        .services("web")
+        .services("worker")
+        .send()
+        .await
+        .expect("describe the services");
+    let of = |name: &str| {
+        let service = described
+            .services()
+            .iter()
+            .find(|s| s.service_name() == Some(name))
+            .unwrap_or_else(|| panic!("no service {name} in {described:?}"));
+        (service.desired_count(), service.running_count())
+    };
+    [of("web"), of("worker")]
+}
+
+/// The moto state a plan must not touch, as text: every record of the zone and both services.
+async fn snapshot(aws: &AwsClients, zone_id: &str) -> String {
+    let records = aws
+        .route53
+        .list_resource_record_sets()
+        .hosted_zone_id(zone_id)
+        .send()
+        .await
+        .expect("list the records");
+    let zones = aws
+        .route53
+        .list_hosted_zones()
+        .send()
+        .await
+        .expect("list the zones");
+    let services = aws
+        .ecs
+        .describe_services()
+        .cluster(CLUSTER)
+        .services("web")
+        .services("worker")
+        .send()
+        .await
+        .expect("describe the services");
+    // The outputs' own request ids differ per call; the resources are what must not.
+    format!(
+        "{:#?}\n{:#?}\n{:#?}\n{:#?}",
+        records.resource_record_sets(),
+        zones.hosted_zones(),
+        services.services(),
+        services.failures()
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// The hosting side's local parts: backup status, the app, the restore and integrity programs.
+
+struct HostingParts {
+    dir: tempfile::TempDir,
+    backups: HttpServer,
+    app: HttpServer,
+    restore: PathBuf,
+    integrity: PathBuf,
+}
+
+impl HostingParts {
+    /// The backup-status endpoint says the latest backup completed `backup_age` ago; the app's
+    /// /health answers "ok".
+    fn start(backup_age: Duration) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let backups = HttpServer::start();
+        let completed = chrono::Utc::now() - chrono::Duration::from_std(backup_age).unwrap();
+        let status = json!({
+            "latest": {
+                "id": "backup-2041",
+                "completed_at": completed.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "size_bytes": 734003200_u64,
+            }
+        });
+        backups.reply("/backups/latest.json", Reply::json(status.to_string()));
+        let app = HttpServer::start();
+        app.reply(
+            "/health",
+            Reply::json(r#"{"status":"ok","region":"us-east-1"}"#),
+        );
+        let log = dir.path().join("executions.log");
+        let restore = program(dir.path(), "restore-latest", &log, "restored backup-2041");
+        let integrity = program(dir.path(), "verify-integrity", &log, "12 tables verified");
+        HostingParts {
+            dir,
+            backups,
+            app,
+            restore,
+            integrity,
+        }
+    }
+
+    fn vars(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("app_url", self.app.base_url()),
+            (
+                "backup_status_url",
+                self.backups.url("/backups/latest.json"),
+            ),
+            ("restore_command", self.restore.display().to_string()),
+            ("integrity_command", self.integrity.display().to_string()),
+        ]
+    }
+
+    /// How often the program `name` ran.
+    fn executions(&self, name: &str) -> usize {
+        std::fs::read_to_string(self.dir.path().join("executions.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| *line == name)
+            .count()
+    }
+}
+
+/// An executable script that appends its name to `log` and prints `says`: run through argv,
+/// with no shell in between, it needs its own shebang.
+fn program(dir: &Path, name: &str, log: &Path, says: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\necho {name} >> '{}'\necho '{says}'\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// A world for the hosting runbooks against the shared moto server.
+async fn hosting_world(endpoint: &str, zone_id: &str, parts: &HostingParts) -> World {
+    World::new(&config_text(&aws_section(endpoint, zone_id), &parts.vars())).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1 and 2: failover-hosting and failback-hosting.
+
+/// Runs the shipped failover-hosting to success, answering its question.
+async fn fail_over(world: &World) -> (Runbook, Vec<Event>) {
+    let runbook = world.shipped("failover-hosting");
+    let handle = world.start(&runbook);
+    world.answer(&handle.run, "confirm-scope", true).await;
+    let (status, events) = world.finish(handle).await;
+    assert_eq!(
+        status,
+        RunStatus::Succeeded,
+        "events: {:#?}",
+        kinds(&events)
+    );
+    (runbook, events)
+}
+
+#[tokio::test]
+async fn failover_hosting_scales_ecs_restores_moves_dns_and_tells_everyone() {
+    let moto = moto().await;
+    let aws = moto.clients().await;
+    let zone_id = seed_standby(&aws, &["web", "worker"]).await;
+    let parts = HostingParts::start(Duration::from_secs(10 * 60));
+    // The zone id as people copy it from the console, without `/hostedzone/`.
+    let bare_zone = zone_id.trim_start_matches("/hostedzone/");
+    let world = hosting_world(&moto.endpoint(), bare_zone, &parts).await;
+    assert_eq!(counts(&aws).await, [(0, 0), (0, 0)]);
+
+    let (runbook, events) = fail_over(&world).await;
+
+    // Every step, in the file's order, started and succeeded once.
+    assert_eq!(kinds(&events), clean_run(&step_ids(&runbook)));
+
+    // ECS runs the standby counts; Route 53 answers with the standby.
+    assert_eq!(counts(&aws).await, [(3, 3), (2, 2)]);
+    assert_eq!(
+        cname(&aws, &zone_id).await,
+        (vec![STANDBY.to_owned()], Some(60))
+    );
+
+    let scale = &find(&events, "step.succeeded", "scale-standby").data["output"];
+    assert_eq!(scale["cluster"], CLUSTER);
+    assert_eq!(
+        scale["changes"],
+        json!([
+            {"service": "web", "from": 0, "to": 3},
+            {"service": "worker", "from": 0, "to": 2},
+        ])
+    );
+
+    // The DNS step recorded what it replaced, so the change can be reversed.
+    let dns = &find(&events, "step.succeeded", "point-dns").data["output"];
+    let previous = &dns["previous"][0];
+    assert_eq!(previous["name"], RECORD);
+    assert_eq!(previous["state"]["values"], json!([PRIMARY]));
+    assert_eq!(previous["state"]["ttl"], 300);
+    assert_eq!(dns["records"][0]["values"], json!([STANDBY]));
+    let change_id = dns["change_id"].as_str().unwrap();
+    assert_eq!(
+        find(&events, "step.succeeded", "dns-insync").data["output"]["change_id"],
+        change_id
+    );
+
+    // The backup's age is the measured data-loss window.
+    let backup = &find(&events, "step.succeeded", "backup-age").data["output"];
+    let age = backup["age_secs"].as_u64().unwrap();
+    assert!((600..=630).contains(&age), "age_secs {age}");
+    assert_eq!(backup["max_age_secs"], 3600);
+
+    // The restore and the integrity check ran once each, as real programs.
+    assert_eq!(parts.executions("restore-latest"), 1);
+    assert_eq!(parts.executions("verify-integrity"), 1);
+    let restore = &find(&events, "step.succeeded", "restore").data["output"];
+    assert_eq!(restore["exit_code"], 0);
+    assert_eq!(restore["stdout"], "restored backup-2041\n");
+
+    // The smoke test reached the app once and was happy at once.
+    assert_eq!(parts.app.hits("/health"), 1);
+    assert_eq!(parts.backups.hits("/backups/latest.json"), 1);
+
+    // The question was asked in the incident channel; each team was told in its own channel,
+    // with its role mentioned; the client notice is a draft, with the data-loss window.
+    let incident = world.posted_in(INCIDENT_CHANNEL);
+    assert!(
+        incident
+            .iter()
+            .any(|m| m.content.starts_with("❓ ") && m.content.contains("fail over to AWS?")),
+        "{incident:#?}"
+    );
+    let engineering = world.posted_in(ENGINEERING_CHANNEL);
+    assert_eq!(engineering.len(), 1, "{engineering:#?}");
+    assert!(
+        engineering[0]
+            .content
+            .starts_with("<@&400000000000000001> ")
+            && engineering[0]
+                .content
+                .contains("Hosting failed over to AWS"),
+        "{engineering:#?}"
+    );
+    let support = world.posted_in(SUPPORT_CHANNEL);
+    assert_eq!(support.len(), 1, "{support:#?}");
+    assert!(support[0].content.contains("AWS standby"), "{support:#?}");
+    let drafts: Vec<&Message> = incident
+        .iter()
+        .filter(|m| m.content.starts_with("📝 DRAFT (clients-initial.md.j2"))
+        .collect();
+    assert_eq!(drafts.len(), 1, "{incident:#?}");
+    assert!(
+        drafts[0]
+            .content
+            .contains("Example Co: service continuity notice"),
+        "{}",
+        drafts[0].content
+    );
+    assert!(
+        drafts[0].content.contains("Changes made in the 10m "),
+        "{}",
+        drafts[0].content
+    );
+}
+
+#[tokio::test]
+async fn failback_hosting_after_a_failover_puts_dns_and_ecs_back() {
+    let moto = moto().await;
+    let aws = moto.clients().await;
+    // This time the config carries the zone id exactly as Route 53 returns it.
+    let zone_id = seed_standby(&aws, &["web", "worker"]).await;
+    let parts = HostingParts::start(Duration::from_secs(10 * 60));
+    let world = hosting_world(&moto.endpoint(), &zone_id, &parts).await;
+    fail_over(&world).await;
+    assert_eq!(counts(&aws).await, [(3, 3), (2, 2)]);
+
+    let runbook = world.shipped("failback-hosting");
+    let handle = world.start(&runbook);
+    world.answer(&handle.run, "confirm-heroku", true).await;
+    let (status, events) = world.finish(handle).await;
+    assert_eq!(
+        status,
+        RunStatus::Succeeded,
+        "events: {:#?}",
+        kinds(&events)
+    );
+    assert_eq!(kinds(&events), clean_run(&step_ids(&runbook)));
+
+    // Route 53 points at Heroku again; ECS is at the idle counts (the worker keeps one task).
+    assert_eq!(
+        cname(&aws, &zone_id).await,
+        (vec![PRIMARY.to_owned()], Some(60))
+    );
+    assert_eq!(counts(&aws).await, [(0, 0), (1, 1)]);
+    let dns = &find(&events, "step.succeeded", "point-dns").data["output"];
+    assert_eq!(dns["previous"][0]["state"]["values"], json!([STANDBY]));
+    assert_eq!(
+        find(&events, "step.succeeded", "scale-idle").data["output"]["changes"],
+        json!([
+            {"service": "web", "from": 3, "to": 0},
+            {"service": "worker", "from": 2, "to": 1},
+        ])
+    );
+
+    // Failing back restores nothing: the programs ran only for the failover.
+    assert_eq!(parts.executions("restore-latest"), 1);
+    assert_eq!(parts.executions("verify-integrity"), 1);
+    assert_eq!(parts.app.hits("/health"), 2, "one smoke test per run");
+    let drafts = world
+        .posted_in(INCIDENT_CHANNEL)
+        .into_iter()
+        .filter(|m| m.content.starts_with("📝 DRAFT (clients-resolved.md.j2"))
+        .count();
+    assert_eq!(drafts, 1);
+    assert!(
+        world
+            .posted_in(ENGINEERING_CHANNEL)
+            .iter()
+            .any(|m| m.content.contains("Hosting is back on Heroku")),
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3: switch-llm and switch-llm-back.
+
+/// A request as a fake provider received it, body included.
+#[derive(Debug, Clone)]
+struct Received {
+    method: String,
+    headers: HashMap<String, String>,
+    body: Value,
+}
+
+impl Received {
+    fn new(method: &str, headers: &HeaderMap, body: &[u8]) -> Self {
+        Received {
+            method: method.to_owned(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        n.as_str().to_owned(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+            body: serde_json::from_slice(body).unwrap_or(Value::Null),
+        }
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(String::as_str)
+    }
+}
+
+/// The outside world of the LLM protocol: both providers, Heroku's config-vars API and the
+/// app, which answers its LLM health with whichever provider its config var names.
+#[derive(Debug)]
+struct LlmWorld {
+    provider: Mutex<String>,
+    anthropic: Mutex<Vec<Received>>,
+    openai: Mutex<Vec<Received>>,
+    switches: Mutex<Vec<Received>>,
+}
+
+impl LlmWorld {
+    fn provider(&self) -> String {
+        self.provider.lock().unwrap().clone()
+    }
+}
+
+type Shared = State<Arc<LlmWorld>>;
+
+fn json_reply(status: StatusCode, body: Value) -> Response {
+    (
+        status,
+        [("content-type", "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// Anthropic's Messages API: `x-api-key` and `anthropic-version` or a 401 in its error format.
+async fn anthropic_messages(State(world): Shared, headers: HeaderMap, body: Bytes) -> Response {
+    let received = Received::new("POST", &headers, &body);
+    world.anthropic.lock().unwrap().push(received.clone());
+    if received.header("x-api-key") != Some(ANTHROPIC_KEY)
+        || received.header("anthropic-version").is_none()
+    {
+        return json_reply(
+            StatusCode::UNAUTHORIZED,
+            json!({"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}}),
+        );
+    }
+    json_reply(
+        StatusCode::OK,
+        json!({
+            "id": "msg_01XFDUDYJgAACzvnptvVoYEL",
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-sonnet-4-5-20250929",
+            "content": [{"type": "text", "text": "pong"}],
+            "stop_reason": "end_turn",
+            "stop_sequence": null,
+            "usage": {"input_tokens": 14, "output_tokens": 4}
+        }),
+    )
+}
+
+/// OpenAI's chat completions: a bearer key or a 401 in its error format.
+async fn openai_completions(State(world): Shared, headers: HeaderMap, body: Bytes) -> Response {
+    let received = Received::new("POST", &headers, &body);
+    world.openai.lock().unwrap().push(received.clone());
+    if received.header("authorization") != Some(&format!("Bearer {OPENAI_KEY}")) {
+        return json_reply(
+            StatusCode::UNAUTHORIZED,
+            json!({"error": {"message": "Incorrect API key provided.", "type": "invalid_request_error", "param": null, "code": "invalid_api_key"}}),
+        );
+    }
+    json_reply(
+        StatusCode::OK,
+        json!({
+            "id": "chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT",
+            "object": "chat.completion",
+            "created": 1741569952,
+            "model": "gpt-4o-mini-2024-07-18",
+            "choices": [{
+                "index": 0,
+                "message": {"role": "assistant", "content": "Pong.", "refusal": null},
+                "logprobs": null,
+                "finish_reason": "stop"
+            }],
+            "usage": {"prompt_tokens": 14, "completion_tokens": 2, "total_tokens": 16}
+        }),
+    )
+}
+
+/// Heroku's Platform API `PATCH /apps/{app}/config-vars`: answers with every config var of
+/// the app, secrets included, as the real one does.
+async fn heroku_config_vars(State(world): Shared, headers: HeaderMap, body: Bytes) -> Response {
+    let received = Received::new("PATCH", &headers, &body);
+    world.switches.lock().unwrap().push(received.clone());
+    if received.header("authorization") != Some(&format!("Bearer {HEROKU_API_KEY}")) {
+        return json_reply(
+            StatusCode::UNAUTHORIZED,
+            json!({"id": "unauthorized", "message": "Invalid credentials provided."}),
+        );
+    }
+    match received.body["LLM_PROVIDER"].as_str() {
+        Some(provider @ ("openai" | "anthropic")) => {
+            *world.provider.lock().unwrap() = provider.to_owned();
+            json_reply(
+                StatusCode::OK,
+                json!({"DATABASE_URL": DATABASE_URL, "LLM_PROVIDER": provider}),
+            )
+        }
+        _ => json_reply(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({"id": "invalid_params", "message": "LLM_PROVIDER must be openai or anthropic"}),
+        ),
+    }
+}
+
+/// The app's own LLM health: which provider it uses now.
+async fn app_llm_health(State(world): Shared) -> Response {
+    json_reply(
+        StatusCode::OK,
+        json!({"status": "ok", "llm_provider": world.provider()}),
+    )
+}
+
+/// A router served on a free loopback port for as long as this lives.
+struct Served {
+    base: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Served {
+    async fn start(router: Router) -> Served {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Served { base, task }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[tokio::test]
+async fn switch_llm_and_back_speak_each_providers_wire_format_and_flip_the_app() {
+    let world_state = Arc::new(LlmWorld {
+        provider: Mutex::new("openai".into()),
+        anthropic: Mutex::default(),
+        openai: Mutex::default(),
+        switches: Mutex::default(),
+    });
+    let anthropic = Served::start(
+        Router::new()
+            .route("/v1/messages", post(anthropic_messages))
+            .with_state(world_state.clone()),
+    )
+    .await;
+    let openai = Served::start(
+        Router::new()
+            .route("/v1/chat/completions", post(openai_completions))
+            .with_state(world_state.clone()),
+    )
+    .await;
+    let heroku = Served::start(
+        Router::new()
+            .route("/apps/example-app/config-vars", patch(heroku_config_vars))
+            .with_state(world_state.clone()),
+    )
+    .await;
+    let app = Served::start(
+        Router::new()
+            .route("/health/llm", get(app_llm_health))
+            .with_state(world_state.clone()),
+    )
+    .await;
+    let llm = format!(
+        r#"
+[llm.openai]
+base_url = {openai}
+key_env = "OPENAI_API_KEY"
+model = "gpt-4o-mini"
+
+[llm.anthropic]
+base_url = {anthropic}
+key_env = "ANTHROPIC_API_KEY"
+model = "claude-sonnet-4-5"
+"#,
+        openai = quoted(&openai.base),
+        anthropic = quoted(&anthropic.base),
+    );
+    let world = World::new(&config_text(
+        &llm,
+        &[
+            ("app_url", app.base.clone()),
+            (
+                "llm_switch_url",
+                format!("{}/apps/example-app/config-vars", heroku.base),
+            ),
+        ],
+    ))
+    .await;
+
+    // OpenAI → Anthropic.
+    let runbook = world.shipped("switch-llm");
+    let handle = world.start(&runbook);
+    let (status, events) = world.finish(handle).await;
+    assert_eq!(
+        status,
+        RunStatus::Succeeded,
+        "events: {:#?}",
+        kinds(&events)
+    );
+    assert_eq!(kinds(&events), clean_run(&step_ids(&runbook)));
+    assert_eq!(world_state.provider(), "anthropic");
+
+    let probes = world_state.anthropic.lock().unwrap().clone();
+    assert_eq!(probes.len(), 1, "{probes:#?}");
+    let probe = &probes[0];
+    assert_eq!(probe.header("anthropic-version"), Some("2023-06-01"));
+    assert_eq!(probe.header("content-type"), Some("application/json"));
+    assert_eq!(probe.body["model"], "claude-sonnet-4-5");
+    assert_eq!(
+        probe.body["messages"],
+        json!([{"role": "user", "content": "Reply with the single word: pong"}])
+    );
+    assert!(probe.body["max_tokens"].as_u64().unwrap() > 0);
+    assert!(world_state.openai.lock().unwrap().is_empty());
+    let probed = &find(&events, "step.succeeded", "probe-anthropic").data["output"];
+    assert_eq!(probed["answer"], "pong");
+
+    let switches = world_state.switches.lock().unwrap().clone();
+    assert_eq!(switches.len(), 1, "{switches:#?}");
+    let switch = &switches[0];
+    assert_eq!(switch.method, "PATCH");
+    assert_eq!(switch.body, json!({"LLM_PROVIDER": "anthropic"}));
+    assert_eq!(
+        switch.header("authorization"),
+        Some(format!("Bearer {HEROKU_API_KEY}").as_str())
+    );
+    assert_eq!(
+        switch.header("accept"),
+        Some("application/vnd.heroku+json; version=3")
+    );
+    assert_eq!(switch.header("content-type"), Some("application/json"));
+    let flipped = &find(&events, "step.succeeded", "flip-switch").data["output"];
+    assert_eq!(flipped["status"], 200);
+    assert_eq!(flipped["headers"], json!(["Accept", "Authorization"]));
+    let verified = &find(&events, "step.succeeded", "verify-app").data["output"];
+    assert_eq!(verified["url"], format!("{}/health/llm", app.base));
+    assert!(
+        world
+            .posted_in(ENGINEERING_CHANNEL)
+            .iter()
+            .any(|m| m.content.contains("now go to Anthropic"))
+    );
+
+    // Anthropic → OpenAI.
+    let runbook = world.shipped("switch-llm-back");
+    let handle = world.start(&runbook);
+    let (status, back) = world.finish(handle).await;
+    assert_eq!(status, RunStatus::Succeeded, "events: {:#?}", kinds(&back));
+    assert_eq!(kinds(&back), clean_run(&step_ids(&runbook)));
+    assert_eq!(world_state.provider(), "openai");
+    let probes = world_state.openai.lock().unwrap().clone();
+    assert_eq!(probes.len(), 1, "{probes:#?}");
+    assert_eq!(probes[0].body["model"], "gpt-4o-mini");
+    assert_eq!(
+        probes[0].body["messages"],
+        json!([{"role": "user", "content": "Reply with the single word: pong"}])
+    );
+    assert_eq!(world_state.anthropic.lock().unwrap().len(), 1);
+    let switches = world_state.switches.lock().unwrap().clone();
+    assert_eq!(switches.len(), 2);
+    assert_eq!(switches[1].method, "PATCH");
+    assert_eq!(switches[1].body, json!({"LLM_PROVIDER": "openai"}));
+    assert_eq!(
+        switches[1].header("authorization"),
+        Some(format!("Bearer {HEROKU_API_KEY}").as_str())
+    );
+    assert!(
+        world
+            .posted_in(ENGINEERING_CHANNEL)
+            .iter()
+            .any(|m| m.content.contains("back on OpenAI"))
+    );
+
+    // Neither the keys nor what Heroku echoed back reached the log.
+    let log = serde_json::to_string(&[events, back].concat()).unwrap();
+    for secret in [HEROKU_API_KEY, OPENAI_KEY, ANTHROPIC_KEY, DATABASE_URL] {
+        assert!(!log.contains(secret), "{secret} is in the event log");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4: plan.
+
+#[tokio::test]
+async fn plan_reads_moto_and_writes_nothing() {
+    let moto = moto().await;
+    let aws = moto.clients().await;
+    let zone_id = seed_standby(&aws, &["web", "worker"]).await;
+    let parts = HostingParts::start(Duration::from_secs(10 * 60));
+    let world = hosting_world(&moto.endpoint(), &zone_id, &parts).await;
+    let before = snapshot(&aws, &zone_id).await;
+
+    let failover = plan(
+        world.engine.env(),
+        &world.shipped("failover-hosting"),
+        &BTreeMap::new(),
+    )
+    .await;
+    let failback = plan(
+        world.engine.env(),
+        &world.shipped("failback-hosting"),
+        &BTreeMap::new(),
+    )
+    .await;
+
+    assert_eq!(
+        snapshot(&aws, &zone_id).await,
+        before,
+        "a plan changed moto's state"
+    );
+    let text = failover.human();
+    for line in [
+        "service web desired 0 → 3".to_owned(),
+        "service worker desired 0 → 2".to_owned(),
+        format!("{RECORD} CNAME {PRIMARY} → {STANDBY} (TTL 60)"),
+        format!("run {}", parts.restore.display()),
+    ] {
+        assert!(text.contains(&line), "no `{line}` in:\n{text}");
+    }
+    assert!(!text.contains("cannot read"), "{text}");
+    let text = failback.human();
+    for line in [
+        "service web desired 0 (unchanged)".to_owned(),
+        "service worker desired 0 → 1".to_owned(),
+        format!("{RECORD} CNAME {PRIMARY} (unchanged)"),
+    ] {
+        assert!(text.contains(&line), "no `{line}` in:\n{text}");
+    }
+    // Nothing ran and nothing was logged.
+    assert_eq!(parts.executions("restore-latest"), 0);
+    assert_eq!(parts.backups.hits("/backups/latest.json"), 0);
+    assert_eq!(parts.app.hits("/health"), 0);
+    assert!(world.store.last().unwrap().is_none());
+
+    // The snapshot does see writes: one scale, and it differs.
+    aws.ecs
+        .update_service()
+        .cluster(CLUSTER)
+        .service("web")
+        .desired_count(1)
+        .send()
+        .await
+        .expect("scale web");
+    assert_ne!(snapshot(&aws, &zone_id).await, before);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5: failures.
+
+const SMOKE_ONLY: &str = r#"
+name = "smoke-only"
+title = "Smoke-test the app"
+workstream = "hosting"
+
+[[steps]]
+id = "smoke"
+title = "Smoke-test the public endpoints"
+kind = "http_check"
+with = { url = "${vars.app_url}/health", expect_status = 200, body_contains = "ok", poll = "100ms" }
+timeout = "1s"
+on_failure = "pause"
+
+[[steps]]
+id = "notify-engineering"
+kind = "notify"
+with = { team = "engineering", message = "The smoke test passed." }
+"#;
+
+#[tokio::test]
+async fn a_smoke_test_failing_until_its_timeout_pauses_the_run_naming_the_step() {
+    let app = HttpServer::start();
+    app.reply(
+        "/health",
+        Reply::bytes("upstream unavailable").with_status(503),
+    );
+    let world = World::new(&config_text("", &[("app_url", app.base_url())])).await;
+    let runbook = world.runbook("smoke-only", SMOKE_ONLY);
+    let handle = world.start(&runbook);
+
+    let paused = world.event(&handle.run, "run.paused", "smoke").await;
+    let reason = paused.data["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("step `smoke` failed: ")
+            && reason.contains("answered 503 (expected 200) for 1s"),
+        "{reason}"
+    );
+    let failed = find(&world.events(&handle.run), "step.failed", "smoke").clone();
+    assert_eq!(failed.data["on_failure"], "pause");
+    assert_eq!(failed.data["output"]["status"], 503);
+    let polls = app.hits("/health");
+    assert!(polls >= 3, "polled every 100ms for 1s, got {polls}");
+    let active = world.engine.active().unwrap();
+    assert!(
+        matches!(&active[..], [view] if matches!(&view.status, RunStatus::Paused { step, .. } if step == "smoke")),
+        "{active:#?}"
+    );
+    assert!(world.posted_in(ENGINEERING_CHANNEL).is_empty());
+
+    // A human fixes the app and retries: the run goes on from the paused step.
+    app.reply("/health", Reply::json(r#"{"status":"ok"}"#));
+    tokio::time::timeout(WAIT, async {
+        while world
+            .engine
+            .decide(&handle.run, Decision::Retry, alice())
+            .is_err()
+        {
+            tokio::time::sleep(POLL).await;
+        }
+    })
+    .await
+    .expect("the paused run takes a decision");
+    let (status, events) = world.finish(handle).await;
+    assert_eq!(
+        status,
+        RunStatus::Succeeded,
+        "events: {:#?}",
+        kinds(&events)
+    );
+    let k = kinds(&events);
+    let tail: Vec<&str> = k.iter().map(String::as_str).skip(3).collect();
+    assert_eq!(
+        tail,
+        [
+            "run.paused smoke",
+            "run.resumed smoke",
+            "step.started smoke",
+            "step.succeeded smoke",
+            "step.started notify-engineering",
+            "step.succeeded notify-engineering",
+            "run.succeeded"
+        ],
+        "{k:#?}"
+    );
+    assert_eq!(world.posted_in(ENGINEERING_CHANNEL).len(), 1);
+}
+
+#[tokio::test]
+async fn a_missing_ecs_service_fails_the_step_naming_cluster_and_service() {
+    let moto = moto().await;
+    let aws = moto.clients().await;
+    // The config lists web and worker; the worker service was never created.
+    let zone_id = seed_standby(&aws, &["web"]).await;
+    let parts = HostingParts::start(Duration::from_secs(10 * 60));
+    let world = hosting_world(&moto.endpoint(), &zone_id, &parts).await;
+    let runbook = world.shipped("failover-hosting");
+    let handle = world.start(&runbook);
+    world.answer(&handle.run, "confirm-scope", true).await;
+    let (status, events) = world.finish(handle).await;
+
+    let RunStatus::Failed { step, error } = &status else {
+        panic!(
+            "expected a failed run, got {status:?}; {:#?}",
+            kinds(&events)
+        );
+    };
+    assert_eq!(step, "scale-standby");
+    assert!(
+        error.starts_with(&format!(
+            "ECS service worker in cluster {CLUSTER} not found"
+        )),
+        "{error}"
+    );
+    // Not found is never retried, though the step allows two retries.
+    let failed = find(&events, "step.failed", "scale-standby");
+    assert_eq!(failed.data["retryable"], false);
+    assert_eq!(failed.data["attempts"], 1);
+    assert!(
+        !kinds(&events)
+            .iter()
+            .any(|k| k.starts_with("step.retrying"))
+    );
+    assert_eq!(
+        kinds(&events).last().map(String::as_str),
+        Some("run.failed scale-standby")
+    );
+    // Nothing after it ran.
+    assert!(!kinds(&events).iter().any(|k| k.ends_with(" backup-age")));
+    assert_eq!(parts.executions("restore-latest"), 0);
+    assert_eq!(
+        cname(&aws, &zone_id).await,
+        (vec![PRIMARY.to_owned()], Some(300))
+    );
+    // Nothing half-done: the existing service was not scaled before the missing one was found.
+    let web = aws
+        .ecs
+        .describe_services()
+        .cluster(CLUSTER)
+        .services("web")
+        .send()
+        .await
+        .expect("describe web");
+    assert_eq!(web.services()[0].desired_count(), 0);
+}
+
+#[tokio::test]
+async fn a_backup_older_than_the_rpo_stops_the_run_before_dns_moves() {
+    let moto = moto().await;
+    let aws = moto.clients().await;
+    let zone_id = seed_standby(&aws, &["web", "worker"]).await;
+    let parts = HostingParts::start(Duration::from_secs(2 * 3600));
+    let world = hosting_world(&moto.endpoint(), &zone_id, &parts).await;
+    let runbook = world.shipped("failover-hosting");
+    let handle = world.start(&runbook);
+    world.answer(&handle.run, "confirm-scope", true).await;
+    let (status, events) = world.finish(handle).await;
+
+    let RunStatus::Failed { step, error } = &status else {
+        panic!(
+            "expected a failed run, got {status:?}; {:#?}",
+            kinds(&events)
+        );
+    };
+    assert_eq!(step, "backup-age");
+    assert!(
+        error.starts_with("latest backup is 2h 00m old, older than the RPO of 1h"),
+        "{error}"
+    );
+    let failed = find(&events, "step.failed", "backup-age");
+    assert_eq!(failed.data["attempts"], 1, "a stale backup is not retried");
+    let age = failed.data["output"]["age_secs"].as_u64().unwrap();
+    assert!((7200..=7230).contains(&age), "age_secs {age}");
+
+    // No DNS event at all, and Route 53 still answers with Heroku.
+    let k = kinds(&events);
+    assert!(
+        !k.iter()
+            .any(|e| e.ends_with(" point-dns") || e.ends_with(" dns-insync")),
+        "{k:#?}"
+    );
+    assert_eq!(
+        cname(&aws, &zone_id).await,
+        (vec![PRIMARY.to_owned()], Some(300))
+    );
+    assert_eq!(parts.executions("restore-latest"), 0);
+    assert_eq!(parts.backups.hits("/backups/latest.json"), 1);
+}
+
+/// Answers `replies` in turn (the last one repeats), counting requests.
+async fn replies_in_turn(replies: Vec<(u16, &'static str)>) -> (Served, Arc<AtomicUsize>) {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    let router = Router::new().fallback(move || {
+        let n = counter.fetch_add(1, Ordering::SeqCst);
+        let (status, body) = replies[n.min(replies.len() - 1)];
+        async move {
+            json_reply(
+                StatusCode::from_u16(status).unwrap(),
+                serde_json::from_str(body).unwrap(),
+            )
+        }
+    });
+    (Served::start(router).await, hits)
+}
+
+const FLIP: &str = r#"
+name = "flip"
+title = "Flip the provider switch"
+workstream = "llm"
+
+[[steps]]
+id = "flip-switch"
+kind = "http_request"
+retries = 2
+backoff = "50ms"
+
+[steps.with]
+method = "PATCH"
+url = "${vars.llm_switch_url}"
+headers = { Authorization = "Bearer ${env.HEROKU_API_KEY}" }
+json = { LLM_PROVIDER = "anthropic" }
+expect_status = [200]
+"#;
+
+#[tokio::test]
+async fn an_http_request_answered_500_then_200_is_retried_once_and_succeeds() {
+    let (server, hits) = replies_in_turn(vec![
+        (
+            500,
+            r#"{"id":"internal_server_error","message":"Internal server error."}"#,
+        ),
+        (200, r#"{"LLM_PROVIDER":"anthropic"}"#),
+    ])
+    .await;
+    let world = World::new(&config_text(
+        "",
+        &[(
+            "llm_switch_url",
+            format!("{}/apps/example-app/config-vars", server.base),
+        )],
+    ))
+    .await;
+    let handle = world.start(&world.runbook("flip", FLIP));
+    let (status, events) = world.finish(handle).await;
+    assert_eq!(
+        status,
+        RunStatus::Succeeded,
+        "events: {:#?}",
+        kinds(&events)
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        kinds(&events),
+        [
+            "run.started",
+            "step.started flip-switch",
+            "step.retrying flip-switch",
+            "step.succeeded flip-switch",
+            "run.succeeded"
+        ]
+    );
+    let retrying = find(&events, "step.retrying", "flip-switch");
+    assert_eq!(retrying.data["attempt"], 1);
+    assert!(
+        retrying.data["error"]
+            .as_str()
+            .unwrap()
+            .contains("answered 500 (expected 200)"),
+        "{retrying:?}"
+    );
+    assert_eq!(
+        find(&events, "step.succeeded", "flip-switch").data["attempts"],
+        2
+    );
+}
+
+#[tokio::test]
+async fn an_http_request_refused_with_422_is_not_retried() {
+    let (server, hits) = replies_in_turn(vec![(
+        422,
+        r#"{"id":"invalid_params","message":"LLM_PROVIDER is not a valid value"}"#,
+    )])
+    .await;
+    let world = World::new(&config_text(
+        "",
+        &[(
+            "llm_switch_url",
+            format!("{}/apps/example-app/config-vars", server.base),
+        )],
+    ))
+    .await;
+    let handle = world.start(&world.runbook("flip", FLIP));
+    let (status, events) = world.finish(handle).await;
+    let RunStatus::Failed { step, error } = &status else {
+        panic!(
+            "expected a failed run, got {status:?}; {:#?}",
+            kinds(&events)
+        );
+    };
+    assert_eq!(step, "flip-switch");
+    assert!(
+        error.contains("answered 422 (expected 200)")
+            && error.contains("LLM_PROVIDER is not a valid value"),
+        "{error}"
+    );
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        1,
+        "a refusal is not sent again"
+    );
+    let failed = find(&events, "step.failed", "flip-switch");
+    assert_eq!(failed.data["retryable"], false);
+    assert_eq!(failed.data["attempts"], 1);
+    assert!(
+        !kinds(&events)
+            .iter()
+            .any(|k| k.starts_with("step.retrying"))
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6: one run per workstream.
+
+#[tokio::test]
+async fn two_concurrent_hosting_runs_one_starts_the_other_is_refused_naming_it() {
+    let moto = moto().await;
+    let aws = moto.clients().await;
+    let zone_id = seed_standby(&aws, &["web", "worker"]).await;
+    let parts = HostingParts::start(Duration::from_secs(10 * 60));
+    let world = Arc::new(hosting_world(&moto.endpoint(), &zone_id, &parts).await);
+    let runbooks = [
+        world.shipped("failover-hosting"),
+        world.shipped("failback-hosting"),
+    ];
+
+    // Both requests reach the engine at the same moment, from two threads.
+    let barrier = Arc::new(Barrier::new(2));
+    let attempts = runbooks.clone().map(|runbook| {
+        let (world, barrier) = (world.clone(), barrier.clone());
+        tokio::task::spawn_blocking(move || {
+            barrier.wait();
+            let result = world.engine.start(&runbook, BTreeMap::new(), None, alice());
+            (runbook, result)
+        })
+    });
+    let mut started = Vec::new();
+    let mut refused = Vec::new();
+    for attempt in attempts {
+        let (runbook, result) = tokio::time::timeout(WAIT, attempt)
+            .await
+            .expect("start returns at once")
+            .unwrap();
+        match result {
+            Ok(handle) => started.push((runbook, handle)),
+            Err(err) => refused.push((runbook, err)),
+        }
+    }
+    assert_eq!((started.len(), refused.len()), (1, 1));
+    let (winner, handle) = started.pop().unwrap();
+    let (loser, err) = refused.pop().unwrap();
+    assert_ne!(winner.name, loser.name);
+    match &err {
+        EngineError::Busy {
+            workstream,
+            run,
+            runbook,
+        } => {
+            assert_eq!(*workstream, Workstream::Hosting);
+            assert_eq!(run, &handle.run);
+            assert_eq!(runbook, &winner.name);
+        }
+        other => panic!("expected Busy, got {other}"),
+    }
+    let message = err.to_string();
+    assert!(
+        message.contains(handle.run.as_str()) && message.contains(&winner.name),
+        "{message}"
+    );
+
+    // The winner waits on its question; a "no" ends it before AWS is touched.
+    world.answer(&handle.run, &winner.steps[0].id, false).await;
+    let (status, _) = world.finish(handle).await;
+    assert!(matches!(status, RunStatus::Failed { .. }), "{status:?}");
+    assert_eq!(counts(&aws).await, [(0, 0), (0, 0)]);
+    assert_eq!(
+        cname(&aws, &zone_id).await,
+        (vec![PRIMARY.to_owned()], Some(300))
+    );
+    // Only one run was ever logged.
+    let runs: std::collections::BTreeSet<_> = world
+        .store
+        .range(1..=world.store.last().unwrap().unwrap().seq)
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| e.run)
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+}
