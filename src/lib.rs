@@ -14,6 +14,7 @@
 //! - [`chat`]: the `Chat` edge (console, recorder; Discord later) and pure message rendering.
 //! - [`aws`]: building the AWS SDK clients from config (the standard chain + `endpoint_url`).
 //! - [`telemetry`]: tracing set-up.
+//! - [`drill`]: simulated disasters run end to end offline, measured against the objectives.
 //! - [`clock`]: wall time that follows tokio time, so tests can pause it.
 //!
 //! The core (domain, decisions, rendering) does no I/O; adapters sit at the edges.
@@ -25,6 +26,7 @@ pub mod check;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod drill;
 pub mod duration;
 pub mod feeds;
 pub mod runbook;

@@ -10,6 +10,7 @@ mod aws_adapters;
 mod bot;
 mod cli;
 mod crash;
+mod drill;
 mod engine;
 mod failover;
 mod feed_cli;
