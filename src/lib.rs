@@ -11,7 +11,7 @@
 //! - [`check`]: `lifeboat check`: config, runbooks and templates cross-checked.
 //! - [`store`]: the append-only, hash-chained event log on sled.
 //! - [`steps`]: one module per runbook step kind, acting through the edges.
-//! - [`chat`]: the `Chat` edge (console, recorder; Discord later) and pure message rendering.
+//! - [`chat`]: the `Chat` edge (Discord, console, recorder), typed commands, the bot core and pure message rendering.
 //! - [`aws`]: building the AWS SDK clients from config (the standard chain + `endpoint_url`).
 //! - [`telemetry`]: tracing set-up.
 //! - [`drill`]: simulated disasters run end to end offline, measured against the objectives.

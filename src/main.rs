@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use lifeboat::chat::ChannelId;
 use lifeboat::chat::console::ConsoleChat;
+use lifeboat::chat::discord;
 use lifeboat::clock::TokioClock;
 use lifeboat::config::{Config, DEFAULT_CONFIG_PATH, FeedKind};
 use lifeboat::feeds::fetch::FeedSpec;
@@ -168,7 +169,7 @@ fn main() -> ExitCode {
         } => block_on(drill(&scenario, &config, data_dir)),
         Command::Export { .. } => not_yet("export", "post-mortem export"),
         Command::Readiness { .. } => not_yet("readiness", "readiness checks"),
-        Command::Register { .. } => not_yet("register", "the Discord adapter"),
+        Command::Register { config } => block_on(register(&config)),
     }
 }
 
@@ -304,13 +305,25 @@ async fn run(config_path: &Path, console: bool) -> ExitCode {
     };
     let config = Arc::new(checked.config.config.clone());
     let runbooks = checked.runbooks.runbooks.clone();
-    let token = config.discord.as_ref().and_then(|d| d.token());
-    if token.is_some() && !console {
-        eprintln!(
-            "lifeboat run: the Discord adapter is not available yet; use --console (or unset the token)"
-        );
-        return ExitCode::from(UNAVAILABLE);
-    }
+    // Discord when a token is set (and --console is not given), else the terminal.
+    let discord = match (&config.discord, console) {
+        (Some(d), false) => d.token().map(|token| (d.clone(), token)),
+        _ => None,
+    };
+    let guild = match &discord {
+        Some((d, _)) => match d.guild_id.as_deref().map(discord::snowflake) {
+            Some(Ok(id)) => Some(id),
+            Some(Err(err)) => {
+                eprintln!("lifeboat run: [discord] guild_id: {err}");
+                return ExitCode::from(FAILURE);
+            }
+            None => {
+                eprintln!("lifeboat run: [discord] guild_id is required to run on Discord");
+                return ExitCode::from(FAILURE);
+            }
+        },
+        None => None,
+    };
     let store = match SledStore::open(&config.store.data_dir) {
         Ok(store) => Arc::new(store),
         Err(err) => {
@@ -325,7 +338,13 @@ async fn run(config_path: &Path, console: bool) -> ExitCode {
             .and_then(|d| d.incident_channel_id.clone())
             .unwrap_or_else(|| "incident".to_owned()),
     );
-    let chat: Arc<dyn lifeboat::chat::Chat> = Arc::new(ConsoleChat::stdout());
+    let chat: Arc<dyn lifeboat::chat::Chat> = match &discord {
+        Some((d, token)) => Arc::new(discord::DiscordChat::new(Arc::new(discord::build_http(
+            token,
+            d.api_base.as_deref(),
+        )))),
+        None => Arc::new(ConsoleChat::stdout()),
+    };
     let env = lifeboat::steps::StepEnv {
         aws: lifeboat::aws::AwsEdges::connect(&config.aws).await,
         http: lifeboat::steps::StepEnv::http_client(),
@@ -336,12 +355,21 @@ async fn run(config_path: &Path, console: bool) -> ExitCode {
         config: config.clone(),
     };
     let engine = lifeboat::runbook::engine::Engine::new(env, store.clone());
-    println!(
-        "Lifeboat is watching {} feed{} (console, AWS {:?}). Alerts appear below; type /help for commands; Ctrl-C stops.",
-        config.feeds.len(),
-        if config.feeds.len() == 1 { "" } else { "s" },
-        config.aws.mode
-    );
+    if discord.is_some() {
+        println!(
+            "Lifeboat is watching {} feed{} (Discord, AWS {:?}). Ctrl-C stops.",
+            config.feeds.len(),
+            if config.feeds.len() == 1 { "" } else { "s" },
+            config.aws.mode
+        );
+    } else {
+        println!(
+            "Lifeboat is watching {} feed{} (console, AWS {:?}). Alerts appear below; type /help for commands; Ctrl-C stops.",
+            config.feeds.len(),
+            if config.feeds.len() == 1 { "" } else { "s" },
+            config.aws.mode
+        );
+    }
     match engine.recover(&runbooks) {
         Ok(resumed) if !resumed.is_empty() => {
             let ids: Vec<String> = resumed.iter().map(|h| h.run.to_string()).collect();
@@ -353,6 +381,7 @@ async fn run(config_path: &Path, console: bool) -> ExitCode {
         Ok(_) => {}
         Err(err) => eprintln!("lifeboat run: cannot read unfinished runs: {err}"),
     }
+    let runbook_names: Vec<String> = runbooks.iter().map(|r| r.name.clone()).collect();
     let bot = Arc::new(lifeboat::chat::bot::Bot::new(
         config.clone(),
         runbooks,
@@ -368,20 +397,116 @@ async fn run(config_path: &Path, console: bool) -> ExitCode {
         Arc::new(TokioClock::new()),
     );
     let watching = tokio::spawn(watcher.run(stopped));
-    let commands = tokio::spawn(lifeboat::chat::console::command_loop(
-        bot,
-        tokio::io::BufReader::new(tokio::io::stdin()),
-    ));
-    wait_for_shutdown_signal().await;
+    let code = match (discord, guild) {
+        (Some((d, token)), Some(guild)) => {
+            serve_discord(&d, &token, guild, bot, runbook_names).await
+        }
+        _ => {
+            let commands = tokio::spawn(lifeboat::chat::console::command_loop(
+                bot,
+                tokio::io::BufReader::new(tokio::io::stdin()),
+            ));
+            wait_for_shutdown_signal().await;
+            commands.abort();
+            ExitCode::SUCCESS
+        }
+    };
     let _ = stop.send(true);
     let _ = watching.await;
-    commands.abort();
     if let Err(err) = store.flush() {
         eprintln!("lifeboat run: flushing the event log failed: {err}");
         return ExitCode::from(FAILURE);
     }
     println!("Lifeboat stopped.");
-    ExitCode::SUCCESS
+    code
+}
+
+/// The Discord side of `lifeboat run`: register when configured, then serve interactions
+/// until Ctrl-C or SIGTERM (or until the gateway gives up).
+async fn serve_discord(
+    config: &lifeboat::config::DiscordConfig,
+    token: &lifeboat::config::Secret,
+    guild: u64,
+    bot: Arc<lifeboat::chat::bot::Bot>,
+    runbooks: Vec<String>,
+) -> ExitCode {
+    let handler = discord::Handler::new(bot, guild, runbooks);
+    let mut client = match discord::client(token, config.api_base.as_deref(), handler).await {
+        Ok(client) => client,
+        Err(err) => {
+            eprintln!("lifeboat run: cannot set up the Discord client: {err}");
+            return ExitCode::from(FAILURE);
+        }
+    };
+    if config.register_on_start {
+        match discord::register(&client.http, guild).await {
+            Ok(n) => println!("Registered {n} slash commands."),
+            Err(err) => eprintln!("lifeboat run: registering the slash commands failed: {err}"),
+        }
+    }
+    let shards = client.shard_manager.clone();
+    let mut gateway = tokio::spawn(async move { client.start().await });
+    let code = tokio::select! {
+        () = wait_for_shutdown_signal() => ExitCode::SUCCESS,
+        ended = &mut gateway => {
+            match ended {
+                Ok(Err(err)) => eprintln!("lifeboat run: the Discord connection ended: {err}"),
+                Ok(Ok(())) => eprintln!("lifeboat run: the Discord connection ended"),
+                Err(err) => eprintln!("lifeboat run: the Discord task failed: {err}"),
+            }
+            ExitCode::from(FAILURE)
+        }
+    };
+    shards.shutdown_all().await;
+    gateway.abort();
+    code
+}
+
+/// `lifeboat register`: PUT the slash command list to the configured guild.
+async fn register(config_path: &Path) -> ExitCode {
+    let config = match Config::load(config_path) {
+        Ok(loaded) => loaded.config,
+        Err(errors) => {
+            for error in errors {
+                eprintln!("{error}");
+            }
+            eprintln!("lifeboat register: the configuration is invalid; see `lifeboat check`");
+            return ExitCode::from(FAILURE);
+        }
+    };
+    let Some(d) = &config.discord else {
+        eprintln!("lifeboat register: the config has no [discord] section");
+        return ExitCode::from(FAILURE);
+    };
+    let Some(token) = d.token() else {
+        eprintln!(
+            "lifeboat register: no bot token: set the environment variable {}",
+            d.token_env
+        );
+        return ExitCode::from(FAILURE);
+    };
+    let guild = match d.guild_id.as_deref().map(discord::snowflake) {
+        Some(Ok(id)) => id,
+        Some(Err(err)) => {
+            eprintln!("lifeboat register: [discord] guild_id: {err}");
+            return ExitCode::from(FAILURE);
+        }
+        None => {
+            eprintln!("lifeboat register: [discord] guild_id is required");
+            return ExitCode::from(FAILURE);
+        }
+    };
+    let http = discord::build_http(&token, d.api_base.as_deref());
+    match discord::register(&http, guild).await {
+        Ok(n) => {
+            println!("Registered {n} slash commands with guild {guild}.");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("lifeboat register: Discord refused: {err}");
+            ExitCode::from(FAILURE)
+        }
+    }
 }
 
 async fn wait_for_shutdown_signal() {

@@ -4,6 +4,7 @@
 pub mod bot;
 pub mod command;
 pub mod console;
+pub mod discord;
 pub mod recorder;
 pub mod render;
 

@@ -10,6 +10,7 @@ mod aws_adapters;
 mod bot;
 mod cli;
 mod crash;
+mod discord;
 mod drill;
 mod engine;
 mod failover;
