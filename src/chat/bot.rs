@@ -132,6 +132,15 @@ impl Bot {
         }
     }
 
+    /// Records a refusal decided by an adapter (e.g. a command outside the incident channel).
+    pub fn refuse(&self, who: &Person, command: &Command, needs: &str) {
+        self.append(NewEvent::new(
+            actor(who),
+            "command.refused",
+            json!({ "command": command.name(), "needs": needs }),
+        ));
+    }
+
     /// The role a command needs.
     fn needs(command: &Command) -> Option<Role> {
         match command {

@@ -551,6 +551,13 @@ pub struct Handler {
     bot: Arc<Bot>,
     guild: GuildId,
     runbooks: Vec<String>,
+    incident_channel: Option<u64>,
+}
+
+/// State-changing commands are taken only in the incident channel or a thread under it, so
+/// the incident's record in chat stays in one place. Without a configured channel, anywhere.
+pub fn allowed_channel(incident: Option<u64>, channel: u64, parent: Option<u64>) -> bool {
+    incident.is_none_or(|c| c == channel || parent == Some(c))
 }
 
 impl Handler {
@@ -560,7 +567,33 @@ impl Handler {
             bot,
             guild: GuildId::new(guild_id),
             runbooks,
+            incident_channel: None,
         }
+    }
+
+    /// Restricts state-changing commands to this channel and its threads.
+    pub fn with_incident_channel(mut self, channel: Option<u64>) -> Self {
+        self.incident_channel = channel;
+        self
+    }
+
+    /// The refusal for a state-changing command outside the incident channel, if any.
+    fn wrong_channel(
+        &self,
+        command: &Command,
+        who: &Person,
+        channel: u64,
+        parent: Option<u64>,
+    ) -> Option<Reply> {
+        if !command.changes_state() || allowed_channel(self.incident_channel, channel, parent) {
+            return None;
+        }
+        let incident = self.incident_channel.unwrap_or_default();
+        self.bot.refuse(who, command, "the incident channel");
+        Some(Self::private(format!(
+            "Refused: `/{}` changes state, so it is taken only in <#{incident}> or its threads.",
+            command.name()
+        )))
     }
 
     fn response(reply: &Reply) -> CreateInteractionResponseMessage {
@@ -611,6 +644,14 @@ impl Handler {
         };
         let who = person(&cmd.user, cmd.member.as_deref());
         tracing::info!(command = command.name(), user = %who.id, "slash command");
+        let parent = cmd
+            .channel
+            .as_ref()
+            .and_then(|c| c.parent_id)
+            .map(|p| p.get());
+        if let Some(refusal) = self.wrong_channel(&command, &who, cmd.channel_id.get(), parent) {
+            return reply_now(refusal).await;
+        }
         if !is_slow(&command) {
             let reply = self.bot.handle(command, &who).await;
             return reply_now(reply).await;
@@ -673,6 +714,14 @@ impl Handler {
         };
         let who = person(&press.user, press.member.as_ref());
         tracing::info!(command = command.name(), user = %who.id, "button");
+        let parent = press
+            .channel
+            .as_ref()
+            .and_then(|c| c.parent_id)
+            .map(|p| p.get());
+        if let Some(refusal) = self.wrong_channel(&command, &who, press.channel_id.get(), parent) {
+            return reply_now(refusal).await;
+        }
         if !is_slow(&command) {
             let reply = self.bot.handle(command, &who).await;
             return reply_now(reply).await;
@@ -739,6 +788,21 @@ impl EventHandler for Handler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn state_changes_only_in_the_incident_channel_or_its_threads() {
+        assert!(allowed_channel(Some(7), 7, None));
+        assert!(
+            allowed_channel(Some(7), 9, Some(7)),
+            "a thread under the incident channel"
+        );
+        assert!(!allowed_channel(Some(7), 9, None));
+        assert!(!allowed_channel(Some(7), 9, Some(8)));
+        assert!(
+            allowed_channel(None, 9, None),
+            "no channel configured: anywhere"
+        );
+    }
     use serde_json::json;
 
     fn data(name: &str, sub: &str, options: serde_json::Value) -> CommandData {

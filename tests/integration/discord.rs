@@ -156,7 +156,8 @@ impl Rig {
         };
         let engine = Engine::new(env, store.clone());
         let bot = Arc::new(Bot::new(config, vec![runbook], engine, store));
-        let handler = Handler::new(bot, GUILD, vec!["scale-up".into()]);
+        let handler =
+            Handler::new(bot, GUILD, vec!["scale-up".into()]).with_incident_channel(Some(CHANNEL));
         let mut client = discord::client(&token, Some(&base), handler)
             .await
             .expect("the client builds");
@@ -463,6 +464,24 @@ async fn other_guilds_mistakes_and_refusals_are_answered_privately_and_autocompl
         ))
         .await;
     assert!(ephemeral(&callback.body), "{}", callback.body);
+
+    // A state-changing command outside the incident channel is refused, privately.
+    let (_, callback) = rig
+        .interact(slash(
+            GUILD,
+            CHANNEL + 1,
+            &alice(),
+            "runbook",
+            "run",
+            json!([text("name", "scale-up")]),
+        ))
+        .await;
+    assert!(ephemeral(&callback.body), "{}", callback.body);
+    assert!(
+        content(&callback.body).contains("taken only in"),
+        "{}",
+        callback.body
+    );
 
     let (_, callback) = rig
         .interact(autocomplete(
