@@ -143,7 +143,12 @@ const UNAVAILABLE: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init(cli.log_format, "warn");
+    // The bot says what it connects to and resumes; one-shot commands stay quiet but for trouble.
+    let default_level = match &cli.command {
+        Command::Run { .. } => "warn,lifeboat=info",
+        _ => "warn",
+    };
+    telemetry::init(cli.log_format, default_level);
     match cli.command {
         Command::Check { config } => check(&config),
         Command::Audit {
