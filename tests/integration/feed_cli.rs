@@ -1,24 +1,14 @@
 //! `lifeboat feed` and `lifeboat run --console` as a user meets them: the real binary against
 //! local servers replaying the real captures and bad inputs.
 
+use crate::support::capture;
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::support::http::{HttpServer, Reply, dead_port_url};
 use crate::support::{lifeboat, root, stderr, stdout};
-
-fn capture(name: &str) -> Vec<u8> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/feeds");
-    std::fs::read(dir.join(name)).unwrap_or_else(|err| {
-        panic!(
-            "the real captures folder {} is missing or unreadable: {err}",
-            dir.display()
-        )
-    })
-}
 
 fn feed(kind: &str, url: &str) -> (Option<i32>, String, String) {
     let out = lifeboat(

@@ -2,8 +2,8 @@
 //! every real capture and our own payloads give the right level, and every bad answer gives
 //! the right `FeedError` (hence `unknown` with a reason), never a panic.
 
+use crate::support::{capture, own};
 use std::io::{Read, Write};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use lifeboat::config::FeedKind;
@@ -14,29 +14,6 @@ use lifeboat::feeds::fetch::{
 use lifeboat::feeds::{FeedError, ProviderHealth};
 
 use crate::support::http::{HttpServer, Reply, dead_port_url};
-
-/// The real captures, read in place (never copied into the project).
-fn capture(file: &str) -> Vec<u8> {
-    let dir = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/fixtures/feeds/"
-    ));
-    assert!(
-        dir.is_dir(),
-        "the real captures folder {} is missing: these tests replay the provider payloads kept there (see SOURCES.md)",
-        dir.display()
-    );
-    std::fs::read(dir.join(file)).unwrap_or_else(|err| panic!("cannot read capture {file}: {err}"))
-}
-
-fn own(file: &str) -> Vec<u8> {
-    let path = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/feeds/"
-    ))
-    .join(file);
-    std::fs::read(&path).unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()))
-}
 
 fn spec(kind: FeedKind, url: &str) -> FeedSpec {
     FeedSpec::adhoc(kind, url, Vec::new())

@@ -1,7 +1,7 @@
 //! The watcher end to end under paused tokio time: the real poll loop, monitor, store and
 //! chat recorder, fed the real Heroku captures by a scripted source keyed on elapsed time.
 
-use std::path::PathBuf;
+use crate::support::capture;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,16 +45,6 @@ kind = "probe"
 url = "http://127.0.0.1:9/health"
 interval = "30s"
 "#;
-
-fn capture(name: &str) -> Vec<u8> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/feeds");
-    std::fs::read(dir.join(name)).unwrap_or_else(|err| {
-        panic!(
-            "the real captures folder {} is missing or unreadable ({err}); it sits beside the project as ../shared/fixtures/feeds",
-            dir.display()
-        )
-    })
-}
 
 /// Heroku: green, a one-poll red blip at 2 min, red from 5 to 15 min, then green.
 /// Probe: healthy, failing from 5 to 15 min, then healthy.

@@ -29,3 +29,21 @@ pub fn stdout(output: &Output) -> String {
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
+
+/// A real provider capture, read in place from `../shared/fixtures/feeds/` (never copied
+/// into the project); fails clearly when that folder is absent.
+pub fn capture(file: &str) -> Vec<u8> {
+    let dir = root().join("../shared/fixtures/feeds");
+    assert!(
+        dir.is_dir(),
+        "the real captures folder {} is missing: these tests replay the provider payloads kept there (see SOURCES.md)",
+        dir.display()
+    );
+    std::fs::read(dir.join(file)).unwrap_or_else(|err| panic!("cannot read capture {file}: {err}"))
+}
+
+/// One of the project's own payloads in `tests/fixtures/feeds/`.
+pub fn own(file: &str) -> Vec<u8> {
+    let path = root().join("tests/fixtures/feeds").join(file);
+    std::fs::read(&path).unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()))
+}
