@@ -16,6 +16,7 @@
 //! - [`telemetry`]: tracing set-up.
 //! - [`drill`]: simulated disasters run end to end offline, measured against the objectives.
 //! - [`clock`]: wall time that follows tokio time, so tests can pause it.
+//! - [`timeline`]: an incident's events → post-mortem in Markdown, JSON, CSV or HTML (with an SVG chart).
 //!
 //! The core (domain, decisions, rendering) does no I/O; adapters sit at the edges.
 
@@ -33,4 +34,5 @@ pub mod runbook;
 pub mod steps;
 pub mod store;
 pub mod telemetry;
+pub mod timeline;
 pub mod toml_source;

@@ -85,10 +85,15 @@ enum Command {
         incident: String,
         #[arg(long, value_enum)]
         format: ExportFormat,
+        /// The event log's directory (default: [store] data_dir of the config).
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Write here instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// For the objectives the post-mortem measures against.
+        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
+        config: PathBuf,
     },
     /// Check the event log.
     Audit {
@@ -172,7 +177,13 @@ fn main() -> ExitCode {
             config,
             data_dir,
         } => block_on(drill(&scenario, &config, data_dir)),
-        Command::Export { .. } => not_yet("export", "post-mortem export"),
+        Command::Export {
+            incident,
+            format,
+            data_dir,
+            out,
+            config,
+        } => export(&incident, format.into(), data_dir, out, &config),
         Command::Readiness { .. } => not_yet("readiness", "readiness checks"),
         Command::Register { config } => block_on(register(&config)),
     }
@@ -541,6 +552,101 @@ async fn wait_for_shutdown_signal() {
     }
 }
 
+impl From<ExportFormat> for lifeboat::timeline::Format {
+    fn from(format: ExportFormat) -> Self {
+        match format {
+            ExportFormat::Md => Self::Markdown,
+            ExportFormat::Json => Self::Json,
+            ExportFormat::Csv => Self::Csv,
+            ExportFormat::Html => Self::Html,
+        }
+    }
+}
+
+/// `lifeboat export`: an incident's post-mortem from the event log.
+fn export(
+    incident: &str,
+    format: lifeboat::timeline::Format,
+    data_dir: Option<PathBuf>,
+    out: Option<PathBuf>,
+    config_path: &Path,
+) -> ExitCode {
+    let config = match Config::load(config_path) {
+        Ok(loaded) => loaded.config,
+        Err(errors) => {
+            for error in &errors {
+                eprintln!("{error}");
+            }
+            eprintln!("lifeboat export: the config (for the objectives) is invalid");
+            return ExitCode::from(FAILURE);
+        }
+    };
+    let data_dir = data_dir.unwrap_or_else(|| config.store.data_dir.clone());
+    if !data_dir.is_dir() {
+        eprintln!("lifeboat export: no event log at {}", data_dir.display());
+        return ExitCode::from(FAILURE);
+    }
+    let events = match SledStore::open(&data_dir).and_then(|store| match store.last()? {
+        Some(last) => store.range(1..=last.seq),
+        None => Ok(Vec::new()),
+    }) {
+        Ok(events) => events,
+        Err(err) => {
+            eprintln!("lifeboat export: {err}");
+            return ExitCode::from(FAILURE);
+        }
+    };
+    let id = lifeboat::domain::IncidentId(incident.to_owned());
+    let text = match lifeboat::timeline::render(&events, &id, format, &config.objectives) {
+        Ok(text) => text,
+        Err(err) => {
+            eprintln!("lifeboat export: {err}");
+            return ExitCode::from(FAILURE);
+        }
+    };
+    match out {
+        Some(path) => match std::fs::write(&path, text) {
+            Ok(()) => {
+                println!("{}", path.display());
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("lifeboat export: cannot write {}: {err}", path.display());
+                ExitCode::from(FAILURE)
+            }
+        },
+        None => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// Writes the incident's post-mortem in every format beside the drill's log.
+fn write_postmortems(
+    data_dir: &Path,
+    incident: &lifeboat::domain::IncidentId,
+    config: &Config,
+) -> anyhow::Result<Vec<PathBuf>> {
+    use lifeboat::timeline::{Format, render};
+    let store = SledStore::open(data_dir)?;
+    let events = match store.last()? {
+        Some(last) => store.range(1..=last.seq)?,
+        None => Vec::new(),
+    };
+    drop(store);
+    let dir = PathBuf::from(format!("{}.postmortem", data_dir.display()));
+    std::fs::create_dir_all(&dir)?;
+    let mut paths = Vec::new();
+    for format in [Format::Markdown, Format::Json, Format::Csv, Format::Html] {
+        let text = render(&events, incident, format, &config.objectives)?;
+        let path = dir.join(format!("{incident}.{}", format.extension()));
+        std::fs::write(&path, text)?;
+        paths.push(path);
+    }
+    Ok(paths)
+}
+
 /// `lifeboat drill`: a simulated disaster, offline, measured against the objectives.
 async fn drill(scenario: &str, config_path: &Path, data_dir: Option<PathBuf>) -> ExitCode {
     let scenario: lifeboat::drill::Scenario = match scenario.parse() {
@@ -568,16 +674,25 @@ async fn drill(scenario: &str, config_path: &Path, data_dir: Option<PathBuf>) ->
     )
     .await;
     match outcomes {
-        Ok(outcomes) => {
+        Ok(drilled) => {
+            let outcomes = drilled.outcomes;
             print!("{}", lifeboat::drill::summary(&outcomes));
             println!(
                 "event log: {} (check it with `lifeboat audit verify --data-dir {}`)",
                 data_dir.display(),
                 data_dir.display()
             );
-            println!(
-                "post-mortem export: not available yet (`lifeboat export` is still being built)"
-            );
+            match write_postmortems(&data_dir, &drilled.incident, &checked.config.config) {
+                Ok(paths) => {
+                    println!("post-mortem of {}:", drilled.incident);
+                    for path in paths {
+                        println!("  {}", path.display());
+                    }
+                }
+                Err(err) => {
+                    eprintln!("lifeboat drill: the post-mortem could not be written: {err}")
+                }
+            }
             if outcomes.iter().all(|o| o.rto_met() && o.rpo_met()) {
                 ExitCode::SUCCESS
             } else {

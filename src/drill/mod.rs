@@ -71,6 +71,13 @@ struct Target {
     workstream: Workstream,
 }
 
+/// A finished drill: what it measured and the incident it logged.
+#[derive(Debug, Clone)]
+pub struct Drilled {
+    pub outcomes: Vec<Outcome>,
+    pub incident: crate::domain::IncidentId,
+}
+
 /// What a drill measured for one workstream.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -249,7 +256,7 @@ pub async fn run(
     runbooks: &[Runbook],
     scenario: Scenario,
     data_dir: &Path,
-) -> anyhow::Result<Vec<Outcome>> {
+) -> anyhow::Result<Drilled> {
     let wanted: &[&str] = match scenario {
         Scenario::HerokuOutage => &["heroku"],
         Scenario::OpenaiOutage => &["openai"],
@@ -341,7 +348,29 @@ pub async fn run(
     let _ = stop.send(true);
     let _ = watching.await;
     store.flush()?;
-    result
+    let mut drilled = result?;
+    // Time to recovery as the plan defines RTO and the post-mortem reports it: from the first
+    // signal to the runbook's success, read back from the log so both always agree.
+    let events = match store.last()? {
+        Some(last) => store.range(1..=last.seq)?,
+        None => Vec::new(),
+    };
+    let summary = crate::timeline::summarize(
+        &crate::timeline::incident_events(&events, &drilled.incident),
+        &drilled.incident,
+    );
+    for outcome in &mut drilled.outcomes {
+        if let Some(run) = summary.runs.iter().find(|r| r.run.as_str() == outcome.run) {
+            if let Some(ms) = run.achieved_rto_ms {
+                outcome.recovery = Duration::from_millis(ms.max(0) as u64);
+            }
+            outcome.data_loss = run
+                .achieved_rpo_secs
+                .map(Duration::from_secs)
+                .or(outcome.data_loss);
+        }
+    }
+    Ok(drilled)
 }
 
 async fn wait_until<T>(
@@ -371,7 +400,7 @@ async fn drive(
     script: &Scripted,
     config: &Config,
     targets: &[Target],
-) -> anyhow::Result<Vec<Outcome>> {
+) -> anyhow::Result<Drilled> {
     println!(
         "== DRILL: {} — everything below is simulated ==",
         targets
@@ -559,9 +588,9 @@ async fn drive(
                 })).collect::<Vec<_>>(),
             }),
         )
-        .incident(incident),
+        .incident(incident.clone()),
     )?;
-    Ok(outcomes)
+    Ok(Drilled { outcomes, incident })
 }
 
 fn print_reply(reply: crate::chat::bot::Reply) {
@@ -574,7 +603,7 @@ pub fn summary(outcomes: &[Outcome]) -> String {
     for o in outcomes {
         let verdict = |met: bool| if met { "met" } else { "MISSED" };
         out.push_str(&format!(
-            "{} → {} ({}, run {})\n  detection time   {}\n  time to recovery {} (RTO {}: {})\n  data-loss window {} (RPO {}: {})\n",
+            "{} → {} ({}, run {})\n  detection time   {} (outage → confirmed alert)\n  time to recovery {} (first signal → runbook verified; RTO {}: {})\n  data-loss window {} (RPO {}: {})\n",
             o.provider,
             o.runbook,
             o.status,
@@ -583,7 +612,9 @@ pub fn summary(outcomes: &[Outcome]) -> String {
             format_elapsed(o.recovery),
             HumanDuration(o.rto),
             verdict(o.rto_met()),
-            o.data_loss.map(format_elapsed).unwrap_or_else(|| "none (no data restored)".into()),
+            o.data_loss
+                .map(|d| format!("{}, the age of the restored backup", format_elapsed(d)))
+                .unwrap_or_else(|| "none (no data restored)".into()),
             HumanDuration(o.rpo),
             verdict(o.rpo_met()),
         ));

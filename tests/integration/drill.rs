@@ -135,3 +135,39 @@ fn an_unknown_scenario_is_refused() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("heroku-outage, openai-outage or both"));
 }
+
+#[test]
+fn export_refuses_an_unknown_incident_and_a_missing_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("log");
+    drop(lifeboat::store::SledStore::open(&data).unwrap());
+    let out = lifeboat(
+        &root(),
+        &[
+            "export",
+            "INC-nope",
+            "--format",
+            "json",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("INC-nope"), "{}", stderr(&out));
+    let missing = dir.path().join("missing");
+    let out = lifeboat(
+        &root(),
+        &[
+            "export",
+            "INC-1",
+            "--format",
+            "csv",
+            "--data-dir",
+            missing.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("no event log"), "{}", stderr(&out));
+}

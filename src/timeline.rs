@@ -1,0 +1,2203 @@
+//! Post-mortem export: an incident's events → a derived [`Summary`] → Markdown, JSON, CSV or a
+//! self-contained HTML page with an SVG chart. Pure rendering: no I/O, no environment, no clock;
+//! everything printed comes from the events passed in.
+//!
+//! Which events belong to an incident (see [`incident_events`]):
+//! - every event carrying the incident's id;
+//! - every event of a run started for the incident (`run.started` with that incident id);
+//! - the approval trail of the incident's run requests (`run.approval_counted`, `run.denied`,
+//!   `approval.refused` carry only the request id);
+//! - the `feed.*`, `alert.*` and `vendor.*` events of the providers *involved*: a provider is
+//!   involved when it was unhealthy at the declaration (its latest settled signal before the
+//!   declaration was `feed.degraded`/`feed.outage`, or it had an alert posted and not yet
+//!   recovered). Its events are kept from the start of that bad episode (the first unhealthy
+//!   `feed.observed`, `feed.degraded`, `feed.outage` or `alert.posted` after its last recovery)
+//!   up to the incident's end (`incident.resolved`, or the end of the log while it is open);
+//! - for a drill, the `drill.started` that opened it (the last one before the declaration).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::config::Objectives;
+use crate::domain::{Actor, IncidentId, RunId, Workstream};
+use crate::duration::{HumanDuration, format_elapsed};
+use crate::runbook::state::{self, RunStatus};
+use crate::store::Event;
+
+/// The export formats of `lifeboat export --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Markdown,
+    Json,
+    Csv,
+    Html,
+}
+
+impl Format {
+    /// The usual file extension, for default output names.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Markdown => "md",
+            Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Html => "html",
+        }
+    }
+}
+
+impl FromStr for Format {
+    type Err = TimelineError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "md" | "markdown" => Ok(Format::Markdown),
+            "json" => Ok(Format::Json),
+            "csv" => Ok(Format::Csv),
+            "html" => Ok(Format::Html),
+            other => Err(TimelineError::UnknownFormat(other.to_owned())),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimelineError {
+    #[error("no events for incident {0}: check the id and the data directory")]
+    NoEvents(IncidentId),
+    #[error("unknown export format `{0}`: use md, json, csv or html")]
+    UnknownFormat(String),
+}
+
+/// Selects the incident's events from the whole log and renders them in `format`.
+pub fn render(
+    all_events: &[Event],
+    incident: &IncidentId,
+    format: Format,
+    objectives: &Objectives,
+) -> Result<String, TimelineError> {
+    let events = incident_events(all_events, incident);
+    if !events.iter().any(|e| e.incident.as_ref() == Some(incident)) {
+        return Err(TimelineError::NoEvents(incident.clone()));
+    }
+    let summary = summarize(&events, incident);
+    Ok(match format {
+        Format::Markdown => markdown(&summary, &events, objectives),
+        Format::Json => json(&summary, &events),
+        Format::Csv => csv(&events),
+        Format::Html => html(&summary, &events, objectives),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Selection
+
+fn provider_of(e: &Event) -> Option<&str> {
+    e.data["provider"].as_str()
+}
+
+fn is_provider_kind(kind: &str) -> bool {
+    kind.starts_with("feed.") || kind.starts_with("alert.") || kind.starts_with("vendor.")
+}
+
+/// An unhealthy raw observation or a settled bad signal: where a bad episode can start.
+fn is_bad_start(e: &Event) -> bool {
+    match e.kind.as_str() {
+        "feed.degraded" | "feed.outage" | "alert.posted" => true,
+        "feed.observed" => matches!(
+            e.data["to"].as_str(),
+            Some("degraded" | "partial_outage" | "major_outage")
+        ),
+        _ => false,
+    }
+}
+
+/// The incident's events and the related ones that carry no incident id, in seq order (see the
+/// module documentation for the rule).
+pub fn incident_events(all: &[Event], incident: &IncidentId) -> Vec<Event> {
+    let mine = |e: &Event| e.incident.as_ref() == Some(incident);
+    let runs: BTreeSet<&RunId> = all
+        .iter()
+        .filter(|e| e.kind == "run.started" && mine(e))
+        .filter_map(|e| e.run.as_ref())
+        .collect();
+    let requests: BTreeSet<&str> = all
+        .iter()
+        .filter(|e| e.kind == "run.requested" && mine(e))
+        .filter_map(|e| e.data["request"].as_str())
+        .collect();
+    let declared = all
+        .iter()
+        .find(|e| e.kind == "incident.declared" && mine(e));
+    let declared_seq = declared.map_or(0, |e| e.seq);
+    let end_seq = all
+        .iter()
+        .find(|e| e.kind == "incident.resolved" && mine(e))
+        .map_or(u64::MAX, |e| e.seq);
+
+    // Per provider, the seq where its current bad episode started, as of the declaration.
+    let mut episode: BTreeMap<&str, u64> = BTreeMap::new();
+    for e in all.iter().filter(|e| e.seq < declared_seq) {
+        let Some(provider) = provider_of(e) else {
+            continue;
+        };
+        match e.kind.as_str() {
+            "feed.recovered" | "alert.recovered" => {
+                episode.remove(provider);
+            }
+            _ if is_bad_start(e) => {
+                episode.entry(provider).or_insert(e.seq);
+            }
+            _ => {}
+        }
+    }
+    // Only providers with a settled signal or an alert count: a single raw observation is noise.
+    episode.retain(|provider, start| {
+        all.iter().any(|e| {
+            e.seq >= *start
+                && e.seq < declared_seq
+                && provider_of(e) == Some(provider)
+                && matches!(
+                    e.kind.as_str(),
+                    "feed.degraded" | "feed.outage" | "alert.posted"
+                )
+        })
+    });
+    let drill = all.iter().any(|e| e.kind == "drill.marked" && mine(e))
+        || declared.is_some_and(|e| title_is_drill(e.data["title"].as_str().unwrap_or_default()));
+    let drill_started = drill
+        .then(|| {
+            all.iter()
+                .filter(|e| e.kind == "drill.started" && e.seq < declared_seq)
+                .map(|e| e.seq)
+                .next_back()
+        })
+        .flatten();
+
+    let mut selected: Vec<Event> = all
+        .iter()
+        .filter(|e| {
+            mine(e)
+                || e.run.as_ref().is_some_and(|r| runs.contains(r))
+                || (e.incident.is_none()
+                    && (e.kind.starts_with("run.") || e.kind.starts_with("approval."))
+                    && e.data["request"]
+                        .as_str()
+                        .is_some_and(|r| requests.contains(r)))
+                || (is_provider_kind(&e.kind)
+                    && e.seq <= end_seq
+                    && provider_of(e)
+                        .and_then(|p| episode.get(p))
+                        .is_some_and(|start| e.seq >= *start))
+                || Some(e.seq) == drill_started
+        })
+        .cloned()
+        .collect();
+    selected.sort_by_key(|e| e.seq);
+    selected
+}
+
+fn title_is_drill(title: &str) -> bool {
+    title.trim_start().starts_with("[DRILL]")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Summary
+
+/// The first sign of trouble.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Signal {
+    pub at: DateTime<Utc>,
+    pub kind: String,
+    pub provider: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepSummary {
+    pub id: String,
+    pub kind: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<i64>,
+    pub attempts: u32,
+    /// `succeeded`, `failed`, `skipped`, `interrupted`, `running` or `not_run`.
+    pub outcome: String,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApprovalSummary {
+    pub by: String,
+    pub at: DateTime<Utc>,
+    /// Milliseconds from the request to this approval (drills take less than a second).
+    pub wait_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunSummary {
+    pub run: RunId,
+    pub runbook: String,
+    pub workstream: Option<Workstream>,
+    pub request: Option<String>,
+    pub requested_at: Option<DateTime<Utc>>,
+    pub requested_by: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    /// `running`, `paused`, `succeeded`, `failed`, `aborted` or `cancelled`.
+    pub status: String,
+    pub steps: Vec<StepSummary>,
+    pub approvals: Vec<ApprovalSummary>,
+    /// `run.succeeded` − first signal (or the declaration when no signal was logged), in ms.
+    pub achieved_rto_ms: Option<i64>,
+    /// The `age_secs` of the backup its `backup_check` step found.
+    pub achieved_rpo_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Note {
+    pub at: DateTime<Utc>,
+    pub by: String,
+    pub text: String,
+    pub lesson: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Communication {
+    pub at: DateTime<Utc>,
+    pub run: Option<RunId>,
+    pub step: Option<String>,
+    /// `notify`, `comms_draft`, or the event kind for `comms.*` events.
+    pub kind: String,
+    /// The team told or the template drafted.
+    pub to: Option<String>,
+    pub text: String,
+}
+
+/// What the post-mortem says, derived from the incident's events only.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub incident: IncidentId,
+    pub title: String,
+    pub drill: bool,
+    pub declared_at: Option<DateTime<Utc>>,
+    pub declared_by: Option<String>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub resolved_by: Option<String>,
+    /// Providers whose feeds or alerts are part of the incident.
+    pub providers: Vec<String>,
+    /// Earliest `feed.degraded`, `feed.outage` or `alert.posted`.
+    pub first_signal: Option<Signal>,
+    pub alert_at: Option<DateTime<Utc>>,
+    /// First `alert.*` with `confirmed = true`.
+    pub confirmed_at: Option<DateTime<Utc>>,
+    /// Last `alert.recovered`: the providers were healthy again.
+    pub providers_recovered_at: Option<DateTime<Utc>>,
+    pub runs: Vec<RunSummary>,
+    pub notes: Vec<Note>,
+    pub communications: Vec<Communication>,
+}
+
+impl Summary {
+    /// Where T+ offsets count from: the first signal, else the declaration, else `fallback`.
+    pub fn origin(&self, fallback: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+        self.first_signal
+            .as_ref()
+            .map(|s| s.at)
+            .or(self.declared_at)
+            .or(fallback)
+    }
+}
+
+/// A short name for an actor: a person's display name, else `bot`, `feed:<name>`, `scheduler`.
+fn who(actor: &Actor) -> String {
+    match actor {
+        Actor::User { name, .. } => name.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn str_of(v: &Value) -> Option<String> {
+    v.as_str().map(str::to_owned)
+}
+
+/// Derives the summary from [`incident_events`]' output.
+pub fn summarize(events: &[Event], incident: &IncidentId) -> Summary {
+    let mine = |e: &&Event| e.incident.as_ref() == Some(incident);
+    let declared = events
+        .iter()
+        .filter(mine)
+        .find(|e| e.kind == "incident.declared");
+    let resolved = events
+        .iter()
+        .filter(mine)
+        .find(|e| e.kind == "incident.resolved");
+    let title = declared
+        .and_then(|e| str_of(&e.data["title"]))
+        .unwrap_or_else(|| incident.to_string());
+    let drill =
+        title_is_drill(&title) || events.iter().filter(mine).any(|e| e.kind == "drill.marked");
+    let first_signal = events
+        .iter()
+        .find(|e| {
+            matches!(
+                e.kind.as_str(),
+                "feed.degraded" | "feed.outage" | "alert.posted"
+            )
+        })
+        .map(|e| Signal {
+            at: e.at,
+            kind: e.kind.clone(),
+            provider: str_of(&e.data["provider"]),
+        });
+    let providers: Vec<String> = events
+        .iter()
+        .filter(|e| is_provider_kind(&e.kind))
+        .filter_map(|e| str_of(&e.data["provider"]))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let alert_at = events
+        .iter()
+        .find(|e| e.kind == "alert.posted")
+        .map(|e| e.at);
+    let confirmed_at = events
+        .iter()
+        .find(|e| e.kind.starts_with("alert.") && e.data["confirmed"] == Value::Bool(true))
+        .map(|e| e.at);
+    let providers_recovered_at = events
+        .iter()
+        .rfind(|e| e.kind == "alert.recovered")
+        .map(|e| e.at);
+    let origin = first_signal
+        .as_ref()
+        .map(|s| s.at)
+        .or(declared.map(|e| e.at));
+
+    let runs = state::fold(events)
+        .into_iter()
+        .map(|view| run_summary(events, &view, origin))
+        .collect::<Vec<_>>();
+
+    let notes = events
+        .iter()
+        .filter(|e| e.kind == "note.added")
+        .map(|e| Note {
+            at: e.at,
+            by: who(&e.actor),
+            text: str_of(&e.data["text"]).unwrap_or_default(),
+            lesson: e.data["lesson"].as_bool().unwrap_or(false),
+        })
+        .collect();
+
+    let mut communications = Vec::new();
+    for e in events {
+        let kind = e.data["kind"].as_str().unwrap_or_default();
+        let text = e.data["output"]["text"].as_str();
+        match (e.kind.as_str(), kind, text) {
+            ("step.succeeded", "notify" | "comms_draft", Some(text)) => {
+                let out = &e.data["output"];
+                communications.push(Communication {
+                    at: e.at,
+                    run: e.run.clone(),
+                    step: str_of(&e.data["step"]),
+                    kind: kind.to_owned(),
+                    to: str_of(&out["team"]).or_else(|| str_of(&out["template"])),
+                    text: text.to_owned(),
+                });
+            }
+            (k, _, _) if k.starts_with("comms.") => {
+                if let Some(text) = e.data["text"].as_str() {
+                    communications.push(Communication {
+                        at: e.at,
+                        run: e.run.clone(),
+                        step: None,
+                        kind: e.kind.clone(),
+                        to: str_of(&e.data["team"]).or_else(|| str_of(&e.data["audience"])),
+                        text: text.to_owned(),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    Summary {
+        incident: incident.clone(),
+        title,
+        drill,
+        declared_at: declared.map(|e| e.at),
+        declared_by: declared.map(|e| who(&e.actor)),
+        resolved_at: resolved.map(|e| e.at),
+        resolved_by: resolved.map(|e| who(&e.actor)),
+        providers,
+        first_signal,
+        alert_at,
+        confirmed_at,
+        providers_recovered_at,
+        runs,
+        notes,
+        communications,
+    }
+}
+
+fn status_name(status: &RunStatus) -> &'static str {
+    match status {
+        RunStatus::Running => "running",
+        RunStatus::Paused { .. } => "paused",
+        RunStatus::Succeeded => "succeeded",
+        RunStatus::Failed { .. } => "failed",
+        RunStatus::Aborted { .. } => "aborted",
+        RunStatus::Cancelled => "cancelled",
+    }
+}
+
+fn run_summary(
+    events: &[Event],
+    view: &state::RunView,
+    origin: Option<DateTime<Utc>>,
+) -> RunSummary {
+    let run_events: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.run.as_ref() == Some(&view.run))
+        .collect();
+    let request = run_events
+        .iter()
+        .find(|e| e.kind == "run.approved")
+        .and_then(|e| str_of(&e.data["request"]));
+    let requested = request.as_ref().and_then(|r| {
+        events
+            .iter()
+            .find(|e| e.kind == "run.requested" && e.data["request"].as_str() == Some(r))
+    });
+    let approvals = request
+        .as_ref()
+        .map(|r| {
+            events
+                .iter()
+                .filter(|e| {
+                    e.kind == "run.approval_counted" && e.data["request"].as_str() == Some(r)
+                })
+                .map(|e| ApprovalSummary {
+                    by: e.data["by"]["name"]
+                        .as_str()
+                        .map_or_else(|| who(&e.actor), str::to_owned),
+                    at: e.at,
+                    wait_ms: requested.map(|q| (e.at - q.at).num_milliseconds()),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+
+    // Steps in the order they first started; planned steps that never started come last.
+    let mut steps: Vec<StepSummary> = Vec::new();
+    let index = |steps: &Vec<StepSummary>, id: &str| steps.iter().position(|s| s.id == id);
+    for e in &run_events {
+        let Some(id) = e.data["step"].as_str() else {
+            continue;
+        };
+        let pos = match index(&steps, id) {
+            Some(pos) => pos,
+            None if e.kind == "step.started" || e.kind == "step.skipped" => {
+                steps.push(StepSummary {
+                    id: id.to_owned(),
+                    kind: None,
+                    started_at: None,
+                    ended_at: None,
+                    duration_ms: None,
+                    attempts: 0,
+                    outcome: "running".to_owned(),
+                    error: None,
+                });
+                steps.len() - 1
+            }
+            None => continue,
+        };
+        let step = &mut steps[pos];
+        let attempt = e.data["attempt"].as_u64().map(|a| a as u32);
+        match e.kind.as_str() {
+            "step.started" => {
+                step.started_at.get_or_insert(e.at);
+                step.kind = step.kind.take().or_else(|| str_of(&e.data["kind"]));
+                step.attempts = step.attempts.max(attempt.unwrap_or(1));
+                step.outcome = "running".to_owned();
+            }
+            "step.retrying" => {
+                step.attempts = step.attempts.max(attempt.unwrap_or(1) + 1);
+            }
+            "step.succeeded" | "step.failed" | "step.skipped" => {
+                step.ended_at = Some(e.at);
+                step.outcome = e.kind["step.".len()..].to_owned();
+                if let Some(n) = e.data["attempts"].as_u64() {
+                    step.attempts = step.attempts.max(n as u32);
+                }
+                step.error = str_of(&e.data["error"]);
+                step.duration_ms = e.data["duration_ms"]
+                    .as_i64()
+                    .or_else(|| step.started_at.map(|s| (e.at - s).num_milliseconds()));
+            }
+            "step.interrupted" => step.outcome = "interrupted".to_owned(),
+            _ => {}
+        }
+    }
+    if let Some(planned) = run_events
+        .iter()
+        .find(|e| e.kind == "run.started")
+        .and_then(|e| e.data["steps"].as_array())
+    {
+        for id in planned.iter().filter_map(Value::as_str) {
+            if index(&steps, id).is_none() {
+                steps.push(StepSummary {
+                    id: id.to_owned(),
+                    kind: None,
+                    started_at: None,
+                    ended_at: None,
+                    duration_ms: None,
+                    attempts: 0,
+                    outcome: "not_run".to_owned(),
+                    error: None,
+                });
+            }
+        }
+    }
+
+    let succeeded_at = run_events
+        .iter()
+        .find(|e| e.kind == "run.succeeded")
+        .map(|e| e.at);
+    let achieved_rpo_secs = run_events
+        .iter()
+        .filter(|e| {
+            matches!(e.kind.as_str(), "step.succeeded" | "step.failed")
+                && e.data["kind"] == "backup_check"
+        })
+        .find_map(|e| e.data["output"]["age_secs"].as_u64());
+    RunSummary {
+        run: view.run.clone(),
+        runbook: view.runbook.clone(),
+        workstream: view.workstream,
+        request,
+        requested_at: requested.map(|e| e.at),
+        requested_by: requested.map(|e| who(&e.actor)),
+        started_at: view.started_at,
+        ended_at: view.ended_at,
+        status: status_name(&view.status).to_owned(),
+        steps,
+        approvals,
+        achieved_rto_ms: succeeded_at
+            .zip(origin)
+            .map(|(end, start)| (end - start).num_milliseconds()),
+        achieved_rpo_secs,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Objectives
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Met,
+    Missed,
+    /// No objective, or nothing to measure.
+    NotMeasured,
+}
+
+impl Verdict {
+    fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Met => "met",
+            Verdict::Missed => "MISSED",
+            Verdict::NotMeasured => "not measured",
+        }
+    }
+}
+
+/// One line of the objectives table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectiveRow {
+    /// e.g. `RTO hosting`, `RPO`.
+    pub name: String,
+    pub target: Option<Duration>,
+    pub achieved: Option<Duration>,
+    /// Why nothing was achieved (e.g. the run failed), when `achieved` is `None`.
+    pub note: Option<String>,
+    pub verdict: Verdict,
+}
+
+/// RTO per workstream (a run that did not succeed misses it) and the RPO from the backup age.
+pub fn objective_rows(summary: &Summary, objectives: &Objectives) -> Vec<ObjectiveRow> {
+    let mut rows = Vec::new();
+    let mut by_workstream: BTreeMap<Workstream, &RunSummary> = BTreeMap::new();
+    for run in &summary.runs {
+        if let Some(ws) = run.workstream {
+            // A later run of the same workstream (a retry) is the one that counts.
+            by_workstream.insert(ws, run);
+        }
+    }
+    for (ws, run) in by_workstream {
+        let target = objectives.rto_for(ws).map(HumanDuration::get);
+        let achieved = run
+            .achieved_rto_ms
+            .map(|ms| Duration::from_millis(ms.max(0) as u64));
+        let (verdict, note) = match (target, achieved) {
+            (None, _) => (Verdict::NotMeasured, Some("no objective set".to_owned())),
+            (Some(t), Some(a)) => (
+                if a <= t {
+                    Verdict::Met
+                } else {
+                    Verdict::Missed
+                },
+                None,
+            ),
+            (Some(_), None) => (
+                Verdict::Missed,
+                Some(format!("not recovered (run {})", run.status)),
+            ),
+        };
+        rows.push(ObjectiveRow {
+            name: format!("RTO {ws}"),
+            target,
+            achieved,
+            note,
+            verdict,
+        });
+    }
+    let rpo = objectives.rpo.get();
+    let age = summary
+        .runs
+        .iter()
+        .find_map(|r| r.achieved_rpo_secs)
+        .map(Duration::from_secs);
+    rows.push(ObjectiveRow {
+        name: "RPO".to_owned(),
+        target: Some(rpo),
+        achieved: age,
+        note: age
+            .is_none()
+            .then(|| "no backup was checked or restored".to_owned()),
+        verdict: match age {
+            Some(a) if a <= rpo => Verdict::Met,
+            Some(_) => Verdict::Missed,
+            None => Verdict::NotMeasured,
+        },
+    });
+    rows
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting helpers
+
+fn ts(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S%.3f UTC").to_string()
+}
+
+fn ts_opt(at: Option<DateTime<Utc>>) -> String {
+    at.map_or_else(|| "—".to_owned(), ts)
+}
+
+/// `T+HH:MM:SS` (with `.mmm` when there are milliseconds), `T-…` before the origin.
+pub fn t_offset(at: DateTime<Utc>, origin: DateTime<Utc>) -> String {
+    let ms = (at - origin).num_milliseconds();
+    let sign = if ms < 0 { '-' } else { '+' };
+    let ms = ms.unsigned_abs();
+    let (h, m, s, frac) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+    if frac == 0 {
+        format!("T{sign}{h:02}:{m:02}:{s:02}")
+    } else {
+        format!("T{sign}{h:02}:{m:02}:{s:02}.{frac:03}")
+    }
+}
+
+/// A signed span for people: `3m 12s`, `-850ms`.
+fn span(d: chrono::Duration) -> String {
+    let ms = d.num_milliseconds();
+    let text = format_elapsed(Duration::from_millis(ms.unsigned_abs()));
+    if ms < 0 { format!("-{text}") } else { text }
+}
+
+fn ms_text(ms: Option<i64>) -> String {
+    ms.map_or_else(
+        || "—".to_owned(),
+        |ms| span(chrono::Duration::milliseconds(ms)),
+    )
+}
+
+fn dur_opt(d: Option<Duration>) -> String {
+    d.map_or_else(|| "—".to_owned(), format_elapsed)
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn s<'a>(data: &'a Value, key: &str) -> &'a str {
+    data[key].as_str().unwrap_or("?")
+}
+
+/// One human line per event kind; unknown kinds fall back to the kind name.
+pub fn describe(e: &Event) -> String {
+    let d = &e.data;
+    let provider = s(d, "provider");
+    let step = s(d, "step");
+    let suffix = |key: &str| {
+        d[key]
+            .as_str()
+            .filter(|t| !t.is_empty())
+            .map(|t| format!(": {t}"))
+            .unwrap_or_default()
+    };
+    let text = match e.kind.as_str() {
+        "drill.started" => format!(
+            "Drill started (simulated outage of {})",
+            d["providers"]
+                .as_array()
+                .map(|p| p
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", "))
+                .unwrap_or_default()
+        ),
+        "drill.marked" => "Incident marked as a drill".to_owned(),
+        "drill.finished" => "Drill finished; results recorded".to_owned(),
+        "feed.observed" => format!(
+            "{provider} observed {} → {}{}",
+            d["from"].as_str().unwrap_or("nothing"),
+            s(d, "to"),
+            suffix("summary")
+        ),
+        "feed.degraded" | "feed.outage" | "feed.recovered" | "feed.maintenance" => format!(
+            "{provider} settled at {} ({}){}",
+            s(d, "to"),
+            &e.kind["feed.".len()..],
+            suffix("summary")
+        ),
+        "feed.unreadable" => format!("{provider} feed unreadable{}", suffix("reason")),
+        "feed.readable" => format!("{provider} feed readable again"),
+        "feed.flapping" => format!("{provider} feed flapping; alerts held"),
+        "feed.settled" => format!("{provider} feed settled"),
+        "vendor.incident_opened" | "vendor.incident_updated" | "vendor.incident_resolved" => {
+            format!(
+                "{provider} status page: incident \"{}\" {} ({})",
+                s(&d["incident"], "title"),
+                &e.kind["vendor.incident_".len()..],
+                s(&d["incident"], "status")
+            )
+        }
+        "alert.posted" => format!(
+            "Alert posted: {provider} {} ({})",
+            s(d, "level"),
+            if d["confirmed"] == true {
+                "confirmed"
+            } else {
+                "unconfirmed"
+            }
+        ),
+        "alert.updated" => format!(
+            "Alert updated: {provider} {} ({})",
+            s(d, "level"),
+            if d["confirmed"] == true {
+                "confirmed"
+            } else {
+                "unconfirmed"
+            }
+        ),
+        "alert.failed" => format!(
+            "Alert for {provider} could not be posted{}",
+            suffix("error")
+        ),
+        "alert.recovered" => format!(
+            "{provider} recovered{}",
+            d["duration_secs"]
+                .as_i64()
+                .map(|secs| format!(" after {}", span(chrono::Duration::seconds(secs))))
+                .unwrap_or_default()
+        ),
+        "incident.declared" => format!("Incident declared: {}", s(d, "title")),
+        "incident.resolved" => "Incident resolved".to_owned(),
+        "note.added" if d["lesson"] == true => format!("Lesson: {}", s(d, "text")),
+        "note.added" => format!("Note: {}", s(d, "text")),
+        "command.refused" => format!("/{} refused (needs {})", s(d, "command"), s(d, "needs")),
+        "run.requested" => format!("Run of {} requested ({})", s(d, "runbook"), s(d, "request")),
+        "run.approval_counted" => format!(
+            "Approval of {} by {}",
+            s(d, "request"),
+            d["by"]["name"]
+                .as_str()
+                .map_or_else(|| who(&e.actor), str::to_owned)
+        ),
+        "approval.refused" => format!(
+            "Approval of {} refused{}",
+            s(d, "request"),
+            suffix("reason")
+        ),
+        "run.approved" => format!(
+            "{} approved; run {} started{}",
+            s(d, "request"),
+            s(d, "run"),
+            d["wait_secs"]
+                .as_i64()
+                .map(|w| format!(
+                    " ({} after the request)",
+                    span(chrono::Duration::seconds(w))
+                ))
+                .unwrap_or_default()
+        ),
+        "run.denied" => format!("{} denied{}", s(d, "request"), suffix("reason")),
+        "run.started" => format!(
+            "Runbook {} started ({})",
+            s(d, "runbook"),
+            s(d, "workstream")
+        ),
+        "run.paused" => format!("Run paused at {step}{}", suffix("reason")),
+        "run.resumed" => format!("Run resumed at {step} ({})", s(d, "decision")),
+        "run.cancel_requested" => "Run cancellation requested".to_owned(),
+        "run.succeeded" => "Run succeeded".to_owned(),
+        "run.failed" => format!("Run failed at {step}{}", suffix("error")),
+        "run.aborted" => format!("Run aborted at {step}"),
+        "run.cancelled" => "Run cancelled".to_owned(),
+        "step.started" => format!(
+            "Step {step} ({}) started, attempt {}",
+            s(d, "kind"),
+            d["attempt"].as_u64().unwrap_or(1)
+        ),
+        "step.retrying" => format!(
+            "Step {step} attempt {} failed{}; retrying",
+            d["attempt"].as_u64().unwrap_or(1),
+            suffix("error")
+        ),
+        "step.succeeded" => format!(
+            "Step {step} succeeded in {}{}",
+            ms_text(d["duration_ms"].as_i64()),
+            suffix("summary")
+        ),
+        "step.failed" => format!(
+            "Step {step} failed after {} attempt(s){}",
+            d["attempts"].as_u64().unwrap_or(1),
+            suffix("error")
+        ),
+        "step.skipped" => format!("Step {step} skipped"),
+        "step.interrupted" => format!("Step {step} interrupted ({})", s(d, "action")),
+        "comms.drafted" => "Communication drafted".to_owned(),
+        "comms.sent" => "Communication sent".to_owned(),
+        other => other.to_owned(),
+    };
+    one_line(&text)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The document, rendered to Markdown and HTML from one description
+
+enum Block {
+    Title(String),
+    Heading(String),
+    Para(String),
+    Table {
+        head: Vec<&'static str>,
+        rows: Vec<Vec<String>>,
+    },
+    List(Vec<String>),
+    Checklist(Vec<String>),
+    Pre {
+        caption: String,
+        text: String,
+    },
+    Chart,
+}
+
+fn document(summary: &Summary, events: &[Event], objectives: &Objectives) -> Vec<Block> {
+    let mut doc = Vec::new();
+    let drill = if summary.drill { " [DRILL]" } else { "" };
+    let title = if summary.drill && !title_is_drill(&summary.title) {
+        format!(
+            "Post-mortem{drill}: {} — {}",
+            summary.incident, summary.title
+        )
+    } else {
+        format!("Post-mortem: {} — {}", summary.incident, summary.title)
+    };
+    doc.push(Block::Title(title));
+    let origin = summary.origin(events.first().map(|e| e.at));
+
+    // Summary
+    doc.push(Block::Heading("Summary".into()));
+    let mut text = String::new();
+    if summary.drill {
+        text.push_str("This incident was a drill: the outage was simulated. ");
+    }
+    let _ = write!(
+        text,
+        "Incident {} ({}) was declared at {}{} and {}.",
+        summary.incident,
+        summary.title,
+        ts_opt(summary.declared_at),
+        summary
+            .declared_by
+            .as_ref()
+            .map(|b| format!(" by {b}"))
+            .unwrap_or_default(),
+        match summary.resolved_at {
+            Some(at) => format!(
+                "resolved at {}{}",
+                ts(at),
+                summary
+                    .resolved_by
+                    .as_ref()
+                    .map(|b| format!(" by {b}"))
+                    .unwrap_or_default()
+            ),
+            None => "is still open".to_owned(),
+        }
+    );
+    for run in &summary.runs {
+        let _ = write!(
+            text,
+            " Runbook {} ({}) {}{}.",
+            run.runbook,
+            run.workstream.map_or("no workstream", Workstream::as_str),
+            run.status,
+            run.ended_at
+                .map(|at| format!(" at {}", ts(at)))
+                .unwrap_or_default()
+        );
+    }
+    doc.push(Block::Para(text));
+
+    // Impact
+    doc.push(Block::Heading("Impact".into()));
+    let mut impact = Vec::new();
+    impact.push(format!(
+        "Providers affected: {}",
+        if summary.providers.is_empty() {
+            "none recorded".to_owned()
+        } else {
+            summary.providers.join(", ")
+        }
+    ));
+    let workstreams: BTreeSet<&str> = summary
+        .runs
+        .iter()
+        .filter_map(|r| r.workstream.map(Workstream::as_str))
+        .collect();
+    impact.push(format!(
+        "Workstreams recovered: {}",
+        if workstreams.is_empty() {
+            "none".to_owned()
+        } else {
+            workstreams.into_iter().collect::<Vec<_>>().join(", ")
+        }
+    ));
+    if let Some(origin) = origin {
+        let recovered = summary
+            .runs
+            .iter()
+            .filter(|r| r.status == "succeeded")
+            .filter_map(|r| r.ended_at)
+            .max();
+        impact.push(match recovered {
+            Some(at) => format!(
+                "Time from the first signal to the last recovery: {}",
+                span(at - origin)
+            ),
+            None => "No runbook recovered service.".to_owned(),
+        });
+        if let Some(at) = summary.providers_recovered_at {
+            impact.push(format!(
+                "Providers healthy again at {} ({})",
+                ts(at),
+                t_offset(at, origin)
+            ));
+        }
+    }
+    doc.push(Block::List(impact));
+
+    // Objectives
+    doc.push(Block::Heading("Objectives".into()));
+    let rows = objective_rows(summary, objectives);
+    doc.push(Block::Table {
+        head: vec!["Objective", "Target", "Achieved", "Result"],
+        rows: rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r.name.clone(),
+                    r.target
+                        .map_or_else(|| "—".to_owned(), |t| HumanDuration(t).to_string()),
+                    r.achieved.map_or_else(
+                        || r.note.clone().unwrap_or_else(|| "—".to_owned()),
+                        format_elapsed,
+                    ),
+                    r.verdict.as_str().to_owned(),
+                ]
+            })
+            .collect(),
+    });
+    doc.push(Block::Para(
+        "RTO is measured from the first signal (the declaration when none was logged) to the runbook's success; RPO is the age of the backup the run checked.".into(),
+    ));
+    doc.push(Block::Chart);
+
+    // Detection
+    doc.push(Block::Heading("Detection".into()));
+    let mut milestones: Vec<(&str, DateTime<Utc>)> = Vec::new();
+    if let Some(sig) = &summary.first_signal {
+        milestones.push(("First signal", sig.at));
+    }
+    if let Some(at) = summary.confirmed_at {
+        milestones.push(("Confirmation", at));
+    }
+    if let Some(at) = summary.alert_at {
+        milestones.push(("Alert posted", at));
+    }
+    if let Some(at) = summary.declared_at {
+        milestones.push(("Declaration", at));
+    }
+    milestones.sort_by_key(|(_, at)| *at);
+    let mut previous: Option<DateTime<Utc>> = None;
+    doc.push(Block::Table {
+        head: vec!["Milestone", "Time (UTC)", "T+", "Since previous"],
+        rows: milestones
+            .iter()
+            .map(|(name, at)| {
+                let row = vec![
+                    (*name).to_owned(),
+                    ts(*at),
+                    origin.map(|o| t_offset(*at, o)).unwrap_or_default(),
+                    previous.map_or_else(|| "—".to_owned(), |p| span(*at - p)),
+                ];
+                previous = Some(*at);
+                row
+            })
+            .collect(),
+    });
+    if let Some(sig) = &summary.first_signal {
+        doc.push(Block::Para(format!(
+            "The first signal was {} from {}.",
+            sig.kind,
+            sig.provider.as_deref().unwrap_or("an unknown provider")
+        )));
+    }
+
+    // Timeline
+    doc.push(Block::Heading("Timeline".into()));
+    doc.push(Block::Table {
+        head: vec!["#", "Time (UTC)", "T+", "Actor", "What happened"],
+        rows: events
+            .iter()
+            .map(|e| {
+                vec![
+                    e.seq.to_string(),
+                    ts(e.at),
+                    origin.map(|o| t_offset(e.at, o)).unwrap_or_default(),
+                    one_line(&who(&e.actor)),
+                    describe(e),
+                ]
+            })
+            .collect(),
+    });
+
+    // Approvals
+    doc.push(Block::Heading("Approvals".into()));
+    let approvals: Vec<Vec<String>> = summary
+        .runs
+        .iter()
+        .flat_map(|run| {
+            run.approvals.iter().map(move |a| {
+                vec![
+                    run.runbook.clone(),
+                    run.request.clone().unwrap_or_default(),
+                    run.requested_by.clone().unwrap_or_default(),
+                    a.by.clone(),
+                    ts(a.at),
+                    ms_text(a.wait_ms),
+                ]
+            })
+        })
+        .collect();
+    if approvals.is_empty() {
+        doc.push(Block::Para("No approvals were recorded.".into()));
+    } else {
+        doc.push(Block::Table {
+            head: vec![
+                "Runbook",
+                "Request",
+                "Requested by",
+                "Approved by",
+                "At (UTC)",
+                "Waited",
+            ],
+            rows: approvals,
+        });
+    }
+
+    // Steps
+    doc.push(Block::Heading("Steps".into()));
+    if summary.runs.is_empty() {
+        doc.push(Block::Para("No runbook was run.".into()));
+    }
+    for run in &summary.runs {
+        doc.push(Block::Para(format!(
+            "Run {} — {} ({}), {}; started {}, ended {}.",
+            run.run,
+            run.runbook,
+            run.workstream.map_or("no workstream", Workstream::as_str),
+            run.status,
+            ts(run.started_at),
+            ts_opt(run.ended_at)
+        )));
+        doc.push(Block::Table {
+            head: vec![
+                "Step", "Kind", "Started", "Ended", "Duration", "Attempts", "Outcome",
+            ],
+            rows: run
+                .steps
+                .iter()
+                .map(|st| {
+                    vec![
+                        st.id.clone(),
+                        st.kind.clone().unwrap_or_default(),
+                        ts_opt(st.started_at),
+                        ts_opt(st.ended_at),
+                        ms_text(st.duration_ms),
+                        st.attempts.to_string(),
+                        match &st.error {
+                            Some(err) => format!("{}: {}", st.outcome, one_line(err)),
+                            None => st.outcome.clone(),
+                        },
+                    ]
+                })
+                .collect(),
+        });
+    }
+
+    // Communications
+    doc.push(Block::Heading("Communications".into()));
+    if summary.communications.is_empty() {
+        doc.push(Block::Para("No communications were recorded.".into()));
+    }
+    for c in &summary.communications {
+        doc.push(Block::Pre {
+            caption: format!(
+                "{} — {}{}{}",
+                ts(c.at),
+                c.kind,
+                c.to.as_ref()
+                    .map(|t| format!(" to {t}"))
+                    .unwrap_or_default(),
+                c.step
+                    .as_ref()
+                    .map(|s| format!(" (step {s})"))
+                    .unwrap_or_default()
+            ),
+            text: c.text.clone(),
+        });
+    }
+
+    // Lessons and notes
+    doc.push(Block::Heading("Lessons learned".into()));
+    let lessons: Vec<String> = summary
+        .notes
+        .iter()
+        .filter(|n| n.lesson)
+        .map(|n| format!("{} ({}, {})", one_line(&n.text), n.by, ts(n.at)))
+        .collect();
+    if lessons.is_empty() {
+        doc.push(Block::Para(
+            "None recorded yet (`/incident note lesson:true`).".into(),
+        ));
+    } else {
+        doc.push(Block::List(lessons));
+    }
+    let notes: Vec<String> = summary
+        .notes
+        .iter()
+        .filter(|n| !n.lesson)
+        .map(|n| format!("{} ({}, {})", one_line(&n.text), n.by, ts(n.at)))
+        .collect();
+    if !notes.is_empty() {
+        doc.push(Block::Heading("Notes".into()));
+        doc.push(Block::List(notes));
+    }
+
+    // Follow-ups
+    doc.push(Block::Heading("Open follow-ups".into()));
+    let mut todo = Vec::new();
+    for r in rows.iter().filter(|r| r.verdict == Verdict::Missed) {
+        todo.push(format!(
+            "{} missed: achieved {} against a target of {}",
+            r.name,
+            r.achieved.map_or_else(
+                || r.note.clone().unwrap_or_else(|| "nothing".into()),
+                format_elapsed
+            ),
+            dur_opt(r.target)
+        ));
+    }
+    for run in &summary.runs {
+        for st in run
+            .steps
+            .iter()
+            .filter(|st| matches!(st.outcome.as_str(), "failed" | "skipped" | "interrupted"))
+        {
+            todo.push(format!(
+                "Step {} of {} {}{}",
+                st.id,
+                run.runbook,
+                st.outcome,
+                st.error
+                    .as_ref()
+                    .map(|e| format!(": {}", one_line(e)))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    todo.push("Review the plan (DRP) and the runbooks with these lessons".into());
+    doc.push(Block::Checklist(todo));
+    doc
+}
+
+fn md_cell(text: &str) -> String {
+    one_line(text).replace('|', "\\|")
+}
+
+/// A post-mortem ready to edit.
+pub fn markdown(summary: &Summary, events: &[Event], objectives: &Objectives) -> String {
+    let mut out = String::new();
+    for block in document(summary, events, objectives) {
+        match block {
+            Block::Title(t) => {
+                let _ = writeln!(out, "# {}\n", one_line(&t));
+            }
+            Block::Heading(h) => {
+                let _ = writeln!(out, "## {h}\n");
+            }
+            Block::Para(p) => {
+                let _ = writeln!(out, "{p}\n");
+            }
+            Block::Table { head, rows } => {
+                let _ = writeln!(out, "| {} |", head.join(" | "));
+                let _ = writeln!(out, "|{}", head.iter().map(|_| "---|").collect::<String>());
+                for row in rows {
+                    let cells: Vec<String> = row.iter().map(|c| md_cell(c)).collect();
+                    let _ = writeln!(out, "| {} |", cells.join(" | "));
+                }
+                out.push('\n');
+            }
+            Block::List(items) => {
+                for item in items {
+                    let _ = writeln!(out, "- {}", one_line(&item));
+                }
+                out.push('\n');
+            }
+            Block::Checklist(items) => {
+                for item in items {
+                    let _ = writeln!(out, "- [ ] {}", one_line(&item));
+                }
+                out.push('\n');
+            }
+            Block::Pre { caption, text } => {
+                // A fence longer than any backtick run inside keeps the text exact.
+                let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+                let fence = "`".repeat(longest.max(2) + 1);
+                let _ = writeln!(out, "{caption}\n\n{fence}text\n{text}\n{fence}\n");
+            }
+            Block::Chart => {}
+        }
+    }
+    out.truncate(out.trim_end().len());
+    out.push('\n');
+    out
+}
+
+/// `{"summary": …, "events": [the envelopes exactly as stored]}`.
+pub fn json(summary: &Summary, events: &[Event]) -> String {
+    #[derive(Serialize)]
+    struct Export<'a> {
+        summary: &'a Summary,
+        events: &'a [Event],
+    }
+    serde_json::to_string_pretty(&Export { summary, events }).unwrap_or_default()
+}
+
+fn csv_field(field: &str) -> String {
+    if field.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_owned()
+    }
+}
+
+/// One row per event, RFC 4180 (CRLF line ends; fields with `,`, `"`, CR or LF quoted).
+pub fn csv(events: &[Event]) -> String {
+    let mut out = String::from("seq,at,actor,incident,run,kind,data\r\n");
+    for e in events {
+        let fields = [
+            e.seq.to_string(),
+            e.at.to_rfc3339_opts(SecondsFormat::Millis, true),
+            e.actor.to_string(),
+            e.incident
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            e.run.as_ref().map(ToString::to_string).unwrap_or_default(),
+            e.kind.clone(),
+            serde_json::to_string(&e.data).unwrap_or_default(),
+        ];
+        let row: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        out.push_str(&row.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// Escapes text for HTML element content and attribute values.
+fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}\
+table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}\
+th{background:#f3f3f3}pre{background:#f6f6f6;padding:.75em;white-space:pre-wrap}\
+.chart{border:1px solid #ddd;margin:1em 0}ul.todo{list-style:none;padding-left:1em}";
+
+/// One self-contained HTML page: the Markdown's content, escaped, plus an inline SVG chart.
+pub fn html(summary: &Summary, events: &[Event], objectives: &Objectives) -> String {
+    let doc = document(summary, events, objectives);
+    let title = doc
+        .iter()
+        .find_map(|b| match b {
+            Block::Title(t) => Some(t.clone()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let mut out = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        esc(&title)
+    );
+    for block in doc {
+        match block {
+            Block::Title(t) => {
+                let _ = writeln!(out, "<h1>{}</h1>", esc(&t));
+            }
+            Block::Heading(h) => {
+                let _ = writeln!(out, "<h2>{}</h2>", esc(&h));
+            }
+            Block::Para(p) => {
+                let _ = writeln!(out, "<p>{}</p>", esc(&p));
+            }
+            Block::Table { head, rows } => {
+                out.push_str("<table>\n<thead><tr>");
+                for h in head {
+                    let _ = write!(out, "<th>{}</th>", esc(h));
+                }
+                out.push_str("</tr></thead>\n<tbody>\n");
+                for row in rows {
+                    out.push_str("<tr>");
+                    for cell in row {
+                        let _ = write!(out, "<td>{}</td>", esc(&cell));
+                    }
+                    out.push_str("</tr>\n");
+                }
+                out.push_str("</tbody>\n</table>\n");
+            }
+            Block::List(items) => {
+                out.push_str("<ul>\n");
+                for item in items {
+                    let _ = writeln!(out, "<li>{}</li>", esc(&item));
+                }
+                out.push_str("</ul>\n");
+            }
+            Block::Checklist(items) => {
+                out.push_str("<ul class=\"todo\">\n");
+                for item in items {
+                    let _ = writeln!(out, "<li>&#9744; {}</li>", esc(&item));
+                }
+                out.push_str("</ul>\n");
+            }
+            Block::Pre { caption, text } => {
+                let _ = writeln!(out, "<p>{}</p>\n<pre>{}</pre>", esc(&caption), esc(&text));
+            }
+            Block::Chart => out.push_str(&chart(summary, events, objectives)),
+        }
+    }
+    out.push_str("</body>\n</html>\n");
+    out
+}
+
+/// The SVG chart: one lane per workstream, steps as bars, markers and the RTO budget.
+fn chart(summary: &Summary, events: &[Event], objectives: &Objectives) -> String {
+    let Some(origin) = summary.origin(events.first().map(|e| e.at)) else {
+        return String::new();
+    };
+    let last = events.iter().map(|e| e.at).max().unwrap_or(origin);
+    let total_ms = (last - origin).num_milliseconds().max(1) as f64;
+    let (left, width, lane_h, top) = (170.0, 700.0, 44.0, 30.0);
+    let x = |at: DateTime<Utc>| {
+        let ms = (at - origin).num_milliseconds() as f64;
+        left + (ms / total_ms).clamp(0.0, 1.0) * width
+    };
+    let mut lanes: Vec<(String, Vec<&RunSummary>)> = Vec::new();
+    for run in &summary.runs {
+        let name = run
+            .workstream
+            .map_or_else(|| run.runbook.clone(), |w| w.to_string());
+        match lanes.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, runs)) => runs.push(run),
+            None => lanes.push((name, vec![run])),
+        }
+    }
+    if lanes.is_empty() {
+        lanes.push(("incident".to_owned(), Vec::new()));
+    }
+    let height = top + lanes.len() as f64 * lane_h + 40.0;
+    let total_w = left + width + 30.0;
+    let mut svg = format!(
+        "<svg class=\"chart\" width=\"{total_w}\" height=\"{height}\" viewBox=\"0 0 {total_w} {height}\" role=\"img\" aria-label=\"Recovery chart\">\n"
+    );
+    let bottom = top + lanes.len() as f64 * lane_h;
+    let marker = |svg: &mut String, at: DateTime<Utc>, label: &str, color: &str, row: f64| {
+        let px = x(at);
+        let _ = writeln!(
+            svg,
+            "<line x1=\"{px:.1}\" y1=\"{top}\" x2=\"{px:.1}\" y2=\"{bottom}\" stroke=\"{color}\" stroke-dasharray=\"4 3\"><title>{} {}</title></line>\n<text x=\"{px:.1}\" y=\"{:.1}\" font-size=\"10\" fill=\"{color}\">{}</text>",
+            esc(label),
+            esc(&ts(at)),
+            10.0 + row * 10.0,
+            esc(label)
+        );
+    };
+    if let Some(sig) = &summary.first_signal {
+        marker(&mut svg, sig.at, "first signal", "#c00", 0.0);
+    }
+    if let Some(at) = summary.declared_at {
+        marker(&mut svg, at, "declared", "#d60", 1.0);
+    }
+    for (i, (name, runs)) in lanes.iter().enumerate() {
+        let y = top + i as f64 * lane_h;
+        let _ = writeln!(
+            svg,
+            "<rect x=\"0\" y=\"{y}\" width=\"{total_w}\" height=\"{lane_h}\" fill=\"{}\"/>\n<text x=\"5\" y=\"{:.1}\" font-size=\"12\">{}</text>",
+            if i % 2 == 0 { "#fafafa" } else { "#f0f0f0" },
+            y + lane_h / 2.0 + 4.0,
+            esc(name)
+        );
+        let ws = runs.first().and_then(|r| r.workstream);
+        if let Some(budget) = ws.and_then(|w| objectives.rto_for(w)) {
+            let end = chrono::Duration::from_std(budget.get())
+                .ok()
+                .and_then(|d| origin.checked_add_signed(d));
+            match end {
+                Some(end) if end <= last => {
+                    let px = x(end);
+                    let _ = writeln!(
+                        svg,
+                        "<line x1=\"{px:.1}\" y1=\"{y}\" x2=\"{px:.1}\" y2=\"{:.1}\" stroke=\"#900\" stroke-width=\"2\"><title>RTO budget {budget}</title></line>",
+                        y + lane_h
+                    );
+                }
+                _ => {
+                    let _ = writeln!(
+                        svg,
+                        "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" fill=\"#900\" text-anchor=\"end\">RTO {budget} → (beyond this chart)</text>",
+                        left + width,
+                        y + 11.0
+                    );
+                }
+            }
+        }
+        for run in runs {
+            for a in &run.approvals {
+                let px = x(a.at);
+                let _ = writeln!(
+                    svg,
+                    "<circle cx=\"{px:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"#36c\"><title>approved by {} at {}</title></circle>",
+                    y + 10.0,
+                    esc(&a.by),
+                    esc(&ts(a.at))
+                );
+            }
+            for st in &run.steps {
+                let Some(start) = st.started_at else { continue };
+                let end = st.ended_at.unwrap_or(last);
+                let (x1, x2) = (x(start), x(end));
+                let color = match st.outcome.as_str() {
+                    "succeeded" => "#4a4",
+                    "failed" | "interrupted" => "#c33",
+                    "skipped" => "#aaa",
+                    _ => "#fc3",
+                };
+                let _ = writeln!(
+                    svg,
+                    "<rect x=\"{x1:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"14\" fill=\"{color}\" stroke=\"#333\" stroke-width=\"0.5\"><title>{} {} ({})</title></rect>",
+                    y + 18.0,
+                    (x2 - x1).max(2.0),
+                    esc(&st.id),
+                    esc(&st.outcome),
+                    esc(&ms_text(st.duration_ms))
+                );
+            }
+            if run.status == "succeeded"
+                && let Some(end) = run.ended_at
+            {
+                let px = x(end);
+                let _ = writeln!(
+                    svg,
+                    "<polygon points=\"{px:.1},{:.1} {:.1},{:.1} {:.1},{:.1}\" fill=\"#080\"><title>recovered at {}</title></polygon>",
+                    y + 36.0,
+                    px - 5.0,
+                    y + 44.0,
+                    px + 5.0,
+                    y + 44.0,
+                    esc(&ts(end))
+                );
+            }
+        }
+    }
+    let _ = writeln!(
+        svg,
+        "<text x=\"{left}\" y=\"{:.1}\" font-size=\"10\">{}</text>\n<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">{}</text>",
+        bottom + 14.0,
+        esc(&t_offset(origin, origin)),
+        left + width,
+        bottom + 14.0,
+        esc(&t_offset(last, origin))
+    );
+    svg.push_str("</svg>\n");
+    svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{GENESIS, NewEvent};
+    use serde_json::json;
+
+    const INC: &str = "INC-20261125-0901";
+    const RUN: &str = "RUN-20261125-090210-failover-hosting-ab12";
+    const URL: &str = "https://status.heroku.com/incidents/1";
+
+    fn t0() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-25T09:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn user(name: &str) -> Actor {
+        Actor::User {
+            id: format!("id-{name}"),
+            name: name.to_owned(),
+        }
+    }
+
+    fn feed(name: &str) -> Actor {
+        Actor::Feed {
+            name: name.to_owned(),
+        }
+    }
+
+    fn person(name: &str) -> Value {
+        json!({ "id": format!("id-{name}"), "name": name, "roles": ["approver"] })
+    }
+
+    /// Seals events onto a chain with increasing seq, `ms` after 09:00:00 UTC.
+    #[derive(Default)]
+    struct Log {
+        events: Vec<Event>,
+    }
+
+    impl Log {
+        fn at(&mut self, ms: i64, new: NewEvent) -> &mut Self {
+            let prev = self
+                .events
+                .last()
+                .map_or(GENESIS.to_owned(), |e| e.hash.clone());
+            let seq = self.events.len() as u64 + 1;
+            let at = t0() + chrono::Duration::milliseconds(ms);
+            self.events.push(Event::seal(new, seq, at, &prev));
+            self
+        }
+    }
+
+    fn inc() -> IncidentId {
+        IncidentId::from(INC)
+    }
+
+    fn run_id() -> RunId {
+        RunId::from(RUN)
+    }
+
+    fn ev(actor: Actor, kind: &str, data: Value) -> NewEvent {
+        NewEvent::new(actor, kind, data)
+    }
+
+    fn step(kind: &str, data: Value) -> NewEvent {
+        ev(Actor::Bot, kind, data).run(run_id())
+    }
+
+    /// A Heroku outage: feeds, alert, declaration, two approvals, a run with a retried step,
+    /// a failed `continue` step and a skipped one, a lesson, recovery, resolution — with
+    /// unrelated events before and after that must stay out.
+    fn recorded() -> Vec<Event> {
+        let s = 1000;
+        let mut log = Log::default();
+        log.at(
+            -5000 * s,
+            ev(user("zed"), "incident.declared", json!({"title": "Old one"}))
+                .incident(IncidentId::from("INC-0")),
+        )
+        .at(
+            -4000 * s,
+            ev(user("zed"), "incident.resolved", json!({})).incident(IncidentId::from("INC-0")),
+        )
+        .at(
+            -3600 * s,
+            ev(feed("openai-status"), "feed.outage", json!({"provider": "openai", "from": "operational", "to": "major_outage"})),
+        )
+        .at(
+            -3000 * s,
+            ev(feed("openai-status"), "feed.recovered", json!({"provider": "openai", "from": "major_outage", "to": "operational"})),
+        )
+        .at(
+            0,
+            ev(feed("heroku-status"), "feed.observed", json!({"provider": "heroku", "from": "operational", "to": "major_outage", "summary": format!("Apps unavailable, see {URL}"), "reason": null})),
+        )
+        .at(
+            2 * s,
+            ev(feed("heroku-status"), "feed.outage", json!({"provider": "heroku", "from": "operational", "to": "major_outage", "summary": "Apps unavailable"})),
+        )
+        .at(
+            3 * s,
+            ev(Actor::Bot, "alert.posted", json!({"alert_id": "A1", "provider": "heroku", "level": "major_outage", "confirmed": false, "sources": ["heroku-status"], "incidents": [], "message": null})),
+        )
+        .at(
+            5 * s,
+            ev(Actor::Bot, "alert.updated", json!({"alert_id": "A1", "provider": "heroku", "level": "major_outage", "confirmed": true, "sources": ["heroku-status", "heroku-probe"], "incidents": [], "message": null})),
+        )
+        .at(
+            60 * s,
+            ev(user("alice"), "incident.declared", json!({"title": "Heroku outage"})).incident(inc()),
+        )
+        .at(
+            70 * s,
+            ev(user("alice"), "run.requested", json!({"request": "REQ-1", "runbook": "failover-hosting", "detail": {}})).incident(inc()),
+        )
+        .at(
+            100 * s,
+            ev(user("bob"), "run.approval_counted", json!({"request": "REQ-1", "by": person("bob")})),
+        )
+        .at(
+            130 * s,
+            ev(user("carol"), "run.approval_counted", json!({"request": "REQ-1", "by": person("carol")})),
+        )
+        .at(
+            130 * s,
+            ev(user("carol"), "run.started", json!({"runbook": "failover-hosting", "title": "Hosting failover", "workstream": "hosting", "file_hash": "h", "params": {}, "steps": ["scale", "restore", "notify", "dns", "smoke", "watch"]}))
+                .run(run_id())
+                .incident(inc()),
+        )
+        .at(
+            130 * s + 500,
+            ev(user("carol"), "run.approved", json!({"request": "REQ-1", "run": RUN, "wait_secs": 60})).run(run_id()),
+        )
+        .at(131 * s, step("step.started", json!({"step": "scale", "kind": "ecs_scale", "attempt": 1})))
+        .at(140 * s, step("step.retrying", json!({"step": "scale", "attempt": 1, "error": "throttled", "delay_ms": 1000})))
+        .at(141 * s, step("step.started", json!({"step": "scale", "kind": "ecs_scale", "attempt": 2})))
+        .at(200 * s, step("step.succeeded", json!({"step": "scale", "kind": "ecs_scale", "summary": "2 services stable", "output": {}, "duration_ms": 59000, "attempts": 2})))
+        .at(201 * s, step("step.started", json!({"step": "restore", "kind": "backup_check", "attempt": 1})))
+        .at(210 * s, step("step.succeeded", json!({"step": "restore", "kind": "backup_check", "summary": "fresh", "output": {"age_secs": 720, "completed_at": "2026-11-25T08:48:30Z"}, "duration_ms": 9000, "attempts": 1})))
+        .at(211 * s, step("step.started", json!({"step": "notify", "kind": "notify", "attempt": 1})))
+        .at(212 * s, step("step.succeeded", json!({"step": "notify", "kind": "notify", "summary": "told engineering", "output": {"team": "engineering", "text": "[RUN-1] Hosting failover started, \"ETA\" 30m,\nstand by"}, "duration_ms": 1000, "attempts": 1})))
+        .at(213 * s, step("step.started", json!({"step": "dns", "kind": "route53_upsert", "attempt": 1})))
+        .at(220 * s, step("step.failed", json!({"step": "dns", "kind": "route53_upsert", "error": "zone not found", "duration_ms": 7000, "attempts": 1, "on_failure": "continue"})))
+        .at(221 * s, ev(user("alice"), "step.skipped", json!({"step": "smoke"})).run(run_id()))
+        .at(300 * s, step("run.succeeded", json!({"duration_ms": 170000})))
+        .at(
+            400 * s,
+            ev(user("alice"), "note.added", json!({"text": "Backups should run hourly", "lesson": true})).incident(inc()),
+        )
+        .at(
+            410 * s,
+            ev(user("bob"), "note.added", json!({"text": "Dan joined <b>late</b> | pager", "lesson": false})).incident(inc()),
+        )
+        .at(
+            500 * s,
+            ev(user("alice"), "custom.thing", json!({})).incident(inc()),
+        )
+        .at(
+            900 * s,
+            ev(Actor::Bot, "alert.recovered", json!({"alert_id": "A1", "provider": "heroku", "level": "operational", "confirmed": true, "duration_secs": 897})),
+        )
+        .at(
+            1000 * s,
+            ev(user("alice"), "incident.resolved", json!({})).incident(inc()),
+        )
+        .at(
+            2000 * s,
+            ev(feed("heroku-status"), "feed.observed", json!({"provider": "heroku", "from": "operational", "to": "degraded"})),
+        );
+        log.events
+    }
+
+    fn objectives(hosting: u64) -> Objectives {
+        Objectives {
+            hosting_rto: HumanDuration::from_secs(hosting),
+            llm_rto: HumanDuration::from_secs(2 * 3600),
+            rpo: HumanDuration::from_secs(3600),
+            data_rto: None,
+        }
+    }
+
+    fn selected() -> (Vec<Event>, Summary) {
+        let events = incident_events(&recorded(), &inc());
+        let summary = summarize(&events, &inc());
+        (events, summary)
+    }
+
+    #[test]
+    fn selection_keeps_runs_approvals_and_the_providers_episode_only() {
+        let all = recorded();
+        let (events, _) = selected();
+        let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+        // Starts at the unhealthy raw observation, ends at the resolution.
+        assert_eq!(events.first().unwrap().kind, "feed.observed");
+        assert_eq!(events.first().unwrap().at, t0());
+        assert_eq!(events.last().unwrap().kind, "incident.resolved");
+        assert_eq!(
+            kinds
+                .iter()
+                .filter(|k| **k == "run.approval_counted")
+                .count(),
+            2
+        );
+        assert!(kinds.contains(&"step.retrying"));
+        assert!(kinds.contains(&"alert.recovered"));
+        assert!(
+            !events.iter().any(|e| e.data["provider"] == "openai"),
+            "a provider that recovered before the declaration is not involved"
+        );
+        assert!(
+            !events
+                .iter()
+                .any(|e| e.incident == Some(IncidentId::from("INC-0")))
+        );
+        assert_eq!(events.len(), all.len() - 5, "{kinds:?}");
+        assert!(events.windows(2).all(|w| w[0].seq < w[1].seq));
+    }
+
+    #[test]
+    fn summary_measures_detection_runs_steps_and_approvals() {
+        let (_, s) = selected();
+        assert_eq!(s.title, "Heroku outage");
+        assert!(!s.drill);
+        assert_eq!(s.providers, vec!["heroku".to_owned()]);
+        let sig = s.first_signal.as_ref().unwrap();
+        assert_eq!(sig.kind, "feed.outage");
+        assert_eq!(sig.at, t0() + chrono::Duration::seconds(2));
+        assert_eq!(s.alert_at, Some(t0() + chrono::Duration::seconds(3)));
+        assert_eq!(s.confirmed_at, Some(t0() + chrono::Duration::seconds(5)));
+        assert_eq!(s.declared_at, Some(t0() + chrono::Duration::seconds(60)));
+        assert_eq!(s.declared_by.as_deref(), Some("alice"));
+        assert_eq!(s.resolved_at, Some(t0() + chrono::Duration::seconds(1000)));
+
+        assert_eq!(s.runs.len(), 1);
+        let run = &s.runs[0];
+        assert_eq!(run.status, "succeeded");
+        assert_eq!(run.workstream, Some(Workstream::Hosting));
+        assert_eq!(
+            run.achieved_rto_ms,
+            Some(298_000),
+            "run.succeeded − first signal"
+        );
+        assert_eq!(run.achieved_rpo_secs, Some(720));
+        assert_eq!(run.requested_by.as_deref(), Some("alice"));
+        let waits: Vec<_> = run
+            .approvals
+            .iter()
+            .map(|a| (a.by.as_str(), a.wait_ms))
+            .collect();
+        assert_eq!(waits, vec![("bob", Some(30_000)), ("carol", Some(60_000))]);
+
+        let outcome = |id: &str| run.steps.iter().find(|st| st.id == id).unwrap();
+        assert_eq!(outcome("scale").attempts, 2);
+        assert_eq!(outcome("scale").duration_ms, Some(59_000));
+        assert_eq!(outcome("scale").kind.as_deref(), Some("ecs_scale"));
+        assert_eq!(outcome("dns").outcome, "failed");
+        assert_eq!(outcome("dns").error.as_deref(), Some("zone not found"));
+        assert_eq!(outcome("smoke").outcome, "skipped");
+        assert_eq!(outcome("watch").outcome, "not_run");
+
+        assert_eq!(s.notes.iter().filter(|n| n.lesson).count(), 1);
+        assert_eq!(s.communications.len(), 1);
+        assert_eq!(
+            s.communications[0].text,
+            "[RUN-1] Hosting failover started, \"ETA\" 30m,\nstand by"
+        );
+    }
+
+    #[test]
+    fn t_offsets_count_from_the_first_signal() {
+        let o = t0();
+        assert_eq!(t_offset(o, o), "T+00:00:00");
+        assert_eq!(
+            t_offset(o + chrono::Duration::seconds(3723), o),
+            "T+01:02:03"
+        );
+        assert_eq!(
+            t_offset(o + chrono::Duration::milliseconds(1500), o),
+            "T+00:00:01.500"
+        );
+        assert_eq!(t_offset(o - chrono::Duration::seconds(2), o), "T-00:00:02");
+
+        let (events, s) = selected();
+        let md = markdown(&s, &events, &objectives(4 * 3600));
+        // The raw observation came 2 s before the settled signal the clock starts from.
+        assert!(
+            md.contains("| 2026-11-25 09:00:00.000 UTC | T-00:00:02 | feed:heroku-status |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| Declaration | 2026-11-25 09:01:00.000 UTC | T+00:00:58 | 55s |"),
+            "{md}"
+        );
+        assert!(md.contains("| T+00:04:58 | bot | Run succeeded |"), "{md}");
+    }
+
+    #[test]
+    fn rto_is_met_within_budget_and_missed_beyond_it_or_without_recovery() {
+        let (events, s) = selected();
+        let rows = objective_rows(&s, &objectives(4 * 3600));
+        assert_eq!(rows[0].name, "RTO hosting");
+        assert_eq!(rows[0].verdict, Verdict::Met);
+        assert_eq!(rows[1].name, "RPO");
+        assert_eq!(rows[1].achieved, Some(Duration::from_secs(720)));
+        assert_eq!(rows[1].verdict, Verdict::Met);
+
+        // Exactly on the budget is met; one second less of budget is missed.
+        assert_eq!(
+            objective_rows(&s, &objectives(298))[0].verdict,
+            Verdict::Met
+        );
+        let tight = objectives(297);
+        assert_eq!(objective_rows(&s, &tight)[0].verdict, Verdict::Missed);
+        let md = markdown(&s, &events, &tight);
+        assert!(
+            md.contains("| RTO hosting | 297s | 4m 58s | MISSED |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("- [ ] RTO hosting missed: achieved 4m 58s against a target of 4m 57s"),
+            "{md}"
+        );
+
+        // A run that never succeeded misses its RTO whatever the budget.
+        let failed: Vec<Event> = events
+            .iter()
+            .filter(|e| e.kind != "run.succeeded")
+            .cloned()
+            .collect();
+        let s = summarize(&failed, &inc());
+        let row = &objective_rows(&s, &objectives(4 * 3600))[0];
+        assert_eq!(row.verdict, Verdict::Missed);
+        assert_eq!(row.note.as_deref(), Some("not recovered (run running)"));
+    }
+
+    #[test]
+    fn markdown_has_every_section_and_the_key_lines() {
+        let (events, s) = selected();
+        let md = markdown(&s, &events, &objectives(4 * 3600));
+        for line in [
+            "# Post-mortem: INC-20261125-0901 — Heroku outage",
+            "## Summary",
+            "## Impact",
+            "- Providers affected: heroku",
+            "## Objectives",
+            "| Objective | Target | Achieved | Result |",
+            "| RTO hosting | 4h | 4m 58s | met |",
+            "| RPO | 1h | 12m 00s | met |",
+            "## Detection",
+            "| First signal | 2026-11-25 09:00:02.000 UTC | T+00:00:00 | — |",
+            "| Confirmation | 2026-11-25 09:00:05.000 UTC | T+00:00:03 | 2s |",
+            "## Timeline",
+            "## Approvals",
+            "| failover-hosting | REQ-1 | alice | bob | 2026-11-25 09:01:40.000 UTC | 30s |",
+            "## Steps",
+            "| scale | ecs_scale | 2026-11-25 09:02:11.000 UTC | 2026-11-25 09:03:20.000 UTC | 59s | 2 | succeeded |",
+            "| dns | route53_upsert |",
+            "## Communications",
+            "[RUN-1] Hosting failover started, \"ETA\" 30m,\nstand by\n",
+            "## Lessons learned",
+            "- Backups should run hourly (alice, 2026-11-25 09:06:40.000 UTC)",
+            "## Open follow-ups",
+            "- [ ] Step dns of failover-hosting failed: zone not found",
+            "- [ ] Step smoke of failover-hosting skipped",
+            "- [ ] Review the plan (DRP) and the runbooks with these lessons",
+        ] {
+            assert!(md.contains(line), "missing {line:?} in\n{md}");
+        }
+        // Unknown kinds fall back to the kind name; pipes in text do not break the table.
+        assert!(md.contains("| alice | custom.thing |"), "{md}");
+        assert!(md.contains("Dan joined <b>late</b> \\| pager"), "{md}");
+        assert!(!md.contains("- [ ] RTO"), "no missed objective: {md}");
+    }
+
+    /// Splits RFC 4180 text into records of fields.
+    fn parse_csv(text: &str) -> Vec<Vec<String>> {
+        let mut records = Vec::new();
+        let (mut record, mut field) = (Vec::new(), String::new());
+        let mut chars = text.chars().peekable();
+        let mut quoted = false;
+        while let Some(c) = chars.next() {
+            match (quoted, c) {
+                (true, '"') if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    field.push('"');
+                }
+                (true, '"') => quoted = false,
+                (true, c) => field.push(c),
+                (false, '"') => quoted = true,
+                (false, ',') => record.push(std::mem::take(&mut field)),
+                (false, '\r') => {}
+                (false, '\n') => {
+                    record.push(std::mem::take(&mut field));
+                    records.push(std::mem::take(&mut record));
+                }
+                (false, c) => field.push(c),
+            }
+        }
+        records
+    }
+
+    #[test]
+    fn csv_quotes_commas_quotes_and_newlines() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
+        assert_eq!(csv_field("cr\rhere"), "\"cr\rhere\"");
+
+        let mut events = selected().0;
+        let odd = Actor::User {
+            id: "7".into(),
+            name: "Eve, \"ops\"\nlead".into(),
+        };
+        let last = events.last().unwrap().clone();
+        events.push(Event::seal(
+            NewEvent::new(odd, "note.added", json!({"text": "a, b"})).incident(inc()),
+            last.seq + 1,
+            last.at,
+            &last.hash,
+        ));
+        let text = csv(&events);
+        assert!(text.starts_with("seq,at,actor,incident,run,kind,data\r\n"));
+        assert!(text.contains(",\"Eve, \"\"ops\"\"\nlead (7)\","), "{text}");
+        let records = parse_csv(&text);
+        assert_eq!(records.len(), events.len() + 1);
+        assert!(records.iter().all(|r| r.len() == 7), "{records:?}");
+        let row = records.last().unwrap();
+        assert_eq!(row[2], "Eve, \"ops\"\nlead (7)");
+        assert_eq!(row[3], INC);
+        assert_eq!(
+            serde_json::from_str::<Value>(&row[6]).unwrap(),
+            json!({"text": "a, b"})
+        );
+        let first = &records[1];
+        assert_eq!(first[1], "2026-11-25T09:00:00.000Z");
+        assert_eq!(first[5], "feed.observed");
+    }
+
+    #[test]
+    fn json_round_trips_every_event_and_the_summary() {
+        let (events, s) = selected();
+        let text = json(&s, &events);
+        let value: Value = serde_json::from_str(&text).unwrap();
+        let back: Vec<Event> = serde_json::from_value(value["events"].clone()).unwrap();
+        assert_eq!(back, events);
+        for (e, stored) in back.iter().zip(value["events"].as_array().unwrap()) {
+            assert_eq!(serde_json::to_value(e).unwrap(), *stored);
+            assert_eq!(e.compute_hash(), e.hash, "the envelope is intact");
+        }
+        assert_eq!(value["summary"]["incident"], INC);
+        assert_eq!(value["summary"]["runs"][0]["achieved_rto_ms"], 298_000);
+        assert_eq!(value["summary"]["runs"][0]["achieved_rpo_secs"], 720);
+        assert_eq!(value["summary"]["drill"], false);
+    }
+
+    #[test]
+    fn html_is_self_contained_escaped_and_has_the_chart() {
+        let (mut events, _) = selected();
+        let last = events.last().unwrap().clone();
+        events.push(Event::seal(
+            NewEvent::new(
+                user("mallory"),
+                "note.added",
+                json!({"text": "<script>alert(1)</script><link rel=x href=\"http://evil\">", "lesson": true}),
+            )
+            .incident(inc()),
+            last.seq + 1,
+            last.at,
+            &last.hash,
+        ));
+        let s = summarize(&events, &inc());
+        let page = html(&s, &events, &objectives(4 * 3600));
+        assert!(page.starts_with("<!DOCTYPE html>"));
+        assert!(page.contains("<svg") && page.contains("</svg>"));
+        // Escaped event text may still read `href=&quot;…`; real attributes would be quoted.
+        for forbidden in [
+            "<script", "<link", "@import", "src=\"", "href=\"", "url(", "=\"http",
+        ] {
+            assert!(!page.contains(forbidden), "{forbidden} in\n{page}");
+        }
+        assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(
+            page.contains(&format!("Apps unavailable, see {URL}")),
+            "URLs in events stay text"
+        );
+        // Every "http" in the page comes from event text.
+        assert_eq!(
+            page.matches("http").count(),
+            page.matches(URL).count() + page.matches("http://evil").count()
+        );
+        // The chart: a lane for hosting, markers, step bars, recovery; the 4 h budget is
+        // beyond a 16-minute incident and says so.
+        for part in [
+            ">hosting</text>",
+            "first signal",
+            ">declared</text>",
+            "<title>approved by carol",
+            "<title>scale succeeded (59s)</title>",
+            "<title>dns failed (7s)</title>",
+            "<title>recovered at 2026-11-25 09:05:00.000 UTC</title>",
+            "RTO 4h → (beyond this chart)",
+        ] {
+            assert!(page.contains(part), "missing {part:?}");
+        }
+        // Within the chart the budget is a line.
+        let page = html(&s, &events, &objectives(120));
+        assert!(page.contains("<title>RTO budget 2m</title>"));
+        // Same content as the Markdown.
+        for heading in [
+            "Detection",
+            "Timeline",
+            "Approvals",
+            "Communications",
+            "Open follow-ups",
+        ] {
+            assert!(page.contains(&format!("<h2>{heading}</h2>")), "{heading}");
+        }
+        assert!(page.contains("[RUN-1] Hosting failover started, &quot;ETA&quot; 30m,\nstand by"));
+    }
+
+    #[test]
+    fn drills_are_marked_by_event_or_title() {
+        let mut events = selected().0;
+        assert!(!summarize(&events, &inc()).drill);
+        let last = events.last().unwrap().clone();
+        events.push(Event::seal(
+            NewEvent::new(Actor::Scheduler, "drill.marked", json!({"drill": true})).incident(inc()),
+            last.seq + 1,
+            last.at,
+            &last.hash,
+        ));
+        let s = summarize(&events, &inc());
+        assert!(s.drill);
+        let md = markdown(&s, &events, &objectives(4 * 3600));
+        assert!(md.starts_with("# Post-mortem [DRILL]: "), "{md}");
+        assert!(md.contains("This incident was a drill"));
+
+        let mut log = Log::default();
+        log.at(
+            0,
+            ev(
+                Actor::Scheduler,
+                "drill.started",
+                json!({"providers": ["heroku"]}),
+            ),
+        )
+        .at(
+            1000,
+            ev(
+                user("c"),
+                "incident.declared",
+                json!({"title": "[DRILL] Heroku outage"}),
+            )
+            .incident(inc()),
+        );
+        let events = incident_events(&log.events, &inc());
+        assert_eq!(events.len(), 2, "the drill.started that opened it is kept");
+        assert!(summarize(&events, &inc()).drill);
+    }
+
+    #[test]
+    fn render_selects_and_refuses_unknown_incidents() {
+        let all = recorded();
+        let obj = objectives(4 * 3600);
+        for name in ["md", "json", "csv", "html"] {
+            let format: Format = name.parse().unwrap();
+            assert_eq!(format.extension(), name);
+            assert!(!render(&all, &inc(), format, &obj).unwrap().is_empty());
+        }
+        assert!(matches!(
+            "pdf".parse::<Format>(),
+            Err(TimelineError::UnknownFormat(_))
+        ));
+        let err = render(&all, &IncidentId::from("INC-nope"), Format::Markdown, &obj).unwrap_err();
+        assert_eq!(err, TimelineError::NoEvents(IncidentId::from("INC-nope")));
+        assert!(err.to_string().contains("INC-nope"));
+    }
+
+    #[test]
+    fn secrets_from_the_config_appear_in_no_format() {
+        use crate::config::Config;
+        use crate::toml_source::TomlSource;
+        let text = "[objectives]\nhosting_rto = \"4h\"\nllm_rto = \"2h\"\nrpo = \"1h\"\n\n\
+            [llm.anthropic]\nbase_url = \"https://api.anthropic.com\"\nkey_env = \"LIFEBOAT_TEST_ANTHROPIC_KEY\"\nmodel = \"m\"\n";
+        let config = Config::from_source(TomlSource::new("lifeboat.toml", text))
+            .unwrap()
+            .config;
+        const PLANTED: &str = "sk-ant-planted-7f3a9c";
+        // The secrets map as the engine builds it: env var name → value.
+        let secrets: BTreeMap<String, String> = config
+            .secret_env_vars()
+            .into_iter()
+            .map(|v| (v.to_owned(), PLANTED.to_owned()))
+            .collect();
+        assert!(secrets.contains_key("LIFEBOAT_TEST_ANTHROPIC_KEY"));
+
+        // Events name the variable (as a probe step's output might), never its value.
+        let mut events = recorded();
+        let last = events.last().unwrap().clone();
+        events.push(Event::seal(
+            NewEvent::new(
+                Actor::Bot,
+                "note.added",
+                json!({"text": "probe used ${env.LIFEBOAT_TEST_ANTHROPIC_KEY}", "key_env": "LIFEBOAT_TEST_ANTHROPIC_KEY"}),
+            )
+            .incident(inc()),
+            last.seq + 1,
+            last.at,
+            &last.hash,
+        ));
+        for format in [Format::Markdown, Format::Json, Format::Csv, Format::Html] {
+            let out = render(&events, &inc(), format, &config.objectives).unwrap();
+            for value in secrets.values() {
+                assert!(!out.contains(value.as_str()), "{format:?} leaks the secret");
+            }
+            assert!(!out.contains("[redacted]"), "{format:?} printed a Secret");
+        }
+    }
+}
