@@ -788,17 +788,9 @@ pub fn describe(e: &Event) -> String {
                 s(&d["incident"], "status")
             )
         }
-        "alert.posted" => format!(
-            "Alert posted: {provider} {} ({})",
-            s(d, "level"),
-            if d["confirmed"] == true {
-                "confirmed"
-            } else {
-                "unconfirmed"
-            }
-        ),
-        "alert.updated" => format!(
-            "Alert updated: {provider} {} ({})",
+        "alert.posted" | "alert.updated" => format!(
+            "Alert {}: {provider} {} ({})",
+            &e.kind["alert.".len()..],
             s(d, "level"),
             if d["confirmed"] == true {
                 "confirmed"

@@ -239,31 +239,29 @@ pub async fn wait_insync(
     poll: Duration,
     timeout: Duration,
 ) -> Result<(), AwsError> {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let last_error = match dns.change_status(change_id).await {
-            Ok(ChangeStatus::InSync) => return Ok(()),
-            Ok(ChangeStatus::Pending) => None,
-            Err(err) if err.is_retryable() => {
-                tracing::warn!(change_id, error = %err, "polling a Route 53 change failed; polling on");
-                Some(err)
-            }
-            Err(err) => return Err(err),
-        };
-        let now = tokio::time::Instant::now();
-        if now >= deadline {
+    super::poll_until(
+        "Route 53 change",
+        poll,
+        timeout,
+        || async {
+            Ok(match dns.change_status(change_id).await? {
+                ChangeStatus::InSync => super::Poll::Done(()),
+                ChangeStatus::Pending => super::Poll::Pending(()),
+            })
+        },
+        |_, last_error| {
             let why = last_error.map_or_else(
                 || "still PENDING".to_owned(),
                 |err| format!("last poll failed: {err}"),
             );
-            return Err(AwsError::TimedOut(format!(
+            AwsError::TimedOut(format!(
                 "Route 53 change {} not INSYNC after {}: {why}",
                 bare_change_id(change_id),
                 crate::duration::HumanDuration(timeout)
-            )));
-        }
-        tokio::time::sleep(poll.min(deadline - now)).await;
-    }
+            ))
+        },
+    )
+    .await
 }
 
 /// The real adapter: Route 53 through `aws-sdk-route53`.

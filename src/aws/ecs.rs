@@ -69,32 +69,30 @@ pub async fn wait_stable(
     poll: Duration,
     timeout: Duration,
 ) -> Result<ServiceState, AwsError> {
-    let deadline = tokio::time::Instant::now() + timeout;
     let names = [name.to_owned()];
-    let mut last_state = None;
-    loop {
-        let last_error = match containers.describe_services(cluster, &names).await {
-            Ok(states) => {
-                let state = states.into_iter().next().ok_or_else(|| {
+    super::poll_until(
+        "ECS service",
+        poll,
+        timeout,
+        || async {
+            let state = containers
+                .describe_services(cluster, &names)
+                .await?
+                .into_iter()
+                .next()
+                .ok_or_else(|| {
                     AwsError::not_found(
                         service_resource(cluster, name),
                         "DescribeServices returned nothing for it",
                     )
                 })?;
-                if is_stable(&state, desired) {
-                    return Ok(state);
-                }
-                last_state = Some(state);
-                None
-            }
-            Err(err) if err.is_retryable() => {
-                tracing::warn!(cluster, service = name, error = %err, "polling an ECS service failed; polling on");
-                Some(err)
-            }
-            Err(err) => return Err(err),
-        };
-        let now = tokio::time::Instant::now();
-        if now >= deadline {
+            Ok(if is_stable(&state, desired) {
+                super::Poll::Done(state)
+            } else {
+                super::Poll::Pending(state)
+            })
+        },
+        |last_state: Option<ServiceState>, last_error| {
             let counts = match &last_state {
                 Some(s) => format!(
                     "running {} of {desired}, {}",
@@ -104,14 +102,14 @@ pub async fn wait_stable(
                 None => "never described".to_owned(),
             };
             let error = last_error.map_or_else(String::new, |e| format!("; last poll failed: {e}"));
-            return Err(AwsError::TimedOut(format!(
+            AwsError::TimedOut(format!(
                 "{} not stable after {}: {counts}{error}",
                 service_resource(cluster, name),
                 HumanDuration(timeout)
-            )));
-        }
-        tokio::time::sleep(poll.min(deadline - now)).await;
-    }
+            ))
+        },
+    )
+    .await
 }
 
 /// The real adapter: ECS through `aws-sdk-ecs`.

@@ -26,6 +26,51 @@ pub use ecs::{Containers, EcsContainers, ServiceState, is_stable, wait_stable};
 pub use error::AwsError;
 pub use simulated::SimulatedAws;
 
+/// What one poll of a wait loop found.
+pub(crate) enum Poll<T, S> {
+    /// The wait is over.
+    Done(T),
+    /// Not yet; this is what it looked like.
+    Pending(S),
+}
+
+/// Polls `check` every `poll` until it reports `Done`, fails with a non-retryable error, or
+/// `timeout` passes. Throttling and transient errors keep polling; at the deadline (always
+/// checked once more there) `give_up` explains with the last state seen and the last error.
+/// Sleeps through tokio time, so tests can pause it.
+pub(crate) async fn poll_until<T, S, Fut>(
+    what: &str,
+    poll: Duration,
+    timeout: Duration,
+    mut check: impl FnMut() -> Fut,
+    give_up: impl FnOnce(Option<S>, Option<AwsError>) -> AwsError,
+) -> Result<T, AwsError>
+where
+    Fut: std::future::Future<Output = Result<Poll<T, S>, AwsError>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut last_state = None;
+    loop {
+        let last_error = match check().await {
+            Ok(Poll::Done(done)) => return Ok(done),
+            Ok(Poll::Pending(state)) => {
+                last_state = Some(state);
+                None
+            }
+            Err(err) if err.is_retryable() => {
+                tracing::warn!(what, error = %err, "a poll failed; polling on");
+                Some(err)
+            }
+            Err(err) => return Err(err),
+        };
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            return Err(give_up(last_state, last_error));
+        }
+        tokio::time::sleep(poll.min(deadline - now)).await;
+    }
+}
+
 /// The two edges a runbook acts through, real or simulated as `[aws] mode` says.
 #[derive(Clone)]
 pub struct AwsEdges {
