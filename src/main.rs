@@ -23,7 +23,11 @@ use lifeboat::telemetry::{self, LogFormat};
 /// person approves, keeps teams and clients informed, and records every event in a
 /// tamper-evident log for the post-mortem.
 #[derive(Debug, Parser)]
-#[command(name = "lifeboat", version, propagate_version = true)]
+#[command(
+    name = "lifeboat",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("LIFEBOAT_GIT_COMMIT"), ")"),
+    propagate_version = true
+)]
 struct Cli {
     /// Log format on stderr (filter with RUST_LOG, e.g. RUST_LOG=lifeboat=debug).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]

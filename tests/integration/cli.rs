@@ -308,3 +308,21 @@ fn secrets_never_reach_the_logs() {
         assert!(all.contains("OPENAI_API_KEY (set)"), "{all}");
     }
 }
+
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let out = lifeboat(&root(), &["--version"], &[]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        text.starts_with(concat!("lifeboat ", env!("CARGO_PKG_VERSION"), " (commit ")),
+        "{text}"
+    );
+    let commit = text
+        .split("(commit ")
+        .nth(1)
+        .unwrap()
+        .trim_end()
+        .trim_end_matches(')');
+    assert!(!commit.is_empty() && commit != "unknown", "{text}");
+}
