@@ -48,23 +48,7 @@ impl SledStore {
                 reason: "it exists but is not a directory".to_owned(),
             });
         }
-        // No background flusher: every append flushes itself, and without the thread the
-        // file lock is released as soon as the store is dropped.
-        let db = sled::Config::new()
-            .path(dir)
-            .flush_every_ms(None)
-            .open()
-            .map_err(|err| {
-                let text = err.to_string();
-                if text.contains("could not acquire lock") {
-                    StoreError::Locked { path: path.clone() }
-                } else {
-                    StoreError::Open {
-                        path: path.clone(),
-                        reason: text,
-                    }
-                }
-            })?;
+        let db = open_db(dir, &path)?;
         let open_tree = |name: &str| db.open_tree(name).map_err(io);
         let store = Self {
             events: open_tree(trees::EVENTS)?,
@@ -221,6 +205,37 @@ impl EventStore for SledStore {
         match read_error {
             Some(err) => Err(io(err)),
             None => Ok(verdict),
+        }
+    }
+}
+
+/// How long an open waits for a lock that is being released (see `open_db`).
+const LOCK_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Opens sled, waiting briefly for the file lock. sled releases it only when its last
+/// internal handle goes, which can be a few milliseconds after a `Db` in this process is
+/// dropped; a lock held by another running Lifeboat is still refused after the grace.
+fn open_db(dir: &Path, path: &str) -> Result<sled::Db, StoreError> {
+    let deadline = std::time::Instant::now() + LOCK_GRACE;
+    loop {
+        // No background flusher: every append flushes itself.
+        let opened = sled::Config::new().path(dir).flush_every_ms(None).open();
+        match opened {
+            Ok(db) => return Ok(db),
+            Err(err) if err.to_string().contains("could not acquire lock") => {
+                if std::time::Instant::now() >= deadline {
+                    return Err(StoreError::Locked {
+                        path: path.to_owned(),
+                    });
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(err) => {
+                return Err(StoreError::Open {
+                    path: path.to_owned(),
+                    reason: err.to_string(),
+                });
+            }
         }
     }
 }

@@ -58,11 +58,18 @@ fn filled_store(n: u64) -> tempfile::TempDir {
 
 /// Opens the raw sled tree, as an attacker or a disk fault would change it.
 fn with_raw_events(dir: &std::path::Path, change: impl FnOnce(&sled::Tree)) {
-    let db = sled::Config::new()
-        .path(dir)
-        .flush_every_ms(None)
-        .open()
-        .unwrap();
+    // sled lets go of its file lock a moment after the store is dropped: wait for it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let db = loop {
+        match sled::Config::new().path(dir).flush_every_ms(None).open() {
+            Ok(db) => break db,
+            Err(err) if std::time::Instant::now() < deadline => {
+                let _ = err;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(err) => panic!("cannot open the raw log: {err}"),
+        }
+    };
     let events = db.open_tree("events").unwrap();
     change(&events);
     db.flush().unwrap();
