@@ -590,10 +590,7 @@ fn export(
         eprintln!("lifeboat export: no event log at {}", data_dir.display());
         return ExitCode::from(FAILURE);
     }
-    let events = match SledStore::open(&data_dir).and_then(|store| match store.last()? {
-        Some(last) => store.range(1..=last.seq),
-        None => Ok(Vec::new()),
-    }) {
+    let events = match SledStore::open(&data_dir).and_then(|store| store.all()) {
         Ok(events) => events,
         Err(err) => {
             eprintln!("lifeboat export: {err}");
@@ -634,10 +631,7 @@ fn write_postmortems(
 ) -> anyhow::Result<Vec<PathBuf>> {
     use lifeboat::timeline::{Format, render};
     let store = SledStore::open(data_dir)?;
-    let events = match store.last()? {
-        Some(last) => store.range(1..=last.seq)?,
-        None => Vec::new(),
-    };
+    let events = store.all()?;
     drop(store);
     let dir = PathBuf::from(format!("{}.postmortem", data_dir.display()));
     std::fs::create_dir_all(&dir)?;

@@ -84,10 +84,7 @@ impl Bot {
 
     /// Pending requests survive a restart: they are read back from the log.
     fn restore_requests(&self) {
-        let Ok(Some(last)) = self.store.last() else {
-            return;
-        };
-        let Ok(events) = self.store.range(1..=last.seq) else {
+        let Ok(events) = self.store.all() else {
             return;
         };
         let mut requests = self.lock();
@@ -288,8 +285,7 @@ impl Bot {
 
     /// The open incident, from the log.
     pub fn open_incident(&self) -> Option<(IncidentId, String)> {
-        let last = self.store.last().ok()??;
-        let events = self.store.range(1..=last.seq).ok()?;
+        let events = self.store.all().ok()?;
         let mut open: Option<(IncidentId, String)> = None;
         for e in events {
             match (e.kind.as_str(), &e.incident) {
@@ -513,13 +509,7 @@ impl Bot {
 
     /// Every run's state, from the log (for status views).
     pub fn runs(&self) -> Vec<crate::runbook::state::RunView> {
-        let Ok(Some(last)) = self.store.last() else {
-            return Vec::new();
-        };
-        self.store
-            .range(1..=last.seq)
-            .map(|e| fold(&e))
-            .unwrap_or_default()
+        self.store.all().map(|e| fold(&e)).unwrap_or_default()
     }
 
     /// A run request, pending or decided.

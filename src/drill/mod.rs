@@ -351,10 +351,7 @@ pub async fn run(
     let mut drilled = result?;
     // Time to recovery as the plan defines RTO and the post-mortem reports it: from the first
     // signal to the runbook's success, read back from the log so both always agree.
-    let events = match store.last()? {
-        Some(last) => store.range(1..=last.seq)?,
-        None => Vec::new(),
-    };
+    let events = store.all()?;
     let summary = crate::timeline::summarize(
         &crate::timeline::incident_events(&events, &drilled.incident),
         &drilled.incident,

@@ -134,10 +134,7 @@ impl Watcher {
 
     /// Alerts posted before a restart and not yet recovered are edited, never posted twice.
     fn restore_open_alerts(&mut self) {
-        let Ok(Some(last)) = self.store.last() else {
-            return;
-        };
-        let Ok(events) = self.store.range(1..=last.seq) else {
+        let Ok(events) = self.store.all() else {
             return;
         };
         let mut open: BTreeMap<String, (AlertView, MessageRef)> = BTreeMap::new();

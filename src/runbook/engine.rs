@@ -141,10 +141,7 @@ impl Engine {
 
     /// Finds runs the log says are unfinished and carries them on. Returns their handles.
     pub fn recover(&self, runbooks: &[Runbook]) -> Result<Vec<RunHandle>, EngineError> {
-        let events = match self.store.last()? {
-            Some(last) => self.store.range(1..=last.seq)?,
-            None => Vec::new(),
-        };
+        let events = self.store.all()?;
         let mut handles = Vec::new();
         let mut controls = self.lock();
         for view in fold(&events) {

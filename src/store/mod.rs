@@ -183,6 +183,10 @@ pub trait EventStore: Send + Sync {
     fn by_incident(&self, incident: &IncidentId) -> Result<Vec<Event>, StoreError>;
     fn by_run(&self, run: &RunId) -> Result<Vec<Event>, StoreError>;
     fn range(&self, seqs: RangeInclusive<u64>) -> Result<Vec<Event>, StoreError>;
+    /// Every event, in seq order.
+    fn all(&self) -> Result<Vec<Event>, StoreError> {
+        self.range(1..=u64::MAX)
+    }
     /// The last event, if any.
     fn last(&self) -> Result<Option<Event>, StoreError>;
     /// Walks the whole chain.

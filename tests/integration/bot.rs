@@ -39,10 +39,9 @@ fn command(text: &str) -> Command {
 }
 
 fn kinds(bench: &Bench) -> Vec<String> {
-    let last = bench.store.last().unwrap().map_or(0, |e| e.seq);
     bench
         .store
-        .range(1..=last)
+        .all()
         .unwrap()
         .into_iter()
         .map(|e| e.kind)
