@@ -53,6 +53,8 @@ pub struct Bot {
     store: Arc<dyn EventStore>,
     answers: Arc<Answers>,
     requests: Mutex<BTreeMap<String, Request>>,
+    /// The open incident, read from the log once and kept as this bot declares and resolves.
+    incident: Mutex<Option<(IncidentId, String)>>,
 }
 
 fn actor(p: &Person) -> Actor {
@@ -77,16 +79,19 @@ impl Bot {
             answers: env.answers,
             engine,
             requests: Mutex::new(BTreeMap::new()),
+            incident: Mutex::new(None),
         };
-        bot.restore_requests();
+        bot.restore();
         bot
     }
 
-    /// Pending requests survive a restart: they are read back from the log.
-    fn restore_requests(&self) {
+    /// Pending requests and the open incident survive a restart: they are read back from
+    /// the log, once.
+    fn restore(&self) {
         let Ok(events) = self.store.all() else {
             return;
         };
+        *self.incident_slot() = open_incident_in(&events);
         let mut requests = self.lock();
         for event in events {
             let id = event.data["request"]
@@ -245,6 +250,7 @@ impl Bot {
                         NewEvent::new(actor(who), "incident.resolved", json!({}))
                             .incident(id.clone()),
                     );
+                    *self.incident_slot() = None;
                     Reply::public(text(format!("Incident {id} resolved by {}.", who.name)))
                 }
                 None => Reply::private("no open incident"),
@@ -277,31 +283,20 @@ impl Bot {
             NewEvent::new(actor(who), "incident.declared", json!({ "title": title }))
                 .incident(id.clone()),
         );
+        *self.incident_slot() = Some((id.clone(), title.clone()));
         Reply::public(text(format!(
             "🚨 Incident {id} declared by {}: {title}",
             who.name
         )))
     }
 
-    /// The open incident, from the log.
+    /// The open incident.
     pub fn open_incident(&self) -> Option<(IncidentId, String)> {
-        let events = self.store.all().ok()?;
-        let mut open: Option<(IncidentId, String)> = None;
-        for e in events {
-            match (e.kind.as_str(), &e.incident) {
-                ("incident.declared", Some(id)) => {
-                    open = Some((
-                        id.clone(),
-                        e.data["title"].as_str().unwrap_or_default().to_owned(),
-                    ));
-                }
-                ("incident.resolved", Some(id)) if open.as_ref().is_some_and(|(o, _)| o == id) => {
-                    open = None
-                }
-                _ => {}
-            }
-        }
-        open
+        self.incident_slot().clone()
+    }
+
+    fn incident_slot(&self) -> std::sync::MutexGuard<'_, Option<(IncidentId, String)>> {
+        self.incident.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     async fn request(&self, name: &str, params: BTreeMap<String, String>, who: &Person) -> Reply {
@@ -516,6 +511,26 @@ impl Bot {
     pub fn pending_request(&self, id: &str) -> Option<Request> {
         self.lock().get(id).cloned()
     }
+}
+
+/// The incident declared and not yet resolved, according to `events`.
+fn open_incident_in(events: &[crate::store::Event]) -> Option<(IncidentId, String)> {
+    let mut open: Option<(IncidentId, String)> = None;
+    for e in events {
+        match (e.kind.as_str(), &e.incident) {
+            ("incident.declared", Some(id)) => {
+                open = Some((
+                    id.clone(),
+                    e.data["title"].as_str().unwrap_or_default().to_owned(),
+                ));
+            }
+            ("incident.resolved", Some(id)) if open.as_ref().is_some_and(|(o, _)| o == id) => {
+                open = None
+            }
+            _ => {}
+        }
+    }
+    open
 }
 
 fn text(content: String) -> Message {

@@ -240,6 +240,14 @@ async fn incidents_are_declared_noted_and_resolved() {
         .await;
     let (id, title) = bot.open_incident().unwrap();
     assert_eq!(title, "Heroku down");
+    // A restarted bot reads the open incident back from the log.
+    let restarted = Bot::new(
+        bench.config.clone(),
+        Vec::new(),
+        bench.engine.clone(),
+        bench.store.clone(),
+    );
+    assert_eq!(restarted.open_incident(), Some((id.clone(), title.clone())));
     let events = bench.store.by_incident(&id).unwrap();
     assert!(
         events
