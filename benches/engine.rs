@@ -418,6 +418,7 @@ records = [{{ name = "app.example.com.", type = "CNAME", primary = "primary.exam
         channel: ChannelId("bench".into()),
         answers: Arc::new(Answers::default()),
         secrets: Arc::new(BTreeMap::<String, String>::new()),
+        comms: Default::default(),
     };
     let engine = Engine::new(env, store.clone());
     let runbooks = ["standby", "primary"].map(|to| {

@@ -74,8 +74,14 @@ pub struct Config {
     pub llm: LlmConfig,
     #[serde(default)]
     pub teams: Vec<TeamConfig>,
+    /// Client communications: who may approve, where approved drafts go, LLM polish.
+    #[serde(default)]
+    pub comms: CommsConfig,
     #[serde(default)]
     pub schedule: ScheduleConfig,
+    /// Health, metrics and backup endpoints; shutdown grace.
+    #[serde(default)]
+    pub server: ServerConfig,
     /// Company-specific values runbooks refer to as `${vars.NAME}` (URLs, app names, ...).
     #[serde(default)]
     pub vars: BTreeMap<String, String>,
@@ -87,14 +93,71 @@ pub struct StoreConfig {
     /// The sled event log; `--data-dir` overrides it.
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
+    /// Where `lifeboat run` writes scheduled backups of the log; none when unset.
+    pub backup_dir: Option<PathBuf>,
+    /// How often a scheduled backup is taken.
+    #[serde(default = "default_backup_every")]
+    pub backup_every: HumanDuration,
+    /// How many scheduled backups are kept (the newest).
+    #[serde(default = "default_backup_keep")]
+    pub backup_keep: usize,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
         Self {
             data_dir: default_data_dir(),
+            backup_dir: None,
+            backup_every: default_backup_every(),
+            backup_keep: default_backup_keep(),
         }
     }
+}
+
+fn default_backup_every() -> HumanDuration {
+    HumanDuration::from_secs(3600)
+}
+
+fn default_backup_keep() -> usize {
+    48
+}
+
+/// The operators' HTTP endpoints of `lifeboat run` and how it stops.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// `false` serves nothing (then `lifeboat store backup` needs the bot stopped).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Where `/healthz`, `/metrics` and `/backup` are served; loopback by default.
+    #[serde(default = "default_listen")]
+    pub listen: std::net::SocketAddr,
+    /// On SIGTERM/SIGINT, how long a running step may take to finish before Lifeboat exits
+    /// anyway (the run then resumes on the next start, as after a crash).
+    #[serde(default = "default_shutdown_grace")]
+    pub shutdown_grace: HumanDuration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: default_listen(),
+            shutdown_grace: default_shutdown_grace(),
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_listen() -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], 9090))
+}
+
+fn default_shutdown_grace() -> HumanDuration {
+    HumanDuration::from_secs(30)
 }
 
 fn default_data_dir() -> PathBuf {
@@ -137,6 +200,22 @@ pub struct Objectives {
     pub rpo: HumanDuration,
     /// Recovery time for a data restore on its own; optional because not every plan has one.
     pub data_rto: Option<HumanDuration>,
+    /// When the RTO clocks start: at the outage's first signal (the DRP's reading) or at the
+    /// incident's declaration.
+    #[serde(default)]
+    pub clock_start: ClockStart,
+}
+
+/// Where an incident's RTO clocks start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClockStart {
+    /// The first `feed.degraded`, `feed.outage` or `alert.posted` of the outage (the
+    /// declaration when nothing was signalled).
+    #[default]
+    FirstSignal,
+    /// The `incident.declared` event.
+    Declaration,
 }
 
 impl Objectives {
@@ -347,6 +426,8 @@ pub struct AwsConfig {
     pub region: String,
     /// Overrides every AWS endpoint (moto in tests, a VPC endpoint, ...).
     pub endpoint_url: Option<String>,
+    /// The 12-digit account that holds the standby, for the ARNs of `lifeboat iam-policy`.
+    pub account_id: Option<String>,
     /// The standby ECS environment.
     pub ecs: Option<EcsConfig>,
     /// The DNS records that move between the primary and the standby.
@@ -359,6 +440,7 @@ impl Default for AwsConfig {
             mode: AwsMode::default(),
             region: default_region(),
             endpoint_url: None,
+            account_id: None,
             ecs: None,
             dns: None,
         }
@@ -394,11 +476,19 @@ pub struct DnsConfig {
     /// TTL of the records Lifeboat writes, in seconds.
     #[serde(default = "default_ttl")]
     pub ttl: u32,
+    /// The longest TTL `lifeboat readiness` accepts on the live records (resolvers keep the
+    /// old answer that long after DNS moves).
+    #[serde(default = "default_max_ttl")]
+    pub max_ttl: HumanDuration,
     pub records: Vec<DnsRecordConfig>,
 }
 
 fn default_ttl() -> u32 {
     60
+}
+
+fn default_max_ttl() -> HumanDuration {
+    HumanDuration::from_secs(300)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -463,6 +553,134 @@ pub struct TeamConfig {
     pub role_id: Option<String>,
     /// A Slack-compatible JSON webhook (`{"text": ...}`).
     pub webhook_url: Option<String>,
+    /// Name of the environment variable holding the team's PagerDuty Events API v2 routing
+    /// key; set, the team is paged on notify and the page resolves with the incident.
+    pub pagerduty_routing_key_env: Option<String>,
+    /// The PagerDuty Events API v2 endpoint (tests and proxies point it elsewhere).
+    #[serde(default = "default_pagerduty_events_url")]
+    pub events_url: String,
+}
+
+/// PagerDuty's Events API v2 enqueue endpoint.
+pub const PAGERDUTY_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
+
+fn default_pagerduty_events_url() -> String {
+    PAGERDUTY_EVENTS_URL.to_owned()
+}
+
+/// `[comms]`: client communications and the delivery of team notifications.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommsConfig {
+    /// The affected services named in notices (`services` in templates).
+    #[serde(default = "default_comms_services")]
+    pub services: Vec<String>,
+    /// Whether a draft's author may approve it (never by default: a second person reads it).
+    #[serde(default)]
+    pub author_may_approve: bool,
+    /// Ask the LLM providers of `[llm]` (OpenAI, then Anthropic) to polish drafts.
+    #[serde(default)]
+    pub polish: bool,
+    /// Bounds one polish request.
+    #[serde(default = "default_polish_timeout")]
+    pub polish_timeout: HumanDuration,
+    /// A provider that failed is skipped for this long (circuit breaker).
+    #[serde(default = "default_breaker_cooldown")]
+    pub breaker_cooldown: HumanDuration,
+    /// Attempts per delivery route (team routes and client outputs), at least 1.
+    #[serde(default = "default_delivery_attempts")]
+    pub attempts: u32,
+    /// Delay before the second attempt; doubled for each later one.
+    #[serde(default = "default_delivery_backoff")]
+    pub backoff: HumanDuration,
+    /// Bounds one HTTP delivery (webhook, PagerDuty).
+    #[serde(default = "default_delivery_timeout")]
+    pub timeout: HumanDuration,
+    /// A Discord channel where approved client notices are announced.
+    pub announcement_channel_id: Option<String>,
+    /// A Slack-compatible JSON webhook that receives approved client notices.
+    pub webhook_url: Option<String>,
+    /// Email to the key clients.
+    pub email: Option<EmailConfig>,
+}
+
+impl Default for CommsConfig {
+    fn default() -> Self {
+        Self {
+            services: default_comms_services(),
+            author_may_approve: false,
+            polish: false,
+            polish_timeout: default_polish_timeout(),
+            breaker_cooldown: default_breaker_cooldown(),
+            attempts: default_delivery_attempts(),
+            backoff: default_delivery_backoff(),
+            timeout: default_delivery_timeout(),
+            announcement_channel_id: None,
+            webhook_url: None,
+            email: None,
+        }
+    }
+}
+
+fn default_comms_services() -> Vec<String> {
+    vec!["the application".to_owned()]
+}
+
+fn default_polish_timeout() -> HumanDuration {
+    HumanDuration::from_secs(20)
+}
+
+fn default_breaker_cooldown() -> HumanDuration {
+    HumanDuration::from_secs(5 * 60)
+}
+
+fn default_delivery_attempts() -> u32 {
+    3
+}
+
+fn default_delivery_backoff() -> HumanDuration {
+    HumanDuration::from_secs(2)
+}
+
+fn default_delivery_timeout() -> HumanDuration {
+    HumanDuration::from_secs(10)
+}
+
+/// `[comms.email]`: approved client notices by SMTP. With a login, TLS is required (STARTTLS,
+/// or TLS from the first byte on port 465 / `tls = "wrapper"`); without one, STARTTLS is used
+/// whenever the server offers it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    pub smtp_host: String,
+    #[serde(default = "default_smtp_port")]
+    pub smtp_port: u16,
+    /// The sender, e.g. `"Example Status <status@example.com>"`.
+    pub from: String,
+    /// The key clients: every approved client notice goes to each of them.
+    pub recipients: Vec<String>,
+    /// Names of the environment variables holding the SMTP login, when the server needs one.
+    pub username_env: Option<String>,
+    pub password_env: Option<String>,
+    /// A PEM root certificate trusted besides the public roots (a relay with a private CA).
+    pub ca_file: Option<PathBuf>,
+    /// `starttls` (required, even without a login) or `wrapper` (implicit TLS); unset means
+    /// `wrapper` on port 465, else STARTTLS (required with a login, opportunistic without).
+    pub tls: Option<SmtpTls>,
+    #[serde(default = "default_delivery_timeout")]
+    pub timeout: HumanDuration,
+}
+
+/// How the SMTP connection is encrypted, when set explicitly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpTls {
+    Starttls,
+    Wrapper,
+}
+
+fn default_smtp_port() -> u16 {
+    587
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -472,6 +690,11 @@ pub struct ScheduleConfig {
     pub drill_every: HumanDuration,
     #[serde(default = "default_review_every")]
     pub review_every: HumanDuration,
+    /// How often the RPO watch checks the latest backup's age; absent = no watch.
+    pub rpo_watch_every: Option<HumanDuration>,
+    /// The runbook whose `backup_check` step the watch runs; by default the first runbook
+    /// (by name) that has one.
+    pub rpo_watch_runbook: Option<String>,
 }
 
 impl Default for ScheduleConfig {
@@ -479,6 +702,8 @@ impl Default for ScheduleConfig {
         Self {
             drill_every: default_drill_every(),
             review_every: default_review_every(),
+            rpo_watch_every: None,
+            rpo_watch_runbook: None,
         }
     }
 }
@@ -498,8 +723,9 @@ pub struct LoadedConfig {
     pub source: TomlSource,
 }
 
-const SECTIONS: [&str; 13] = [
+const SECTIONS: [&str; 15] = [
     "store",
+    "server",
     "paths",
     "objectives",
     "discord",
@@ -510,6 +736,7 @@ const SECTIONS: [&str; 13] = [
     "aws",
     "llm",
     "teams",
+    "comms",
     "schedule",
     "vars",
 ];
@@ -562,7 +789,9 @@ impl Config {
         let aws: Option<AwsConfig> = section!("aws");
         let llm: Option<LlmConfig> = section!("llm");
         let teams: Option<Vec<TeamConfig>> = section!("teams");
+        let comms: Option<CommsConfig> = section!("comms");
         let schedule: Option<ScheduleConfig> = section!("schedule");
+        let server: Option<ServerConfig> = section!("server");
         let vars: Option<BTreeMap<String, String>> = section!("vars");
         if objectives_missing {
             errors.push(source.error_at(
@@ -585,7 +814,9 @@ impl Config {
             aws: aws.unwrap_or_default(),
             llm: llm.unwrap_or_default(),
             teams: teams.unwrap_or_default(),
+            comms: comms.unwrap_or_default(),
             schedule: schedule.unwrap_or_default(),
+            server: server.unwrap_or_default(),
             vars: vars.unwrap_or_default(),
         };
         let semantic = config.validate(&source);
@@ -643,6 +874,18 @@ impl Config {
                 ));
             }
         }
+        if self.store.backup_every.get().is_zero() {
+            errors.push(source.error_at(
+                &key_path!["store", "backup_every"],
+                "backup_every must be longer than 0s",
+            ));
+        }
+        if self.store.backup_keep == 0 {
+            errors.push(source.error_at(
+                &key_path!["store", "backup_keep"],
+                "backup_keep must be at least 1 (the newest backup is always kept)",
+            ));
+        }
         let w = &self.watch;
         if w.debounce == 0 {
             errors.push(source.error_at(
@@ -693,6 +936,14 @@ impl Config {
                 &mut errors,
             );
         }
+        if let Some(account) = &self.aws.account_id
+            && !(account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()))
+        {
+            errors.push(source.error_at(
+                &key_path!["aws", "account_id"],
+                format!("`{account}` is not an AWS account id (12 digits)"),
+            ));
+        }
         if let Some(ecs) = &self.aws.ecs {
             let names = ecs.services.iter().map(|s| &s.name);
             unique_names_at(
@@ -733,8 +984,78 @@ impl Config {
                     &mut errors,
                 );
             }
+            check_url(
+                source,
+                &key_path!["teams", i, "events_url"],
+                &team.events_url,
+                &mut errors,
+            );
         }
+        self.validate_comms(source, &mut errors);
         errors
+    }
+
+    fn validate_comms(&self, source: &TomlSource, errors: &mut Vec<Diagnostic>) {
+        let c = &self.comms;
+        if c.attempts == 0 {
+            errors.push(source.error_at(
+                &key_path!["comms", "attempts"],
+                "attempts must be at least 1",
+            ));
+        }
+        if let Some(url) = &c.webhook_url {
+            check_url(source, &key_path!["comms", "webhook_url"], url, errors);
+        }
+        if let Some(id) = &c.announcement_channel_id
+            && !is_snowflake(id)
+        {
+            errors.push(source.error_at(
+                &key_path!["comms", "announcement_channel_id"],
+                format!("`{id}` is not a Discord id (digits only)"),
+            ));
+        }
+        if let Some(email) = &c.email {
+            if email.recipients.is_empty() {
+                errors.push(source.error_at(
+                    &key_path!["comms", "email", "recipients"],
+                    "recipients is empty: list the key clients' addresses",
+                ));
+            }
+            let addresses = std::iter::once(("from".to_owned(), &email.from)).chain(
+                email
+                    .recipients
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| (format!("recipients[{i}]"), r)),
+            );
+            for (key, address) in addresses {
+                if let Err(err) = address.parse::<lettre::message::Mailbox>() {
+                    let at = if key == "from" {
+                        key_path!["comms", "email", "from"]
+                    } else {
+                        key_path!["comms", "email", "recipients"]
+                    };
+                    errors.push(source.error_at(
+                        &at,
+                        format!("{key} `{address}` is not an email address: {err}"),
+                    ));
+                }
+            }
+            if let Some(ca) = &email.ca_file
+                && !ca.is_file()
+            {
+                errors.push(source.error_at(
+                    &key_path!["comms", "email", "ca_file"],
+                    format!("ca_file `{}` is not a readable file", ca.display()),
+                ));
+            }
+            if email.username_env.is_some() != email.password_env.is_some() {
+                errors.push(source.error_at(
+                    &key_path!["comms", "email"],
+                    "set both username_env and password_env, or neither",
+                ));
+            }
+        }
     }
 
     /// Every environment variable this config reads secrets from.
@@ -748,6 +1069,15 @@ impl Config {
             .flatten()
         {
             vars.push(p.key_env.as_str());
+        }
+        for team in &self.teams {
+            if let Some(var) = &team.pagerduty_routing_key_env {
+                vars.push(var.as_str());
+            }
+        }
+        if let Some(email) = &self.comms.email {
+            vars.extend(email.username_env.as_deref());
+            vars.extend(email.password_env.as_deref());
         }
         vars
     }
@@ -914,6 +1244,69 @@ mod tests {
         let text = format!("{MINIMAL}[discord]\nguild_id = \"abc\"\napi_base = \"not a url\"\n");
         let errs = errors(&text);
         assert_eq!(errs.len(), 2, "{errs:?}");
+    }
+
+    #[test]
+    fn store_and_server_keys_are_typed_and_checked() {
+        let loaded = load(MINIMAL).unwrap().config;
+        assert_eq!(loaded.server.listen.to_string(), "127.0.0.1:9090");
+        assert!(loaded.server.enabled);
+        assert_eq!(loaded.server.shutdown_grace.to_string(), "30s");
+        assert_eq!(loaded.store.backup_dir, None);
+        let text = format!(
+            "{MINIMAL}[store]\nbackup_dir = \"b\"\nbackup_every = \"15m\"\nbackup_keep = 3\n[server]\nlisten = \"127.0.0.1:0\"\nshutdown_grace = \"5s\"\n"
+        );
+        let c = load(&text).unwrap().config;
+        assert_eq!(c.store.backup_dir, Some(PathBuf::from("b")));
+        assert_eq!(
+            (c.store.backup_every.to_string(), c.store.backup_keep),
+            ("15m".into(), 3)
+        );
+        assert_eq!(c.server.listen.port(), 0);
+        let errs = errors(&format!(
+            "{MINIMAL}[store]\nbackup_keep = 0\nbackup_every = \"0s\"\n"
+        ));
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(
+            errs.iter()
+                .any(|e| e.contains(":6:1: backup_keep must be at least 1")),
+            "{errs:?}"
+        );
+        let errs = errors(&format!(
+            "{MINIMAL}[server]\nlisten = \"localhost\"\nport = 1\n"
+        ));
+        assert!(errs[0].contains(":6:"), "{errs:?}");
+    }
+
+    #[test]
+    fn comms_and_team_routes_are_checked() {
+        let c = load(MINIMAL).unwrap().config;
+        assert_eq!(c.comms.attempts, 3);
+        assert!(!c.comms.author_may_approve && c.comms.email.is_none());
+        let text = format!(
+            "{MINIMAL}[[teams]]\nname = \"eng\"\npagerduty_routing_key_env = \"PD\"\n[comms]\nattempts = 0\nannouncement_channel_id = \"x1\"\n[comms.email]\nsmtp_host = \"127.0.0.1\"\nfrom = \"status@example.com\"\nrecipients = [\"not an address\"]\nusername_env = \"U\"\n"
+        );
+        let errs = errors(&text);
+        assert_eq!(errs.len(), 4, "{errs:?}");
+        for expected in [
+            ":9:1: attempts must be at least 1",
+            "`x1` is not a Discord id",
+            "recipients[0] `not an address`",
+            "username_env and password_env",
+        ] {
+            assert!(errs.iter().any(|e| e.contains(expected)), "{errs:?}");
+        }
+        let text = format!(
+            "{MINIMAL}[[teams]]\nname = \"eng\"\npagerduty_routing_key_env = \"PD\"\n[comms.email]\nsmtp_host = \"h\"\nfrom = \"s@example.com\"\nrecipients = [\"a@example.com\"]\nusername_env = \"U\"\npassword_env = \"P\"\n"
+        );
+        let c = load(&text).unwrap().config;
+        assert_eq!(c.teams[0].events_url, PAGERDUTY_EVENTS_URL);
+        assert_eq!(c.comms.email.as_ref().unwrap().smtp_port, 587);
+        let vars = c.secret_env_vars();
+        assert!(
+            ["PD", "U", "P"].iter().all(|v| vars.contains(v)),
+            "{vars:?}"
+        );
     }
 
     #[test]

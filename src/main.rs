@@ -50,6 +50,10 @@ enum Command {
     Check {
         #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
         config: PathBuf,
+        /// Also fail on what only a demo may have: unset secrets, simulated AWS, loopback
+        /// URLs, runbooks whose worst case exceeds their RTO.
+        #[arg(long)]
+        production: bool,
     },
     /// Fetch one status feed once and print its normalised health.
     Feed {
@@ -99,6 +103,11 @@ enum Command {
         #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
         config: PathBuf,
     },
+    /// Back up or restore the event log.
+    Store {
+        #[command(subcommand)]
+        action: StoreAction,
+    },
     /// Check the event log.
     Audit {
         #[command(subcommand)]
@@ -108,11 +117,52 @@ enum Command {
     Readiness {
         #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
         config: PathBuf,
+        /// Where to look for drills: this log and its drill-* logs (default: [store] data_dir).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Print the least-privilege AWS IAM policy the config and runbooks need (JSON).
+    IamPolicy {
+        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
+        config: PathBuf,
+    },
+    /// Render the living disaster-recovery plan (Markdown) from the config and runbooks.
+    Docs {
+        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
+        config: PathBuf,
+        /// Add the last drills' results from this log and its drill-* logs.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Register the slash commands with the configured Discord guild.
     Register {
         #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
         config: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum StoreAction {
+    /// Write a consistent, compressed snapshot of the log (JSON Lines + gzip). Works on a
+    /// stopped log directly, and while `lifeboat run` holds it, through its /backup endpoint.
+    Backup {
+        #[arg(long)]
+        out: PathBuf,
+        /// The event log's directory (default: [store] data_dir of the config).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// For the data directory and, while the bot runs, the [server] address to ask.
+        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
+        config: PathBuf,
+    },
+    /// Rebuild a log from a backup into a new (missing or empty) directory, checking every hash.
+    Restore {
+        file: PathBuf,
+        #[arg(long)]
+        data_dir: PathBuf,
     },
 }
 
@@ -159,10 +209,21 @@ fn main() -> ExitCode {
     };
     telemetry::init(cli.log_format, default_level);
     match cli.command {
-        Command::Check { config } => check(&config),
+        Command::Check { config, production } => check(&config, production),
         Command::Audit {
             action: AuditAction::Verify { data_dir, config },
         } => audit_verify(data_dir, &config),
+        Command::Store {
+            action:
+                StoreAction::Backup {
+                    out,
+                    data_dir,
+                    config,
+                },
+        } => block_on(store_backup(&out, data_dir, &config)),
+        Command::Store {
+            action: StoreAction::Restore { file, data_dir },
+        } => store_restore(&file, &data_dir),
         Command::Run { config, console } => block_on(run(&config, console)),
         Command::Feed {
             kind,
@@ -188,7 +249,13 @@ fn main() -> ExitCode {
             out,
             config,
         } => export(&incident, format.into(), data_dir, out, &config),
-        Command::Readiness { .. } => not_yet("readiness", "readiness checks"),
+        Command::Readiness { config, data_dir } => block_on(readiness(&config, data_dir)),
+        Command::IamPolicy { config } => iam_policy(&config),
+        Command::Docs {
+            config,
+            data_dir,
+            out,
+        } => docs(&config, data_dir, out),
         Command::Register { config } => block_on(register(&config)),
     }
 }
@@ -300,6 +367,7 @@ async fn plan(
         channel: ChannelId("plan".into()),
         answers: Arc::default(),
         secrets: Arc::new(lifeboat::steps::ProcessEnv),
+        comms: Default::default(),
         config,
     };
     let plan = lifeboat::runbook::plan::plan(&env, runbook, &params).await;
@@ -372,9 +440,64 @@ async fn run(config_path: &Path, console: bool) -> ExitCode {
         channel: channel.clone(),
         answers: Arc::default(),
         secrets: Arc::new(lifeboat::steps::ProcessEnv),
+        comms: Default::default(),
         config: config.clone(),
     };
     let engine = lifeboat::runbook::engine::Engine::new(env, store.clone());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let gateway_health = Arc::new(lifeboat::server::DiscordGateway::default());
+    let chat_health: Arc<dyn lifeboat::server::ChatHealth> = if discord.is_some() {
+        gateway_health.clone()
+    } else {
+        Arc::new(lifeboat::server::Console)
+    };
+    let serving = if config.server.enabled {
+        match start_server(&config.server, store.clone(), chat_health, stopped.clone()).await {
+            Ok(task) => Some(task),
+            Err(code) => return code,
+        }
+    } else {
+        None
+    };
+    let backups = config.store.backup_dir.clone().map(|dir| {
+        println!(
+            "Backing up the event log to {} every {} (keeping {}).",
+            dir.display(),
+            config.store.backup_every,
+            config.store.backup_keep
+        );
+        tokio::spawn(lifeboat::store::backup::scheduled(
+            store.clone(),
+            dir,
+            config.store.backup_every.get(),
+            config.store.backup_keep,
+            stopped.clone(),
+        ))
+    });
+    lifeboat::metrics::prime(
+        &config
+            .feeds
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect::<Vec<_>>(),
+        &config
+            .providers
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>(),
+        &runbooks
+            .iter()
+            .map(|r| {
+                let kinds = r.steps.iter().map(|s| s.action.kind().as_str()).collect();
+                (r.name.as_str(), kinds)
+            })
+            .collect::<Vec<_>>(),
+        if discord.is_some() {
+            "discord"
+        } else {
+            "console"
+        },
+    );
     if discord.is_some() {
         println!(
             "Lifeboat is watching {} feed{} (Discord, AWS {:?}). Ctrl-C stops.",
@@ -401,14 +524,30 @@ async fn run(config_path: &Path, console: bool) -> ExitCode {
         Ok(_) => {}
         Err(err) => eprintln!("lifeboat run: cannot read unfinished runs: {err}"),
     }
+    // RTO checkpoints, reminders and the RPO watch, until the same stop as the watcher.
+    let scheduler = match lifeboat::scheduler::Scheduler::new(
+        engine.env().clone(),
+        runbooks.clone(),
+        store.clone(),
+        Arc::new(TokioClock::new()),
+    ) {
+        Ok(scheduler) => scheduler,
+        Err(err) => {
+            eprintln!("lifeboat run: {err}");
+            return ExitCode::from(FAILURE);
+        }
+    };
+    let mut scheduler_stop = stopped.clone();
+    let scheduling = tokio::spawn(scheduler.run(async move {
+        let _ = scheduler_stop.wait_for(|stop| *stop).await;
+    }));
     let runbook_names: Vec<String> = runbooks.iter().map(|r| r.name.clone()).collect();
     let bot = Arc::new(lifeboat::chat::bot::Bot::new(
         config.clone(),
         runbooks,
-        engine,
+        engine.clone(),
         store.clone(),
     ));
-    let (stop, stopped) = tokio::sync::watch::channel(false);
     let watcher = Watcher::new(
         &config,
         store.clone(),
@@ -419,7 +558,8 @@ async fn run(config_path: &Path, console: bool) -> ExitCode {
     let watching = tokio::spawn(watcher.run(stopped));
     let code = match (discord, guild) {
         (Some((d, token)), Some(guild)) => {
-            serve_discord(&d, &token, guild, bot, runbook_names).await
+            let gateway = (engine.clone(), gateway_health);
+            serve_discord(&d, &token, guild, bot, runbook_names, gateway).await
         }
         _ => {
             let commands = tokio::spawn(lifeboat::chat::console::command_loop(
@@ -427,12 +567,31 @@ async fn run(config_path: &Path, console: bool) -> ExitCode {
                 tokio::io::BufReader::new(tokio::io::stdin()),
             ));
             wait_for_shutdown_signal().await;
+            // No new commands, no new runs; running steps get the grace below.
+            engine.begin_shutdown();
             commands.abort();
             ExitCode::SUCCESS
         }
     };
+    engine.begin_shutdown();
+    let grace = config.server.shutdown_grace;
+    let unfinished = engine.drain(grace.get()).await;
+    if !unfinished.is_empty() {
+        let ids: Vec<String> = unfinished.iter().map(ToString::to_string).collect();
+        println!(
+            "The shutdown grace of {grace} ran out with run(s) mid-step: {}. They resume on the next start.",
+            ids.join(", ")
+        );
+    }
     let _ = stop.send(true);
     let _ = watching.await;
+    let _ = scheduling.await;
+    if let Some(task) = serving {
+        let _ = task.await;
+    }
+    if let Some(task) = backups {
+        let _ = task.await;
+    }
     if let Err(err) = store.flush() {
         eprintln!("lifeboat run: flushing the event log failed: {err}");
         return ExitCode::from(FAILURE);
@@ -449,6 +608,10 @@ async fn serve_discord(
     guild: u64,
     bot: Arc<lifeboat::chat::bot::Bot>,
     runbooks: Vec<String>,
+    (engine, health): (
+        lifeboat::runbook::engine::Engine,
+        Arc<lifeboat::server::DiscordGateway>,
+    ),
 ) -> ExitCode {
     let incident_channel = config
         .incident_channel_id
@@ -470,9 +633,15 @@ async fn serve_discord(
         }
     }
     let shards = client.shard_manager.clone();
+    health.connect(shards.clone());
     let mut gateway = tokio::spawn(async move { client.start().await });
     let code = tokio::select! {
-        () = wait_for_shutdown_signal() => ExitCode::SUCCESS,
+        () = wait_for_shutdown_signal() => {
+            // No new runs; closing the gateway below stops new commands. Progress still
+            // reaches the channel over REST while running steps finish.
+            engine.begin_shutdown();
+            ExitCode::SUCCESS
+        }
         ended = &mut gateway => {
             match ended {
                 Ok(Err(err)) => eprintln!("lifeboat run: the Discord connection ended: {err}"),
@@ -485,6 +654,34 @@ async fn serve_discord(
     shards.shutdown_all().await;
     gateway.abort();
     code
+}
+
+/// Binds the operators' endpoints and serves them until `stopped`; the bound address is
+/// printed (a `:0` port in the config picks a free one).
+async fn start_server(
+    server: &lifeboat::config::ServerConfig,
+    store: Arc<SledStore>,
+    chat: Arc<dyn lifeboat::server::ChatHealth>,
+    stopped: tokio::sync::watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<()>, ExitCode> {
+    let listener = match lifeboat::server::bind(server.listen).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!(
+                "lifeboat run: cannot serve /healthz and /metrics on {}: {err} (change [server] listen, or set enabled = false)",
+                server.listen
+            );
+            return Err(ExitCode::from(FAILURE));
+        }
+    };
+    let bound = listener.local_addr().unwrap_or(server.listen);
+    println!("Health and metrics on http://{bound} (/healthz, /metrics, /backup).");
+    let ops = Arc::new(lifeboat::server::Ops { store, chat });
+    Ok(tokio::spawn(async move {
+        if let Err(err) = lifeboat::server::serve(listener, ops, stopped).await {
+            tracing::error!(error = %err, "the health and metrics server stopped");
+        }
+    }))
 }
 
 /// `lifeboat register`: PUT the slash command list to the configured guild.
@@ -705,15 +902,27 @@ async fn drill(scenario: &str, config_path: &Path, data_dir: Option<PathBuf>) ->
     }
 }
 
-fn not_yet(command: &str, capability: &str) -> ExitCode {
-    eprintln!("lifeboat {command}: not available yet ({capability} is still being built)");
-    ExitCode::from(UNAVAILABLE)
-}
-
-fn check(config: &Path) -> ExitCode {
-    match lifeboat::check::check(config) {
+fn check(config: &Path, production: bool) -> ExitCode {
+    let checked = lifeboat::check::check(config).and_then(|checked| {
+        if !production {
+            return Ok(checked);
+        }
+        let is_set = |var: &str| lifeboat::config::Secret::from_env(var).is_some();
+        let problems = lifeboat::check::production_problems(&checked, &is_set);
+        if problems.is_empty() {
+            Ok(checked)
+        } else {
+            Err(problems)
+        }
+    });
+    match checked {
         Ok(checked) => {
             print!("{}", checked.summary());
+            if production {
+                println!(
+                    "production: ok (secrets set, AWS live, no loopback URLs, worst cases within the RTOs)"
+                );
+            }
             ExitCode::SUCCESS
         }
         Err(errors) => {
@@ -722,6 +931,206 @@ fn check(config: &Path) -> ExitCode {
             }
             let n = errors.len();
             eprintln!("{n} error{} found", if n == 1 { "" } else { "s" });
+            ExitCode::from(FAILURE)
+        }
+    }
+}
+
+/// `lifeboat readiness`: is the standby ready? One line per check; exit 1 if any fails.
+async fn readiness(config_path: &Path, data_dir: Option<PathBuf>) -> ExitCode {
+    let Some(checked) = load_all(config_path, "readiness") else {
+        return ExitCode::from(FAILURE);
+    };
+    let config = Arc::new(checked.config.config.clone());
+    let data_dir = data_dir.unwrap_or_else(|| config.store.data_dir.clone());
+    let drill_log = lifeboat::readiness::drill_events(&data_dir, true);
+    let env = lifeboat::steps::StepEnv {
+        aws: lifeboat::aws::AwsEdges::connect(&config.aws).await,
+        http: lifeboat::steps::StepEnv::http_client(),
+        // Readiness only reads: anything a step would say goes nowhere.
+        chat: Arc::new(lifeboat::chat::recorder::RecordingChat::new()),
+        channel: ChannelId("readiness".into()),
+        answers: Arc::default(),
+        secrets: Arc::new(lifeboat::steps::ProcessEnv),
+        comms: Default::default(),
+        config,
+    };
+    let report = lifeboat::readiness::run(&env, &checked.runbooks.runbooks, &drill_log).await;
+    print!("{}", report.render());
+    if report.ready() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(FAILURE)
+    }
+}
+
+/// `lifeboat iam-policy`: the policy document on stdout, notes on stderr.
+fn iam_policy(config_path: &Path) -> ExitCode {
+    let Some(checked) = load_all(config_path, "iam-policy") else {
+        return ExitCode::from(FAILURE);
+    };
+    let policy = lifeboat::iam::policy(&checked.config.config, &checked.runbooks.runbooks);
+    for note in &policy.notes {
+        eprintln!("lifeboat iam-policy: note: {note}");
+    }
+    match serde_json::to_string_pretty(&policy.document) {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("lifeboat iam-policy: {err}");
+            ExitCode::from(FAILURE)
+        }
+    }
+}
+
+/// `lifeboat docs`: the living DRP document.
+fn docs(config_path: &Path, data_dir: Option<PathBuf>, out: Option<PathBuf>) -> ExitCode {
+    let Some(checked) = load_all(config_path, "docs") else {
+        return ExitCode::from(FAILURE);
+    };
+    let drills = match &data_dir {
+        Some(dir) if !dir.is_dir() => {
+            eprintln!("lifeboat docs: no event log at {}", dir.display());
+            return ExitCode::from(FAILURE);
+        }
+        Some(dir) => Some(lifeboat::readiness::drills_from_events(
+            &lifeboat::readiness::drill_events(dir, true),
+        )),
+        None => None,
+    };
+    let text = lifeboat::docs::render(
+        &checked.config.config,
+        &checked.runbooks.runbooks,
+        drills.as_deref(),
+    );
+    match out {
+        Some(path) => match std::fs::write(&path, text) {
+            Ok(()) => {
+                println!("{}", path.display());
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("lifeboat docs: cannot write {}: {err}", path.display());
+                ExitCode::from(FAILURE)
+            }
+        },
+        None => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// `lifeboat store backup`: straight from the log when no bot holds it, else from the
+/// running bot's `/backup` (sled allows one process per log).
+async fn store_backup(out: &Path, data_dir: Option<PathBuf>, config_path: &Path) -> ExitCode {
+    use lifeboat::store::backup;
+    let config = Config::load(config_path).map(|loaded| loaded.config);
+    let data_dir = match (data_dir, &config) {
+        (Some(dir), _) => dir,
+        (None, Ok(config)) => config.store.data_dir.clone(),
+        (None, Err(errors)) => {
+            eprintln!(
+                "lifeboat store backup: no --data-dir given and the config could not be read:"
+            );
+            for error in errors {
+                eprintln!("  {error}");
+            }
+            return ExitCode::from(FAILURE);
+        }
+    };
+    if !data_dir.is_dir() {
+        eprintln!(
+            "lifeboat store backup: no event log at {}",
+            data_dir.display()
+        );
+        return ExitCode::from(FAILURE);
+    }
+    // Opening a directory that holds no log would create an empty one, and back it up.
+    if !lifeboat::readiness::is_log(&data_dir) {
+        eprintln!(
+            "lifeboat store backup: {} holds no event log (no sled `conf` and `db`); check --data-dir or [store] data_dir",
+            data_dir.display()
+        );
+        return ExitCode::from(FAILURE);
+    }
+    let summary = match SledStore::open(&data_dir) {
+        Ok(store) => backup::backup_to_file(&store, out),
+        Err(lifeboat::store::StoreError::Locked { .. }) => {
+            let server = match &config {
+                Ok(config) if config.server.enabled => config.server.clone(),
+                _ => {
+                    eprintln!(
+                        "lifeboat store backup: {} is held by a running Lifeboat and no [server] endpoint is configured to ask it (see --config); stop the bot or enable [server]",
+                        data_dir.display()
+                    );
+                    return ExitCode::from(FAILURE);
+                }
+            };
+            match fetch_backup(server.listen).await {
+                Ok(bytes) => backup::read(bytes.as_slice())
+                    .and_then(|(_, summary)| backup::save_bytes(&bytes, out).map(|()| summary)),
+                Err(err) => {
+                    eprintln!(
+                        "lifeboat store backup: {} is held by a running Lifeboat, which did not answer at {}: {err}",
+                        data_dir.display(),
+                        server.listen
+                    );
+                    return ExitCode::from(FAILURE);
+                }
+            }
+        }
+        Err(err) => {
+            eprintln!("lifeboat store backup: {err}");
+            return ExitCode::from(FAILURE);
+        }
+    };
+    match summary {
+        Ok(summary) => {
+            println!("{}: {summary}", out.display());
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("lifeboat store backup: {err}");
+            ExitCode::from(FAILURE)
+        }
+    }
+}
+
+/// GET /backup from the running bot (an unspecified listen address is reached on loopback).
+async fn fetch_backup(listen: std::net::SocketAddr) -> anyhow::Result<Vec<u8>> {
+    let mut addr = listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let response = reqwest::Client::new()
+        .get(format!("http://{addr}/backup"))
+        .timeout(std::time::Duration::from_secs(300))
+        .send()
+        .await?;
+    let status = response.status();
+    let body = response.bytes().await?;
+    if !status.is_success() {
+        anyhow::bail!("{status}: {}", String::from_utf8_lossy(&body));
+    }
+    Ok(body.to_vec())
+}
+
+/// `lifeboat store restore`: a verified backup into a new log, then the same check as
+/// `audit verify`.
+fn store_restore(file: &Path, data_dir: &Path) -> ExitCode {
+    match lifeboat::store::backup::restore(file, data_dir) {
+        Ok(summary) => {
+            println!(
+                "restored {summary} into {}; chain intact",
+                data_dir.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("lifeboat store restore: {}: {err}", file.display());
             ExitCode::from(FAILURE)
         }
     }

@@ -25,7 +25,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::Objectives;
-use crate::domain::{Actor, IncidentId, RunId, Workstream};
+use crate::domain::{IncidentId, RunId, Workstream};
 use crate::duration::{HumanDuration, format_elapsed};
 use crate::runbook::state::{self, RunStatus};
 use crate::store::Event;
@@ -201,20 +201,12 @@ pub fn incident_events(all: &[Event], incident: &IncidentId) -> Vec<Event> {
     selected
 }
 
-fn title_is_drill(title: &str) -> bool {
-    title.trim_start().starts_with("[DRILL]")
-}
+use crate::incident::title_is_drill;
 
 // ---------------------------------------------------------------------------------------------
 // Summary
 
-/// The first sign of trouble.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Signal {
-    pub at: DateTime<Utc>,
-    pub kind: String,
-    pub provider: Option<String>,
-}
+pub use crate::incident::{Note, Signal};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepSummary {
@@ -255,14 +247,6 @@ pub struct RunSummary {
     pub achieved_rto_ms: Option<i64>,
     /// The `age_secs` of the backup its `backup_check` step found.
     pub achieved_rpo_secs: Option<u64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Note {
-    pub at: DateTime<Utc>,
-    pub by: String,
-    pub text: String,
-    pub lesson: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -312,54 +296,18 @@ impl Summary {
     }
 }
 
-/// A short name for an actor: a person's display name, else `bot`, `feed:<name>`, `scheduler`.
-fn who(actor: &Actor) -> String {
-    match actor {
-        Actor::User { name, .. } => name.clone(),
-        other => other.to_string(),
-    }
-}
+use crate::incident::who;
 
 fn str_of(v: &Value) -> Option<String> {
     v.as_str().map(str::to_owned)
 }
 
-/// Derives the summary from [`incident_events`]' output.
+/// Derives the summary from [`incident_events`]' output; the incident's own state (title,
+/// declaration, signal, notes) is [`crate::incident::view`]'s, shared with the status views.
 pub fn summarize(events: &[Event], incident: &IncidentId) -> Summary {
-    let mine = |e: &&Event| e.incident.as_ref() == Some(incident);
-    let declared = events
-        .iter()
-        .filter(mine)
-        .find(|e| e.kind == "incident.declared");
-    let resolved = events
-        .iter()
-        .filter(mine)
-        .find(|e| e.kind == "incident.resolved");
-    let title = declared
-        .and_then(|e| str_of(&e.data["title"]))
-        .unwrap_or_else(|| incident.to_string());
-    let drill =
-        title_is_drill(&title) || events.iter().filter(mine).any(|e| e.kind == "drill.marked");
-    let first_signal = events
-        .iter()
-        .find(|e| {
-            matches!(
-                e.kind.as_str(),
-                "feed.degraded" | "feed.outage" | "alert.posted"
-            )
-        })
-        .map(|e| Signal {
-            at: e.at,
-            kind: e.kind.clone(),
-            provider: str_of(&e.data["provider"]),
-        });
-    let providers: Vec<String> = events
-        .iter()
-        .filter(|e| is_provider_kind(&e.kind))
-        .filter_map(|e| str_of(&e.data["provider"]))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let view = crate::incident::view(events, incident);
+    let first_signal = view.first_signal.clone();
+    let providers: Vec<String> = view.providers.iter().cloned().collect();
     let alert_at = events
         .iter()
         .find(|e| e.kind == "alert.posted")
@@ -372,26 +320,14 @@ pub fn summarize(events: &[Event], incident: &IncidentId) -> Summary {
         .iter()
         .rfind(|e| e.kind == "alert.recovered")
         .map(|e| e.at);
-    let origin = first_signal
-        .as_ref()
-        .map(|s| s.at)
-        .or(declared.map(|e| e.at));
+    let origin = first_signal.as_ref().map(|s| s.at).or(view.declared_at);
 
     let runs = state::fold(events)
         .into_iter()
         .map(|view| run_summary(events, &view, origin))
         .collect::<Vec<_>>();
 
-    let notes = events
-        .iter()
-        .filter(|e| e.kind == "note.added")
-        .map(|e| Note {
-            at: e.at,
-            by: who(&e.actor),
-            text: str_of(&e.data["text"]).unwrap_or_default(),
-            lesson: e.data["lesson"].as_bool().unwrap_or(false),
-        })
-        .collect();
+    let notes = view.notes;
 
     let mut communications = Vec::new();
     for e in events {
@@ -427,12 +363,12 @@ pub fn summarize(events: &[Event], incident: &IncidentId) -> Summary {
 
     Summary {
         incident: incident.clone(),
-        title,
-        drill,
-        declared_at: declared.map(|e| e.at),
-        declared_by: declared.map(|e| who(&e.actor)),
-        resolved_at: resolved.map(|e| e.at),
-        resolved_by: resolved.map(|e| who(&e.actor)),
+        title: view.title,
+        drill: view.drill,
+        declared_at: view.declared_at,
+        declared_by: view.declared_by,
+        resolved_at: view.resolved_at,
+        resolved_by: view.resolved_by,
         providers,
         first_signal,
         alert_at,
@@ -568,13 +504,7 @@ fn run_summary(
         .iter()
         .find(|e| e.kind == "run.succeeded")
         .map(|e| e.at);
-    let achieved_rpo_secs = run_events
-        .iter()
-        .filter(|e| {
-            matches!(e.kind.as_str(), "step.succeeded" | "step.failed")
-                && e.data["kind"] == "backup_check"
-        })
-        .find_map(|e| e.data["output"]["age_secs"].as_u64());
+    let achieved_rpo_secs = crate::incident::restored_backup_age_secs(run_events.iter().copied());
     RunSummary {
         run: view.run.clone(),
         runbook: view.runbook.clone(),
@@ -638,11 +568,19 @@ pub fn objective_rows(summary: &Summary, objectives: &Objectives) -> Vec<Objecti
             by_workstream.insert(ws, run);
         }
     }
+    // Measured from where the RTO clocks start (`[objectives] clock_start`), as the status
+    // views measure it; `achieved_rto_ms` counts from the first signal.
+    let shift_ms = match (objectives.clock_start, summary.declared_at) {
+        (crate::config::ClockStart::Declaration, Some(declared)) => summary
+            .origin(None)
+            .map_or(0, |origin| (declared - origin).num_milliseconds()),
+        _ => 0,
+    };
     for (ws, run) in by_workstream {
         let target = objectives.rto_for(ws).map(HumanDuration::get);
         let achieved = run
             .achieved_rto_ms
-            .map(|ms| Duration::from_millis(ms.max(0) as u64));
+            .map(|ms| Duration::from_millis((ms - shift_ms).max(0) as u64));
         let (verdict, note) = match (target, achieved) {
             (None, _) => (Verdict::NotMeasured, Some("no objective set".to_owned())),
             (Some(t), Some(a)) => (
@@ -811,6 +749,25 @@ pub fn describe(e: &Event) -> String {
         ),
         "incident.declared" => format!("Incident declared: {}", s(d, "title")),
         "incident.resolved" => "Incident resolved".to_owned(),
+        "incident.reviewed" => "Incident reviewed".to_owned(),
+        "clock.checkpoint" => format!(
+            "RTO clock {}: {}% of the budget",
+            s(d, "workstream"),
+            d["percent"].as_u64().unwrap_or_default()
+        ),
+        "plan.reviewed" => format!("DR plan reviewed{}", suffix("note")),
+        "reminder.posted" => format!("Reminder posted: {} due", s(d, "reminder")),
+        "rpo.breached" | "rpo.recovered" | "rpo.unreadable" | "rpo.readable" => format!(
+            "RPO watch: {}{}",
+            &e.kind["rpo.".len()..],
+            d["age_secs"]
+                .as_u64()
+                .map(|a| format!(
+                    ", latest backup {} old",
+                    format_elapsed(Duration::from_secs(a))
+                ))
+                .unwrap_or_default()
+        ),
         "note.added" if d["lesson"] == true => format!("Lesson: {}", s(d, "text")),
         "note.added" => format!("Note: {}", s(d, "text")),
         "command.refused" => format!("/{} refused (needs {})", s(d, "command"), s(d, "needs")),
@@ -874,8 +831,59 @@ pub fn describe(e: &Event) -> String {
         ),
         "step.skipped" => format!("Step {step} skipped"),
         "step.interrupted" => format!("Step {step} interrupted ({})", s(d, "action")),
-        "comms.drafted" => "Communication drafted".to_owned(),
-        "comms.sent" => "Communication sent".to_owned(),
+        "comms.drafted" => format!(
+            "Communication {} drafted ({} {}){}",
+            s(d, "draft"),
+            s(d, "audience"),
+            s(d, "kind"),
+            d["writer"]
+                .as_str()
+                .map(|w| format!(", written by {w}"))
+                .unwrap_or_default()
+        ),
+        "comms.edited" => format!("Communication {} edited", s(d, "draft")),
+        "comms.approved" => format!(
+            "Communication {} approved (v{})",
+            s(d, "draft"),
+            d["version"].as_u64().unwrap_or(1)
+        ),
+        "comms.approval_refused" => format!(
+            "Approval of communication {} refused{}",
+            s(d, "draft"),
+            suffix("reason")
+        ),
+        "comms.discarded" => format!("Communication {} discarded", s(d, "draft")),
+        "comms.resend" => format!("Communication {} re-sent", s(d, "draft")),
+        "comms.sent" => format!("Communication {} sent by {}", s(d, "draft"), s(d, "output")),
+        "comms.delivery_failed" => format!(
+            "Communication {} not delivered by {} (attempt {}){}",
+            s(d, "draft"),
+            s(d, "output"),
+            d["attempt"].as_u64().unwrap_or(1),
+            suffix("error")
+        ),
+        "notify.delivered" => format!("{} notified by {}", s(d, "team"), s(d, "route")),
+        "notify.failed" => format!(
+            "{} not notified by {} (attempt {}){}",
+            s(d, "team"),
+            s(d, "route"),
+            d["attempt"].as_u64().unwrap_or(1),
+            suffix("error")
+        ),
+        "incident.thread_opened" => "Incident thread opened".to_owned(),
+        "run.request_expired" => format!("{} expired without approval", s(d, "request")),
+        "drill.requested" => format!("Drill {} requested", s(d, "scenario")),
+        "clock.checkpoint_failed" => format!(
+            "RTO clock {} checkpoint could not be posted{}",
+            s(d, "workstream"),
+            suffix("error")
+        ),
+        "reminder.failed" => format!(
+            "Reminder {} could not be posted{}",
+            s(d, "reminder"),
+            suffix("error")
+        ),
+        "rpo.alert_failed" => format!("RPO watch alert could not be posted{}", suffix("error")),
         other => other.to_owned(),
     };
     one_line(&text)
@@ -1576,6 +1584,7 @@ fn chart(summary: &Summary, events: &[Event], objectives: &Objectives) -> String
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Actor;
     use crate::store::{GENESIS, NewEvent};
     use serde_json::json;
 
@@ -1627,6 +1636,53 @@ mod tests {
 
     fn inc() -> IncidentId {
         IncidentId::from(INC)
+    }
+
+    #[test]
+    fn every_event_kind_reads_as_a_sentence() {
+        let kinds = [
+            "incident.thread_opened",
+            "run.request_expired",
+            "drill.requested",
+            "clock.checkpoint_failed",
+            "reminder.failed",
+            "rpo.alert_failed",
+            "comms.drafted",
+            "comms.edited",
+            "comms.approved",
+            "comms.approval_refused",
+            "comms.discarded",
+            "comms.resend",
+            "comms.sent",
+            "comms.delivery_failed",
+            "notify.delivered",
+            "notify.failed",
+        ];
+        for kind in kinds {
+            let data = json!({
+                "draft": "DRAFT-1", "output": "email", "team": "engineering", "route": "webhook",
+                "request": "REQ-1", "scenario": "both", "workstream": "hosting",
+                "reminder": "drill", "error": "refused", "attempt": 2, "version": 2,
+            });
+            let event = Event::seal(NewEvent::new(Actor::Bot, kind, data), 1, t0(), GENESIS);
+            let text = describe(&event);
+            assert_ne!(text, kind, "{kind} has no description");
+            assert!(!text.contains('{'), "{kind}: {text}");
+        }
+        let sent = Event::seal(
+            NewEvent::new(
+                Actor::Bot,
+                "comms.delivery_failed",
+                json!({ "draft": "DRAFT-2", "output": "email", "attempt": 3, "error": "550 no such user" }),
+            ),
+            1,
+            t0(),
+            GENESIS,
+        );
+        assert_eq!(
+            describe(&sent),
+            "Communication DRAFT-2 not delivered by email (attempt 3): 550 no such user"
+        );
     }
 
     fn run_id() -> RunId {
@@ -1751,6 +1807,7 @@ mod tests {
             llm_rto: HumanDuration::from_secs(2 * 3600),
             rpo: HumanDuration::from_secs(3600),
             data_rto: None,
+            clock_start: crate::config::ClockStart::FirstSignal,
         }
     }
 

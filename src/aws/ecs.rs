@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use aws_sdk_ecs::error::ProvideErrorMetadata;
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
@@ -23,6 +24,26 @@ pub struct ServiceState {
     pub deployments: u32,
     /// `ACTIVE`, `DRAINING` or `INACTIVE`.
     pub status: String,
+    /// The task definition the service runs (an ARN, or `family:revision`), when ECS says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_definition: Option<String>,
+}
+
+/// A cluster as ECS reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterState {
+    pub name: String,
+    /// `ACTIVE`, `PROVISIONING`, `DEPROVISIONING`, `FAILED` or `INACTIVE` (deleted).
+    pub status: String,
+}
+
+/// A task definition as ECS reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskDefinitionState {
+    /// `family:revision`.
+    pub name: String,
+    /// `ACTIVE`, `INACTIVE` (deregistered) or `DELETE_IN_PROGRESS`.
+    pub status: String,
 }
 
 /// ECS, as far as a failover needs it.
@@ -42,6 +63,15 @@ pub trait Containers: Send + Sync {
         name: &str,
         desired: u32,
     ) -> Result<ServiceState, AwsError>;
+
+    /// The cluster's state. A missing cluster is `NotFound`.
+    async fn describe_cluster(&self, cluster: &str) -> Result<ClusterState, AwsError>;
+
+    /// A task definition (`family`, `family:revision` or ARN). A missing one is `NotFound`.
+    async fn describe_task_definition(
+        &self,
+        task_definition: &str,
+    ) -> Result<TaskDefinitionState, AwsError>;
 }
 
 /// Stable as ECS's own `services-stable` waiter means it, against the count we asked for: all
@@ -137,7 +167,13 @@ fn to_service_state(service: &aws_sdk_ecs::types::Service, asked: &str) -> Servi
         pending: count(service.pending_count()),
         deployments: u32::try_from(service.deployments().len()).unwrap_or(u32::MAX),
         status: service.status().unwrap_or("UNKNOWN").to_owned(),
+        task_definition: service.task_definition().map(str::to_owned),
     }
+}
+
+/// `family:revision` from a task definition ARN (`arn:...:task-definition/web:3` → `web:3`).
+pub fn task_definition_name(name_or_arn: &str) -> &str {
+    name_or_arn.rsplit('/').next().unwrap_or(name_or_arn)
 }
 
 /// The short name in a service ARN (`arn:...:service/cluster/web` → `web`).
@@ -246,6 +282,93 @@ impl Containers for EcsContainers {
         tracing::info!(from = before.desired, to = desired, "service scaled");
         Ok(before)
     }
+
+    #[instrument(skip_all, fields(cluster = %cluster))]
+    async fn describe_cluster(&self, cluster: &str) -> Result<ClusterState, AwsError> {
+        let resource = format!("ECS cluster {cluster}");
+        let answer = self
+            .client
+            .describe_clusters()
+            .clusters(cluster)
+            .send()
+            .await
+            .map_err(|err| {
+                classify(
+                    Call {
+                        operation: "DescribeClusters",
+                        resource: &resource,
+                    },
+                    &err,
+                )
+            })?;
+        if let Some(failure) = answer.failures().first() {
+            let reason = failure.reason().unwrap_or("no reason given");
+            return Err(if reason == "MISSING" {
+                AwsError::not_found(resource, "DescribeClusters reports it MISSING")
+            } else {
+                AwsError::Other(format!("DescribeClusters on {resource}: failure {reason}"))
+            });
+        }
+        let found = answer
+            .clusters()
+            .first()
+            .ok_or_else(|| AwsError::not_found(&resource, "DescribeClusters returned nothing"))?;
+        Ok(ClusterState {
+            name: found.cluster_name().unwrap_or(cluster).to_owned(),
+            status: found.status().unwrap_or("UNKNOWN").to_owned(),
+        })
+    }
+
+    #[instrument(skip_all, fields(task_definition = %task_definition))]
+    async fn describe_task_definition(
+        &self,
+        task_definition: &str,
+    ) -> Result<TaskDefinitionState, AwsError> {
+        let resource = format!(
+            "ECS task definition {}",
+            task_definition_name(task_definition)
+        );
+        let answer = self
+            .client
+            .describe_task_definition()
+            .task_definition(task_definition)
+            .send()
+            .await
+            .map_err(|err| {
+                // ECS answers a task definition it cannot find with a bare ClientException
+                // ("Unable to describe task definition."): for this call that means missing.
+                if err.as_service_error().and_then(|e| e.code()) == Some("ClientException") {
+                    AwsError::not_found(
+                        &resource,
+                        format!(
+                            "DescribeTaskDefinition: {}",
+                            err.as_service_error()
+                                .and_then(|e| e.message())
+                                .unwrap_or("ClientException")
+                        ),
+                    )
+                } else {
+                    classify(
+                        Call {
+                            operation: "DescribeTaskDefinition",
+                            resource: &resource,
+                        },
+                        &err,
+                    )
+                }
+            })?;
+        let found = answer.task_definition().ok_or_else(|| {
+            AwsError::not_found(&resource, "DescribeTaskDefinition returned nothing")
+        })?;
+        let name = match (found.family(), found.revision()) {
+            (Some(family), revision) if revision > 0 => format!("{family}:{revision}"),
+            _ => task_definition_name(task_definition).to_owned(),
+        };
+        Ok(TaskDefinitionState {
+            name,
+            status: found.status().map_or("UNKNOWN", |s| s.as_str()).to_owned(),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -262,6 +385,7 @@ mod tests {
             pending: 3 - running,
             deployments,
             status: "ACTIVE".into(),
+            task_definition: None,
         }
     }
 
@@ -275,6 +399,15 @@ mod tests {
             !is_stable(&state(3, 1), 2),
             "counts for another desired count"
         );
+    }
+
+    #[test]
+    fn task_definition_arns_give_family_and_revision() {
+        assert_eq!(
+            task_definition_name("arn:aws:ecs:us-east-1:123456789012:task-definition/web:3"),
+            "web:3"
+        );
+        assert_eq!(task_definition_name("web:3"), "web:3");
     }
 
     #[test]
@@ -326,6 +459,14 @@ mod tests {
 
         async fn scale_service(&self, _: &str, _: &str, _: u32) -> Result<ServiceState, AwsError> {
             panic!("wait_stable never scales")
+        }
+
+        async fn describe_cluster(&self, _: &str) -> Result<ClusterState, AwsError> {
+            panic!("wait_stable never describes the cluster")
+        }
+
+        async fn describe_task_definition(&self, _: &str) -> Result<TaskDefinitionState, AwsError> {
+            panic!("wait_stable never describes task definitions")
         }
     }
 

@@ -22,7 +22,10 @@ pub use dns::{
     ChangeStatus, Dns, DnsChange, PreviousRecord, RecordChange, RecordState, Route53Dns,
     bare_change_id, normalize_changes, normalize_name, wait_insync,
 };
-pub use ecs::{Containers, EcsContainers, ServiceState, is_stable, wait_stable};
+pub use ecs::{
+    ClusterState, Containers, EcsContainers, ServiceState, TaskDefinitionState, is_stable,
+    task_definition_name, wait_stable,
+};
 pub use error::AwsError;
 pub use simulated::SimulatedAws;
 

@@ -13,7 +13,10 @@ use super::dns::{
     ChangeStatus, Dns, DnsChange, PreviousRecord, RecordChange, RecordState, bare_change_id,
     bare_zone_id, normalize_changes, normalize_name, normalize_type,
 };
-use super::ecs::{Containers, ServiceState, service_resource};
+use super::ecs::{
+    ClusterState, Containers, ServiceState, TaskDefinitionState, service_resource,
+    task_definition_name,
+};
 use super::error::AwsError;
 use crate::config::AwsConfig;
 
@@ -33,6 +36,8 @@ struct State {
     /// Services by name, per cluster.
     clusters: BTreeMap<String, BTreeMap<String, ServiceState>>,
     zones: BTreeMap<String, Zone>,
+    /// Task definitions (`family:revision`) and their status.
+    task_definitions: BTreeMap<String, String>,
     /// Polls left before each change is INSYNC.
     changes: BTreeMap<String, u32>,
     next_change: u64,
@@ -55,11 +60,18 @@ impl SimulatedAws {
                         pending: 0,
                         deployments: 1,
                         status: "ACTIVE".to_owned(),
+                        task_definition: Some(format!("{}:1", s.name)),
                     };
                     (s.name.clone(), service)
                 })
                 .collect();
             state.clusters.insert(ecs.cluster.clone(), services);
+            // Each service runs revision 1 of a task definition named after it.
+            state.task_definitions = ecs
+                .services
+                .iter()
+                .map(|s| (format!("{}:1", s.name), "ACTIVE".to_owned()))
+                .collect();
         }
         if let Some(dns) = &aws.dns {
             let records = dns
@@ -101,6 +113,20 @@ impl SimulatedAws {
         for record in state.zones.values_mut().flat_map(|zone| zone.values_mut()) {
             record.ttl = Some(ttl);
         }
+        self
+    }
+
+    /// Forgets a service, as if it had been deleted from the cluster.
+    pub fn without_service(self, cluster: &str, name: &str) -> Self {
+        if let Some(services) = self.state().clusters.get_mut(cluster) {
+            services.remove(name);
+        }
+        self
+    }
+
+    /// Forgets a task definition (`family:revision`), as if it had been deleted.
+    pub fn without_task_definition(self, name: &str) -> Self {
+        self.state().task_definitions.remove(name);
         self
     }
 
@@ -274,6 +300,50 @@ impl Containers for SimulatedAws {
         );
         Ok(before)
     }
+
+    #[instrument(skip_all, fields(simulated = true, cluster = %cluster))]
+    async fn describe_cluster(&self, cluster: &str) -> Result<ClusterState, AwsError> {
+        if self.state().clusters.contains_key(cluster) {
+            Ok(ClusterState {
+                name: cluster.to_owned(),
+                status: "ACTIVE".to_owned(),
+            })
+        } else {
+            Err(AwsError::not_found(
+                format!("ECS cluster {cluster}"),
+                "DescribeClusters reports it MISSING (simulated)",
+            ))
+        }
+    }
+
+    #[instrument(skip_all, fields(simulated = true, task_definition = %task_definition))]
+    async fn describe_task_definition(
+        &self,
+        task_definition: &str,
+    ) -> Result<TaskDefinitionState, AwsError> {
+        let name = task_definition_name(task_definition);
+        let state = self.state();
+        // A bare family means its latest revision.
+        let found = if name.contains(':') {
+            state.task_definitions.get_key_value(name)
+        } else {
+            state
+                .task_definitions
+                .range(format!("{name}:")..format!("{name};"))
+                .next_back()
+        };
+        found
+            .map(|(name, status)| TaskDefinitionState {
+                name: name.clone(),
+                status: status.clone(),
+            })
+            .ok_or_else(|| {
+                AwsError::not_found(
+                    format!("ECS task definition {name}"),
+                    "DescribeTaskDefinition: Unable to describe task definition (simulated)",
+                )
+            })
+    }
 }
 
 #[cfg(test)]
@@ -305,6 +375,7 @@ mod tests {
             dns: Some(DnsConfig {
                 zone_id: "/hostedzone/Z123".into(),
                 ttl: 60,
+                max_ttl: crate::duration::HumanDuration::from_secs(300),
                 records: vec![DnsRecordConfig {
                     name: "App.Example.com".into(),
                     record_type: "CNAME".into(),
@@ -475,6 +546,42 @@ mod tests {
         .await
         .unwrap();
         assert_eq!((stable.desired, stable.running, stable.pending), (3, 3, 0));
+    }
+
+    #[tokio::test]
+    async fn clusters_and_task_definitions_are_seeded_and_can_be_removed() {
+        let sim = SimulatedAws::from_config(&config());
+        assert_eq!(
+            sim.describe_cluster("standby").await.unwrap().status,
+            "ACTIVE"
+        );
+        let err = sim.describe_cluster("other").await.unwrap_err();
+        assert!(matches!(err, AwsError::NotFound { .. }), "{err:?}");
+        let web = sim
+            .describe_services("standby", &["web".into()])
+            .await
+            .unwrap();
+        let td = web[0].task_definition.clone().unwrap();
+        assert_eq!(td, "web:1");
+        assert_eq!(
+            sim.describe_task_definition(&td).await.unwrap().name,
+            "web:1"
+        );
+        assert_eq!(
+            sim.describe_task_definition("web").await.unwrap().name,
+            "web:1"
+        );
+        let sim = sim
+            .without_task_definition("web:1")
+            .without_service("standby", "worker");
+        let err = sim.describe_task_definition("web:1").await.unwrap_err();
+        assert!(err.to_string().contains("task definition web:1"), "{err}");
+        assert!(sim.describe_task_definition("web").await.is_err());
+        let err = sim
+            .describe_services("standby", &["worker".into()])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AwsError::NotFound { .. }), "{err:?}");
     }
 
     #[tokio::test(start_paused = true)]

@@ -1,23 +1,31 @@
 //! The bot core: authorises and carries out typed commands, keeps run requests and their
 //! approvals in the event log, and answers with messages any adapter can deliver.
 
+mod comms_commands;
+
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 use serde_json::json;
 
 use super::command::{Command, HELP};
-use super::{Button, ButtonStyle, Message};
+use super::{
+    Attachment, Button, ButtonStyle, ChannelId, Message, MessageRef, THREAD_OPENED,
+    incident_channel, incident_thread,
+};
 use crate::approval::{self, Person, Request, Role, Verdict};
 use crate::config::Config;
 use crate::domain::{Actor, IncidentId, RunId};
+use crate::drill::Scenario;
 use crate::runbook::Runbook;
-use crate::runbook::engine::Engine;
+use crate::runbook::engine::{Engine, EngineError};
 use crate::runbook::plan::{plan, plan_hash};
 use crate::runbook::state::{RunStatus, fold};
 use crate::steps::confirm::{Answer, Answers};
 use crate::store::{EventStore, NewEvent};
+use crate::timeline::{self, Format};
 
 /// What the bot says back to the person who issued a command.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +33,10 @@ pub struct Reply {
     /// Only the person sees it (refusals, errors, lookups).
     pub ephemeral: bool,
     pub message: Message,
+    /// Set when the command settled what the buttons it came from asked (a request approved,
+    /// denied or expired, a question answered, a paused run decided): how it ended, so the
+    /// adapter disables those buttons and says so on the message.
+    pub settles: Option<String>,
 }
 
 impl Reply {
@@ -35,6 +47,7 @@ impl Reply {
                 content: text.into(),
                 ..Message::default()
             },
+            settles: None,
         }
     }
 
@@ -42,7 +55,14 @@ impl Reply {
         Self {
             ephemeral: false,
             message,
+            settles: None,
         }
+    }
+
+    /// Marks the reply as settling its message's buttons, with how it ended.
+    fn settling(mut self, outcome: impl Into<String>) -> Self {
+        self.settles = Some(outcome.into());
+        self
     }
 }
 
@@ -55,6 +75,8 @@ pub struct Bot {
     requests: Mutex<BTreeMap<String, Request>>,
     /// The open incident, read from the log once and kept as this bot declares and resolves.
     incident: Mutex<Option<(IncidentId, String)>>,
+    /// A drill is running in the background (one at a time).
+    drilling: Arc<AtomicBool>,
 }
 
 fn actor(p: &Person) -> Actor {
@@ -80,6 +102,7 @@ impl Bot {
             engine,
             requests: Mutex::new(BTreeMap::new()),
             incident: Mutex::new(None),
+            drilling: Arc::new(AtomicBool::new(false)),
         };
         bot.restore();
         bot
@@ -91,7 +114,7 @@ impl Bot {
         let Ok(events) = self.store.all() else {
             return;
         };
-        *self.incident_slot() = open_incident_in(&events);
+        *self.incident_slot() = crate::incident::last_open(&events);
         let mut requests = self.lock();
         for event in events {
             let id = event.data["request"]
@@ -147,7 +170,8 @@ impl Bot {
     fn needs(command: &Command) -> Option<Role> {
         match command {
             Command::Approve { .. } | Command::Deny { .. } => Some(Role::Approver),
-            c if c.changes_state() => Some(Role::Responder),
+            Command::CommsApprove { .. } | Command::CommsResend { .. } => Some(Role::Communicator),
+            c if c.needs_responder() => Some(Role::Responder),
             _ => None,
         }
     }
@@ -156,6 +180,7 @@ impl Bot {
     pub async fn handle(&self, command: Command, who: &Person) -> Reply {
         if let Some(role) = Self::needs(&command)
             && !approval::holds(&self.config.access, who, role)
+            && !comms_commands::allowed_as_communicator(self, &command, who)
         {
             self.append(NewEvent::new(
                 actor(who),
@@ -192,13 +217,21 @@ impl Bot {
             Command::RunbookRun { name, params } => self.request(&name, params, who).await,
             Command::Approve { request } => self.approve(&request, who).await,
             Command::Deny { request } => self.deny(&request, who),
-            Command::RunbookStatus | Command::DrStatus => Reply::private(self.status()),
+            Command::RunbookStatus => Reply::private(self.status()),
+            Command::DrStatus => self.dr_status(),
+            Command::DrReadiness => self.readiness().await,
+            Command::DrReviewed { note } => self.plan_reviewed(note, who),
+            Command::IncidentReview => self.review(who),
             Command::RunbookDecide { run, decision } => {
                 match self
                     .engine
                     .decide(&RunId(run.clone()), decision, actor(who))
                 {
-                    Ok(()) => Reply::private(format!("{run}: {decision:?} sent")),
+                    Ok(()) => Reply::private(format!("{run}: {decision:?} sent"))
+                        .settling(format!("{decision:?} chosen by {}", who.name)),
+                    Err(err @ (EngineError::NotPaused(_) | EngineError::UnknownRun(_))) => {
+                        Reply::private(err.to_string()).settling("no longer paused")
+                    }
                     Err(err) => Reply::private(err.to_string()),
                 }
             }
@@ -217,19 +250,23 @@ impl Bot {
                         by: who.name.clone(),
                     },
                 ) {
-                    Reply::private(format!(
-                        "answered {} for {run} step {step}",
-                        if yes { "yes" } else { "no" }
-                    ))
+                    let answer = if yes { "confirmed" } else { "rejected" };
+                    Reply::private(format!("{answer} for {run} step {step}"))
+                        .settling(format!("{answer} by {}", who.name))
                 } else {
                     Reply::private(format!("no open question for {run} step {step}"))
+                        .settling("no longer open")
                 }
             }
-            Command::IncidentDeclare { title } => self.declare(title, who),
-            Command::IncidentStatus => Reply::private(match self.open_incident() {
-                Some((id, title)) => format!("open incident {id}: {title}"),
-                None => "no open incident".to_owned(),
-            }),
+            Command::TimelineExport { format, incident } => self.export(format, incident).await,
+            Command::DrillStart { scenario } => self.drill(scenario, who),
+            Command::IncidentDeclare {
+                title,
+                severity,
+                commander,
+                alert,
+            } => self.declare(title, severity, commander, alert, who),
+            Command::IncidentStatus => self.incident_status(),
             Command::IncidentNote { text, lesson } => match self.open_incident() {
                 Some((id, _)) => {
                     self.append(
@@ -251,10 +288,29 @@ impl Bot {
                             .incident(id.clone()),
                     );
                     *self.incident_slot() = None;
-                    Reply::public(text(format!("Incident {id} resolved by {}.", who.name)))
+                    // Recovery resolves the PagerDuty alerts the incident opened.
+                    let pages = self.resolve_pages(&id, who).await;
+                    let pages = if pages.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" {}.", pages.join(", "))
+                    };
+                    Reply::public(text(format!(
+                        "Incident {id} resolved by {}.{pages}",
+                        who.name
+                    )))
                 }
                 None => Reply::private("no open incident"),
             },
+            Command::CommsDraft { audience, kind } => self.comms_draft(&audience, &kind, who).await,
+            Command::CommsShow { draft } => self.comms_show(draft.as_deref()),
+            Command::CommsEdit { draft, text } => self.comms_edit(&draft, text, who),
+            Command::CommsApprove { draft, version } => {
+                self.comms_approve(&draft, version, who).await
+            }
+            Command::CommsResend { draft } => self.comms_resend(&draft, who).await,
+            Command::CommsDiscard { draft } => self.comms_discard(&draft, who),
+            Command::NotifyTeam { team, text } => self.notify_team(&team, text, who).await,
         }
     }
 
@@ -268,7 +324,14 @@ impl Bot {
             })
     }
 
-    fn declare(&self, title: String, who: &Person) -> Reply {
+    fn declare(
+        &self,
+        title: String,
+        severity: Option<crate::incident::Severity>,
+        commander: Option<String>,
+        alert: Option<String>,
+        who: &Person,
+    ) -> Reply {
         if let Some((id, _)) = self.open_incident() {
             return Reply::private(format!("incident {id} is already open"));
         }
@@ -279,14 +342,155 @@ impl Bot {
         } else {
             title
         };
+        // The affected workstreams: the alert's provider's, else every provider alerting now.
+        let events = self.store.all().unwrap_or_default();
+        let (workstreams, providers) =
+            crate::scheduler::affected_at_declaration(&self.config, &events, alert.as_deref());
+        let alert_level = alert.as_deref().and_then(|a| {
+            events
+                .iter()
+                .rev()
+                .find(|e| e.data["alert_id"].as_str() == Some(a))
+                .and_then(|e| serde_json::from_value(e.data["level"].clone()).ok())
+        });
+        let severity = severity
+            .or(alert_level.map(crate::incident::Severity::for_level))
+            .unwrap_or_default();
+        let commander = commander.unwrap_or_else(|| who.name.clone());
         self.append(
-            NewEvent::new(actor(who), "incident.declared", json!({ "title": title }))
-                .incident(id.clone()),
+            NewEvent::new(
+                actor(who),
+                "incident.declared",
+                json!({
+                    "title": title,
+                    "severity": severity,
+                    "commander": commander,
+                    "workstreams": workstreams,
+                    "providers": providers,
+                    "alert": alert,
+                }),
+            )
+            .incident(id.clone()),
         );
         *self.incident_slot() = Some((id.clone(), title.clone()));
+        let affected: Vec<&str> = workstreams.iter().map(|w| w.as_str()).collect();
         Reply::public(text(format!(
-            "🚨 Incident {id} declared by {}: {title}",
-            who.name
+            "🚨 Incident {id} declared by {}: {title} ({severity}, commander {commander}{})",
+            who.name,
+            if affected.is_empty() {
+                String::new()
+            } else {
+                format!(", affects {}", affected.join(", "))
+            }
+        )))
+    }
+
+    fn events_or_reply(&self) -> Result<Vec<crate::store::Event>, Reply> {
+        self.store.all().map_err(|err| {
+            tracing::error!(error = %err, "the event log could not be read");
+            Reply::private("the event log could not be read; see the bot's log")
+        })
+    }
+
+    /// `/incident status`: state, severity, commander, workstreams and clocks.
+    fn incident_status(&self) -> Reply {
+        let events = match self.events_or_reply() {
+            Ok(events) => events,
+            Err(reply) => return reply,
+        };
+        let open = crate::incident::open(&events);
+        if open.is_empty() {
+            return Reply::private("no open incident");
+        }
+        let history = crate::incident::StepHistory::from_runs(&fold(&events));
+        Reply::private(
+            open.iter()
+                .map(|i| {
+                    crate::incident::status_text(
+                        i,
+                        &self.config,
+                        &self.runbooks,
+                        &history,
+                        Utc::now(),
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    }
+
+    /// `/dr readiness`: the checks of `lifeboat readiness`, for the person who asked. Drills
+    /// are read from this log and the `drill-*` logs beside it.
+    async fn readiness(&self) -> Reply {
+        let mut events = crate::readiness::store_events(self.store.as_ref());
+        let data_dir = self.config.store.data_dir.clone();
+        match tokio::task::spawn_blocking(move || crate::readiness::drill_events(&data_dir, false))
+            .await
+        {
+            Ok(mut drills) => events.append(&mut drills),
+            Err(err) => tracing::warn!(error = %err, "reading the drill logs failed"),
+        }
+        let report = crate::readiness::run(self.engine.env(), &self.runbooks, &events).await;
+        // The verdict first: a long report may be cut to fit one chat message.
+        Reply::private(format!("**{}**\n{}", report.verdict(), report.render()))
+    }
+
+    /// `/dr status`: providers, open incidents with their clocks, runs, the RPO watch.
+    fn dr_status(&self) -> Reply {
+        match self.events_or_reply() {
+            Ok(events) => Reply::private(crate::scheduler::dr_status(
+                &self.config,
+                &self.runbooks,
+                &events,
+                Utc::now(),
+            )),
+            Err(reply) => reply,
+        }
+    }
+
+    /// `/incident review`: the latest resolved incident was reviewed (never an open one).
+    fn review(&self, who: &Person) -> Reply {
+        let events = match self.events_or_reply() {
+            Ok(events) => events,
+            Err(reply) => return reply,
+        };
+        match crate::incident::awaiting_review(&events) {
+            Some(inc) => {
+                self.append(
+                    NewEvent::new(actor(who), "incident.reviewed", json!({}))
+                        .incident(inc.id.clone()),
+                );
+                let lessons = inc.notes.iter().filter(|n| n.lesson).count();
+                Reply::public(text(format!(
+                    "📝 Incident {} reviewed by {} ({lessons} lesson{} on record).",
+                    inc.id,
+                    who.name,
+                    if lessons == 1 { "" } else { "s" }
+                )))
+            }
+            None => match self.open_incident() {
+                Some((id, _)) => Reply::private(format!(
+                    "incident {id} is still open: resolve it before its review"
+                )),
+                None => Reply::private("no resolved incident is waiting for a review"),
+            },
+        }
+    }
+
+    /// `/dr reviewed`: records a review of the plan, which resets the review reminder.
+    fn plan_reviewed(&self, note: Option<String>, who: &Person) -> Reply {
+        self.append(NewEvent::new(
+            actor(who),
+            crate::scheduler::PLAN_REVIEWED,
+            json!({ "note": note }),
+        ));
+        let next = Utc::now()
+            + chrono::Duration::from_std(self.config.schedule.review_every.get())
+                .unwrap_or(chrono::Duration::MAX);
+        Reply::public(text(format!(
+            "📝 DR plan review recorded by {}. Next review due by {}.",
+            who.name,
+            next.format("%Y-%m-%d")
         )))
     }
 
@@ -377,7 +581,14 @@ impl Bot {
                     "approval.refused",
                     json!({ "request": id, "reason": refusal.to_string() }),
                 ));
-                Reply::private(format!("Refused: {refusal}."))
+                let reply = Reply::private(format!("Refused: {refusal}."));
+                match refusal {
+                    approval::Refusal::Expired { at } => {
+                        reply.settling(format!("expired at {}", at.format("%H:%M UTC")))
+                    }
+                    approval::Refusal::Closed => reply.settling("already decided"),
+                    _ => reply,
+                }
             }
             Verdict::Counted { remaining } => {
                 self.append(NewEvent::new(
@@ -399,7 +610,9 @@ impl Bot {
                     "run.approval_counted",
                     json!({ "request": id, "by": who }),
                 ));
-                self.start(&request, who).await
+                self.start(&request, who)
+                    .await
+                    .settling(format!("approved by {}", who.name))
             }
         }
     }
@@ -418,6 +631,11 @@ impl Bot {
         {
             Ok(handle) => {
                 let waited = (Utc::now() - request.requested_at).num_seconds();
+                crate::metrics::approval_waited(
+                    (Utc::now() - request.requested_at)
+                        .to_std()
+                        .unwrap_or_default(),
+                );
                 self.append(
                     NewEvent::new(
                         actor(who),
@@ -454,8 +672,11 @@ impl Bot {
                     json!({ "request": id, "by": who }),
                 ));
                 Reply::public(text(format!("❌ {} denied {id}.", who.name)))
+                    .settling(format!("denied by {}", who.name))
             }
-            Some(_) => Reply::private(format!("{id} is already decided")),
+            Some(_) => {
+                Reply::private(format!("{id} is already decided")).settling("already decided")
+            }
             None => Reply::private(format!("no request {id}")),
         }
     }
@@ -502,6 +723,168 @@ impl Bot {
         out
     }
 
+    /// What autocomplete offers for an option: incident ids (newest first), team names,
+    /// runbook names.
+    pub fn suggestions(&self, option: &str) -> Vec<String> {
+        match option {
+            "incident" => {
+                let mut ids: Vec<String> = self
+                    .store
+                    .all()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|e| e.kind == "incident.declared")
+                    .filter_map(|e| e.incident.map(|i| i.0))
+                    .collect();
+                ids.reverse();
+                ids.dedup();
+                ids
+            }
+            "team" => self.config.teams.iter().map(|t| t.name.clone()).collect(),
+            "name" | "runbook" => self.runbooks.iter().map(|r| r.name.clone()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The thread of the open incident, from the log (so it survives a restart).
+    pub fn incident_thread(&self) -> Option<ChannelId> {
+        let (id, _) = self.open_incident()?;
+        self.store
+            .by_incident(&id)
+            .ok()
+            .and_then(|events| incident_thread(&events))
+    }
+
+    /// Opens the open incident's thread, once, started from `from` (the declaration or the
+    /// alert it was declared from) where the adapter has it, and records it in the log.
+    pub async fn open_thread(&self, from: Option<&MessageRef>) -> Option<ChannelId> {
+        let (id, title) = self.open_incident()?;
+        if let Some(thread) = self.incident_thread() {
+            return Some(thread);
+        }
+        let env = self.engine.env();
+        let name = format!("{id} {title}");
+        match env.chat.open_thread(&env.channel, from, &name).await {
+            Ok(thread) => {
+                self.append(
+                    NewEvent::new(
+                        Actor::Bot,
+                        THREAD_OPENED,
+                        json!({ "thread": thread.0, "channel": env.channel.0, "from": from.map(|m| &m.id) }),
+                    )
+                    .incident(id),
+                );
+                Some(thread)
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, incident = %id, "the incident thread could not be opened");
+                None
+            }
+        }
+    }
+
+    /// Repeats a public reply in the incident's `thread` when it was given elsewhere, so the
+    /// thread holds the whole story (approvals, the run starting, the resolution). Buttons
+    /// stay on the original.
+    pub async fn echo_in_thread(&self, thread: &ChannelId, from: &ChannelId, reply: &Reply) {
+        if reply.ephemeral || thread == from {
+            return;
+        }
+        let message = Message {
+            buttons: Vec::new(),
+            ..reply.message.clone()
+        };
+        if let Err(err) = self.engine.env().chat.post(thread, &message).await {
+            tracing::warn!(error = %err, "the reply could not be repeated in the incident thread");
+        }
+    }
+
+    /// Renders the post-mortem of the open (or named) incident and attaches it in the
+    /// incident's thread (its channel when it has none).
+    async fn export(&self, format: Format, incident: Option<String>) -> Reply {
+        let id = match incident.filter(|i| !i.is_empty()) {
+            Some(id) => IncidentId(id),
+            None => match self.open_incident() {
+                Some((id, _)) => id,
+                None => {
+                    return Reply::private(
+                        "no open incident: name one, e.g. `/timeline export format:md incident:INC-20261125-101500`",
+                    );
+                }
+            },
+        };
+        let events = match self.store.all() {
+            Ok(events) => events,
+            Err(err) => {
+                tracing::error!(error = %err, "the log could not be read for an export");
+                return Reply::private("the event log could not be read; see the bot's log");
+            }
+        };
+        let rendered = match timeline::render(&events, &id, format, &self.config.objectives) {
+            Ok(rendered) => rendered,
+            Err(err) => return Reply::private(err.to_string()),
+        };
+        let env = self.engine.env();
+        let target = incident_channel(self.store.as_ref(), Some(&id), &env.channel);
+        let file = Attachment {
+            filename: format!("postmortem-{id}.{}", format.extension()),
+            bytes: rendered.into_bytes(),
+        };
+        let note = text(format!("📄 Post-mortem of {id} ({})", format.extension()));
+        match env.chat.attach(&target, &note, &[file]).await {
+            Ok(_) => Reply::private(format!(
+                "post-mortem of {id} attached in {}",
+                mention(&target)
+            )),
+            Err(err) => {
+                tracing::error!(error = %err, incident = %id, "the export could not be attached");
+                Reply::private(format!("the export could not be posted: {err}"))
+            }
+        }
+    }
+
+    /// Starts a drill in the background, on its own event log kept at
+    /// `<data_dir>/drill-<time>` (where readiness and the drill reminder read finished
+    /// drills); its summary and its Markdown post-mortem, both marked as a drill, are posted
+    /// to the incident channel.
+    fn drill(&self, scenario: Scenario, who: &Person) -> Reply {
+        if self.drilling.swap(true, Ordering::SeqCst) {
+            return Reply::private("a drill is already running; wait for its results");
+        }
+        let name = scenario_name(scenario);
+        let dir = self
+            .config
+            .store
+            .data_dir
+            .join(format!("drill-{}", Utc::now().format("%Y%m%d-%H%M%S-%3f")));
+        self.append(NewEvent::new(
+            actor(who),
+            "drill.requested",
+            json!({ "scenario": name, "log": dir.display().to_string() }),
+        ));
+        let config = self.config.clone();
+        let runbooks = self.runbooks.clone();
+        let env = self.engine.env().clone();
+        let drilling = DrillRunning(self.drilling.clone());
+        tokio::spawn(async move {
+            let (message, files) = match drill_report(&config, &runbooks, scenario, &dir).await {
+                Ok(report) => report,
+                Err(err) => {
+                    tracing::error!(error = format!("{err:#}"), "the drill failed");
+                    (text(format!("🧪 DRILL {name} failed: {err:#}")), Vec::new())
+                }
+            };
+            if let Err(err) = env.chat.attach(&env.channel, &message, &files).await {
+                tracing::error!(error = %err, "the drill results could not be posted");
+            }
+            drop(drilling);
+        });
+        Reply::public(text(format!(
+            "🧪 DRILL {name} started by {}: simulated outage, separate event log; results follow here.",
+            who.name
+        )))
+    }
+
     /// Every run's state, from the log (for status views).
     pub fn runs(&self) -> Vec<crate::runbook::state::RunView> {
         self.store.all().map(|e| fold(&e)).unwrap_or_default()
@@ -511,26 +894,86 @@ impl Bot {
     pub fn pending_request(&self, id: &str) -> Option<Request> {
         self.lock().get(id).cloned()
     }
+
+    /// A request nobody decided before it expired: logs `run.request_expired` and says how it
+    /// ended, so the adapter can settle its message. `None` while it can still be decided, or
+    /// once decided. (It stays open in memory: a late approval is refused as expired.)
+    pub fn expire(&self, id: &str) -> Option<String> {
+        let request = self.pending_request(id)?;
+        if request.closed || Utc::now() < request.expires_at {
+            return None;
+        }
+        let mut event = NewEvent::new(
+            Actor::Bot,
+            "run.request_expired",
+            json!({ "request": id, "runbook": request.runbook, "approvals": request.approvals.len(), "required": request.required }),
+        );
+        if let Some((incident, _)) = self.open_incident() {
+            event = event.incident(incident);
+        }
+        self.append(event);
+        Some(format!(
+            "expired at {} without enough approvals",
+            request.expires_at.format("%H:%M UTC")
+        ))
+    }
 }
 
-/// The incident declared and not yet resolved, according to `events`.
-fn open_incident_in(events: &[crate::store::Event]) -> Option<(IncidentId, String)> {
-    let mut open: Option<(IncidentId, String)> = None;
-    for e in events {
-        match (e.kind.as_str(), &e.incident) {
-            ("incident.declared", Some(id)) => {
-                open = Some((
-                    id.clone(),
-                    e.data["title"].as_str().unwrap_or_default().to_owned(),
-                ));
-            }
-            ("incident.resolved", Some(id)) if open.as_ref().is_some_and(|(o, _)| o == id) => {
-                open = None
-            }
-            _ => {}
-        }
+/// Marks a drill as running until dropped, so a drill that fails or panics frees the slot.
+struct DrillRunning(Arc<AtomicBool>);
+
+impl Drop for DrillRunning {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
     }
-    open
+}
+
+/// Runs the drill and builds its report: the summary, and its Markdown post-mortem marked
+/// as a drill.
+async fn drill_report(
+    config: &Config,
+    runbooks: &[Runbook],
+    scenario: Scenario,
+    dir: &std::path::Path,
+) -> anyhow::Result<(Message, Vec<Attachment>)> {
+    let drilled = crate::drill::run(config, runbooks, scenario, dir).await?;
+    let events = crate::store::SledStore::open(dir)?.all()?;
+    let markdown = timeline::render(
+        &events,
+        &drilled.incident,
+        Format::Markdown,
+        &config.objectives,
+    )?;
+    let name = scenario_name(scenario);
+    let message = text(format!(
+        "🧪 DRILL {name} finished (simulated; the live log is untouched)\n```{}```",
+        crate::drill::summary(&drilled.outcomes)
+    ));
+    let file = Attachment {
+        filename: format!("drill-{}.md", drilled.incident),
+        bytes: format!(
+            "> **DRILL** ({name}): every event below was simulated by a Lifeboat drill.\n\n{markdown}"
+        )
+        .into_bytes(),
+    };
+    Ok((message, vec![file]))
+}
+
+fn scenario_name(scenario: Scenario) -> &'static str {
+    match scenario {
+        Scenario::HerokuOutage => "heroku-outage",
+        Scenario::OpenaiOutage => "openai-outage",
+        Scenario::Both => "both",
+    }
+}
+
+/// How a channel is named in a message (a Discord mention for snowflakes).
+fn mention(channel: &ChannelId) -> String {
+    if channel.0.bytes().all(|b| b.is_ascii_digit()) {
+        format!("<#{}>", channel.0)
+    } else {
+        format!("#{}", channel.0)
+    }
 }
 
 fn text(content: String) -> Message {

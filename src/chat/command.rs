@@ -10,8 +10,20 @@ use crate::runbook::engine::Decision;
 pub enum Command {
     IncidentDeclare {
         title: String,
+        /// `None`: from the alert's level when declared from an alert, else sev2.
+        severity: Option<crate::incident::Severity>,
+        /// Who leads the response; `None`: the person declaring.
+        commander: Option<String>,
+        /// The alert whose button declared it, naming the affected provider.
+        alert: Option<String>,
     },
     IncidentStatus,
+    /// Records the post-incident review of the latest resolved incident.
+    IncidentReview,
+    /// Records a review of the DR plan (the semi-annual review).
+    DrReviewed {
+        note: Option<String>,
+    },
     IncidentNote {
         text: String,
         lesson: bool,
@@ -45,8 +57,51 @@ pub enum Command {
         step: String,
         yes: bool,
     },
+    /// The open (or named) incident's post-mortem, attached as a file to its thread.
+    TimelineExport {
+        format: crate::timeline::Format,
+        incident: Option<String>,
+    },
+    /// A simulated outage in the background, with its own event log kept in `<data_dir>/drill-*`.
+    DrillStart {
+        scenario: crate::drill::Scenario,
+    },
     DrStatus,
+    /// Is the standby ready? (the checks of `lifeboat readiness`)
+    DrReadiness,
     Help,
+    /// Draft a communication from the templates (`audience`: clients|internal, `kind`:
+    /// initial|update|resolved).
+    CommsDraft {
+        audience: String,
+        kind: String,
+    },
+    /// Show one draft, or every open draft.
+    CommsShow {
+        draft: Option<String>,
+    },
+    /// Approve a draft's version `version` (1 = as drafted, +1 per edit); `None` means 1, so
+    /// an approval never covers text the approver did not see.
+    CommsApprove {
+        draft: String,
+        version: Option<u32>,
+    },
+    /// Send an approved draft to the outputs that have not received it yet.
+    CommsResend {
+        draft: String,
+    },
+    CommsEdit {
+        draft: String,
+        text: String,
+    },
+    CommsDiscard {
+        draft: String,
+    },
+    /// Notify a team on every route it has (Discord, webhook, PagerDuty).
+    NotifyTeam {
+        team: String,
+        text: Option<String>,
+    },
 }
 
 impl Command {
@@ -55,6 +110,8 @@ impl Command {
         match self {
             Command::IncidentDeclare { .. } => "incident declare",
             Command::IncidentStatus => "incident status",
+            Command::IncidentReview => "incident review",
+            Command::DrReviewed { .. } => "dr reviewed",
             Command::IncidentNote { .. } => "incident note",
             Command::IncidentResolve => "incident resolve",
             Command::RunbookList => "runbook list",
@@ -66,9 +123,27 @@ impl Command {
             Command::Approve { .. } => "approve",
             Command::Deny { .. } => "deny",
             Command::Confirm { .. } => "confirm",
+            Command::TimelineExport { .. } => "timeline export",
+            Command::DrillStart { .. } => "drill start",
             Command::DrStatus => "dr status",
+            Command::DrReadiness => "dr readiness",
             Command::Help => "help",
+            Command::CommsDraft { .. } => "comms draft",
+            Command::CommsShow { .. } => "comms show",
+            Command::CommsApprove { .. } => "comms approve",
+            Command::CommsResend { .. } => "comms resend",
+            Command::CommsEdit { .. } => "comms edit",
+            Command::CommsDiscard { .. } => "comms discard",
+            Command::NotifyTeam { .. } => "notify team",
         }
+    }
+
+    /// Whether only a responder may run it: every state change, and two lookups with effects
+    /// beyond the asker: `/timeline export` posts the post-mortem into the incident thread,
+    /// `/dr readiness` sends live probes to AWS, the LLM provider and the backup endpoints.
+    pub fn needs_responder(&self) -> bool {
+        self.changes_state()
+            || matches!(self, Command::TimelineExport { .. } | Command::DrReadiness)
     }
 
     /// Whether the command changes state (and so must come from the incident channel).
@@ -80,18 +155,26 @@ impl Command {
                 | Command::RunbookPlan { .. }
                 | Command::RunbookStatus
                 | Command::DrStatus
+                | Command::DrReadiness
+                | Command::TimelineExport { .. }
                 | Command::Help
+                | Command::CommsShow { .. }
         )
     }
 }
 
 pub const HELP: &str = "\
-/incident declare TITLE | status | note TEXT [--lesson] | resolve
+/incident declare TITLE [--sev sev1|sev2|sev3] [--commander NAME] | status | note TEXT [--lesson] | resolve | review
 /runbook list | plan NAME [k=v ...] | run NAME [k=v ...] | status
 /runbook resume RUN [retry|skip|abort] | cancel RUN
 /approve REQUEST | /deny REQUEST
 /confirm RUN STEP yes|no
-/dr status
+/comms draft clients|internal initial|update|resolved | show [DRAFT] | edit DRAFT TEXT
+/comms approve DRAFT [vN] | resend DRAFT | discard DRAFT
+/notify team TEAM [TEXT]
+/timeline export md|json|csv|html [INCIDENT]
+/drill start heroku-outage|openai-outage|both
+/dr status | readiness | reviewed [NOTE]
 Console identity: add `--as NAME --roles ROLE,ROLE` to a line, or set it once with `/as NAME ROLE,ROLE`.";
 
 /// A parsed console line: a command, an identity change, or nothing.
@@ -164,11 +247,42 @@ fn params(words: &[&str]) -> Result<BTreeMap<String, String>, String> {
         .collect()
 }
 
+/// `/incident declare TITLE [--sev S] [--commander NAME]`: the flags may come anywhere.
+fn declaration(words: &[&str]) -> Result<Command, String> {
+    let mut title = Vec::new();
+    let mut severity = None;
+    let mut commander = None;
+    let mut words = words.iter();
+    while let Some(word) = words.next() {
+        match *word {
+            "--sev" | "--severity" => {
+                let value = words
+                    .next()
+                    .ok_or("`--sev` needs a value: sev1, sev2 or sev3")?;
+                severity = Some(value.parse()?);
+            }
+            "--commander" => {
+                let value = words.next().ok_or("`--commander` needs a name")?;
+                commander = Some((*value).to_owned());
+            }
+            other => title.push(other),
+        }
+    }
+    Ok(Command::IncidentDeclare {
+        title: title.join(" "),
+        severity,
+        commander,
+        alert: None,
+    })
+}
+
 fn parse_words(words: &[&str]) -> Result<Command, String> {
     let rest = |from: usize| words[from.min(words.len())..].join(" ");
     match words {
         ["/help" | "help", ..] => Ok(Command::Help),
-        ["/incident", "declare", ..] => Ok(Command::IncidentDeclare { title: rest(2) }),
+        ["/incident", "declare", more @ ..] => declaration(more),
+        ["/incident", "review"] => Ok(Command::IncidentReview),
+        ["/dr", "reviewed", ..] => Ok(Command::DrReviewed { note: Some(rest(2)).filter(|n| !n.is_empty()) }),
         ["/incident", "status"] => Ok(Command::IncidentStatus),
         ["/incident", "note", ..] => {
             let lesson = words.contains(&"--lesson");
@@ -205,11 +319,39 @@ fn parse_words(words: &[&str]) -> Result<Command, String> {
             Ok(Command::Confirm { run: (*run).to_owned(), step: (*step).to_owned(), yes })
         }
         ["/dr", "status"] => Ok(Command::DrStatus),
+        ["/dr", "readiness"] => Ok(Command::DrReadiness),
+        ["/timeline", "export", format] => Ok(Command::TimelineExport { format: format.parse().map_err(|e: crate::timeline::TimelineError| e.to_string())?, incident: None }),
+        ["/timeline", "export", format, incident] => Ok(Command::TimelineExport { format: format.parse().map_err(|e: crate::timeline::TimelineError| e.to_string())?, incident: Some((*incident).to_owned()) }),
+        ["/drill", "start", scenario] => Ok(Command::DrillStart { scenario: scenario.parse()? }),
+        ["/timeline", ..] => Err("usage: /timeline export md|json|csv|html [INCIDENT]".into()),
+        ["/drill", ..] => Err("usage: /drill start heroku-outage|openai-outage|both".into()),
+        ["/comms", "draft", audience, kind] => Ok(Command::CommsDraft { audience: (*audience).to_owned(), kind: (*kind).to_owned() }),
+        ["/comms", "show"] => Ok(Command::CommsShow { draft: None }),
+        ["/comms", "show", draft] => Ok(Command::CommsShow { draft: Some((*draft).to_owned()) }),
+        ["/comms", "approve", draft] => Ok(Command::CommsApprove { draft: (*draft).to_owned(), version: None }),
+        ["/comms", "approve", draft, version] => Ok(Command::CommsApprove { draft: (*draft).to_owned(), version: Some(parse_draft_version(version)?) }),
+        ["/comms", "resend", draft] => Ok(Command::CommsResend { draft: (*draft).to_owned() }),
+        ["/comms", "discard", draft] => Ok(Command::CommsDiscard { draft: (*draft).to_owned() }),
+        ["/comms", "edit", draft, _, ..] => Ok(Command::CommsEdit { draft: (*draft).to_owned(), text: rest(3) }),
+        ["/notify", "team", team] => Ok(Command::NotifyTeam { team: (*team).to_owned(), text: None }),
+        ["/notify", "team", team, _, ..] => Ok(Command::NotifyTeam { team: (*team).to_owned(), text: Some(rest(3)) }),
+        ["/comms", ..] => Err("usage: /comms draft clients|internal initial|update|resolved | show [DRAFT] | edit DRAFT TEXT | approve DRAFT [vN] | resend DRAFT | discard DRAFT".into()),
+        ["/notify", ..] => Err("usage: /notify team TEAM [TEXT]".into()),
         ["/runbook", ..] => Err("usage: /runbook list | plan NAME | run NAME [k=v ...] | status | resume RUN [retry|skip|abort] | cancel RUN".into()),
-        ["/incident", ..] => Err("usage: /incident declare TITLE | status | note TEXT [--lesson] | resolve".into()),
+        ["/incident", ..] => Err("usage: /incident declare TITLE [--sev sev1|sev2|sev3] [--commander NAME] | status | note TEXT [--lesson] | resolve | review".into()),
         [other, ..] => Err(format!("unknown command `{other}`; type /help")),
         [] => Err("empty command".into()),
     }
+}
+
+/// A draft version as written in `/comms approve DRAFT vN` and the [Approve] button: `v2` or `2`.
+pub fn parse_draft_version(text: &str) -> Result<u32, String> {
+    text.strip_prefix('v')
+        .unwrap_or(text)
+        .parse::<u32>()
+        .ok()
+        .filter(|v| *v >= 1)
+        .ok_or_else(|| format!("`{text}` is not a draft version (v1, v2, ...)"))
 }
 
 #[cfg(test)]
@@ -259,6 +401,128 @@ mod tests {
     }
 
     #[test]
+    fn comms_and_notify_commands() {
+        let parse = |line: &str| match parse_line(line).unwrap() {
+            Line::Command { command, .. } => command,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            parse("/comms draft clients initial"),
+            Command::CommsDraft {
+                audience: "clients".into(),
+                kind: "initial".into()
+            }
+        );
+        assert_eq!(
+            parse("/comms edit DRAFT-1 We are   back on Heroku. --as bob"),
+            Command::CommsEdit {
+                draft: "DRAFT-1".into(),
+                text: "We are back on Heroku.".into()
+            }
+        );
+        assert_eq!(parse("/comms show"), Command::CommsShow { draft: None });
+        assert_eq!(
+            parse("/comms approve DRAFT-2"),
+            Command::CommsApprove {
+                draft: "DRAFT-2".into(),
+                version: None
+            }
+        );
+        assert_eq!(
+            parse("/comms approve DRAFT-2 v3"),
+            Command::CommsApprove {
+                draft: "DRAFT-2".into(),
+                version: Some(3)
+            }
+        );
+        assert_eq!(
+            parse("/comms approve DRAFT-2 2"),
+            Command::CommsApprove {
+                draft: "DRAFT-2".into(),
+                version: Some(2)
+            }
+        );
+        for bad in ["/comms approve DRAFT-2 latest", "/comms approve DRAFT-2 v0"] {
+            assert!(parse_line(bad).unwrap_err().contains("version"), "{bad}");
+        }
+        assert_eq!(
+            parse("/comms resend DRAFT-2"),
+            Command::CommsResend {
+                draft: "DRAFT-2".into()
+            }
+        );
+        assert_eq!(
+            parse("/comms discard DRAFT-2"),
+            Command::CommsDiscard {
+                draft: "DRAFT-2".into()
+            }
+        );
+        assert_eq!(
+            parse("/notify team support"),
+            Command::NotifyTeam {
+                team: "support".into(),
+                text: None
+            }
+        );
+        assert_eq!(
+            parse("/notify team support Heroku is down"),
+            Command::NotifyTeam {
+                team: "support".into(),
+                text: Some("Heroku is down".into())
+            }
+        );
+        assert!(
+            parse_line("/comms edit DRAFT-1")
+                .unwrap_err()
+                .starts_with("usage: /comms")
+        );
+        assert!(
+            parse_line("/notify")
+                .unwrap_err()
+                .starts_with("usage: /notify")
+        );
+        assert!(!Command::CommsShow { draft: None }.changes_state());
+    }
+
+    #[test]
+    fn export_and_drill_lines() {
+        let Line::Command { command, .. } = parse_line("/timeline export html INC-1").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            command,
+            Command::TimelineExport {
+                format: crate::timeline::Format::Html,
+                incident: Some("INC-1".into())
+            }
+        );
+        assert!(!command.changes_state());
+        assert!(command.needs_responder(), "an export posts to the thread");
+        let Line::Command { command, .. } = parse_line("/drill start both").unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            command,
+            Command::DrillStart {
+                scenario: crate::drill::Scenario::Both
+            }
+        );
+        assert!(command.changes_state(), "a drill needs a responder");
+        assert!(
+            parse_line("/timeline export pdf")
+                .unwrap_err()
+                .contains("md, json, csv or html")
+        );
+        assert!(
+            parse_line("/drill start aws")
+                .unwrap_err()
+                .contains("unknown scenario")
+        );
+        assert!(parse_line("/drill").unwrap_err().starts_with("usage"));
+    }
+
+    #[test]
     fn identity_and_notes() {
         assert_eq!(
             parse_line("/as bob approver").unwrap(),
@@ -276,7 +540,54 @@ mod tests {
                 lesson: true
             }
         );
+        assert_eq!(
+            parse_line("/dr readiness").unwrap(),
+            Line::Command {
+                command: Command::DrReadiness,
+                who: None
+            }
+        );
+        assert!(!Command::DrReadiness.changes_state());
+        assert!(
+            Command::DrReadiness.needs_responder(),
+            "it sends live probes"
+        );
         assert!(!Command::RunbookStatus.changes_state());
+        assert!(!Command::RunbookStatus.needs_responder());
+        let Line::Command { command, .. } =
+            parse_line("/incident declare Heroku down --sev 1 --commander carol").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            command,
+            Command::IncidentDeclare {
+                title: "Heroku down".into(),
+                severity: Some(crate::incident::Severity::Sev1),
+                commander: Some("carol".into()),
+                alert: None
+            }
+        );
+        assert!(
+            parse_line("/incident declare x --sev 9")
+                .unwrap_err()
+                .contains("not a severity")
+        );
+        assert!(
+            parse_line("/incident declare x --commander")
+                .unwrap_err()
+                .contains("needs a name")
+        );
+        assert_eq!(
+            parse_line("/dr reviewed all good").unwrap(),
+            Line::Command {
+                command: Command::DrReviewed {
+                    note: Some("all good".into())
+                },
+                who: None
+            }
+        );
+        assert!(Command::IncidentReview.changes_state());
         assert!(
             Command::Approve {
                 request: "x".into()

@@ -9,18 +9,20 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serenity::all::{
-    ButtonStyle as DiscordButtonStyle, ChannelId as DiscordChannelId, Client, ClientBuilder,
-    CommandData, CommandDataOption, CommandDataOptionValue, CommandInteraction, CommandOptionType,
-    ComponentInteraction, Context, CreateActionRow, CreateAutocompleteResponse, CreateButton,
-    CreateCommand, CreateCommandOption, CreateEmbed, CreateEmbedFooter, CreateInteractionResponse,
-    CreateInteractionResponseFollowup, CreateInteractionResponseMessage, CreateMessage,
+    ActionRow, ActionRowComponent, AutoArchiveDuration, ButtonStyle as DiscordButtonStyle,
+    ChannelId as DiscordChannelId, ChannelType, Client, ClientBuilder, CommandData,
+    CommandDataOption, CommandDataOptionValue, CommandInteraction, CommandOptionType,
+    ComponentInteraction, Context, CreateActionRow, CreateAttachment, CreateAutocompleteResponse,
+    CreateButton, CreateCommand, CreateCommandOption, CreateEmbed, CreateEmbedFooter,
+    CreateInputText, CreateInteractionResponse, CreateInteractionResponseFollowup,
+    CreateInteractionResponseMessage, CreateMessage, CreateModal, CreateThread,
     EditInteractionResponse, EditMessage, EventHandler, GatewayIntents, GuildId, Http, HttpBuilder,
-    Interaction, Member, MessageId, Nonce, Ready, User,
+    InputTextStyle, Interaction, Member, MessageId, ModalInteraction, Nonce, Ready, User,
 };
 
 use super::bot::{Bot, Reply};
 use super::command::Command;
-use super::{ButtonStyle, ChannelId, Chat, ChatError, Message, MessageRef};
+use super::{Attachment, ButtonStyle, ChannelId, Chat, ChatError, Message, MessageRef};
 use crate::approval::Person;
 use crate::config::Secret;
 use crate::runbook::engine::Decision;
@@ -31,18 +33,32 @@ const MAX_EMBEDS: usize = 10;
 const MAX_BUTTONS_PER_ROW: usize = 5;
 const MAX_ROWS: usize = 5;
 const MAX_CUSTOM_ID: usize = 100;
+const MAX_THREAD_NAME: usize = 100;
 /// How often a REST call is retried after a 429 or a 5xx, and the first pause.
 const RETRIES: u32 = 3;
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 
 /// Builds the REST client. With `api_base` (tests, a proxy), the ratelimiter must be off:
-/// serenity's ratelimiter ignores the proxy and would send requests to discord.com.
+/// serenity's ratelimiter ignores the proxy and would send requests to discord.com. Without
+/// it serenity would not honour `retry_after` either, so the calls go through the loopback
+/// gate of `super::ratelimit`, which does. Without `api_base`, serenity's ratelimiter
+/// handles 429s itself (it reads `Retry-After`).
 pub fn build_http(token: &Secret, api_base: Option<&str>) -> Http {
     match api_base {
-        Some(base) => HttpBuilder::new(token.expose())
-            .proxy(base.trim_end_matches('/'))
-            .ratelimiter_disabled(true)
-            .build(),
+        Some(base) => {
+            let base = base.trim_end_matches('/');
+            let via = match tokio::runtime::Handle::try_current() {
+                Ok(_) => super::ratelimit::start(base).unwrap_or_else(|err| {
+                    tracing::warn!(error = %err, "the rate-limit gate could not start; calling api_base directly");
+                    base.to_owned()
+                }),
+                Err(_) => base.to_owned(),
+            };
+            HttpBuilder::new(token.expose())
+                .proxy(via)
+                .ratelimiter_disabled(true)
+                .build()
+        }
         None => HttpBuilder::new(token.expose()).build(),
     }
 }
@@ -83,12 +99,24 @@ pub fn commands() -> Vec<CreateCommand> {
         CreateCommand::new("incident")
             .description("Declare and follow an incident")
             .add_option(
-                sub("declare", "Declare an incident").add_sub_option(CreateCommandOption::new(
-                    Text,
-                    "title",
-                    "What is happening",
-                )),
+                sub("declare", "Declare an incident")
+                    .add_sub_option(CreateCommandOption::new(Text, "title", "What is happening"))
+                    .add_sub_option(
+                        CreateCommandOption::new(Text, "severity", "How bad (default sev2)")
+                            .add_string_choice("sev1: down for everyone", "sev1")
+                            .add_string_choice("sev2: major part down", "sev2")
+                            .add_string_choice("sev3: degraded", "sev3"),
+                    )
+                    .add_sub_option(CreateCommandOption::new(
+                        Text,
+                        "commander",
+                        "Who leads the response (default: you)",
+                    )),
             )
+            .add_option(sub(
+                "review",
+                "Record the review of the last resolved incident",
+            ))
             .add_option(sub("status", "The open incident"))
             .add_option(
                 sub("note", "Add a note to the open incident")
@@ -131,7 +159,101 @@ pub fn commands() -> Vec<CreateCommand> {
             ),
         CreateCommand::new("dr")
             .description("Disaster-recovery status")
-            .add_option(sub("status", "Providers, incidents, runs, clocks")),
+            .add_option(sub("status", "Providers, incidents, runs, clocks"))
+            .add_option(sub(
+                "readiness",
+                "Is the standby ready? ECS, DNS TTL, Anthropic key, backup age, drills",
+            ))
+            .add_option(
+                sub("reviewed", "Record a review of the DR plan").add_sub_option(
+                    CreateCommandOption::new(Text, "note", "What changed, if anything"),
+                ),
+            ),
+        CreateCommand::new("timeline")
+            .description("The incident's post-mortem")
+            .add_option(
+                sub("export", "Attach the post-mortem to the incident thread")
+                    .add_sub_option(
+                        CreateCommandOption::new(Text, "format", "File format")
+                            .required(true)
+                            .add_string_choice("Markdown", "md")
+                            .add_string_choice("JSON", "json")
+                            .add_string_choice("CSV", "csv")
+                            .add_string_choice("HTML", "html"),
+                    )
+                    .add_sub_option(
+                        CreateCommandOption::new(
+                            Text,
+                            "incident",
+                            "Another incident than the open one",
+                        )
+                        .set_autocomplete(true),
+                    ),
+            ),
+        CreateCommand::new("drill")
+            .description("Rehearse an outage on a separate, simulated event log")
+            .add_option(
+                sub("start", "Run a drill in the background").add_sub_option(
+                    CreateCommandOption::new(Text, "scenario", "Which outage")
+                        .required(true)
+                        .add_string_choice("heroku-outage", "heroku-outage")
+                        .add_string_choice("openai-outage", "openai-outage")
+                        .add_string_choice("both", "both"),
+                ),
+            ),
+        CreateCommand::new("notify")
+            .description("Reach a team")
+            .add_option(
+                sub("team", "Notify a team on every route it has")
+                    .add_sub_option(
+                        CreateCommandOption::new(Text, "team", "The team")
+                            .required(true)
+                            .set_autocomplete(true),
+                    )
+                    .add_sub_option(CreateCommandOption::new(Text, "text", "What to tell them")),
+            ),
+        CreateCommand::new("comms")
+            .description("Client and internal communications")
+            .add_option(
+                sub("draft", "Draft a communication from the templates")
+                    .add_sub_option(
+                        CreateCommandOption::new(Text, "audience", "Who reads it")
+                            .required(true)
+                            .add_string_choice("clients", "clients")
+                            .add_string_choice("internal", "internal"),
+                    )
+                    .add_sub_option(
+                        CreateCommandOption::new(Text, "kind", "Which message")
+                            .required(true)
+                            .add_string_choice("initial", "initial")
+                            .add_string_choice("update", "update")
+                            .add_string_choice("resolved", "resolved"),
+                    ),
+            )
+            .add_option(
+                sub("show", "Show a draft, or every open draft")
+                    .add_sub_option(CreateCommandOption::new(Text, "draft", "The draft id")),
+            )
+            .add_option(
+                sub("approve", "Approve and send a draft")
+                    .add_sub_option(
+                        CreateCommandOption::new(Text, "draft", "The draft id").required(true),
+                    )
+                    .add_sub_option(CreateCommandOption::new(
+                        Text,
+                        "version",
+                        "The version you read (v1 as drafted, one more per edit)",
+                    )),
+            )
+            .add_option(
+                sub(
+                    "resend",
+                    "Send an approved draft to the outputs it has not reached",
+                )
+                .add_sub_option(
+                    CreateCommandOption::new(Text, "draft", "The draft id").required(true),
+                ),
+            ),
     ]
 }
 
@@ -204,6 +326,15 @@ pub fn command_from(data: &CommandData) -> Result<Command, String> {
     match (data.name.as_str(), sub) {
         ("incident", "declare") => Ok(Command::IncidentDeclare {
             title: text_option(options, "title").unwrap_or_default(),
+            severity: text_option(options, "severity")
+                .map(|s| s.parse())
+                .transpose()?,
+            commander: text_option(options, "commander").filter(|c| !c.is_empty()),
+            alert: None,
+        }),
+        ("incident", "review") => Ok(Command::IncidentReview),
+        ("dr", "reviewed") => Ok(Command::DrReviewed {
+            note: text_option(options, "note").filter(|n| !n.is_empty()),
         }),
         ("incident", "status") => Ok(Command::IncidentStatus),
         ("incident", "note") => Ok(Command::IncidentNote {
@@ -232,6 +363,37 @@ pub fn command_from(data: &CommandData) -> Result<Command, String> {
             run: required(options, "run")?,
         }),
         ("dr", "status") => Ok(Command::DrStatus),
+        ("dr", "readiness") => Ok(Command::DrReadiness),
+        ("timeline", "export") => Ok(Command::TimelineExport {
+            format: required(options, "format")?
+                .parse()
+                .map_err(|e: crate::timeline::TimelineError| e.to_string())?,
+            incident: text_option(options, "incident").filter(|i| !i.is_empty()),
+        }),
+        ("drill", "start") => Ok(Command::DrillStart {
+            scenario: required(options, "scenario")?.parse()?,
+        }),
+        ("notify", "team") => Ok(Command::NotifyTeam {
+            team: required(options, "team")?,
+            text: text_option(options, "text").filter(|t| !t.is_empty()),
+        }),
+        ("comms", "draft") => Ok(Command::CommsDraft {
+            audience: required(options, "audience")?,
+            kind: required(options, "kind")?,
+        }),
+        ("comms", "show") => Ok(Command::CommsShow {
+            draft: text_option(options, "draft").filter(|d| !d.is_empty()),
+        }),
+        ("comms", "approve") => Ok(Command::CommsApprove {
+            draft: required(options, "draft")?,
+            version: text_option(options, "version")
+                .filter(|v| !v.is_empty())
+                .map(|v| crate::chat::command::parse_draft_version(&v))
+                .transpose()?,
+        }),
+        ("comms", "resend") => Ok(Command::CommsResend {
+            draft: required(options, "draft")?,
+        }),
         (command, sub) => Err(format!("unknown command `/{command} {sub}`")),
     }
 }
@@ -286,6 +448,9 @@ pub fn command_from_custom_id(id: &str) -> Result<Command, String> {
             } else {
                 format!("Outage: {rest}")
             },
+            severity: None,
+            commander: None,
+            alert: (!rest.is_empty()).then(|| owned(rest)),
         }),
         "plan" => {
             let (runbook, _alert) = rest.split_once(':').ok_or_else(unknown)?;
@@ -297,6 +462,29 @@ pub fn command_from_custom_id(id: &str) -> Result<Command, String> {
                 params: BTreeMap::new(),
             })
         }
+        // `comms:edit:<draft>` opens a form instead (see `Handler::on_component`).
+        "comms" => match rest.split_once(':') {
+            // `comms:approve:<draft>:v<version>`: the approval covers the text shown.
+            Some(("approve", ids)) => {
+                let (draft, version) = ids.split_once(':').ok_or_else(unknown)?;
+                if draft.is_empty() || version.contains(':') {
+                    return Err(unknown());
+                }
+                Ok(Command::CommsApprove {
+                    draft: owned(draft),
+                    version: Some(
+                        crate::chat::command::parse_draft_version(version)
+                            .map_err(|_| unknown())?,
+                    ),
+                })
+            }
+            Some(("discard", draft)) if !draft.is_empty() && !draft.contains(':') => {
+                Ok(Command::CommsDiscard {
+                    draft: owned(draft),
+                })
+            }
+            _ => Err(unknown()),
+        },
         _ => Err(unknown()),
     }
 }
@@ -305,7 +493,15 @@ pub fn command_from_custom_id(id: &str) -> Result<Command, String> {
 pub fn is_slow(command: &Command) -> bool {
     matches!(
         command,
-        Command::RunbookRun { .. } | Command::RunbookPlan { .. } | Command::Approve { .. }
+        Command::RunbookRun { .. }
+            | Command::RunbookPlan { .. }
+            | Command::Approve { .. }
+            | Command::TimelineExport { .. }
+            | Command::CommsDraft { .. }
+            | Command::CommsApprove { .. }
+            | Command::CommsResend { .. }
+            | Command::NotifyTeam { .. }
+            | Command::DrReadiness
     )
 }
 
@@ -392,8 +588,9 @@ fn retryable(err: &serenity::Error) -> bool {
     }
 }
 
-/// Runs a REST call, retrying 429 and 5xx with exponential backoff. With the ratelimiter
-/// disabled (loopback tests, proxies) serenity does not retry by itself.
+/// Runs a REST call, retrying 5xx, network errors and 429 with exponential backoff. With the
+/// ratelimiter disabled (loopback tests, proxies) serenity does not retry by itself; a 429
+/// gets here only after the gate of `super::ratelimit` waited as asked three times.
 async fn with_retry<T, F, Fut>(what: &'static str, call: F) -> serenity::Result<T>
 where
     F: Fn() -> Fut,
@@ -409,9 +606,31 @@ where
                 tokio::time::sleep(pause).await;
                 pause *= 2;
             }
-            other => return other,
+            other => {
+                if other.is_ok() && ACKNOWLEDGEMENTS.contains(&what) {
+                    acknowledged();
+                }
+                return other;
+            }
         }
     }
+}
+
+tokio::task_local! {
+    /// When the interaction being handled arrived; taken by its first acknowledgement.
+    static RECEIVED: std::cell::Cell<Option<std::time::Instant>>;
+}
+
+/// The `with_retry` calls that answer an interaction's callback (Discord's 3 s clock).
+const ACKNOWLEDGEMENTS: [&str; 5] = ["respond", "defer", "ack", "modal", "settle"];
+
+/// Records the acknowledgement latency of the interaction being handled, once.
+fn acknowledged() {
+    let _ = RECEIVED.try_with(|received| {
+        if let Some(at) = received.take() {
+            crate::metrics::chat_acknowledged("discord", at.elapsed());
+        }
+    });
 }
 
 fn chat_error(err: serenity::Error) -> ChatError {
@@ -443,6 +662,9 @@ pub struct DiscordChat {
     /// Makes each post's nonce unique, so a retried POST is not posted twice.
     posts: AtomicU64,
     started: u64,
+    /// Threads this process opened from a message: the message id → the thread. Replies to
+    /// such a message (an alert's updates after the incident was declared from it) go there.
+    threads: std::sync::Mutex<BTreeMap<String, ChannelId>>,
 }
 
 impl DiscordChat {
@@ -455,6 +677,7 @@ impl DiscordChat {
             http,
             posts: AtomicU64::new(0),
             started,
+            threads: std::sync::Mutex::default(),
         }
     }
 
@@ -511,6 +734,14 @@ impl Chat for DiscordChat {
 
     /// A reply is a message in the same channel that references the target.
     async fn reply(&self, target: &MessageRef, message: &Message) -> Result<MessageRef, ChatError> {
+        let thread = self
+            .threads
+            .lock()
+            .map(|t| t.get(&target.id).cloned())
+            .unwrap_or_default();
+        if let Some(thread) = thread {
+            return self.post(&thread, message).await;
+        }
         let channel = channel_id(&target.channel)?;
         let id = message_id(&target.id)?;
         let nonce = self.nonce();
@@ -524,6 +755,69 @@ impl Chat for DiscordChat {
         .map_err(chat_error)?;
         Ok(MessageRef {
             channel: target.channel.clone(),
+            id: posted.id.to_string(),
+        })
+    }
+
+    /// A public thread: from the message where given (POST
+    /// `/channels/{c}/messages/{m}/threads`), else standalone (POST `/channels/{c}/threads`).
+    async fn open_thread(
+        &self,
+        channel: &ChannelId,
+        from: Option<&MessageRef>,
+        name: &str,
+    ) -> Result<ChannelId, ChatError> {
+        let parent = channel_id(channel)?;
+        let builder = || {
+            CreateThread::new(truncate(name, MAX_THREAD_NAME))
+                .auto_archive_duration(AutoArchiveDuration::OneWeek)
+        };
+        let thread = match from {
+            Some(message) => {
+                let id = message_id(&message.id)?;
+                with_retry("open thread", || {
+                    parent.create_thread_from_message(&self.http, id, builder())
+                })
+                .await
+            }
+            None => {
+                with_retry("open thread", || {
+                    parent.create_thread(&self.http, builder().kind(ChannelType::PublicThread))
+                })
+                .await
+            }
+        }
+        .map_err(chat_error)?;
+        let thread = ChannelId(thread.id.to_string());
+        if let (Some(message), Ok(mut threads)) = (from, self.threads.lock()) {
+            threads.insert(message.id.clone(), thread.clone());
+        }
+        Ok(thread)
+    }
+
+    /// One multipart POST: `payload_json` plus a `files[N]` part per file.
+    async fn attach(
+        &self,
+        channel: &ChannelId,
+        message: &Message,
+        files: &[Attachment],
+    ) -> Result<MessageRef, ChatError> {
+        let target = channel_id(channel)?;
+        let nonce = self.nonce();
+        let posted = with_retry("attach", || {
+            target.send_message(
+                &self.http,
+                Self::create(message, &nonce).add_files(
+                    files
+                        .iter()
+                        .map(|f| CreateAttachment::bytes(f.bytes.clone(), f.filename.clone())),
+                ),
+            )
+        })
+        .await
+        .map_err(chat_error)?;
+        Ok(MessageRef {
+            channel: channel.clone(),
             id: posted.id.to_string(),
         })
     }
@@ -546,7 +840,7 @@ pub fn person(user: &User, member: Option<&Member>) -> Person {
 
 const OTHER_GUILD: &str = "Lifeboat only takes commands in its own server.";
 
-/// Handles INTERACTION_CREATE: slash commands, buttons and autocomplete.
+/// Handles INTERACTION_CREATE: slash commands, buttons, modals and autocomplete.
 pub struct Handler {
     bot: Arc<Bot>,
     guild: GuildId,
@@ -558,6 +852,78 @@ pub struct Handler {
 /// the incident's record in chat stays in one place. Without a configured channel, anywhere.
 pub fn allowed_channel(incident: Option<u64>, channel: u64, parent: Option<u64>) -> bool {
     incident.is_none_or(|c| c == channel || parent == Some(c))
+}
+
+/// The text of a message whose buttons a decision settled: how it ended, below the original.
+pub fn settled_content(content: &str, outcome: &str) -> String {
+    truncate(&format!("{content}\n**{outcome}**"), MAX_CONTENT)
+}
+
+/// The same buttons, disabled: nobody can press a decided question again.
+pub fn disabled_rows(rows: &[ActionRow]) -> Vec<CreateActionRow> {
+    rows.iter()
+        .map(|row| {
+            row.components
+                .iter()
+                .filter_map(|c| match c {
+                    ActionRowComponent::Button(b) => {
+                        Some(CreateButton::from(b.clone()).disabled(true))
+                    }
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        })
+        .filter(|buttons| !buttons.is_empty())
+        .map(CreateActionRow::Buttons)
+        .collect()
+}
+
+/// The edit-draft modal's ids: the modal carries the draft, its one input the text.
+const EDIT_PREFIX: &str = "comms:edit:";
+const EDIT_INPUT: &str = "text";
+/// Discord's cap on a text input's value.
+const MAX_INPUT: usize = 4000;
+
+/// A submitted modal as a typed `Command`.
+pub fn command_from_modal(custom_id: &str, rows: &[ActionRow]) -> Result<Command, String> {
+    let draft = custom_id
+        .strip_prefix(EDIT_PREFIX)
+        .filter(|d| !d.is_empty() && !d.contains(':'))
+        .ok_or_else(|| format!("unknown form `{custom_id}`"))?;
+    let text = rows
+        .iter()
+        .flat_map(|r| &r.components)
+        .find_map(|c| match c {
+            ActionRowComponent::InputText(input) if input.custom_id == EDIT_INPUT => {
+                input.value.clone()
+            }
+            _ => None,
+        })
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| "the draft text is empty".to_owned())?;
+    Ok(Command::CommsEdit {
+        draft: draft.to_owned(),
+        text,
+    })
+}
+
+/// The modal that edits a draft, prefilled with its current text.
+pub fn edit_modal(draft: &str, current: &str) -> CreateModal {
+    CreateModal::new(
+        format!("{EDIT_PREFIX}{draft}"),
+        truncate(&format!("Edit {draft}"), 45),
+    )
+    .components(vec![CreateActionRow::InputText(
+        CreateInputText::new(InputTextStyle::Paragraph, "Text", EDIT_INPUT)
+            .value(truncate(current, MAX_INPUT))
+            .max_length(MAX_INPUT as u16)
+            .required(true),
+    )])
+}
+
+fn parent_of(channel: Option<&serenity::all::PartialChannel>) -> Option<u64> {
+    channel.and_then(|c| c.parent_id).map(|p| p.get())
 }
 
 impl Handler {
@@ -619,6 +985,37 @@ impl Handler {
                 content: text.into(),
                 ..Message::default()
             },
+            settles: None,
+        }
+    }
+
+    /// The incident thread a state-changing command's public answer belongs in, taken before
+    /// the command runs (a resolution closes the incident, yet belongs in its thread).
+    fn thread_before(&self, command: &Command) -> Option<ChannelId> {
+        command
+            .changes_state()
+            .then(|| self.bot.incident_thread())
+            .flatten()
+    }
+
+    /// What follows a delivered answer: a declaration opens the incident's thread from
+    /// `starter`; other public answers to state changes are repeated in `thread`.
+    async fn after(
+        &self,
+        declared: bool,
+        thread: Option<ChannelId>,
+        channel: DiscordChannelId,
+        starter: Option<MessageRef>,
+        reply: &Reply,
+    ) {
+        if declared && !reply.ephemeral {
+            if let Some(thread) = self.bot.open_thread(starter.as_ref()).await {
+                tracing::info!(thread = %thread.0, "incident thread opened");
+            }
+        } else if let Some(thread) = thread {
+            self.bot
+                .echo_in_thread(&thread, &ChannelId(channel.to_string()), reply)
+                .await;
         }
     }
 
@@ -644,17 +1041,33 @@ impl Handler {
         };
         let who = person(&cmd.user, cmd.member.as_deref());
         tracing::info!(command = command.name(), user = %who.id, "slash command");
-        let parent = cmd
-            .channel
-            .as_ref()
-            .and_then(|c| c.parent_id)
-            .map(|p| p.get());
+        let parent = parent_of(cmd.channel.as_ref());
         if let Some(refusal) = self.wrong_channel(&command, &who, cmd.channel_id.get(), parent) {
             return reply_now(refusal).await;
         }
+        let declared = matches!(command, Command::IncidentDeclare { .. });
+        let thread = self.thread_before(&command);
         if !is_slow(&command) {
             let reply = self.bot.handle(command, &who).await;
-            return reply_now(reply).await;
+            reply_now(reply.clone()).await;
+            // The declaration's message starts the thread: ask Discord for its id.
+            let starter = if declared && !reply.ephemeral {
+                match with_retry("original", || cmd.get_response(&ctx.http)).await {
+                    Ok(original) => Some(MessageRef {
+                        channel: ChannelId(cmd.channel_id.to_string()),
+                        id: original.id.to_string(),
+                    }),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "the declaration message could not be read; the thread starts on its own");
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            self.after(declared, thread, cmd.channel_id, starter, &reply)
+                .await;
+            return;
         }
         let deferred = CreateInteractionResponse::Defer(CreateInteractionResponseMessage::new());
         if let Err(err) =
@@ -685,11 +1098,52 @@ impl Handler {
                 )
             })
             .await
-            .map(|_| ())
+            .map(|posted| self.watch_expiry(&ctx.http, &reply, posted))
         };
         if let Err(err) = sent {
             tracing::error!(error = %err, "answering the interaction failed");
         }
+        self.after(declared, thread, cmd.channel_id, None, &reply)
+            .await;
+    }
+
+    /// A run request's message: when the request expires undecided, its buttons are disabled
+    /// and it says so (pressing them would only be refused). Watched by this process only; after
+    /// a restart the first press settles it instead.
+    fn watch_expiry(&self, http: &Arc<Http>, reply: &Reply, posted: serenity::all::Message) {
+        let Some(id) = reply
+            .message
+            .buttons
+            .iter()
+            .find_map(|b| b.custom_id.strip_prefix("approve:"))
+        else {
+            return;
+        };
+        let Some(request) = self.bot.pending_request(id) else {
+            return;
+        };
+        let (bot, http, id) = (self.bot.clone(), http.clone(), id.to_owned());
+        let wait = (request.expires_at - chrono::Utc::now())
+            .to_std()
+            .unwrap_or_default();
+        tokio::spawn(async move {
+            tokio::time::sleep(wait + Duration::from_millis(50)).await;
+            let Some(outcome) = bot.expire(&id) else {
+                return;
+            };
+            let edit = EditMessage::new()
+                .content(settled_content(&posted.content, &outcome))
+                .components(disabled_rows(&posted.components));
+            if let Err(err) = with_retry("expire", || {
+                posted
+                    .channel_id
+                    .edit_message(&http, posted.id, edit.clone())
+            })
+            .await
+            {
+                tracing::warn!(error = %err, request = %id, "the expired request's buttons could not be disabled");
+            }
+        });
     }
 
     #[tracing::instrument(skip_all, fields(interaction = %press.id, custom_id = %press.data.custom_id))]
@@ -708,54 +1162,144 @@ impl Handler {
             tracing::info!(guild = ?press.guild_id, "button from another guild refused");
             return reply_now(Self::private(OTHER_GUILD)).await;
         }
+        if let Some(draft) = press.data.custom_id.strip_prefix(EDIT_PREFIX) {
+            let Some(current) = self.bot.draft_text(draft) else {
+                return reply_now(Self::private(format!("no draft {draft}"))).await;
+            };
+            let modal = CreateInteractionResponse::Modal(edit_modal(draft, &current));
+            if let Err(err) =
+                with_retry("modal", || press.create_response(&ctx.http, modal.clone())).await
+            {
+                tracing::error!(error = %err, "opening the edit form failed");
+            }
+            return;
+        }
         let command = match command_from_custom_id(&press.data.custom_id) {
             Ok(command) => command,
             Err(problem) => return reply_now(Self::private(problem)).await,
         };
         let who = person(&press.user, press.member.as_ref());
         tracing::info!(command = command.name(), user = %who.id, "button");
-        let parent = press
-            .channel
-            .as_ref()
-            .and_then(|c| c.parent_id)
-            .map(|p| p.get());
+        let parent = parent_of(press.channel.as_ref());
         if let Some(refusal) = self.wrong_channel(&command, &who, press.channel_id.get(), parent) {
             return reply_now(refusal).await;
         }
-        if !is_slow(&command) {
-            let reply = self.bot.handle(command, &who).await;
-            return reply_now(reply).await;
-        }
-        // Acknowledge without changing the message, then answer with a follow-up.
-        if let Err(err) = with_retry("ack", || {
-            press.create_response(&ctx.http, CreateInteractionResponse::Acknowledge)
-        })
-        .await
+        let declared = matches!(command, Command::IncidentDeclare { .. });
+        let thread = self.thread_before(&command);
+        let slow = is_slow(&command);
+        // Slow: acknowledge without changing the message, then answer with a follow-up.
+        if slow
+            && let Err(err) = with_retry("ack", || {
+                press.create_response(&ctx.http, CreateInteractionResponse::Acknowledge)
+            })
+            .await
         {
             tracing::error!(error = %err, "acknowledging the button failed");
             return;
         }
         let reply = self.bot.handle(command, &who).await;
-        if let Err(err) = with_retry("followup", || {
-            press.create_followup(&ctx.http, Self::followup(&reply))
-        })
-        .await
+        let settled = reply.settles.as_ref().map(|outcome| {
+            (
+                settled_content(&press.message.content, outcome),
+                disabled_rows(&press.message.components),
+            )
+        });
+        let answered = match (settled, slow) {
+            (None, false) => {
+                reply_now(reply.clone()).await;
+                Ok(())
+            }
+            (None, true) => Ok(()),
+            // The button's message is edited in the same response that answers the press.
+            (Some((text, rows)), false) => {
+                let update = CreateInteractionResponse::UpdateMessage(
+                    CreateInteractionResponseMessage::new()
+                        .content(text)
+                        .components(rows),
+                );
+                with_retry("settle", || {
+                    press.create_response(&ctx.http, update.clone())
+                })
+                .await
+                .map(|_| ())
+            }
+            // After an acknowledgement, the original response is the button's message.
+            (Some((text, rows)), true) => with_retry("settle", || {
+                press.edit_response(
+                    &ctx.http,
+                    EditInteractionResponse::new()
+                        .content(text.clone())
+                        .components(rows.clone()),
+                )
+            })
+            .await
+            .map(|_| ()),
+        };
+        if let Err(err) = answered {
+            tracing::error!(error = %err, "settling the buttons failed");
+        }
+        if (slow || reply.settles.is_some())
+            && let Err(err) = with_retry("followup", || {
+                press.create_followup(&ctx.http, Self::followup(&reply))
+            })
+            .await
         {
             tracing::error!(error = %err, "answering the button failed");
         }
+        let starter = MessageRef {
+            channel: ChannelId(press.channel_id.to_string()),
+            id: press.message.id.to_string(),
+        };
+        self.after(declared, thread, press.channel_id, Some(starter), &reply)
+            .await;
+    }
+
+    #[tracing::instrument(skip_all, fields(interaction = %submit.id, custom_id = %submit.data.custom_id))]
+    async fn on_modal(&self, ctx: &Context, submit: &ModalInteraction) {
+        let reply_now = |reply: Reply| async move {
+            let response = CreateInteractionResponse::Message(Self::response(&reply));
+            if let Err(err) = with_retry("respond", || {
+                submit.create_response(&ctx.http, response.clone())
+            })
+            .await
+            {
+                tracing::error!(error = %err, "modal response failed");
+            }
+        };
+        if submit.guild_id != Some(self.guild) {
+            tracing::info!(guild = ?submit.guild_id, "form from another guild refused");
+            return reply_now(Self::private(OTHER_GUILD)).await;
+        }
+        let command = match command_from_modal(&submit.data.custom_id, &submit.data.components) {
+            Ok(command) => command,
+            Err(problem) => return reply_now(Self::private(problem)).await,
+        };
+        let who = person(&submit.user, submit.member.as_ref());
+        tracing::info!(command = command.name(), user = %who.id, "form");
+        let parent = parent_of(submit.channel.as_ref());
+        if let Some(refusal) = self.wrong_channel(&command, &who, submit.channel_id.get(), parent) {
+            return reply_now(refusal).await;
+        }
+        let thread = self.thread_before(&command);
+        let reply = self.bot.handle(command, &who).await;
+        reply_now(reply.clone()).await;
+        self.after(false, thread, submit.channel_id, None, &reply)
+            .await;
     }
 
     #[tracing::instrument(skip_all, fields(interaction = %cmd.id))]
     async fn on_autocomplete(&self, ctx: &Context, cmd: &CommandInteraction) {
-        let typed = cmd
-            .data
-            .autocomplete()
-            .map(|o| o.value.to_lowercase())
-            .unwrap_or_default();
         let mut choices = CreateAutocompleteResponse::new();
-        if cmd.guild_id == Some(self.guild) {
-            for name in self.runbooks.iter().filter(|n| n.contains(&typed)).take(25) {
-                choices = choices.add_string_choice(name.clone(), name.clone());
+        if cmd.guild_id == Some(self.guild)
+            && let Some(focused) = cmd.data.autocomplete()
+        {
+            let typed = focused.value.to_lowercase();
+            let known = match focused.name {
+                "name" => self.runbooks.clone(),
+                other => self.bot.suggestions(other),
+            };
+            for name in suggest(&known, &typed) {
+                choices = choices.add_string_choice(name.clone(), name);
             }
         }
         let response = CreateInteractionResponse::Autocomplete(choices);
@@ -769,6 +1313,18 @@ impl Handler {
     }
 }
 
+/// What autocomplete offers for `typed`: names that start with it first, then names that
+/// contain it, at most Discord's 25.
+pub fn suggest(known: &[String], typed: &str) -> Vec<String> {
+    let typed = typed.to_lowercase();
+    let (mut first, rest): (Vec<&String>, Vec<&String>) = known
+        .iter()
+        .filter(|n| n.to_lowercase().contains(&typed))
+        .partition(|n| n.to_lowercase().starts_with(&typed));
+    first.extend(rest);
+    first.into_iter().take(25).cloned().collect()
+}
+
 #[async_trait]
 impl EventHandler for Handler {
     async fn ready(&self, _ctx: Context, ready: Ready) {
@@ -776,12 +1332,21 @@ impl EventHandler for Handler {
     }
 
     async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
-        match &interaction {
-            Interaction::Command(cmd) => self.on_command(&ctx, cmd).await,
-            Interaction::Component(press) => self.on_component(&ctx, press).await,
-            Interaction::Autocomplete(cmd) => self.on_autocomplete(&ctx, cmd).await,
-            other => tracing::debug!(kind = ?other.kind(), "interaction ignored"),
-        }
+        let handled = async {
+            match &interaction {
+                Interaction::Command(cmd) => self.on_command(&ctx, cmd).await,
+                Interaction::Component(press) => self.on_component(&ctx, press).await,
+                Interaction::Modal(submit) => self.on_modal(&ctx, submit).await,
+                Interaction::Autocomplete(cmd) => self.on_autocomplete(&ctx, cmd).await,
+                other => tracing::debug!(kind = ?other.kind(), "interaction ignored"),
+            }
+        };
+        RECEIVED
+            .scope(
+                std::cell::Cell::new(Some(std::time::Instant::now())),
+                handled,
+            )
+            .await;
     }
 }
 
@@ -870,9 +1435,20 @@ mod tests {
             Command::DrStatus
         );
         assert_eq!(
+            command_from(&data("dr", "readiness", json!([]))).unwrap(),
+            Command::DrReadiness
+        );
+        assert!(
+            is_slow(&Command::DrReadiness),
+            "probes take time: defer first"
+        );
+        assert_eq!(
             command_from(&data("incident", "declare", json!([]))).unwrap(),
             Command::IncidentDeclare {
-                title: String::new()
+                title: String::new(),
+                severity: None,
+                commander: None,
+                alert: None
             }
         );
     }
@@ -908,10 +1484,230 @@ mod tests {
                 .contains("needs a subcommand")
         );
         assert!(
-            command_from(&data("drill", "start", json!([])))
+            command_from(&data("launch", "now", json!([])))
                 .unwrap_err()
                 .contains("unknown command")
         );
+        assert!(
+            command_from(&data("drill", "start", json!([])))
+                .unwrap_err()
+                .contains("missing option `scenario`")
+        );
+        let bad_scenario = data(
+            "drill",
+            "start",
+            json!([{ "name": "scenario", "type": 3, "value": "aws-outage" }]),
+        );
+        assert!(
+            command_from(&bad_scenario)
+                .unwrap_err()
+                .contains("unknown scenario")
+        );
+        let bad_format = data(
+            "timeline",
+            "export",
+            json!([{ "name": "format", "type": 3, "value": "pdf" }]),
+        );
+        assert!(
+            command_from(&bad_format)
+                .unwrap_err()
+                .contains("use md, json, csv or html")
+        );
+    }
+
+    #[test]
+    fn export_drill_notify_and_comms_become_typed_commands() {
+        let export = data(
+            "timeline",
+            "export",
+            json!([
+                { "name": "format", "type": 3, "value": "html" },
+                { "name": "incident", "type": 3, "value": "INC-1" }
+            ]),
+        );
+        assert_eq!(
+            command_from(&export).unwrap(),
+            Command::TimelineExport {
+                format: crate::timeline::Format::Html,
+                incident: Some("INC-1".into())
+            }
+        );
+        let drill = data(
+            "drill",
+            "start",
+            json!([{ "name": "scenario", "type": 3, "value": "both" }]),
+        );
+        assert_eq!(
+            command_from(&drill).unwrap(),
+            Command::DrillStart {
+                scenario: crate::drill::Scenario::Both
+            }
+        );
+        let notify = data(
+            "notify",
+            "team",
+            json!([{ "name": "team", "type": 3, "value": "eng" }]),
+        );
+        assert_eq!(
+            command_from(&notify).unwrap(),
+            Command::NotifyTeam {
+                team: "eng".into(),
+                text: None
+            }
+        );
+        let draft = data(
+            "comms",
+            "draft",
+            json!([
+                { "name": "audience", "type": 3, "value": "clients" },
+                { "name": "kind", "type": 3, "value": "initial" }
+            ]),
+        );
+        assert_eq!(
+            command_from(&draft).unwrap(),
+            Command::CommsDraft {
+                audience: "clients".into(),
+                kind: "initial".into()
+            }
+        );
+        assert_eq!(
+            command_from(&data("comms", "show", json!([]))).unwrap(),
+            Command::CommsShow { draft: None }
+        );
+        assert!(
+            command_from(&data("comms", "approve", json!([])))
+                .unwrap_err()
+                .contains("missing option `draft`")
+        );
+        let approve = |options| command_from(&data("comms", "approve", options));
+        assert_eq!(
+            approve(json!([
+                { "name": "draft", "type": 3, "value": "D-1" },
+                { "name": "version", "type": 3, "value": "v3" }
+            ]))
+            .unwrap(),
+            Command::CommsApprove {
+                draft: "D-1".into(),
+                version: Some(3)
+            }
+        );
+        assert!(
+            approve(json!([
+                { "name": "draft", "type": 3, "value": "D-1" },
+                { "name": "version", "type": 3, "value": "latest" }
+            ]))
+            .unwrap_err()
+            .contains("not a draft version")
+        );
+        assert_eq!(
+            command_from(&data(
+                "comms",
+                "resend",
+                json!([{ "name": "draft", "type": 3, "value": "D-1" }])
+            ))
+            .unwrap(),
+            Command::CommsResend {
+                draft: "D-1".into()
+            }
+        );
+        assert_eq!(
+            command_from_custom_id("comms:approve:D-1:v2").unwrap(),
+            Command::CommsApprove {
+                draft: "D-1".into(),
+                version: Some(2)
+            }
+        );
+        assert_eq!(
+            command_from_custom_id("comms:discard:D-1").unwrap(),
+            Command::CommsDiscard {
+                draft: "D-1".into()
+            }
+        );
+        for bad in [
+            "comms:approve:",
+            "comms:approve:D-1",
+            "comms:approve:D-1:",
+            "comms:approve::v1",
+            "comms:approve:D-1:v0",
+            "comms:approve:D-1:v1:x",
+            "comms:send:D-1",
+            "comms:edit:D-1",
+            "comms:discard:a:b",
+        ] {
+            assert!(command_from_custom_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_submitted_edit_form_becomes_an_edit_command() {
+        let rows: Vec<ActionRow> = serde_json::from_value(json!([
+            { "type": 1, "components": [{ "type": 4, "custom_id": "text", "value": "  We are back.  " }] }
+        ]))
+        .unwrap();
+        assert_eq!(
+            command_from_modal("comms:edit:D-1", &rows).unwrap(),
+            Command::CommsEdit {
+                draft: "D-1".into(),
+                text: "We are back.".into()
+            }
+        );
+        let empty: Vec<ActionRow> = serde_json::from_value(json!([
+            { "type": 1, "components": [{ "type": 4, "custom_id": "text", "value": "   " }] }
+        ]))
+        .unwrap();
+        assert!(
+            command_from_modal("comms:edit:D-1", &empty)
+                .unwrap_err()
+                .contains("empty")
+        );
+        assert!(command_from_modal("other:D-1", &rows).is_err());
+        assert!(command_from_modal("comms:edit:", &rows).is_err());
+
+        let modal = serde_json::to_value(edit_modal("D-1", &"x".repeat(5000))).unwrap();
+        assert_eq!(modal["custom_id"], "comms:edit:D-1");
+        let input = &modal["components"][0]["components"][0];
+        assert_eq!(input["style"], 2, "a paragraph");
+        assert_eq!(input["custom_id"], "text");
+        assert_eq!(input["value"].as_str().unwrap().chars().count(), MAX_INPUT);
+    }
+
+    #[test]
+    fn settled_buttons_are_disabled_and_the_outcome_is_said() {
+        let rows: Vec<ActionRow> = serde_json::from_value(json!([
+            { "type": 1, "components": [
+                { "type": 2, "custom_id": "approve:REQ-1", "label": "Approve", "style": 3 },
+                { "type": 2, "custom_id": "deny:REQ-1", "label": "Deny", "style": 4 }
+            ] }
+        ]))
+        .unwrap();
+        let disabled = serde_json::to_value(disabled_rows(&rows)).unwrap();
+        let buttons = disabled[0]["components"].as_array().unwrap();
+        assert_eq!(buttons.len(), 2);
+        assert!(buttons.iter().all(|b| b["disabled"] == true));
+        assert_eq!(buttons[0]["custom_id"], "approve:REQ-1");
+        assert_eq!(
+            settled_content("alice requests `scale-up`", "approved by bob"),
+            "alice requests `scale-up`\n**approved by bob**"
+        );
+        assert_eq!(
+            settled_content(&"a".repeat(2500), "x").chars().count(),
+            MAX_CONTENT
+        );
+    }
+
+    #[test]
+    fn suggestions_put_prefix_matches_first() {
+        let known: Vec<String> = ["failover-hosting", "scale-up", "hosting-restore"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            suggest(&known, "HOST"),
+            ["hosting-restore", "failover-hosting"]
+        );
+        assert_eq!(suggest(&known, "").len(), 3);
+        let many: Vec<String> = (0..40).map(|i| format!("t{i}")).collect();
+        assert_eq!(suggest(&many, "t").len(), 25);
     }
 
     #[test]
@@ -946,7 +1742,10 @@ mod tests {
         assert_eq!(
             command_from_custom_id("declare:heroku").unwrap(),
             Command::IncidentDeclare {
-                title: "Outage: heroku".into()
+                title: "Outage: heroku".into(),
+                severity: None,
+                commander: None,
+                alert: Some("heroku".into())
             }
         );
         assert_eq!(
@@ -1041,7 +1840,12 @@ mod tests {
             .iter()
             .filter_map(|c| c["name"].as_str())
             .collect();
-        assert_eq!(names, ["incident", "runbook", "dr"]);
+        assert_eq!(
+            names,
+            [
+                "incident", "runbook", "dr", "timeline", "drill", "notify", "comms"
+            ]
+        );
         let runbook = &defs[1]["options"];
         let run = runbook
             .as_array()

@@ -5,6 +5,7 @@ pub mod bot;
 pub mod command;
 pub mod console;
 pub mod discord;
+pub mod ratelimit;
 pub mod recorder;
 pub mod render;
 
@@ -111,6 +112,13 @@ pub enum ChatError {
     Rejected(String),
 }
 
+/// A file sent with a message (a post-mortem export, a drill report).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub filename: String,
+    pub bytes: Vec<u8>,
+}
+
 /// Where Lifeboat's messages go.
 #[async_trait]
 pub trait Chat: Send + Sync {
@@ -120,4 +128,43 @@ pub trait Chat: Send + Sync {
     async fn update(&self, target: &MessageRef, message: &Message) -> Result<(), ChatError>;
     /// Replies under a posted message (in its thread where the adapter has threads).
     async fn reply(&self, target: &MessageRef, message: &Message) -> Result<MessageRef, ChatError>;
+    /// Opens a thread in `channel` named `name`, started from the message `from` where given
+    /// (the declaration or the alert). Later messages for it are posted to the returned id.
+    async fn open_thread(
+        &self,
+        channel: &ChannelId,
+        from: Option<&MessageRef>,
+        name: &str,
+    ) -> Result<ChannelId, ChatError>;
+    /// Posts a message with files attached.
+    async fn attach(
+        &self,
+        channel: &ChannelId,
+        message: &Message,
+        files: &[Attachment],
+    ) -> Result<MessageRef, ChatError>;
+}
+
+/// The event that records an incident's thread: `{ "thread": "<channel id>" }`.
+pub const THREAD_OPENED: &str = "incident.thread_opened";
+
+/// The thread opened for an incident, from that incident's events (the last one recorded).
+pub fn incident_thread(events: &[crate::store::Event]) -> Option<ChannelId> {
+    events
+        .iter()
+        .rev()
+        .filter(|e| e.kind == THREAD_OPENED)
+        .find_map(|e| e.data["thread"].as_str().map(|t| ChannelId(t.to_owned())))
+}
+
+/// Where an incident's messages go: its thread when one is open, else `fallback`.
+pub fn incident_channel(
+    store: &dyn crate::store::EventStore,
+    incident: Option<&crate::domain::IncidentId>,
+    fallback: &ChannelId,
+) -> ChannelId {
+    incident
+        .and_then(|id| store.by_incident(id).ok())
+        .and_then(|events| incident_thread(&events))
+        .unwrap_or_else(|| fallback.clone())
 }

@@ -2,11 +2,12 @@
 //! a summary at the end.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use tokio::sync::Notify;
 
-use super::{ChannelId, Chat, ChatError, Message, MessageRef};
+use super::{Attachment, ChannelId, Chat, ChatError, Message, MessageRef};
 
 /// What happened to a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,17 +25,35 @@ pub enum Recorded {
         at: MessageRef,
         message: Message,
     },
+    ThreadOpened {
+        channel: ChannelId,
+        from: Option<MessageRef>,
+        name: String,
+        thread: ChannelId,
+    },
+    Attached {
+        at: MessageRef,
+        message: Message,
+        files: Vec<Attachment>,
+    },
 }
 
 #[derive(Debug, Default)]
 pub struct RecordingChat {
     log: Mutex<Vec<Recorded>>,
     changed: Notify,
+    /// How many of the next posts fail (as an unavailable chat would), for retry tests.
+    failing_posts: AtomicUsize,
 }
 
 impl RecordingChat {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Makes the next `n` posts fail with `ChatError::Unavailable`; they are not recorded.
+    pub fn fail_next_posts(&self, n: usize) {
+        self.failing_posts.store(n, Ordering::SeqCst);
     }
 
     /// Everything recorded so far, in order.
@@ -48,6 +67,34 @@ impl RecordingChat {
             .into_iter()
             .filter_map(|r| match r {
                 Recorded::Posted { message, .. } => Some(message),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The threads opened so far.
+    pub fn threads(&self) -> Vec<ChannelId> {
+        self.all()
+            .into_iter()
+            .filter_map(|r| match r {
+                Recorded::ThreadOpened { thread, .. } => Some(thread),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Every message posted, replied or attached in `channel`, in order.
+    pub fn in_channel(&self, channel: &ChannelId) -> Vec<Message> {
+        self.all()
+            .into_iter()
+            .filter_map(|r| match r {
+                Recorded::Posted { at, message }
+                | Recorded::Replied { at, message, .. }
+                | Recorded::Attached { at, message, .. }
+                    if &at.channel == channel =>
+                {
+                    Some(message)
+                }
                 _ => None,
             })
             .collect()
@@ -82,6 +129,14 @@ impl RecordingChat {
 #[async_trait]
 impl Chat for RecordingChat {
     async fn post(&self, channel: &ChannelId, message: &Message) -> Result<MessageRef, ChatError> {
+        let failing = self
+            .failing_posts
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if failing.is_ok() {
+            return Err(ChatError::Unavailable(
+                "the test chat refused this post".into(),
+            ));
+        }
         let at = MessageRef {
             channel: channel.clone(),
             id: self.next_id(),
@@ -109,6 +164,40 @@ impl Chat for RecordingChat {
             to: target.clone(),
             at: at.clone(),
             message: message.clone(),
+        })?;
+        Ok(at)
+    }
+
+    async fn open_thread(
+        &self,
+        channel: &ChannelId,
+        from: Option<&MessageRef>,
+        name: &str,
+    ) -> Result<ChannelId, ChatError> {
+        let thread = ChannelId(format!("{}/{}", channel.0, self.next_id()));
+        self.push(Recorded::ThreadOpened {
+            channel: channel.clone(),
+            from: from.cloned(),
+            name: name.to_owned(),
+            thread: thread.clone(),
+        })?;
+        Ok(thread)
+    }
+
+    async fn attach(
+        &self,
+        channel: &ChannelId,
+        message: &Message,
+        files: &[Attachment],
+    ) -> Result<MessageRef, ChatError> {
+        let at = MessageRef {
+            channel: channel.clone(),
+            id: self.next_id(),
+        };
+        self.push(Recorded::Attached {
+            at: at.clone(),
+            message: message.clone(),
+            files: files.to_vec(),
         })?;
         Ok(at)
     }

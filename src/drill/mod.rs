@@ -169,6 +169,26 @@ impl Chat for Tee {
         print_line(&crate::chat::console::render_text(message));
         self.recorder.reply(target, message).await
     }
+
+    async fn open_thread(
+        &self,
+        channel: &ChannelId,
+        from: Option<&MessageRef>,
+        name: &str,
+    ) -> Result<ChannelId, ChatError> {
+        print_line(&format!("== thread: {name} =="));
+        self.recorder.open_thread(channel, from, name).await
+    }
+
+    async fn attach(
+        &self,
+        channel: &ChannelId,
+        message: &Message,
+        files: &[crate::chat::Attachment],
+    ) -> Result<MessageRef, ChatError> {
+        print_line(&crate::chat::console::render_text(message));
+        self.recorder.attach(channel, message, files).await
+    }
 }
 
 fn print_line(text: &str) {
@@ -247,6 +267,15 @@ fn drill_config(base: &Config, stand: &StandIns, targets: &[Target]) -> Config {
         });
         provider.base_url = stand.url("");
     }
+    // A drill tells no one outside it: no team webhook or page, no client notice by webhook,
+    // announcement channel or email. Notices still go to the drill's own chat and log.
+    for team in &mut config.teams {
+        team.webhook_url = None;
+        team.pagerduty_routing_key_env = None;
+    }
+    config.comms.webhook_url = None;
+    config.comms.announcement_channel_id = None;
+    config.comms.email = None;
     config
 }
 
@@ -307,6 +336,7 @@ pub async fn run(
         channel: channel.clone(),
         answers: answers.clone(),
         secrets: Arc::new(secrets),
+        comms: Default::default(),
     };
     let engine = Engine::new(env, store.clone());
     let bot = Bot::new(config.clone(), runbooks.to_vec(), engine, store.clone());
@@ -451,8 +481,16 @@ async fn drive(
             .join(" + ")
     );
     print_reply(
-        bot.handle(Command::IncidentDeclare { title }, &commander)
-            .await,
+        bot.handle(
+            Command::IncidentDeclare {
+                title,
+                severity: None,
+                commander: None,
+                alert: None,
+            },
+            &commander,
+        )
+        .await,
     );
     let (incident, _) = bot
         .open_incident()
@@ -521,10 +559,7 @@ async fn drive(
         })
         .await?;
         let recovery = outage.elapsed();
-        let data_loss = view
-            .outputs
-            .values()
-            .find_map(|o| o["age_secs"].as_u64())
+        let data_loss = crate::incident::restored_backup_age_secs(&store.by_run(&view.run)?)
             .map(Duration::from_secs);
         let status = match &view.status {
             RunStatus::Succeeded => "succeeded".to_owned(),

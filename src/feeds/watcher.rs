@@ -209,8 +209,28 @@ impl Watcher {
     #[instrument(skip_all, fields(feed = index, level = %health.level))]
     pub async fn handle(&mut self, index: usize, health: &ProviderHealth) {
         let now = self.clock.now();
-        for effect in self.monitor.observe(index, health, now) {
+        let effects = self.monitor.observe(index, health, now);
+        self.count(index, health);
+        for effect in effects {
             self.apply(effect).await;
+        }
+    }
+
+    /// Metrics for one observation: the poll, and its provider's settled level (the worst
+    /// settled level of the provider's feeds).
+    fn count(&self, index: usize, health: &ProviderHealth) {
+        let levels = self.monitor.levels();
+        let Some((info, _)) = levels.get(index) else {
+            return;
+        };
+        crate::metrics::feed_polled(&info.name, health.level != HealthLevel::Unknown);
+        if let Some(level) = levels
+            .iter()
+            .filter(|(f, _)| f.provider == info.provider)
+            .filter_map(|(_, level)| *level)
+            .max()
+        {
+            crate::metrics::provider_level(&info.provider, level);
         }
     }
 
@@ -224,6 +244,7 @@ impl Watcher {
                 let message = render::alert(&alert, &self.provider_info(&alert.provider));
                 match self.chat.post(&self.channel, &message).await {
                     Ok(posted) => {
+                        crate::metrics::alert(&alert.provider, "posted");
                         self.append(NewEvent::new(
                             Actor::Bot,
                             "alert.posted",
@@ -232,6 +253,7 @@ impl Watcher {
                         self.alert_messages.insert(alert.provider.clone(), posted);
                     }
                     Err(err) => {
+                        crate::metrics::alert(&alert.provider, "failed");
                         warn!(error = %err, provider = %alert.provider, "alert could not be posted");
                         self.append(NewEvent::new(
                             Actor::Bot,
@@ -242,6 +264,7 @@ impl Watcher {
                 }
             }
             Effect::UpdateAlert(alert) => {
+                crate::metrics::alert(&alert.provider, "updated");
                 let message = render::alert(&alert, &self.provider_info(&alert.provider));
                 if let Some(target) = self.alert_messages.get(&alert.provider)
                     && let Err(err) = self.chat.update(target, &message).await
@@ -262,6 +285,7 @@ impl Watcher {
                 }
             }
             Effect::Recovered { alert, at } => {
+                crate::metrics::alert(&alert.provider, "recovered");
                 let message = render::recovered(&alert, &self.provider_info(&alert.provider), at);
                 let posted = self.chat.post(&self.channel, &message).await;
                 if let Err(err) = &posted {

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{Instrument, info, info_span, warn};
 
@@ -52,6 +52,8 @@ pub enum EngineError {
     NotPaused(RunId),
     #[error("the event log refused the run: {0}")]
     Store(#[from] StoreError),
+    #[error("Lifeboat is shutting down; start the run again once it is back")]
+    ShuttingDown,
 }
 
 struct Control {
@@ -73,14 +75,42 @@ pub struct Engine {
     env: StepEnv,
     store: Arc<dyn EventStore>,
     controls: Arc<Mutex<BTreeMap<RunId, Control>>>,
+    /// Turns true on shutdown: no new run starts, and drivers stop at their next step boundary.
+    stopping: Arc<watch::Sender<bool>>,
 }
 
 impl Engine {
-    pub fn new(env: StepEnv, store: Arc<dyn EventStore>) -> Self {
+    pub fn new(mut env: StepEnv, store: Arc<dyn EventStore>) -> Self {
+        // Notifications and drafts record their deliveries in the same log as the runs.
+        env.comms.store.get_or_insert_with(|| store.clone());
         Self {
             env,
             store,
             controls: Arc::new(Mutex::new(BTreeMap::new())),
+            stopping: Arc::new(watch::Sender::new(false)),
+        }
+    }
+
+    /// Starts a graceful shutdown: new runs are refused; each run finishes the step it is in
+    /// (its end is durable) and starts no other; paused runs stay paused in the log.
+    pub fn begin_shutdown(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        *self.stopping.borrow()
+    }
+
+    /// Waits up to `grace` for every run to reach a step boundary and stop; returns the runs
+    /// still in a step when the grace ran out (they resume on the next start, as after a crash).
+    pub async fn drain(&self, grace: Duration) -> Vec<RunId> {
+        let deadline = tokio::time::Instant::now() + grace;
+        loop {
+            let active: Vec<RunId> = self.lock().keys().cloned().collect();
+            if active.is_empty() || tokio::time::Instant::now() >= deadline {
+                return active;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
@@ -97,6 +127,9 @@ impl Engine {
         actor: Actor,
     ) -> Result<RunHandle, EngineError> {
         let params = resolve_params(runbook, params)?;
+        if self.is_shutting_down() {
+            return Err(EngineError::ShuttingDown);
+        }
         let mut controls = self.lock();
         if let Some((run, control)) = controls
             .iter()
@@ -233,13 +266,18 @@ impl Engine {
             decisions: rx,
             cancel,
             paused,
+            stopping: self.stopping.subscribe(),
         };
         let controls = self.controls.clone();
         let span = info_span!("run", run = %run);
         let task = tokio::spawn(
             async move {
                 let id = driver.view.run.clone();
+                let runbook = driver.runbook.name.clone();
                 let status = driver.drive().await;
+                if let Some(outcome) = outcome(&status) {
+                    crate::metrics::run_finished(&runbook, outcome);
+                }
                 controls
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
@@ -293,6 +331,18 @@ struct Driver {
     decisions: mpsc::UnboundedReceiver<(Decision, Actor)>,
     cancel: Arc<AtomicBool>,
     paused: Arc<AtomicBool>,
+    stopping: watch::Receiver<bool>,
+}
+
+/// The `outcome` label of a finished run; `None` while it is not finished.
+fn outcome(status: &RunStatus) -> Option<&'static str> {
+    match status {
+        RunStatus::Running | RunStatus::Paused { .. } => None,
+        RunStatus::Succeeded => Some("succeeded"),
+        RunStatus::Failed { .. } => Some("failed"),
+        RunStatus::Aborted { .. } => Some("aborted"),
+        RunStatus::Cancelled => Some("cancelled"),
+    }
 }
 
 enum Next {
@@ -343,6 +393,11 @@ impl Driver {
                 self.record("run.cancelled", json!({}));
                 return RunStatus::Cancelled;
             }
+            if *self.stopping.borrow() {
+                // A step boundary: everything so far is durable; the next start carries on.
+                info!(next = ?self.next_step().map(|s| &s.id), "shutting down between steps");
+                return self.view.status.clone();
+            }
             let Some(step) = self.next_step().cloned() else {
                 let elapsed = (chrono::Utc::now() - self.view.started_at).num_milliseconds();
                 self.record("run.succeeded", json!({ "duration_ms": elapsed }));
@@ -392,16 +447,23 @@ impl Driver {
                 earlier: &self.view.outputs,
                 attempt,
             };
-            let result =
-                match tokio::time::timeout(step.timeout.get(), steps::execute(&self.env, &input))
-                    .await
-                {
-                    Ok(result) => result,
-                    Err(_) => Err(StepError::retryable(format!(
-                        "timed out after {}",
-                        step.timeout
-                    ))),
-                };
+            // Questions and notifications of the step go where the progress goes.
+            let env = StepEnv {
+                channel: self.channel(),
+                ..self.env.clone()
+            };
+            let result = match tokio::time::timeout(
+                step.timeout.get(),
+                steps::execute(&env, &input),
+            )
+            .await
+            {
+                Ok(result) => result,
+                Err(_) => Err(StepError::retryable(format!(
+                    "timed out after {}",
+                    step.timeout
+                ))),
+            };
             match result {
                 Err(err) if err.retryable && attempt <= step.retries => {
                     let delay = backoff(step, attempt);
@@ -409,13 +471,26 @@ impl Driver {
                         "step.retrying",
                         json!({ "step": step.id, "attempt": attempt, "error": err.message, "delay_ms": delay.as_millis() as u64 }),
                     );
-                    tokio::time::sleep(delay).await;
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => {}
+                        // The retry note is durable; the step resumes on the next start.
+                        _ = self.stopping.wait_for(|stop| *stop) => return Next::Stop(self.view.status.clone()),
+                    }
                     attempt += 1;
                 }
                 other => break other,
             }
         };
         let duration_ms = started.elapsed().as_millis() as u64;
+        crate::metrics::step_finished(
+            step.action.kind().as_str(),
+            if result.is_ok() {
+                "succeeded"
+            } else {
+                "failed"
+            },
+            started.elapsed(),
+        );
         match result {
             Ok(StepOutput { summary, data }) => {
                 self.record(
@@ -479,7 +554,11 @@ impl Driver {
     /// Waits for a responder's decision on a paused run.
     async fn await_decision(&mut self, step: &str) -> Next {
         self.paused.store(true, Ordering::SeqCst);
-        let decision = self.decisions.recv().await;
+        let decision = tokio::select! {
+            decision = self.decisions.recv() => decision,
+            // Stays paused in the log; the next start asks again.
+            _ = self.stopping.wait_for(|stop| *stop) => None,
+        };
         self.paused.store(false, Ordering::SeqCst);
         let Some((decision, actor)) = decision else {
             // The engine was dropped: leave the run paused in the log for the next start.
@@ -539,9 +618,19 @@ impl Driver {
             embeds: Vec::new(),
             buttons,
         };
-        if let Err(err) = self.env.chat.post(&self.env.channel, &message).await {
+        if let Err(err) = self.env.chat.post(&self.channel(), &message).await {
             warn!(error = %err, "progress could not be posted");
         }
+    }
+
+    /// Where this run's messages go: its incident's thread once one is open (looked up each
+    /// time, so a thread opened mid-run is used at once), else the configured channel.
+    fn channel(&self) -> crate::chat::ChannelId {
+        crate::chat::incident_channel(
+            self.store.as_ref(),
+            self.view.incident.as_ref(),
+            &self.env.channel,
+        )
     }
 
     fn record(&self, kind: &str, data: serde_json::Value) {

@@ -35,6 +35,8 @@ pub struct StepEnv {
     pub channel: ChannelId,
     pub answers: Arc<confirm::Answers>,
     pub secrets: Arc<dyn SecretSource>,
+    /// Communications state shared with the bot (event log, LLM circuit breaker).
+    pub comms: crate::comms::CommsShared,
 }
 
 /// Where `${env.NAME}` values come from: the process environment in production.

@@ -5,6 +5,7 @@
 //! JSON (all fields but `hash`, keys in a fixed order); the first event's `prev` is 64 zeros.
 //! Any changed byte, removed or reordered event breaks the chain at that event's seq.
 
+pub mod backup;
 mod sled_store;
 
 use std::ops::RangeInclusive;
@@ -191,6 +192,13 @@ pub trait EventStore: Send + Sync {
     fn last(&self) -> Result<Option<Event>, StoreError>;
     /// Walks the whole chain.
     fn verify(&self) -> Result<Verdict, StoreError>;
+    /// Every event up to the last fully committed append, even while others append: what a
+    /// backup copies. Stores whose `all` can see half of a batch override this.
+    fn snapshot(&self) -> Result<Vec<Event>, StoreError> {
+        self.all()
+    }
+    /// Proves the log can still be written (for `/healthz`) without adding an event.
+    fn check_writable(&self) -> Result<(), StoreError>;
 }
 
 /// Checks a sequence of `(key seq, stored bytes)` in key order. Pure, so the rules live in one

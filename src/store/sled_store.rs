@@ -19,6 +19,8 @@ pub mod trees {
     pub const BY_RUN: &str = "by_run";
     pub const META: &str = "meta";
     pub const HEAD_KEY: &[u8] = b"head";
+    /// Rewritten by `check_writable`; never part of the chain.
+    pub const PROBE_KEY: &[u8] = b"write_probe";
 }
 
 pub struct SledStore {
@@ -69,6 +71,43 @@ impl SledStore {
     /// Flushes everything to disk; called on shutdown (appends are already durable).
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map(|_| ()).map_err(io)
+    }
+
+    /// Fills an empty log with events sealed elsewhere (a backup being restored), keeping
+    /// their seq, time and hashes. Refused when the log already holds anything.
+    pub fn import(&self, events: &[Event]) -> Result<(), StoreError> {
+        let mut head = self.head.lock().map_err(|_| poisoned())?;
+        if head.0 != 0 || !self.events.is_empty() {
+            return Err(StoreError::Open {
+                path: "the target log".into(),
+                reason: "it already holds events; a restore needs an empty one".into(),
+            });
+        }
+        let Some(last) = events.last() else {
+            return Ok(());
+        };
+        let (mut log, mut incidents, mut runs) = (
+            sled::Batch::default(),
+            sled::Batch::default(),
+            sled::Batch::default(),
+        );
+        for event in events {
+            log.insert(&event.seq.to_be_bytes(), event.to_bytes());
+            if let Some(incident) = &event.incident {
+                incidents.insert(index_key(incident.as_str(), event.seq), &[]);
+            }
+            if let Some(run) = &event.run {
+                runs.insert(index_key(run.as_str(), event.seq), &[]);
+            }
+        }
+        self.events.apply_batch(log).map_err(io)?;
+        self.by_incident.apply_batch(incidents).map_err(io)?;
+        self.by_run.apply_batch(runs).map_err(io)?;
+        let head_bytes = serde_json::to_vec(&(last.seq, &last.hash)).unwrap_or_default();
+        self.meta.insert(trees::HEAD_KEY, head_bytes).map_err(io)?;
+        self.flush()?;
+        *head = (last.seq, last.hash.clone());
+        Ok(())
     }
 
     fn seal_and_insert(&self, batch: Vec<NewEvent>) -> Result<Vec<Event>, StoreError> {
@@ -156,10 +195,32 @@ impl EventStore for SledStore {
     }
 
     fn append_batch(&self, events: Vec<NewEvent>) -> Result<Vec<Event>, StoreError> {
-        let sealed = self.seal_and_insert(events)?;
-        // Durable before we return; concurrent appenders that inserted meanwhile share this fsync.
-        self.flush()?;
-        Ok(sealed)
+        let appended = self.seal_and_insert(events).and_then(|sealed| {
+            // Durable before we return; concurrent appenders that inserted meanwhile share this fsync.
+            self.flush()?;
+            Ok(sealed)
+        });
+        match &appended {
+            Ok(sealed) => crate::metrics::events_appended(sealed.len()),
+            Err(_) => crate::metrics::append_failed(),
+        }
+        appended
+    }
+
+    fn snapshot(&self) -> Result<Vec<Event>, StoreError> {
+        // The head moves only after its append's transaction committed, so every event up to
+        // it is readable in full while later appends carry on.
+        let head = self.head.lock().map_err(|_| poisoned())?.0;
+        if head == 0 {
+            return Ok(Vec::new());
+        }
+        self.range(1..=head)
+    }
+
+    fn check_writable(&self) -> Result<(), StoreError> {
+        let now = Utc::now().timestamp_millis().to_be_bytes();
+        self.meta.insert(trees::PROBE_KEY, &now).map_err(io)?;
+        self.flush()
     }
 
     fn by_incident(&self, incident: &IncidentId) -> Result<Vec<Event>, StoreError> {

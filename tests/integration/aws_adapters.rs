@@ -357,6 +357,7 @@ fn configured(mode: AwsMode, endpoint: Option<String>) -> AwsConfig {
         dns: Some(DnsConfig {
             zone_id: "ZSIMULATED".into(),
             ttl: 60,
+            max_ttl: lifeboat::duration::HumanDuration::from_secs(300),
             records: vec![DnsRecordConfig {
                 name: "app.example.com".into(),
                 record_type: "CNAME".into(),

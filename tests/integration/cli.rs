@@ -1,5 +1,6 @@
 //! The `lifeboat` command line as a user meets it: `check` on good and bad files, `audit
-//! verify`, clear failures, redacted secrets, and honest "not available yet" answers.
+//! verify`, `check --production`, `readiness` offline, `iam-policy`, `docs`, clear failures
+//! and redacted secrets.
 
 use std::path::Path;
 
@@ -244,17 +245,288 @@ fn audit_verify_reads_the_data_dir_from_the_config() {
 }
 
 #[test]
-fn later_capabilities_say_so_and_exit_2() {
-    let cases: [&[&str]; 1] = [&["readiness"]];
-    for args in cases {
-        let out = lifeboat(&root(), args, &[]);
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(
-            stderr(&out).contains("not available yet"),
-            "{args:?}: {}",
-            stderr(&out)
-        );
+fn readiness_of_a_demo_project_says_what_is_missing_and_exits_1() {
+    // Nothing here reaches the network: simulated AWS, no LLM, no backup step.
+    let dir = project(CONFIG, RUNBOOK);
+    let out = lifeboat(
+        dir.path(),
+        &[
+            "readiness",
+            "--config",
+            "lifeboat.toml",
+            "--data-dir",
+            "data",
+        ],
+        &[],
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    for line in [
+        "FAIL  aws: [aws] mode is simulated",
+        "FAIL  ecs: no [aws.ecs] in the config",
+        "FAIL  dns: no [aws.dns] in the config",
+        "FAIL  anthropic key: no [llm.anthropic] in the config",
+        "FAIL  backup: no runbook has a backup_check step",
+        "FAIL  drill of demo: never drilled (the plan asks for one every 365d; run `lifeboat drill`)",
+        "NOT READY: 6 of 6 checks failed",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }
+    assert!(!dir.path().join("data").exists(), "readiness only reads");
+}
+
+/// A project that `check` accepts but `check --production` must not.
+const DEMO_ONLY: &str = r#"
+[discord]
+token_env = "CLI_TEST_DISCORD_TOKEN"
+
+[[providers]]
+name = "app"
+workstream = "hosting"
+
+[[feeds]]
+name = "app-probe"
+provider = "app"
+kind = "probe"
+url = "http://127.0.0.1:8080/health"
+
+[aws]
+mode = "simulated"
+"#;
+
+#[test]
+fn check_production_fails_on_what_only_a_demo_may_have() {
+    let config = CONFIG.replace("hosting_rto = \"4h\"", "hosting_rto = \"1m\"") + DEMO_ONLY;
+    let dir = project(&config, RUNBOOK);
+    let (code, _, err) = check(dir.path());
+    assert_eq!(code, Some(0), "plain check accepts a demo: {err}");
+
+    let out = lifeboat(
+        dir.path(),
+        &["check", "--production", "--config", "lifeboat.toml"],
+        &[],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    for expected in [
+        "lifeboat.toml:2:1: runbook `demo` can take up to 2m 00s (step timeouts × attempts + backoff), more than hosting_rto 1m; largest: tell 2m 00s",
+        "lifeboat.toml:14:1: `token_env` names the environment variable CLI_TEST_DISCORD_TOKEN, which is not set",
+        "lifeboat.toml:24:1: a probe points at this machine (`http://127.0.0.1:8080/health`): in production it must reach the real service",
+        "lifeboat.toml:27:1: [aws] mode is `simulated`: a failover would change nothing real; set mode = \"live\"",
+        "4 errors found",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+    assert!(stdout(&out).is_empty(), "no summary on failure");
+
+    // Fixed, it passes and says so.
+    let config = CONFIG.to_owned()
+        + &DEMO_ONLY
+            .replace("http://127.0.0.1:8080", "https://app.example.com")
+            .replace("simulated", "live");
+    let dir = project(&config, RUNBOOK);
+    let out = lifeboat(
+        dir.path(),
+        &["check", "--production", "--config", "lifeboat.toml"],
+        &[("CLI_TEST_DISCORD_TOKEN", "a-token")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("production: ok"), "{}", stdout(&out));
+}
+
+/// The AWS API calls `src/aws/` makes, as IAM actions (`dns.rs` is Route 53, `ecs.rs` ECS):
+/// every `.client.<operation>()` call chain there.
+fn sdk_actions() -> std::collections::BTreeSet<String> {
+    let mut actions = std::collections::BTreeSet::new();
+    for (file, service) in [("dns.rs", "route53"), ("ecs.rs", "ecs")] {
+        let text = std::fs::read_to_string(root().join("src/aws").join(file)).unwrap();
+        let compact: String = text.split_whitespace().collect();
+        for call in compact.split(".client.").skip(1) {
+            let operation = call.split("()").next().unwrap();
+            let pascal: String = operation
+                .split('_')
+                .map(|w| {
+                    let mut c = w.chars();
+                    c.next()
+                        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                        .unwrap_or_default()
+                })
+                .collect();
+            actions.insert(format!("{service}:{pascal}"));
+        }
+    }
+    actions
+}
+
+#[test]
+fn iam_policy_is_json_naming_exactly_the_calls_lifeboat_makes() {
+    let out = lifeboat(&root(), &["iam-policy"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let policy: serde_json::Value =
+        serde_json::from_str(&stdout(&out)).expect("the policy is one JSON document");
+    assert_eq!(policy["Version"], "2012-10-17");
+    let statements = policy["Statement"].as_array().unwrap();
+    let mut actions = std::collections::BTreeSet::new();
+    for s in statements {
+        assert_eq!(s["Effect"], "Allow");
+        assert!(s["Sid"].is_string());
+        assert!(s["Resource"].is_string() || s["Resource"].is_array(), "{s}");
+        for a in s["Action"].as_array().unwrap() {
+            actions.insert(a.as_str().unwrap().to_owned());
+        }
+    }
+    let calls = sdk_actions();
+    assert!(calls.len() >= 7, "the scan found the calls: {calls:?}");
+    // The shipped runbooks use every AWS step kind, so every call is needed, and no more.
+    assert_eq!(actions, calls);
+    // Resources are the configured ones.
+    let text = stdout(&out);
+    assert!(
+        text.contains("arn:aws:route53:::hostedzone/Z0123456789EXAMPLE"),
+        "{text}"
+    );
+    assert!(text.contains("arn:aws:ecs:us-east-1:ACCOUNT_ID_NOT_SET:service/lifeboat-standby/web"));
+    assert!(
+        stderr(&out).contains("[aws] account_id is not set"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn iam_policy_uses_the_configured_account() {
+    let config = CONFIG.to_owned()
+        + r#"
+[aws]
+mode = "live"
+region = "eu-west-1"
+account_id = "123456789012"
+
+[aws.ecs]
+cluster = "standby"
+services = [{ name = "web", standby = 2 }]
+"#;
+    let runbook = RUNBOOK.to_owned()
+        + "\n[[steps]]\nid = \"scale\"\nkind = \"ecs_scale\"\nwith = { to = \"standby\" }\n";
+    let dir = project(&config, &runbook);
+    let out = lifeboat(
+        dir.path(),
+        &["iam-policy", "--config", "lifeboat.toml"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("arn:aws:ecs:eu-west-1:123456789012:service/standby/web"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("route53"),
+        "no DNS configured or moved: {text}"
+    );
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+
+    let bad = config.replace("123456789012", "12345");
+    let dir = project(&bad, &runbook);
+    let out = lifeboat(
+        dir.path(),
+        &["iam-policy", "--config", "lifeboat.toml"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("`12345` is not an AWS account id (12 digits)"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn docs_render_every_shipped_runbook_and_no_secret() {
+    let secrets = [
+        ("LIFEBOAT_DISCORD_TOKEN", "discord-secret-7a1f"),
+        ("OPENAI_API_KEY", "sk-openai-secret-2b9c"),
+        ("ANTHROPIC_API_KEY", "sk-ant-secret-5d0e"),
+        ("HEROKU_API_KEY", "heroku-secret-8e3a"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let out_file = dir.path().join("plan.md");
+    let out = lifeboat(
+        &root(),
+        &["docs", "--out", out_file.to_str().unwrap()],
+        &secrets,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&out_file).unwrap();
+    let mut shipped = 0;
+    for entry in std::fs::read_dir(root().join("commands")).unwrap() {
+        let path = entry.unwrap().path();
+        let source = std::fs::read_to_string(&path).unwrap();
+        let runbook: toml::Value = toml::from_str(&source).unwrap();
+        let name = runbook["name"].as_str().unwrap();
+        let title = runbook["title"].as_str().unwrap();
+        assert!(
+            text.contains(&format!("### {name}\n")),
+            "{name} missing:\n{text}"
+        );
+        assert!(text.contains(title), "{title} missing");
+        for step in runbook["steps"].as_array().unwrap() {
+            let id = step["id"].as_str().unwrap();
+            assert!(
+                text.contains(&format!("(`{id}`, ")),
+                "step {id} of {name} missing"
+            );
+        }
+        shipped += 1;
+    }
+    assert_eq!(shipped, 5);
+    for (var, value) in secrets {
+        assert!(!text.contains(value), "the value of {var} leaked");
+        assert!(text.contains(&format!("`{var}`")), "{var} is named");
+    }
+    for section in [
+        "## Objectives",
+        "## Feeds watched",
+        "## Protocols",
+        "## Teams and routes",
+        "## Who may act",
+        "## Upkeep",
+        "## Last drills",
+    ] {
+        assert!(text.contains(section), "{section} missing");
+    }
+
+    // With a data dir, the drills recorded there are listed.
+    let data = dir.path().join("data");
+    let drill = lifeboat(
+        &root(),
+        &[
+            "drill",
+            "heroku-outage",
+            "--data-dir",
+            data.join("drill-1").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(drill.status.code(), Some(0), "{}", stderr(&drill));
+    let out = lifeboat(
+        &root(),
+        &["docs", "--data-dir", data.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("| heroku → `failover-hosting` | succeeded |"),
+        "{text}"
+    );
+    let missing = lifeboat(
+        &root(),
+        &["docs", "--data-dir", "/nonexistent/lifeboat"],
+        &[],
+    );
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("no event log at /nonexistent/lifeboat"));
 }
 
 #[test]
@@ -270,6 +542,8 @@ fn help_explains_the_commands() {
         "export",
         "audit",
         "readiness",
+        "iam-policy",
+        "docs",
         "register",
     ] {
         assert!(

@@ -100,7 +100,7 @@ fn a_run_killed_mid_step_resumes_without_repeating_finished_steps() {
     std::fs::write(
         dir.path().join("lifeboat.toml"),
         format!(
-            "[objectives]\nhosting_rto = \"4h\"\nllm_rto = \"2h\"\nrpo = \"1h\"\n\n[vars]\nbase = \"{}\"\n",
+            "[objectives]\nhosting_rto = \"4h\"\nllm_rto = \"2h\"\nrpo = \"1h\"\n\n[server]\nlisten = \"127.0.0.1:0\"\n\n[vars]\nbase = \"{}\"\n",
             server.base_url()
         ),
     )

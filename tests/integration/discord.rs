@@ -1,7 +1,9 @@
 //! The Discord adapter through the real serenity client against the in-process fake Discord
 //! (`support::discord`), with the engine over the simulated AWS: slash commands, buttons,
-//! the two-person rule, refusals, progress in the channel, registration, REST retries,
-//! gateway reconnects, and acknowledgement latency.
+//! the two-person rule, refusals, one thread per incident with the progress in it, buttons
+//! disabled once decided or expired, exports and drill reports as uploaded files, autocomplete,
+//! the draft-editing modal, registration, REST retries honouring `retry_after`, gateway
+//! reconnects, and acknowledgement latency.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -16,7 +18,7 @@ use lifeboat::config::{Config, Secret};
 use lifeboat::runbook::engine::Engine;
 use lifeboat::runbook::load_file;
 use lifeboat::steps::StepEnv;
-use lifeboat::store::SledStore;
+use lifeboat::store::{EventStore, SledStore};
 use lifeboat::toml_source::TomlSource;
 use serde_json::{Value, json};
 use serenity::all::ShardManager;
@@ -65,6 +67,12 @@ api_base = "{api_base}"
 [access]
 responders = ["{RESPONDER}"]
 approvers = ["{APPROVER}"]
+
+[[teams]]
+name = "db-oncall"
+
+[[teams]]
+name = "platform"
 
 [aws.ecs]
 cluster = "standby"
@@ -122,6 +130,8 @@ impl Logs {
 struct Rig {
     fake: FakeDiscord,
     logs: Logs,
+    store: Arc<SledStore>,
+    config: Arc<Config>,
     shards: Arc<ShardManager>,
     gateway: tokio::task::JoinHandle<()>,
     _dir: tempfile::TempDir,
@@ -130,15 +140,28 @@ struct Rig {
 
 impl Rig {
     async fn start() -> Self {
+        Self::start_with(|base, dir| {
+            let config = config(base);
+            let path = dir.join("scale-up.toml");
+            std::fs::write(&path, RUNBOOK).unwrap();
+            let runbook = load_file(&path, &config).unwrap_or_else(|e| panic!("{e:#?}"));
+            (config, vec![runbook])
+        })
+        .await
+    }
+
+    /// A rig on another config and runbooks, made from the fake's base URL and a temp dir.
+    async fn start_with(
+        make: impl FnOnce(&str, &std::path::Path) -> (Config, Vec<lifeboat::runbook::Runbook>),
+    ) -> Self {
         let logs = Logs::default();
         let guard = logs.install();
         let fake = FakeDiscord::start();
         let base = fake.api_base();
         let dir = tempfile::tempdir().unwrap();
-        let config = Arc::new(config(&base));
-        let path = dir.path().join("scale-up.toml");
-        std::fs::write(&path, RUNBOOK).unwrap();
-        let runbook = load_file(&path, &config).unwrap_or_else(|e| panic!("{e:#?}"));
+        let (config, runbooks) = make(&base, dir.path());
+        let config = Arc::new(config);
+        let names: Vec<String> = runbooks.iter().map(|r| r.name.clone()).collect();
         let store = Arc::new(SledStore::open(&dir.path().join("data")).unwrap());
         let token = Secret::new(TOKEN);
         let chat = Arc::new(DiscordChat::new(Arc::new(discord::build_http(
@@ -153,11 +176,11 @@ impl Rig {
             channel: ChannelId(CHANNEL.to_string()),
             answers: Arc::default(),
             secrets: Arc::new(BTreeMap::<String, String>::new()),
+            comms: Default::default(),
         };
         let engine = Engine::new(env, store.clone());
-        let bot = Arc::new(Bot::new(config, vec![runbook], engine, store));
-        let handler =
-            Handler::new(bot, GUILD, vec!["scale-up".into()]).with_incident_channel(Some(CHANNEL));
+        let bot = Arc::new(Bot::new(config.clone(), runbooks, engine, store.clone()));
+        let handler = Handler::new(bot, GUILD, names).with_incident_channel(Some(CHANNEL));
         let mut client = discord::client(&token, Some(&base), handler)
             .await
             .expect("the client builds");
@@ -171,6 +194,8 @@ impl Rig {
         Rig {
             fake,
             logs,
+            store,
+            config,
             shards,
             gateway,
             _dir: dir,
@@ -244,6 +269,20 @@ fn carol() -> Member {
     Member::new(300_000_000_000_000_003, "carol", &[RESPONDER])
 }
 
+/// Waits for the first event of `kind` in the log (appended once the REST call returned).
+async fn wait_event(store: &SledStore, kind: &str) -> lifeboat::store::Event {
+    let found = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Some(e) = store.all().unwrap().into_iter().find(|e| e.kind == kind) {
+                return e;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    found.unwrap_or_else(|_| panic!("no {kind} event in the log"))
+}
+
 fn ephemeral(body: &Value) -> bool {
     body["flags"].as_u64().unwrap_or(0) & 64 == 64
         || body["data"]["flags"].as_u64().unwrap_or(0) & 64 == 64
@@ -298,6 +337,7 @@ async fn from_alert_to_declared_incident_to_approved_run_through_discord() {
         .unwrap()
         .to_owned();
     assert_eq!(declare, "declare:heroku-20261125093000");
+    let mark = rig.fake.mark();
     let (_, declared) = rig
         .interact(button(GUILD, CHANNEL, &alice(), &declare, alert_message))
         .await;
@@ -308,6 +348,35 @@ async fn from_alert_to_declared_incident_to_approved_run_through_discord() {
         "{}",
         declared.body
     );
+
+    // The incident gets one thread, started from the alert it was declared from; on Discord
+    // such a thread takes the message's id. The log records it, so a restart finds it.
+    let opened = rig
+        .fake
+        .wait_call(
+            mark,
+            "the incident thread",
+            |c| {
+                c.method == "POST"
+                    && c.path == format!("/channels/{CHANNEL}/messages/{}/threads", posted.id)
+            },
+            WAIT,
+        )
+        .await;
+    let thread = posted.id.clone();
+    let starter: u64 = thread.parse().unwrap();
+    assert_eq!(rig.fake.threads(), [(starter, CHANNEL, Some(starter))]);
+    assert!(
+        opened.body["name"].as_str().unwrap().starts_with("INC-"),
+        "{}",
+        opened.body
+    );
+    let recorded = wait_event(&rig.store, lifeboat::chat::THREAD_OPENED).await;
+    assert_eq!(recorded.data["thread"], thread.as_str());
+    let incident = recorded
+        .incident
+        .clone()
+        .expect("recorded for the incident");
 
     // A requests the run: deferred at once, then the plan with Approve/Deny replaces it.
     let mark = rig.fake.mark();
@@ -384,7 +453,8 @@ async fn from_alert_to_declared_incident_to_approved_run_through_discord() {
         refusal.body
     );
 
-    // B approves: the run starts, said publicly, and its progress reaches the channel.
+    // B approves: the request's buttons are disabled saying who decided, the run starts,
+    // said publicly and repeated in the thread, and its progress goes to the thread.
     let mark = rig.fake.mark();
     let (token, _) = rig
         .interact(button(GUILD, CHANNEL, &bob(), &approve, request_message))
@@ -396,16 +466,39 @@ async fn from_alert_to_declared_incident_to_approved_run_through_discord() {
         "{}",
         started.body
     );
+    let settled = rig
+        .fake
+        .wait_call(
+            mark,
+            "the request message with its buttons disabled",
+            |c| {
+                c.method == "PATCH"
+                    && c.path == format!("/webhooks/{APP_ID}/{token}/messages/@original")
+            },
+            WAIT,
+        )
+        .await;
+    assert!(
+        content(&settled.body).ends_with("**approved by bob**"),
+        "{}",
+        settled.body
+    );
+    let disabled = settled.body["components"][0]["components"]
+        .as_array()
+        .unwrap();
+    assert_eq!(disabled.len(), 2, "{}", settled.body);
+    assert!(
+        disabled.iter().all(|b| b["disabled"] == true),
+        "{}",
+        settled.body
+    );
+    let in_thread = format!("/channels/{thread}/messages");
     let finished = rig
         .fake
         .wait_call(
             mark,
-            "the run's last progress message",
-            |c| {
-                c.method == "POST"
-                    && c.path == format!("/channels/{CHANNEL}/messages")
-                    && content(&c.body).contains("finished")
-            },
+            "the run's last progress message, in the thread",
+            |c| c.method == "POST" && c.path == in_thread && content(&c.body).contains("finished"),
             WAIT,
         )
         .await;
@@ -414,21 +507,87 @@ async fn from_alert_to_declared_incident_to_approved_run_through_discord() {
         "{}",
         finished.body
     );
-    let progress: Vec<String> = rig
+    rig.fake
+        .wait_call(
+            mark,
+            "the approval repeated in the thread",
+            |c| {
+                c.method == "POST"
+                    && c.path == in_thread
+                    && content(&c.body).contains("bob approved")
+            },
+            WAIT,
+        )
+        .await;
+    let thread_messages: Vec<String> = rig
         .fake
         .calls()
         .iter()
         .skip(mark)
-        .filter(|c| c.path == format!("/channels/{CHANNEL}/messages"))
+        .filter(|c| c.path == in_thread)
         .map(|c| content(&c.body))
         .collect();
+    for expected in ["bob approved", "▶ scale", "✔ scale"] {
+        assert!(
+            thread_messages.iter().any(|p| p.contains(expected)),
+            "{expected} not in the thread: {thread_messages:?}"
+        );
+    }
     assert!(
-        progress.iter().any(|p| p.contains("▶ scale")),
-        "{progress:?}"
+        !rig.fake
+            .calls()
+            .iter()
+            .skip(mark)
+            .any(|c| c.path == format!("/channels/{CHANNEL}/messages")),
+        "progress leaked into the channel"
     );
+
+    // `/timeline export format:md`: the post-mortem is uploaded to the thread as a file (a
+    // multipart POST), byte for byte what `lifeboat export --format md` prints.
+    let mark = rig.fake.mark();
+    let (token, callback) = rig
+        .interact(slash(
+            GUILD,
+            CHANNEL,
+            &alice(),
+            "timeline",
+            "export",
+            json!([text("format", "md")]),
+        ))
+        .await;
+    assert_eq!(callback.body["type"], 5, "an export is deferred");
+    let upload = rig
+        .fake
+        .wait_call(
+            mark,
+            "the post-mortem upload",
+            |c| c.method == "POST" && c.path == in_thread && !c.files.is_empty(),
+            WAIT,
+        )
+        .await;
+    assert_eq!(upload.files.len(), 1);
+    let file = &upload.files[0];
+    assert_eq!(file.part, "files[0]");
+    assert_eq!(file.filename, format!("postmortem-{incident}.md"));
     assert!(
-        progress.iter().any(|p| p.contains("✔ scale")),
-        "{progress:?}"
+        content(&upload.body).contains("Post-mortem"),
+        "{}",
+        upload.body
+    );
+    let expected = lifeboat::timeline::render(
+        &rig.store.all().unwrap(),
+        &incident,
+        lifeboat::timeline::Format::Markdown,
+        &rig.config.objectives,
+    )
+    .unwrap();
+    assert_eq!(String::from_utf8_lossy(&file.bytes), expected);
+    let answer = rig.followup(mark, &token).await;
+    assert!(ephemeral(&answer.body), "{}", answer.body);
+    assert!(
+        content(&answer.body).contains(&format!("<#{thread}>")),
+        "{}",
+        answer.body
     );
     rig.stop().await;
 }
@@ -574,6 +733,38 @@ async fn other_guilds_mistakes_and_refusals_are_answered_privately_and_autocompl
         "{}",
         callback.body
     );
+
+    // An export with no open incident, or of an incident the log does not know: explained
+    // privately (after the deferral), nothing uploaded.
+    for (options, expected) in [
+        (json!([text("format", "md")]), "no open incident"),
+        (
+            json!([text("format", "csv"), text("incident", "INC-404")]),
+            "no events for incident INC-404",
+        ),
+    ] {
+        let mark = rig.fake.mark();
+        let (token, _) = rig
+            .interact(slash(
+                GUILD,
+                CHANNEL,
+                &alice(),
+                "timeline",
+                "export",
+                options,
+            ))
+            .await;
+        let answer = rig.followup(mark, &token).await;
+        assert!(ephemeral(&answer.body), "{}", answer.body);
+        assert!(content(&answer.body).contains(expected), "{}", answer.body);
+        assert!(
+            rig.fake
+                .calls()
+                .iter()
+                .skip(mark)
+                .all(|c| c.files.is_empty())
+        );
+    }
     rig.stop().await;
 }
 
@@ -584,8 +775,9 @@ async fn rest_calls_survive_a_429_and_a_500() {
         &Secret::new(TOKEN),
         Some(&rig.fake.api_base()),
     )));
+    // Discord asks for 0.6 s, more than the 200 ms first backoff: the retry must wait for it.
     rig.fake
-        .fail_next("/messages", Fault::RateLimited { retry_after: 0.05 });
+        .fail_next("/messages", Fault::RateLimited { retry_after: 0.6 });
     rig.fake.fail_next("/messages", Fault::ServerError);
     let mark = rig.fake.mark();
     let posted = chat
@@ -606,6 +798,20 @@ async fn rest_calls_survive_a_429_and_a_500() {
         .filter(|c| c.path == format!("/channels/{CHANNEL}/messages"))
         .collect();
     assert_eq!(attempts.len(), 3, "429, 500, then success");
+    let waited = attempts[1].at.duration_since(attempts[0].at);
+    assert!(
+        waited >= Duration::from_millis(590),
+        "retried {waited:?} after a 429 asking for 600 ms"
+    );
+    assert!(
+        waited < Duration::from_secs(3),
+        "waited {waited:?}, far longer than asked"
+    );
+    let logs = rig.logs.text();
+    assert!(
+        logs.contains("Discord rate-limited the call") && logs.contains("wait_ms=600"),
+        "the wait was not logged"
+    );
     // The retries carry the first attempt's nonce, so Discord cannot post twice.
     let nonce = &attempts[0].body["nonce"];
     assert!(nonce.is_string(), "{}", attempts[0].body);
@@ -692,12 +898,300 @@ async fn a_gateway_reconnect_mid_flow_resumes_and_the_flow_completes() {
     rig.stop().await;
 }
 
+/// A slash declaration opens the thread from the declaration itself; autocomplete then
+/// offers that incident's id and the configured teams.
+#[tokio::test]
+async fn a_declared_incident_gets_its_thread_and_autocomplete_offers_incidents_and_teams() {
+    let rig = Rig::start().await;
+    let mark = rig.fake.mark();
+    let (token, callback) = rig
+        .interact(slash(
+            GUILD,
+            CHANNEL,
+            &alice(),
+            "incident",
+            "declare",
+            json!([text("title", "Heroku down")]),
+        ))
+        .await;
+    assert_eq!(callback.body["type"], 4);
+    let declaration = rig.fake.original(&token).expect("the declaration message");
+    let starter = declaration["id"].as_str().unwrap().to_owned();
+    rig.fake
+        .wait_call(
+            mark,
+            "the declaration read back",
+            |c| {
+                c.method == "GET"
+                    && c.path == format!("/webhooks/{APP_ID}/{token}/messages/@original")
+            },
+            WAIT,
+        )
+        .await;
+    let opened = rig
+        .fake
+        .wait_call(
+            mark,
+            "the thread from the declaration",
+            |c| {
+                c.method == "POST"
+                    && c.path == format!("/channels/{CHANNEL}/messages/{starter}/threads")
+            },
+            WAIT,
+        )
+        .await;
+    let declared = wait_event(&rig.store, lifeboat::chat::THREAD_OPENED).await;
+    let incident = declared.incident.clone().unwrap();
+    assert_eq!(
+        opened.body["name"],
+        format!("{incident} Heroku down"),
+        "{}",
+        opened.body
+    );
+
+    // Private answers (a note's confirmation, the status) are not repeated in the thread.
+    let mark = rig.fake.mark();
+    rig.interact(slash(
+        GUILD,
+        CHANNEL,
+        &alice(),
+        "incident",
+        "note",
+        json!([text("text", "DNS TTL is 60 s")]),
+    ))
+    .await;
+    let (_, callback) = rig
+        .interact(slash(
+            GUILD,
+            CHANNEL,
+            &alice(),
+            "incident",
+            "status",
+            json!([]),
+        ))
+        .await;
+    assert!(ephemeral(&callback.body));
+    assert!(
+        !rig.fake
+            .calls()
+            .iter()
+            .skip(mark)
+            .any(|c| c.path == format!("/channels/{starter}/messages")),
+        "private answers stay private"
+    );
+
+    let (_, callback) = rig
+        .interact(autocomplete(
+            GUILD,
+            CHANNEL,
+            &alice(),
+            "timeline",
+            "export",
+            "incident",
+            "inc-",
+        ))
+        .await;
+    assert_eq!(callback.body["type"], 8);
+    assert_eq!(
+        callback.body["data"]["choices"][0]["value"],
+        incident.to_string(),
+        "{}",
+        callback.body
+    );
+    let (_, callback) = rig
+        .interact(autocomplete(
+            GUILD,
+            CHANNEL,
+            &alice(),
+            "notify",
+            "team",
+            "team",
+            "PLAT",
+        ))
+        .await;
+    let choices = callback.body["data"]["choices"].as_array().unwrap();
+    assert_eq!(choices.len(), 1, "{}", callback.body);
+    assert_eq!(choices[0]["value"], "platform");
+    let (_, callback) = rig
+        .interact(autocomplete(
+            GUILD,
+            CHANNEL,
+            &alice(),
+            "notify",
+            "team",
+            "team",
+            "",
+        ))
+        .await;
+    assert_eq!(
+        callback.body["data"]["choices"].as_array().unwrap().len(),
+        2,
+        "{}",
+        callback.body
+    );
+    // Another guild learns nothing.
+    let (_, callback) = rig
+        .interact(autocomplete(
+            OTHER_GUILD,
+            CHANNEL,
+            &alice(),
+            "notify",
+            "team",
+            "team",
+            "",
+        ))
+        .await;
+    assert_eq!(
+        callback.body["data"]["choices"].as_array().unwrap().len(),
+        0,
+        "{}",
+        callback.body
+    );
+
+    // The resolution, answered in the channel, is repeated in the thread it closes.
+    let mark = rig.fake.mark();
+    let (_, callback) = rig
+        .interact(slash(
+            GUILD,
+            CHANNEL,
+            &alice(),
+            "incident",
+            "resolve",
+            json!([]),
+        ))
+        .await;
+    assert!(!ephemeral(&callback.body), "{}", callback.body);
+    let echoed = rig
+        .fake
+        .wait_call(
+            mark,
+            "the resolution in the thread",
+            |c| c.method == "POST" && c.path == format!("/channels/{starter}/messages"),
+            WAIT,
+        )
+        .await;
+    assert_eq!(content(&echoed.body), content(&callback.body));
+    rig.stop().await;
+}
+
+/// A draft's [Edit] button answers with a form prefilled with the draft; the submitted form
+/// becomes the draft's new text.
+#[tokio::test]
+async fn a_draft_is_edited_through_a_modal() {
+    let rig = Rig::start().await;
+    rig.interact(slash(
+        GUILD,
+        CHANNEL,
+        &alice(),
+        "incident",
+        "declare",
+        json!([text("title", "Heroku down")]),
+    ))
+    .await;
+    wait_event(&rig.store, lifeboat::chat::THREAD_OPENED).await;
+    let mark = rig.fake.mark();
+    let (token, callback) = rig
+        .interact(slash(
+            GUILD,
+            CHANNEL,
+            &alice(),
+            "comms",
+            "draft",
+            json!([text("audience", "clients"), text("kind", "initial")]),
+        ))
+        .await;
+    assert_eq!(callback.body["type"], 5, "drafting is deferred");
+    let drafted = rig
+        .fake
+        .wait_call(
+            mark,
+            "the draft",
+            |c| {
+                c.path.ends_with(&format!("{token}/messages/@original"))
+                    || c.path == format!("/webhooks/{APP_ID}/{token}")
+            },
+            WAIT,
+        )
+        .await;
+    let buttons = drafted.body["components"][0]["components"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no buttons on the draft: {}", drafted.body))
+        .clone();
+    let edit = buttons
+        .iter()
+        .filter_map(|b| b["custom_id"].as_str())
+        .find(|id| id.starts_with("comms:edit:"))
+        .unwrap_or_else(|| panic!("no edit button: {}", drafted.body))
+        .to_owned();
+    let draft_message = rig.fake.original(&token).expect("the draft message");
+
+    let (_, callback) = rig
+        .interact(button(
+            GUILD,
+            CHANNEL,
+            &alice(),
+            &edit,
+            draft_message.clone(),
+        ))
+        .await;
+    assert_eq!(callback.body["type"], 9, "a modal: {}", callback.body);
+    assert_eq!(callback.body["data"]["custom_id"], edit.as_str());
+    let input = &callback.body["data"]["components"][0]["components"][0];
+    assert_eq!(input["style"], 2, "{input}");
+    let before = input["value"].as_str().unwrap().to_owned();
+    assert!(!before.is_empty(), "prefilled with the draft");
+
+    let (_, callback) = rig
+        .interact(crate::support::discord::modal_submit(
+            GUILD,
+            CHANNEL,
+            &alice(),
+            &edit,
+            "text",
+            "We are failing over to our standby; next update in 30 minutes.",
+        ))
+        .await;
+    assert_eq!(callback.body["type"], 4, "{}", callback.body);
+    let (_, callback) = rig
+        .interact(button(GUILD, CHANNEL, &alice(), &edit, draft_message))
+        .await;
+    assert_eq!(
+        callback.body["data"]["components"][0]["components"][0]["value"],
+        "We are failing over to our standby; next update in 30 minutes.",
+        "the form now holds the edited text"
+    );
+
+    // A form for a draft that does not exist, or from another guild, is refused privately.
+    let (_, callback) = rig
+        .interact(crate::support::discord::modal_submit(
+            OTHER_GUILD,
+            CHANNEL,
+            &alice(),
+            &edit,
+            "text",
+            "x",
+        ))
+        .await;
+    assert!(ephemeral(&callback.body));
+    let (_, callback) = rig
+        .interact(button(
+            GUILD,
+            CHANNEL,
+            &alice(),
+            "comms:edit:D-404",
+            bot_message(CHANNEL, "an old draft"),
+        ))
+        .await;
+    assert!(ephemeral(&callback.body), "{}", callback.body);
+    rig.stop().await;
+}
+
 #[tokio::test]
 async fn register_puts_the_command_list() {
     let fake = FakeDiscord::start();
     let http = discord::build_http(&Secret::new(TOKEN), Some(&fake.api_base()));
     let n = discord::register(&http, GUILD).await.expect("registered");
-    assert_eq!(n, 3);
+    assert_eq!(n, 7);
     let put = fake
         .wait_call(0, "the PUT", |c| c.method == "PUT", WAIT)
         .await;
@@ -712,7 +1206,12 @@ async fn register_puts_the_command_list() {
         .iter()
         .filter_map(|c| c["name"].as_str())
         .collect();
-    assert_eq!(names, ["incident", "runbook", "dr"]);
+    assert_eq!(
+        names,
+        [
+            "incident", "runbook", "dr", "timeline", "drill", "notify", "comms"
+        ]
+    );
 }
 
 /// `lifeboat register` through the binary: the count on success, a clear exit 1 without a
@@ -736,7 +1235,7 @@ fn the_register_command_uses_the_configured_guild_and_token() {
     );
     let (stdout, stderr) = (crate::support::stdout(&out), crate::support::stderr(&out));
     assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("Registered 3 slash commands"), "{stdout}");
+    assert!(stdout.contains("Registered 7 slash commands"), "{stdout}");
     assert!(
         !stdout.contains(TOKEN) && !stderr.contains(TOKEN),
         "token leaked"
@@ -810,6 +1309,9 @@ async fn the_run_command_serves_discord_until_sigterm() {
     let text = format!(
         r#"[store]
 data_dir = "data"
+
+[server]
+listen = "127.0.0.1:0"
 
 [paths]
 runbooks = "commands"
@@ -909,10 +1411,419 @@ services = [{{ name = "web", standby = 3 }}]
     };
     let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
     assert!(status.success(), "{status:?}\n{stdout}\n{stderr}");
-    assert!(stdout.contains("Registered 3 slash commands"), "{stdout}");
+    assert!(stdout.contains("Registered 7 slash commands"), "{stdout}");
     assert!(stdout.contains("Lifeboat stopped."), "{stdout}");
     assert!(
         !stdout.contains(TOKEN) && !stderr.contains(TOKEN),
         "the token leaked"
+    );
+}
+
+const ASKING: &str = r#"
+name = "ask-then-scale"
+title = "Ask, then scale up"
+workstream = "hosting"
+
+[approval]
+approvals = 0
+
+[[steps]]
+id = "ask"
+kind = "confirm"
+with = { question = "scale up now?" }
+
+[[steps]]
+id = "scale"
+kind = "ecs_scale"
+with = { to = "standby" }
+"#;
+
+/// The incident's thread is in the log: a restarted bot finds it and opens no second one;
+/// a run's progress and its questions go to the thread, and an answered question settles.
+#[tokio::test]
+async fn the_incident_thread_survives_a_restart_and_holds_the_run() {
+    use lifeboat::approval::Person;
+    use lifeboat::chat::command::Command;
+    use lifeboat::chat::recorder::Recorded;
+
+    let bench = crate::engine::Bench::new();
+    let runbook = bench.runbook(ASKING);
+    let responder = Person {
+        id: "alice".into(),
+        name: "alice".into(),
+        roles: vec!["responder".into()],
+    };
+    let bot = Bot::new(
+        bench.config.clone(),
+        vec![runbook.clone()],
+        bench.engine.clone(),
+        bench.store.clone(),
+    );
+    let declared = bot
+        .handle(
+            Command::IncidentDeclare {
+                title: "Heroku down".into(),
+                severity: None,
+                commander: None,
+                alert: None,
+            },
+            &responder,
+        )
+        .await;
+    assert!(!declared.ephemeral, "{declared:?}");
+    let thread = bot.open_thread(None).await.expect("a thread");
+    assert_eq!(bench.chat.threads(), std::slice::from_ref(&thread));
+    drop(bot);
+
+    let bot = Bot::new(
+        bench.config.clone(),
+        vec![runbook],
+        bench.engine.clone(),
+        bench.store.clone(),
+    );
+    assert_eq!(bot.incident_thread(), Some(thread.clone()));
+    assert_eq!(bot.open_thread(None).await, Some(thread.clone()));
+    assert_eq!(bench.chat.threads().len(), 1, "no second thread");
+
+    let started = bot
+        .handle(
+            Command::RunbookRun {
+                name: "ask-then-scale".into(),
+                params: BTreeMap::new(),
+            },
+            &responder,
+        )
+        .await;
+    assert!(!started.ephemeral, "{started:?}");
+    tokio::time::timeout(
+        WAIT,
+        bench.chat.wait_for(|log| {
+            log.iter().any(|r| matches!(r, Recorded::Posted { at, message } if at.channel == thread && message.content.contains("scale up now?")))
+        }),
+    )
+    .await
+    .expect("the question in the thread");
+    let run = bot.runs().last().expect("a run").run.to_string();
+    let answer = bot
+        .handle(
+            Command::Confirm {
+                run: run.clone(),
+                step: "ask".into(),
+                yes: true,
+            },
+            &responder,
+        )
+        .await;
+    assert_eq!(answer.settles.as_deref(), Some("confirmed by alice"));
+    let again = bot
+        .handle(
+            Command::Confirm {
+                run,
+                step: "ask".into(),
+                yes: true,
+            },
+            &responder,
+        )
+        .await;
+    assert_eq!(
+        again.settles.as_deref(),
+        Some("no longer open"),
+        "a stale button is disabled too"
+    );
+    tokio::time::timeout(
+        WAIT,
+        bench.chat.wait_for(|log| {
+            log.iter().any(|r| matches!(r, Recorded::Posted { at, message } if at.channel == thread && message.content.contains("finished")))
+        }),
+    )
+    .await
+    .expect("the run finished in the thread");
+    let in_channel = bench.chat.in_channel(&ChannelId("incident".into()));
+    assert!(
+        in_channel.iter().all(|m| !m.content.starts_with("[RUN-")),
+        "progress leaked into the channel: {in_channel:?}"
+    );
+}
+
+/// `/drill start` on the shipped config: answered at once, one drill at a time, and the
+/// results (summary and Markdown post-mortem, both marked as a drill) posted when it ends,
+/// while the live event log gets no drill incident.
+#[tokio::test]
+async fn a_drill_started_from_discord_reports_as_a_drill() {
+    let rig = Rig::start_with(|_, dir| {
+        let root = crate::support::root();
+        let mut config = Config::load(&root.join("config/lifeboat.toml"))
+            .unwrap_or_else(|e| panic!("{e:?}"))
+            .config;
+        // The drill's log is kept under the data dir: the rig's, not the checkout's.
+        config.store.data_dir = dir.join("data");
+        let loaded = lifeboat::runbook::load_dir(&root.join("commands"), &config);
+        assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+        (config, loaded.runbooks)
+    })
+    .await;
+    let mark = rig.fake.mark();
+    let start = || {
+        slash(
+            GUILD,
+            CHANNEL,
+            &alice(),
+            "drill",
+            "start",
+            json!([text("scenario", "heroku-outage")]),
+        )
+    };
+    let (_, callback) = rig.interact(start()).await;
+    assert_eq!(callback.body["type"], 4);
+    assert!(!ephemeral(&callback.body));
+    assert!(
+        content(&callback.body).contains("DRILL heroku-outage started by alice"),
+        "{}",
+        callback.body
+    );
+    let (_, again) = rig.interact(start()).await;
+    assert!(ephemeral(&again.body));
+    assert!(
+        content(&again.body).contains("already running"),
+        "{}",
+        again.body
+    );
+
+    let report = rig
+        .fake
+        .wait_call(
+            mark,
+            "the drill's report",
+            |c| {
+                c.method == "POST"
+                    && c.path == format!("/channels/{CHANNEL}/messages")
+                    && !c.files.is_empty()
+            },
+            Duration::from_secs(120),
+        )
+        .await;
+    let said = content(&report.body);
+    assert!(
+        said.starts_with("🧪 DRILL heroku-outage finished"),
+        "{said}"
+    );
+    assert!(
+        said.contains("heroku → failover-hosting (succeeded"),
+        "{said}"
+    );
+    let file = &report.files[0];
+    assert!(
+        file.filename.starts_with("drill-INC-") && file.filename.ends_with(".md"),
+        "{}",
+        file.filename
+    );
+    let markdown = String::from_utf8_lossy(&file.bytes);
+    assert!(
+        markdown.starts_with("> **DRILL** (heroku-outage)"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("failover-hosting"), "{markdown}");
+    let live = rig.store.all().unwrap();
+    assert!(live.iter().any(|e| e.kind == "drill.requested"));
+    assert!(
+        !live.iter().any(|e| e.kind == "incident.declared"),
+        "the drill's incident stays in its own log"
+    );
+    rig.stop().await;
+}
+
+/// A denial from the buttons answers with the request message itself updated (type 7): its
+/// buttons disabled and who decided; the denial is said publicly in a follow-up.
+#[tokio::test]
+async fn a_denied_request_has_its_buttons_disabled() {
+    let rig = Rig::start().await;
+    let mark = rig.fake.mark();
+    let (token, _) = rig
+        .interact(slash(
+            GUILD,
+            CHANNEL,
+            &alice(),
+            "runbook",
+            "run",
+            json!([text("name", "scale-up")]),
+        ))
+        .await;
+    rig.fake
+        .wait_call(
+            mark,
+            "the request message",
+            |c| c.method == "PATCH" && c.path.ends_with(&format!("{token}/messages/@original")),
+            WAIT,
+        )
+        .await;
+    let request = rig.fake.original(&token).expect("the request message");
+    let deny = request["components"][0]["components"][1]["custom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(deny.starts_with("deny:REQ-"), "{deny}");
+
+    let mark = rig.fake.mark();
+    let (token, callback) = rig
+        .interact(button(GUILD, CHANNEL, &bob(), &deny, request.clone()))
+        .await;
+    assert_eq!(callback.body["type"], 7, "{}", callback.body);
+    assert!(
+        content(&callback.body).ends_with("**denied by bob**"),
+        "{}",
+        callback.body
+    );
+    let buttons = callback.body["data"]["components"][0]["components"]
+        .as_array()
+        .unwrap();
+    assert_eq!(buttons.len(), 2);
+    assert!(buttons.iter().all(|b| b["disabled"] == true), "{buttons:?}");
+    let said = rig.followup(mark, &token).await;
+    assert!(!ephemeral(&said.body));
+    assert!(content(&said.body).contains("bob denied"), "{}", said.body);
+
+    // A press on the stale message answers privately and leaves the buttons disabled.
+    let (_, callback) = rig
+        .interact(button(GUILD, CHANNEL, &bob(), &deny, request))
+        .await;
+    assert_eq!(callback.body["type"], 7, "{}", callback.body);
+    assert!(
+        content(&callback.body).ends_with("**already decided**"),
+        "{}",
+        callback.body
+    );
+    rig.stop().await;
+}
+
+/// A request nobody approves in time: when it expires its message loses its buttons and says
+/// so, and the log records the expiry.
+#[tokio::test]
+async fn an_expired_request_has_its_buttons_disabled() {
+    let rig = Rig::start_with(|base, dir| {
+        let config = config(base);
+        let path = dir.join("hasty.toml");
+        std::fs::write(
+            &path,
+            RUNBOOK
+                .replace("scale-up", "hasty")
+                .replace("approvals = 1", "approvals = 1\nexpires = \"1s\""),
+        )
+        .unwrap();
+        let runbook = load_file(&path, &config).unwrap_or_else(|e| panic!("{e:#?}"));
+        (config, vec![runbook])
+    })
+    .await;
+    let mark = rig.fake.mark();
+    let (token, _) = rig
+        .interact(slash(
+            GUILD,
+            CHANNEL,
+            &alice(),
+            "runbook",
+            "run",
+            json!([text("name", "hasty")]),
+        ))
+        .await;
+    rig.fake
+        .wait_call(
+            mark,
+            "the request message",
+            |c| c.method == "PATCH" && c.path.ends_with(&format!("{token}/messages/@original")),
+            WAIT,
+        )
+        .await;
+    let request = rig.fake.original(&token).expect("the request message");
+    let id = request["id"].as_str().unwrap().to_owned();
+    let expired = rig
+        .fake
+        .wait_call(
+            mark,
+            "the request message edited at expiry",
+            |c| c.method == "PATCH" && c.path == format!("/channels/{CHANNEL}/messages/{id}"),
+            WAIT,
+        )
+        .await;
+    assert!(
+        content(&expired.body).contains("**expired at "),
+        "{}",
+        expired.body
+    );
+    let buttons = expired.body["components"][0]["components"]
+        .as_array()
+        .unwrap();
+    assert_eq!(buttons.len(), 2);
+    assert!(buttons.iter().all(|b| b["disabled"] == true), "{buttons:?}");
+    let logged = wait_event(&rig.store, "run.request_expired").await;
+    assert_eq!(logged.data["runbook"], "hasty");
+
+    // A late approval is refused as expired, privately.
+    let mark = rig.fake.mark();
+    let approve = request["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (token, _) = rig
+        .interact(button(GUILD, CHANNEL, &bob(), &approve, request))
+        .await;
+    let refusal = rig.followup(mark, &token).await;
+    assert!(ephemeral(&refusal.body));
+    assert!(
+        content(&refusal.body).contains("expired"),
+        "{}",
+        refusal.body
+    );
+    rig.stop().await;
+}
+
+/// Threads through the adapter alone: from a message (the thread takes its id) or standalone,
+/// and replies to a message that started a thread land in that thread.
+#[tokio::test]
+async fn threads_and_replies_through_the_adapter() {
+    let fake = FakeDiscord::start();
+    let chat = DiscordChat::new(Arc::new(discord::build_http(
+        &Secret::new(TOKEN),
+        Some(&fake.api_base()),
+    )));
+    let channel = ChannelId(CHANNEL.to_string());
+    let say = |text: &str| Message {
+        content: text.into(),
+        ..Message::default()
+    };
+    let alert = chat.post(&channel, &say("Heroku is down")).await.unwrap();
+    let other = chat
+        .post(&channel, &say("Anthropic is slow"))
+        .await
+        .unwrap();
+    let thread = chat
+        .open_thread(&channel, Some(&alert), &"INC-1 ".repeat(30))
+        .await
+        .unwrap();
+    assert_eq!(thread.0, alert.id);
+    let standalone = chat.open_thread(&channel, None, "INC-2").await.unwrap();
+    assert_ne!(standalone.0, alert.id);
+    let calls = fake.calls();
+    let named = calls.iter().find(|c| c.path.ends_with("/threads")).unwrap();
+    assert_eq!(
+        named.body["name"].as_str().unwrap().chars().count(),
+        100,
+        "thread names are cut to Discord's 100"
+    );
+    assert_eq!(
+        calls.last().unwrap().path,
+        format!("/channels/{CHANNEL}/threads")
+    );
+    assert_eq!(calls.last().unwrap().body["type"], 11, "a public thread");
+
+    let mark = fake.mark();
+    let update = chat.reply(&alert, &say("identified")).await.unwrap();
+    assert_eq!(update.channel, thread);
+    let unthreaded = chat.reply(&other, &say("recovering")).await.unwrap();
+    assert_eq!(unthreaded.channel, channel);
+    let calls: Vec<Call> = fake.calls().into_iter().skip(mark).collect();
+    assert_eq!(calls[0].path, format!("/channels/{}/messages", alert.id));
+    assert_eq!(calls[1].path, format!("/channels/{CHANNEL}/messages"));
+    assert_eq!(
+        calls[1].body["message_reference"]["message_id"],
+        other.id.as_str()
     );
 }

@@ -87,6 +87,7 @@ impl Bench {
             channel: ChannelId("incident".into()),
             answers: answers.clone(),
             secrets: Arc::new(BTreeMap::<String, String>::new()),
+            comms: Default::default(),
         };
         Engine::new(env, store.clone())
     }

@@ -189,6 +189,7 @@ impl World {
             channel: ChannelId(INCIDENT_CHANNEL.into()),
             answers: Arc::new(Answers::default()),
             secrets: Arc::new(secrets),
+            comms: Default::default(),
         };
         let engine = Engine::new(env, store.clone());
         World {
@@ -671,7 +672,7 @@ async fn failover_hosting_scales_ecs_restores_moves_dns_and_tells_everyone() {
     assert!(support[0].content.contains("AWS standby"), "{support:#?}");
     let drafts: Vec<&Message> = incident
         .iter()
-        .filter(|m| m.content.starts_with("📝 DRAFT (clients-initial.md.j2"))
+        .filter(|m| m.content.starts_with("📝 DRAFT-") && m.content.contains("(clients · initial,"))
         .collect();
     assert_eq!(drafts.len(), 1, "{incident:#?}");
     assert!(
@@ -734,7 +735,9 @@ async fn failback_hosting_after_a_failover_puts_dns_and_ecs_back() {
     let drafts = world
         .posted_in(INCIDENT_CHANNEL)
         .into_iter()
-        .filter(|m| m.content.starts_with("📝 DRAFT (clients-resolved.md.j2"))
+        .filter(|m| {
+            m.content.starts_with("📝 DRAFT-") && m.content.contains("(clients · resolved,")
+        })
         .count();
     assert_eq!(drafts, 1);
     assert!(

@@ -60,6 +60,7 @@ fn env_with(config_text: &str) -> StepEnv {
         channel: ChannelId("incident".into()),
         answers: Arc::new(Answers::default()),
         secrets: Arc::new(secrets),
+        comms: Default::default(),
     }
 }
 

@@ -1,7 +1,9 @@
 //! An in-process fake Discord on `127.0.0.1:0` for the real serenity client: REST under
-//! `/api/v10` (every call recorded with method, path and JSON body) and a websocket gateway
-//! (Hello, Identify → READY, heartbeat ACKs, Resume → RESUMED, pushed INTERACTION_CREATE
-//! dispatches, op 7 on demand). Payloads follow Discord's shapes closely enough for serenity
+//! `/api/v10` (every call recorded with method, path and JSON body, multipart uploads with
+//! their files; threads from a message or standalone; interaction callbacks of every type,
+//! a type-7 update or a PATCH of `@original` after a button editing the pressed message) and
+//! a websocket gateway (Hello, Identify → READY, heartbeat ACKs, Resume → RESUMED, pushed
+//! INTERACTION_CREATE dispatches, op 7 on demand). Payloads follow Discord's shapes closely enough for serenity
 //! 0.12 to deserialize them: a payload serenity cannot read is dropped with only a warning.
 //!
 //! Like `support::http`, it runs on its own thread and runtime and stops when dropped.
@@ -41,9 +43,21 @@ pub struct Call {
     pub method: String,
     /// The path after `/api/v10`, e.g. `/channels/1/messages`.
     pub path: String,
-    /// The JSON body (`Null` when empty or not JSON).
+    /// The JSON body (`Null` when empty or not JSON); for a multipart upload, its
+    /// `payload_json` part.
     pub body: Value,
+    /// The files of a multipart upload, in order.
+    pub files: Vec<File>,
     pub at: Instant,
+}
+
+/// One uploaded file (`files[N]` part of a multipart body).
+#[derive(Debug, Clone)]
+pub struct File {
+    /// The part name, e.g. `files[0]`.
+    pub part: String,
+    pub filename: String,
+    pub bytes: Vec<u8>,
 }
 
 /// What the next matching REST call answers instead of its normal response.
@@ -70,6 +84,10 @@ struct Inner {
     originals: HashMap<String, Value>,
     /// The channel each interaction token was sent from.
     token_channels: HashMap<String, u64>,
+    /// The message a component interaction's token was pressed on.
+    token_messages: HashMap<String, String>,
+    /// Threads the bot opened: (thread id, parent channel, starter message id).
+    threads: Vec<(u64, u64, Option<u64>)>,
     identifies: usize,
     resumes: usize,
     /// When each pushed interaction was sent, by interaction id.
@@ -128,6 +146,9 @@ impl FakeDiscord {
                     .route("/gateway", get(gateway))
                     .fallback(rest)
                     .with_state(state);
+                let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                    let _ = tcp.set_nodelay(true);
+                });
                 let _ = axum::serve(listener, app)
                     .with_graceful_shutdown(async move {
                         let _ = stopped.await;
@@ -239,6 +260,13 @@ impl FakeDiscord {
         ) {
             inner.token_channels.insert(token.to_owned(), channel);
         }
+        if let (Some(token), Some(message)) =
+            (payload["token"].as_str(), payload["message"]["id"].as_str())
+        {
+            inner
+                .token_messages
+                .insert(token.to_owned(), message.to_owned());
+        }
         if let Some(id) = payload["id"].as_str() {
             inner.sent.insert(id.to_owned(), Instant::now());
         }
@@ -280,6 +308,11 @@ impl FakeDiscord {
     /// A message the bot created, by id.
     pub fn message(&self, id: &str) -> Option<Value> {
         self.shared.lock().messages.get(id).cloned()
+    }
+
+    /// The threads the bot opened: (thread id, parent channel, starter message id).
+    pub fn threads(&self) -> Vec<(u64, u64, Option<u64>)> {
+        self.shared.lock().threads.clone()
     }
 
     /// When the interaction with this id was pushed.
@@ -361,9 +394,57 @@ fn not_found(path: &str) -> Response {
     )
 }
 
+/// The parts of a `multipart/form-data` body: (name, filename, bytes).
+fn multipart(content_type: &str, body: &[u8]) -> Vec<(String, Option<String>, Vec<u8>)> {
+    let Some(boundary) = content_type
+        .split(';')
+        .find_map(|p| p.trim().strip_prefix("boundary="))
+    else {
+        return Vec::new();
+    };
+    let delimiter = format!("--{}", boundary.trim_matches('"'));
+    let find = |hay: &[u8], needle: &[u8], from: usize| {
+        hay.get(from..)?
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .map(|i| i + from)
+    };
+    let mut parts = Vec::new();
+    let mut at = match find(body, delimiter.as_bytes(), 0) {
+        Some(i) => i + delimiter.len(),
+        None => return parts,
+    };
+    while let Some(next) = find(body, delimiter.as_bytes(), at) {
+        let part = &body[at..next];
+        at = next + delimiter.len();
+        let part = part.strip_prefix(b"\r\n").unwrap_or(part);
+        let part = part.strip_suffix(b"\r\n").unwrap_or(part);
+        let Some(split) = find(part, b"\r\n\r\n", 0) else {
+            continue;
+        };
+        let headers = String::from_utf8_lossy(&part[..split]).to_lowercase();
+        let original = String::from_utf8_lossy(&part[..split]).into_owned();
+        let field = |key: &str| {
+            let start = headers.find(&format!("{key}=\""))? + key.len() + 2;
+            let end = headers[start..].find('"')? + start;
+            Some(original[start..end].to_owned())
+        };
+        if let Some(name) = field("name") {
+            parts.push((name, field("filename"), part[split + 4..].to_vec()));
+        }
+    }
+    parts
+}
+
 async fn rest(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let method = request.method().as_str().to_owned();
     let full = request.uri().path().to_owned();
+    let content_type = request
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
     let body: Bytes = axum::body::to_bytes(request.into_body(), 8 << 20)
         .await
         .unwrap_or_default();
@@ -371,7 +452,26 @@ async fn rest(State(shared): State<Arc<Shared>>, request: Request) -> Response {
         return not_found(&full);
     };
     let path = path.to_owned();
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let mut files = Vec::new();
+    let body: Value = if content_type.starts_with("multipart/form-data") {
+        let mut payload = Value::Null;
+        for (name, filename, bytes) in multipart(&content_type, &body) {
+            match filename {
+                Some(filename) => files.push(File {
+                    part: name,
+                    filename,
+                    bytes,
+                }),
+                None if name == "payload_json" => {
+                    payload = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                }
+                None => {}
+            }
+        }
+        payload
+    } else {
+        serde_json::from_slice(&body).unwrap_or(Value::Null)
+    };
     let fault = {
         let mut inner = shared.lock();
         inner
@@ -390,6 +490,7 @@ async fn rest(State(shared): State<Arc<Shared>>, request: Request) -> Response {
         method,
         path,
         body,
+        files,
         at: Instant::now(),
     });
     shared.changed.notify_waiters();
@@ -474,9 +575,19 @@ fn route(shared: &Shared, method: &str, path: &str, body: &Value) -> Response {
             if matches!(body["type"].as_u64(), Some(4 | 7)) {
                 let mut inner = shared.lock();
                 let channel = inner.token_channels.get(*token).copied().unwrap_or(1);
-                let id = shared.next_id();
-                let message = message_json(id, channel, &body["data"], true);
-                inner.originals.insert((*token).to_owned(), message);
+                let pressed = inner.token_messages.get(*token).cloned();
+                match (body["type"].as_u64(), pressed) {
+                    (Some(7), Some(pressed)) => {
+                        let id = pressed.parse().unwrap_or_default();
+                        let message = message_json(id, channel, &body["data"], false);
+                        inner.messages.insert(pressed, message);
+                    }
+                    _ => {
+                        let id = shared.next_id();
+                        let message = message_json(id, channel, &body["data"], true);
+                        inner.originals.insert((*token).to_owned(), message);
+                    }
+                }
             }
             StatusCode::NO_CONTENT.into_response()
         }
@@ -488,9 +599,23 @@ fn route(shared: &Shared, method: &str, path: &str, body: &Value) -> Response {
             inner.messages.insert(id.to_string(), message.clone());
             json_response(StatusCode::OK, message)
         }
+        ("GET", ["webhooks", _app, token, "messages", "@original"]) => {
+            match shared.lock().originals.get(*token) {
+                Some(message) => json_response(StatusCode::OK, message.clone()),
+                None => not_found(path),
+            }
+        }
         ("PATCH", ["webhooks", _app, token, "messages", "@original"]) => {
             let mut inner = shared.lock();
             let channel = inner.token_channels.get(*token).copied().unwrap_or(1);
+            // After a component's acknowledgement, the original is the pressed message.
+            if let Some(pressed) = inner.token_messages.get(*token).cloned() {
+                let id = pressed.parse().unwrap_or_default();
+                let mut message = message_json(id, channel, body, false);
+                message["edited_timestamp"] = json!("2026-11-25T10:00:01.000000+00:00");
+                inner.messages.insert(pressed, message.clone());
+                return json_response(StatusCode::OK, message);
+            }
             let id = shared.next_id();
             let message = message_json(id, channel, body, true);
             inner.originals.insert((*token).to_owned(), message.clone());
@@ -513,6 +638,17 @@ fn route(shared: &Shared, method: &str, path: &str, body: &Value) -> Response {
                 .insert(id.to_string(), message.clone());
             json_response(StatusCode::OK, message)
         }
+        // A thread started from a message takes the message's id, as on Discord.
+        ("POST", ["channels", channel, "messages", message, "threads"]) => {
+            match (channel.parse::<u64>(), message.parse::<u64>()) {
+                (Ok(parent), Ok(starter)) => open_thread(shared, parent, Some(starter), body),
+                _ => not_found(path),
+            }
+        }
+        ("POST", ["channels", channel, "threads"]) => match channel.parse::<u64>() {
+            Ok(parent) => open_thread(shared, parent, None, body),
+            Err(_) => not_found(path),
+        },
         ("PATCH", ["channels", channel, "messages", message]) => {
             let Ok(channel) = channel.parse::<u64>() else {
                 return not_found(path);
@@ -530,6 +666,28 @@ fn route(shared: &Shared, method: &str, path: &str, body: &Value) -> Response {
         }
         _ => not_found(path),
     }
+}
+
+fn open_thread(shared: &Shared, parent: u64, starter: Option<u64>, body: &Value) -> Response {
+    let id = starter.unwrap_or_else(|| shared.next_id());
+    shared.lock().threads.push((id, parent, starter));
+    json_response(
+        StatusCode::CREATED,
+        json!({
+            "id": id.to_string(),
+            "type": 11,
+            "guild_id": "100000000000000001",
+            "parent_id": parent.to_string(),
+            "owner_id": APP_ID.to_string(),
+            "name": body["name"].clone(),
+            "last_message_id": null,
+            "rate_limit_per_user": 0,
+            "message_count": 0,
+            "member_count": 1,
+            "flags": 0,
+            "total_message_sent": 0,
+        }),
+    )
 }
 
 async fn gateway(State(shared): State<Arc<Shared>>, upgrade: WebSocketUpgrade) -> Response {
@@ -753,6 +911,29 @@ pub fn bot_message(channel: u64, content: &str) -> Value {
         channel,
         &json!({ "content": content }),
         false,
+    )
+}
+
+/// A submitted modal (type 5): the form `custom_id` with one text input `input` = `value`.
+pub fn modal_submit(
+    guild: u64,
+    channel: u64,
+    who: &Member,
+    custom_id: &str,
+    input: &str,
+    value: &str,
+) -> Value {
+    interaction(
+        5,
+        guild,
+        channel,
+        who,
+        json!({
+            "custom_id": custom_id,
+            "components": [{ "type": 1, "components": [
+                { "type": 4, "custom_id": input, "value": value }
+            ] }],
+        }),
     )
 }
 

@@ -1,0 +1,602 @@
+//! Delivery with retries: team notifications on every route (Discord with a role mention, a
+//! Slack-compatible webhook, PagerDuty Events API v2) and approved client notices on every
+//! output (announcement channel, webhook, email). Every attempt's result is an event; a route
+//! that still fails after its last attempt is reported in the incident channel. Never silent.
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use tracing::warn;
+
+use super::email;
+use super::template::split_subject;
+use crate::chat::{ChannelId, Chat, Message};
+use crate::config::{Config, TeamConfig};
+use crate::domain::{Actor, IncidentId, RunId};
+use crate::steps::SecretSource;
+use crate::store::{EventStore, NewEvent};
+
+/// PagerDuty caps `payload.summary` at 1024 characters.
+const PAGERDUTY_SUMMARY_MAX: usize = 1024;
+
+/// What delivery acts through, and where its events and failure reports go.
+pub struct Delivery<'a> {
+    pub config: &'a Config,
+    pub http: &'a reqwest::Client,
+    pub chat: &'a dyn Chat,
+    pub secrets: &'a dyn SecretSource,
+    pub store: Option<&'a dyn EventStore>,
+    /// The incident channel (or thread): where a route that still fails is reported.
+    pub channel: &'a ChannelId,
+    pub incident: Option<&'a IncidentId>,
+    pub run: Option<&'a RunId>,
+    pub actor: Actor,
+}
+
+/// How one route ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RouteResult {
+    /// `discord`, `webhook`, `pagerduty`, `announcement` or `email`.
+    pub route: String,
+    pub ok: bool,
+    pub attempts: u32,
+    /// The answer on success, the last error on failure.
+    pub detail: String,
+}
+
+/// PagerDuty's two actions Lifeboat uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageAction {
+    Trigger,
+    Resolve,
+}
+
+impl PageAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PageAction::Trigger => "trigger",
+            PageAction::Resolve => "resolve",
+        }
+    }
+}
+
+/// A Slack-compatible webhook body.
+pub fn webhook_payload(text: &str) -> Value {
+    json!({ "text": text })
+}
+
+/// A PagerDuty Events API v2 event. `dedup_key` is the incident id, so every notify updates
+/// the same alert and recovery resolves it.
+pub fn pagerduty_payload(
+    routing_key: &str,
+    action: PageAction,
+    dedup_key: &str,
+    team: &str,
+    text: &str,
+) -> Value {
+    match action {
+        PageAction::Trigger => {
+            let summary: String = text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or(text)
+                .chars()
+                .take(PAGERDUTY_SUMMARY_MAX)
+                .collect();
+            json!({
+                "routing_key": routing_key,
+                "event_action": "trigger",
+                "dedup_key": dedup_key,
+                "payload": {
+                    "summary": summary,
+                    "source": "lifeboat",
+                    "severity": "critical",
+                    "component": team,
+                    "custom_details": { "text": text, "team": team },
+                },
+            })
+        }
+        PageAction::Resolve => json!({
+            "routing_key": routing_key,
+            "event_action": "resolve",
+            "dedup_key": dedup_key,
+        }),
+    }
+}
+
+/// `scheme://host[:port]/…`: a URL as it may appear in events and chat.
+pub fn url_origin(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => {
+            let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+            format!(
+                "{}://{}{port}/…",
+                u.scheme(),
+                u.host_str().unwrap_or_default()
+            )
+        }
+        Err(_) => "the configured URL".to_owned(),
+    }
+}
+
+/// `text` with `url` and every credential-bearing part of it (path, query, login) replaced,
+/// however the URL was respelled (host case, default port), and `secret` redacted.
+pub fn redact(text: &str, url: &str, shown: &str, secret: Option<&str>) -> String {
+    let mut text = text.replace(url, shown);
+    let mut parts: Vec<String> = Vec::new();
+    if let Ok(u) = reqwest::Url::parse(url) {
+        parts.push(u.to_string());
+        let path = u.path();
+        if path.len() > 1 {
+            parts.push(path.to_owned());
+            // The path as it was written (a URL parser may re-encode it).
+            let authority = url.find("://").map_or(0, |i| i + 3);
+            if let Some(at) = url[authority..].find('/') {
+                parts.push(url[authority + at..].to_owned());
+            }
+        }
+        parts.extend(u.query().map(str::to_owned));
+        parts.extend(u.password().map(str::to_owned));
+        if !u.username().is_empty() {
+            parts.push(u.username().to_owned());
+        }
+    }
+    parts.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for part in parts.iter().filter(|p| p.len() > 1) {
+        text = text.replace(part.as_str(), "/…");
+    }
+    match secret {
+        Some(secret) if !secret.is_empty() => text.replace(secret, "[redacted]"),
+        _ => text,
+    }
+}
+
+/// The client-notice outputs `[comms]` configures, in the order they are sent.
+pub fn outputs(config: &Config) -> Vec<&'static str> {
+    let comms = &config.comms;
+    [
+        ("announcement", comms.announcement_channel_id.is_some()),
+        ("webhook", comms.webhook_url.is_some()),
+        ("email", comms.email.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, on)| on.then_some(name))
+    .collect()
+}
+
+/// The wait before attempt `attempt + 1`: `base`, doubled each time, capped at a minute.
+pub fn backoff(base: Duration, attempt: u32) -> Duration {
+    base.saturating_mul(1 << attempt.saturating_sub(1).min(16))
+        .min(Duration::from_secs(60))
+}
+
+impl Delivery<'_> {
+    fn record(&self, kind: &str, data: Value) {
+        let Some(store) = self.store else { return };
+        let mut data = data;
+        // The run is named in the data, not the envelope: a run's own events stay the steps'
+        // start/end pairs its state is folded from.
+        if let (Some(r), Some(map)) = (self.run, data.as_object_mut()) {
+            map.insert("run".to_owned(), json!(r));
+        }
+        let mut event = NewEvent::new(self.actor.clone(), kind, data);
+        if let Some(i) = self.incident {
+            event = event.incident(i.clone());
+        }
+        if let Err(err) = store.append(event) {
+            tracing::error!(error = %err, "delivery event could not be stored");
+        }
+    }
+
+    /// The key PagerDuty groups pages by: the incident, or the run outside an incident.
+    fn dedup_key(&self) -> String {
+        self.incident
+            .map(ToString::to_string)
+            .or_else(|| self.run.map(ToString::to_string))
+            .unwrap_or_else(|| "lifeboat".to_owned())
+    }
+
+    /// Runs `send` up to `[comms] attempts` times with backoff; `event(attempt, result, last)`
+    /// records each result.
+    async fn with_retries<F, Fut>(
+        &self,
+        route: &str,
+        mut send: F,
+        mut event: impl FnMut(u32, &Result<String, String>, bool),
+    ) -> RouteResult
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<String, String>>,
+    {
+        let attempts = self.config.comms.attempts.max(1);
+        let mut attempt = 1;
+        loop {
+            let result = send().await;
+            let last = result.is_ok() || attempt >= attempts;
+            event(attempt, &result, last);
+            match result {
+                Ok(detail) => {
+                    return RouteResult {
+                        route: route.to_owned(),
+                        ok: true,
+                        attempts: attempt,
+                        detail,
+                    };
+                }
+                Err(err) if last => {
+                    return RouteResult {
+                        route: route.to_owned(),
+                        ok: false,
+                        attempts: attempt,
+                        detail: err,
+                    };
+                }
+                Err(err) => {
+                    warn!(route, attempt, error = %err, "delivery failed; retrying");
+                    tokio::time::sleep(backoff(self.config.comms.backoff.get(), attempt)).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    async fn post_json(
+        &self,
+        url: &str,
+        body: &Value,
+        hide: Option<&str>,
+    ) -> Result<String, String> {
+        // Webhook URLs carry their credential in the path (Slack's do): name only the host.
+        // Errors are described without their URL; the replacements are a backstop.
+        let shown = url_origin(url);
+        let hide = |text: String| redact(&text, url, &shown, hide);
+        let response = self
+            .http
+            .post(url)
+            .timeout(self.config.comms.timeout.get())
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| {
+                hide(format!(
+                    "POST {shown}: {}",
+                    crate::steps::http::describe(&e.without_url())
+                ))
+            })?;
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        let text = crate::steps::http::truncate_chars(text.trim(), 200);
+        if status.is_success() {
+            Ok(hide(format!("{} {text}", status.as_u16()))
+                .trim()
+                .to_owned())
+        } else {
+            Err(hide(format!(
+                "POST {shown} answered {}: {text}",
+                status.as_u16()
+            )))
+        }
+    }
+
+    async fn report_failure(&self, what: &str, result: &RouteResult) {
+        let content = format!(
+            "⚠️ {what} via {} failed after {} attempt{}: {}",
+            result.route,
+            result.attempts,
+            if result.attempts == 1 { "" } else { "s" },
+            result.detail
+        );
+        let message = Message {
+            content,
+            ..Message::default()
+        };
+        if let Err(err) = self.chat.post(self.channel, &message).await {
+            tracing::error!(error = %err, "a delivery failure could not be reported in chat");
+        }
+    }
+
+    /// Tells `team` `text` on every route it has. Returns each route's result.
+    pub async fn notify_team(&self, team: &TeamConfig, text: &str) -> Vec<RouteResult> {
+        let mut results = Vec::new();
+        let record = |route: &str, action: Option<&str>| {
+            let team = team.name.clone();
+            let route = route.to_owned();
+            let action = action.map(str::to_owned);
+            let text = text.to_owned();
+            move |attempt: u32, result: &Result<String, String>, last: bool| {
+                match result {
+                Ok(detail) => self.record(
+                    "notify.delivered",
+                    json!({ "team": team, "route": route, "action": action, "attempt": attempt, "text": text, "detail": detail }),
+                ),
+                Err(error) => self.record(
+                    "notify.failed",
+                    json!({ "team": team, "route": route, "action": action, "attempt": attempt, "error": error, "final": last }),
+                ),
+            }
+            }
+        };
+        // Discord: the team's channel (or the incident channel) with the role mentioned.
+        let channel = team
+            .channel_id
+            .clone()
+            .map(ChannelId)
+            .unwrap_or_else(|| self.channel.clone());
+        let mention = team
+            .role_id
+            .as_deref()
+            .map(|r| format!("<@&{r}> "))
+            .unwrap_or_default();
+        let message = Message {
+            content: format!("{mention}{text}"),
+            ..Message::default()
+        };
+        results.push(
+            self.with_retries(
+                "discord",
+                || async {
+                    self.chat
+                        .post(&channel, &message)
+                        .await
+                        .map(|posted| format!("posted in {} as {}", posted.channel.0, posted.id))
+                        .map_err(|e| e.to_string())
+                },
+                record("discord", None),
+            )
+            .await,
+        );
+        if let Some(url) = &team.webhook_url {
+            let body = webhook_payload(text);
+            results.push(
+                self.with_retries(
+                    "webhook",
+                    || self.post_json(url, &body, None),
+                    record("webhook", None),
+                )
+                .await,
+            );
+        }
+        if team.pagerduty_routing_key_env.is_some() {
+            results.push(self.page(team, PageAction::Trigger, text, &record).await);
+        }
+        for failed in results.iter().filter(|r| !r.ok) {
+            self.report_failure(&format!("Notifying {}", team.name), failed)
+                .await;
+        }
+        results
+    }
+
+    async fn page<R, E>(
+        &self,
+        team: &TeamConfig,
+        action: PageAction,
+        text: &str,
+        record: &R,
+    ) -> RouteResult
+    where
+        R: Fn(&str, Option<&str>) -> E,
+        E: FnMut(u32, &Result<String, String>, bool),
+    {
+        let var = team
+            .pagerduty_routing_key_env
+            .as_deref()
+            .unwrap_or_default();
+        let Some(key) = self.secrets.get(var) else {
+            let result = RouteResult {
+                route: "pagerduty".into(),
+                ok: false,
+                attempts: 0,
+                detail: format!("no routing key: {var} is not set"),
+            };
+            record("pagerduty", Some(action.as_str()))(0, &Err(result.detail.clone()), true);
+            return result;
+        };
+        let body = pagerduty_payload(key.expose(), action, &self.dedup_key(), &team.name, text);
+        self.with_retries(
+            "pagerduty",
+            || self.post_json(&team.events_url, &body, Some(key.expose())),
+            record("pagerduty", Some(action.as_str())),
+        )
+        .await
+    }
+
+    /// Resolves the PagerDuty alert `team` was paged with for this incident.
+    pub async fn resolve_page(&self, team: &TeamConfig) -> RouteResult {
+        let record = |route: &str, action: Option<&str>| {
+            let team = team.name.clone();
+            let route = route.to_owned();
+            let action = action.map(str::to_owned);
+            move |attempt: u32, result: &Result<String, String>, last: bool| {
+                match result {
+                Ok(detail) => self.record(
+                    "notify.delivered",
+                    json!({ "team": team, "route": route, "action": action, "attempt": attempt, "text": "resolved", "detail": detail }),
+                ),
+                Err(error) => self.record(
+                    "notify.failed",
+                    json!({ "team": team, "route": route, "action": action, "attempt": attempt, "error": error, "final": last }),
+                ),
+            }
+            }
+        };
+        let result = self
+            .page(team, PageAction::Resolve, "resolved", &record)
+            .await;
+        if !result.ok {
+            self.report_failure(&format!("Resolving {}'s page", team.name), &result)
+                .await;
+        }
+        result
+    }
+
+    /// Sends an approved client notice on every configured output.
+    pub async fn send_notice(&self, draft: &str, text: &str) -> Vec<RouteResult> {
+        self.send_notice_to(draft, text, &outputs(self.config))
+            .await
+    }
+
+    /// Sends an approved client notice on the configured outputs named in `only`.
+    pub async fn send_notice_to(&self, draft: &str, text: &str, only: &[&str]) -> Vec<RouteResult> {
+        let comms = &self.config.comms;
+        let wanted = |output: &str| only.contains(&output);
+        let mut results = Vec::new();
+        let record = |output: &str, extra: Value| {
+            let output = output.to_owned();
+            let draft = draft.to_owned();
+            let text = text.to_owned();
+            move |attempt: u32, result: &Result<String, String>, last: bool| {
+                match result {
+                Ok(detail) => {
+                    let mut data = json!({ "draft": draft, "output": output, "attempt": attempt, "text": text, "detail": detail });
+                    if let (Some(d), Some(e)) = (data.as_object_mut(), extra.as_object()) {
+                        d.extend(e.clone());
+                    }
+                    self.record("comms.sent", data);
+                }
+                Err(error) => self.record(
+                    "comms.delivery_failed",
+                    json!({ "draft": draft, "output": output, "attempt": attempt, "error": error, "final": last }),
+                ),
+            }
+            }
+        };
+        if let Some(id) = comms
+            .announcement_channel_id
+            .as_ref()
+            .filter(|_| wanted("announcement"))
+        {
+            let channel = ChannelId(id.clone());
+            let message = Message {
+                content: text.to_owned(),
+                ..Message::default()
+            };
+            results.push(
+                self.with_retries(
+                    "announcement",
+                    || async {
+                        self.chat
+                            .post(&channel, &message)
+                            .await
+                            .map(|p| format!("posted in {} as {}", p.channel.0, p.id))
+                            .map_err(|e| e.to_string())
+                    },
+                    record("announcement", json!({ "channel": id })),
+                )
+                .await,
+            );
+        }
+        if let Some(url) = comms.webhook_url.as_ref().filter(|_| wanted("webhook")) {
+            let body = webhook_payload(text);
+            results.push(
+                self.with_retries(
+                    "webhook",
+                    || self.post_json(url, &body, None),
+                    record("webhook", json!({})),
+                )
+                .await,
+            );
+        }
+        if let Some(cfg) = comms.email.as_ref().filter(|_| wanted("email")) {
+            let (subject, body) = split_subject(text);
+            let subject = subject.unwrap_or_else(|| {
+                format!(
+                    "{}: service notice",
+                    self.config
+                        .vars
+                        .get("company")
+                        .map_or("Our service", String::as_str)
+                )
+            });
+            results.push(
+                self.with_retries(
+                    "email",
+                    || email::send(cfg, self.secrets, &subject, &body),
+                    record(
+                        "email",
+                        json!({ "recipients": cfg.recipients, "subject": subject, "body": body }),
+                    ),
+                )
+                .await,
+            );
+        }
+        for failed in results.iter().filter(|r| !r.ok) {
+            self.report_failure(&format!("Sending {draft}"), failed)
+                .await;
+        }
+        results
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pagerduty_events_have_the_v2_shape() {
+        let t = pagerduty_payload(
+            "R123",
+            PageAction::Trigger,
+            "INC-1",
+            "eng",
+            "\nHeroku down\nmore",
+        );
+        assert_eq!(t["event_action"], "trigger");
+        assert_eq!(t["dedup_key"], "INC-1");
+        assert_eq!(t["payload"]["summary"], "Heroku down");
+        assert_eq!(t["payload"]["severity"], "critical");
+        assert_eq!(t["payload"]["source"], "lifeboat");
+        let r = pagerduty_payload("R123", PageAction::Resolve, "INC-1", "eng", "x");
+        assert_eq!(
+            r,
+            json!({ "routing_key": "R123", "event_action": "resolve", "dedup_key": "INC-1" })
+        );
+        let long = "x".repeat(2000);
+        let t = pagerduty_payload("k", PageAction::Trigger, "d", "t", &long);
+        assert_eq!(t["payload"]["summary"].as_str().unwrap().len(), 1024);
+        assert_eq!(webhook_payload("hi"), json!({ "text": "hi" }));
+    }
+
+    #[test]
+    fn webhook_paths_stay_out_of_messages() {
+        assert_eq!(
+            url_origin("https://hooks.slack.com/services/T0/B0/SECRET"),
+            "https://hooks.slack.com/…"
+        );
+        assert_eq!(
+            url_origin("http://127.0.0.1:8080/x"),
+            "http://127.0.0.1:8080/…"
+        );
+    }
+
+    #[test]
+    fn a_respelled_webhook_url_never_leaks_its_path() {
+        let url = "http://LOCALHOST:80/services/T0/B0/TOKEN123?sig=abc";
+        let shown = url_origin(url);
+        for said in [
+            "error sending request for url (http://localhost/services/T0/B0/TOKEN123?sig=abc)",
+            "404 no route for /services/T0/B0/TOKEN123",
+            "sig=abc",
+        ] {
+            let out = redact(said, url, &shown, Some("R0UTING"));
+            assert!(
+                !out.contains("TOKEN123") && !out.contains("sig=abc"),
+                "{said} -> {out}"
+            );
+        }
+        assert_eq!(
+            redact("key R0UTING", url, &shown, Some("R0UTING")),
+            "key [redacted]"
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_a_minute() {
+        let base = Duration::from_millis(500);
+        assert_eq!(backoff(base, 1), Duration::from_millis(500));
+        assert_eq!(backoff(base, 2), Duration::from_secs(1));
+        assert_eq!(backoff(base, 3), Duration::from_secs(2));
+        assert_eq!(backoff(base, 40), Duration::from_secs(60));
+    }
+}

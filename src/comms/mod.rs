@@ -1,0 +1,352 @@
+//! Communications: notifying internal teams on every route they have, and drafting client
+//! notices from templates filled with facts from the log, optionally polished by an LLM,
+//! sent only after a communicator approves.
+//!
+//! - [`facts`]: the facts a notice states, folded from the event log (pure).
+//! - [`template`]: template names, rendering, the `Subject:` line (pure).
+//! - [`polish`]: LLM polish with OpenAI → Anthropic fallback and a circuit breaker.
+//! - [`drafts`]: draft state folded from `comms.*` events; who may edit and approve (pure).
+//! - [`deliver`]: team routes (Discord, webhook, PagerDuty) and client outputs (announcement
+//!   channel, webhook, email) with retries, every attempt an event.
+//! - [`email`]: SMTP with lettre.
+
+pub mod deliver;
+pub mod drafts;
+pub mod email;
+pub mod facts;
+pub mod polish;
+pub mod template;
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+
+use crate::chat::{Button, ButtonStyle, Message};
+use crate::domain::{Actor, IncidentId, RunId};
+use crate::steps::StepEnv;
+use crate::store::{EventStore, NewEvent};
+
+pub use deliver::{Delivery, RouteResult};
+pub use facts::{Facts, Scope};
+pub use polish::{Breaker, Polished};
+pub use template::{Audience, Kind};
+
+/// State communications keep between calls, shared by the bot and the runbook steps: the
+/// event log (set by the engine), the LLM circuit breaker, and a lock so two drafts never get
+/// the same id.
+#[derive(Clone, Default)]
+pub struct CommsShared {
+    pub store: Option<Arc<dyn EventStore>>,
+    pub breaker: Arc<Breaker>,
+    drafting: Arc<Mutex<()>>,
+    /// Drafts being sent right now, so a resend never races the approval's own sending.
+    sending: Arc<Mutex<std::collections::BTreeSet<String>>>,
+}
+
+/// Marks a draft as being sent until dropped.
+pub struct Sending {
+    drafts: Arc<Mutex<std::collections::BTreeSet<String>>>,
+    draft: String,
+}
+
+impl Drop for Sending {
+    fn drop(&mut self) {
+        self.drafts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.draft);
+    }
+}
+
+impl CommsShared {
+    /// Held while a draft's state is checked and its next event appended, so two people
+    /// acting on one draft at once cannot both approve it.
+    pub fn exclusive(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.drafting.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Marks `draft` as being sent; `None` when it already is.
+    pub fn start_sending(&self, draft: &str) -> Option<Sending> {
+        let mut drafts = self.sending.lock().unwrap_or_else(|p| p.into_inner());
+        drafts.insert(draft.to_owned()).then(|| Sending {
+            drafts: self.sending.clone(),
+            draft: draft.to_owned(),
+        })
+    }
+}
+
+/// Button ids of a draft message; the Discord adapter routes them back as commands. The
+/// approve button names the version shown, so it never approves a later edit.
+pub fn button_ids(draft: &str, version: u32) -> [String; 3] {
+    [
+        format!("comms:edit:{draft}"),
+        format!("comms:approve:{draft}:v{version}"),
+        format!("comms:discard:{draft}"),
+    ]
+}
+
+/// A draft's version `version` as posted for review: its text, how it was written,
+/// [Edit] [Approve] [Discard].
+pub fn draft_message(
+    id: &str,
+    version: u32,
+    heading: &str,
+    text: &str,
+    notes: &[String],
+) -> Message {
+    let mut content = format!(
+        "📝 {id} v{version} {heading} — not sent; a communicator must approve it \
+         (/comms approve {id} v{version}).\n"
+    );
+    for note in notes {
+        content.push_str(&format!("⚠️ {note}\n"));
+    }
+    content.push_str("────────\n");
+    content.push_str(text);
+    let [edit, approve, discard] = button_ids(id, version);
+    Message {
+        content,
+        embeds: Vec::new(),
+        buttons: vec![
+            Button {
+                custom_id: edit,
+                label: "Edit".into(),
+                style: ButtonStyle::Secondary,
+            },
+            Button {
+                custom_id: approve,
+                label: "Approve".into(),
+                style: ButtonStyle::Success,
+            },
+            Button {
+                custom_id: discard,
+                label: "Discard".into(),
+                style: ButtonStyle::Danger,
+            },
+        ],
+    }
+}
+
+/// A new draft, recorded and ready to post.
+#[derive(Debug, Clone)]
+pub struct NewDraft {
+    pub id: String,
+    pub template: String,
+    pub text: String,
+    pub polished: Polished,
+    pub message: Message,
+}
+
+fn append(store: &dyn EventStore, event: NewEvent) -> Result<(), String> {
+    store
+        .append(event)
+        .map(|_| ())
+        .map_err(|e| format!("the event log refused the draft: {e}"))
+}
+
+/// Renders the template for `audience`/`kind` with the facts of `scope`, polishes it when
+/// `[comms] polish` is on, and records `comms.drafted` with the exact text.
+pub async fn draft(
+    env: &StepEnv,
+    store: &dyn EventStore,
+    audience: Audience,
+    kind: Kind,
+    scope: Scope<'_>,
+    author: Actor,
+) -> Result<NewDraft, String> {
+    let events = store.all().map_err(|e| format!("the event log: {e}"))?;
+    let facts = facts::gather(
+        &events,
+        &env.config,
+        &scope,
+        audience.as_str(),
+        chrono::Utc::now(),
+    );
+    let name = template::file_name(audience, kind);
+    let rendered = template::render(&env.config.paths.templates, &name, &facts)?;
+    let mut polished = if env.config.comms.polish {
+        polish::polish(
+            &env.http,
+            &env.config,
+            env.secrets.as_ref(),
+            &env.comms.breaker,
+            &rendered,
+            audience.as_str(),
+            &facts.values(),
+        )
+        .await
+    } else {
+        Polished::template(&rendered)
+    };
+    if facts.drill {
+        // Polish must keep `[DRILL]` (it is one of the facts); a template without it gets it.
+        polished.text = facts::mark_drill(&polished.text);
+    }
+    let id = {
+        let _one_at_a_time = env.comms.exclusive();
+        let id = drafts::next_id(&store.all().map_err(|e| format!("the event log: {e}"))?);
+        let mut event = NewEvent::new(
+            author,
+            "comms.drafted",
+            json!({
+                "draft": id,
+                "audience": audience.as_str(),
+                "kind": kind.as_str(),
+                "template": name,
+                "text": polished.text,
+                "template_text": rendered,
+                "writer": polished.writer,
+                "fallback": polished.fell_back(),
+                "attempts": polished.attempts,
+                "note": polished.note,
+                "facts": facts,
+                // Named here rather than on the envelope, like deliveries (see `deliver`).
+                "run": scope.run,
+            }),
+        );
+        if let Some(i) = scope.incident {
+            event = event.incident(i.clone());
+        }
+        append(store, event)?;
+        id
+    };
+    let mut notes = Vec::new();
+    if polished.fell_back() {
+        let failed: Vec<String> = polished
+            .attempts
+            .iter()
+            .filter(|a| a.provider != polished.writer)
+            .map(|a| format!("{} {}: {}", a.provider, a.outcome, a.detail))
+            .collect();
+        notes.push(format!(
+            "written by {} after a fallback ({})",
+            polished.writer,
+            failed.join("; ")
+        ));
+    }
+    notes.extend(polished.note.clone());
+    let writer = if polished.writer == "template" {
+        "from the template".to_owned()
+    } else {
+        format!("polished by {}", polished.writer)
+    };
+    let heading = format!("({} · {}, {writer})", audience.as_str(), kind.as_str());
+    let message = draft_message(&id, 1, &heading, &polished.text, &notes);
+    Ok(NewDraft {
+        id,
+        template: name,
+        text: polished.text.clone(),
+        polished,
+        message,
+    })
+}
+
+/// The default text of `/notify team` without text: `internal-notify.md.j2` (or the internal
+/// initial notice when absent) with the incident's facts.
+pub fn notify_text(
+    env: &StepEnv,
+    store: &dyn EventStore,
+    scope: &Scope<'_>,
+) -> Result<String, String> {
+    let events = store.all().map_err(|e| format!("the event log: {e}"))?;
+    let facts = facts::gather(&events, &env.config, scope, "internal", chrono::Utc::now());
+    let dir = &env.config.paths.templates;
+    let name = if dir.join(template::NOTIFY_TEMPLATE).exists() {
+        template::NOTIFY_TEMPLATE.to_owned()
+    } else {
+        template::file_name(Audience::Internal, Kind::Initial)
+    };
+    template::render(dir, &name, &facts)
+}
+
+/// A delivery context over a step environment.
+pub fn delivery<'a>(
+    env: &'a StepEnv,
+    store: Option<&'a dyn EventStore>,
+    incident: Option<&'a IncidentId>,
+    run: Option<&'a RunId>,
+    actor: Actor,
+) -> Delivery<'a> {
+    Delivery {
+        config: &env.config,
+        http: &env.http,
+        chat: env.chat.as_ref(),
+        secrets: env.secrets.as_ref(),
+        store,
+        channel: &env.channel,
+        incident,
+        run,
+        actor,
+    }
+}
+
+/// One line per route, for replies and step summaries.
+pub fn summarise(results: &[RouteResult]) -> String {
+    results
+        .iter()
+        .map(|r| {
+            if r.ok {
+                format!("{} ✔", r.route)
+            } else {
+                format!("{} ✖ ({})", r.route, r.detail)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Teams paged on PagerDuty for `incident` (their alerts resolve with it).
+pub fn paged_teams(events: &[crate::store::Event], incident: &IncidentId) -> Vec<String> {
+    let mut teams: Vec<String> = Vec::new();
+    for e in events {
+        if e.kind == "notify.delivered"
+            && e.incident.as_ref() == Some(incident)
+            && e.data["route"] == "pagerduty"
+            && e.data["action"] == "trigger"
+            && let Some(team) = e.data["team"].as_str()
+            && !teams.iter().any(|t| t == team)
+        {
+            teams.push(team.to_owned());
+        }
+    }
+    teams
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_draft_is_sent_by_one_caller_at_a_time() {
+        let shared = CommsShared::default();
+        let first = shared.start_sending("DRAFT-1").expect("free");
+        assert!(shared.start_sending("DRAFT-1").is_none(), "already sending");
+        assert!(shared.clone().start_sending("DRAFT-2").is_some());
+        drop(first);
+        assert!(shared.start_sending("DRAFT-1").is_some(), "free again");
+    }
+
+    #[test]
+    fn the_approve_button_names_the_version_shown() {
+        let m = draft_message("DRAFT-3", 2, "(clients · update)", "text", &[]);
+        assert!(m.content.starts_with("📝 DRAFT-3 v2 "), "{}", m.content);
+        assert!(m.content.contains("/comms approve DRAFT-3 v2"));
+        let ids: Vec<&str> = m.buttons.iter().map(|b| b.custom_id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "comms:edit:DRAFT-3",
+                "comms:approve:DRAFT-3:v2",
+                "comms:discard:DRAFT-3"
+            ]
+        );
+        let parsed = crate::chat::discord::command_from_custom_id(ids[1]).unwrap();
+        assert_eq!(
+            parsed,
+            crate::chat::command::Command::CommsApprove {
+                draft: "DRAFT-3".into(),
+                version: Some(2)
+            }
+        );
+    }
+}

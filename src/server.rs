@@ -1,0 +1,182 @@
+//! The operators' HTTP endpoints served by `lifeboat run` (loopback by default):
+//! `GET /healthz` (is the event log writable and the chat connected?), `GET /metrics`
+//! (Prometheus/OpenMetrics text) and `GET /backup` (a consistent, gzip-compressed snapshot of
+//! the event log, which `lifeboat store backup` fetches while the bot holds the log's lock).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::store::EventStore;
+use crate::store::backup;
+
+/// Whether the chat connection is up; `Err` says why not.
+#[async_trait]
+pub trait ChatHealth: Send + Sync {
+    async fn check(&self) -> Result<(), String>;
+}
+
+/// The console: commands come from this process's own terminal, which is there as long as
+/// the process is.
+pub struct Console;
+
+#[async_trait]
+impl ChatHealth for Console {
+    async fn check(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Discord: up when every gateway shard is connected. The shard manager exists only once the
+/// client is built, after the server is already answering, hence `connect`.
+#[derive(Default)]
+pub struct DiscordGateway {
+    shards: std::sync::OnceLock<Arc<serenity::gateway::ShardManager>>,
+}
+
+impl DiscordGateway {
+    /// Starts reporting on this client's shards.
+    pub fn connect(&self, shards: Arc<serenity::gateway::ShardManager>) {
+        let _ = self.shards.set(shards);
+    }
+}
+
+#[async_trait]
+impl ChatHealth for DiscordGateway {
+    async fn check(&self) -> Result<(), String> {
+        let Some(shards) = self.shards.get() else {
+            return Err("the Discord client is not started yet".into());
+        };
+        let runners = shards.runners.lock().await;
+        if runners.is_empty() {
+            return Err("the Discord gateway has no shard running".into());
+        }
+        let down: Vec<String> = runners
+            .iter()
+            .filter(|(_, info)| info.stage != serenity::gateway::ConnectionStage::Connected)
+            .map(|(id, info)| format!("shard {id} is {}", info.stage))
+            .collect();
+        if down.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "the Discord gateway is not connected: {}",
+                down.join(", ")
+            ))
+        }
+    }
+}
+
+/// What the endpoints look at.
+pub struct Ops {
+    pub store: Arc<dyn EventStore>,
+    pub chat: Arc<dyn ChatHealth>,
+}
+
+/// The routes, for serving and for in-process tests.
+pub fn router(ops: Arc<Ops>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/backup", get(backup))
+        .with_state(ops)
+}
+
+/// Binds `addr`; separate from `serve` so the caller can report the bound port (`:0`).
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}
+
+/// Serves until `shutdown` turns true.
+pub async fn serve(
+    listener: TcpListener,
+    ops: Arc<Ops>,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(ops))
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        })
+        .await
+}
+
+async fn healthz(State(ops): State<Arc<Ops>>) -> Response {
+    let store = ops.store.clone();
+    let store = match tokio::task::spawn_blocking(move || store.check_writable()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(err)) => Err(format!("the event log is not writable: {err}")),
+        Err(err) => Err(format!("the event log check failed: {err}")),
+    };
+    let chat = ops.chat.check().await;
+    let problems: Vec<&String> = [&store, &chat]
+        .into_iter()
+        .filter_map(|r| r.as_ref().err())
+        .collect();
+    let state = |r: &Result<(), String>, good: &str| match r {
+        Ok(()) => good.to_owned(),
+        Err(e) => e.clone(),
+    };
+    let body = json!({
+        "status": if problems.is_empty() { "ok" } else { "unavailable" },
+        "store": state(&store, "writable"),
+        "chat": state(&chat, "connected"),
+        "reason": problems.iter().map(|p| p.as_str()).collect::<Vec<_>>().join("; "),
+    });
+    let code = if problems.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    json_response(code, &body)
+}
+
+async fn metrics() -> Response {
+    (
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        crate::metrics::encode(),
+    )
+        .into_response()
+}
+
+async fn backup(State(ops): State<Arc<Ops>>) -> Response {
+    let store = ops.store.clone();
+    let taken = tokio::task::spawn_blocking(move || {
+        let events = store.snapshot()?;
+        let mut bytes = Vec::new();
+        let summary = backup::write(&events, &mut bytes)?;
+        Ok::<_, backup::BackupError>((bytes, summary))
+    })
+    .await;
+    match taken {
+        Ok(Ok((bytes, summary))) => {
+            tracing::info!(events = summary.events, "backup served");
+            ([(header::CONTENT_TYPE, "application/gzip")], bytes).into_response()
+        }
+        Ok(Err(err)) => json_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &json!({ "error": err.to_string() }),
+        ),
+        Err(err) => json_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &json!({ "error": err.to_string() }),
+        ),
+    }
+}
+
+fn json_response(code: StatusCode, body: &serde_json::Value) -> Response {
+    (
+        code,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
