@@ -399,6 +399,19 @@ pub fn production_problems(checked: &Checked, is_set: &dyn Fn(&str) -> bool) -> 
         ));
     }
 
+    // The operators' endpoints ask no one for credentials and `/backup` hands out the whole
+    // event log: they stay on this machine (scrape through a local agent or a proxy that
+    // authenticates).
+    if config.server.enabled && !config.server.listen.ip().is_loopback() {
+        errors.push(source.error_at(
+            &crate::key_path!["server", "listen"],
+            format!(
+                "[server] listen = \"{}\" is not a loopback address: /healthz, /metrics and /backup (the whole event log) are served without authentication; listen on 127.0.0.1 and put an authenticating proxy in front if they must be reached from elsewhere",
+                config.server.listen
+            ),
+        ));
+    }
+
     // Any URL that points at this machine: a feed or probe watching loopback sees only
     // itself, an endpoint on loopback is a test double left in.
     walk_strings(&raw, &mut Vec::new(), &mut |path, text| {
@@ -601,6 +614,51 @@ with = { url = "https://api.example.com/x", headers = { Authorization = "Bearer 
         let runbook = RUNBOOK.replace("API_KEY_UNSET", "SET_VAR");
         let (dir, checked) = checked(&config, &runbook);
         assert_eq!(problems(&dir, &checked), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_server_listening_beyond_loopback_is_a_production_problem() {
+        let production = CONFIG
+            .replace("DISCORD_TOKEN_UNSET", "SET_VAR")
+            .replace("mode = \"simulated\"", "mode = \"live\"")
+            .replace(
+                "http://127.0.0.1:9/status",
+                "https://status.heroku.com/api/v4/current-status",
+            )
+            .replace(
+                "http://localhost:8080/health",
+                "https://app.example.com/health",
+            )
+            .replace("hosting_rto = \"1h\"", "hosting_rto = \"4h\"");
+        let runbook = RUNBOOK.replace("API_KEY_UNSET", "SET_VAR");
+        for listen in ["0.0.0.0:9090", "10.1.2.3:9090", "[::]:9090"] {
+            let config = format!("{production}\n[server]\nlisten = \"{listen}\"\n");
+            let (dir, checked) = checked(&config, &runbook);
+            let written = std::fs::read_to_string(dir.path().join("lifeboat.toml")).unwrap();
+            let line = 1 + written
+                .lines()
+                .position(|l| l.starts_with("listen = "))
+                .unwrap();
+            let found = problems(&dir, &checked);
+            assert_eq!(found.len(), 1, "{found:#?}");
+            assert!(
+                found[0].starts_with(&format!(
+                    "lifeboat.toml:{line}:1: [server] listen = \"{listen}\" is not a loopback address: /healthz, /metrics and /backup (the whole event log) are served without authentication"
+                )),
+                "{found:#?}"
+            );
+        }
+        // Loopback, the default, or no server at all: fine.
+        for server in [
+            "[server]\nlisten = \"127.0.0.1:9090\"\n",
+            "[server]\nlisten = \"[::1]:9090\"\n",
+            "",
+            "[server]\nenabled = false\nlisten = \"0.0.0.0:9090\"\n",
+        ] {
+            let config = format!("{production}\n{server}");
+            let (dir, checked) = checked(&config, &runbook);
+            assert_eq!(problems(&dir, &checked), Vec::<String>::new(), "{server}");
+        }
     }
 
     #[test]

@@ -219,7 +219,7 @@ pub fn describe_step(config: &Config, step: &Step) -> String {
             s
         }
         StepAction::Notify(a) => {
-            format!("Notify team {}: \"{}\"", a.team, v(&a.message))
+            format!("Notify team {}: \"{}\"", a.team, v(&a.what()))
         }
         StepAction::CommsDraft(a) => format!(
             "Draft the {} notice for {}; it is sent only after a communicator approves it.",

@@ -388,6 +388,8 @@ async fn plan(
 
 /// `lifeboat run`: the watcher (and, as they land, the chat commands) until Ctrl-C or SIGTERM.
 async fn run(config_path: &Path, console: bool) -> ExitCode {
+    // First of all, so that a stop asked for during start-up is graceful too.
+    let signalled = shutdown_signals();
     let Some(checked) = load_all(config_path, "run") else {
         return ExitCode::from(FAILURE);
     };
@@ -559,14 +561,14 @@ async fn run(config_path: &Path, console: bool) -> ExitCode {
     let code = match (discord, guild) {
         (Some((d, token)), Some(guild)) => {
             let gateway = (engine.clone(), gateway_health);
-            serve_discord(&d, &token, guild, bot, runbook_names, gateway).await
+            serve_discord(&d, &token, guild, bot, runbook_names, gateway, signalled).await
         }
         _ => {
             let commands = tokio::spawn(lifeboat::chat::console::command_loop(
                 bot,
                 tokio::io::BufReader::new(tokio::io::stdin()),
             ));
-            wait_for_shutdown_signal().await;
+            wait_for_shutdown_signal(signalled).await;
             // No new commands, no new runs; running steps get the grace below.
             engine.begin_shutdown();
             commands.abort();
@@ -574,6 +576,8 @@ async fn run(config_path: &Path, console: bool) -> ExitCode {
         }
     };
     engine.begin_shutdown();
+    // Printed once command intake has stopped (operators and tests wait for this line).
+    println!("Stopping: no new commands are taken; running steps may finish first.");
     let grace = config.server.shutdown_grace;
     let unfinished = engine.drain(grace.get()).await;
     if !unfinished.is_empty() {
@@ -612,6 +616,7 @@ async fn serve_discord(
         lifeboat::runbook::engine::Engine,
         Arc<lifeboat::server::DiscordGateway>,
     ),
+    signalled: tokio::sync::watch::Receiver<bool>,
 ) -> ExitCode {
     let incident_channel = config
         .incident_channel_id
@@ -636,7 +641,7 @@ async fn serve_discord(
     health.connect(shards.clone());
     let mut gateway = tokio::spawn(async move { client.start().await });
     let code = tokio::select! {
-        () = wait_for_shutdown_signal() => {
+        () = wait_for_shutdown_signal(signalled) => {
             // No new runs; closing the gateway below stops new commands. Progress still
             // reaches the channel over REST while running steps finish.
             engine.begin_shutdown();
@@ -731,26 +736,38 @@ async fn register(config_path: &Path) -> ExitCode {
     }
 }
 
-async fn wait_for_shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// SIGTERM and SIGINT (Ctrl-C), registered at once rather than at the first wait: a signal
+/// that arrives while `lifeboat run` is still starting is kept and stops it gracefully once it
+/// is up, instead of killing it with the default action and the log unflushed. The receiver
+/// turns true at the first one.
+fn shutdown_signals() -> tokio::sync::watch::Receiver<bool> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
     #[cfg(unix)]
     {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            tokio::spawn(async move {
                 tokio::select! {
-                    _ = ctrl_c => {}
                     _ = term.recv() => {}
+                    _ = int.recv() => {}
                 }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
+                let _ = tx.send(true);
+            });
+            return rx;
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        let _ = tx.send(true);
+    });
+    rx
+}
+
+async fn wait_for_shutdown_signal(mut signalled: tokio::sync::watch::Receiver<bool>) {
+    let _ = signalled.wait_for(|stop| *stop).await;
 }
 
 impl From<ExportFormat> for lifeboat::timeline::Format {

@@ -1245,4 +1245,116 @@ mod tests {
             ("operational".to_owned(), days(1))
         );
     }
+
+    #[test]
+    fn dr_status_shows_levels_incidents_clocks_runs_and_the_rpo_watch() {
+        let config = crate::config::Config::from_source(crate::toml_source::TomlSource::new(
+            "t.toml",
+            "[objectives]\nhosting_rto = \"4h\"\nllm_rto = \"2h\"\nrpo = \"1h\"\n\
+             [schedule]\nrpo_watch_every = \"15m\"\n\
+             [[providers]]\nname = \"heroku\"\nworkstream = \"hosting\"\n\
+             [[providers]]\nname = \"openai\"\nworkstream = \"llm\"\n",
+        ))
+        .unwrap()
+        .config;
+        let minutes = |m: i64| t0() + chrono::Duration::minutes(m);
+        let inc = crate::domain::IncidentId::from("INC-1");
+        let run = |id: &str, runbook: &str, ws: &str| {
+            NewEvent::new(
+                Actor::Bot,
+                "run.started",
+                json!({"runbook": runbook, "title": runbook, "workstream": ws, "file_hash": "h", "params": {}, "steps": ["a", "b"]}),
+            )
+            .run(crate::domain::RunId::from(id))
+        };
+        let mut log = Log::default();
+        log.at(
+            t0(),
+            NewEvent::new(
+                Actor::Feed {
+                    name: "heroku-status".into(),
+                },
+                "feed.outage",
+                json!({"provider": "heroku", "to": "major_outage"}),
+            ),
+        )
+        .at(
+            minutes(1),
+            NewEvent::new(
+                Actor::Bot,
+                "incident.declared",
+                json!({"title": "Heroku down", "severity": "sev1", "commander": "carol", "workstreams": ["hosting"]}),
+            )
+            .incident(inc.clone()),
+        )
+        .at(
+            minutes(2),
+            run("RUN-1", "failover-hosting", "hosting").incident(inc.clone()),
+        )
+        .at(minutes(3), run("RUN-2", "restore-data", "data"));
+
+        // No RPO reading yet: the watch is configured, so it says all is well.
+        let text = dr_status(&config, &[], &log.0, minutes(60));
+        assert!(
+            text.starts_with(
+                "providers:\n  heroku (hosting): major_outage since 2026-01-01 00:00 UTC\n  openai (llm): no reading yet\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("incident INC-1: Heroku down — mitigating, sev1, commander carol\n"),
+            "{text}"
+        );
+        assert!(text.contains("workstreams: hosting\n"), "{text}");
+        assert!(
+            text.contains("run RUN-1 (failover-hosting): running\n"),
+            "{text}"
+        );
+        // The hosting clock runs from the first signal: 1 h of a 4 h budget.
+        assert!(
+            text.contains("clock hosting: 1h 00m / 4h 00m (25%)"),
+            "{text}"
+        );
+        // A run for no open incident is listed on its own, once.
+        assert!(
+            text.contains("\nrun RUN-2 (restore-data): running\n"),
+            "{text}"
+        );
+        assert_eq!(text.matches("RUN-1").count(), 1, "{text}");
+        assert!(text.ends_with("RPO watch: within the RPO\n"), "{text}");
+        assert!(!text.contains("incidents: none open"));
+
+        log.at(
+            minutes(61),
+            NewEvent::new(Actor::Scheduler, "rpo.breached", json!({"age_secs": 7200})),
+        );
+        let text = dr_status(&config, &[], &log.0, minutes(120));
+        assert!(
+            text.contains("clock hosting: 2h 00m / 4h 00m (50%)"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("RPO watch: BREACHED (latest backup older than the RPO)\n"),
+            "{text}"
+        );
+        log.at(
+            minutes(62),
+            NewEvent::new(Actor::Scheduler, "rpo.unreadable", json!({})),
+        );
+        let text = dr_status(&config, &[], &log.0, minutes(120));
+        assert!(
+            text.ends_with("RPO watch: backup age unreadable\n"),
+            "{text}"
+        );
+
+        // Without a watch configured and nothing open: no RPO line, no incident.
+        let quiet = crate::config::Config::from_source(crate::toml_source::TomlSource::new(
+            "t.toml",
+            "[objectives]\nhosting_rto = \"4h\"\nllm_rto = \"2h\"\nrpo = \"1h\"\n",
+        ))
+        .unwrap()
+        .config;
+        let text = dr_status(&quiet, &[], &[], t0());
+        assert_eq!(text, "providers:\nincidents: none open\n");
+    }
 }

@@ -13,7 +13,8 @@
 //!   recovered). Its events are kept from the start of that bad episode (the first unhealthy
 //!   `feed.observed`, `feed.degraded`, `feed.outage` or `alert.posted` after its last recovery)
 //!   up to the incident's end (`incident.resolved`, or the end of the log while it is open);
-//! - for a drill, the `drill.started` that opened it (the last one before the declaration).
+//! - for a drill, the `drill.started` that opened it (the last one before the declaration) and
+//!   the `drill.outage_simulated` events logged between it and the declaration.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -177,6 +178,11 @@ pub fn incident_events(all: &[Event], incident: &IncidentId) -> Vec<Event> {
                 .next_back()
         })
         .flatten();
+    // The drill's simulated outages: logged between its start and the declaration.
+    let outage_simulated = |e: &Event| {
+        e.kind == "drill.outage_simulated"
+            && drill_started.is_some_and(|start| e.seq > start && e.seq < declared_seq)
+    };
 
     let mut selected: Vec<Event> = all
         .iter()
@@ -194,6 +200,7 @@ pub fn incident_events(all: &[Event], incident: &IncidentId) -> Vec<Event> {
                         .and_then(|p| episode.get(p))
                         .is_some_and(|start| e.seq >= *start))
                 || Some(e.seq) == drill_started
+                || outage_simulated(e)
         })
         .cloned()
         .collect();
@@ -251,14 +258,61 @@ pub struct RunSummary {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Communication {
+    /// When it was first sent (or drafted).
     pub at: DateTime<Utc>,
     pub run: Option<RunId>,
     pub step: Option<String>,
-    /// `notify`, `comms_draft`, or the event kind for `comms.*` events.
+    /// Sent: `notify` (a team told) or `comms.sent` (a client notice). Drafts: the
+    /// `comms.*` kinds it went through (`comms.drafted`, `comms.edited`, `comms.approved`),
+    /// joined with `, `, or `comms_draft` for a draft step's output.
     pub kind: String,
-    /// The team told or the template drafted.
+    /// The team told, the draft's audience, or the template drafted.
     pub to: Option<String>,
+    /// The draft (`DRAFT-1`) it came from, if any.
+    pub draft: Option<String>,
+    /// Sent: every route or output it was delivered by (`discord`, `webhook`, `email`, …).
+    pub via: Vec<String>,
+    /// The exact text.
     pub text: String,
+}
+
+/// A drill's simulated outage of one provider and how long detection took.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Detection {
+    pub provider: String,
+    /// The `drill.outage_simulated` event: when the stand-in feeds flipped to an outage.
+    pub outage_at: DateTime<Utc>,
+    /// The provider's first confirmed alert (`alert.*` with `confirmed = true`) after it.
+    pub confirmed_at: Option<DateTime<Utc>>,
+    /// `confirmed_at − outage_at`: the drill's detection time.
+    pub detection_ms: Option<i64>,
+}
+
+/// Per `drill.outage_simulated` event, the time to the provider's first confirmed alert after
+/// it. The drill prints these figures and the post-mortem shows them: both read the log.
+pub fn drill_detections(events: &[Event]) -> Vec<Detection> {
+    events
+        .iter()
+        .filter(|e| e.kind == "drill.outage_simulated")
+        .filter_map(|outage| {
+            let provider = provider_of(outage)?;
+            let confirmed_at = events
+                .iter()
+                .find(|c| {
+                    c.seq > outage.seq
+                        && c.kind.starts_with("alert.")
+                        && c.data["confirmed"] == Value::Bool(true)
+                        && provider_of(c) == Some(provider)
+                })
+                .map(|c| c.at);
+            Some(Detection {
+                provider: provider.to_owned(),
+                outage_at: outage.at,
+                confirmed_at,
+                detection_ms: confirmed_at.map(|c| (c - outage.at).num_milliseconds()),
+            })
+        })
+        .collect()
 }
 
 /// What the post-mortem says, derived from the incident's events only.
@@ -267,6 +321,11 @@ pub struct Summary {
     pub incident: IncidentId,
     pub title: String,
     pub drill: bool,
+    /// `sev1`, `sev2` or `sev3`, as declared.
+    pub severity: crate::incident::Severity,
+    pub commander: Option<String>,
+    /// Named at the declaration, plus those of the runs started for it.
+    pub workstreams: Vec<Workstream>,
     pub declared_at: Option<DateTime<Utc>>,
     pub declared_by: Option<String>,
     pub resolved_at: Option<DateTime<Utc>>,
@@ -280,9 +339,15 @@ pub struct Summary {
     pub confirmed_at: Option<DateTime<Utc>>,
     /// Last `alert.recovered`: the providers were healthy again.
     pub providers_recovered_at: Option<DateTime<Utc>>,
+    /// For a drill, each simulated outage and its detection time.
+    pub simulated_outages: Vec<Detection>,
     pub runs: Vec<RunSummary>,
     pub notes: Vec<Note>,
-    pub communications: Vec<Communication>,
+    /// Communications actually delivered (`notify.delivered`, `comms.sent`), one per text and
+    /// recipient, with every route it went by.
+    pub sent: Vec<Communication>,
+    /// Drafts (`comms.drafted`, `comms.edited`, `comms.approved`), one per draft and text.
+    pub drafts: Vec<Communication>,
 }
 
 impl Summary {
@@ -329,42 +394,15 @@ pub fn summarize(events: &[Event], incident: &IncidentId) -> Summary {
 
     let notes = view.notes;
 
-    let mut communications = Vec::new();
-    for e in events {
-        let kind = e.data["kind"].as_str().unwrap_or_default();
-        let text = e.data["output"]["text"].as_str();
-        match (e.kind.as_str(), kind, text) {
-            ("step.succeeded", "notify" | "comms_draft", Some(text)) => {
-                let out = &e.data["output"];
-                communications.push(Communication {
-                    at: e.at,
-                    run: e.run.clone(),
-                    step: str_of(&e.data["step"]),
-                    kind: kind.to_owned(),
-                    to: str_of(&out["team"]).or_else(|| str_of(&out["template"])),
-                    text: text.to_owned(),
-                });
-            }
-            (k, _, _) if k.starts_with("comms.") => {
-                if let Some(text) = e.data["text"].as_str() {
-                    communications.push(Communication {
-                        at: e.at,
-                        run: e.run.clone(),
-                        step: None,
-                        kind: e.kind.clone(),
-                        to: str_of(&e.data["team"]).or_else(|| str_of(&e.data["audience"])),
-                        text: text.to_owned(),
-                    });
-                }
-            }
-            _ => {}
-        }
-    }
+    let (sent, drafts) = communications(events);
 
     Summary {
         incident: incident.clone(),
         title: view.title,
         drill: view.drill,
+        severity: view.severity,
+        commander: view.commander,
+        workstreams: view.workstreams.into_iter().collect(),
         declared_at: view.declared_at,
         declared_by: view.declared_by,
         resolved_at: view.resolved_at,
@@ -374,10 +412,138 @@ pub fn summarize(events: &[Event], incident: &IncidentId) -> Summary {
         alert_at,
         confirmed_at,
         providers_recovered_at,
+        simulated_outages: if view.drill {
+            drill_detections(events)
+        } else {
+            Vec::new()
+        },
         runs,
         notes,
-        communications,
+        sent,
+        drafts,
     }
+}
+
+/// Adds `item` to `list` unless it is there already.
+fn add_once(list: &mut Vec<String>, item: Option<String>) {
+    if let Some(item) = item
+        && !list.contains(&item)
+    {
+        list.push(item);
+    }
+}
+
+/// What was sent (one entry per recipient and text, with every route it went by) and what was
+/// drafted (one entry per draft and text, with the stages it went through). A `notify` or
+/// `comms_draft` step's output only adds an entry when no delivery or draft event has its text.
+fn communications(events: &[Event]) -> (Vec<Communication>, Vec<Communication>) {
+    let mut sent: Vec<Communication> = Vec::new();
+    let mut drafts: Vec<Communication> = Vec::new();
+    for e in events {
+        let d = &e.data;
+        let Some(text) = d["text"].as_str() else {
+            continue;
+        };
+        match e.kind.as_str() {
+            "notify.delivered" | "comms.sent" => {
+                let (kind, to, via) = if e.kind == "notify.delivered" {
+                    ("notify", str_of(&d["team"]), str_of(&d["route"]))
+                } else {
+                    let draft = d["draft"].as_str();
+                    let audience = drafts
+                        .iter()
+                        .find(|c| c.draft.as_deref() == draft)
+                        .and_then(|c| c.to.clone());
+                    ("comms.sent", audience, str_of(&d["output"]))
+                };
+                match sent
+                    .iter_mut()
+                    .find(|c| c.kind == kind && c.to == to && c.text == text)
+                {
+                    Some(c) => add_once(&mut c.via, via),
+                    None => sent.push(Communication {
+                        at: e.at,
+                        run: e.run.clone(),
+                        step: None,
+                        kind: kind.to_owned(),
+                        to,
+                        draft: str_of(&d["draft"]),
+                        via: via.into_iter().collect(),
+                        text: text.to_owned(),
+                    }),
+                }
+            }
+            "comms.drafted" | "comms.edited" | "comms.approved" => {
+                let draft = str_of(&d["draft"]);
+                let to = str_of(&d["audience"]).or_else(|| {
+                    drafts
+                        .iter()
+                        .find(|c| c.draft == draft)
+                        .and_then(|c| c.to.clone())
+                });
+                match drafts
+                    .iter_mut()
+                    .find(|c| c.draft == draft && c.text == text)
+                {
+                    Some(c) => {
+                        if !c.kind.split(", ").any(|k| k == e.kind) {
+                            c.kind = format!("{}, {}", c.kind, e.kind);
+                        }
+                    }
+                    None => drafts.push(Communication {
+                        at: e.at,
+                        run: e.run.clone(),
+                        step: None,
+                        kind: e.kind.clone(),
+                        to,
+                        draft,
+                        via: Vec::new(),
+                        text: text.to_owned(),
+                    }),
+                }
+            }
+            _ => {}
+        }
+    }
+    for e in events.iter().filter(|e| e.kind == "step.succeeded") {
+        let out = &e.data["output"];
+        let Some(text) = out["text"].as_str() else {
+            continue;
+        };
+        let step = str_of(&e.data["step"]);
+        let (list, to) = match e.data["kind"].as_str() {
+            Some("notify") => (&mut sent, str_of(&out["team"])),
+            Some("comms_draft") => (&mut drafts, str_of(&out["template"])),
+            _ => continue,
+        };
+        let kind = if e.data["kind"] == "notify" {
+            "notify"
+        } else {
+            "comms_draft"
+        };
+        let known = list
+            .iter_mut()
+            .find(|c| c.text == text && (kind == "comms_draft" || c.to.is_none() || c.to == to));
+        match known {
+            Some(c) => {
+                c.step = c.step.take().or(step);
+                c.run = c.run.take().or_else(|| e.run.clone());
+            }
+            None => list.push(Communication {
+                at: e.at,
+                run: e.run.clone(),
+                step,
+                kind: kind.to_owned(),
+                to,
+                draft: str_of(&out["draft"]),
+                via: Vec::new(),
+                text: text.to_owned(),
+            }),
+        }
+    }
+    sent.sort_by_key(|c| c.at);
+    drafts.sort_by_key(|c| c.at);
+    (sent, drafts)
 }
 
 fn status_name(status: &RunStatus) -> &'static str {
@@ -701,6 +867,7 @@ pub fn describe(e: &Event) -> String {
                 .unwrap_or_default()
         ),
         "drill.marked" => "Incident marked as a drill".to_owned(),
+        "drill.outage_simulated" => format!("Drill: simulated outage of {provider} begins"),
         "drill.finished" => "Drill finished; results recorded".to_owned(),
         "feed.observed" => format!(
             "{provider} observed {} → {}{}",
@@ -742,9 +909,11 @@ pub fn describe(e: &Event) -> String {
         ),
         "alert.recovered" => format!(
             "{provider} recovered{}",
-            d["duration_secs"]
+            d["duration_ms"]
                 .as_i64()
-                .map(|secs| format!(" after {}", span(chrono::Duration::seconds(secs))))
+                .map(chrono::Duration::milliseconds)
+                .or_else(|| d["duration_secs"].as_i64().map(chrono::Duration::seconds))
+                .map(|d| format!(" after {}", span(d)))
                 .unwrap_or_default()
         ),
         "incident.declared" => format!("Incident declared: {}", s(d, "title")),
@@ -895,6 +1064,7 @@ pub fn describe(e: &Event) -> String {
 enum Block {
     Title(String),
     Heading(String),
+    Sub(String),
     Para(String),
     Table {
         head: Vec<&'static str>,
@@ -953,6 +1123,12 @@ fn document(summary: &Summary, events: &[Event], objectives: &Objectives) -> Vec
             None => "is still open".to_owned(),
         }
     );
+    let _ = write!(
+        text,
+        " Severity {}; commander {}.",
+        summary.severity,
+        summary.commander.as_deref().unwrap_or("none named")
+    );
     for run in &summary.runs {
         let _ = write!(
             text,
@@ -976,6 +1152,20 @@ fn document(summary: &Summary, events: &[Event], objectives: &Objectives) -> Vec
             "none recorded".to_owned()
         } else {
             summary.providers.join(", ")
+        }
+    ));
+    impact.push(format!("Severity: {}", summary.severity));
+    impact.push(format!(
+        "Workstreams affected: {}",
+        if summary.workstreams.is_empty() {
+            "none recorded".to_owned()
+        } else {
+            summary
+                .workstreams
+                .iter()
+                .map(|w| w.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         }
     ));
     let workstreams: BTreeSet<&str> = summary
@@ -1043,18 +1233,24 @@ fn document(summary: &Summary, events: &[Event], objectives: &Objectives) -> Vec
 
     // Detection
     doc.push(Block::Heading("Detection".into()));
-    let mut milestones: Vec<(&str, DateTime<Utc>)> = Vec::new();
+    let mut milestones: Vec<(String, DateTime<Utc>)> = Vec::new();
+    for outage in &summary.simulated_outages {
+        milestones.push((
+            format!("Simulated outage of {} (drill)", outage.provider),
+            outage.outage_at,
+        ));
+    }
     if let Some(sig) = &summary.first_signal {
-        milestones.push(("First signal", sig.at));
+        milestones.push(("First signal".into(), sig.at));
     }
     if let Some(at) = summary.confirmed_at {
-        milestones.push(("Confirmation", at));
+        milestones.push(("Confirmation".into(), at));
     }
     if let Some(at) = summary.alert_at {
-        milestones.push(("Alert posted", at));
+        milestones.push(("Alert posted".into(), at));
     }
     if let Some(at) = summary.declared_at {
-        milestones.push(("Declaration", at));
+        milestones.push(("Declaration".into(), at));
     }
     milestones.sort_by_key(|(_, at)| *at);
     let mut previous: Option<DateTime<Utc>> = None;
@@ -1064,7 +1260,7 @@ fn document(summary: &Summary, events: &[Event], objectives: &Objectives) -> Vec
             .iter()
             .map(|(name, at)| {
                 let row = vec![
-                    (*name).to_owned(),
+                    name.clone(),
                     ts(*at),
                     origin.map(|o| t_offset(*at, o)).unwrap_or_default(),
                     previous.map_or_else(|| "—".to_owned(), |p| span(*at - p)),
@@ -1080,6 +1276,22 @@ fn document(summary: &Summary, events: &[Event], objectives: &Objectives) -> Vec
             sig.kind,
             sig.provider.as_deref().unwrap_or("an unknown provider")
         )));
+    }
+    if !summary.simulated_outages.is_empty() {
+        doc.push(Block::List(
+            summary
+                .simulated_outages
+                .iter()
+                .map(|o| {
+                    format!(
+                        "Detection time of the drill for {}: {} (simulated outage → confirmed alert)",
+                        o.provider,
+                        o.detection_ms
+                            .map_or_else(|| "never confirmed".to_owned(), |ms| ms_text(Some(ms)))
+                    )
+                })
+                .collect(),
+        ));
     }
 
     // Timeline
@@ -1176,18 +1388,54 @@ fn document(summary: &Summary, events: &[Event], objectives: &Objectives) -> Vec
 
     // Communications
     doc.push(Block::Heading("Communications".into()));
-    if summary.communications.is_empty() {
-        doc.push(Block::Para("No communications were recorded.".into()));
+    doc.push(Block::Sub("Sent".into()));
+    if summary.sent.is_empty() {
+        doc.push(Block::Para("Nothing was sent.".into()));
     }
-    for c in &summary.communications {
+    for c in &summary.sent {
         doc.push(Block::Pre {
             caption: format!(
-                "{} — {}{}{}",
+                "{} — {}{}{}{}{}",
                 ts(c.at),
-                c.kind,
+                if c.kind == "notify" {
+                    "team notification"
+                } else {
+                    "client notice"
+                },
+                c.draft
+                    .as_ref()
+                    .map(|d| format!(" {d}"))
+                    .unwrap_or_default(),
                 c.to.as_ref()
                     .map(|t| format!(" to {t}"))
                     .unwrap_or_default(),
+                if c.via.is_empty() {
+                    String::new()
+                } else {
+                    format!(" by {}", c.via.join(", "))
+                },
+                c.step
+                    .as_ref()
+                    .map(|s| format!(" (step {s})"))
+                    .unwrap_or_default()
+            ),
+            text: c.text.clone(),
+        });
+    }
+    doc.push(Block::Sub("Drafts".into()));
+    if summary.drafts.is_empty() {
+        doc.push(Block::Para("No drafts were recorded.".into()));
+    }
+    for c in &summary.drafts {
+        doc.push(Block::Pre {
+            caption: format!(
+                "{} — {}{} ({}){}",
+                ts(c.at),
+                c.draft.as_deref().unwrap_or("draft"),
+                c.to.as_ref()
+                    .map(|t| format!(" for {t}"))
+                    .unwrap_or_default(),
+                c.kind,
                 c.step
                     .as_ref()
                     .map(|s| format!(" (step {s})"))
@@ -1274,6 +1522,9 @@ pub fn markdown(summary: &Summary, events: &[Event], objectives: &Objectives) ->
             }
             Block::Heading(h) => {
                 let _ = writeln!(out, "## {h}\n");
+            }
+            Block::Sub(h) => {
+                let _ = writeln!(out, "### {h}\n");
             }
             Block::Para(p) => {
                 let _ = writeln!(out, "{p}\n");
@@ -1397,6 +1648,9 @@ pub fn html(summary: &Summary, events: &[Event], objectives: &Objectives) -> Str
             Block::Heading(h) => {
                 let _ = writeln!(out, "<h2>{}</h2>", esc(&h));
             }
+            Block::Sub(h) => {
+                let _ = writeln!(out, "<h3>{}</h3>", esc(&h));
+            }
             Block::Para(p) => {
                 let _ = writeln!(out, "<p>{}</p>", esc(&p));
             }
@@ -1446,7 +1700,7 @@ fn chart(summary: &Summary, events: &[Event], objectives: &Objectives) -> String
     };
     let last = events.iter().map(|e| e.at).max().unwrap_or(origin);
     let total_ms = (last - origin).num_milliseconds().max(1) as f64;
-    let (left, width, lane_h, top) = (170.0, 700.0, 44.0, 30.0);
+    let (left, width, lane_h, top) = (170.0, 700.0, 44.0, 50.0);
     let x = |at: DateTime<Utc>| {
         let ms = (at - origin).num_milliseconds() as f64;
         left + (ms / total_ms).clamp(0.0, 1.0) * width
@@ -1464,8 +1718,21 @@ fn chart(summary: &Summary, events: &[Event], objectives: &Objectives) -> String
     if lanes.is_empty() {
         lanes.push(("incident".to_owned(), Vec::new()));
     }
+    // An RTO budget that ends after the chart is drawn past a break in the axis, at `beyond`.
+    let budget_end = |ws: Option<Workstream>| {
+        let budget = ws.and_then(|w| objectives.rto_for(w))?;
+        let end = chrono::Duration::from_std(budget.get())
+            .ok()
+            .and_then(|d| origin.checked_add_signed(d))?;
+        Some((budget, end))
+    };
+    let any_beyond = lanes
+        .iter()
+        .filter_map(|(_, runs)| budget_end(runs.first().and_then(|r| r.workstream)))
+        .any(|(_, end)| end > last);
+    let beyond = left + width + 60.0;
     let height = top + lanes.len() as f64 * lane_h + 40.0;
-    let total_w = left + width + 30.0;
+    let total_w = left + width + if any_beyond { 190.0 } else { 30.0 };
     let mut svg = format!(
         "<svg class=\"chart\" width=\"{total_w}\" height=\"{height}\" viewBox=\"0 0 {total_w} {height}\" role=\"img\" aria-label=\"Recovery chart\">\n"
     );
@@ -1481,13 +1748,8 @@ fn chart(summary: &Summary, events: &[Event], objectives: &Objectives) -> String
             esc(label)
         );
     };
-    if let Some(sig) = &summary.first_signal {
-        marker(&mut svg, sig.at, "first signal", "#c00", 0.0);
-    }
-    if let Some(at) = summary.declared_at {
-        marker(&mut svg, at, "declared", "#d60", 1.0);
-    }
-    for (i, (name, runs)) in lanes.iter().enumerate() {
+    // Lane backgrounds first, so the markers' lines stay visible on top of them.
+    for (i, (name, _)) in lanes.iter().enumerate() {
         let y = top + i as f64 * lane_h;
         let _ = writeln!(
             svg,
@@ -1496,29 +1758,47 @@ fn chart(summary: &Summary, events: &[Event], objectives: &Objectives) -> String
             y + lane_h / 2.0 + 4.0,
             esc(name)
         );
+    }
+    if let Some(sig) = &summary.first_signal {
+        marker(&mut svg, sig.at, "first signal", "#c00", 0.0);
+    }
+    if let Some(at) = summary.alert_at {
+        marker(&mut svg, at, "alert", "#a0a", 1.0);
+    }
+    if let Some(at) = summary.confirmed_at {
+        marker(&mut svg, at, "confirmed", "#609", 2.0);
+    }
+    if let Some(at) = summary.declared_at {
+        marker(&mut svg, at, "declared", "#d60", 3.0);
+    }
+    if any_beyond {
+        // The axis break: the time between the chart's end and the budget is not to scale.
+        let bx = left + width + 20.0;
+        let _ = writeln!(
+            svg,
+            "<line x1=\"{left}\" y1=\"{bottom}\" x2=\"{beyond}\" y2=\"{bottom}\" stroke=\"#666\"/>\n<text x=\"{bx:.1}\" y=\"{:.1}\" font-size=\"14\" fill=\"#666\" text-anchor=\"middle\">≈<title>axis break: not to scale beyond {}</title></text>",
+            bottom + 5.0,
+            esc(&t_offset(last, origin))
+        );
+    }
+    for (i, (_, runs)) in lanes.iter().enumerate() {
+        let y = top + i as f64 * lane_h;
         let ws = runs.first().and_then(|r| r.workstream);
-        if let Some(budget) = ws.and_then(|w| objectives.rto_for(w)) {
-            let end = chrono::Duration::from_std(budget.get())
-                .ok()
-                .and_then(|d| origin.checked_add_signed(d));
-            match end {
-                Some(end) if end <= last => {
-                    let px = x(end);
-                    let _ = writeln!(
-                        svg,
-                        "<line x1=\"{px:.1}\" y1=\"{y}\" x2=\"{px:.1}\" y2=\"{:.1}\" stroke=\"#900\" stroke-width=\"2\"><title>RTO budget {budget}</title></line>",
-                        y + lane_h
-                    );
-                }
-                _ => {
-                    let _ = writeln!(
-                        svg,
-                        "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" fill=\"#900\" text-anchor=\"end\">RTO {budget} → (beyond this chart)</text>",
-                        left + width,
-                        y + 11.0
-                    );
-                }
-            }
+        if let Some((budget, end)) = budget_end(ws) {
+            let (px, note) = if end <= last {
+                (x(end), String::new())
+            } else {
+                (beyond, format!(" at {}", t_offset(end, origin)))
+            };
+            let _ = writeln!(
+                svg,
+                "<line x1=\"{px:.1}\" y1=\"{y}\" x2=\"{px:.1}\" y2=\"{:.1}\" stroke=\"#900\" stroke-width=\"2\"><title>RTO budget {budget} ends {}</title></line>\n<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" fill=\"#900\">RTO {budget}{}</text>",
+                y + lane_h,
+                esc(&t_offset(end, origin)),
+                px + 3.0,
+                y + 11.0,
+                esc(&note)
+            );
         }
         for run in runs {
             for a in &run.approvals {
@@ -1738,7 +2018,7 @@ mod tests {
         )
         .at(
             60 * s,
-            ev(user("alice"), "incident.declared", json!({"title": "Heroku outage"})).incident(inc()),
+            ev(user("alice"), "incident.declared", json!({"title": "Heroku outage", "severity": "sev1", "commander": "carol", "workstreams": ["hosting"]})).incident(inc()),
         )
         .at(
             70 * s,
@@ -1891,9 +2171,10 @@ mod tests {
         assert_eq!(outcome("watch").outcome, "not_run");
 
         assert_eq!(s.notes.iter().filter(|n| n.lesson).count(), 1);
-        assert_eq!(s.communications.len(), 1);
+        assert_eq!(s.sent.len(), 1, "the notify step's output, sent");
+        assert!(s.drafts.is_empty());
         assert_eq!(
-            s.communications[0].text,
+            s.sent[0].text,
             "[RUN-1] Hosting failover started, \"ETA\" 30m,\nstand by"
         );
     }
@@ -1974,6 +2255,9 @@ mod tests {
             "## Summary",
             "## Impact",
             "- Providers affected: heroku",
+            "Severity sev1; commander carol.",
+            "- Severity: sev1",
+            "- Workstreams affected: hosting",
             "## Objectives",
             "| Objective | Target | Achieved | Result |",
             "| RTO hosting | 4h | 4m 58s | met |",
@@ -1988,6 +2272,10 @@ mod tests {
             "| scale | ecs_scale | 2026-11-25 09:02:11.000 UTC | 2026-11-25 09:03:20.000 UTC | 59s | 2 | succeeded |",
             "| dns | route53_upsert |",
             "## Communications",
+            "### Sent",
+            "— team notification to engineering (step notify)",
+            "### Drafts",
+            "No drafts were recorded.",
             "[RUN-1] Hosting failover started, \"ETA\" 30m,\nstand by\n",
             "## Lessons learned",
             "- Backups should run hourly (alice, 2026-11-25 09:06:40.000 UTC)",
@@ -2084,6 +2372,12 @@ mod tests {
         assert_eq!(value["summary"]["runs"][0]["achieved_rto_ms"], 298_000);
         assert_eq!(value["summary"]["runs"][0]["achieved_rpo_secs"], 720);
         assert_eq!(value["summary"]["drill"], false);
+        assert_eq!(value["summary"]["severity"], "sev1");
+        assert_eq!(value["summary"]["commander"], "carol");
+        assert_eq!(value["summary"]["workstreams"], json!(["hosting"]));
+        assert_eq!(value["summary"]["sent"][0]["to"], "engineering");
+        assert_eq!(value["summary"]["drafts"], json!([]));
+        assert_eq!(value["summary"]["simulated_outages"], json!([]));
     }
 
     #[test]
@@ -2131,13 +2425,26 @@ mod tests {
             "<title>scale succeeded (59s)</title>",
             "<title>dns failed (7s)</title>",
             "<title>recovered at 2026-11-25 09:05:00.000 UTC</title>",
-            "RTO 4h → (beyond this chart)",
+            ">alert</text>",
+            ">confirmed</text>",
+            "<title>alert 2026-11-25 09:00:03.000 UTC</title>",
+            "<title>confirmed 2026-11-25 09:00:05.000 UTC</title>",
         ] {
             assert!(page.contains(part), "missing {part:?}");
         }
-        // Within the chart the budget is a line.
+        // The 4 h budget ends far past a 16-minute incident: a line beyond a break in the axis,
+        // labelled with where it ends.
+        assert!(page.contains("axis break"), "{page}");
+        assert!(
+            page.contains("<title>RTO budget 4h ends T+04:00:00</title>"),
+            "{page}"
+        );
+        assert!(page.contains(">RTO 4h at T+04:00:00</text>"), "{page}");
+        // Within the chart the budget is a line at its place, and there is no break.
         let page = html(&s, &events, &objectives(120));
-        assert!(page.contains("<title>RTO budget 2m</title>"));
+        assert!(page.contains("<title>RTO budget 2m ends T+00:02:00</title>"));
+        assert!(page.contains(">RTO 2m</text>"));
+        assert!(!page.contains("axis break"));
         // Same content as the Markdown.
         for heading in [
             "Detection",
@@ -2248,5 +2555,210 @@ mod tests {
             }
             assert!(!out.contains("[redacted]"), "{format:?} printed a Secret");
         }
+    }
+
+    /// The fixture plus the communication events of a real run: a team told on two routes,
+    /// a client notice drafted, edited, approved and sent on two outputs.
+    fn with_comms() -> Vec<Event> {
+        let mut events = recorded();
+        let mut add = |kind: &str, data: Value, step_output: bool| {
+            let last = events.last().unwrap().clone();
+            let mut new = NewEvent::new(Actor::Bot, kind, data).incident(inc());
+            if step_output {
+                new = new.run(run_id());
+            }
+            events.push(Event::seal(
+                new,
+                last.seq + 1,
+                last.at + chrono::Duration::seconds(1),
+                &last.hash,
+            ));
+        };
+        let told = "Hosting failed over to AWS.";
+        add(
+            "notify.delivered",
+            json!({"team": "support", "route": "discord", "attempt": 1, "text": told, "detail": "ok"}),
+            true,
+        );
+        add(
+            "notify.delivered",
+            json!({"team": "support", "route": "webhook", "attempt": 2, "text": told, "detail": "204"}),
+            true,
+        );
+        add(
+            "step.succeeded",
+            json!({"step": "tell-support", "kind": "notify", "summary": "told support", "output": {"team": "support", "text": told}, "duration_ms": 5, "attempts": 1}),
+            true,
+        );
+        add(
+            "comms.drafted",
+            json!({"draft": "DRAFT-1", "audience": "clients", "kind": "initial", "text": "v1 text"}),
+            true,
+        );
+        add(
+            "step.succeeded",
+            json!({"step": "draft", "kind": "comms_draft", "summary": "drafted", "output": {"draft": "DRAFT-1", "template": "clients-initial.md.j2", "text": "v1 text"}, "duration_ms": 5, "attempts": 1}),
+            true,
+        );
+        add(
+            "comms.edited",
+            json!({"draft": "DRAFT-1", "text": "v2 text", "previous": "v1 text"}),
+            false,
+        );
+        add(
+            "comms.approved",
+            json!({"draft": "DRAFT-1", "version": 2, "text": "v2 text"}),
+            false,
+        );
+        add(
+            "comms.sent",
+            json!({"draft": "DRAFT-1", "output": "webhook", "attempt": 1, "text": "v2 text", "detail": "200"}),
+            false,
+        );
+        add(
+            "comms.sent",
+            json!({"draft": "DRAFT-1", "output": "email", "attempt": 1, "text": "v2 text", "detail": "250"}),
+            false,
+        );
+        events
+    }
+
+    #[test]
+    fn communications_sent_are_listed_apart_from_drafts_without_duplicates() {
+        let events = incident_events(&with_comms(), &inc());
+        let s = summarize(&events, &inc());
+        let sent: Vec<(&str, Option<&str>, &str, Vec<&str>)> = s
+            .sent
+            .iter()
+            .map(|c| {
+                (
+                    c.kind.as_str(),
+                    c.to.as_deref(),
+                    c.text.as_str(),
+                    c.via.iter().map(String::as_str).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            sent,
+            vec![
+                (
+                    "notify",
+                    Some("engineering"),
+                    "[RUN-1] Hosting failover started, \"ETA\" 30m,\nstand by",
+                    vec![]
+                ),
+                (
+                    "notify",
+                    Some("support"),
+                    "Hosting failed over to AWS.",
+                    vec!["discord", "webhook"]
+                ),
+                (
+                    "comms.sent",
+                    Some("clients"),
+                    "v2 text",
+                    vec!["webhook", "email"]
+                ),
+            ]
+        );
+        assert_eq!(
+            s.sent[1].step.as_deref(),
+            Some("tell-support"),
+            "the step joins its delivery"
+        );
+        assert_eq!(s.sent[2].draft.as_deref(), Some("DRAFT-1"));
+        let drafts: Vec<(&str, &str)> = s
+            .drafts
+            .iter()
+            .map(|c| (c.kind.as_str(), c.text.as_str()))
+            .collect();
+        assert_eq!(
+            drafts,
+            vec![
+                ("comms.drafted", "v1 text"),
+                ("comms.edited, comms.approved", "v2 text"),
+            ]
+        );
+        assert_eq!(s.drafts[0].step.as_deref(), Some("draft"));
+
+        let md = markdown(&s, &events, &objectives(4 * 3600));
+        let sent_part = &md[md.find("### Sent").unwrap()..md.find("### Drafts").unwrap()];
+        let drafts_part = &md[md.find("### Drafts").unwrap()..md.find("## Lessons").unwrap()];
+        assert!(
+            sent_part.contains(
+                "— client notice DRAFT-1 to clients by webhook, email\n\n```text\nv2 text\n```"
+            ),
+            "{sent_part}"
+        );
+        assert!(
+            sent_part.contains("— team notification to support by discord, webhook (step tell-support)\n\n```text\nHosting failed over to AWS.\n```"),
+            "{sent_part}"
+        );
+        assert_eq!(
+            sent_part.matches("Hosting failed over to AWS.").count(),
+            1,
+            "{sent_part}"
+        );
+        assert_eq!(sent_part.matches("v2 text").count(), 1);
+        assert!(
+            !sent_part.contains("v1 text"),
+            "a draft never sent is not listed as sent"
+        );
+        assert!(
+            drafts_part.contains("DRAFT-1 for clients (comms.drafted) (step draft)"),
+            "{drafts_part}"
+        );
+        assert!(
+            drafts_part.contains("DRAFT-1 for clients (comms.edited, comms.approved)"),
+            "{drafts_part}"
+        );
+        assert_eq!(drafts_part.matches("v1 text").count(), 1, "{drafts_part}");
+    }
+
+    #[test]
+    fn a_drill_logs_its_simulated_outage_and_measures_detection_from_it() {
+        let mut log = Log::default();
+        log.at(0, ev(Actor::Scheduler, "drill.started", json!({"providers": ["heroku"]})))
+            .at(800, ev(Actor::Scheduler, "drill.outage_simulated", json!({"provider": "heroku"})))
+            .at(1050, ev(feed("heroku-probe"), "feed.observed", json!({"provider": "heroku", "from": "operational", "to": "major_outage"})))
+            .at(1300, ev(feed("heroku-probe"), "feed.outage", json!({"provider": "heroku", "from": "operational", "to": "major_outage"})))
+            .at(1301, ev(Actor::Bot, "alert.posted", json!({"alert_id": "A1", "provider": "heroku", "level": "major_outage", "confirmed": false})))
+            .at(1303, ev(Actor::Bot, "alert.updated", json!({"alert_id": "A1", "provider": "heroku", "level": "major_outage", "confirmed": true})))
+            .at(1310, ev(user("c"), "incident.declared", json!({"title": "[DRILL] Heroku outage", "severity": "sev1", "commander": "c"})).incident(inc()))
+            .at(1900, ev(Actor::Bot, "alert.recovered", json!({"alert_id": "A1", "provider": "heroku", "duration_secs": 0, "duration_ms": 599})))
+            .at(2000, ev(user("c"), "incident.resolved", json!({})).incident(inc()));
+        let events = incident_events(&log.events, &inc());
+        assert!(events.iter().any(|e| e.kind == "drill.outage_simulated"));
+        let s = summarize(&events, &inc());
+        assert_eq!(s.simulated_outages.len(), 1);
+        let d = &s.simulated_outages[0];
+        assert_eq!((d.provider.as_str(), d.detection_ms), ("heroku", Some(503)));
+        assert_eq!(d.outage_at, t0() + chrono::Duration::milliseconds(800));
+
+        let md = markdown(&s, &events, &objectives(4 * 3600));
+        assert!(
+            md.contains("| Simulated outage of heroku (drill) | 2026-11-25 09:00:00.800 UTC | T-00:00:00.500 | — |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| First signal | 2026-11-25 09:00:01.300 UTC | T+00:00:00 | 500ms |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("- Detection time of the drill for heroku: 503ms (simulated outage → confirmed alert)"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| Drill: simulated outage of heroku begins |"),
+            "{md}"
+        );
+        // The recovery's duration in ms, not rounded down to 0 s.
+        assert!(md.contains("heroku recovered after 599ms"), "{md}");
+
+        // Outside a drill, a stray drill.outage_simulated is neither selected nor measured.
+        let s = summarize(&selected().0, &inc());
+        assert!(s.simulated_outages.is_empty());
+        assert!(drill_detections(&log.events).len() == 1);
     }
 }

@@ -4,6 +4,7 @@
 mod comms_commands;
 
 use std::collections::BTreeMap;
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -509,9 +510,8 @@ impl Bot {
             Err(reply) => return reply,
         };
         let now = Utc::now();
-        let id = format!("REQ-{}-{}", now.format("%H%M%S"), rb.name);
         let request = Request {
-            id: id.clone(),
+            id: String::new(),
             runbook: rb.name.clone(),
             params: params.clone(),
             plan_hash: plan_hash(rb, &params),
@@ -523,6 +523,21 @@ impl Bot {
             approvals: Vec::new(),
             closed: false,
         };
+        // The id is chosen and taken under one lock, so no two requests ever share one.
+        let request = {
+            let mut requests = self.lock();
+            let id = loop {
+                let suffix = std::collections::hash_map::RandomState::new().hash_one(now) as u16;
+                let id = request_id(now, &rb.name, suffix);
+                if !requests.contains_key(&id) {
+                    break id;
+                }
+            };
+            let request = Request { id, ..request };
+            requests.insert(request.id.clone(), request.clone());
+            request
+        };
+        let id = request.id.clone();
         let mut event = NewEvent::new(
             actor(who),
             "run.requested",
@@ -532,7 +547,6 @@ impl Bot {
             event = event.incident(incident);
         }
         self.append(event);
-        self.lock().insert(id.clone(), request.clone());
         let planned = plan(self.engine.env(), rb, &params).await;
         if request.required == 0 {
             return self.start(&request, who).await;
@@ -564,17 +578,42 @@ impl Bot {
         })
     }
 
+    /// Decides one approval. The decision, the approval it adds and closing the request happen
+    /// under one lock, so two approvals pressed at once can never both start the run: the
+    /// later one finds the request decided.
     async fn approve(&self, id: &str, who: &Person) -> Reply {
-        let Some(request) = self.lock().get(id).cloned() else {
-            return Reply::private(format!("no request {id}"));
+        let (request, verdict) = {
+            let mut requests = self.lock();
+            let Some(request) = requests.get_mut(id) else {
+                return Reply::private(format!("no request {id}"));
+            };
+            let current = self
+                .runbooks
+                .iter()
+                .find(|r| r.name == request.runbook)
+                .map(|rb| plan_hash(rb, &request.params))
+                .unwrap_or_default();
+            let verdict =
+                approval::approve(request, who, &self.config.access, Utc::now(), &current);
+            match verdict {
+                Verdict::Refused(_) => {}
+                Verdict::Counted { .. } => request.approvals.push(who.clone()),
+                Verdict::Approved => {
+                    request.approvals.push(who.clone());
+                    request.closed = true;
+                }
+            }
+            if !matches!(verdict, Verdict::Refused(_)) {
+                // Logged under the lock, so the log holds approvals in the order decided.
+                self.append(NewEvent::new(
+                    actor(who),
+                    "run.approval_counted",
+                    json!({ "request": id, "by": who }),
+                ));
+            }
+            (request.clone(), verdict)
         };
-        let current = self
-            .runbooks
-            .iter()
-            .find(|r| r.name == request.runbook)
-            .map(|rb| plan_hash(rb, &request.params))
-            .unwrap_or_default();
-        match approval::approve(&request, who, &self.config.access, Utc::now(), &current) {
+        match verdict {
             Verdict::Refused(refusal) => {
                 self.append(NewEvent::new(
                     actor(who),
@@ -590,30 +629,14 @@ impl Bot {
                     _ => reply,
                 }
             }
-            Verdict::Counted { remaining } => {
-                self.append(NewEvent::new(
-                    actor(who),
-                    "run.approval_counted",
-                    json!({ "request": id, "by": who }),
-                ));
-                if let Some(r) = self.lock().get_mut(id) {
-                    r.approvals.push(who.clone());
-                }
-                Reply::public(text(format!(
-                    "{} approved {id}; {remaining} more needed.",
-                    who.name
-                )))
-            }
-            Verdict::Approved => {
-                self.append(NewEvent::new(
-                    actor(who),
-                    "run.approval_counted",
-                    json!({ "request": id, "by": who }),
-                ));
-                self.start(&request, who)
-                    .await
-                    .settling(format!("approved by {}", who.name))
-            }
+            Verdict::Counted { remaining } => Reply::public(text(format!(
+                "{} approved {id}; {remaining} more needed.",
+                who.name
+            ))),
+            Verdict::Approved => self
+                .start(&request, who)
+                .await
+                .settling(format!("approved by {}", who.name)),
         }
     }
 
@@ -976,9 +999,42 @@ fn mention(channel: &ChannelId) -> String {
     }
 }
 
+/// A run request's id: the date and time for people, the runbook, and a random suffix so
+/// requests made in the same second differ. The runbook's name is cut so that
+/// `approve:<id>` stays within Discord's 100-character `custom_id`.
+fn request_id(now: chrono::DateTime<Utc>, runbook: &str, suffix: u16) -> String {
+    let name: String = runbook.chars().take(60).collect();
+    format!("REQ-{}-{name}-{suffix:04x}", now.format("%Y%m%d-%H%M%S"))
+}
+
 fn text(content: String) -> Message {
     Message {
         content,
         ..Message::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_carry_date_time_and_suffix_and_fit_a_custom_id() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-25T09:30:05Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            request_id(now, "failover-hosting", 0xab1),
+            "REQ-20261125-093005-failover-hosting-0ab1"
+        );
+        assert_ne!(
+            request_id(now, "failover-hosting", 1),
+            request_id(now, "failover-hosting", 2),
+            "the same runbook in the same second"
+        );
+        let long = "x".repeat(200);
+        let id = request_id(now, &long, 0xffff);
+        assert!(format!("approve:{id}").len() <= 100, "{id}");
+        assert!(id.ends_with("-ffff"), "{id}");
     }
 }

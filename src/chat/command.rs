@@ -169,7 +169,7 @@ pub const HELP: &str = "\
 /runbook resume RUN [retry|skip|abort] | cancel RUN
 /approve REQUEST | /deny REQUEST
 /confirm RUN STEP yes|no
-/comms draft clients|internal initial|update|resolved | show [DRAFT] | edit DRAFT TEXT
+/comms draft clients|internal initial|update|resolved | show [DRAFT] | edit DRAFT TEXT (\\n = line break)
 /comms approve DRAFT [vN] | resend DRAFT | discard DRAFT
 /notify team TEAM [TEXT]
 /timeline export md|json|csv|html [INCIDENT]
@@ -276,6 +276,31 @@ fn declaration(words: &[&str]) -> Result<Command, String> {
     })
 }
 
+/// A console line is one line: in a draft's text, `\n` stands for a line break (so a
+/// `Subject:` line stays on its own) and `\\` for a backslash. Spaces around a break are
+/// dropped, as words are joined with single spaces.
+pub fn unescape_lines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match (c, chars.clone().next()) {
+            ('\\', Some('n')) => {
+                chars.next();
+                out.push('\n');
+            }
+            ('\\', Some('\\')) => {
+                chars.next();
+                out.push('\\');
+            }
+            _ => out.push(c),
+        }
+    }
+    out.split('\n')
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn parse_words(words: &[&str]) -> Result<Command, String> {
     let rest = |from: usize| words[from.min(words.len())..].join(" ");
     match words {
@@ -332,7 +357,7 @@ fn parse_words(words: &[&str]) -> Result<Command, String> {
         ["/comms", "approve", draft, version] => Ok(Command::CommsApprove { draft: (*draft).to_owned(), version: Some(parse_draft_version(version)?) }),
         ["/comms", "resend", draft] => Ok(Command::CommsResend { draft: (*draft).to_owned() }),
         ["/comms", "discard", draft] => Ok(Command::CommsDiscard { draft: (*draft).to_owned() }),
-        ["/comms", "edit", draft, _, ..] => Ok(Command::CommsEdit { draft: (*draft).to_owned(), text: rest(3) }),
+        ["/comms", "edit", draft, _, ..] => Ok(Command::CommsEdit { draft: (*draft).to_owned(), text: unescape_lines(&rest(3)) }),
         ["/notify", "team", team] => Ok(Command::NotifyTeam { team: (*team).to_owned(), text: None }),
         ["/notify", "team", team, _, ..] => Ok(Command::NotifyTeam { team: (*team).to_owned(), text: Some(rest(3)) }),
         ["/comms", ..] => Err("usage: /comms draft clients|internal initial|update|resolved | show [DRAFT] | edit DRAFT TEXT | approve DRAFT [vN] | resend DRAFT | discard DRAFT".into()),
@@ -420,6 +445,22 @@ mod tests {
                 text: "We are back on Heroku.".into()
             }
         );
+        // `\n` breaks lines, so a `Subject:` line stays on its own; `\\` is a backslash.
+        assert_eq!(
+            parse(
+                r"/comms edit DRAFT-1 Subject: We keep running\n\nDear customer, \n we moved C:\\app. --as bob"
+            ),
+            Command::CommsEdit {
+                draft: "DRAFT-1".into(),
+                text: "Subject: We keep running\n\nDear customer,\nwe moved C:\\app.".into()
+            }
+        );
+        let edited = unescape_lines(r"Subject: Back\n\nAll good.");
+        assert_eq!(
+            crate::comms::template::split_subject(&edited),
+            (Some("Back".into()), "All good.".into())
+        );
+        assert_eq!(unescape_lines(r"no breaks \t here"), r"no breaks \t here");
         assert_eq!(parse("/comms show"), Command::CommsShow { draft: None });
         assert_eq!(
             parse("/comms approve DRAFT-2"),

@@ -502,6 +502,8 @@ pub fn is_slow(command: &Command) -> bool {
             | Command::CommsResend { .. }
             | Command::NotifyTeam { .. }
             | Command::DrReadiness
+            // Resolving calls PagerDuty for the alerts the incident opened.
+            | Command::IncidentResolve
     )
 }
 
@@ -1441,6 +1443,10 @@ mod tests {
         assert!(
             is_slow(&Command::DrReadiness),
             "probes take time: defer first"
+        );
+        assert!(
+            is_slow(&Command::IncidentResolve),
+            "resolving calls PagerDuty: defer first"
         );
         assert_eq!(
             command_from(&data("incident", "declare", json!([]))).unwrap(),

@@ -86,6 +86,37 @@ pub fn file_name(audience: Audience, kind: Kind) -> String {
 /// text; the `notify` step and `/notify team TEXT` send their own text.
 pub const NOTIFY_TEMPLATE: &str = "internal-notify.md.j2";
 
+/// The file of a template named in a runbook: `internal-notify` or `internal-notify.md.j2`.
+pub fn resolve_name(name: &str) -> String {
+    if name.ends_with(".j2") {
+        name.to_owned()
+    } else {
+        format!("{name}.md.j2")
+    }
+}
+
+/// Checks a template text without facts: its syntax, and that it only uses the facts'
+/// variables. `Err` names the first problem.
+pub fn check_source(text: &str) -> Result<(), String> {
+    let env = Environment::new();
+    let template = env
+        .template_from_str(text)
+        .map_err(|e| format!("template syntax: {}", e.detail().unwrap_or("invalid")))?;
+    let mut unknown: Vec<String> = template
+        .undeclared_variables(false)
+        .into_iter()
+        .filter(|v| !super::facts::VARIABLES.contains(&v.as_str()))
+        .collect();
+    unknown.sort();
+    match unknown.first() {
+        None => Ok(()),
+        Some(name) => Err(format!(
+            "unknown variable `{name}` (messages may use: {})",
+            super::facts::VARIABLES.join(", ")
+        )),
+    }
+}
+
 /// Renders `text` with `facts`. Undefined variables are errors here too, so a template that
 /// slipped past `lifeboat check` fails loudly instead of printing blanks to clients.
 pub fn render_str(name: &str, text: &str, facts: &Facts) -> Result<String, String> {
@@ -169,6 +200,27 @@ mod tests {
         }
         let notify = render(&dir, NOTIFY_TEMPLATE, &full).unwrap();
         assert!(notify.starts_with("INC-1 (mitigating)"), "{notify}");
+    }
+
+    #[test]
+    fn runbook_template_names_and_message_sources_are_checked() {
+        assert_eq!(resolve_name("internal-notify"), "internal-notify.md.j2");
+        assert_eq!(
+            resolve_name("internal-notify.md.j2"),
+            "internal-notify.md.j2"
+        );
+        assert_eq!(
+            check_source("{{ incident }}: data-loss window {{ data_loss_window }}"),
+            Ok(())
+        );
+        assert_eq!(check_source("no facts at all"), Ok(()));
+        let err = check_source("since {{ started_at }}, eta {{ eta }}").unwrap_err();
+        assert!(
+            err.starts_with("unknown variable `eta` (messages may use: company,"),
+            "{err}"
+        );
+        let err = check_source("{% if drill %}unclosed").unwrap_err();
+        assert!(err.starts_with("template syntax:"), "{err}");
     }
 
     #[test]

@@ -145,7 +145,34 @@ impl FeedSource for Scripted {
     }
 }
 
-/// Prints everything the bot says, and keeps it for the drill to watch.
+/// The marker every message of a drill carries.
+pub const DRILL_MARK: &str = "[DRILL]";
+
+/// The value a drill gives every secret (API keys, tokens) its runbooks use: the real ones
+/// are never read. The stand-ins insist on it, so it really goes through the pipeline.
+pub const DRILL_SECRET: &str = "drill-not-a-secret-5b1e";
+
+/// `text` with the drill marker in front, unless it already starts with it.
+fn marked(text: &str) -> String {
+    if text.starts_with(DRILL_MARK) {
+        text.to_owned()
+    } else if text.is_empty() {
+        DRILL_MARK.to_owned()
+    } else {
+        format!("{DRILL_MARK} {text}")
+    }
+}
+
+/// The message with the drill marker in front of its content (alerts, run requests and
+/// progress, team notifications: everything said during a drill).
+fn mark(message: &Message) -> Message {
+    Message {
+        content: marked(&message.content),
+        ..message.clone()
+    }
+}
+
+/// Marks, prints and keeps everything the bot says, for the drill to watch.
 struct Tee {
     recorder: Arc<RecordingChat>,
 }
@@ -153,21 +180,24 @@ struct Tee {
 #[async_trait]
 impl Chat for Tee {
     async fn post(&self, channel: &ChannelId, message: &Message) -> Result<MessageRef, ChatError> {
-        print_line(&crate::chat::console::render_text(message));
-        self.recorder.post(channel, message).await
+        let message = mark(message);
+        print_line(&crate::chat::console::render_text(&message));
+        self.recorder.post(channel, &message).await
     }
 
     async fn update(&self, target: &MessageRef, message: &Message) -> Result<(), ChatError> {
+        let message = mark(message);
         print_line(&format!(
             "(edited) {}",
-            crate::chat::console::render_text(message)
+            crate::chat::console::render_text(&message)
         ));
-        self.recorder.update(target, message).await
+        self.recorder.update(target, &message).await
     }
 
     async fn reply(&self, target: &MessageRef, message: &Message) -> Result<MessageRef, ChatError> {
-        print_line(&crate::chat::console::render_text(message));
-        self.recorder.reply(target, message).await
+        let message = mark(message);
+        print_line(&crate::chat::console::render_text(&message));
+        self.recorder.reply(target, &message).await
     }
 
     async fn open_thread(
@@ -176,8 +206,9 @@ impl Chat for Tee {
         from: Option<&MessageRef>,
         name: &str,
     ) -> Result<ChannelId, ChatError> {
+        let name = marked(name);
         print_line(&format!("== thread: {name} =="));
-        self.recorder.open_thread(channel, from, name).await
+        self.recorder.open_thread(channel, from, &name).await
     }
 
     async fn attach(
@@ -186,8 +217,9 @@ impl Chat for Tee {
         message: &Message,
         files: &[crate::chat::Attachment],
     ) -> Result<MessageRef, ChatError> {
-        print_line(&crate::chat::console::render_text(message));
-        self.recorder.attach(channel, message, files).await
+        let message = mark(message);
+        print_line(&crate::chat::console::render_text(&message));
+        self.recorder.attach(channel, &message, files).await
     }
 }
 
@@ -311,7 +343,7 @@ pub async fn run(
         });
     }
 
-    let stand = StandIns::start(chrono::Duration::minutes(12))
+    let stand = StandIns::start(chrono::Duration::minutes(12), DRILL_SECRET)
         .await
         .context("starting the stand-ins")?;
     let config = Arc::new(drill_config(base, &stand, &targets));
@@ -325,7 +357,7 @@ pub async fn run(
         .secret_env_vars()
         .into_iter()
         .chain(["HEROKU_API_KEY"])
-        .map(|v| (v.to_owned(), "drill-not-a-secret".to_owned()))
+        .map(|v| (v.to_owned(), DRILL_SECRET.to_owned()))
         .collect();
     let answers = Arc::new(Answers::default());
     let env = StepEnv {
@@ -379,14 +411,24 @@ pub async fn run(
     let _ = watching.await;
     store.flush()?;
     let mut drilled = result?;
-    // Time to recovery as the plan defines RTO and the post-mortem reports it: from the first
-    // signal to the runbook's success, read back from the log so both always agree.
+    // Every figure as the post-mortem reports it, read back from the log so both agree:
+    // detection from the logged simulated outage to the confirmed alert, time to recovery
+    // (RTO) from the first signal to the runbook's success, the data-loss window from the
+    // restored backup's age.
     let events = store.all()?;
     let summary = crate::timeline::summarize(
         &crate::timeline::incident_events(&events, &drilled.incident),
         &drilled.incident,
     );
     for outcome in &mut drilled.outcomes {
+        if let Some(ms) = summary
+            .simulated_outages
+            .iter()
+            .find(|d| d.provider == outcome.provider)
+            .and_then(|d| d.detection_ms)
+        {
+            outcome.detection = Duration::from_millis(ms.max(0) as u64);
+        }
         if let Some(run) = summary.runs.iter().find(|r| r.run.as_str() == outcome.run) {
             if let Some(ms) = run.achieved_rto_ms {
                 outcome.recovery = Duration::from_millis(ms.max(0) as u64);
@@ -397,6 +439,22 @@ pub async fn run(
                 .or(outcome.data_loss);
         }
     }
+    store.append(
+        NewEvent::new(
+            Actor::Scheduler,
+            "drill.finished",
+            json!({
+                "results": drilled.outcomes.iter().map(|o| json!({
+                    "provider": o.provider, "runbook": o.runbook, "run": o.run, "status": o.status,
+                    "detection_ms": o.detection.as_millis() as u64, "recovery_ms": o.recovery.as_millis() as u64,
+                    "rto_secs": o.rto.as_secs(), "data_loss_secs": o.data_loss.map(|d| d.as_secs()),
+                    "rpo_secs": o.rpo.as_secs(), "rto_met": o.rto_met(), "rpo_met": o.rpo_met(),
+                })).collect::<Vec<_>>(),
+            }),
+        )
+        .incident(drilled.incident.clone()),
+    )?;
+    store.flush()?;
     Ok(drilled)
 }
 
@@ -445,7 +503,13 @@ async fn drive(
     tokio::time::sleep(Duration::from_millis(800)).await;
     let outage = Instant::now();
     for t in targets {
-        println!("== {} goes down ==", t.title);
+        println!("== {DRILL_MARK} {} goes down ==", t.title);
+        // Logged at the flip: the drill's detection time counts from this event.
+        store.append(NewEvent::new(
+            Actor::Scheduler,
+            "drill.outage_simulated",
+            json!({ "provider": t.provider }),
+        ))?;
         if t.provider == "heroku" {
             &script.heroku_down
         } else {
@@ -484,7 +548,8 @@ async fn drive(
         bot.handle(
             Command::IncidentDeclare {
                 title,
-                severity: None,
+                // Every simulated outage is a major one.
+                severity: Some(crate::incident::Severity::Sev1),
                 commander: None,
                 alert: None,
             },
@@ -583,7 +648,7 @@ async fn drive(
     }
 
     for t in targets {
-        println!("== {} comes back ==", t.title);
+        println!("== {DRILL_MARK} {} comes back ==", t.title);
         if t.provider == "heroku" {
             &script.heroku_down
         } else {
@@ -600,33 +665,19 @@ async fn drive(
                 recorder
                     .posts()
                     .iter()
-                    .any(|m| m.content.starts_with("[RECOVERED]") && m.content.contains(&title))
+                    .any(|m| m.content.contains("[RECOVERED]") && m.content.contains(&title))
                     .then_some(())
             },
         )
         .await?;
     }
     print_reply(bot.handle(Command::IncidentResolve, &commander).await);
-    store.append(
-        NewEvent::new(
-            Actor::Scheduler,
-            "drill.finished",
-            json!({
-                "results": outcomes.iter().map(|o| json!({
-                    "provider": o.provider, "runbook": o.runbook, "run": o.run, "status": o.status,
-                    "detection_ms": o.detection.as_millis() as u64, "recovery_ms": o.recovery.as_millis() as u64,
-                    "rto_secs": o.rto.as_secs(), "data_loss_secs": o.data_loss.map(|d| d.as_secs()),
-                    "rpo_secs": o.rpo.as_secs(), "rto_met": o.rto_met(), "rpo_met": o.rpo_met(),
-                })).collect::<Vec<_>>(),
-            }),
-        )
-        .incident(incident.clone()),
-    )?;
     Ok(Drilled { outcomes, incident })
 }
 
+/// Prints a command's reply (run requests, approvals), marked like every drill message.
 fn print_reply(reply: crate::chat::bot::Reply) {
-    print_line(&crate::chat::console::render_text(&reply.message));
+    print_line(&crate::chat::console::render_text(&mark(&reply.message)));
 }
 
 /// The results table a drill ends with.
@@ -635,7 +686,7 @@ pub fn summary(outcomes: &[Outcome]) -> String {
     for o in outcomes {
         let verdict = |met: bool| if met { "met" } else { "MISSED" };
         out.push_str(&format!(
-            "{} → {} ({}, run {})\n  detection time   {} (outage → confirmed alert)\n  time to recovery {} (first signal → runbook verified; RTO {}: {})\n  data-loss window {} (RPO {}: {})\n",
+            "{} → {} ({}, run {})\n  detection time   {} (simulated outage → confirmed alert)\n  time to recovery {} (first signal → runbook verified; RTO {}: {})\n  data-loss window {} (RPO {}: {})\n",
             o.provider,
             o.runbook,
             o.status,

@@ -19,15 +19,18 @@ pub struct StandIns {
     provider: Mutex<String>,
     /// How old the latest backup is.
     backup_age: Duration,
+    /// The key the provider switch demands (`Authorization: Bearer …`), as the real API does.
+    key: String,
 }
 
 impl StandIns {
-    pub async fn start(backup_age: Duration) -> std::io::Result<Arc<Self>> {
+    pub async fn start(backup_age: Duration, key: &str) -> std::io::Result<Arc<Self>> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let this = Arc::new(Self {
             addr: listener.local_addr()?,
             provider: Mutex::new("openai".into()),
             backup_age,
+            key: key.to_owned(),
         });
         let server = this.clone();
         tokio::spawn(async move {
@@ -57,24 +60,40 @@ impl StandIns {
         let method = parts.next().unwrap_or_default().to_owned();
         let path = parts.next().unwrap_or_default().to_owned();
         let mut length = 0usize;
+        let mut authorization = None;
         loop {
             let mut line = String::new();
             if reader.read_line(&mut line).await? == 0 || line.trim().is_empty() {
                 break;
             }
-            if let Some((name, value)) = line.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                length = value.trim().parse().unwrap_or(0).min(1 << 20);
+            if let Some((name, value)) = line.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap_or(0).min(1 << 20);
+                } else if name.eq_ignore_ascii_case("authorization") {
+                    authorization = Some(value.trim().to_owned());
+                }
             }
         }
         let mut body = vec![0; length];
         reader.read_exact(&mut body).await?;
-        let (status, reply) = self.route(&method, &path, &body);
+        let (status, reply) = if path == "/config-vars"
+            && authorization.as_deref() != Some(format!("Bearer {}", self.key).as_str())
+        {
+            (
+                401,
+                json!({ "id": "unauthorized", "message": "Invalid credentials provided." }),
+            )
+        } else {
+            self.route(&method, &path, &body)
+        };
         let text = reply.to_string();
         let response = format!(
             "HTTP/1.1 {status} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
-            if status == 200 { "OK" } else { "Not Found" },
+            match status {
+                200 => "OK",
+                401 => "Unauthorized",
+                _ => "Not Found",
+            },
             text.len()
         );
         reader.get_mut().write_all(response.as_bytes()).await

@@ -294,6 +294,7 @@ impl Watcher {
                 self.alert_messages.remove(&alert.provider);
                 let mut data = alert_data(&alert, posted.as_ref().ok());
                 data["duration_secs"] = json!((at - alert.opened_at).num_seconds());
+                data["duration_ms"] = json!((at - alert.opened_at).num_milliseconds());
                 self.append(NewEvent::new(Actor::Bot, "alert.recovered", data));
             }
             Effect::Notice { feed, text } => {

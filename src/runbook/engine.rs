@@ -365,6 +365,7 @@ impl Driver {
                 let reason = format!(
                     "Lifeboat restarted while step `{step_id}` was running; it is not idempotent, so check whether it took effect, then retry, skip or abort"
                 );
+                self.mark_paused();
                 self.record("run.paused", json!({ "step": step_id, "reason": reason }));
                 self.progress(format!("⏸ paused: {reason}"), true).await;
                 self.view.status = RunStatus::Paused {
@@ -378,6 +379,7 @@ impl Driver {
         {
             let step = self.next_step().map(|s| s.id.clone()).unwrap_or_default();
             let reason = "the runbook file changed since this run started; review the change, then retry (with the new file), skip or abort".to_owned();
+            self.mark_paused();
             self.record("run.paused", json!({ "step": step, "reason": reason }));
             self.progress(format!("⏸ paused: {reason}"), true).await;
             self.view.status = RunStatus::Paused { step, reason };
@@ -512,7 +514,10 @@ impl Driver {
                     json!({ "step": step.id, "kind": step.action.kind(), "error": err.message, "retryable": err.retryable, "output": err.data, "duration_ms": duration_ms, "attempts": attempt, "on_failure": step.on_failure }),
                 );
                 self.progress(
-                    format!("✖ {} after {attempt} attempt(s): {}", step.id, err.message),
+                    format!(
+                        "✖ {} ({duration_ms} ms, {attempt} attempt(s)): {}",
+                        step.id, err.message
+                    ),
                     false,
                 )
                 .await;
@@ -538,6 +543,7 @@ impl Driver {
                     }
                     OnFailure::Pause => {
                         let reason = format!("step `{}` failed: {}", step.id, err.message);
+                        self.mark_paused();
                         self.record("run.paused", json!({ "step": step.id, "reason": reason }));
                         self.progress(format!("⏸ paused: {reason}"), true).await;
                         self.view.status = RunStatus::Paused {
@@ -551,9 +557,30 @@ impl Driver {
         }
     }
 
+    /// Takes decisions from the moment the pause is logged: a responder who sees it may
+    /// decide (or cancel) while its message is still being posted; decisions wait in the
+    /// channel until `await_decision` reads them.
+    fn mark_paused(&self) {
+        self.paused.store(true, Ordering::SeqCst);
+    }
+
     /// Waits for a responder's decision on a paused run.
     async fn await_decision(&mut self, step: &str) -> Next {
         self.paused.store(true, Ordering::SeqCst);
+        // A cancel that came before the run was marked paused sent no decision: it ends the
+        // run now. (`cancel` sets its flag before reading `paused`, so one side sees the other.)
+        if self.cancel.load(Ordering::SeqCst) {
+            self.paused.store(false, Ordering::SeqCst);
+            // The canceller's abort, when `cancel` saw the pause, else the bot's.
+            let actor = match self.decisions.try_recv() {
+                Ok((Decision::Abort, actor)) => actor,
+                _ => Actor::Bot,
+            };
+            self.record_as(actor, "run.aborted", json!({ "step": step }));
+            return Next::Stop(RunStatus::Aborted {
+                step: Some(step.to_owned()),
+            });
+        }
         let decision = tokio::select! {
             decision = self.decisions.recv() => decision,
             // Stays paused in the log; the next start asks again.

@@ -227,6 +227,25 @@ fn validate(source: &TomlSource, runbook: &Runbook, config: &Config) -> Vec<Diag
         );
     }
 
+    // A run nobody approves must not change anything.
+    if runbook.approval.approvals == 0 {
+        let changing: Vec<String> = runbook
+            .steps
+            .iter()
+            .filter(|s| !read_only(&s.action))
+            .map(|s| format!("`{}` ({})", s.id, s.action.kind().as_str()))
+            .collect();
+        if !changing.is_empty() {
+            push(
+                &key_path!["approval", "approvals"],
+                format!(
+                    "approvals = 0 is only for read-only runbooks (steps of kind {READ_ONLY}); these steps change things: {}",
+                    changing.join(", ")
+                ),
+            );
+        }
+    }
+
     let mut params: BTreeSet<&str> = BTreeSet::new();
     for (i, param) in runbook.params.iter().enumerate() {
         if !params.insert(param.name.as_str()) {
@@ -320,6 +339,27 @@ fn validate(source: &TomlSource, runbook: &Runbook, config: &Config) -> Vec<Diag
                         format!("unknown team `{}` (teams in config: {known})", a.team),
                     );
                 }
+                match (&a.message, &a.template) {
+                    (Some(_), Some(_)) | (None, None) => push(
+                        &key_path!["steps", i, "with"],
+                        "notify needs exactly one of `message` or `template`".into(),
+                    ),
+                    (Some(message), None) => {
+                        if let Err(err) = crate::comms::template::check_source(message) {
+                            push(&with("message"), err);
+                        }
+                    }
+                    (None, Some(name)) => {
+                        let dir = &config.paths.templates;
+                        let file = crate::comms::template::resolve_name(name);
+                        if !dir.join(&file).is_file() {
+                            push(
+                                &with("template"),
+                                format!("no template `{file}` in {}", dir.display()),
+                            );
+                        }
+                    }
+                }
             }
             StepAction::BackupCheck(a) => {
                 let by_url = a.url.is_some();
@@ -392,6 +432,29 @@ fn validate(source: &TomlSource, runbook: &Runbook, config: &Config) -> Vec<Diag
         }
     }
     errors
+}
+
+/// The step kinds a runbook with `approvals = 0` may hold, as said in errors.
+const READ_ONLY: &str = "http_check, llm_probe, backup_check by url, route53_wait, wait, confirm";
+
+/// Whether a step only looks, waits or asks: it changes no infrastructure, pages nobody and
+/// runs no program. `notify` pages people, `comms_draft` prepares client messages, and
+/// `backup_check` by `command` runs a program, so none of them is read-only.
+fn read_only(action: &StepAction) -> bool {
+    match action {
+        StepAction::HttpCheck(_)
+        | StepAction::LlmProbe(_)
+        | StepAction::Route53Wait(_)
+        | StepAction::Wait(_)
+        | StepAction::Confirm(_) => true,
+        StepAction::BackupCheck(a) => a.command.is_none(),
+        StepAction::EcsScale(_)
+        | StepAction::Route53Upsert(_)
+        | StepAction::HttpRequest(_)
+        | StepAction::Command(_)
+        | StepAction::Notify(_)
+        | StepAction::CommsDraft(_) => false,
+    }
 }
 
 /// Every string in a JSON value with its key path (skipping the `kind` tag).
@@ -562,5 +625,28 @@ name = "engineering"
             errs[0].contains(":3:1: workstream `data` has no objective"),
             "{errs:?}"
         );
+    }
+
+    #[test]
+    fn approvals_zero_only_for_read_only_runbooks() {
+        let text = format!(
+            "{HEADER}\n[approval]\napprovals = 0\n\n[[steps]]\nid = \"ask\"\nkind = \"confirm\"\nwith = {{ question = \"ok?\" }}\n\n[[steps]]\nid = \"scale\"\nkind = \"ecs_scale\"\nwith = {{ to = \"standby\" }}\n\n[[steps]]\nid = \"tell\"\nkind = \"notify\"\nwith = {{ team = \"engineering\", message = \"hi\" }}\n"
+        );
+        let errs = load(&text).unwrap_err();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].starts_with("rb.toml:6:1: approvals = 0 is only for read-only runbooks"),
+            "{errs:?}"
+        );
+        assert!(
+            errs[0].ends_with("these steps change things: `scale` (ecs_scale), `tell` (notify)"),
+            "{errs:?}"
+        );
+
+        let checks = format!(
+            "{HEADER}\n[approval]\napprovals = 0\n\n[[steps]]\nid = \"ask\"\nkind = \"confirm\"\nwith = {{ question = \"ok?\" }}\n\n[[steps]]\nid = \"smoke\"\nkind = \"http_check\"\nwith = {{ url = \"${{vars.app_url}}/health\" }}\n\n[[steps]]\nid = \"pause\"\nkind = \"wait\"\nwith = {{ duration = \"1s\" }}\n"
+        );
+        let rb = load(&checks).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(rb.approval.approvals, 0);
     }
 }

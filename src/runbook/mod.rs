@@ -316,12 +316,29 @@ pub struct CommandStep {
     pub workdir: Option<PathBuf>,
 }
 
-/// Tell a team (from `[[teams]]`).
+/// Tell a team (from `[[teams]]`), with exactly one of `message` or `template`. Both are
+/// rendered with the incident's facts (`crate::comms::facts::VARIABLES`), so a message may say
+/// `{{ data_loss_window }}`; `template` names a file in `[paths] templates`
+/// (`internal-notify` or `internal-notify.md.j2`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Notify {
     pub team: String,
-    pub message: String,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub template: Option<String>,
+}
+
+impl Notify {
+    /// What is sent, for plans and docs: the message as written, or `template NAME`.
+    pub fn what(&self) -> String {
+        match (&self.message, &self.template) {
+            (Some(message), _) => message.clone(),
+            (None, Some(name)) => format!("template {name}"),
+            (None, None) => String::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

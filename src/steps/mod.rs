@@ -230,9 +230,7 @@ pub async fn plan(env: &StepEnv, input: &StepInput<'_>) -> Result<Vec<String>, S
                 args.argv.iter().map(|a| input.expand(env, a)).collect();
             Ok(vec![format!("run {}", argv?.join(" "))])
         }
-        StepAction::Notify(args) => {
-            Ok(vec![format!("notify team {}: {}", args.team, args.message)])
-        }
+        StepAction::Notify(args) => Ok(vec![format!("notify team {}: {}", args.team, args.what())]),
         StepAction::CommsDraft(args) => Ok(vec![
             format!(
                 "draft the {:?} notice for {:?} (sent only after a communicator approves)",

@@ -9,6 +9,7 @@ use super::{StepEnv, StepError, StepInput, StepOutput};
 use crate::comms::{self, Audience, Kind, Scope};
 use crate::domain::Actor;
 use crate::runbook::{CommsDraft, Notify};
+use crate::store::EventStore;
 
 pub async fn notify(
     env: &StepEnv,
@@ -19,8 +20,8 @@ pub async fn notify(
         .config
         .team(&args.team)
         .ok_or_else(|| StepError::invalid(format!("unknown team `{}`", args.team)))?;
-    let text = format!("[{}] {}", input.run, input.expand(env, &args.message)?);
     let store = env.comms.store.as_deref();
+    let text = format!("[{}] {}", input.run, message(env, input, args, store)?);
     let delivery = comms::delivery(env, store, input.incident, Some(input.run), Actor::Bot);
     let results = delivery.notify_team(team, &text).await;
     let summary = format!("told {}: {}", team.name, comms::summarise(&results));
@@ -34,6 +35,40 @@ pub async fn notify(
         .with_data(data));
     }
     Ok(StepOutput::new(summary, data))
+}
+
+/// The step's text: its `message` (after `${params}`/`${vars}`) or its `template`, rendered
+/// with the facts of the run's incident (`crate::comms::facts`).
+fn message(
+    env: &StepEnv,
+    input: &StepInput<'_>,
+    args: &Notify,
+    store: Option<&dyn EventStore>,
+) -> Result<String, StepError> {
+    let events = match store {
+        Some(store) => store
+            .all()
+            .map_err(|e| StepError::retryable(format!("the event log: {e}")))?,
+        None => Vec::new(),
+    };
+    let scope = Scope {
+        incident: input.incident,
+        run: Some(input.run),
+    };
+    let facts = comms::facts::gather(&events, &env.config, &scope, "internal", chrono::Utc::now());
+    let rendered = match (&args.message, &args.template) {
+        (Some(message), _) => {
+            let expanded = input.expand(env, message)?;
+            comms::template::render_str(&format!("step {}", input.step.id), &expanded, &facts)
+        }
+        (None, Some(name)) => comms::template::render(
+            &env.config.paths.templates,
+            &comms::template::resolve_name(name),
+            &facts,
+        ),
+        (None, None) => Err("notify needs a `message` or a `template`".to_owned()),
+    };
+    rendered.map_err(StepError::invalid)
 }
 
 pub async fn draft(

@@ -600,3 +600,47 @@ fn version_names_the_commit_it_was_built_from() {
         .trim_end_matches(')');
     assert!(!commit.is_empty() && commit != "unknown", "{text}");
 }
+
+/// `/backup` hands out the whole log without authentication: `--production` keeps the
+/// operators' server on loopback.
+#[test]
+fn check_production_fails_when_the_server_listens_beyond_loopback() {
+    let production = CONFIG.to_owned()
+        + &DEMO_ONLY
+            .replace("http://127.0.0.1:8080", "https://app.example.com")
+            .replace("simulated", "live");
+    let exposed = format!("{production}\n[server]\nlisten = \"0.0.0.0:9090\"\n");
+    let line = exposed
+        .lines()
+        .position(|l| l.starts_with("listen = "))
+        .unwrap()
+        + 1;
+    let dir = project(&exposed, RUNBOOK);
+    let (code, _, err) = check(dir.path());
+    assert_eq!(code, Some(0), "plain check accepts it: {err}");
+    let out = lifeboat(
+        dir.path(),
+        &["check", "--production", "--config", "lifeboat.toml"],
+        &[("CLI_TEST_DISCORD_TOKEN", "a-token")],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "lifeboat.toml:{line}:1: [server] listen = \"0.0.0.0:9090\" is not a loopback address: /healthz, /metrics and /backup (the whole event log) are served without authentication; listen on 127.0.0.1"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("1 error found"), "{err}");
+
+    // On loopback, it passes.
+    let local = exposed.replace("0.0.0.0:9090", "127.0.0.1:9090");
+    let dir = project(&local, RUNBOOK);
+    let out = lifeboat(
+        dir.path(),
+        &["check", "--production", "--config", "lifeboat.toml"],
+        &[("CLI_TEST_DISCORD_TOKEN", "a-token")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("production: ok"), "{}", stdout(&out));
+}

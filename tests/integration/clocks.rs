@@ -922,3 +922,190 @@ fn a_misconfigured_rpo_watch_is_refused_at_start() {
             .contains("no runbook has a backup_check step")
     );
 }
+
+/// `/dr status` mid-incident: the provider's level, the incident with its workstream and its
+/// running RTO clock (and forecast), the runbook running for it and one running for no
+/// incident, and the RPO watch's breach.
+#[tokio::test]
+async fn dr_status_shows_the_running_clock_runs_and_the_rpo_watch() {
+    let bench = Bench::new("", "http://127.0.0.1:9/unused");
+    bench
+        .store
+        .append(NewEvent::new(
+            Actor::Feed {
+                name: "heroku-status".into(),
+            },
+            "feed.outage",
+            json!({ "provider": "heroku", "to": "major_outage" }),
+        ))
+        .unwrap();
+    let id = heroku_incident(&bench).await;
+    let engine = Engine::new(bench.env.clone(), bench.store.clone());
+    let hosting = engine
+        .start(
+            &bench.runbooks[0],
+            BTreeMap::new(),
+            Some(lifeboat::domain::IncidentId::from(id.as_str())),
+            Actor::Bot,
+        )
+        .unwrap();
+    let path = bench.dir.path().join("slow-llm.toml");
+    std::fs::write(
+        &path,
+        "name = \"slow-llm\"\ntitle = \"Slow\"\nworkstream = \"llm\"\n\n[[steps]]\nid = \"wait\"\nkind = \"wait\"\nwith = { duration = \"30s\" }\n",
+    )
+    .unwrap();
+    let slow = load_file(&path, &bench.config).unwrap();
+    let other = engine
+        .start(&slow, BTreeMap::new(), None, Actor::Bot)
+        .unwrap();
+    bench
+        .store
+        .append(NewEvent::new(
+            Actor::Scheduler,
+            "rpo.breached",
+            json!({ "age_secs": 7200 }),
+        ))
+        .unwrap();
+
+    let dr = bench
+        .bot()
+        .handle(command("/dr status"), &person("alice", &["responder"]))
+        .await;
+    let text = &dr.message.content;
+    assert!(dr.ephemeral, "a status is for the one who asked");
+    assert!(
+        text.contains("heroku (hosting): major_outage since"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "incident {id}: Heroku down — mitigating, sev1, commander carol\n"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("workstreams: hosting\n"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "run {} (failover-hosting): running\n",
+            hosting.run
+        )),
+        "{text}"
+    );
+    // The hosting clock runs from the first signal, a moment ago, against 4 h.
+    let clock = text
+        .lines()
+        .find(|l| l.starts_with("clock hosting: "))
+        .unwrap_or_else(|| panic!("no hosting clock in\n{text}"));
+    assert!(clock.contains(" / 4h 00m (0%)"), "{clock}");
+    assert!(clock.contains("; "), "the clock has a forecast: {clock}");
+    assert!(
+        text.contains(&format!("\nrun {} (slow-llm): running\n", other.run)),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("RPO watch: BREACHED (latest backup older than the RPO)\n"),
+        "{text}"
+    );
+    engine.begin_shutdown();
+    engine.cancel(&other.run, Actor::Bot).unwrap();
+    engine.cancel(&hosting.run, Actor::Bot).unwrap();
+}
+
+/// `/dr status` typed into `lifeboat run --console` (the real binary's command loop) over a
+/// log with an outage, an open incident and a breached RPO watch.
+#[test]
+fn dr_status_through_the_console_command_loop() {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    use std::process::{Command as Process, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("commands")).unwrap();
+    std::fs::write(
+        dir.path().join("lifeboat.toml"),
+        "[objectives]\nhosting_rto = \"4h\"\nllm_rto = \"2h\"\nrpo = \"1h\"\n\n\
+         [store]\ndata_dir = \"data\"\n\n[server]\nlisten = \"127.0.0.1:0\"\n\n\
+         [[providers]]\nname = \"heroku\"\nworkstream = \"hosting\"\n",
+    )
+    .unwrap();
+    {
+        let store = SledStore::open(&dir.path().join("data")).unwrap();
+        store
+            .append(NewEvent::new(
+                Actor::Feed {
+                    name: "heroku-status".into(),
+                },
+                "feed.outage",
+                json!({ "provider": "heroku", "to": "major_outage" }),
+            ))
+            .unwrap();
+        store
+            .append(
+                NewEvent::new(
+                    Actor::User {
+                        id: "1".into(),
+                        name: "alice".into(),
+                    },
+                    "incident.declared",
+                    json!({ "title": "Heroku down", "severity": "sev1", "commander": "carol", "workstreams": ["hosting"] }),
+                )
+                .incident(lifeboat::domain::IncidentId::from("INC-20260101-000000")),
+            )
+            .unwrap();
+        store
+            .append(NewEvent::new(
+                Actor::Scheduler,
+                "rpo.breached",
+                json!({ "age_secs": 7200 }),
+            ))
+            .unwrap();
+        store.flush().unwrap();
+    }
+    let mut child = Process::new(env!("CARGO_BIN_EXE_lifeboat"))
+        .current_dir(dir.path())
+        .args(["run", "--console", "--config", "lifeboat.toml"])
+        .env_remove("LIFEBOAT_DISCORD_TOKEN")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "/dr status").unwrap();
+    stdin.flush().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::time::Instant::now() < deadline
+        && !seen.iter().any(|l: &String| l.contains("RPO watch"))
+    {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(50)) {
+            seen.push(line);
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let text = seen.join("\n");
+    for line in [
+        "providers:",
+        "  heroku (hosting): major_outage since",
+        "incident INC-20260101-000000: Heroku down — declared, sev1, commander carol",
+        "workstreams: hosting",
+        "clock hosting: ",
+        "RPO watch: BREACHED (latest backup older than the RPO)",
+    ] {
+        assert!(
+            text.contains(line),
+            "`{line}` missing from the console:\n{text}"
+        );
+    }
+}

@@ -2,7 +2,9 @@
 //! template check, LLM polish against local OpenAI / Anthropic wire-format servers (fallback,
 //! both down, a dropped fact, the circuit breaker), team routes (webhook, PagerDuty) with
 //! retries and failure reports, and a client notice drafted, edited, approved and delivered to
-//! a real SMTP server (aiosmtpd), a webhook and an announcement channel.
+//! a real SMTP server (aiosmtpd), a webhook and an announcement channel; and, end to end, the
+//! shipped `failover-hosting` on moto driven from the fake Discord through serenity
+//! (`from_discord`).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::{BufRead, BufReader};
@@ -24,7 +26,7 @@ use lifeboat::aws::{AwsEdges, SimulatedAws};
 use lifeboat::chat::bot::{Bot, Reply};
 use lifeboat::chat::command::{Command, Line, parse_line};
 use lifeboat::chat::recorder::RecordingChat;
-use lifeboat::chat::{ChannelId, Message};
+use lifeboat::chat::{ChannelId, Chat, Message};
 use lifeboat::config::Config;
 use lifeboat::domain::{Actor, IncidentId, RunId};
 use lifeboat::runbook::engine::Engine;
@@ -51,6 +53,8 @@ struct Script {
     /// Replies per path, used in order; the last one repeats.
     replies: HashMap<String, VecDeque<(u16, String)>>,
     hits: HashMap<String, Vec<Hit>>,
+    /// Paths that hold every request this long before answering.
+    stalls: HashMap<String, Duration>,
 }
 
 struct Endpoint {
@@ -82,6 +86,15 @@ impl Endpoint {
         );
     }
 
+    /// Holds every request to `path` for `delay` before answering.
+    fn stall(&self, path: &str, delay: Duration) {
+        self.state
+            .lock()
+            .unwrap()
+            .stalls
+            .insert(path.to_owned(), delay);
+    }
+
     /// Requests received on any path.
     fn total_hits(&self) -> usize {
         self.state.lock().unwrap().hits.values().map(Vec::len).sum()
@@ -110,6 +123,7 @@ async fn answer(State(state): State<Arc<Mutex<Script>>>, request: Request) -> Re
         .await
         .unwrap_or_default();
     let path = parts.uri.path().to_owned();
+    let stall = state.lock().unwrap().stalls.get(&path).copied();
     let (status, reply) = {
         let mut script = state.lock().unwrap();
         script.hits.entry(path.clone()).or_default().push(Hit {
@@ -126,6 +140,9 @@ async fn answer(State(state): State<Arc<Mutex<Script>>>, request: Request) -> Re
             _ => (404, format!("no reply scripted for {path}")),
         }
     };
+    if let Some(delay) = stall {
+        tokio::time::sleep(delay).await;
+    }
     let mut response = Response::new(Body::from(reply));
     *response.status_mut() = StatusCode::from_u16(status).unwrap();
     response
@@ -373,7 +390,7 @@ services = ["the Example app"]
 attempts = 3
 backoff = "10ms"
 timeout = "3s"
-polish_timeout = "5s"
+{polish_timeout}
 breaker_cooldown = "1h"
 {comms}
 
@@ -382,7 +399,12 @@ company = "Example"
 
 {rest}
 "#,
-        templates.display()
+        templates.display(),
+        polish_timeout = if comms.contains("polish_timeout") {
+            ""
+        } else {
+            "polish_timeout = \"5s\""
+        },
     );
     let config = Arc::new(
         Config::from_source(TomlSource::new("t.toml", &text))
@@ -658,6 +680,72 @@ fn a_template_with_an_unknown_variable_fails_check_with_file_and_line() {
     assert!(!err.contains("clients-initial"), "{err}");
 }
 
+#[test]
+fn a_notify_step_with_an_unknown_fact_or_template_fails_check_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("commands")).unwrap();
+    std::fs::create_dir(dir.path().join("templates")).unwrap();
+    std::fs::write(
+        dir.path().join("lifeboat.toml"),
+        "[objectives]\nhosting_rto = \"4h\"\nllm_rto = \"2h\"\nrpo = \"1h\"\n\n[paths]\nrunbooks = \"commands\"\ntemplates = \"templates\"\n\n[[teams]]\nname = \"engineering\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("templates/internal-notify.md.j2"),
+        "{{ incident }} since {{ started_at }}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("commands/tell.toml"),
+        r#"name = "tell"
+title = "Tell"
+workstream = "hosting"
+
+[[steps]]
+id = "fine"
+kind = "notify"
+with = { team = "engineering", template = "internal-notify" }
+
+[[steps]]
+id = "eta"
+kind = "notify"
+with = { team = "engineering", message = "Since {{ started_at }}; back by {{ eta }}." }
+
+[[steps]]
+id = "missing"
+kind = "notify"
+with = { team = "engineering", template = "internal-pager" }
+
+[[steps]]
+id = "both"
+kind = "notify"
+with = { team = "engineering", message = "hi", template = "internal-notify" }
+"#,
+    )
+    .unwrap();
+    let out = lifeboat(dir.path(), &["check", "--config", "lifeboat.toml"], &[]);
+    let err = stderr(&out);
+    assert_ne!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(
+        err.contains("tell.toml:13:32: unknown variable `eta` (messages may use: company,"),
+        "{err}"
+    );
+    assert!(
+        err.contains("tell.toml:18:32: no template `internal-pager.md.j2` in templates"),
+        "{err}"
+    );
+    assert!(
+        err.contains("tell.toml:23:")
+            && err.contains("notify needs exactly one of `message` or `template`"),
+        "{err}"
+    );
+    assert_eq!(
+        err.matches("tell.toml:").count(),
+        3,
+        "the `fine` step passes: {err}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // LLM polish
 
@@ -712,6 +800,61 @@ async fn openai_answering_500_falls_back_to_anthropic_and_the_fallback_is_logged
     assert_eq!(drafted.data["text"], polished.trim());
     let log = serde_json::to_string(&b.store.all().unwrap()).unwrap();
     assert!(!log.contains(OPENAI_KEY) && !log.contains(ANTHROPIC_KEY));
+}
+
+#[tokio::test]
+async fn openai_not_answering_within_the_polish_timeout_falls_back_to_anthropic() {
+    let openai = Endpoint::start().await;
+    let anthropic = Endpoint::start().await;
+    let b = bench(
+        "polish = true\npolish_timeout = \"300ms\"",
+        &llm(&openai, &anthropic),
+    );
+    // OpenAI accepts the request and never answers in time.
+    openai.script("/v1/chat/completions", &[(200, &openai_answer("too late"))]);
+    openai.stall("/v1/chat/completions", Duration::from_secs(30));
+    let polished = faithful(&b);
+    anthropic.script("/v1/messages", &[(200, &anthropic_answer(&polished))]);
+
+    let started = std::time::Instant::now();
+    let reply = b
+        .line(&format!("/comms draft clients initial {ALICE}"))
+        .await;
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(5),
+        "the draft waited {took:?} for a provider that never answers"
+    );
+    let text = &reply.message.content;
+    assert!(text.contains(polished.trim()), "{text}");
+    assert!(text.contains("polished by anthropic"), "{text}");
+    assert!(
+        text.contains("written by anthropic after a fallback (openai failed: "),
+        "{text}"
+    );
+    assert_eq!(openai.hits("/v1/chat/completions").len(), 1);
+    assert_eq!(anthropic.hits("/v1/messages").len(), 1);
+
+    let drafted = &b.events("comms.drafted")[0];
+    assert_eq!(drafted.data["writer"], "anthropic");
+    assert_eq!(drafted.data["fallback"], true);
+    let first = &drafted.data["attempts"][0];
+    assert_eq!(first["provider"], "openai");
+    assert_eq!(first["outcome"], "failed");
+    assert_eq!(first["detail"], "openai did not answer within 300ms");
+    assert!(
+        text.contains("openai failed: openai did not answer within 300ms"),
+        "the thread says why: {text}"
+    );
+    assert_eq!(drafted.data["attempts"][1]["outcome"], "wrote");
+    assert_eq!(drafted.data["text"], polished.trim());
+
+    // A timeout trips the breaker like a 5xx: the next draft skips OpenAI at once.
+    b.line(&format!("/comms draft clients update {ALICE}"))
+        .await;
+    assert_eq!(openai.hits("/v1/chat/completions").len(), 1);
+    let second = &b.events("comms.drafted")[1];
+    assert_eq!(second.data["attempts"][0]["outcome"], "skipped");
 }
 
 #[tokio::test]
@@ -977,6 +1120,72 @@ async fn a_route_that_always_fails_is_reported_in_the_incident_channel() {
     );
 }
 
+#[tokio::test]
+async fn with_the_incident_thread_open_failures_are_reported_in_the_thread() {
+    let ep = Endpoint::start().await;
+    ep.script("/hook", &[(503, "maintenance")]);
+    ep.script("/v2/enqueue", &[(202, PD_OK)]);
+    // Nothing listens on the relay's port: the email output fails on every attempt.
+    let port = free_port();
+    let b = bench(
+        "",
+        &format!(
+            "{}\n[comms.email]\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {port}\nfrom = \"status@example.com\"\nrecipients = [\"ops@client.example\"]\ntimeout = \"2s\"\n",
+            team(&ep.url("/hook"), &ep.url("/v2/enqueue"))
+        ),
+    );
+    let thread = b
+        .chat
+        .open_thread(&ChannelId("incident".into()), None, "INC-20261125-100000")
+        .await
+        .unwrap();
+    b.store
+        .append(
+            NewEvent::new(
+                Actor::Bot,
+                lifeboat::chat::THREAD_OPENED,
+                json!({ "thread": thread.0 }),
+            )
+            .incident(b.incident.clone()),
+        )
+        .unwrap();
+
+    b.line(&format!("/notify team engineering failing over {ALICE}"))
+        .await;
+    b.line(&format!("/comms draft clients update {ALICE}"))
+        .await;
+    let reply = b
+        .line("/comms approve DRAFT-1 --as carol --roles communicator")
+        .await;
+    assert!(reply.message.content.contains("email ✖"), "{reply:?}");
+
+    let in_thread: Vec<String> = b
+        .chat
+        .in_channel(&thread)
+        .into_iter()
+        .map(|m| m.content)
+        .collect();
+    assert!(
+        in_thread
+            .iter()
+            .any(|m| m.starts_with("⚠️ Notifying engineering via webhook failed after 3 attempts")),
+        "{in_thread:?}"
+    );
+    assert!(
+        in_thread
+            .iter()
+            .any(|m| m.starts_with("⚠️ Sending DRAFT-1 via email failed after 3 attempts")),
+        "{in_thread:?}"
+    );
+    assert!(
+        !b.chat
+            .in_channel(&ChannelId("incident".into()))
+            .iter()
+            .any(|m| m.content.starts_with("⚠️")),
+        "reports go to the thread, not the channel"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Drafted, edited, approved, delivered
 
@@ -1232,6 +1441,18 @@ kind = "notify"
 with = { team = "engineering", message = "Hosting failed over to AWS." }
 
 [[steps]]
+id = "facts"
+title = "Tell engineering the facts"
+kind = "notify"
+with = { team = "engineering", message = "${vars.company}: {{ incident }} since {{ started_at }}, data-loss window {{ data_loss_window }}." }
+
+[[steps]]
+id = "template"
+title = "Tell engineering from the template"
+kind = "notify"
+with = { team = "engineering", template = "internal-notify" }
+
+[[steps]]
 id = "draft"
 title = "Draft the client update"
 kind = "comms_draft"
@@ -1257,10 +1478,40 @@ with = { audience = "clients", notice = "update" }
     assert_eq!(page.body["dedup_key"], b.incident.as_str());
     assert_eq!(page.body["payload"]["summary"], text.as_str());
     let delivered = b.events("notify.delivered");
-    assert_eq!(delivered.len(), 3);
-    assert!(delivered.iter().all(|e| e.data["run"] == run.as_str()
+    assert_eq!(delivered.len(), 9, "three steps, three routes each");
+    assert!(delivered[..3].iter().all(|e| e.data["run"] == run.as_str()
         && e.incident.as_ref() == Some(&b.incident)
         && e.data["text"] == text.as_str()));
+
+    // A message may state the incident's facts; a template is rendered with them.
+    let (start, expected, loss) = b.facts();
+    assert_eq!(
+        ep.hits("/hook")[1].body["text"],
+        format!(
+            "[{run}] Example: {} since {start}, data-loss window {loss}.",
+            b.incident
+        )
+    );
+    let templated = ep.hits("/hook")[2].body["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        templated.starts_with(&format!("[{run}] {} (", b.incident)),
+        "{templated}"
+    );
+    for fact in [&start, &expected, loss] {
+        assert!(templated.contains(fact), "{fact} not in {templated}");
+    }
+    assert!(
+        templated.contains("Tell engineering the facts"),
+        "the steps done so far: {templated}"
+    );
+    assert_eq!(
+        ep.hits("/v2/enqueue")[2].body["payload"]["summary"],
+        templated.lines().next().unwrap(),
+        "PagerDuty's summary is the first line"
+    );
 
     // The step's draft waits for a communicator like any other.
     let draft = b
@@ -1863,4 +2114,790 @@ fn an_unknown_smtp_tls_mode_is_refused_with_its_place() {
         err.contains("unknown variant `ssl`, expected `starttls` or `wrapper`"),
         "{err}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Done when: a `failover-hosting` run driven from Discord pages the teams on every route and
+// gets a client notice drafted, edited, approved and emailed, all in the log.
+
+mod from_discord {
+    use super::*;
+
+    use aws_sdk_ecs::types::ContainerDefinition;
+    use aws_sdk_route53::config::Credentials;
+    use aws_sdk_route53::types::{
+        Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
+    };
+    use lifeboat::aws::AwsClients;
+    use lifeboat::chat::discord::{self, DiscordChat, Handler};
+    use lifeboat::config::Secret;
+
+    use crate::support::discord::{
+        APP_ID, Call, FakeDiscord, Member, bot_message, button, modal_submit, slash, text,
+    };
+    use crate::support::http::{HttpServer, Reply as HttpReply};
+    use crate::support::moto::moto;
+
+    const GUILD: u64 = 110_000_000_000_000_001;
+    const CHANNEL: u64 = 110_000_000_000_000_002;
+    const ENGINEERING: u64 = 110_000_000_000_000_003;
+    const SUPPORT: u64 = 110_000_000_000_000_004;
+    const RESPONDER: u64 = 210_000_000_000_000_001;
+    const APPROVER: u64 = 210_000_000_000_000_002;
+    const COMMUNICATOR: u64 = 210_000_000_000_000_003;
+    const ENGINEERING_ROLE: u64 = 410_000_000_000_000_001;
+    const TOKEN: &str = "MTAfake.comms-bot-token.never-logged";
+    const WAIT: Duration = Duration::from_secs(30);
+    const CLUSTER: &str = "lifeboat-standby";
+    const RECORD: &str = "app.example.com.";
+    const STANDBY: &str = "web-alb-123.us-east-1.elb.amazonaws.com.";
+
+    fn alice() -> Member {
+        Member::new(310_000_000_000_000_001, "alice", &[RESPONDER])
+    }
+    fn bob() -> Member {
+        Member::new(310_000_000_000_000_002, "bob", &[APPROVER])
+    }
+    fn carol() -> Member {
+        Member::new(310_000_000_000_000_003, "carol", &[COMMUNICATOR])
+    }
+    fn dave() -> Member {
+        Member::new(310_000_000_000_000_004, "dave", &[COMMUNICATOR])
+    }
+
+    /// What the company pre-configured in AWS (moto): the zone with the record on Heroku,
+    /// the cluster and its two services at 0. Returns the zone id.
+    async fn seed_standby(aws: &AwsClients) -> String {
+        let zone = aws
+            .route53
+            .create_hosted_zone()
+            .name("example.com.")
+            .caller_reference("lifeboat-comms-e2e")
+            .send()
+            .await
+            .expect("create the hosted zone");
+        let zone_id = zone.hosted_zone().expect("a zone").id().to_owned();
+        let set = ResourceRecordSet::builder()
+            .name(RECORD)
+            .r#type(RrType::Cname)
+            .ttl(300)
+            .resource_records(
+                ResourceRecord::builder()
+                    .value("app-example.herokudns.com.")
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let change = Change::builder()
+            .action(ChangeAction::Upsert)
+            .resource_record_set(set)
+            .build()
+            .unwrap();
+        aws.route53
+            .change_resource_record_sets()
+            .hosted_zone_id(&zone_id)
+            .change_batch(ChangeBatch::builder().changes(change).build().unwrap())
+            .send()
+            .await
+            .expect("set the record");
+        aws.ecs
+            .create_cluster()
+            .cluster_name(CLUSTER)
+            .send()
+            .await
+            .expect("create the cluster");
+        aws.ecs
+            .register_task_definition()
+            .family("app")
+            .container_definitions(
+                ContainerDefinition::builder()
+                    .name("app")
+                    .image("example/app:1")
+                    .memory(512)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("register the task definition");
+        for name in ["web", "worker"] {
+            aws.ecs
+                .create_service()
+                .cluster(CLUSTER)
+                .service_name(name)
+                .task_definition("app")
+                .desired_count(0)
+                .send()
+                .await
+                .expect("create the service");
+        }
+        zone_id
+    }
+
+    /// An executable that prints `says` (run through argv, so it needs its own shebang).
+    fn program(dir: &Path, name: &str, says: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\necho '{says}'\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    fn quoted(text: &str) -> String {
+        toml::Value::String(text.to_owned()).to_string()
+    }
+
+    struct Parts<'a> {
+        discord: &'a str,
+        moto: &'a str,
+        zone_id: &'a str,
+        routes: &'a Endpoint,
+        smtp_port: u16,
+        backups: &'a HttpServer,
+        app: &'a HttpServer,
+        restore: &'a Path,
+        integrity: &'a Path,
+    }
+
+    fn config(p: &Parts<'_>) -> Config {
+        let root = root();
+        let text = format!(
+            r#"
+[paths]
+runbooks = {runbooks}
+templates = {templates}
+
+[objectives]
+hosting_rto = "4h"
+llm_rto = "2h"
+rpo = "1h"
+
+[discord]
+token_env = "LIFEBOAT_TEST_TOKEN_NOT_SET"
+guild_id = "{GUILD}"
+incident_channel_id = "{CHANNEL}"
+api_base = "{discord}"
+
+[access]
+responders = ["{RESPONDER}"]
+approvers = ["{APPROVER}"]
+communicators = ["{COMMUNICATOR}"]
+
+[[providers]]
+name = "heroku"
+title = "Heroku"
+workstream = "hosting"
+runbook = "failover-hosting"
+
+[[teams]]
+name = "engineering"
+channel_id = "{ENGINEERING}"
+role_id = "{ENGINEERING_ROLE}"
+webhook_url = "{hook}"
+pagerduty_routing_key_env = "PD_KEY"
+events_url = "{events}"
+
+[[teams]]
+name = "support"
+channel_id = "{SUPPORT}"
+
+[comms]
+services = ["the Example app"]
+attempts = 3
+backoff = "10ms"
+timeout = "5s"
+
+[comms.email]
+smtp_host = "127.0.0.1"
+smtp_port = {smtp}
+from = "Example Status <status@example.com>"
+recipients = ["ops@client-one.example", "it@client-two.example"]
+timeout = "5s"
+
+[aws]
+mode = "live"
+region = "us-east-1"
+endpoint_url = {moto}
+
+[aws.ecs]
+cluster = "{CLUSTER}"
+services = [
+  {{ name = "web", standby = 3, idle = 0 }},
+  {{ name = "worker", standby = 2, idle = 1 }},
+]
+
+[aws.dns]
+zone_id = {zone}
+ttl = 60
+records = [{{ name = "{RECORD}", type = "CNAME", primary = "app-example.herokudns.com.", standby = "{STANDBY}" }}]
+
+[vars]
+company = "Example Co"
+app_url = {app}
+backup_status_url = {backups}
+restore_command = {restore}
+integrity_command = {integrity}
+"#,
+            runbooks = quoted(&root.join("commands").display().to_string()),
+            templates = quoted(&root.join("config/templates").display().to_string()),
+            discord = p.discord,
+            hook = p.routes.url("/hook"),
+            events = p.routes.url("/v2/enqueue"),
+            smtp = p.smtp_port,
+            moto = quoted(p.moto),
+            zone = quoted(p.zone_id),
+            app = quoted(&p.app.base_url()),
+            backups = quoted(&p.backups.url("/backups/latest.json")),
+            restore = quoted(&p.restore.display().to_string()),
+            integrity = quoted(&p.integrity.display().to_string()),
+        );
+        Config::from_source(TomlSource::new("comms-e2e.toml", &text))
+            .unwrap_or_else(|e| panic!("{e:#?}"))
+            .config
+    }
+
+    fn content(body: &Value) -> String {
+        body["content"]
+            .as_str()
+            .or(body["data"]["content"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    fn ephemeral(body: &Value) -> bool {
+        body["flags"].as_u64().unwrap_or(0) & 64 == 64
+            || body["data"]["flags"].as_u64().unwrap_or(0) & 64 == 64
+    }
+
+    fn custom_ids(body: &Value) -> Vec<String> {
+        let rows = body["components"]
+            .as_array()
+            .or(body["data"]["components"].as_array())
+            .cloned()
+            .unwrap_or_default();
+        rows.iter()
+            .flat_map(|row| row["components"].as_array().cloned().unwrap_or_default())
+            .filter_map(|b| b["custom_id"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// Decodes a quoted-printable body (RFC 2045: `=XX` bytes, `=` at a line's end joins it
+    /// to the next), as a mail reader would.
+    fn quoted_printable(body: &str) -> String {
+        let mut bytes = Vec::new();
+        let raw = body.as_bytes();
+        let mut i = 0;
+        while i < raw.len() {
+            match raw[i] {
+                b'=' if raw.get(i + 1) == Some(&b'\n') => i += 2,
+                b'=' if i + 2 < raw.len() => {
+                    let hex = std::str::from_utf8(&raw[i + 1..i + 3]).unwrap();
+                    bytes.push(u8::from_str_radix(hex, 16).unwrap_or_else(|_| panic!("=`{hex}`")));
+                    i += 3;
+                }
+                b => {
+                    bytes.push(b);
+                    i += 1;
+                }
+            }
+        }
+        String::from_utf8(bytes).unwrap()
+    }
+
+    /// An interaction made inside the incident's thread (a public thread of the channel).
+    fn within_thread(mut payload: Value) -> Value {
+        payload["channel"]["type"] = json!(11);
+        payload["channel"]["parent_id"] = json!(CHANNEL.to_string());
+        payload
+    }
+
+    /// Pushes an interaction and waits for its callback (the acknowledgement).
+    async fn interact(fake: &FakeDiscord, payload: Value) -> (String, Call) {
+        let mark = fake.mark();
+        let id = payload["id"].as_str().unwrap().to_owned();
+        let token = payload["token"].as_str().unwrap().to_owned();
+        fake.push_interaction(payload);
+        let callback = fake
+            .wait_call(
+                mark,
+                "the interaction callback",
+                |c| c.method == "POST" && c.path == format!("/interactions/{id}/{token}/callback"),
+                WAIT,
+            )
+            .await;
+        (token, callback)
+    }
+
+    async fn followup(fake: &FakeDiscord, since: usize, token: &str) -> Call {
+        fake.wait_call(
+            since,
+            "the follow-up",
+            |c| c.method == "POST" && c.path == format!("/webhooks/{APP_ID}/{token}"),
+            WAIT,
+        )
+        .await
+    }
+
+    async fn wait_event(store: &SledStore, kind: &str) -> Event {
+        let found = tokio::time::timeout(WAIT, async {
+            loop {
+                if let Some(e) = store.all().unwrap().into_iter().find(|e| e.kind == kind) {
+                    return e;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        found.unwrap_or_else(|_| {
+            let kinds: Vec<String> = store.all().unwrap().into_iter().map(|e| e.kind).collect();
+            panic!("no {kind} event in the log: {kinds:?}")
+        })
+    }
+
+    #[tokio::test]
+    async fn failover_hosting_from_discord_pages_every_route_and_emails_the_approved_notice() {
+        // The world: moto with the standby, the backup status and the app, the restore and
+        // integrity programs, the team routes, the SMTP relay, and the fake Discord.
+        let moto = moto().await;
+        let aws = moto.clients().await;
+        let zone_id = seed_standby(&aws).await;
+        let dir = tempfile::tempdir().unwrap();
+        let backups = HttpServer::start();
+        let completed = chrono::Utc::now() - chrono::Duration::minutes(10);
+        backups.reply(
+            "/backups/latest.json",
+            HttpReply::json(
+                json!({ "latest": { "id": "backup-2041", "completed_at": completed.to_rfc3339_opts(chrono::SecondsFormat::Secs, true) } })
+                    .to_string(),
+            ),
+        );
+        let app = HttpServer::start();
+        app.reply("/health", HttpReply::json(r#"{"status":"ok"}"#));
+        let restore = program(dir.path(), "restore-latest", "restored backup-2041");
+        let integrity = program(dir.path(), "verify-integrity", "12 tables verified");
+        let routes = Endpoint::start().await;
+        routes.script("/hook", &[(200, "ok")]);
+        routes.script("/v2/enqueue", &[(202, PD_OK)]);
+        let smtp = Smtp::start(dir.path());
+        let fake = FakeDiscord::start();
+        let base = fake.api_base();
+        let config = Arc::new(config(&Parts {
+            discord: &base,
+            moto: &moto.endpoint(),
+            zone_id: &zone_id,
+            routes: &routes,
+            smtp_port: smtp.port,
+            backups: &backups,
+            app: &app,
+            restore: &restore,
+            integrity: &integrity,
+        }));
+
+        // The bot as `lifeboat serve` wires it: the real engine over AWS edges on moto, a sled
+        // log, serenity over the fake Discord, the shipped runbook.
+        let runbook = load_file(&root().join("commands/failover-hosting.toml"), &config)
+            .unwrap_or_else(|e| panic!("{e:#?}"));
+        let store = Arc::new(SledStore::open(&dir.path().join("data")).unwrap());
+        let token = Secret::new(TOKEN);
+        let chat = Arc::new(DiscordChat::new(Arc::new(discord::build_http(
+            &token,
+            Some(&base),
+        ))));
+        let aws_edges = AwsEdges::connect_with_credentials(
+            &config.aws,
+            Credentials::new("testing", "testing", None, None, "moto"),
+        )
+        .await;
+        let secrets: BTreeMap<String, String> = [("PD_KEY".to_owned(), PD_KEY.to_owned())].into();
+        let env = StepEnv {
+            config: config.clone(),
+            aws: aws_edges,
+            http: StepEnv::http_client(),
+            chat,
+            channel: ChannelId(CHANNEL.to_string()),
+            answers: Arc::default(),
+            secrets: Arc::new(secrets),
+            comms: Default::default(),
+        };
+        let engine = Engine::new(env, store.clone());
+        let bot = Arc::new(Bot::new(
+            config.clone(),
+            vec![runbook],
+            engine,
+            store.clone(),
+        ));
+        let handler = Handler::new(bot, GUILD, vec!["failover-hosting".into()])
+            .with_incident_channel(Some(CHANNEL));
+        let mut client = discord::client(&token, Some(&base), handler)
+            .await
+            .expect("the client builds");
+        let shards = client.shard_manager.clone();
+        let gateway = tokio::spawn(async move {
+            if let Err(err) = client.start().await {
+                tracing::error!(error = %err, "client stopped");
+            }
+        });
+        fake.wait_sessions(1, WAIT).await;
+
+        // alice declares the incident; it gets its thread.
+        interact(
+            &fake,
+            slash(
+                GUILD,
+                CHANNEL,
+                &alice(),
+                "incident",
+                "declare",
+                json!([text("title", "Heroku down")]),
+            ),
+        )
+        .await;
+        let opened = wait_event(&store, lifeboat::chat::THREAD_OPENED).await;
+        let thread: u64 = opened.data["thread"].as_str().unwrap().parse().unwrap();
+        let incident = opened.incident.clone().expect("the thread's incident");
+        let declared = wait_event(&store, "incident.declared").await;
+        let in_thread = format!("/channels/{thread}/messages");
+
+        // alice requests failover-hosting; bob approves it by its button.
+        let mark = fake.mark();
+        let (request, _) = interact(
+            &fake,
+            slash(
+                GUILD,
+                CHANNEL,
+                &alice(),
+                "runbook",
+                "run",
+                json!([text("name", "failover-hosting")]),
+            ),
+        )
+        .await;
+        let asked = fake
+            .wait_call(
+                mark,
+                "the run request",
+                |c| {
+                    c.method == "PATCH"
+                        && c.path.ends_with(&format!("{request}/messages/@original"))
+                },
+                WAIT,
+            )
+            .await;
+        let approve = custom_ids(&asked.body)
+            .into_iter()
+            .find(|id| id.starts_with("approve:REQ-"))
+            .unwrap_or_else(|| panic!("no approve button: {}", asked.body));
+        let request_message = fake.original(&request).expect("the request message");
+        let mark = fake.mark();
+        let (token, _) = interact(
+            &fake,
+            button(GUILD, CHANNEL, &bob(), &approve, request_message),
+        )
+        .await;
+        let started = followup(&fake, mark, &token).await;
+        assert!(
+            content(&started.body).contains("bob approved"),
+            "{}",
+            started.body
+        );
+
+        // The run asks its question in the thread; alice answers by its [Yes] button.
+        let question = fake
+            .wait_call(
+                mark,
+                "the confirm-scope question",
+                |c| {
+                    c.method == "POST"
+                        && c.path == in_thread
+                        && content(&c.body).starts_with("❓")
+                        && content(&c.body).contains("fail over to AWS?")
+                },
+                WAIT,
+            )
+            .await;
+        let yes = custom_ids(&question.body)
+            .into_iter()
+            .find(|id| id.starts_with("confirm:") && id.ends_with(":confirm-scope:yes"))
+            .unwrap_or_else(|| panic!("no [Yes] button: {}", question.body));
+        let (_, answered) = interact(
+            &fake,
+            within_thread(button(
+                GUILD,
+                thread,
+                &alice(),
+                &yes,
+                bot_message(thread, &content(&question.body)),
+            )),
+        )
+        .await;
+        assert!(
+            answered.body.to_string().contains("confirmed"),
+            "{}",
+            answered.body
+        );
+
+        // The run goes through on moto to the end.
+        let finished = tokio::time::timeout(WAIT, async {
+            loop {
+                let events = store.all().unwrap();
+                if let Some(end) = events
+                    .iter()
+                    .find(|e| e.kind == "run.succeeded" || e.kind == "run.failed")
+                {
+                    return end.clone();
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| {
+            let kinds: Vec<String> = store.all().unwrap().into_iter().map(|e| e.kind).collect();
+            panic!("the run did not end: {kinds:?}")
+        });
+        assert_eq!(finished.kind, "run.succeeded", "{finished:?}");
+        let run = finished.run.clone().expect("the run's id");
+        assert_eq!(finished.incident.as_ref(), Some(&incident));
+
+        // Teams paged on every route: engineering in its channel with its role mentioned, on
+        // its webhook and on PagerDuty (dedup_key = the incident); support in its channel.
+        let engineering = fake
+            .calls()
+            .into_iter()
+            .filter(|c| c.method == "POST" && c.path == format!("/channels/{ENGINEERING}/messages"))
+            .map(|c| content(&c.body))
+            .collect::<Vec<_>>();
+        assert_eq!(engineering.len(), 1, "{engineering:?}");
+        assert!(
+            engineering[0].starts_with(&format!("<@&{ENGINEERING_ROLE}> [{run}] "))
+                && engineering[0].contains("Hosting failed over to AWS"),
+            "{engineering:?}"
+        );
+        let said = engineering[0]
+            .strip_prefix(&format!("<@&{ENGINEERING_ROLE}> "))
+            .unwrap()
+            .to_owned();
+        // The step's message states the incident's facts.
+        assert!(
+            said.contains(&format!("{incident} since "))
+                && said.contains("data-loss window 10m ")
+                && said.contains("full service expected by "),
+            "{said}"
+        );
+        let hook = routes.hits("/hook");
+        assert_eq!(hook.len(), 1);
+        assert_eq!(hook[0].headers["content-type"], "application/json");
+        assert_eq!(hook[0].body, json!({ "text": said }));
+        let page = routes.hits("/v2/enqueue");
+        assert_eq!(page.len(), 1);
+        assert_eq!(page[0].body["routing_key"], PD_KEY);
+        assert_eq!(page[0].body["event_action"], "trigger");
+        assert_eq!(page[0].body["dedup_key"], incident.as_str());
+        assert_eq!(page[0].body["payload"]["summary"], said.as_str());
+        assert!(
+            fake.calls().iter().any(|c| c.method == "POST"
+                && c.path == format!("/channels/{SUPPORT}/messages")
+                && content(&c.body).contains("AWS standby")),
+            "support was not told"
+        );
+        let delivered: Vec<(String, String)> = store
+            .all()
+            .unwrap()
+            .iter()
+            .filter(|e| e.kind == "notify.delivered")
+            .map(|e| {
+                assert_eq!(e.incident.as_ref(), Some(&incident));
+                assert_eq!(e.data["run"], run.as_str());
+                (
+                    e.data["team"].as_str().unwrap().to_owned(),
+                    e.data["route"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        let expected: Vec<(String, String)> = [
+            ("engineering", "discord"),
+            ("engineering", "webhook"),
+            ("engineering", "pagerduty"),
+            ("support", "discord"),
+        ]
+        .iter()
+        .map(|(t, r)| (t.to_string(), r.to_string()))
+        .collect();
+        assert_eq!(delivered, expected);
+
+        // The client notice was drafted in the thread with the facts: the incident's start
+        // and the measured data-loss window.
+        let drafted = wait_event(&store, "comms.drafted").await;
+        assert_eq!(drafted.data["run"], run.as_str());
+        let draft_text = drafted.data["text"].as_str().unwrap().to_owned();
+        let start = declared.at.format("%Y-%m-%d %H:%M UTC").to_string();
+        assert!(draft_text.contains(&start), "{draft_text}");
+        assert!(
+            draft_text.contains("Changes made in the 10m "),
+            "{draft_text}"
+        );
+        let posted = fake
+            .calls()
+            .into_iter()
+            .find(|c| {
+                c.method == "POST"
+                    && c.path == in_thread
+                    && content(&c.body).starts_with("📝 DRAFT-1 v1")
+            })
+            .expect("the draft is posted in the thread");
+        assert!(content(&posted.body).ends_with(&draft_text));
+        let ids = custom_ids(&posted.body);
+        assert_eq!(
+            ids,
+            [
+                "comms:edit:DRAFT-1",
+                "comms:approve:DRAFT-1:v1",
+                "comms:discard:DRAFT-1"
+            ]
+        );
+        let draft_message = bot_message(thread, &content(&posted.body));
+
+        // carol (a communicator) edits it through the modal, keeping the facts.
+        let (_, form) = interact(
+            &fake,
+            within_thread(button(
+                GUILD,
+                thread,
+                &carol(),
+                &ids[0],
+                draft_message.clone(),
+            )),
+        )
+        .await;
+        assert_eq!(form.body["type"], 9, "a modal: {}", form.body);
+        let prefilled = form.body["data"]["components"][0]["components"][0]["value"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(prefilled, draft_text);
+        let edited = prefilled
+            .replacen(
+                "Subject: Example Co: service continuity notice",
+                "Subject: Example Co: we keep running",
+                1,
+            )
+            .replace(
+                "We will keep you informed.",
+                "Our next update follows within the hour.",
+            );
+        assert_ne!(edited, prefilled);
+        let (_, saved) = interact(
+            &fake,
+            within_thread(modal_submit(
+                GUILD,
+                thread,
+                &carol(),
+                &ids[0],
+                "text",
+                &edited,
+            )),
+        )
+        .await;
+        assert!(
+            content(&saved.body).contains("edited by carol"),
+            "{}",
+            saved.body
+        );
+        let approve_v2 = "comms:approve:DRAFT-1:v2";
+        assert!(
+            custom_ids(&saved.body).iter().any(|id| id == approve_v2),
+            "{}",
+            saved.body
+        );
+        let edited_message = bot_message(thread, &content(&saved.body));
+
+        // alice is no communicator: refused privately, nothing sent.
+        let mark = fake.mark();
+        let (token, _) = interact(
+            &fake,
+            within_thread(button(
+                GUILD,
+                thread,
+                &alice(),
+                approve_v2,
+                edited_message.clone(),
+            )),
+        )
+        .await;
+        let refusal = followup(&fake, mark, &token).await;
+        assert!(ephemeral(&refusal.body), "{}", refusal.body);
+        assert!(
+            content(&refusal.body).contains("communicator"),
+            "{}",
+            refusal.body
+        );
+        assert!(smtp.messages().is_empty());
+
+        // dave, another communicator, approves v2 by its button: it is emailed as approved.
+        let mark = fake.mark();
+        let (token, _) = interact(
+            &fake,
+            within_thread(button(GUILD, thread, &dave(), approve_v2, edited_message)),
+        )
+        .await;
+        let sent = followup(&fake, mark, &token).await;
+        assert!(!ephemeral(&sent.body), "{}", sent.body);
+        assert!(
+            content(&sent.body).contains("DRAFT-1 v2 approved by dave; sent: email ✔"),
+            "{}",
+            sent.body
+        );
+        let mail = smtp.messages();
+        assert_eq!(mail.len(), 1, "{mail:?}");
+        assert_eq!(mail[0]["mail_from"], "status@example.com");
+        assert_eq!(
+            mail[0]["rcpt_tos"],
+            json!(["ops@client-one.example", "it@client-two.example"])
+        );
+        let data = mail[0]["data"].as_str().unwrap().replace("\r\n", "\n");
+        let (headers, body) = data.split_once("\n\n").unwrap();
+        assert!(
+            headers.contains("Subject: Example Co: we keep running"),
+            "{headers}"
+        );
+        let body = if headers.contains("Content-Transfer-Encoding: quoted-printable") {
+            quoted_printable(body)
+        } else {
+            body.to_owned()
+        };
+        let (_, approved_body) = edited.split_once("\n\n").unwrap();
+        assert_eq!(body.trim(), approved_body.trim());
+
+        // All in the log: drafted by the run, edited by carol, approved by dave with the exact
+        // text, sent with that text.
+        let log = store.all().unwrap();
+        let of = |kind: &str| -> Vec<&Event> { log.iter().filter(|e| e.kind == kind).collect() };
+        let edit = of("comms.edited");
+        assert_eq!(edit.len(), 1);
+        assert_eq!(edit[0].data["text"], edited.as_str());
+        assert!(matches!(&edit[0].actor, Actor::User { name, .. } if name == "carol"));
+        let approved = of("comms.approved");
+        assert_eq!(approved.len(), 1);
+        assert_eq!(approved[0].data["text"], edited.as_str());
+        assert_eq!(approved[0].data["version"], 2);
+        assert!(matches!(&approved[0].actor, Actor::User { name, .. } if name == "dave"));
+        assert_eq!(approved[0].incident.as_ref(), Some(&incident));
+        let sent = of("comms.sent");
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].data["text"], edited.as_str());
+        assert_eq!(
+            sent[0].data["recipients"],
+            json!(["ops@client-one.example", "it@client-two.example"])
+        );
+        assert_eq!(
+            of("comms.approval_refused").len() + of("command.refused").len(),
+            1
+        );
+        assert!(
+            !serde_json::to_string(&log).unwrap().contains(PD_KEY),
+            "the routing key stays out of the log"
+        );
+
+        shards.shutdown_all().await;
+        gateway.abort();
+    }
 }

@@ -3,7 +3,9 @@
 //! the two-person rule, refusals, one thread per incident with the progress in it, buttons
 //! disabled once decided or expired, exports and drill reports as uploaded files, autocomplete,
 //! the draft-editing modal, registration, REST retries honouring `retry_after`, gateway
-//! reconnects, and acknowledgement latency.
+//! reconnects, and acknowledgement latency; also confirm and paused-run buttons, `/runbook
+//! plan|status|resume|cancel`, commands from incident threads, approving after a restart,
+//! simultaneous approvals, and an alert posted by the real feed watcher.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -51,6 +53,11 @@ with = { to = "standby" }
 "#;
 
 fn config(api_base: &str) -> Config {
+    config_with(api_base, "")
+}
+
+/// The test config with `extra` TOML (providers, feeds, ...) appended.
+fn config_with(api_base: &str, extra: &str) -> Config {
     let text = format!(
         r#"
 [objectives]
@@ -82,7 +89,7 @@ services = [{{ name = "web", standby = 3 }}]
 zone_id = "Z1"
 ttl = 60
 records = [{{ name = "app.example.com", primary = "app.herokudns.com", standby = "alb.aws.example.com" }}]
-"#
+{extra}"#
     );
     Config::from_source(TomlSource::new("discord.toml", &text))
         .unwrap_or_else(|e| panic!("{e:#?}"))
@@ -132,6 +139,7 @@ struct Rig {
     logs: Logs,
     store: Arc<SledStore>,
     config: Arc<Config>,
+    runbooks: Vec<lifeboat::runbook::Runbook>,
     shards: Arc<ShardManager>,
     gateway: tokio::task::JoinHandle<()>,
     _dir: tempfile::TempDir,
@@ -161,46 +169,38 @@ impl Rig {
         let dir = tempfile::tempdir().unwrap();
         let (config, runbooks) = make(&base, dir.path());
         let config = Arc::new(config);
-        let names: Vec<String> = runbooks.iter().map(|r| r.name.clone()).collect();
         let store = Arc::new(SledStore::open(&dir.path().join("data")).unwrap());
-        let token = Secret::new(TOKEN);
-        let chat = Arc::new(DiscordChat::new(Arc::new(discord::build_http(
-            &token,
-            Some(&base),
-        ))));
-        let env = StepEnv {
-            config: config.clone(),
-            aws: AwsEdges::simulated(Arc::new(SimulatedAws::from_config(&config.aws))),
-            http: StepEnv::http_client(),
-            chat,
-            channel: ChannelId(CHANNEL.to_string()),
-            answers: Arc::default(),
-            secrets: Arc::new(BTreeMap::<String, String>::new()),
-            comms: Default::default(),
-        };
-        let engine = Engine::new(env, store.clone());
-        let bot = Arc::new(Bot::new(config.clone(), runbooks, engine, store.clone()));
-        let handler = Handler::new(bot, GUILD, names).with_incident_channel(Some(CHANNEL));
-        let mut client = discord::client(&token, Some(&base), handler)
-            .await
-            .expect("the client builds");
-        let shards = client.shard_manager.clone();
-        let gateway = tokio::spawn(async move {
-            if let Err(err) = client.start().await {
-                tracing::error!(error = %err, "client stopped");
-            }
-        });
+        let (shards, gateway) = serve(&base, &config, &runbooks, &store).await;
         fake.wait_sessions(1, WAIT).await;
         Rig {
             fake,
             logs,
             store,
             config,
+            runbooks,
             shards,
             gateway,
             _dir: dir,
             _guard: guard,
         }
+    }
+
+    /// Stops the bot and starts a new one (new bot, engine and serenity client) over the
+    /// same event log, as after a restart.
+    async fn restart(&mut self) {
+        self.shards.shutdown_all().await;
+        self.gateway.abort();
+        let sessions = self.fake.identifies();
+        let (shards, gateway) = serve(
+            &self.fake.api_base(),
+            &self.config,
+            &self.runbooks,
+            &self.store,
+        )
+        .await;
+        self.shards = shards;
+        self.gateway = gateway;
+        self.fake.wait_sessions(sessions + 1, WAIT).await;
     }
 
     /// Pushes an interaction and waits for its callback (the acknowledgement).
@@ -243,6 +243,49 @@ impl Rig {
             "tracing did not capture the client's logs"
         );
     }
+}
+
+/// A bot over `store` served through a new serenity client against the fake at `base`.
+async fn serve(
+    base: &str,
+    config: &Arc<Config>,
+    runbooks: &[lifeboat::runbook::Runbook],
+    store: &Arc<SledStore>,
+) -> (Arc<ShardManager>, tokio::task::JoinHandle<()>) {
+    let names: Vec<String> = runbooks.iter().map(|r| r.name.clone()).collect();
+    let token = Secret::new(TOKEN);
+    let chat = Arc::new(DiscordChat::new(Arc::new(discord::build_http(
+        &token,
+        Some(base),
+    ))));
+    let env = StepEnv {
+        config: config.clone(),
+        aws: AwsEdges::simulated(Arc::new(SimulatedAws::from_config(&config.aws))),
+        http: StepEnv::http_client(),
+        chat,
+        channel: ChannelId(CHANNEL.to_string()),
+        answers: Arc::default(),
+        secrets: Arc::new(BTreeMap::<String, String>::new()),
+        comms: Default::default(),
+    };
+    let engine = Engine::new(env, store.clone());
+    let bot = Arc::new(Bot::new(
+        config.clone(),
+        runbooks.to_vec(),
+        engine,
+        store.clone(),
+    ));
+    let handler = Handler::new(bot, GUILD, names).with_incident_channel(Some(CHANNEL));
+    let mut client = discord::client(&token, Some(base), handler)
+        .await
+        .expect("the client builds");
+    let shards = client.shard_manager.clone();
+    let gateway = tokio::spawn(async move {
+        if let Err(err) = client.start().await {
+            tracing::error!(error = %err, "client stopped");
+        }
+    });
+    (shards, gateway)
 }
 
 impl Drop for Rig {
@@ -1050,7 +1093,7 @@ async fn a_declared_incident_gets_its_thread_and_autocomplete_offers_incidents_a
 
     // The resolution, answered in the channel, is repeated in the thread it closes.
     let mark = rig.fake.mark();
-    let (_, callback) = rig
+    let (token, callback) = rig
         .interact(slash(
             GUILD,
             CHANNEL,
@@ -1060,7 +1103,22 @@ async fn a_declared_incident_gets_its_thread_and_autocomplete_offers_incidents_a
             json!([]),
         ))
         .await;
-    assert!(!ephemeral(&callback.body), "{}", callback.body);
+    // Resolving calls PagerDuty: deferred, then answered publicly.
+    assert_eq!(callback.body["type"], 5, "{}", callback.body);
+    let answer = rig
+        .fake
+        .wait_call(
+            mark,
+            "the resolution",
+            |c| c.method == "PATCH" && c.path.ends_with(&format!("{token}/messages/@original")),
+            WAIT,
+        )
+        .await;
+    assert!(
+        content(&answer.body).contains("resolved by alice"),
+        "{}",
+        answer.body
+    );
     let echoed = rig
         .fake
         .wait_call(
@@ -1070,7 +1128,7 @@ async fn a_declared_incident_gets_its_thread_and_autocomplete_offers_incidents_a
             WAIT,
         )
         .await;
-    assert_eq!(content(&echoed.body), content(&callback.body));
+    assert_eq!(content(&echoed.body), content(&answer.body));
     rig.stop().await;
 }
 
@@ -1425,7 +1483,8 @@ title = "Ask, then scale up"
 workstream = "hosting"
 
 [approval]
-approvals = 0
+approvals = 1
+requester_may_approve = true
 
 [[steps]]
 id = "ask"
@@ -1451,7 +1510,7 @@ async fn the_incident_thread_survives_a_restart_and_holds_the_run() {
     let responder = Person {
         id: "alice".into(),
         name: "alice".into(),
-        roles: vec!["responder".into()],
+        roles: vec!["responder".into(), "approver".into()],
     };
     let bot = Bot::new(
         bench.config.clone(),
@@ -1485,7 +1544,7 @@ async fn the_incident_thread_survives_a_restart_and_holds_the_run() {
     assert_eq!(bot.open_thread(None).await, Some(thread.clone()));
     assert_eq!(bench.chat.threads().len(), 1, "no second thread");
 
-    let started = bot
+    let requested = bot
         .handle(
             Command::RunbookRun {
                 name: "ask-then-scale".into(),
@@ -1494,6 +1553,13 @@ async fn the_incident_thread_survives_a_restart_and_holds_the_run() {
             &responder,
         )
         .await;
+    let request = requested.message.buttons[0]
+        .custom_id
+        .strip_prefix("approve:")
+        .expect("an Approve button")
+        .to_owned();
+    // This runbook lets its requester approve.
+    let started = bot.handle(Command::Approve { request }, &responder).await;
     assert!(!started.ephemeral, "{started:?}");
     tokio::time::timeout(
         WAIT,
@@ -1681,6 +1747,13 @@ async fn a_denied_request_has_its_buttons_disabled() {
     let said = rig.followup(mark, &token).await;
     assert!(!ephemeral(&said.body));
     assert!(content(&said.body).contains("bob denied"), "{}", said.body);
+    let denied = wait_event(&rig.store, "run.denied").await;
+    assert_eq!(
+        denied.data["request"].as_str(),
+        deny.strip_prefix("deny:"),
+        "{denied:?}"
+    );
+    assert_eq!(denied.data["by"]["name"], "bob");
 
     // A press on the stale message answers privately and leaves the buttons disabled.
     let (_, callback) = rig
@@ -1826,4 +1899,703 @@ async fn threads_and_replies_through_the_adapter() {
         calls[1].body["message_reference"]["message_id"],
         other.id.as_str()
     );
+}
+
+/// Two requests for one runbook in the same second get different ids, and approvals pressed
+/// at the same moment by several approvers start the run exactly once: the others are told
+/// the request is already decided, and nothing logs a denial.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn simultaneous_approvals_start_the_run_once_and_request_ids_never_collide() {
+    use lifeboat::approval::Person;
+    use lifeboat::chat::command::Command;
+
+    let bench = crate::engine::Bench::new();
+    let runbook = bench.runbook(RUNBOOK);
+    let bot = Arc::new(Bot::new(
+        bench.config.clone(),
+        vec![runbook],
+        bench.engine.clone(),
+        bench.store.clone(),
+    ));
+    let person = |id: &str, role: &str| Person {
+        id: id.into(),
+        name: id.into(),
+        roles: vec![role.into()],
+    };
+    let alice = person("alice", "responder");
+    let request = || Command::RunbookRun {
+        name: "scale-up".into(),
+        params: BTreeMap::new(),
+    };
+    let id_of = |reply: &lifeboat::chat::bot::Reply| {
+        reply.message.buttons[0]
+            .custom_id
+            .strip_prefix("approve:")
+            .expect("an Approve button")
+            .to_owned()
+    };
+    let first = id_of(&bot.handle(request(), &alice).await);
+    let second = id_of(&bot.handle(request(), &alice).await);
+    assert_ne!(first, second, "two requests, two ids");
+    for id in [&first, &second] {
+        assert!(id.starts_with("REQ-20"), "date and time first: {id}");
+        assert!(format!("approve:{id}").len() <= 100, "{id}");
+        assert!(bot.pending_request(id).is_some(), "{id} is kept");
+    }
+    let logged: Vec<String> = bench
+        .store
+        .all()
+        .unwrap()
+        .iter()
+        .filter(|e| e.kind == "run.requested")
+        .map(|e| e.data["request"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(logged, [first.clone(), second.clone()]);
+
+    let approvers = 8;
+    let gate = Arc::new(tokio::sync::Barrier::new(approvers));
+    let presses: Vec<_> = (0..approvers)
+        .map(|n| {
+            let (bot, gate, request) = (bot.clone(), gate.clone(), first.clone());
+            tokio::spawn(async move {
+                let who = person(&format!("approver-{n}"), "approver");
+                gate.wait().await;
+                bot.handle(Command::Approve { request }, &who).await
+            })
+        })
+        .collect();
+    let mut replies = Vec::new();
+    for press in presses {
+        replies.push(press.await.expect("the press is handled"));
+    }
+    let started: Vec<_> = replies.iter().filter(|r| !r.ephemeral).collect();
+    assert_eq!(started.len(), 1, "{replies:#?}");
+    assert!(
+        started[0].message.content.contains(": run RUN-"),
+        "{:?}",
+        started[0]
+    );
+    for refused in replies.iter().filter(|r| r.ephemeral) {
+        assert_eq!(
+            refused.message.content, "Refused: this request is already decided.",
+            "{refused:?}"
+        );
+        assert_eq!(refused.settles.as_deref(), Some("already decided"));
+    }
+    let events = bench.store.all().unwrap();
+    let count = |kind: &str| events.iter().filter(|e| e.kind == kind).count();
+    assert_eq!(count("run.approved"), 1);
+    assert_eq!(count("run.approval_counted"), 1);
+    assert_eq!(count("approval.refused"), approvers - 1);
+    assert_eq!(count("run.denied"), 0, "no misleading denial");
+    assert_eq!(count("run.started"), 1);
+}
+
+/// Alice requests `runbook` with `/runbook run`; returns the request message with its buttons.
+async fn request_run(rig: &Rig, runbook: &str) -> Value {
+    let mark = rig.fake.mark();
+    let (token, _) = rig
+        .interact(slash(
+            GUILD,
+            CHANNEL,
+            &alice(),
+            "runbook",
+            "run",
+            json!([text("name", runbook)]),
+        ))
+        .await;
+    rig.fake
+        .wait_call(
+            mark,
+            "the request message",
+            |c| c.method == "PATCH" && c.path.ends_with(&format!("{token}/messages/@original")),
+            WAIT,
+        )
+        .await;
+    rig.fake.original(&token).expect("the request message")
+}
+
+/// Bob presses Approve on a request message; returns the run it started.
+async fn approve_run(rig: &Rig, request: Value) -> String {
+    let approve = request["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mark = rig.fake.mark();
+    let (token, _) = rig
+        .interact(button(GUILD, CHANNEL, &bob(), &approve, request))
+        .await;
+    let started = rig.followup(mark, &token).await;
+    assert!(
+        content(&started.body).contains("bob approved"),
+        "{}",
+        started.body
+    );
+    let id = approve.strip_prefix("approve:").unwrap();
+    let approved = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Some(e) = rig
+                .store
+                .all()
+                .unwrap()
+                .into_iter()
+                .find(|e| e.kind == "run.approved" && e.data["request"] == id)
+            {
+                return e;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("run.approved in the log");
+    approved.data["run"].as_str().unwrap().to_owned()
+}
+
+/// Waits for the bot's earliest message whose content starts with `start` and contains
+/// `needle`.
+async fn wait_message(rig: &Rig, start: &str, needle: &str) -> Value {
+    let found = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Some(m) = rig.fake.find_message(|m| {
+                let said = m["content"].as_str().unwrap_or_default();
+                said.starts_with(start) && said.contains(needle)
+            }) {
+                return m;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    found.unwrap_or_else(|_| panic!("no message starting {start:?} with {needle:?}"))
+}
+
+/// Waits until the log holds `n` events of `kind`; returns them.
+async fn wait_events(store: &SledStore, kind: &str, n: usize) -> Vec<lifeboat::store::Event> {
+    let found = tokio::time::timeout(WAIT, async {
+        loop {
+            let events: Vec<_> = store
+                .all()
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.kind == kind)
+                .collect();
+            if events.len() >= n {
+                return events;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    found.unwrap_or_else(|_| panic!("fewer than {n} {kind} events in the log"))
+}
+
+const ASK_THEN_FAIL: &str = r#"
+name = "ask-then-fail"
+title = "Ask, try, then scale up"
+workstream = "hosting"
+
+[approval]
+approvals = 1
+
+[[steps]]
+id = "ask"
+kind = "confirm"
+with = { question = "scale up now?" }
+
+[[steps]]
+id = "try"
+kind = "command"
+on_failure = "pause"
+with = { argv = ["false"] }
+
+[[steps]]
+id = "scale"
+kind = "ecs_scale"
+with = { to = "standby" }
+"#;
+
+fn rig_with(
+    runbook: &'static str,
+) -> impl FnOnce(&str, &std::path::Path) -> (Config, Vec<lifeboat::runbook::Runbook>) {
+    move |base, dir| {
+        let config = config(base);
+        let path = dir.join("runbook.toml");
+        std::fs::write(&path, runbook).unwrap();
+        let runbook = load_file(&path, &config).unwrap_or_else(|e| panic!("{e:#?}"));
+        (config, vec![runbook])
+    }
+}
+
+/// A run's buttons pressed through serenity: the `confirm` step's [Confirm], then, once a
+/// failing step pauses the run, [Skip] from the paused message's [Resume] [Skip] [Abort]; each
+/// press settles its message (buttons disabled, who decided) and the run goes on to the end.
+/// The failed step's message gives its duration.
+#[tokio::test]
+async fn confirm_and_paused_run_buttons_work_through_discord() {
+    let rig = Rig::start_with(rig_with(ASK_THEN_FAIL)).await;
+    // An open incident: the run's messages go to its thread, and are pressed there.
+    let (_, declared) = rig
+        .interact(slash(
+            GUILD,
+            CHANNEL,
+            &alice(),
+            "incident",
+            "declare",
+            json!([text("title", "Heroku down")]),
+        ))
+        .await;
+    assert!(!ephemeral(&declared.body), "{}", declared.body);
+    let opened = wait_event(&rig.store, lifeboat::chat::THREAD_OPENED).await;
+    let thread: u64 = opened.data["thread"].as_str().unwrap().parse().unwrap();
+    let press = |custom_id: &str, message: Value| {
+        crate::support::discord::in_thread(
+            button(GUILD, CHANNEL, &carol(), custom_id, message),
+            thread,
+            CHANNEL,
+        )
+    };
+    let request = request_run(&rig, "ask-then-fail").await;
+    let run = approve_run(&rig, request).await;
+
+    // The question, with [Confirm] [Reject]; carol (a responder) confirms.
+    let question = wait_message(&rig, "❓ scale up now?", &run).await;
+    assert_eq!(question["channel_id"], thread.to_string(), "in the thread");
+    let ids: Vec<&str> = question["components"][0]["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["custom_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            format!("confirm:{run}:ask:yes"),
+            format!("confirm:{run}:ask:no")
+        ],
+        "{question}"
+    );
+    let (_, callback) = rig.interact(press(ids[0], question.clone())).await;
+    assert_eq!(callback.body["type"], 7, "{}", callback.body);
+    assert!(
+        content(&callback.body).ends_with("**confirmed by carol**"),
+        "{}",
+        callback.body
+    );
+    let buttons = callback.body["data"]["components"][0]["components"]
+        .as_array()
+        .unwrap();
+    assert_eq!(buttons.len(), 2);
+    assert!(buttons.iter().all(|b| b["disabled"] == true), "{buttons:?}");
+    let answered = wait_event(&rig.store, "step.succeeded").await;
+    assert_eq!(answered.data["step"], "ask");
+
+    // `try` fails and pauses the run: its failure says how long it took, and the paused
+    // message carries [Resume] [Skip] [Abort].
+    let failed = wait_message(&rig, &format!("[{run}]"), "✖ try").await;
+    let said = failed["content"].as_str().unwrap();
+    assert!(said.contains(" ms, 1 attempt(s)): "), "{said}");
+    let paused = wait_message(&rig, &format!("[{run}]"), "⏸ paused").await;
+    assert_eq!(paused["channel_id"], thread.to_string(), "in the thread");
+    let ids: Vec<String> = paused["components"][0]["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["custom_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        ids,
+        ["retry", "skip", "abort"].map(|d| format!("run:{run}:{d}")),
+        "{paused}"
+    );
+    let mark = rig.fake.mark();
+    let (_, callback) = rig.interact(press(&ids[1], paused.clone())).await;
+    assert_eq!(callback.body["type"], 7, "{}", callback.body);
+    assert!(
+        content(&callback.body).ends_with("**Skip chosen by carol**"),
+        "{}",
+        callback.body
+    );
+    let buttons = callback.body["data"]["components"][0]["components"]
+        .as_array()
+        .unwrap();
+    assert_eq!(buttons.len(), 3);
+    assert!(buttons.iter().all(|b| b["disabled"] == true), "{buttons:?}");
+    let skipped = wait_event(&rig.store, "step.skipped").await;
+    assert_eq!(skipped.data["step"], "try");
+    assert!(
+        skipped.actor.to_string().starts_with("carol ("),
+        "{:?}",
+        skipped.actor
+    );
+    let resumed = wait_event(&rig.store, "run.resumed").await;
+    assert_eq!(resumed.data["decision"], "skip");
+    rig.fake
+        .wait_call(
+            mark,
+            "the run finishing",
+            |c| c.method == "POST" && content(&c.body).contains("🏁 ask-then-fail finished"),
+            WAIT,
+        )
+        .await;
+    wait_event(&rig.store, "run.succeeded").await;
+
+    // A stale press on the paused message: no longer paused, its buttons stay disabled.
+    let (_, callback) = rig.interact(press(&ids[0], paused)).await;
+    assert_eq!(callback.body["type"], 7, "{}", callback.body);
+    assert!(
+        content(&callback.body).ends_with("**no longer paused**"),
+        "{}",
+        callback.body
+    );
+    rig.stop().await;
+}
+
+const FAIL_THEN_SCALE: &str = r#"
+name = "fail-then-scale"
+title = "Try, then scale up"
+workstream = "hosting"
+
+[approval]
+approvals = 1
+
+[[steps]]
+id = "try"
+kind = "command"
+on_failure = "pause"
+with = { argv = ["false"] }
+
+[[steps]]
+id = "scale"
+kind = "ecs_scale"
+with = { to = "standby" }
+"#;
+
+/// `/runbook plan|status|resume|cancel` through serenity: the plan privately (deferred
+/// first), the paused run in the status, a resume that retries (and pauses again), and a
+/// cancel that ends the paused run; each in the log.
+#[tokio::test]
+async fn runbook_plan_status_resume_and_cancel_through_discord() {
+    let rig = Rig::start_with(rig_with(FAIL_THEN_SCALE)).await;
+    let ask = |sub: &str, options: Value| slash(GUILD, CHANNEL, &alice(), "runbook", sub, options);
+
+    let mark = rig.fake.mark();
+    let (token, callback) = rig
+        .interact(ask("plan", json!([text("name", "fail-then-scale")])))
+        .await;
+    assert_eq!(callback.body["type"], 5, "a plan is deferred");
+    let plan = rig.followup(mark, &token).await;
+    assert!(ephemeral(&plan.body), "{}", plan.body);
+    let said = content(&plan.body);
+    assert!(said.starts_with("Plan for fail-then-scale"), "{said}");
+    assert!(said.contains("on failure: pause"), "{said}");
+
+    let request = request_run(&rig, "fail-then-scale").await;
+    let run = approve_run(&rig, request).await;
+    wait_event(&rig.store, "run.paused").await;
+
+    let (_, status) = rig.interact(ask("status", json!([]))).await;
+    assert_eq!(status.body["type"], 4);
+    assert!(ephemeral(&status.body), "{}", status.body);
+    let said = content(&status.body);
+    assert!(
+        said.contains(&format!(
+            "run {run} (fail-then-scale): 0 steps done, PAUSED at try"
+        )),
+        "{said}"
+    );
+
+    let (_, resumed) = rig
+        .interact(ask(
+            "resume",
+            json!([text("run", &run), text("decision", "retry")]),
+        ))
+        .await;
+    assert!(ephemeral(&resumed.body), "{}", resumed.body);
+    assert_eq!(content(&resumed.body), format!("{run}: Retry sent"));
+    let resumed = wait_event(&rig.store, "run.resumed").await;
+    assert_eq!(resumed.data["decision"], "retry");
+    assert!(resumed.actor.to_string().starts_with("alice ("));
+    // The retry fails again: paused a second time.
+    wait_events(&rig.store, "run.paused", 2).await;
+
+    let (_, cancelled) = rig
+        .interact(ask("cancel", json!([text("run", &run)])))
+        .await;
+    assert!(ephemeral(&cancelled.body), "{}", cancelled.body);
+    assert_eq!(
+        content(&cancelled.body),
+        format!("{run} will stop after its current step")
+    );
+    wait_event(&rig.store, "run.cancel_requested").await;
+    let aborted = wait_event(&rig.store, "run.aborted").await;
+    assert_eq!(aborted.data["step"], "try");
+    assert!(
+        aborted.actor.to_string().starts_with("alice ("),
+        "{:?}",
+        aborted.actor
+    );
+    assert!(
+        !rig.store
+            .all()
+            .unwrap()
+            .iter()
+            .any(|e| e.kind == "step.succeeded"),
+        "the cancelled run scaled nothing"
+    );
+
+    // Once it ended: nothing active, and deciding it again is refused.
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let (_, status) = rig.interact(ask("status", json!([]))).await;
+            if content(&status.body).contains("runs: none active") {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the run ends");
+    let (_, again) = rig
+        .interact(ask("resume", json!([text("run", &run)])))
+        .await;
+    assert!(ephemeral(&again.body), "{}", again.body);
+    assert!(content(&again.body).contains(&run), "{}", again.body);
+    rig.stop().await;
+}
+
+const THREAD: u64 = 100_000_000_000_000_077;
+const ELSEWHERE: u64 = 100_000_000_000_000_003;
+
+/// State-changing commands are taken in a thread under the incident channel (the
+/// interaction's channel carries its parent), refused elsewhere with `command.refused`
+/// logged, and `/incident resolve` (which calls PagerDuty) is deferred before its answer.
+#[tokio::test]
+async fn commands_in_incident_threads_are_taken_and_elsewhere_refused_and_logged() {
+    let rig = Rig::start().await;
+    let (_, declared) = rig
+        .interact(slash(
+            GUILD,
+            CHANNEL,
+            &alice(),
+            "incident",
+            "declare",
+            json!([text("title", "Heroku down")]),
+        ))
+        .await;
+    assert!(!ephemeral(&declared.body), "{}", declared.body);
+    wait_event(&rig.store, lifeboat::chat::THREAD_OPENED).await;
+
+    let note = |channel: u64, text_: &str| {
+        slash(
+            GUILD,
+            channel,
+            &alice(),
+            "incident",
+            "note",
+            json!([text("text", text_)]),
+        )
+    };
+    let (_, noted) = rig
+        .interact(crate::support::discord::in_thread(
+            note(CHANNEL, "from the thread"),
+            THREAD,
+            CHANNEL,
+        ))
+        .await;
+    assert!(ephemeral(&noted.body), "{}", noted.body);
+    assert!(
+        content(&noted.body).starts_with("note added to INC-"),
+        "{}",
+        noted.body
+    );
+    let added = wait_event(&rig.store, "note.added").await;
+    assert_eq!(added.data["text"], "from the thread");
+
+    // Another channel, and a thread under another channel: refused privately, and logged.
+    for payload in [
+        note(ELSEWHERE, "from elsewhere"),
+        crate::support::discord::in_thread(note(ELSEWHERE, "from elsewhere"), THREAD, ELSEWHERE),
+    ] {
+        let (_, refused) = rig.interact(payload).await;
+        assert!(ephemeral(&refused.body), "{}", refused.body);
+        assert!(
+            content(&refused.body).starts_with("Refused: `/incident note` changes state"),
+            "{}",
+            refused.body
+        );
+    }
+    let refusals = wait_events(&rig.store, "command.refused", 2).await;
+    for refusal in &refusals {
+        assert_eq!(refusal.data["command"], "incident note");
+        assert_eq!(refusal.data["needs"], "the incident channel");
+        assert!(refusal.actor.to_string().starts_with("alice ("));
+    }
+    let notes = rig
+        .store
+        .all()
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "note.added")
+        .count();
+    assert_eq!(notes, 1, "refused notes are not added");
+
+    // `/incident resolve` from the thread: deferred, then answered publicly.
+    let mark = rig.fake.mark();
+    let (token, callback) = rig
+        .interact(crate::support::discord::in_thread(
+            slash(GUILD, CHANNEL, &alice(), "incident", "resolve", json!([])),
+            THREAD,
+            CHANNEL,
+        ))
+        .await;
+    assert_eq!(callback.body["type"], 5, "a resolution is deferred");
+    let answer = rig
+        .fake
+        .wait_call(
+            mark,
+            "the resolution",
+            |c| c.method == "PATCH" && c.path.ends_with(&format!("{token}/messages/@original")),
+            WAIT,
+        )
+        .await;
+    assert!(
+        content(&answer.body).contains("resolved"),
+        "{}",
+        answer.body
+    );
+    wait_event(&rig.store, "incident.resolved").await;
+    rig.stop().await;
+}
+
+/// A request's [Approve] still works after a restart: a new bot over the same log, on a new
+/// serenity client, finds the pending request and starts the run.
+#[tokio::test]
+async fn an_approve_button_works_after_a_restart() {
+    let mut rig = Rig::start().await;
+    let request = request_run(&rig, "scale-up").await;
+    rig.restart().await;
+    let run = approve_run(&rig, request).await;
+    assert!(run.starts_with("RUN-"), "{run}");
+    let succeeded = wait_event(&rig.store, "run.succeeded").await;
+    assert_eq!(succeeded.run.map(|r| r.to_string()), Some(run));
+    rig.stop().await;
+}
+
+/// The whole flow from a real alert: the feed watcher polls a local Statuspage server (a
+/// real capture of a major outage) and posts its alert through the Discord adapter; alice
+/// declares from the alert's button, the thread starts from the alert, bob approves the
+/// proposed runbook, and the run's progress lands in the thread.
+#[tokio::test]
+async fn an_alert_from_the_feed_watcher_leads_to_an_approved_run_in_the_thread() {
+    use lifeboat::feeds::watcher::Watcher;
+
+    let status = crate::support::http::HttpServer::start();
+    status.reply(
+        "/api/v2/summary.json",
+        crate::support::http::Reply::json(crate::support::capture(
+            "github_statuspage_summary_major_outage_2020.json",
+        )),
+    );
+    let feed = status.url("/api/v2/summary.json");
+    let rig = Rig::start_with(move |base, dir| {
+        let extra = format!(
+            r#"
+[watch]
+debounce = 1
+jitter = 0.0
+
+[[providers]]
+name = "github"
+title = "GitHub"
+workstream = "hosting"
+runbook = "scale-up"
+
+[[feeds]]
+name = "github-status"
+provider = "github"
+kind = "statuspage"
+url = "{feed}"
+interval = "30s"
+"#
+        );
+        let config = config_with(base, &extra);
+        let path = dir.join("scale-up.toml");
+        std::fs::write(&path, RUNBOOK).unwrap();
+        let runbook = load_file(&path, &config).unwrap_or_else(|e| panic!("{e:#?}"));
+        (config, vec![runbook])
+    })
+    .await;
+    let chat = Arc::new(DiscordChat::new(Arc::new(discord::build_http(
+        &Secret::new(TOKEN),
+        Some(&rig.fake.api_base()),
+    ))));
+    let watcher = Watcher::new(
+        &rig.config,
+        rig.store.clone(),
+        chat,
+        ChannelId(CHANNEL.to_string()),
+        Arc::new(lifeboat::clock::TokioClock::new()),
+    );
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let watching = tokio::spawn(watcher.run(stopped));
+
+    let posted = wait_event(&rig.store, "alert.posted").await;
+    assert_eq!(posted.data["provider"], "github");
+    let alert_id = posted.data["alert_id"].as_str().unwrap().to_owned();
+    let message_id = posted.data["message"]["id"].as_str().unwrap().to_owned();
+    let alert = rig.fake.message(&message_id).expect("the alert message");
+    assert_eq!(alert["channel_id"], CHANNEL.to_string());
+    let buttons: Vec<&str> = alert["components"][0]["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["custom_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(buttons[0], format!("declare:{alert_id}"), "{alert}");
+    assert!(
+        buttons.iter().any(|b| b.starts_with("plan:scale-up")),
+        "the provider's runbook is proposed: {buttons:?}"
+    );
+
+    let (_, declared) = rig
+        .interact(button(GUILD, CHANNEL, &alice(), buttons[0], alert.clone()))
+        .await;
+    assert!(
+        content(&declared.body).contains("declared by alice"),
+        "{}",
+        declared.body
+    );
+    let opened = wait_event(&rig.store, lifeboat::chat::THREAD_OPENED).await;
+    assert_eq!(
+        opened.data["thread"],
+        message_id.as_str(),
+        "started from the alert"
+    );
+    let incident = wait_event(&rig.store, "incident.declared").await;
+    assert_eq!(incident.data["alert"], alert_id.as_str());
+    assert_eq!(incident.data["providers"], json!(["github"]));
+
+    let mark = rig.fake.mark();
+    let request = request_run(&rig, "scale-up").await;
+    let run = approve_run(&rig, request).await;
+    let in_thread = format!("/channels/{message_id}/messages");
+    rig.fake
+        .wait_call(
+            mark,
+            "the run finishing in the thread",
+            |c| {
+                c.method == "POST"
+                    && c.path == in_thread
+                    && content(&c.body).starts_with(&format!("[{run}] 🏁"))
+            },
+            WAIT,
+        )
+        .await;
+    assert!(status.hits("/api/v2/summary.json") >= 1);
+    stop.send(true).unwrap();
+    tokio::time::timeout(WAIT, watching)
+        .await
+        .expect("the watcher stops")
+        .unwrap();
+    rig.stop().await;
 }

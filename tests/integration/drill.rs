@@ -1,7 +1,83 @@
 //! `lifeboat drill` end to end through the binary, on the shipped config: the disaster, the
-//! recovery, the measured objectives and an intact, drill-marked event log.
+//! recovery, the measured objectives and an intact, drill-marked event log; the post-mortem
+//! it writes (whose figures match the ones it prints, and `lifeboat export`'s output) and
+//! which never contains a secret.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
 
 use crate::support::{lifeboat, root, stderr, stdout};
+
+/// The value after `label` on the line of the drill's results that contains it, up to the
+/// first `,` or `(`: e.g. `457ms` for `detection time`.
+fn figure<'a>(text: &'a str, label: &str) -> &'a str {
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with(label))
+        .unwrap_or_else(|| panic!("no `{label}` line in\n{text}"));
+    let rest = line.trim_start()[label.len()..].trim_start();
+    rest.split([',', '(']).next().unwrap().trim_end()
+}
+
+/// The lines of the drill's results about `provider`.
+fn results_of(text: &str, provider: &str) -> String {
+    let results = text
+        .split("== Drill results ==")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no results in\n{text}"));
+    let mut lines = results
+        .lines()
+        .skip_while(|l| !l.starts_with(&format!("{provider} → ")));
+    let head = lines
+        .next()
+        .unwrap_or_else(|| panic!("no results for {provider} in\n{text}"));
+    std::iter::once(head)
+        .chain(lines.take_while(|l| l.starts_with("  ")))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The post-mortem files the drill printed under `post-mortem of INC-…:`, checked to exist.
+fn postmortems(text: &str) -> (String, Vec<PathBuf>) {
+    let mut lines = text
+        .lines()
+        .skip_while(|l| !l.starts_with("post-mortem of "));
+    let head = lines
+        .next()
+        .unwrap_or_else(|| panic!("no post-mortem line in\n{text}"));
+    let incident = head
+        .trim_start_matches("post-mortem of ")
+        .trim_end_matches(':')
+        .to_owned();
+    let paths: Vec<PathBuf> = lines
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| PathBuf::from(l.trim()))
+        .collect();
+    (incident, paths)
+}
+
+fn drill(scenario: &str, config: &Path, data: &Path, env: &[(&str, &str)]) -> String {
+    let out = lifeboat(
+        &root(),
+        &[
+            "drill",
+            scenario,
+            "--config",
+            config.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        env,
+    );
+    let text = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{scenario}: {}\n{text}",
+        stderr(&out)
+    );
+    text
+}
 
 #[test]
 fn both_drills_recover_within_the_objectives_and_leave_an_intact_log() {
@@ -37,15 +113,112 @@ fn both_drills_recover_within_the_objectives_and_leave_an_intact_log() {
         for line in expect {
             assert!(text.contains(line), "{scenario}: `{line}` missing:\n{text}");
         }
+
+        // The post-mortem: written in every format, its path printed, and its figures are the
+        // ones the drill printed (both read the log).
+        let (incident, paths) = postmortems(&text);
+        assert!(incident.starts_with("INC-"), "{incident}");
+        let dir = PathBuf::from(format!("{}.postmortem", data.display()));
+        let want: Vec<PathBuf> = ["md", "json", "csv", "html"]
+            .iter()
+            .map(|ext| dir.join(format!("{incident}.{ext}")))
+            .collect();
+        assert_eq!(paths, want, "{text}");
+        for path in &paths {
+            let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            assert!(len > 500, "{} is missing or empty", path.display());
+        }
+        let md = std::fs::read_to_string(&paths[0]).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&paths[1]).unwrap()).unwrap();
+        assert_eq!(json["summary"]["drill"], true);
+        assert_eq!(json["summary"]["severity"], "sev1");
+        assert_eq!(json["summary"]["commander"], "commander (drill)");
+        let providers: Vec<&str> = match scenario {
+            "heroku-outage" => vec!["heroku"],
+            "openai-outage" => vec!["openai"],
+            _ => vec!["heroku", "openai"],
+        };
+        assert_eq!(
+            json["summary"]["simulated_outages"]
+                .as_array()
+                .unwrap()
+                .len(),
+            providers.len()
+        );
+        for provider in &providers {
+            let block = results_of(&text, provider);
+            let detection = figure(&block, "detection time");
+            assert!(
+                md.contains(&format!(
+                    "- Detection time of the drill for {provider}: {detection} (simulated outage → confirmed alert)"
+                )),
+                "{scenario}: printed detection {detection} for {provider} is not the post-mortem's:\n{md}"
+            );
+            let outage = json["summary"]["simulated_outages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|o| o["provider"] == *provider)
+                .unwrap();
+            let ms = outage["detection_ms"].as_i64().unwrap();
+            assert!(ms > 0, "{outage}");
+            assert!(
+                md.contains(&format!("| Simulated outage of {provider} (drill) |")),
+                "{md}"
+            );
+        }
+        // Time to recovery and data loss: the objectives table's figures.
+        for (provider, ws, rto) in [("heroku", "hosting", "4h"), ("openai", "llm", "2h")] {
+            if !providers.contains(&provider) {
+                continue;
+            }
+            let block = results_of(&text, provider);
+            let recovery = figure(&block, "time to recovery");
+            let row = format!("| RTO {ws} | {rto} | {recovery} | met |");
+            assert!(
+                md.contains(&row),
+                "{scenario}: printed recovery {recovery} is not the post-mortem's ({row}):\n{md}"
+            );
+            if provider == "heroku" {
+                let loss = figure(&block, "data-loss window");
+                assert!(
+                    md.contains(&format!("| RPO | 1h | {loss} | met |")),
+                    "{loss}\n{md}"
+                );
+            }
+        }
+        assert!(
+            md.contains("recovered after") && !md.contains("recovered after 0ms"),
+            "{md}"
+        );
+
+        // Every message of the drill carries the marker: alerts, requests, progress, teams.
+        for marked in [
+            "[DRILL] [CONFIRMED]",
+            "[DRILL] [RECOVERED]",
+            "[DRILL] 🚨 Incident",
+            "[DRILL] [RUN-",
+            "[DRILL] <@&",
+        ] {
+            assert!(
+                text.contains(marked),
+                "{scenario}: no `{marked}` in\n{text}"
+            );
+        }
+        for line in text.lines() {
+            for unmarked in ["[CONFIRMED]", "[RECOVERED]", "[RUN-", "<@&", "✅", "📝"] {
+                assert!(
+                    !line.starts_with(unmarked),
+                    "{scenario}: unmarked drill message `{line}`"
+                );
+            }
+        }
         assert!(
             text.contains("[CONFIRMED]"),
             "the alert was confirmed by two signals"
         );
         assert!(text.contains("[RECOVERED]"), "one recovery notice");
-        assert!(
-            text.contains("[DRILL]"),
-            "the incident is marked as a drill"
-        );
 
         let verify = lifeboat(
             &root(),
@@ -70,6 +243,7 @@ fn both_drills_recover_within_the_objectives_and_leave_an_intact_log() {
         );
         for kind in [
             "drill.started",
+            "drill.outage_simulated",
             "alert.posted",
             "incident.declared",
             "run.requested",
@@ -169,4 +343,296 @@ fn export_refuses_an_unknown_incident_and_a_missing_log() {
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("no event log"), "{}", stderr(&out));
+}
+
+/// `lifeboat export` of a drill's incident, every format, to stdout and with `--out`: the same
+/// bytes as the post-mortem the drill wrote.
+#[test]
+fn export_through_the_binary_equals_the_drills_postmortem() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("log");
+    let config = root().join("config/lifeboat.toml");
+    let text = drill("heroku-outage", &config, &data, &[]);
+    let (incident, paths) = postmortems(&text);
+    for (format, written) in ["md", "json", "csv", "html"].iter().zip(&paths) {
+        let expected = std::fs::read_to_string(written).unwrap();
+        let args = [
+            "export",
+            incident.as_str(),
+            "--format",
+            format,
+            "--data-dir",
+            data.to_str().unwrap(),
+        ];
+        let out = lifeboat(&root(), &args, &[]);
+        assert_eq!(out.status.code(), Some(0), "{format}: {}", stderr(&out));
+        assert_eq!(stdout(&out), expected, "{format} on stdout");
+
+        let file = dir.path().join(format!("export.{format}"));
+        let mut with_out = args.to_vec();
+        with_out.extend(["--out", file.to_str().unwrap()]);
+        let out = lifeboat(&root(), &with_out, &[]);
+        assert_eq!(out.status.code(), Some(0), "{format}: {}", stderr(&out));
+        assert_eq!(
+            stdout(&out).trim(),
+            file.to_str().unwrap(),
+            "prints the path"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            expected,
+            "{format} --out"
+        );
+    }
+}
+
+/// Secrets planted in the config (a key variable it names) and in the process environment
+/// (the LLM keys, HEROKU_API_KEY and the Discord token the runbooks and bot read) never reach
+/// any export of a real drill, nor does the stand-in key the drill's runbooks really send
+/// (the stand-in app refuses the provider switch without it).
+#[test]
+fn no_export_of_a_drill_contains_a_secret() {
+    const PLANTED: &str = "sk-planted-secret-93f1c0";
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = std::fs::read_to_string(root().join("config/lifeboat.toml")).unwrap();
+    assert!(shipped.contains("key_env = \"ANTHROPIC_API_KEY\""));
+    let config = dir.path().join("lifeboat.toml");
+    std::fs::write(
+        &config,
+        shipped.replace(
+            "key_env = \"ANTHROPIC_API_KEY\"",
+            "key_env = \"LIFEBOAT_PLANTED_ANTHROPIC_KEY\"",
+        ),
+    )
+    .unwrap();
+    let env = [
+        ("LIFEBOAT_PLANTED_ANTHROPIC_KEY", PLANTED),
+        ("ANTHROPIC_API_KEY", PLANTED),
+        ("OPENAI_API_KEY", PLANTED),
+        ("HEROKU_API_KEY", PLANTED),
+        ("LIFEBOAT_DISCORD_TOKEN", PLANTED),
+    ];
+    let data = dir.path().join("log");
+    // Both scenarios: the LLM switch sends `Authorization: Bearer <key>` to the stand-in app.
+    let text = drill("both", &config, &data, &env);
+    assert!(text.contains("openai → switch-llm (succeeded"), "{text}");
+    let secrets = [PLANTED, lifeboat::drill::DRILL_SECRET];
+    let check = |what: &str, content: &str| {
+        assert!(content.len() > 100, "{what} is empty");
+        for secret in secrets {
+            assert!(!content.contains(secret), "{what} contains {secret}");
+        }
+    };
+    check("the drill's output", &text);
+
+    let (incident, paths) = postmortems(&text);
+    assert_eq!(paths.len(), 4);
+    for path in &paths {
+        check(
+            &path.display().to_string(),
+            &std::fs::read_to_string(path).unwrap(),
+        );
+    }
+    for format in ["md", "json", "csv", "html"] {
+        let out = lifeboat(
+            &root(),
+            &[
+                "export",
+                incident.as_str(),
+                "--format",
+                format,
+                "--config",
+                config.to_str().unwrap(),
+                "--data-dir",
+                data.to_str().unwrap(),
+            ],
+            &env,
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        check(&format!("export --format {format}"), &stdout(&out));
+    }
+    // The whole log, as `lifeboat store backup` exports it.
+    let backup = dir.path().join("log.jsonl.gz");
+    let out = lifeboat(
+        &root(),
+        &[
+            "store",
+            "backup",
+            "--out",
+            backup.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut lines = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(&backup).unwrap())
+        .read_to_string(&mut lines)
+        .unwrap();
+    assert!(lines.contains("switch-llm"), "the backup holds the run");
+    check("the log backup", &lines);
+}
+
+/// `lifeboat drill heroku-outage` with `[aws] endpoint_url` set: the real AWS SDK against
+/// moto, seeded with the standby (a hosted zone whose CNAME points at Heroku, the cluster, the
+/// services at desired 0). The drill scales the services and moves the record in moto.
+#[tokio::test]
+async fn a_drill_against_moto_fails_over_the_real_apis() {
+    use aws_sdk_ecs::types::ContainerDefinition;
+    use aws_sdk_route53::types::{
+        Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
+    };
+
+    const RECORD: &str = "app.example.com.";
+    let moto = crate::support::moto::moto().await;
+    let aws = moto.clients().await;
+    let zone = aws
+        .route53
+        .create_hosted_zone()
+        .name("example.com.")
+        .caller_reference("lifeboat-drill-test")
+        .send()
+        .await
+        .expect("create the hosted zone");
+    let zone_id = zone.hosted_zone().unwrap().id().to_owned();
+    let set = ResourceRecordSet::builder()
+        .name(RECORD)
+        .r#type(RrType::Cname)
+        .ttl(60)
+        .resource_records(
+            ResourceRecord::builder()
+                .value("app-example.herokudns.com.")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    aws.route53
+        .change_resource_record_sets()
+        .hosted_zone_id(&zone_id)
+        .change_batch(
+            ChangeBatch::builder()
+                .changes(
+                    Change::builder()
+                        .action(ChangeAction::Upsert)
+                        .resource_record_set(set)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("set the record");
+    aws.ecs
+        .create_cluster()
+        .cluster_name("lifeboat-standby")
+        .send()
+        .await
+        .expect("create the cluster");
+    aws.ecs
+        .register_task_definition()
+        .family("app")
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("app")
+                .image("example/app:1")
+                .memory(512)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("register the task definition");
+    for name in ["web", "worker"] {
+        aws.ecs
+            .create_service()
+            .cluster("lifeboat-standby")
+            .service_name(name)
+            .task_definition("app")
+            .desired_count(0)
+            .send()
+            .await
+            .expect("create the service");
+    }
+
+    // The shipped config, live against moto.
+    let shipped = std::fs::read_to_string(root().join("config/lifeboat.toml")).unwrap();
+    for line in [
+        "mode = \"simulated\"",
+        "# endpoint_url = \"http://127.0.0.1:5000\"",
+        "zone_id = \"Z0123456789EXAMPLE\"",
+    ] {
+        assert!(shipped.contains(line), "the shipped config changed: {line}");
+    }
+    let config_text = shipped
+        .replacen("mode = \"simulated\"", "mode = \"live\"", 1)
+        .replacen(
+            "# endpoint_url = \"http://127.0.0.1:5000\"",
+            &format!("endpoint_url = \"{}\"", moto.endpoint()),
+            1,
+        )
+        .replacen(
+            "zone_id = \"Z0123456789EXAMPLE\"",
+            &format!("zone_id = \"{zone_id}\""),
+            1,
+        );
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("lifeboat.toml");
+    std::fs::write(&config, config_text).unwrap();
+    let data = dir.path().join("log");
+    let text = tokio::task::spawn_blocking(move || {
+        drill(
+            "heroku-outage",
+            &config,
+            &data,
+            &[
+                ("AWS_ACCESS_KEY_ID", "testing"),
+                ("AWS_SECRET_ACCESS_KEY", "testing"),
+                ("AWS_EC2_METADATA_DISABLED", "true"),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(
+        text.contains("heroku → failover-hosting (succeeded"),
+        "{text}"
+    );
+    assert!(!text.contains("MISSED"), "{text}");
+    assert!(!text.contains("CSIM"), "no simulated change id: {text}");
+
+    // moto now has the standby scaled up and the record on AWS.
+    let described = aws
+        .ecs
+        .describe_services()
+        .cluster("lifeboat-standby")
+        .services("web")
+        .services("worker")
+        .send()
+        .await
+        .expect("describe the services");
+    let desired: Vec<(String, i32)> = described
+        .services()
+        .iter()
+        .map(|s| (s.service_name().unwrap().to_owned(), s.desired_count()))
+        .collect();
+    assert_eq!(desired, [("web".to_owned(), 3), ("worker".to_owned(), 2)]);
+    let listed = aws
+        .route53
+        .list_resource_record_sets()
+        .hosted_zone_id(&zone_id)
+        .send()
+        .await
+        .expect("list the records");
+    let values: Vec<&str> = listed
+        .resource_record_sets()
+        .iter()
+        .filter(|s| s.name() == RECORD && s.r#type() == &RrType::Cname)
+        .flat_map(|s| s.resource_records().iter().map(|r| r.value()))
+        .collect();
+    assert_eq!(values, ["web-alb-123.us-east-1.elb.amazonaws.com."]);
 }

@@ -1359,3 +1359,286 @@ async fn discord_acknowledgements_are_timed() {
     shards.shutdown_all().await;
     running.abort();
 }
+
+// ---------------------------------------------------------------------------------------------
+// Alerts counted by the running binary
+
+#[test]
+fn an_outage_posts_an_alert_that_metrics_count_until_it_recovers() {
+    let server = HttpServer::start();
+    let outage =
+        std::fs::read(root().join("tests/fixtures/feeds/incidentio_full_outage.json")).unwrap();
+    server.reply("/status.json", Reply::json(outage));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("commands")).unwrap();
+    std::fs::write(
+        dir.path().join("lifeboat.toml"),
+        format!(
+            r#"{CONFIG_HEAD}
+[server]
+listen = "127.0.0.1:0"
+
+[watch]
+debounce = 1
+jitter = 0.0
+
+[[providers]]
+name = "vendor"
+workstream = "llm"
+
+[[feeds]]
+name = "vendor-status"
+provider = "vendor"
+kind = "statuspage"
+url = "{status}"
+interval = "200ms"
+"#,
+            status = server.url("/status.json"),
+        ),
+    )
+    .unwrap();
+
+    let mut bot = Running::start(dir.path());
+    let addr = bot.endpoint();
+    bot.wait_for("Lifeboat is watching 1 feed");
+    let scrape_until = |what: &str, done: &dyn Fn(&[Sample]) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (status, _, body) = http_get(addr, "/metrics");
+            assert_eq!(status, 200);
+            let text = String::from_utf8(body).unwrap();
+            let (_, samples) = parse_exposition(&text);
+            if done(&samples) {
+                return samples;
+            }
+            assert!(Instant::now() < deadline, "{what} never counted:\n{text}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let alerts = |samples: &[Sample], event: &str| {
+        value(
+            samples,
+            "lifeboat_alerts_total",
+            &[("provider", "vendor"), ("event", event)],
+        )
+    };
+
+    let samples = scrape_until("the alert", &|s| alerts(s, "posted") >= Some(1.0));
+    assert_eq!(
+        alerts(&samples, "posted"),
+        Some(1.0),
+        "one alert, not one per poll"
+    );
+    assert_eq!(alerts(&samples, "failed"), Some(0.0));
+    assert_eq!(alerts(&samples, "recovered"), Some(0.0));
+    assert_eq!(
+        value(
+            &samples,
+            "lifeboat_provider_level",
+            &[("provider", "vendor")]
+        ),
+        Some(4.0),
+        "a full outage is a major outage"
+    );
+
+    // The vendor is back (maintenance is not an outage): the alert closes, once.
+    let maintenance =
+        std::fs::read(root().join("tests/fixtures/feeds/statuspage_under_maintenance.json"))
+            .unwrap();
+    server.reply("/status.json", Reply::json(maintenance));
+    let samples = scrape_until("the recovery", &|s| alerts(s, "recovered") >= Some(1.0));
+    assert_eq!(alerts(&samples, "recovered"), Some(1.0));
+    assert_eq!(alerts(&samples, "posted"), Some(1.0));
+
+    bot.sigterm();
+    let (code, out) = bot.exit(Duration::from_secs(15));
+    assert_eq!(code, Some(0), "{}", out.join("\n"));
+    // What the metrics counted is what the log holds.
+    let store = SledStore::open(&dir.path().join("data")).unwrap();
+    let kinds: Vec<String> = store.all().unwrap().into_iter().map(|e| e.kind).collect();
+    let count = |kind: &str| kinds.iter().filter(|k| *k == kind).count();
+    assert_eq!(
+        (count("alert.posted"), count("alert.recovered")),
+        (1, 1),
+        "{kinds:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Graceful shutdown: SIGINT, command intake, the Discord gateway
+
+impl Running {
+    fn sigint(&self) {
+        let status = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+#[test]
+fn sigint_stops_like_sigterm_and_leaves_a_flushed_log() {
+    let server = HttpServer::start();
+    server.reply("/first", Reply::json("{}"));
+    server.reply("/last", Reply::json("{}"));
+    let dir = slow_project(&server, "1s", "20s");
+
+    let mut bot = Running::start(dir.path());
+    bot.wait_for("Lifeboat is watching");
+    bot.run("slow");
+    bot.wait_for("▶ slow");
+    bot.sigint();
+    let (code, out) = bot.exit(Duration::from_secs(15));
+    assert_eq!(code, Some(0), "{}", out.join("\n"));
+    assert!(
+        out.iter().any(|l| l.contains("Stopping: no new commands")),
+        "{}",
+        out.join("\n")
+    );
+    assert!(
+        out.iter().any(|l| l.contains("✔ slow")),
+        "{}",
+        out.join("\n")
+    );
+    assert_eq!(out.last().map(String::as_str), Some("Lifeboat stopped."));
+    // Everything up to the step's end reached the disk: a fresh open of the stopped log has
+    // it, with the chain intact, and the step after it never started.
+    let events = run_events(dir.path());
+    for (kind, step) in [
+        ("step.succeeded", "first"),
+        ("step.started", "slow"),
+        ("step.succeeded", "slow"),
+    ] {
+        assert!(has(&events, kind, step), "{kind} {step}: {events:?}");
+    }
+    assert!(!has(&events, "step.started", "last"), "{events:?}");
+    assert_eq!(server.hits("/last"), 0);
+    let out = lifeboat(dir.path(), &["audit", "verify", "--data-dir", "data"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("chain intact"), "{}", stdout(&out));
+}
+
+#[test]
+fn a_command_arriving_after_the_signal_is_not_taken() {
+    let server = HttpServer::start();
+    server.reply("/first", Reply::json("{}"));
+    server.reply("/last", Reply::json("{}"));
+    let dir = slow_project(&server, "2s", "20s");
+
+    let mut bot = Running::start(dir.path());
+    bot.wait_for("Lifeboat is watching");
+    bot.run("slow");
+    bot.wait_for("▶ slow");
+    bot.sigterm();
+    // Intake has stopped, the running step has not finished: the bot is still alive and
+    // its stdin open, but nothing more is read from it.
+    bot.wait_for("Stopping: no new commands");
+    bot.say("/runbook run slow --as carol --roles responder");
+    bot.say("/runbook list");
+    let (code, out) = bot.exit(Duration::from_secs(15));
+    assert_eq!(code, Some(0), "{}", out.join("\n"));
+    let after: Vec<&String> = out
+        .iter()
+        .skip_while(|l| !l.contains("Stopping: no new commands"))
+        .collect();
+    assert!(
+        after.iter().any(|l| l.contains("✔ slow")),
+        "the running step still finished: {after:?}"
+    );
+    assert!(
+        !after
+            .iter()
+            .any(|l| l.contains("carol") || l.contains("requests `slow`") || l.contains("A run")),
+        "a command after the signal was answered: {after:?}"
+    );
+    let store = SledStore::open(&dir.path().join("data")).unwrap();
+    let requests: Vec<Event> = store
+        .all()
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "run.requested")
+        .collect();
+    assert_eq!(requests.len(), 1, "only alice's request: {requests:?}");
+    assert!(
+        !requests[0].data.to_string().contains("carol"),
+        "{requests:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_closes_the_discord_gateway_cleanly() {
+    const GUILD: u64 = 100_000_000_000_000_001;
+    const CHANNEL: u64 = 100_000_000_000_000_002;
+    const TOKEN: &str = "ops-shutdown-token";
+    let fake = FakeDiscord::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("commands")).unwrap();
+    std::fs::write(
+        dir.path().join("lifeboat.toml"),
+        format!(
+            "{CONFIG_HEAD}\n[server]\nlisten = \"127.0.0.1:0\"\n\n[discord]\ntoken_env = \"LB_OPS_TOKEN\"\nguild_id = \"{GUILD}\"\nincident_channel_id = \"{CHANNEL}\"\napi_base = \"{}\"\n",
+            fake.api_base()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lifeboat"))
+        .current_dir(dir.path())
+        .args(["run", "--config", "lifeboat.toml"])
+        .env("LB_OPS_TOKEN", TOKEN)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let drain = |pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut pipe = pipe;
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    /// Whatever happens below, the child is stopped.
+    struct Stop(Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Stop(child);
+    fake.wait_sessions(1, Duration::from_secs(30)).await;
+    assert!(fake.closes().is_empty(), "{:?}", fake.closes());
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    fake.wait_closes(1, Duration::from_secs(15)).await;
+    assert_eq!(fake.closes(), [1000], "a normal closure, once");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "lifeboat did not stop on SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let (out, err) = (out.join().unwrap(), err.join().unwrap());
+    assert_eq!(status.code(), Some(0), "{out}\n{err}");
+    assert!(out.contains("Stopping: no new commands"), "{out}");
+    assert!(out.ends_with("Lifeboat stopped.\n"), "{out}");
+    assert_eq!(fake.identifies(), 1, "no reconnect after the close");
+    assert!(
+        !out.contains(TOKEN) && !err.contains(TOKEN),
+        "the token leaked"
+    );
+}

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::{Bot, Reply, actor, text};
 use crate::approval::{self, Person, Role};
+use crate::chat::ChannelId;
 use crate::chat::command::Command;
 use crate::comms::{self, Audience, Kind, Scope, drafts};
 use crate::domain::IncidentId;
@@ -19,6 +20,12 @@ pub(super) fn communicator_may(command: &Command) -> bool {
 }
 
 impl Bot {
+    /// Where delivery failures about `incident` are reported: its thread when one is open,
+    /// else the incident channel.
+    fn reports_channel(&self, incident: Option<&IncidentId>) -> ChannelId {
+        crate::chat::incident_channel(self.store.as_ref(), incident, &self.engine.env().channel)
+    }
+
     fn drafts(&self) -> Vec<drafts::Draft> {
         self.store
             .all()
@@ -233,13 +240,15 @@ impl Bot {
                 }
             }
         };
-        let delivery = comms::delivery(
+        let reports = self.reports_channel(approved.incident.as_ref());
+        let mut delivery = comms::delivery(
             env,
             Some(self.store.as_ref()),
             approved.incident.as_ref(),
             None,
             actor(who),
         );
+        delivery.channel = &reports;
         let results = delivery.send_notice(&approved.id, &approved.text).await;
         let outcome = if results.is_empty() {
             "no outputs are configured in [comms], so nothing was sent".to_owned()
@@ -295,13 +304,15 @@ impl Bot {
                 Err(reason) => return Reply::private(format!("Refused: {reason}.")),
             }
         };
-        let delivery = comms::delivery(
+        let reports = self.reports_channel(d.incident.as_ref());
+        let mut delivery = comms::delivery(
             env,
             Some(self.store.as_ref()),
             d.incident.as_ref(),
             None,
             actor(who),
         );
+        delivery.channel = &reports;
         let approved = d.approved_text.as_deref().unwrap_or(&d.text);
         let results = delivery.send_notice_to(&d.id, approved, &missing).await;
         Reply::public(text(format!(
@@ -346,13 +357,15 @@ impl Bot {
                 }
             }
         };
-        let delivery = comms::delivery(
+        let reports = self.reports_channel(incident.as_ref());
+        let mut delivery = comms::delivery(
             env,
             Some(self.store.as_ref()),
             incident.as_ref(),
             None,
             actor(who),
         );
+        delivery.channel = &reports;
         let results = delivery.notify_team(team, &message).await;
         Reply::public(text(format!(
             "📣 {} notified {}: {}",
@@ -368,18 +381,20 @@ impl Bot {
             return Vec::new();
         };
         let env = self.engine.env();
+        let reports = self.reports_channel(Some(incident));
         let mut lines = Vec::new();
         for name in comms::paged_teams(&events, incident) {
             let Some(team) = self.config.team(&name) else {
                 continue;
             };
-            let delivery = comms::delivery(
+            let mut delivery = comms::delivery(
                 env,
                 Some(self.store.as_ref()),
                 Some(incident),
                 None,
                 actor(who),
             );
+            delivery.channel = &reports;
             let result = delivery.resolve_page(team).await;
             lines.push(format!(
                 "{}'s page {}",

@@ -90,6 +90,8 @@ struct Inner {
     threads: Vec<(u64, u64, Option<u64>)>,
     identifies: usize,
     resumes: usize,
+    /// The close code of each close frame a client sent on its gateway session.
+    closes: Vec<u16>,
     /// When each pushed interaction was sent, by interaction id.
     sent: HashMap<String, Instant>,
 }
@@ -247,6 +249,17 @@ impl FakeDiscord {
         assert!(done.is_ok(), "timed out waiting for {what}");
     }
 
+    /// The close codes clients sent on their gateway sessions (1000: a clean close).
+    pub fn closes(&self) -> Vec<u16> {
+        self.shared.lock().closes.clone()
+    }
+
+    /// Waits until a client has sent `n` close frames.
+    pub async fn wait_closes(&self, n: usize, timeout: Duration) {
+        self.wait_state(|i| i.closes.len() >= n, "a gateway close frame", timeout)
+            .await;
+    }
+
     pub fn identifies(&self) -> usize {
         self.shared.lock().identifies
     }
@@ -308,6 +321,17 @@ impl FakeDiscord {
     /// A message the bot created, by id.
     pub fn message(&self, id: &str) -> Option<Value> {
         self.shared.lock().messages.get(id).cloned()
+    }
+
+    /// The earliest message the bot created that `matches` (message ids grow).
+    pub fn find_message(&self, matches: impl Fn(&Value) -> bool) -> Option<Value> {
+        self.shared
+            .lock()
+            .messages
+            .values()
+            .filter(|m| matches(m))
+            .min_by_key(|m| m["id"].as_str().and_then(|id| id.parse::<u64>().ok()))
+            .cloned()
     }
 
     /// The threads the bot opened: (thread id, parent channel, starter message id).
@@ -725,7 +749,11 @@ async fn session(shared: Arc<Shared>, mut socket: WebSocket) {
                 let text = match message {
                     WsMessage::Text(text) => text.to_string(),
                     WsMessage::Binary(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-                    WsMessage::Close(_) => return,
+                    WsMessage::Close(frame) => {
+                        shared.lock().closes.push(frame.map_or(1005, |f| f.code));
+                        shared.changed.notify_waiters();
+                        return;
+                    }
                     _ => continue,
                 };
                 let Ok(frame) = serde_json::from_str::<Value>(&text) else { continue };
@@ -935,6 +963,25 @@ pub fn modal_submit(
             ] }],
         }),
     )
+}
+
+/// The same interaction sent from `thread`, a public thread under the channel `parent`.
+pub fn in_thread(mut payload: Value, thread: u64, parent: u64) -> Value {
+    payload["channel_id"] = json!(thread.to_string());
+    payload["channel"] = json!({
+        "id": thread.to_string(),
+        "type": 11,
+        "name": "INC thread",
+        "parent_id": parent.to_string(),
+        "permissions": "2147483647",
+        "thread_metadata": {
+            "archived": false,
+            "auto_archive_duration": 1440,
+            "archive_timestamp": "2026-11-25T10:00:00.000000+00:00",
+            "locked": false,
+        },
+    });
+    payload
 }
 
 /// A string option.
