@@ -515,7 +515,22 @@ async fn run(config_path: &Path, console: bool) -> ExitCode {
             config.aws.mode
         );
     }
-    match engine.recover(&runbooks) {
+    // A stop asked for during start-up reaches the engine at once, so no run starts a step.
+    let mut early_stop = signalled.clone();
+    let stopping_engine = engine.clone();
+    tokio::spawn(async move {
+        if early_stop.wait_for(|stop| *stop).await.is_ok() {
+            stopping_engine.begin_shutdown();
+        }
+    });
+    let recovered = if *signalled.borrow() {
+        engine.begin_shutdown();
+        println!("Stop asked for during start-up: unfinished runs resume on the next start.");
+        Ok(Vec::new())
+    } else {
+        engine.recover(&runbooks)
+    };
+    match recovered {
         Ok(resumed) if !resumed.is_empty() => {
             let ids: Vec<String> = resumed.iter().map(|h| h.run.to_string()).collect();
             println!(
@@ -755,6 +770,12 @@ fn shutdown_signals() -> tokio::sync::watch::Receiver<bool> {
                     _ = int.recv() => {}
                 }
                 let _ = tx.send(true);
+                // A second one means "now": a hung start-up or drain can still be killed.
+                let interrupt = tokio::select! {
+                    _ = term.recv() => false,
+                    _ = int.recv() => true,
+                };
+                force_exit(interrupt);
             });
             return rx;
         }
@@ -762,8 +783,21 @@ fn shutdown_signals() -> tokio::sync::watch::Receiver<bool> {
     tokio::spawn(async move {
         let _ = tokio::signal::ctrl_c().await;
         let _ = tx.send(true);
+        let _ = tokio::signal::ctrl_c().await;
+        force_exit(true);
     });
     rx
+}
+
+/// The exit code after a second stop signal: the shell's 128 + the signal's number.
+fn forced_exit_code(interrupt: bool) -> u8 {
+    if interrupt { 130 } else { 143 }
+}
+
+/// Leaves at once, without the graceful stop (the log's writes so far are durable).
+fn force_exit(interrupt: bool) -> ! {
+    eprintln!("lifeboat run: second stop signal; exiting now without waiting for running steps");
+    std::process::exit(i32::from(forced_exit_code(interrupt)))
 }
 
 async fn wait_for_shutdown_signal(mut signalled: tokio::sync::watch::Receiver<bool>) {
@@ -1199,5 +1233,16 @@ fn audit_verify(data_dir: Option<PathBuf>, config: &Path) -> ExitCode {
             eprintln!("lifeboat audit verify: {err}");
             ExitCode::from(FAILURE)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::forced_exit_code;
+
+    #[test]
+    fn a_forced_exit_reports_the_second_signal_as_the_shell_does() {
+        assert_eq!(forced_exit_code(true), 130, "SIGINT is 2");
+        assert_eq!(forced_exit_code(false), 143, "SIGTERM is 15");
     }
 }

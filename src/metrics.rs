@@ -207,6 +207,78 @@ pub fn encode() -> String {
     out
 }
 
+/// Where a component's metrics go: the process registry, or nowhere. Components that also
+/// run inside a drill (the watcher, the engine, the store) hold one, so that a drill in the
+/// live process never moves the live series (a simulated outage must not page anyone).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Recorder {
+    live: bool,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Self::live()
+    }
+}
+
+impl Recorder {
+    /// Records into the process registry.
+    pub const fn live() -> Self {
+        Self { live: true }
+    }
+
+    /// Records nothing (drills).
+    pub const fn off() -> Self {
+        Self { live: false }
+    }
+
+    pub fn is_live(self) -> bool {
+        self.live
+    }
+
+    pub fn feed_polled(self, feed: &str, ok: bool) {
+        if self.live {
+            feed_polled(feed, ok);
+        }
+    }
+
+    pub fn provider_level(self, provider: &str, level: HealthLevel) {
+        if self.live {
+            provider_level(provider, level);
+        }
+    }
+
+    pub fn alert(self, provider: &str, event: &str) {
+        if self.live {
+            alert(provider, event);
+        }
+    }
+
+    pub fn run_finished(self, runbook: &str, outcome: &str) {
+        if self.live {
+            run_finished(runbook, outcome);
+        }
+    }
+
+    pub fn step_finished(self, kind: &str, outcome: &str, took: Duration) {
+        if self.live {
+            step_finished(kind, outcome, took);
+        }
+    }
+
+    pub fn events_appended(self, n: usize) {
+        if self.live {
+            events_appended(n);
+        }
+    }
+
+    pub fn append_failed(self) {
+        if self.live {
+            append_failed();
+        }
+    }
+}
+
 /// The gauge value of a health level; ordered like the levels, unknown below all.
 pub fn level_value(level: HealthLevel) -> i64 {
     match level {
@@ -397,6 +469,28 @@ mod tests {
             r#"lifeboat_step_duration_seconds_bucket{le="0.05",kind="unit_kind",outcome="succeeded"} 1"#
         ) || text.contains(r#"lifeboat_step_duration_seconds_bucket{kind="unit_kind",outcome="succeeded",le="0.05"} 1"#), "{text}");
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn an_off_recorder_leaves_the_registry_alone() {
+        Recorder::live().provider_level("unit-recorder", HealthLevel::Operational);
+        let off = Recorder::off();
+        off.provider_level("unit-recorder", HealthLevel::MajorOutage);
+        off.alert("unit-recorder", "posted");
+        off.feed_polled("unit-recorder-feed", true);
+        off.run_finished("unit-recorder-runbook", "succeeded");
+        let text = encode();
+        assert!(
+            text.contains(r#"lifeboat_provider_level{provider="unit-recorder"} 0"#),
+            "{text}"
+        );
+        assert!(
+            !text.contains(r#"provider="unit-recorder",event="posted""#),
+            "{text}"
+        );
+        assert!(!text.contains("unit-recorder-feed"), "{text}");
+        assert!(!text.contains("unit-recorder-runbook"), "{text}");
+        assert!(Recorder::default().is_live());
     }
 
     #[test]

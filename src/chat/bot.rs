@@ -595,6 +595,21 @@ impl Bot {
                 .unwrap_or_default();
             let verdict =
                 approval::approve(request, who, &self.config.access, Utc::now(), &current);
+            if !matches!(verdict, Verdict::Refused(_)) {
+                // Logged under the lock, so the log holds approvals in the order decided; and
+                // before it counts, so an approval the log refused never counts (the request
+                // stays open for another try).
+                if let Err(err) = self.store.append(NewEvent::new(
+                    actor(who),
+                    "run.approval_counted",
+                    json!({ "request": id, "by": who }),
+                )) {
+                    tracing::error!(error = %err, request = %id, "approval could not be stored");
+                    return Reply::private(format!(
+                        "Not approved: the event log refused it ({err})."
+                    ));
+                }
+            }
             match verdict {
                 Verdict::Refused(_) => {}
                 Verdict::Counted { .. } => request.approvals.push(who.clone()),
@@ -602,14 +617,6 @@ impl Bot {
                     request.approvals.push(who.clone());
                     request.closed = true;
                 }
-            }
-            if !matches!(verdict, Verdict::Refused(_)) {
-                // Logged under the lock, so the log holds approvals in the order decided.
-                self.append(NewEvent::new(
-                    actor(who),
-                    "run.approval_counted",
-                    json!({ "request": id, "by": who }),
-                ));
             }
             (request.clone(), verdict)
         };
@@ -885,7 +892,11 @@ impl Bot {
             "drill.requested",
             json!({ "scenario": name, "log": dir.display().to_string() }),
         ));
-        let config = self.config.clone();
+        // A drill from chat runs inside the live bot: always against the simulated AWS, even
+        // when `[aws] endpoint_url` is set (a VPC endpoint reaches the real account).
+        let mut config = (*self.config).clone();
+        config.aws.endpoint_url = None;
+        config.aws.mode = crate::config::AwsMode::Simulated;
         let runbooks = self.runbooks.clone();
         let env = self.engine.env().clone();
         let drilling = DrillRunning(self.drilling.clone());

@@ -43,7 +43,29 @@ pub fn retry_after(headers: &HeaderMap, body: &[u8]) -> Option<Duration> {
     from_body
         .or_else(from_header)
         .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
+        // Clamped before converting: a huge value from the network must not panic the gate.
+        .map(|s| Duration::from_secs_f64(s.min(MAX_ASKED_SECS)))
+}
+
+/// The longest wait [`retry_after`] reports (a day), far above [`MAX_WAIT`]: longer asks are
+/// read as this, so converting them cannot overflow.
+const MAX_ASKED_SECS: f64 = 86_400.0;
+
+/// `path` (without its query) fit for a log: the tokens in interaction callback and webhook
+/// paths (`/interactions/{id}/{token}/…`, `/webhooks/{app}/{token}/…`) are credentials, so
+/// they are replaced with `{token}`.
+pub fn loggable_path(path: &str) -> String {
+    let path = path.split('?').next().unwrap_or_default();
+    let mut segments: Vec<&str> = path.split('/').collect();
+    for i in 0..segments.len() {
+        if matches!(segments[i], "interactions" | "webhooks")
+            && let Some(token) = segments.get_mut(i + 2)
+            && !token.is_empty()
+        {
+            *token = "{token}";
+        }
+    }
+    segments.join("/")
 }
 
 /// What the gate does with one 429: how long to wait (capped), or `None` to pass it on.
@@ -123,7 +145,8 @@ async fn forward(State(up): State<Upstream>, request: Request) -> Response {
         let response = match outgoing.send().await {
             Ok(response) => response,
             Err(err) => {
-                tracing::warn!(error = %err, "Discord could not be reached");
+                // Without the URL: it may hold an interaction or webhook token.
+                tracing::warn!(error = %err.without_url(), path = %loggable_path(&path), "Discord could not be reached");
                 return (StatusCode::BAD_GATEWAY, "Discord could not be reached").into_response();
             }
         };
@@ -135,7 +158,7 @@ async fn forward(State(up): State<Upstream>, request: Request) -> Response {
             if let Some(wait) = wait_for(asked, attempt) {
                 tracing::warn!(
                     %method,
-                    path = path.split('?').next().unwrap_or_default(),
+                    path = %loggable_path(&path),
                     asked_ms = asked.map(|d| d.as_millis() as u64),
                     wait_ms = wait.as_millis() as u64,
                     attempt,
@@ -193,6 +216,62 @@ mod tests {
                 br#"{"retry_after": -1}"#
             ),
             None
+        );
+    }
+
+    #[test]
+    fn a_huge_negative_or_nan_retry_after_never_panics() {
+        for body in [
+            &br#"{"retry_after": 1e20}"#[..],
+            br#"{"retry_after": 1.7976931348623157e308}"#,
+        ] {
+            let asked = retry_after(&HeaderMap::new(), body);
+            assert_eq!(asked, Some(Duration::from_secs(86_400)));
+            assert_eq!(wait_for(asked, 1), Some(MAX_WAIT));
+        }
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "1e300")]), b"{}"),
+            Some(Duration::from_secs(86_400))
+        );
+        for bad in ["-5", "NaN", "-inf", "inf"] {
+            assert_eq!(
+                retry_after(&headers(&[("retry-after", bad)]), b"{}"),
+                None,
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            retry_after(&HeaderMap::new(), br#"{"retry_after": -0.5}"#),
+            None
+        );
+    }
+
+    #[test]
+    fn tokens_in_interaction_and_webhook_paths_are_redacted() {
+        assert_eq!(
+            loggable_path("/api/v10/interactions/123456/aW50ZXJhY3Rpb246c2VjcmV0/callback"),
+            "/api/v10/interactions/123456/{token}/callback"
+        );
+        assert_eq!(
+            loggable_path("/api/v10/webhooks/987/SECRETTOKEN/messages/@original?wait=true"),
+            "/api/v10/webhooks/987/{token}/messages/@original"
+        );
+        assert_eq!(
+            loggable_path("/api/v10/webhooks/987/SECRETTOKEN"),
+            "/api/v10/webhooks/987/{token}"
+        );
+        // Paths without a token are kept as they are.
+        assert_eq!(
+            loggable_path("/api/v10/channels/42/messages"),
+            "/api/v10/channels/42/messages"
+        );
+        assert_eq!(
+            loggable_path("/api/v10/webhooks/987"),
+            "/api/v10/webhooks/987"
+        );
+        assert_eq!(
+            loggable_path("/api/v10/webhooks/987/"),
+            "/api/v10/webhooks/987/"
         );
     }
 

@@ -24,7 +24,7 @@ use serde_json::json;
 use crate::chat::{Button, ButtonStyle, Message};
 use crate::domain::{Actor, IncidentId, RunId};
 use crate::steps::StepEnv;
-use crate::store::{EventStore, NewEvent};
+use crate::store::{Event, EventStore, NewEvent};
 
 pub use deliver::{Delivery, RouteResult};
 pub use facts::{Facts, Scope};
@@ -144,6 +144,51 @@ fn append(store: &dyn EventStore, event: NewEvent) -> Result<(), String> {
         .map_err(|e| format!("the event log refused the draft: {e}"))
 }
 
+/// The events [`facts::gather`] needs for `scope`, read without walking the whole log when it
+/// can: a run outside any incident needs only its own events. An incident needs more than its
+/// own: its first signal (an alert or feed event before the declaration, carrying no incident
+/// id) decides when it started (see `crate::timeline::incident_events`), so it reads the log.
+pub fn scope_events(store: &dyn EventStore, scope: &Scope<'_>) -> Result<Vec<Event>, String> {
+    let events = match (scope.incident, scope.run) {
+        (Some(_), _) => store.all(),
+        (None, Some(run)) => store.by_run(run),
+        (None, None) => Ok(Vec::new()),
+    };
+    events.map_err(|e| format!("the event log: {e}"))
+}
+
+/// Events read per step when looking back through the log for the last draft.
+const LOOKBACK: u64 = 512;
+
+/// The id the next draft gets: one past the last `comms.drafted` in the log, found by reading
+/// back from the end (drafts are numbered in order, one at a time).
+fn next_draft_id(store: &dyn EventStore) -> Result<String, String> {
+    let read = |e: crate::store::StoreError| format!("the event log: {e}");
+    let Some(last) = store.last().map_err(read)? else {
+        return Ok(drafts::next_id(&[]));
+    };
+    let mut hi = last.seq;
+    loop {
+        let lo = hi.saturating_sub(LOOKBACK - 1).max(1);
+        let events = store.range(lo..=hi).map_err(read)?;
+        if let Some(drafted) = events.iter().rev().find(|e| e.kind == "comms.drafted") {
+            let number = drafted.data["draft"]
+                .as_str()
+                .and_then(|id| id.strip_prefix("DRAFT-"))
+                .and_then(|n| n.parse::<u64>().ok());
+            return match number {
+                Some(n) => Ok(format!("DRAFT-{}", n + 1)),
+                // Not one of ours: count them all, as the ids are defined.
+                None => Ok(drafts::next_id(&store.all().map_err(read)?)),
+            };
+        }
+        if lo <= 1 {
+            return Ok(drafts::next_id(&[]));
+        }
+        hi = lo - 1;
+    }
+}
+
 /// Renders the template for `audience`/`kind` with the facts of `scope`, polishes it when
 /// `[comms] polish` is on, and records `comms.drafted` with the exact text.
 pub async fn draft(
@@ -154,7 +199,7 @@ pub async fn draft(
     scope: Scope<'_>,
     author: Actor,
 ) -> Result<NewDraft, String> {
-    let events = store.all().map_err(|e| format!("the event log: {e}"))?;
+    let events = scope_events(store, &scope)?;
     let facts = facts::gather(
         &events,
         &env.config,
@@ -184,7 +229,7 @@ pub async fn draft(
     }
     let id = {
         let _one_at_a_time = env.comms.exclusive();
-        let id = drafts::next_id(&store.all().map_err(|e| format!("the event log: {e}"))?);
+        let id = next_draft_id(store)?;
         let mut event = NewEvent::new(
             author,
             "comms.drafted",
@@ -248,7 +293,7 @@ pub fn notify_text(
     store: &dyn EventStore,
     scope: &Scope<'_>,
 ) -> Result<String, String> {
-    let events = store.all().map_err(|e| format!("the event log: {e}"))?;
+    let events = scope_events(store, scope)?;
     let facts = facts::gather(&events, &env.config, scope, "internal", chrono::Utc::now());
     let dir = &env.config.paths.templates;
     let name = if dir.join(template::NOTIFY_TEMPLATE).exists() {
@@ -324,6 +369,58 @@ mod tests {
         assert!(shared.clone().start_sending("DRAFT-2").is_some());
         drop(first);
         assert!(shared.start_sending("DRAFT-1").is_some(), "free again");
+    }
+
+    #[test]
+    fn the_next_draft_id_follows_the_last_draft_far_back_in_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::SledStore::open(dir.path()).unwrap();
+        assert_eq!(next_draft_id(&store).unwrap(), "DRAFT-1");
+        let drafted = |n: u32| {
+            NewEvent::new(
+                Actor::Bot,
+                "comms.drafted",
+                json!({ "draft": format!("DRAFT-{n}") }),
+            )
+        };
+        store.append_batch(vec![drafted(1), drafted(2)]).unwrap();
+        // More than one look-back window of other events after the last draft.
+        let noise = (0..LOOKBACK + 10)
+            .map(|i| NewEvent::new(Actor::Bot, "feed.observed", json!({ "i": i })))
+            .collect();
+        store.append_batch(noise).unwrap();
+        assert_eq!(next_draft_id(&store).unwrap(), "DRAFT-3");
+        assert_eq!(
+            next_draft_id(&store).unwrap(),
+            drafts::next_id(&store.all().unwrap())
+        );
+    }
+
+    #[test]
+    fn a_run_outside_an_incident_reads_only_its_own_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::SledStore::open(dir.path()).unwrap();
+        let run = RunId("R-1".into());
+        let other = RunId("R-2".into());
+        store
+            .append_batch(vec![
+                NewEvent::new(Actor::Bot, "run.started", json!({})).run(run.clone()),
+                NewEvent::new(Actor::Bot, "run.started", json!({})).run(other.clone()),
+                NewEvent::new(Actor::Bot, "feed.observed", json!({})),
+            ])
+            .unwrap();
+        let scope = Scope {
+            incident: None,
+            run: Some(&run),
+        };
+        let events = scope_events(&store, &scope).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].run.as_ref(), Some(&run));
+        let none = Scope {
+            incident: None,
+            run: None,
+        };
+        assert!(scope_events(&store, &none).unwrap().is_empty());
     }
 
     #[test]

@@ -347,7 +347,10 @@ pub async fn run(
         .await
         .context("starting the stand-ins")?;
     let config = Arc::new(drill_config(base, &stand, &targets));
-    let store = Arc::new(SledStore::open(data_dir)?);
+    // The drill runs inside the live process (`/drill start`): none of its components may move
+    // the live metrics, or a simulated outage would show (and page) as a real one.
+    let quiet = crate::metrics::Recorder::off();
+    let store = Arc::new(SledStore::open(data_dir)?.with_metrics(quiet));
     let recorder = Arc::new(RecordingChat::new());
     let chat: Arc<dyn Chat> = Arc::new(Tee {
         recorder: recorder.clone(),
@@ -370,7 +373,7 @@ pub async fn run(
         secrets: Arc::new(secrets),
         comms: Default::default(),
     };
-    let engine = Engine::new(env, store.clone());
+    let engine = Engine::new(env, store.clone()).with_metrics(quiet);
     let bot = Bot::new(config.clone(), runbooks.to_vec(), engine, store.clone());
     let script = Arc::new(Scripted {
         heroku_down: AtomicBool::new(false),
@@ -383,7 +386,8 @@ pub async fn run(
         channel,
         Arc::new(TokioClock::new()),
     )
-    .with_source(script.clone());
+    .with_source(script.clone())
+    .with_metrics(quiet);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let watching = tokio::spawn(watcher.run(stopped));
     // The drill's commander answers every confirm question with yes.

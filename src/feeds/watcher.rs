@@ -67,6 +67,7 @@ pub struct Watcher {
     clock: Arc<dyn Clock>,
     source: Arc<dyn FeedSource>,
     alert_messages: BTreeMap<String, MessageRef>,
+    metrics: crate::metrics::Recorder,
 }
 
 impl Watcher {
@@ -121,6 +122,7 @@ impl Watcher {
             clock,
             source: Arc::new(Fetcher::new()),
             alert_messages: BTreeMap::new(),
+            metrics: crate::metrics::Recorder::live(),
         };
         watcher.restore_open_alerts();
         watcher
@@ -129,6 +131,12 @@ impl Watcher {
     /// Replaces where observations come from (tests, drills).
     pub fn with_source(mut self, source: Arc<dyn FeedSource>) -> Self {
         self.source = source;
+        self
+    }
+
+    /// Replaces where metrics go (a drill turns them off).
+    pub fn with_metrics(mut self, metrics: crate::metrics::Recorder) -> Self {
+        self.metrics = metrics;
         self
     }
 
@@ -223,14 +231,15 @@ impl Watcher {
         let Some((info, _)) = levels.get(index) else {
             return;
         };
-        crate::metrics::feed_polled(&info.name, health.level != HealthLevel::Unknown);
+        self.metrics
+            .feed_polled(&info.name, health.level != HealthLevel::Unknown);
         if let Some(level) = levels
             .iter()
             .filter(|(f, _)| f.provider == info.provider)
             .filter_map(|(_, level)| *level)
             .max()
         {
-            crate::metrics::provider_level(&info.provider, level);
+            self.metrics.provider_level(&info.provider, level);
         }
     }
 
@@ -244,7 +253,7 @@ impl Watcher {
                 let message = render::alert(&alert, &self.provider_info(&alert.provider));
                 match self.chat.post(&self.channel, &message).await {
                     Ok(posted) => {
-                        crate::metrics::alert(&alert.provider, "posted");
+                        self.metrics.alert(&alert.provider, "posted");
                         self.append(NewEvent::new(
                             Actor::Bot,
                             "alert.posted",
@@ -253,7 +262,7 @@ impl Watcher {
                         self.alert_messages.insert(alert.provider.clone(), posted);
                     }
                     Err(err) => {
-                        crate::metrics::alert(&alert.provider, "failed");
+                        self.metrics.alert(&alert.provider, "failed");
                         warn!(error = %err, provider = %alert.provider, "alert could not be posted");
                         self.append(NewEvent::new(
                             Actor::Bot,
@@ -264,7 +273,7 @@ impl Watcher {
                 }
             }
             Effect::UpdateAlert(alert) => {
-                crate::metrics::alert(&alert.provider, "updated");
+                self.metrics.alert(&alert.provider, "updated");
                 let message = render::alert(&alert, &self.provider_info(&alert.provider));
                 if let Some(target) = self.alert_messages.get(&alert.provider)
                     && let Err(err) = self.chat.update(target, &message).await
@@ -285,7 +294,7 @@ impl Watcher {
                 }
             }
             Effect::Recovered { alert, at } => {
-                crate::metrics::alert(&alert.provider, "recovered");
+                self.metrics.alert(&alert.provider, "recovered");
                 let message = render::recovered(&alert, &self.provider_info(&alert.provider), at);
                 let posted = self.chat.post(&self.channel, &message).await;
                 if let Err(err) = &posted {

@@ -77,6 +77,7 @@ pub struct Engine {
     controls: Arc<Mutex<BTreeMap<RunId, Control>>>,
     /// Turns true on shutdown: no new run starts, and drivers stop at their next step boundary.
     stopping: Arc<watch::Sender<bool>>,
+    metrics: crate::metrics::Recorder,
 }
 
 impl Engine {
@@ -88,7 +89,14 @@ impl Engine {
             store,
             controls: Arc::new(Mutex::new(BTreeMap::new())),
             stopping: Arc::new(watch::Sender::new(false)),
+            metrics: crate::metrics::Recorder::live(),
         }
+    }
+
+    /// Replaces where metrics go (a drill turns them off).
+    pub fn with_metrics(mut self, metrics: crate::metrics::Recorder) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Starts a graceful shutdown: new runs are refused; each run finishes the step it is in
@@ -197,7 +205,13 @@ impl Engine {
         let control = controls
             .get(run)
             .ok_or_else(|| EngineError::UnknownRun(run.clone()))?;
-        if !control.paused.load(Ordering::SeqCst) && decision != Decision::Abort {
+        // One decision per pause: the first closes it, so a second press (or a stale button)
+        // is refused instead of waiting in the channel to decide the next pause unseen.
+        if control
+            .paused
+            .compare_exchange(true, false, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
             return Err(EngineError::NotPaused(run.clone()));
         }
         control
@@ -216,7 +230,11 @@ impl Engine {
             NewEvent::new(actor.clone(), "run.cancel_requested", json!({})).run(run.clone()),
         )?;
         control.cancel.store(true, Ordering::SeqCst);
-        if control.paused.load(Ordering::SeqCst) {
+        if control
+            .paused
+            .compare_exchange(true, false, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
             let _ = control.decisions.send((Decision::Abort, actor));
         }
         Ok(())
@@ -266,7 +284,9 @@ impl Engine {
             decisions: rx,
             cancel,
             paused,
+            pause_open: false,
             stopping: self.stopping.subscribe(),
+            metrics: self.metrics,
         };
         let controls = self.controls.clone();
         let span = info_span!("run", run = %run);
@@ -274,9 +294,10 @@ impl Engine {
             async move {
                 let id = driver.view.run.clone();
                 let runbook = driver.runbook.name.clone();
+                let metrics = driver.metrics;
                 let status = driver.drive().await;
                 if let Some(outcome) = outcome(&status) {
-                    crate::metrics::run_finished(&runbook, outcome);
+                    metrics.run_finished(&runbook, outcome);
                 }
                 controls
                     .lock()
@@ -331,7 +352,10 @@ struct Driver {
     decisions: mpsc::UnboundedReceiver<(Decision, Actor)>,
     cancel: Arc<AtomicBool>,
     paused: Arc<AtomicBool>,
+    /// This pause was marked (decisions accepted) and not yet awaited.
+    pause_open: bool,
     stopping: watch::Receiver<bool>,
+    metrics: crate::metrics::Recorder,
 }
 
 /// The `outcome` label of a finished run; `None` while it is not finished.
@@ -484,7 +508,7 @@ impl Driver {
             }
         };
         let duration_ms = started.elapsed().as_millis() as u64;
-        crate::metrics::step_finished(
+        self.metrics.step_finished(
             step.action.kind().as_str(),
             if result.is_ok() {
                 "succeeded"
@@ -560,13 +584,22 @@ impl Driver {
     /// Takes decisions from the moment the pause is logged: a responder who sees it may
     /// decide (or cancel) while its message is still being posted; decisions wait in the
     /// channel until `await_decision` reads them.
-    fn mark_paused(&self) {
+    /// Anything still in the channel answered an earlier pause: it is dropped, never applied
+    /// to this one (the cancel flag, not the channel, carries cancels).
+    fn mark_paused(&mut self) {
+        while self.decisions.try_recv().is_ok() {}
+        self.pause_open = true;
         self.paused.store(true, Ordering::SeqCst);
     }
 
     /// Waits for a responder's decision on a paused run.
     async fn await_decision(&mut self, step: &str) -> Next {
-        self.paused.store(true, Ordering::SeqCst);
+        // A pause read back from the log (after a restart) was not marked yet; one marked
+        // already may have been decided while its message was posted, so is not reopened.
+        if !self.pause_open {
+            self.mark_paused();
+        }
+        self.pause_open = false;
         // A cancel that came before the run was marked paused sent no decision: it ends the
         // run now. (`cancel` sets its flag before reading `paused`, so one side sees the other.)
         if self.cancel.load(Ordering::SeqCst) {
@@ -582,6 +615,7 @@ impl Driver {
             });
         }
         let decision = tokio::select! {
+            biased;
             decision = self.decisions.recv() => decision,
             // Stays paused in the log; the next start asks again.
             _ = self.stopping.wait_for(|stop| *stop) => None,

@@ -8,6 +8,7 @@ use serde_json::json;
 use super::{StepEnv, StepError, StepInput, StepOutput};
 use crate::comms::{self, Audience, Kind, Scope};
 use crate::domain::Actor;
+use crate::runbook::interp::{self, Namespace};
 use crate::runbook::{CommsDraft, Notify};
 use crate::store::EventStore;
 
@@ -37,38 +38,104 @@ pub async fn notify(
     Ok(StepOutput::new(summary, data))
 }
 
-/// The step's text: its `message` (after `${params}`/`${vars}`) or its `template`, rendered
-/// with the facts of the run's incident (`crate::comms::facts`).
+/// The step's text: its `message` or its `template`, rendered with the facts of the run's
+/// incident (`crate::comms::facts`). A message's `${params.*}`/`${vars.*}` are values, never
+/// template code (a parameter typed in chat may hold `{{`): each becomes a template variable
+/// holding the value. A message with no template syntax needs no facts and reads no log.
 fn message(
     env: &StepEnv,
     input: &StepInput<'_>,
     args: &Notify,
     store: Option<&dyn EventStore>,
 ) -> Result<String, StepError> {
-    let events = match store {
-        Some(store) => store
-            .all()
-            .map_err(|e| StepError::retryable(format!("the event log: {e}")))?,
-        None => Vec::new(),
-    };
-    let scope = Scope {
-        incident: input.incident,
-        run: Some(input.run),
-    };
-    let facts = comms::facts::gather(&events, &env.config, &scope, "internal", chrono::Utc::now());
+    let name = format!("step {}", input.step.id);
     let rendered = match (&args.message, &args.template) {
         (Some(message), _) => {
-            let expanded = input.expand(env, message)?;
-            comms::template::render_str(&format!("step {}", input.step.id), &expanded, &facts)
+            // Checks every reference (and says which one has no value) before anything else.
+            let plain = input.expand(env, message)?;
+            if !is_template(message) {
+                return Ok(plain.trim().to_owned());
+            }
+            let facts = facts(env, input, store)?;
+            render_message(&name, message, &facts, |r| match r.namespace {
+                Namespace::Params => input.params.get(&r.name).cloned(),
+                Namespace::Vars => env.config.vars.get(&r.name).cloned(),
+                Namespace::Env => None,
+            })
         }
-        (None, Some(name)) => comms::template::render(
+        (None, Some(template)) => comms::template::render(
             &env.config.paths.templates,
-            &comms::template::resolve_name(name),
-            &facts,
+            &comms::template::resolve_name(template),
+            &facts(env, input, store)?,
         ),
         (None, None) => Err("notify needs a `message` or a `template`".to_owned()),
     };
     rendered.map_err(StepError::invalid)
+}
+
+/// Whether `text` uses template syntax (an expression, a statement or a comment).
+fn is_template(text: &str) -> bool {
+    ["{{", "{%", "{#"].iter().any(|open| text.contains(open))
+}
+
+/// The facts of the run's scope, from the events that scope needs.
+fn facts(
+    env: &StepEnv,
+    input: &StepInput<'_>,
+    store: Option<&dyn EventStore>,
+) -> Result<comms::Facts, StepError> {
+    let scope = Scope {
+        incident: input.incident,
+        run: Some(input.run),
+    };
+    let events = match store {
+        Some(store) => comms::scope_events(store, &scope).map_err(StepError::retryable)?,
+        None => Vec::new(),
+    };
+    Ok(comms::facts::gather(
+        &events,
+        &env.config,
+        &scope,
+        "internal",
+        chrono::Utc::now(),
+    ))
+}
+
+/// The prefix of the template variables that carry a message's `${...}` values.
+const VALUE_PREFIX: &str = "lifeboat_value_";
+
+/// Renders `message` as a template with `facts`, each `${...}` in it replaced by a variable
+/// holding `lookup`'s value, so the value is printed as it is and never evaluated.
+fn render_message(
+    name: &str,
+    message: &str,
+    facts: &comms::Facts,
+    mut lookup: impl FnMut(&interp::Reference) -> Option<String>,
+) -> Result<String, String> {
+    let mut context = match serde_json::to_value(facts) {
+        Ok(serde_json::Value::Object(map)) => map,
+        other => {
+            return Err(format!(
+                "template {name}: the facts are not a map: {other:?}"
+            ));
+        }
+    };
+    let mut values = Vec::new();
+    let text = interp::expand(message, |r| {
+        let value = lookup(r)?;
+        let var = format!("{VALUE_PREFIX}{}", values.len());
+        values.push((var.clone(), value));
+        Some(format!("{{{{ {var} }}}}"))
+    })?;
+    for (var, value) in values {
+        context.insert(var, serde_json::Value::String(value));
+    }
+    let mut jinja = minijinja::Environment::new();
+    jinja.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    jinja
+        .render_str(&text, serde_json::Value::Object(context))
+        .map(|out| out.trim().to_owned())
+        .map_err(|e| format!("template {name}: {e}"))
 }
 
 pub async fn draft(

@@ -32,6 +32,7 @@ pub struct SledStore {
     /// Last seq and hash. Held while sealing and inserting so appends are serialised; the
     /// flush happens after release so concurrent appenders share one fsync.
     head: Mutex<(u64, String)>,
+    metrics: crate::metrics::Recorder,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -59,6 +60,7 @@ impl SledStore {
             meta: open_tree(trees::META)?,
             head: Mutex::new((0, GENESIS.to_owned())),
             db,
+            metrics: crate::metrics::Recorder::live(),
         };
         let head = match store.meta.get(trees::HEAD_KEY).map_err(io)? {
             Some(bytes) => parse_head(&bytes)?,
@@ -66,6 +68,12 @@ impl SledStore {
         };
         *store.head.lock().map_err(|_| poisoned())? = head;
         Ok(store)
+    }
+
+    /// Replaces where metrics go (a drill's log turns them off).
+    pub fn with_metrics(mut self, metrics: crate::metrics::Recorder) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Flushes everything to disk; called on shutdown (appends are already durable).
@@ -201,8 +209,8 @@ impl EventStore for SledStore {
             Ok(sealed)
         });
         match &appended {
-            Ok(sealed) => crate::metrics::events_appended(sealed.len()),
-            Err(_) => crate::metrics::append_failed(),
+            Ok(sealed) => self.metrics.events_appended(sealed.len()),
+            Err(_) => self.metrics.append_failed(),
         }
         appended
     }

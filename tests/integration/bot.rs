@@ -257,3 +257,132 @@ async fn incidents_are_declared_noted_and_resolved() {
     bot.handle(command("/incident resolve"), &alice).await;
     assert!(bot.open_incident().is_none());
 }
+
+/// A store that refuses `run.approval_counted` while `refusing` is set, as a full disk would.
+struct RefusingApprovals {
+    inner: std::sync::Arc<lifeboat::store::SledStore>,
+    refusing: std::sync::atomic::AtomicBool,
+}
+
+impl RefusingApprovals {
+    fn check(&self, event: &lifeboat::store::NewEvent) -> Result<(), lifeboat::store::StoreError> {
+        if event.kind == "run.approval_counted"
+            && self.refusing.load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(lifeboat::store::StoreError::Io(
+                "no space left on device".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl EventStore for RefusingApprovals {
+    fn append(
+        &self,
+        event: lifeboat::store::NewEvent,
+    ) -> Result<lifeboat::store::Event, lifeboat::store::StoreError> {
+        self.check(&event)?;
+        self.inner.append(event)
+    }
+    fn append_batch(
+        &self,
+        events: Vec<lifeboat::store::NewEvent>,
+    ) -> Result<Vec<lifeboat::store::Event>, lifeboat::store::StoreError> {
+        for e in &events {
+            self.check(e)?;
+        }
+        self.inner.append_batch(events)
+    }
+    fn by_incident(
+        &self,
+        i: &lifeboat::domain::IncidentId,
+    ) -> Result<Vec<lifeboat::store::Event>, lifeboat::store::StoreError> {
+        self.inner.by_incident(i)
+    }
+    fn by_run(
+        &self,
+        r: &lifeboat::domain::RunId,
+    ) -> Result<Vec<lifeboat::store::Event>, lifeboat::store::StoreError> {
+        self.inner.by_run(r)
+    }
+    fn range(
+        &self,
+        seqs: std::ops::RangeInclusive<u64>,
+    ) -> Result<Vec<lifeboat::store::Event>, lifeboat::store::StoreError> {
+        self.inner.range(seqs)
+    }
+    fn last(&self) -> Result<Option<lifeboat::store::Event>, lifeboat::store::StoreError> {
+        self.inner.last()
+    }
+    fn verify(&self) -> Result<lifeboat::store::Verdict, lifeboat::store::StoreError> {
+        self.inner.verify()
+    }
+    fn check_writable(&self) -> Result<(), lifeboat::store::StoreError> {
+        self.inner.check_writable()
+    }
+}
+
+#[tokio::test]
+async fn an_approval_the_log_refuses_does_not_count() {
+    let bench = Bench::new();
+    let rb = bench.runbook(RUNBOOK);
+    let store = std::sync::Arc::new(RefusingApprovals {
+        inner: bench.store.clone(),
+        refusing: std::sync::atomic::AtomicBool::new(true),
+    });
+    let bot = Bot::new(
+        bench.config.clone(),
+        vec![rb],
+        bench.engine.clone(),
+        store.clone(),
+    );
+    let reply = bot
+        .handle(
+            command("/runbook run scale-up"),
+            &person("alice", &["responder"]),
+        )
+        .await;
+    let id = reply.message.buttons[0]
+        .custom_id
+        .trim_start_matches("approve:")
+        .to_owned();
+    let bob = person("bob", &["approver"]);
+    let refused = bot.handle(command(&format!("/approve {id}")), &bob).await;
+    assert!(refused.ephemeral, "{refused:?}");
+    assert!(
+        refused.message.content.contains(
+            "Not approved: the event log refused it (event log I/O failed: no space left on device)"
+        ),
+        "{refused:?}"
+    );
+    assert!(!kinds(&bench).contains(&"run.approval_counted".to_string()));
+
+    // The request stayed open and bob's refused approval never counted: he approves again.
+    store
+        .refusing
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let counted = bot.handle(command(&format!("/approve {id}")), &bob).await;
+    assert!(
+        counted.message.content.contains("1 more needed"),
+        "{counted:?}"
+    );
+    // A second refusal, at the approval that would start the run: nothing starts.
+    store
+        .refusing
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let dan = person("dan", &["approver"]);
+    let refused = bot.handle(command(&format!("/approve {id}")), &dan).await;
+    assert!(
+        refused.message.content.contains("Not approved"),
+        "{refused:?}"
+    );
+    let k = kinds(&bench);
+    assert!(!k.contains(&"run.approved".to_string()), "{k:?}");
+    assert!(!k.contains(&"run.started".to_string()), "{k:?}");
+    store
+        .refusing
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let started = bot.handle(command(&format!("/approve {id}")), &dan).await;
+    assert!(started.message.content.contains("started"), "{started:?}");
+}

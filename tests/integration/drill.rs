@@ -636,3 +636,49 @@ async fn a_drill_against_moto_fails_over_the_real_apis() {
         .collect();
     assert_eq!(values, ["web-alb-123.us-east-1.elb.amazonaws.com."]);
 }
+
+/// The exposition lines about the OpenAI provider and its feeds: no in-process test outside
+/// a drill watches `openai`, so these change only if a drill records into the live registry.
+fn openai_series() -> Vec<String> {
+    lifeboat::metrics::encode()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| l.contains(r#"provider="openai""#) || l.contains(r#"feed="openai-"#))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_drill_in_the_live_process_leaves_the_live_metrics_alone() {
+    let checked = lifeboat::check::check(&root().join("config/lifeboat.toml"))
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let dir = tempfile::tempdir().unwrap();
+    let before = openai_series();
+    let drilled = lifeboat::drill::run(
+        &checked.config.config,
+        &checked.runbooks.runbooks,
+        lifeboat::drill::Scenario::OpenaiOutage,
+        &dir.path().join("log"),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    // The drill did see the simulated outage and alerted on it, in its own log...
+    let events = lifeboat::store::EventStore::all(
+        &lifeboat::store::SledStore::open(&dir.path().join("log")).unwrap(),
+    )
+    .unwrap();
+    assert!(!drilled.outcomes.is_empty());
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == "alert.posted" && e.data["provider"] == "openai"),
+        "the drill alerted"
+    );
+    // ...but no provider level, alert or feed poll of it reached the process's metrics.
+    let after = openai_series();
+    assert_eq!(before, after, "the drill moved live series");
+    assert!(
+        !after.iter().any(|l| l.contains("openai-probe")),
+        "{after:?}"
+    );
+}

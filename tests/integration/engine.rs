@@ -518,3 +518,80 @@ async fn parameters_are_checked() {
         .unwrap();
     assert!(err.to_string().contains("no parameter `reson`"), "{err}");
 }
+
+#[tokio::test]
+async fn a_second_decision_for_one_pause_does_not_decide_the_next() {
+    let bench = Bench::new();
+    let text = CONFIRM_FIRST
+        .replace("with = { question = \"go on?\" }", "with = { question = \"go on?\" }\non_failure = \"pause\"")
+        .replace("{tail}", "[[steps]]\nid = \"tell\"\nkind = \"notify\"\nwith = { team = \"engineering\", message = \"done\" }\n");
+    let rb = bench.runbook(&text);
+    let handle = bench
+        .engine
+        .start(&rb, BTreeMap::new(), None, alice())
+        .unwrap();
+    let no = Answer {
+        yes: false,
+        by: "bob".into(),
+    };
+    let key = wait_for_question(&bench).await;
+    bench.answers.answer(&key, no.clone());
+    // Pause 1: two presses before the run takes the first; only the first counts.
+    let mut first = false;
+    for _ in 0..200 {
+        if bench
+            .engine
+            .decide(&handle.run, Decision::Retry, alice())
+            .is_ok()
+        {
+            first = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(first, "the run never paused");
+    assert!(matches!(
+        bench.engine.decide(&handle.run, Decision::Skip, alice()),
+        Err(EngineError::NotPaused(_))
+    ));
+    // An abort while the run is running is refused too: cancel is the way to stop it.
+    assert!(matches!(
+        bench.engine.decide(&handle.run, Decision::Abort, alice()),
+        Err(EngineError::NotPaused(_))
+    ));
+    // The retry asks again; "no" pauses a second time, and that pause waits for a human.
+    let key = wait_for_question(&bench).await;
+    bench.answers.answer(&key, no);
+    for _ in 0..200 {
+        if bench
+            .events(&handle.run)
+            .iter()
+            .filter(|e| e.kind == "run.paused")
+            .count()
+            == 2
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let k = kinds(&bench.events(&handle.run));
+    assert_eq!(
+        k.iter().filter(|e| *e == "run.paused ask").count(),
+        2,
+        "{k:?}"
+    );
+    assert_eq!(
+        k.iter().filter(|e| *e == "run.resumed ask").count(),
+        1,
+        "the second pause was decided without a human: {k:?}"
+    );
+    assert!(!k.iter().any(|e| e.starts_with("step.skipped")), "{k:?}");
+    assert!(!handle.task.is_finished(), "{k:?}");
+    bench
+        .engine
+        .decide(&handle.run, Decision::Abort, alice())
+        .unwrap();
+    let status = handle.task.await.unwrap();
+    assert!(matches!(status, RunStatus::Aborted { .. }), "{status:?}");
+}

@@ -274,8 +274,15 @@ fn the_units_exec_start_runs_and_stops_on_its_kill_signal() {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    while let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) {
-        seen.push(line);
+    // Read to the end of the output (the reader thread hangs up at EOF), so the last line is
+    // never missed however slowly it arrives; bounded in case something still holds the pipe.
+    let drained = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < drained {
+        match lines.recv_timeout(Duration::from_millis(100)) {
+            Ok(line) => seen.push(line),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        }
     }
     assert_eq!(status.code(), Some(0), "{seen:?}");
     assert_eq!(seen.last().map(String::as_str), Some("Lifeboat stopped."));
