@@ -30,6 +30,7 @@ use lifeboat::steps::confirm::Answers;
 use lifeboat::store::{EventStore, NewEvent, SledStore};
 use lifeboat::toml_source::TomlSource;
 
+use crate::support::console::Running as Console;
 use crate::support::http::{HttpServer, Reply};
 
 const HOUR: u64 = 3600;
@@ -1021,9 +1022,6 @@ async fn dr_status_shows_the_running_clock_runs_and_the_rpo_watch() {
 /// log with an outage, an open incident and a breached RPO watch.
 #[test]
 fn dr_status_through_the_console_command_loop() {
-    use std::io::{BufRead as _, BufReader, Write as _};
-    use std::process::{Command as Process, Stdio};
-
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("commands")).unwrap();
     std::fs::write(
@@ -1066,40 +1064,12 @@ fn dr_status_through_the_console_command_loop() {
             .unwrap();
         store.flush().unwrap();
     }
-    let mut child = Process::new(env!("CARGO_BIN_EXE_lifeboat"))
-        .current_dir(dir.path())
-        .args(["run", "--console", "--config", "lifeboat.toml"])
-        .env_remove("LIFEBOAT_DISCORD_TOKEN")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    writeln!(stdin, "/dr status").unwrap();
-    stdin.flush().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let out = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while std::time::Instant::now() < deadline
-        && !seen.iter().any(|l: &String| l.contains("RPO watch"))
-    {
-        if let Ok(line) = rx.recv_timeout(Duration::from_millis(50)) {
-            seen.push(line);
-        }
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let text = seen.join("\n");
+    let mut bot = Console::start(dir.path()).patience(Duration::from_secs(30));
+    bot.say("/dr status");
+    bot.wait_for("RPO watch");
+    let text = bot.seen().join("\n");
+    bot.child.kill().unwrap();
+    bot.child.wait().unwrap();
     for line in [
         "providers:",
         "  heroku (hosting): major_outage since",

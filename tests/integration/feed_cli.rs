@@ -2,11 +2,9 @@
 //! local servers replaying the real captures and bad inputs.
 
 use crate::support::capture;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::support::console::Running;
 use crate::support::http::{HttpServer, Reply, dead_port_url};
 use crate::support::{lifeboat, root, stderr, stdout};
 
@@ -226,53 +224,20 @@ llm_switch_url = "http://127.0.0.1:9/s"
         health = server.url("/health"),
     );
     std::fs::write(dir.path().join("lifeboat.toml"), config).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lifeboat"))
-        .current_dir(dir.path())
-        .args(["run", "--console", "--config", "lifeboat.toml"])
-        .env_remove("LIFEBOAT_DISCORD_TOKEN")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = mpsc::channel();
-    let out = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    let wait_for = |needle: &str, seen: &mut Vec<String>| {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
-                seen.push(line.clone());
-                if line.contains(needle) {
-                    return;
-                }
-            }
-        }
-        panic!(
-            "`{needle}` never printed; output so far:\n{}",
-            seen.join("\n")
-        );
-    };
-    wait_for("Lifeboat is watching 2 feeds", &mut seen);
+    let mut bot = Running::start(dir.path()).patience(Duration::from_secs(20));
+    bot.wait_for("Lifeboat is watching 2 feeds");
     std::thread::sleep(Duration::from_millis(800));
     server.reply("/heroku", Reply::json(red));
     server.reply("/health", Reply::status(503));
-    wait_for("[CONFIRMED] Heroku major outage", &mut seen);
+    bot.wait_for("[CONFIRMED] Heroku major outage");
     server.reply("/heroku", Reply::json(green));
     server.reply("/health", Reply::bytes("ok"));
-    wait_for("[RECOVERED] Heroku is operational again", &mut seen);
+    bot.wait_for("[RECOVERED] Heroku is operational again");
     // SIGTERM: a clean stop.
-    let _ = Command::new("kill").arg(child.id().to_string()).status();
-    let status = child.wait().unwrap();
+    bot.sigterm();
+    let status = bot.child.wait().unwrap();
     assert!(status.success(), "{status:?}");
-    let all = seen.join("\n");
+    let all = bot.seen().join("\n");
     assert_eq!(all.matches("[RECOVERED]").count(), 1, "{all}");
     assert!(all.contains("[Plan failover-hosting]"), "{all}");
     // The log it kept is intact.

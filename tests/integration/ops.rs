@@ -3,12 +3,11 @@
 //! graceful shutdown on SIGTERM through a child process.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use lifeboat::domain::{Actor, IncidentId, RunId};
@@ -17,6 +16,7 @@ use lifeboat::store::backup::{self, BackupError};
 use lifeboat::store::{Event, EventStore, NewEvent, SledStore, StoreError, Verdict};
 use serde_json::json;
 
+use crate::support::console::Running;
 use crate::support::discord::FakeDiscord;
 use crate::support::http::{HttpServer, Reply, dead_port_url};
 use crate::support::{lifeboat, root, stderr, stdout};
@@ -612,129 +612,6 @@ fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64>
                     .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
         })
         .map(|s| s.value)
-}
-
-struct Running {
-    child: Child,
-    stdin: ChildStdin,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Running {
-    fn start(dir: &Path) -> Running {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lifeboat"))
-            .current_dir(dir)
-            .args(["run", "--console", "--config", "lifeboat.toml"])
-            .env_remove("LIFEBOAT_DISCORD_TOKEN")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Running {
-            child,
-            stdin,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    fn say(&mut self, line: &str) {
-        writeln!(self.stdin, "{line}").unwrap();
-        self.stdin.flush().unwrap();
-    }
-
-    fn wait_for(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(50)) {
-                self.seen.push(line.clone());
-                if line.contains(needle) {
-                    return line;
-                }
-            }
-        }
-        panic!(
-            "`{needle}` never printed; output so far:\n{}",
-            self.seen.join("\n")
-        );
-    }
-
-    /// The address printed by `lifeboat run`.
-    fn endpoint(&mut self) -> SocketAddr {
-        let line = self.wait_for("Health and metrics on http://");
-        line.split("http://")
-            .nth(1)
-            .unwrap()
-            .split(' ')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap()
-    }
-
-    /// Requests and approves a run of `runbook` (alice asks, bob approves).
-    fn run(&mut self, runbook: &str) {
-        self.say(&format!(
-            "/runbook run {runbook} --as alice --roles responder"
-        ));
-        let line = self.wait_for(&format!("requests `{runbook}`"));
-        let request = line
-            .split(['(', ')'])
-            .find(|w| w.starts_with("REQ-"))
-            .unwrap()
-            .to_owned();
-        self.say(&format!("/approve {request} --as bob --roles approver"));
-    }
-
-    fn sigterm(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    /// Waits for the exit (bounded) and returns the exit code and the rest of the output.
-    fn exit(mut self, within: Duration) -> (Option<i32>, Vec<String>) {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                // Read to the end of the output (the reader thread hangs up at EOF), so the last
-                // lines are never missed however slowly they arrive; bounded in case something
-                // else still holds the pipe open.
-                let drained = Instant::now() + Duration::from_secs(10);
-                while Instant::now() < drained {
-                    match self.lines.recv_timeout(Duration::from_millis(100)) {
-                        Ok(line) => self.seen.push(line),
-                        Err(RecvTimeoutError::Timeout) => {}
-                        Err(RecvTimeoutError::Disconnected) => break,
-                    }
-                }
-                return (status.code(), self.seen);
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("did not exit within {within:?}:\n{}", self.seen.join("\n"));
-            }
-            while let Ok(line) = self.lines.try_recv() {
-                self.seen.push(line);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
 }
 
 const CONFIG_HEAD: &str = "[objectives]\nhosting_rto = \"4h\"\nllm_rto = \"2h\"\nrpo = \"1h\"\n";
@@ -1477,16 +1354,6 @@ interval = "200ms"
 
 // ---------------------------------------------------------------------------------------------
 // Graceful shutdown: SIGINT, command intake, the Discord gateway
-
-impl Running {
-    fn sigint(&self) {
-        let status = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-}
 
 #[test]
 fn sigint_stops_like_sigterm_and_leaves_a_flushed_log() {

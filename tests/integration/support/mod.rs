@@ -1,5 +1,6 @@
 //! Shared test support: the moto launcher, a scripted local HTTP server, a fake Discord, and helpers to run the `lifeboat` binary.
 
+pub mod console;
 pub mod discord;
 pub mod http;
 pub mod moto;
