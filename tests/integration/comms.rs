@@ -2136,12 +2136,7 @@ fn an_unknown_smtp_tls_mode_is_refused_with_its_place() {
 mod from_discord {
     use super::*;
 
-    use aws_sdk_ecs::types::ContainerDefinition;
     use aws_sdk_route53::config::Credentials;
-    use aws_sdk_route53::types::{
-        Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
-    };
-    use lifeboat::aws::AwsClients;
     use lifeboat::chat::discord::{self, DiscordChat, Handler};
     use lifeboat::config::Secret;
 
@@ -2150,6 +2145,7 @@ mod from_discord {
     };
     use crate::support::http::{HttpServer, Reply as HttpReply};
     use crate::support::moto::moto;
+    use crate::support::standby::{self, CLUSTER, RECORD};
 
     const GUILD: u64 = 110_000_000_000_000_001;
     const CHANNEL: u64 = 110_000_000_000_000_002;
@@ -2161,8 +2157,6 @@ mod from_discord {
     const ENGINEERING_ROLE: u64 = 410_000_000_000_000_001;
     const TOKEN: &str = "MTAfake.comms-bot-token.never-logged";
     const WAIT: Duration = Duration::from_secs(30);
-    const CLUSTER: &str = "lifeboat-standby";
-    const RECORD: &str = "app.example.com.";
     const STANDBY: &str = "web-alb-123.us-east-1.elb.amazonaws.com.";
 
     fn alice() -> Member {
@@ -2176,75 +2170,6 @@ mod from_discord {
     }
     fn dave() -> Member {
         Member::new(310_000_000_000_000_004, "dave", &[COMMUNICATOR])
-    }
-
-    /// What the company pre-configured in AWS (moto): the zone with the record on Heroku,
-    /// the cluster and its two services at 0. Returns the zone id.
-    async fn seed_standby(aws: &AwsClients) -> String {
-        let zone = aws
-            .route53
-            .create_hosted_zone()
-            .name("example.com.")
-            .caller_reference("lifeboat-comms-e2e")
-            .send()
-            .await
-            .expect("create the hosted zone");
-        let zone_id = zone.hosted_zone().expect("a zone").id().to_owned();
-        let set = ResourceRecordSet::builder()
-            .name(RECORD)
-            .r#type(RrType::Cname)
-            .ttl(300)
-            .resource_records(
-                ResourceRecord::builder()
-                    .value("app-example.herokudns.com.")
-                    .build()
-                    .unwrap(),
-            )
-            .build()
-            .unwrap();
-        let change = Change::builder()
-            .action(ChangeAction::Upsert)
-            .resource_record_set(set)
-            .build()
-            .unwrap();
-        aws.route53
-            .change_resource_record_sets()
-            .hosted_zone_id(&zone_id)
-            .change_batch(ChangeBatch::builder().changes(change).build().unwrap())
-            .send()
-            .await
-            .expect("set the record");
-        aws.ecs
-            .create_cluster()
-            .cluster_name(CLUSTER)
-            .send()
-            .await
-            .expect("create the cluster");
-        aws.ecs
-            .register_task_definition()
-            .family("app")
-            .container_definitions(
-                ContainerDefinition::builder()
-                    .name("app")
-                    .image("example/app:1")
-                    .memory(512)
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("register the task definition");
-        for name in ["web", "worker"] {
-            aws.ecs
-                .create_service()
-                .cluster(CLUSTER)
-                .service_name(name)
-                .task_definition("app")
-                .desired_count(0)
-                .send()
-                .await
-                .expect("create the service");
-        }
-        zone_id
     }
 
     /// An executable that prints `says` (run through argv, so it needs its own shebang).
@@ -2473,7 +2398,7 @@ integrity_command = {integrity}
         // integrity programs, the team routes, the SMTP relay, and the fake Discord.
         let moto = moto().await;
         let aws = moto.clients().await;
-        let zone_id = seed_standby(&aws).await;
+        let zone_id = standby::seed(&aws, &["web", "worker"], 300).await;
         let dir = tempfile::tempdir().unwrap();
         let backups = HttpServer::start();
         let completed = chrono::Utc::now() - chrono::Duration::minutes(10);

@@ -481,83 +481,13 @@ fn no_export_of_a_drill_contains_a_secret() {
 /// services at desired 0). The drill scales the services and moves the record in moto.
 #[tokio::test]
 async fn a_drill_against_moto_fails_over_the_real_apis() {
-    use aws_sdk_ecs::types::ContainerDefinition;
-    use aws_sdk_route53::types::{
-        Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
-    };
+    use aws_sdk_route53::types::RrType;
 
-    const RECORD: &str = "app.example.com.";
+    use crate::support::standby::{self, CLUSTER, RECORD};
+
     let moto = crate::support::moto::moto().await;
     let aws = moto.clients().await;
-    let zone = aws
-        .route53
-        .create_hosted_zone()
-        .name("example.com.")
-        .caller_reference("lifeboat-drill-test")
-        .send()
-        .await
-        .expect("create the hosted zone");
-    let zone_id = zone.hosted_zone().unwrap().id().to_owned();
-    let set = ResourceRecordSet::builder()
-        .name(RECORD)
-        .r#type(RrType::Cname)
-        .ttl(60)
-        .resource_records(
-            ResourceRecord::builder()
-                .value("app-example.herokudns.com.")
-                .build()
-                .unwrap(),
-        )
-        .build()
-        .unwrap();
-    aws.route53
-        .change_resource_record_sets()
-        .hosted_zone_id(&zone_id)
-        .change_batch(
-            ChangeBatch::builder()
-                .changes(
-                    Change::builder()
-                        .action(ChangeAction::Upsert)
-                        .resource_record_set(set)
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .expect("set the record");
-    aws.ecs
-        .create_cluster()
-        .cluster_name("lifeboat-standby")
-        .send()
-        .await
-        .expect("create the cluster");
-    aws.ecs
-        .register_task_definition()
-        .family("app")
-        .container_definitions(
-            ContainerDefinition::builder()
-                .name("app")
-                .image("example/app:1")
-                .memory(512)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("register the task definition");
-    for name in ["web", "worker"] {
-        aws.ecs
-            .create_service()
-            .cluster("lifeboat-standby")
-            .service_name(name)
-            .task_definition("app")
-            .desired_count(0)
-            .send()
-            .await
-            .expect("create the service");
-    }
+    let zone_id = standby::seed(&aws, &["web", "worker"], 60).await;
 
     // The shipped config, live against moto.
     let shipped = std::fs::read_to_string(root().join("config/lifeboat.toml")).unwrap();
@@ -609,7 +539,7 @@ async fn a_drill_against_moto_fails_over_the_real_apis() {
     let described = aws
         .ecs
         .describe_services()
-        .cluster("lifeboat-standby")
+        .cluster(CLUSTER)
         .services("web")
         .services("worker")
         .send()

@@ -13,11 +13,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::Duration;
 
-use aws_sdk_ecs::types::ContainerDefinition;
 use aws_sdk_route53::config::Credentials;
-use aws_sdk_route53::types::{
-    Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
-};
+use aws_sdk_route53::types::RrType;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -43,16 +40,13 @@ use lifeboat::toml_source::TomlSource;
 use crate::support::http::{HttpServer, Reply};
 use crate::support::moto::moto;
 use crate::support::root;
+use crate::support::standby::{self, CLUSTER, PRIMARY, RECORD};
 
 /// The longest any wait in this module may take; a run that needs more has hung.
 const WAIT: Duration = Duration::from_secs(20);
 /// The interval of the short polls that find a question or an event.
 const POLL: Duration = Duration::from_millis(10);
 
-const CLUSTER: &str = "lifeboat-standby";
-const ZONE: &str = "example.com.";
-const RECORD: &str = "app.example.com.";
-const PRIMARY: &str = "app-example.herokudns.com.";
 const STANDBY: &str = "web-alb-123.us-east-1.elb.amazonaws.com.";
 const INCIDENT_CHANNEL: &str = "incident";
 const ENGINEERING_CHANNEL: &str = "300000000000000001";
@@ -332,75 +326,6 @@ fn find<'a>(events: &'a [Event], kind: &str, step: &str) -> &'a Event {
 // ---------------------------------------------------------------------------------------------
 // The standby environment in moto.
 
-/// Creates in moto what the company pre-configured: the hosted zone with the record pointing
-/// at Heroku, the cluster, an EC2 task definition and `services` at desired 0. Returns the
-/// zone id as Route 53 gives it (`/hostedzone/...`).
-async fn seed_standby(aws: &AwsClients, services: &[&str]) -> String {
-    let zone = aws
-        .route53
-        .create_hosted_zone()
-        .name(ZONE)
-        .caller_reference("lifeboat-failover-test")
-        .send()
-        .await
-        .expect("create the hosted zone");
-    let zone_id = zone.hosted_zone().expect("a zone").id().to_owned();
-    set_cname(aws, &zone_id, RECORD, PRIMARY, 300).await;
-    aws.ecs
-        .create_cluster()
-        .cluster_name(CLUSTER)
-        .send()
-        .await
-        .expect("create the cluster");
-    aws.ecs
-        .register_task_definition()
-        .family("app")
-        .container_definitions(
-            ContainerDefinition::builder()
-                .name("app")
-                .image("example/app:1")
-                .memory(512)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("register the task definition");
-    for name in services {
-        aws.ecs
-            .create_service()
-            .cluster(CLUSTER)
-            .service_name(*name)
-            .task_definition("app")
-            .desired_count(0)
-            .send()
-            .await
-            .expect("create the service");
-    }
-    zone_id
-}
-
-async fn set_cname(aws: &AwsClients, zone_id: &str, name: &str, value: &str, ttl: i64) {
-    let set = ResourceRecordSet::builder()
-        .name(name)
-        .r#type(RrType::Cname)
-        .ttl(ttl)
-        .resource_records(ResourceRecord::builder().value(value).build().unwrap())
-        .build()
-        .unwrap();
-    let change = Change::builder()
-        .action(ChangeAction::Upsert)
-        .resource_record_set(set)
-        .build()
-        .unwrap();
-    aws.route53
-        .change_resource_record_sets()
-        .hosted_zone_id(zone_id)
-        .change_batch(ChangeBatch::builder().changes(change).build().unwrap())
-        .send()
-        .await
-        .expect("set the record");
-}
-
 /// The CNAME's values and TTL, read straight from moto.
 async fn cname(aws: &AwsClients, zone_id: &str) -> (Vec<String>, Option<i64>) {
     let listed = aws
@@ -588,7 +513,7 @@ async fn fail_over(world: &World) -> (Runbook, Vec<Event>) {
 async fn failover_hosting_scales_ecs_restores_moves_dns_and_tells_everyone() {
     let moto = moto().await;
     let aws = moto.clients().await;
-    let zone_id = seed_standby(&aws, &["web", "worker"]).await;
+    let zone_id = standby::seed(&aws, &["web", "worker"], 300).await;
     let parts = HostingParts::start(Duration::from_secs(10 * 60));
     // The zone id as people copy it from the console, without `/hostedzone/`.
     let bare_zone = zone_id.trim_start_matches("/hostedzone/");
@@ -694,7 +619,7 @@ async fn failback_hosting_after_a_failover_puts_dns_and_ecs_back() {
     let moto = moto().await;
     let aws = moto.clients().await;
     // This time the config carries the zone id exactly as Route 53 returns it.
-    let zone_id = seed_standby(&aws, &["web", "worker"]).await;
+    let zone_id = standby::seed(&aws, &["web", "worker"], 300).await;
     let parts = HostingParts::start(Duration::from_secs(10 * 60));
     let world = hosting_world(&moto.endpoint(), &zone_id, &parts).await;
     fail_over(&world).await;
@@ -1077,7 +1002,7 @@ model = "claude-sonnet-4-5"
 async fn plan_reads_moto_and_writes_nothing() {
     let moto = moto().await;
     let aws = moto.clients().await;
-    let zone_id = seed_standby(&aws, &["web", "worker"]).await;
+    let zone_id = standby::seed(&aws, &["web", "worker"], 300).await;
     let parts = HostingParts::start(Duration::from_secs(10 * 60));
     let world = hosting_world(&moto.endpoint(), &zone_id, &parts).await;
     let before = snapshot(&aws, &zone_id).await;
@@ -1231,7 +1156,7 @@ async fn a_missing_ecs_service_fails_the_step_naming_cluster_and_service() {
     let moto = moto().await;
     let aws = moto.clients().await;
     // The config lists web and worker; the worker service was never created.
-    let zone_id = seed_standby(&aws, &["web"]).await;
+    let zone_id = standby::seed(&aws, &["web"], 300).await;
     let parts = HostingParts::start(Duration::from_secs(10 * 60));
     let world = hosting_world(&moto.endpoint(), &zone_id, &parts).await;
     let runbook = world.shipped("failover-hosting");
@@ -1288,7 +1213,7 @@ async fn a_missing_ecs_service_fails_the_step_naming_cluster_and_service() {
 async fn a_backup_older_than_the_rpo_stops_the_run_before_dns_moves() {
     let moto = moto().await;
     let aws = moto.clients().await;
-    let zone_id = seed_standby(&aws, &["web", "worker"]).await;
+    let zone_id = standby::seed(&aws, &["web", "worker"], 300).await;
     let parts = HostingParts::start(Duration::from_secs(2 * 3600));
     let world = hosting_world(&moto.endpoint(), &zone_id, &parts).await;
     let runbook = world.shipped("failover-hosting");
@@ -1466,7 +1391,7 @@ async fn an_http_request_refused_with_422_is_not_retried() {
 async fn two_concurrent_hosting_runs_one_starts_the_other_is_refused_naming_it() {
     let moto = moto().await;
     let aws = moto.clients().await;
-    let zone_id = seed_standby(&aws, &["web", "worker"]).await;
+    let zone_id = standby::seed(&aws, &["web", "worker"], 300).await;
     let parts = HostingParts::start(Duration::from_secs(10 * 60));
     let world = Arc::new(hosting_world(&moto.endpoint(), &zone_id, &parts).await);
     let runbooks = [

@@ -4,6 +4,7 @@ pub mod console;
 pub mod discord;
 pub mod http;
 pub mod moto;
+pub mod standby;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
