@@ -190,6 +190,42 @@ impl Delivery<'_> {
         }
     }
 
+    /// Records each attempt of telling `team` `text` on `route`: `notify.delivered` with the
+    /// exact text, or `notify.failed` with the error (`final` on the last attempt).
+    fn team_attempts<'s>(
+        &'s self,
+        team: &str,
+        route: &str,
+        action: Option<&str>,
+        text: &str,
+    ) -> impl FnMut(u32, &Result<String, String>, bool) + use<'s> {
+        let team = team.to_owned();
+        let route = route.to_owned();
+        let action = action.map(str::to_owned);
+        let text = text.to_owned();
+        move |attempt, result, last| {
+            match result {
+            Ok(detail) => self.record(
+                "notify.delivered",
+                json!({ "team": team, "route": route, "action": action, "attempt": attempt, "text": text, "detail": detail }),
+            ),
+            Err(error) => self.record(
+                "notify.failed",
+                json!({ "team": team, "route": route, "action": action, "attempt": attempt, "error": error, "final": last }),
+            ),
+        }
+        }
+    }
+
+    /// Posts `message` in `channel`; what the route reports either way.
+    async fn post(&self, channel: &ChannelId, message: &Message) -> Result<String, String> {
+        self.chat
+            .post(channel, message)
+            .await
+            .map(|posted| format!("posted in {} as {}", posted.channel.0, posted.id))
+            .map_err(|e| e.to_string())
+    }
+
     /// The key PagerDuty groups pages by: the incident, or the run outside an incident.
     fn dedup_key(&self) -> String {
         self.incident
@@ -300,24 +336,8 @@ impl Delivery<'_> {
     /// Tells `team` `text` on every route it has. Returns each route's result.
     pub async fn notify_team(&self, team: &TeamConfig, text: &str) -> Vec<RouteResult> {
         let mut results = Vec::new();
-        let record = |route: &str, action: Option<&str>| {
-            let team = team.name.clone();
-            let route = route.to_owned();
-            let action = action.map(str::to_owned);
-            let text = text.to_owned();
-            move |attempt: u32, result: &Result<String, String>, last: bool| {
-                match result {
-                Ok(detail) => self.record(
-                    "notify.delivered",
-                    json!({ "team": team, "route": route, "action": action, "attempt": attempt, "text": text, "detail": detail }),
-                ),
-                Err(error) => self.record(
-                    "notify.failed",
-                    json!({ "team": team, "route": route, "action": action, "attempt": attempt, "error": error, "final": last }),
-                ),
-            }
-            }
-        };
+        let record =
+            |route: &str, action: Option<&str>| self.team_attempts(&team.name, route, action, text);
         // Discord: the team's channel (or the incident channel) with the role mentioned.
         let channel = team
             .channel_id
@@ -336,13 +356,7 @@ impl Delivery<'_> {
         results.push(
             self.with_retries(
                 "discord",
-                || async {
-                    self.chat
-                        .post(&channel, &message)
-                        .await
-                        .map(|posted| format!("posted in {} as {}", posted.channel.0, posted.id))
-                        .map_err(|e| e.to_string())
-                },
+                || self.post(&channel, &message),
                 record("discord", None),
             )
             .await,
@@ -405,21 +419,7 @@ impl Delivery<'_> {
     /// Resolves the PagerDuty alert `team` was paged with for this incident.
     pub async fn resolve_page(&self, team: &TeamConfig) -> RouteResult {
         let record = |route: &str, action: Option<&str>| {
-            let team = team.name.clone();
-            let route = route.to_owned();
-            let action = action.map(str::to_owned);
-            move |attempt: u32, result: &Result<String, String>, last: bool| {
-                match result {
-                Ok(detail) => self.record(
-                    "notify.delivered",
-                    json!({ "team": team, "route": route, "action": action, "attempt": attempt, "text": "resolved", "detail": detail }),
-                ),
-                Err(error) => self.record(
-                    "notify.failed",
-                    json!({ "team": team, "route": route, "action": action, "attempt": attempt, "error": error, "final": last }),
-                ),
-            }
-            }
+            self.team_attempts(&team.name, route, action, "resolved")
         };
         let result = self
             .page(team, PageAction::Resolve, "resolved", &record)
@@ -475,13 +475,7 @@ impl Delivery<'_> {
             results.push(
                 self.with_retries(
                     "announcement",
-                    || async {
-                        self.chat
-                            .post(&channel, &message)
-                            .await
-                            .map(|p| format!("posted in {} as {}", p.channel.0, p.id))
-                            .map_err(|e| e.to_string())
-                    },
+                    || self.post(&channel, &message),
                     record("announcement", json!({ "channel": id })),
                 )
                 .await,
