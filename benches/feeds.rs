@@ -1,7 +1,7 @@
 //! Feed benchmarks.
 //!
-//! - Parse throughput per source kind, over the real captures (read in place from
-//!   `../shared/fixtures/feeds/`) and the project's own payloads.
+//! - Parse throughput per source kind, over the real captures (copied into
+//!   `tests/fixtures/feeds/captured/`) and the project's own payloads.
 //! - Detection latency: a local status server flips Heroku from green to red; the time until
 //!   the alert reaches `Chat` is compared with its bound (debounce × poll interval), and
 //!   Lifeboat's own share (observation received → alert posted) is reported separately.
@@ -32,7 +32,7 @@ fn read(path: PathBuf) -> Vec<u8> {
 fn capture(name: &str) -> Vec<u8> {
     read(
         PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/fixtures/feeds")
+            .join("tests/fixtures/feeds/captured")
             .join(name),
     )
 }

@@ -264,21 +264,16 @@ fn one_line(text: &str, max: usize) -> String {
 
 #[cfg(test)]
 pub(crate) mod test_support {
-    //! The real captures (read in place from `../shared/fixtures/feeds/`, never copied) and the
-    //! project's own payloads (`tests/fixtures/feeds/`).
+    //! The real captures (`tests/fixtures/feeds/captured/`, origins in its SOURCES.md) and the
+    //! project's own payloads (`tests/fixtures/feeds/`). Nothing is read outside the repository.
 
     use std::path::PathBuf;
 
     pub fn capture(file: &str) -> Vec<u8> {
         let dir = PathBuf::from(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/fixtures/feeds/"
+            "/tests/fixtures/feeds/captured/"
         ));
-        assert!(
-            dir.is_dir(),
-            "the real captures folder {} is missing: these tests replay the provider payloads kept there (see SOURCES.md)",
-            dir.display()
-        );
         let path = dir.join(file);
         std::fs::read(&path)
             .unwrap_or_else(|err| panic!("cannot read capture {}: {err}", path.display()))

@@ -343,3 +343,49 @@ fn the_readme_names_exactly_the_gateway_intents_the_code_asks_for() {
         assert!(section.contains("intent"), "{heading:?}");
     }
 }
+
+/// A user's clone has nothing beside it: no file of the project may read outside the
+/// repository (the real captures the tests replay are copied into `tests/fixtures/`).
+#[test]
+fn nothing_reads_outside_the_repository() {
+    let root = root();
+    let mut offenders = Vec::new();
+    let mut stack: Vec<std::path::PathBuf> =
+        ["src", "tests", "benches", "scripts", "config", ".ci"]
+            .iter()
+            .map(|d| root.join(d))
+            .chain([root.join("build.rs"), root.join("Cargo.toml")])
+            .collect();
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            for entry in std::fs::read_dir(&path).unwrap() {
+                stack.push(entry.unwrap().path());
+            }
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        // Spelled in two pieces so that this test does not find itself.
+        let sibling = concat!("../", "shared");
+        if text.contains(sibling) {
+            offenders.push(path.strip_prefix(&root).unwrap().display().to_string());
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "these files read a sibling folder a user's clone does not have: {offenders:?}"
+    );
+    for capture in [
+        "SOURCES.md",
+        "anthropic_statuspage_summary_incident_2026-10-07.json",
+        "heroku_v4_current_status_red_SHAPE_cli_test.json",
+    ] {
+        assert!(
+            root.join("tests/fixtures/feeds/captured")
+                .join(capture)
+                .is_file(),
+            "{capture} is kept in the repository"
+        );
+    }
+}

@@ -32,16 +32,12 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// A real provider capture, read in place from `../shared/fixtures/feeds/` (never copied
-/// into the project); fails clearly when that folder is absent.
+/// A real provider capture, kept in `tests/fixtures/feeds/captured/` (origins in its
+/// SOURCES.md).
 pub fn capture(file: &str) -> Vec<u8> {
-    let dir = root().join("../shared/fixtures/feeds");
-    assert!(
-        dir.is_dir(),
-        "the real captures folder {} is missing: these tests replay the provider payloads kept there (see SOURCES.md)",
-        dir.display()
-    );
-    std::fs::read(dir.join(file)).unwrap_or_else(|err| panic!("cannot read capture {file}: {err}"))
+    let path = root().join("tests/fixtures/feeds/captured").join(file);
+    std::fs::read(&path)
+        .unwrap_or_else(|err| panic!("cannot read capture {}: {err}", path.display()))
 }
 
 /// One of the project's own payloads in `tests/fixtures/feeds/`.
