@@ -22,10 +22,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lifeboat::aws::{AwsEdges, SimulatedAws};
-use lifeboat::chat::ChannelId;
 use lifeboat::chat::bot::Bot;
 use lifeboat::chat::discord::{self, DiscordChat, Handler};
 use lifeboat::config::{Config, Secret};
+use lifeboat::ports::chat::ChannelId;
 use lifeboat::runbook::engine::Engine;
 use lifeboat::runbook::load_file;
 use lifeboat::steps::StepEnv;

@@ -26,10 +26,10 @@ use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
 };
 use lifeboat::aws::{AwsClients, AwsEdges};
-use lifeboat::chat::ChannelId;
 use lifeboat::chat::recorder::RecordingChat;
 use lifeboat::config::Config;
 use lifeboat::domain::Actor;
+use lifeboat::ports::chat::ChannelId;
 use lifeboat::runbook::engine::Engine;
 use lifeboat::runbook::state::RunStatus;
 use lifeboat::runbook::{Runbook, load_file};

@@ -17,11 +17,11 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::routing::get;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use lifeboat::chat::ChannelId;
 use lifeboat::chat::recorder::RecordingChat;
 use lifeboat::clock::TokioClock;
 use lifeboat::config::{Config, FeedKind};
 use lifeboat::feeds::{ParseContext, parse};
+use lifeboat::ports::chat::ChannelId;
 use lifeboat::store::SledStore;
 use lifeboat::toml_source::TomlSource;
 

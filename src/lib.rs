@@ -44,6 +44,7 @@ pub mod feeds;
 pub mod iam;
 pub mod incident;
 pub mod metrics;
+pub mod ports;
 pub mod readiness;
 pub mod runbook;
 pub mod scheduler;

@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use lifeboat::chat::ChannelId;
 use lifeboat::chat::console::ConsoleChat;
 use lifeboat::chat::discord;
 use lifeboat::clock::TokioClock;
 use lifeboat::config::{Config, DEFAULT_CONFIG_PATH, FeedKind};
 use lifeboat::feeds::fetch::FeedSpec;
 use lifeboat::feeds::watcher::Watcher;
+use lifeboat::ports::chat::ChannelId;
 use lifeboat::store::{EventStore, SledStore, Verdict};
 use lifeboat::telemetry::{self, LogFormat};
 
@@ -428,7 +428,7 @@ async fn run(config_path: &Path, console: bool) -> ExitCode {
             .and_then(|d| d.incident_channel_id.clone())
             .unwrap_or_else(|| "incident".to_owned()),
     );
-    let chat: Arc<dyn lifeboat::chat::Chat> = match &discord {
+    let chat: Arc<dyn lifeboat::ports::chat::Chat> = match &discord {
         Some((d, token)) => Arc::new(discord::DiscordChat::new(Arc::new(discord::build_http(
             token,
             d.api_base.as_deref(),

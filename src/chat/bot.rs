@@ -12,14 +12,14 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::command::{Command, HELP};
-use super::{
-    Attachment, Button, ButtonStyle, ChannelId, Message, MessageRef, THREAD_OPENED,
-    incident_channel, incident_thread,
-};
 use crate::approval::{self, Person, Request, Role, Verdict};
 use crate::config::Config;
 use crate::domain::{Actor, IncidentId, RunId};
 use crate::drill::Scenario;
+use crate::ports::chat::{
+    Attachment, Button, ButtonStyle, ChannelId, Message, MessageRef, THREAD_OPENED,
+    incident_channel, incident_thread,
+};
 use crate::runbook::Runbook;
 use crate::runbook::engine::{Engine, EngineError};
 use crate::runbook::plan::{plan, plan_hash};

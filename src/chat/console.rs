@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 
-use super::{Attachment, ChannelId, Chat, ChatError, Message, MessageRef};
+use crate::ports::chat::{Attachment, ChannelId, Chat, ChatError, Message, MessageRef};
 
 /// Prints to any writer (stdout in the CLI, a buffer in tests).
 pub struct ConsoleChat<W: Write + Send> {

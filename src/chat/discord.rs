@@ -22,9 +22,11 @@ use serenity::all::{
 
 use super::bot::{Bot, Reply};
 use super::command::Command;
-use super::{Attachment, ButtonStyle, ChannelId, Chat, ChatError, Message, MessageRef};
 use crate::approval::Person;
 use crate::config::Secret;
+use crate::ports::chat::{
+    Attachment, ButtonStyle, ChannelId, Chat, ChatError, Message, MessageRef,
+};
 use crate::runbook::engine::Decision;
 
 /// Discord's limits on one message.
@@ -1817,12 +1819,12 @@ mod tests {
             content: String::new(),
             embeds: Vec::new(),
             buttons: (0..12)
-                .map(|i| super::super::Button {
+                .map(|i| crate::ports::chat::Button {
                     custom_id: format!("approve:{i}"),
                     label: format!("B{i}"),
                     style: ButtonStyle::Success,
                 })
-                .chain(std::iter::once(super::super::Button {
+                .chain(std::iter::once(crate::ports::chat::Button {
                     custom_id: "x".repeat(101),
                     label: "too long".into(),
                     style: ButtonStyle::Danger,

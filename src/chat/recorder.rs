@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use async_trait::async_trait;
 use tokio::sync::Notify;
 
-use super::{Attachment, ChannelId, Chat, ChatError, Message, MessageRef};
+use crate::ports::chat::{Attachment, ChannelId, Chat, ChatError, Message, MessageRef};
 
 /// What happened to a message.
 #[derive(Debug, Clone, PartialEq, Eq)]

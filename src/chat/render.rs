@@ -1,8 +1,8 @@
 //! Pure rendering of what the bot says: alerts, recovery and notices as `Message`s.
 
-use super::{Button, ButtonStyle, Colour, Embed, Field, Message};
 use crate::domain::HealthLevel;
 use crate::feeds::monitor::AlertView;
+use crate::ports::chat::{Button, ButtonStyle, Colour, Embed, Field, Message};
 
 /// What the config knows about a provider, for the alert's wording and buttons.
 #[derive(Debug, Clone, Default)]

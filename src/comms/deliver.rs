@@ -12,9 +12,9 @@ use tracing::warn;
 
 use super::email;
 use super::template::split_subject;
-use crate::chat::{ChannelId, Chat, Message};
 use crate::config::{Config, TeamConfig};
 use crate::domain::{Actor, IncidentId, RunId};
+use crate::ports::chat::{ChannelId, Chat, Message};
 use crate::steps::SecretSource;
 use crate::store::{EventStore, NewEvent};
 

@@ -21,8 +21,8 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::json;
 
-use crate::chat::{Button, ButtonStyle, Message};
 use crate::domain::{Actor, IncidentId, RunId};
+use crate::ports::chat::{Button, ButtonStyle, Message};
 use crate::steps::StepEnv;
 use crate::store::{Event, EventStore, NewEvent};
 

@@ -23,7 +23,6 @@ use crate::aws::AwsEdges;
 use crate::chat::bot::Bot;
 use crate::chat::command::Command;
 use crate::chat::recorder::RecordingChat;
-use crate::chat::{ChannelId, Chat, ChatError, Message, MessageRef};
 use crate::clock::TokioClock;
 use crate::config::{AwsMode, Config, FeedConfig, FeedKind, LlmProviderConfig, WatchConfig};
 use crate::domain::{Actor, Workstream};
@@ -31,6 +30,7 @@ use crate::duration::{HumanDuration, format_elapsed};
 use crate::feeds::fetch::{FeedSpec, Fetched, Validators};
 use crate::feeds::watcher::{FeedSource, Watcher};
 use crate::feeds::{FeedError, ParseContext, ProviderHealth, parse, probe};
+use crate::ports::chat::{ChannelId, Chat, ChatError, Message, MessageRef};
 use crate::runbook::Runbook;
 use crate::runbook::engine::Engine;
 use crate::runbook::state::RunStatus;
@@ -215,7 +215,7 @@ impl Chat for Tee {
         &self,
         channel: &ChannelId,
         message: &Message,
-        files: &[crate::chat::Attachment],
+        files: &[crate::ports::chat::Attachment],
     ) -> Result<MessageRef, ChatError> {
         let message = mark(message);
         print_line(&crate::chat::console::render_text(&message));

@@ -16,8 +16,8 @@ use tracing::{Instrument, info, info_span, warn};
 
 use super::state::{RunStatus, RunView, fold};
 use super::{OnFailure, Runbook, Step};
-use crate::chat::{Button, ButtonStyle, Message};
 use crate::domain::{Actor, IncidentId, RunId, Workstream};
+use crate::ports::chat::{Button, ButtonStyle, Message};
 use crate::steps::{self, StepEnv, StepError, StepInput, StepOutput};
 use crate::store::{EventStore, NewEvent, StoreError};
 
@@ -686,8 +686,8 @@ impl Driver {
 
     /// Where this run's messages go: its incident's thread once one is open (looked up each
     /// time, so a thread opened mid-run is used at once), else the configured channel.
-    fn channel(&self) -> crate::chat::ChannelId {
-        crate::chat::incident_channel(
+    fn channel(&self) -> crate::ports::chat::ChannelId {
+        crate::ports::chat::incident_channel(
             self.store.as_ref(),
             self.view.incident.as_ref(),
             &self.env.channel,

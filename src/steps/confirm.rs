@@ -10,7 +10,7 @@ use serde_json::json;
 use tokio::sync::oneshot;
 
 use super::{StepEnv, StepError, StepInput, StepOutput};
-use crate::chat::{Button, ButtonStyle, Message};
+use crate::ports::chat::{Button, ButtonStyle, Message};
 use crate::runbook::Confirm;
 
 /// A human's answer to a `confirm` step.

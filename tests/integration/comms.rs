@@ -26,9 +26,9 @@ use lifeboat::aws::{AwsEdges, SimulatedAws};
 use lifeboat::chat::bot::{Bot, Reply};
 use lifeboat::chat::command::{Command, Line, parse_line};
 use lifeboat::chat::recorder::RecordingChat;
-use lifeboat::chat::{ChannelId, Chat, Message};
 use lifeboat::config::Config;
 use lifeboat::domain::{Actor, IncidentId, RunId};
+use lifeboat::ports::chat::{ChannelId, Chat, Message};
 use lifeboat::runbook::engine::Engine;
 use lifeboat::runbook::load_file;
 use lifeboat::runbook::state::RunStatus;
@@ -1156,7 +1156,7 @@ async fn with_the_incident_thread_open_failures_are_reported_in_the_thread() {
         .append(
             NewEvent::new(
                 Actor::Bot,
-                lifeboat::chat::THREAD_OPENED,
+                lifeboat::ports::chat::THREAD_OPENED,
                 json!({ "thread": thread.0 }),
             )
             .incident(b.incident.clone()),
@@ -2490,7 +2490,7 @@ integrity_command = {integrity}
             ),
         )
         .await;
-        let opened = wait_event(&store, lifeboat::chat::THREAD_OPENED).await;
+        let opened = wait_event(&store, lifeboat::ports::chat::THREAD_OPENED).await;
         let thread: u64 = opened.data["thread"].as_str().unwrap().parse().unwrap();
         let incident = opened.incident.clone().expect("the thread's incident");
         let declared = wait_event(&store, "incident.declared").await;

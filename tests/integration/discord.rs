@@ -15,8 +15,8 @@ use std::time::Duration;
 use lifeboat::aws::{AwsEdges, SimulatedAws};
 use lifeboat::chat::bot::Bot;
 use lifeboat::chat::discord::{self, DiscordChat, Handler};
-use lifeboat::chat::{ChannelId, Chat, Message};
 use lifeboat::config::{Config, Secret};
+use lifeboat::ports::chat::{ChannelId, Chat, Message};
 use lifeboat::runbook::engine::Engine;
 use lifeboat::runbook::load_file;
 use lifeboat::steps::StepEnv;
@@ -373,7 +373,7 @@ async fn from_alert_to_declared_incident_to_approved_run_through_discord() {
     // Embeds keep their level colour; buttons sit in one action row.
     assert_eq!(
         alert_message["embeds"][0]["color"],
-        lifeboat::chat::Colour::Red.rgb()
+        lifeboat::ports::chat::Colour::Red.rgb()
     );
     let declare = alert_message["components"][0]["components"][0]["custom_id"]
         .as_str()
@@ -414,7 +414,7 @@ async fn from_alert_to_declared_incident_to_approved_run_through_discord() {
         "{}",
         opened.body
     );
-    let recorded = wait_event(&rig.store, lifeboat::chat::THREAD_OPENED).await;
+    let recorded = wait_event(&rig.store, lifeboat::ports::chat::THREAD_OPENED).await;
     assert_eq!(recorded.data["thread"], thread.as_str());
     let incident = recorded
         .incident
@@ -984,7 +984,7 @@ async fn a_declared_incident_gets_its_thread_and_autocomplete_offers_incidents_a
             WAIT,
         )
         .await;
-    let declared = wait_event(&rig.store, lifeboat::chat::THREAD_OPENED).await;
+    let declared = wait_event(&rig.store, lifeboat::ports::chat::THREAD_OPENED).await;
     let incident = declared.incident.clone().unwrap();
     assert_eq!(
         opened.body["name"],
@@ -1147,7 +1147,7 @@ async fn a_draft_is_edited_through_a_modal() {
         json!([text("title", "Heroku down")]),
     ))
     .await;
-    wait_event(&rig.store, lifeboat::chat::THREAD_OPENED).await;
+    wait_event(&rig.store, lifeboat::ports::chat::THREAD_OPENED).await;
     let mark = rig.fake.mark();
     let (token, callback) = rig
         .interact(slash(
@@ -2147,7 +2147,7 @@ async fn confirm_and_paused_run_buttons_work_through_discord() {
         ))
         .await;
     assert!(!ephemeral(&declared.body), "{}", declared.body);
-    let opened = wait_event(&rig.store, lifeboat::chat::THREAD_OPENED).await;
+    let opened = wait_event(&rig.store, lifeboat::ports::chat::THREAD_OPENED).await;
     let thread: u64 = opened.data["thread"].as_str().unwrap().parse().unwrap();
     let press = |custom_id: &str, message: Value| {
         crate::support::discord::in_thread(
@@ -2385,7 +2385,7 @@ async fn commands_in_incident_threads_are_taken_and_elsewhere_refused_and_logged
         ))
         .await;
     assert!(!ephemeral(&declared.body), "{}", declared.body);
-    wait_event(&rig.store, lifeboat::chat::THREAD_OPENED).await;
+    wait_event(&rig.store, lifeboat::ports::chat::THREAD_OPENED).await;
 
     let note = |channel: u64, text_: &str| {
         slash(
@@ -2567,7 +2567,7 @@ interval = "30s"
         "{}",
         declared.body
     );
-    let opened = wait_event(&rig.store, lifeboat::chat::THREAD_OPENED).await;
+    let opened = wait_event(&rig.store, lifeboat::ports::chat::THREAD_OPENED).await;
     assert_eq!(
         opened.data["thread"],
         message_id.as_str(),

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lifeboat::aws::{AwsEdges, Containers, Dns, SimulatedAws};
-use lifeboat::chat::ChannelId;
 use lifeboat::chat::recorder::RecordingChat;
 use lifeboat::config::Config;
 use lifeboat::domain::{Actor, RunId};
+use lifeboat::ports::chat::ChannelId;
 use lifeboat::runbook::engine::{Decision, Engine, EngineError};
 use lifeboat::runbook::state::RunStatus;
 use lifeboat::runbook::{Runbook, load_file};

@@ -25,9 +25,9 @@ use serde_json::{Value, json};
 
 use lifeboat::aws::{AwsClients, AwsEdges};
 use lifeboat::chat::recorder::{Recorded as ChatEntry, RecordingChat};
-use lifeboat::chat::{ChannelId, Message};
 use lifeboat::config::Config;
 use lifeboat::domain::{Actor, RunId, Workstream};
+use lifeboat::ports::chat::{ChannelId, Message};
 use lifeboat::runbook::engine::{Decision, Engine, EngineError, RunHandle};
 use lifeboat::runbook::plan::plan;
 use lifeboat::runbook::state::RunStatus;

@@ -1204,7 +1204,7 @@ async fn discord_acknowledgements_are_timed() {
         )),
         http: lifeboat::steps::StepEnv::http_client(),
         chat,
-        channel: lifeboat::chat::ChannelId(CHANNEL.to_string()),
+        channel: lifeboat::ports::chat::ChannelId(CHANNEL.to_string()),
         answers: Arc::default(),
         secrets: Arc::new(BTreeMap::<String, String>::new()),
         comms: Default::default(),

@@ -18,11 +18,11 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use lifeboat::aws::{AwsEdges, SimulatedAws};
-use lifeboat::chat::ChannelId;
 use lifeboat::chat::recorder::RecordingChat;
 use lifeboat::config::Config;
 use lifeboat::domain::RunId;
 use lifeboat::duration::HumanDuration;
+use lifeboat::ports::chat::ChannelId;
 use lifeboat::runbook::{
     BackupCheck, CommandStep, HttpCheck, HttpRequest, LlmProbe, OnFailure, Step, StepAction,
     load_file,

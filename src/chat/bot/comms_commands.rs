@@ -5,10 +5,10 @@ use serde_json::json;
 
 use super::{Bot, Reply, actor, text};
 use crate::approval::{self, Person, Role};
-use crate::chat::ChannelId;
 use crate::chat::command::Command;
 use crate::comms::{self, Audience, Kind, Scope, drafts};
 use crate::domain::IncidentId;
+use crate::ports::chat::ChannelId;
 use crate::store::NewEvent;
 
 /// Commands a communicator may issue without the responder role.
@@ -23,7 +23,11 @@ impl Bot {
     /// Where delivery failures about `incident` are reported: its thread when one is open,
     /// else the incident channel.
     fn reports_channel(&self, incident: Option<&IncidentId>) -> ChannelId {
-        crate::chat::incident_channel(self.store.as_ref(), incident, &self.engine.env().channel)
+        crate::ports::chat::incident_channel(
+            self.store.as_ref(),
+            incident,
+            &self.engine.env().channel,
+        )
     }
 
     fn drafts(&self) -> Vec<drafts::Draft> {

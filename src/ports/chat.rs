@@ -1,0 +1,163 @@
+//! The `Chat` port: what Lifeboat says and where, independent of Discord. The bot core builds
+//! `Message`s (pure rendering in `chat::render`); adapters (console, recorder, Discord)
+//! deliver them.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::HealthLevel;
+
+/// A channel or thread, as the adapter names it (a Discord snowflake, `console`, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ChannelId(pub String);
+
+/// A posted message, so that it can be edited or replied to later.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRef {
+    pub channel: ChannelId,
+    pub id: String,
+}
+
+/// Colours follow the health levels, so a glance at the channel tells how bad it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Colour {
+    Green,
+    Blue,
+    Yellow,
+    Orange,
+    Red,
+    Grey,
+}
+
+impl Colour {
+    pub fn for_level(level: HealthLevel) -> Self {
+        match level {
+            HealthLevel::Operational => Colour::Green,
+            HealthLevel::Maintenance => Colour::Blue,
+            HealthLevel::Degraded => Colour::Yellow,
+            HealthLevel::PartialOutage => Colour::Orange,
+            HealthLevel::MajorOutage => Colour::Red,
+            HealthLevel::Unknown => Colour::Grey,
+        }
+    }
+
+    /// The RGB value Discord embeds use.
+    pub fn rgb(self) -> u32 {
+        match self {
+            Colour::Green => 0x2e_cc_71,
+            Colour::Blue => 0x34_98_db,
+            Colour::Yellow => 0xf1_c4_0f,
+            Colour::Orange => 0xe6_7e_22,
+            Colour::Red => 0xe7_4c_3c,
+            Colour::Grey => 0x95_a5_a6,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Field {
+    pub name: String,
+    pub value: String,
+    pub inline: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Embed {
+    pub title: String,
+    pub description: String,
+    pub colour: Colour,
+    pub fields: Vec<Field>,
+    pub url: Option<String>,
+    pub footer: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ButtonStyle {
+    Primary,
+    Secondary,
+    Success,
+    Danger,
+}
+
+/// A button; its `custom_id` carries everything needed to act on it after a restart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Button {
+    pub custom_id: String,
+    pub label: String,
+    pub style: ButtonStyle,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Message {
+    pub content: String,
+    pub embeds: Vec<Embed>,
+    pub buttons: Vec<Button>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    #[error("chat unavailable: {0}")]
+    Unavailable(String),
+    #[error("chat refused the message: {0}")]
+    Rejected(String),
+}
+
+/// A file sent with a message (a post-mortem export, a drill report).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub filename: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Where Lifeboat's messages go.
+#[async_trait]
+pub trait Chat: Send + Sync {
+    /// Posts a new message in a channel.
+    async fn post(&self, channel: &ChannelId, message: &Message) -> Result<MessageRef, ChatError>;
+    /// Replaces a posted message's content (alerts are edited as the outage evolves).
+    async fn update(&self, target: &MessageRef, message: &Message) -> Result<(), ChatError>;
+    /// Replies under a posted message (in its thread where the adapter has threads).
+    async fn reply(&self, target: &MessageRef, message: &Message) -> Result<MessageRef, ChatError>;
+    /// Opens a thread in `channel` named `name`, started from the message `from` where given
+    /// (the declaration or the alert). Later messages for it are posted to the returned id.
+    async fn open_thread(
+        &self,
+        channel: &ChannelId,
+        from: Option<&MessageRef>,
+        name: &str,
+    ) -> Result<ChannelId, ChatError>;
+    /// Posts a message with files attached.
+    async fn attach(
+        &self,
+        channel: &ChannelId,
+        message: &Message,
+        files: &[Attachment],
+    ) -> Result<MessageRef, ChatError>;
+}
+
+/// The event that records an incident's thread: `{ "thread": "<channel id>" }`.
+pub const THREAD_OPENED: &str = "incident.thread_opened";
+
+/// The thread opened for an incident, from that incident's events (the last one recorded).
+pub fn incident_thread(events: &[crate::store::Event]) -> Option<ChannelId> {
+    events
+        .iter()
+        .rev()
+        .filter(|e| e.kind == THREAD_OPENED)
+        .find_map(|e| e.data["thread"].as_str().map(|t| ChannelId(t.to_owned())))
+}
+
+/// Where an incident's messages go: its thread when one is open, else `fallback`.
+pub fn incident_channel(
+    store: &dyn crate::store::EventStore,
+    incident: Option<&crate::domain::IncidentId>,
+    fallback: &ChannelId,
+) -> ChannelId {
+    incident
+        .and_then(|id| store.by_incident(id).ok())
+        .and_then(|events| incident_thread(&events))
+        .unwrap_or_else(|| fallback.clone())
+}
