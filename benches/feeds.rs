@@ -18,10 +18,10 @@ use axum::Router;
 use axum::routing::get;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use lifeboat::chat::recorder::RecordingChat;
-use lifeboat::clock::TokioClock;
 use lifeboat::config::{Config, FeedKind};
 use lifeboat::feeds::{ParseContext, parse};
 use lifeboat::ports::chat::ChannelId;
+use lifeboat::ports::clock::TokioClock;
 use lifeboat::store::SledStore;
 use lifeboat::toml_source::TomlSource;
 

@@ -33,7 +33,6 @@ pub mod approval;
 pub mod aws;
 pub mod chat;
 pub mod check;
-pub mod clock;
 pub mod comms;
 pub mod config;
 pub mod docs;

@@ -9,11 +9,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use lifeboat::chat::console::ConsoleChat;
 use lifeboat::chat::discord;
-use lifeboat::clock::TokioClock;
 use lifeboat::config::{Config, DEFAULT_CONFIG_PATH, FeedKind};
 use lifeboat::feeds::fetch::FeedSpec;
 use lifeboat::feeds::watcher::Watcher;
 use lifeboat::ports::chat::ChannelId;
+use lifeboat::ports::clock::TokioClock;
 use lifeboat::store::{EventStore, SledStore, Verdict};
 use lifeboat::telemetry::{self, LogFormat};
 

@@ -19,11 +19,11 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 use tracing::{info, instrument, warn};
 
-use crate::clock::Clock;
 use crate::domain::{Actor, RunId, Workstream};
 use crate::duration::format_elapsed;
 use crate::incident::{self, IncidentView, StepHistory};
 use crate::ports::chat::{ChannelId, Message, incident_thread};
+use crate::ports::clock::Clock;
 use crate::readiness::{self, DrillRecord};
 use crate::runbook::state;
 use crate::runbook::{BackupCheck, Runbook, Step, StepAction};

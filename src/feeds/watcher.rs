@@ -15,10 +15,10 @@ use super::fetch::{FeedSpec, Fetched, Fetcher, Validators};
 use super::monitor::{AlertView, Effect, FeedInfo, Monitor, WatchSettings};
 use super::{FeedError, ProviderHealth};
 use crate::chat::render::{self, ProviderInfo};
-use crate::clock::Clock;
 use crate::config::{Config, WatchConfig};
 use crate::domain::{Actor, HealthLevel};
 use crate::ports::chat::{ChannelId, Chat, MessageRef};
+use crate::ports::clock::Clock;
 use crate::store::{EventStore, NewEvent};
 
 impl From<&WatchConfig> for WatchSettings {

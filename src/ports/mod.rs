@@ -2,3 +2,4 @@
 //! layer; the adapters implement them, the core and the engine act through them.
 
 pub mod chat;
+pub mod clock;

@@ -2536,7 +2536,7 @@ interval = "30s"
         rig.store.clone(),
         chat,
         ChannelId(CHANNEL.to_string()),
-        Arc::new(lifeboat::clock::TokioClock::new()),
+        Arc::new(lifeboat::ports::clock::TokioClock::new()),
     );
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let watching = tokio::spawn(watcher.run(stopped));

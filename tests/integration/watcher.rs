@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lifeboat::chat::recorder::{Recorded, RecordingChat};
-use lifeboat::clock::TokioClock;
 use lifeboat::config::{Config, FeedKind};
 use lifeboat::feeds::fetch::{FeedSpec, Fetched, Validators};
 use lifeboat::feeds::probe::evaluate;
 use lifeboat::feeds::watcher::{FeedSource, Watcher};
 use lifeboat::feeds::{FeedError, ParseContext, ProviderHealth};
 use lifeboat::ports::chat::ChannelId;
+use lifeboat::ports::clock::TokioClock;
 use lifeboat::store::{Event, EventStore, SledStore};
 use lifeboat::toml_source::TomlSource;
 
