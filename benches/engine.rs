@@ -29,13 +29,15 @@ use lifeboat::aws::{AwsClients, AwsEdges};
 use lifeboat::chat::recorder::RecordingChat;
 use lifeboat::config::Config;
 use lifeboat::domain::Actor;
+use lifeboat::domain::event::NewEvent;
 use lifeboat::ports::chat::ChannelId;
+use lifeboat::ports::store::EventStore;
 use lifeboat::runbook::engine::Engine;
 use lifeboat::runbook::state::RunStatus;
 use lifeboat::runbook::{Runbook, load_file};
 use lifeboat::steps::StepEnv;
 use lifeboat::steps::confirm::Answers;
-use lifeboat::store::{EventStore, NewEvent, SledStore};
+use lifeboat::store::SledStore;
 use lifeboat::toml_source::TomlSource;
 use serde_json::json;
 

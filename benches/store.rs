@@ -6,8 +6,10 @@
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use lifeboat::domain::event::NewEvent;
 use lifeboat::domain::{Actor, IncidentId};
-use lifeboat::store::{EventStore, NewEvent, SledStore};
+use lifeboat::ports::store::EventStore;
+use lifeboat::store::SledStore;
 use serde_json::json;
 
 const LOG_SIZE: u64 = 100_000;

@@ -17,11 +17,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::config::{ClockStart, Config, Objectives};
+use crate::domain::event::Event;
 use crate::domain::{Actor, HealthLevel, IncidentId, RunId, Workstream};
 use crate::duration::format_elapsed;
 use crate::runbook::Runbook;
 use crate::runbook::state::{self, RunStatus, RunView};
-use crate::store::Event;
 use crate::timeline;
 
 /// How bad an incident is; `sev1` is the worst.
@@ -852,7 +852,7 @@ pub fn checkpoint_text(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{GENESIS, NewEvent};
+    use crate::domain::event::{GENESIS, NewEvent};
     use crate::toml_source::TomlSource;
     use serde_json::json;
 

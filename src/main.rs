@@ -10,11 +10,13 @@ use clap::{Parser, Subcommand, ValueEnum};
 use lifeboat::chat::console::ConsoleChat;
 use lifeboat::chat::discord;
 use lifeboat::config::{Config, DEFAULT_CONFIG_PATH, FeedKind};
+use lifeboat::domain::event::Verdict;
 use lifeboat::feeds::fetch::FeedSpec;
 use lifeboat::feeds::watcher::Watcher;
 use lifeboat::ports::chat::ChannelId;
 use lifeboat::ports::clock::TokioClock;
-use lifeboat::store::{EventStore, SledStore, Verdict};
+use lifeboat::ports::store::EventStore;
+use lifeboat::store::SledStore;
 use lifeboat::telemetry::{self, LogFormat};
 
 /// Lifeboat: a disaster-recovery chat-ops bot.
@@ -1109,7 +1111,7 @@ async fn store_backup(out: &Path, data_dir: Option<PathBuf>, config_path: &Path)
     }
     let summary = match SledStore::open(&data_dir) {
         Ok(store) => backup::backup_to_file(&store, out),
-        Err(lifeboat::store::StoreError::Locked { .. }) => {
+        Err(lifeboat::ports::store::StoreError::Locked { .. }) => {
             let server = match &config {
                 Ok(config) if config.server.enabled => config.server.clone(),
                 _ => {

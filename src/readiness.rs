@@ -20,12 +20,14 @@ use serde_json::Value;
 use crate::aws::{AwsError, ClusterState, RecordState, ServiceState, TaskDefinitionState};
 use crate::config::{AwsMode, Config, DnsRecordConfig};
 use crate::domain::RunId;
+use crate::domain::event::Event;
 use crate::duration::{HumanDuration, format_elapsed};
+use crate::ports::store::EventStore;
 use crate::runbook::{BackupCheck, Runbook, StepAction};
 use crate::steps::backup::{Freshness, freshness, parse_time};
 use crate::steps::llm::{LlmError, complete};
 use crate::steps::{StepEnv, StepInput};
-use crate::store::{Event, EventStore, SledStore};
+use crate::store::SledStore;
 
 /// The hosting RTO is divided by this to bound the TTL: DNS caches may cost at most ~2 % of it.
 pub const TTL_SHARE_OF_RTO: u32 = 48;
@@ -846,8 +848,8 @@ pub fn store_events(store: &dyn EventStore) -> Vec<Event> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::event::NewEvent;
     use crate::domain::{Actor, IncidentId, Workstream};
-    use crate::store::NewEvent;
     use crate::toml_source::TomlSource;
 
     const CONFIG: &str = r#"
@@ -1267,13 +1269,13 @@ drill_every = "365d"
             .incident(IncidentId("INC-9".into())),
             2,
             now(),
-            crate::store::GENESIS,
+            crate::domain::event::GENESIS,
         );
         let started = Event::seal(
             NewEvent::new(Actor::Scheduler, "drill.started", serde_json::json!({})),
             1,
             now(),
-            crate::store::GENESIS,
+            crate::domain::event::GENESIS,
         );
         let drills = drills_from_events(&[started, finished]);
         assert_eq!(drills.len(), 1);

@@ -19,16 +19,17 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 use tracing::{info, instrument, warn};
 
+use crate::domain::event::{Event, NewEvent};
 use crate::domain::{Actor, RunId, Workstream};
 use crate::duration::format_elapsed;
 use crate::incident::{self, IncidentView, StepHistory};
 use crate::ports::chat::{ChannelId, Message, incident_thread};
 use crate::ports::clock::Clock;
+use crate::ports::store::EventStore;
 use crate::readiness::{self, DrillRecord};
 use crate::runbook::state;
 use crate::runbook::{BackupCheck, Runbook, Step, StepAction};
 use crate::steps::{StepEnv, StepError, StepInput, StepOutput};
-use crate::store::{Event, EventStore, NewEvent};
 
 /// The longest the loop sleeps: new incidents and runs are noticed within this time.
 pub const TICK: Duration = Duration::from_secs(60);
@@ -911,7 +912,7 @@ pub fn affected_at_declaration(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{GENESIS, NewEvent};
+    use crate::domain::event::{GENESIS, NewEvent};
     use serde_json::json;
 
     fn t0() -> DateTime<Utc> {

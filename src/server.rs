@@ -16,7 +16,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::store::EventStore;
+use crate::ports::store::EventStore;
 use crate::store::backup;
 
 /// Whether the chat connection is up; `Err` says why not.

@@ -26,10 +26,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::Objectives;
+use crate::domain::event::Event;
 use crate::domain::{IncidentId, RunId, Workstream};
 use crate::duration::{HumanDuration, format_elapsed};
 use crate::runbook::state::{self, RunStatus};
-use crate::store::Event;
 
 /// The export formats of `lifeboat export --format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1865,7 +1865,7 @@ fn chart(summary: &Summary, events: &[Event], objectives: &Objectives) -> String
 mod tests {
     use super::*;
     use crate::domain::Actor;
-    use crate::store::{GENESIS, NewEvent};
+    use crate::domain::event::{GENESIS, NewEvent};
     use serde_json::json;
 
     const INC: &str = "INC-20261125-0901";

@@ -14,18 +14,19 @@ use serde_json::json;
 use super::command::{Command, HELP};
 use crate::approval::{self, Person, Request, Role, Verdict};
 use crate::config::Config;
+use crate::domain::event::NewEvent;
 use crate::domain::{Actor, IncidentId, RunId};
 use crate::drill::Scenario;
 use crate::ports::chat::{
     Attachment, Button, ButtonStyle, ChannelId, Message, MessageRef, THREAD_OPENED,
     incident_channel, incident_thread,
 };
+use crate::ports::store::EventStore;
 use crate::runbook::Runbook;
 use crate::runbook::engine::{Engine, EngineError};
 use crate::runbook::plan::{plan, plan_hash};
 use crate::runbook::state::{RunStatus, fold};
 use crate::steps::confirm::{Answer, Answers};
-use crate::store::{EventStore, NewEvent};
 use crate::timeline::{self, Format};
 
 /// What the bot says back to the person who issued a command.
@@ -386,7 +387,7 @@ impl Bot {
         )))
     }
 
-    fn events_or_reply(&self) -> Result<Vec<crate::store::Event>, Reply> {
+    fn events_or_reply(&self) -> Result<Vec<crate::domain::event::Event>, Reply> {
         self.store.all().map_err(|err| {
             tracing::error!(error = %err, "the event log could not be read");
             Reply::private("the event log could not be read; see the bot's log")

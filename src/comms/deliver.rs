@@ -13,10 +13,11 @@ use tracing::warn;
 use super::email;
 use super::template::split_subject;
 use crate::config::{Config, TeamConfig};
+use crate::domain::event::NewEvent;
 use crate::domain::{Actor, IncidentId, RunId};
 use crate::ports::chat::{ChannelId, Chat, Message};
+use crate::ports::store::EventStore;
 use crate::steps::SecretSource;
-use crate::store::{EventStore, NewEvent};
 
 /// PagerDuty caps `payload.summary` at 1024 characters.
 const PAGERDUTY_SUMMARY_MAX: usize = 1024;

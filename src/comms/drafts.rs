@@ -6,8 +6,8 @@ use serde::Serialize;
 
 use crate::approval::{self, Person, Role};
 use crate::config::AccessConfig;
+use crate::domain::event::Event;
 use crate::domain::{Actor, IncidentId};
-use crate::store::Event;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -254,7 +254,7 @@ pub fn may_resend<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::NewEvent;
+    use crate::domain::event::NewEvent;
     use serde_json::json;
 
     fn user(id: &str) -> Actor {
@@ -273,7 +273,7 @@ mod tests {
     }
 
     fn log(items: Vec<NewEvent>) -> Vec<Event> {
-        let mut prev = crate::store::GENESIS.to_owned();
+        let mut prev = crate::domain::event::GENESIS.to_owned();
         items
             .into_iter()
             .enumerate()

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::domain::event::Event;
 use crate::domain::{IncidentId, RunId, Workstream};
-use crate::store::Event;
 
 /// Every variable a communication template may use, by name.
 pub const VARIABLES: &[&str] = &[
@@ -292,7 +292,7 @@ fn alerted_providers(events: &[&Event]) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::domain::Actor;
-    use crate::store::NewEvent;
+    use crate::domain::event::NewEvent;
     use crate::toml_source::TomlSource;
     use serde_json::json;
 
@@ -329,7 +329,7 @@ company = "Example"
     }
 
     fn log(items: Vec<(u32, NewEvent)>) -> Vec<Event> {
-        let mut prev = crate::store::GENESIS.to_owned();
+        let mut prev = crate::domain::event::GENESIS.to_owned();
         items
             .into_iter()
             .enumerate()

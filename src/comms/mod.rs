@@ -21,10 +21,11 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::json;
 
+use crate::domain::event::{Event, NewEvent};
 use crate::domain::{Actor, IncidentId, RunId};
 use crate::ports::chat::{Button, ButtonStyle, Message};
+use crate::ports::store::EventStore;
 use crate::steps::StepEnv;
-use crate::store::{Event, EventStore, NewEvent};
 
 pub use deliver::{Delivery, RouteResult};
 pub use facts::{Facts, Scope};
@@ -163,7 +164,7 @@ const LOOKBACK: u64 = 512;
 /// The id the next draft gets: one past the last `comms.drafted` in the log, found by reading
 /// back from the end (drafts are numbered in order, one at a time).
 fn next_draft_id(store: &dyn EventStore) -> Result<String, String> {
-    let read = |e: crate::store::StoreError| format!("the event log: {e}");
+    let read = |e: crate::ports::store::StoreError| format!("the event log: {e}");
     let Some(last) = store.last().map_err(read)? else {
         return Ok(drafts::next_id(&[]));
     };
@@ -341,7 +342,7 @@ pub fn summarise(results: &[RouteResult]) -> String {
 }
 
 /// Teams paged on PagerDuty for `incident` (their alerts resolve with it).
-pub fn paged_teams(events: &[crate::store::Event], incident: &IncidentId) -> Vec<String> {
+pub fn paged_teams(events: &[crate::domain::event::Event], incident: &IncidentId) -> Vec<String> {
     let mut teams: Vec<String> = Vec::new();
     for e in events {
         if e.kind == "notify.delivered"

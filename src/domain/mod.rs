@@ -1,5 +1,7 @@
 //! Pure domain vocabulary shared by every module: workstreams, health levels, actors and ids.
 
+pub mod event;
+
 use std::fmt;
 
 use serde::{Deserialize, Serialize};

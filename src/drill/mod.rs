@@ -24,6 +24,7 @@ use crate::chat::bot::Bot;
 use crate::chat::command::Command;
 use crate::chat::recorder::RecordingChat;
 use crate::config::{AwsMode, Config, FeedConfig, FeedKind, LlmProviderConfig, WatchConfig};
+use crate::domain::event::NewEvent;
 use crate::domain::{Actor, Workstream};
 use crate::duration::{HumanDuration, format_elapsed};
 use crate::feeds::fetch::{FeedSpec, Fetched, Validators};
@@ -31,12 +32,13 @@ use crate::feeds::watcher::{FeedSource, Watcher};
 use crate::feeds::{FeedError, ParseContext, ProviderHealth, parse, probe};
 use crate::ports::chat::{ChannelId, Chat, ChatError, Message, MessageRef};
 use crate::ports::clock::TokioClock;
+use crate::ports::store::EventStore;
 use crate::runbook::Runbook;
 use crate::runbook::engine::Engine;
 use crate::runbook::state::RunStatus;
 use crate::steps::StepEnv;
 use crate::steps::confirm::{Answer, Answers};
-use crate::store::{EventStore, NewEvent, SledStore};
+use crate::store::SledStore;
 
 use standin::StandIns;
 

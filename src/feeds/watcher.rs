@@ -16,10 +16,11 @@ use super::monitor::{AlertView, Effect, FeedInfo, Monitor, WatchSettings};
 use super::{FeedError, ProviderHealth};
 use crate::chat::render::{self, ProviderInfo};
 use crate::config::{Config, WatchConfig};
+use crate::domain::event::NewEvent;
 use crate::domain::{Actor, HealthLevel};
 use crate::ports::chat::{ChannelId, Chat, MessageRef};
 use crate::ports::clock::Clock;
-use crate::store::{EventStore, NewEvent};
+use crate::ports::store::EventStore;
 
 impl From<&WatchConfig> for WatchSettings {
     fn from(w: &WatchConfig) -> Self {

@@ -142,7 +142,7 @@ pub trait Chat: Send + Sync {
 pub const THREAD_OPENED: &str = "incident.thread_opened";
 
 /// The thread opened for an incident, from that incident's events (the last one recorded).
-pub fn incident_thread(events: &[crate::store::Event]) -> Option<ChannelId> {
+pub fn incident_thread(events: &[crate::domain::event::Event]) -> Option<ChannelId> {
     events
         .iter()
         .rev()
@@ -152,7 +152,7 @@ pub fn incident_thread(events: &[crate::store::Event]) -> Option<ChannelId> {
 
 /// Where an incident's messages go: its thread when one is open, else `fallback`.
 pub fn incident_channel(
-    store: &dyn crate::store::EventStore,
+    store: &dyn crate::ports::store::EventStore,
     incident: Option<&crate::domain::IncidentId>,
     fallback: &ChannelId,
 ) -> ChannelId {

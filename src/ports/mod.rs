@@ -3,3 +3,4 @@
 
 pub mod chat;
 pub mod clock;
+pub mod store;

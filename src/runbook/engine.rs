@@ -16,10 +16,11 @@ use tracing::{Instrument, info, info_span, warn};
 
 use super::state::{RunStatus, RunView, fold};
 use super::{OnFailure, Runbook, Step};
+use crate::domain::event::NewEvent;
 use crate::domain::{Actor, IncidentId, RunId, Workstream};
 use crate::ports::chat::{Button, ButtonStyle, Message};
+use crate::ports::store::{EventStore, StoreError};
 use crate::steps::{self, StepEnv, StepError, StepInput, StepOutput};
-use crate::store::{EventStore, NewEvent, StoreError};
 
 /// What a responder decides for a paused run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

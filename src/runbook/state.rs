@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::domain::event::Event;
 use crate::domain::{IncidentId, RunId, Workstream};
-use crate::store::Event;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -179,7 +179,7 @@ pub fn fold(events: &[Event]) -> Vec<RunView> {
 mod tests {
     use super::*;
     use crate::domain::Actor;
-    use crate::store::{GENESIS, NewEvent};
+    use crate::domain::event::{GENESIS, NewEvent};
     use serde_json::json;
 
     fn events(list: &[(&str, serde_json::Value)]) -> Vec<Event> {

@@ -8,9 +8,9 @@ use serde_json::json;
 use super::{StepEnv, StepError, StepInput, StepOutput};
 use crate::comms::{self, Audience, Kind, Scope};
 use crate::domain::Actor;
+use crate::ports::store::EventStore;
 use crate::runbook::interp::{self, Namespace};
 use crate::runbook::{CommsDraft, Notify};
-use crate::store::EventStore;
 
 pub async fn notify(
     env: &StepEnv,

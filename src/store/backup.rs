@@ -24,7 +24,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use super::{Event, EventStore, GENESIS, SledStore, StoreError, Verdict, verify_chain};
+use super::SledStore;
+use crate::domain::event::{Event, GENESIS, Verdict, verify_chain};
+use crate::ports::store::{EventStore, StoreError};
 
 /// The `format` of the header and the `end` of the trailer.
 pub const FORMAT: &str = "lifeboat-backup";
@@ -107,7 +109,7 @@ pub fn write<W: Write>(events: &[Event], out: W) -> Result<Summary, BackupError>
     let header = Header {
         format: FORMAT.into(),
         version: VERSION,
-        schema: super::SCHEMA_VERSION,
+        schema: crate::domain::event::SCHEMA_VERSION,
         created_at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
         events: summary.events,
         head: summary.head.clone(),
@@ -447,7 +449,7 @@ pub async fn scheduled(
 mod tests {
     use super::*;
     use crate::domain::Actor;
-    use crate::store::NewEvent;
+    use crate::domain::event::NewEvent;
     use serde_json::json;
 
     fn chain(n: u64) -> Vec<Event> {

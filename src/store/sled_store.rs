@@ -9,8 +9,9 @@ use chrono::Utc;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
-use super::{Event, EventStore, GENESIS, NewEvent, StoreError, Verdict, verify_chain};
+use crate::domain::event::{Event, GENESIS, NewEvent, Verdict, verify_chain};
 use crate::domain::{IncidentId, RunId};
+use crate::ports::store::{EventStore, StoreError};
 
 /// Names of the sled trees, public so that tests and tools can inspect the raw log.
 pub mod trees {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use lifeboat::approval::Person;
 use lifeboat::chat::bot::Bot;
 use lifeboat::chat::command::{Command, Line, parse_line};
-use lifeboat::store::EventStore;
+use lifeboat::ports::store::EventStore;
 
 use crate::engine::Bench;
 
@@ -265,11 +265,14 @@ struct RefusingApprovals {
 }
 
 impl RefusingApprovals {
-    fn check(&self, event: &lifeboat::store::NewEvent) -> Result<(), lifeboat::store::StoreError> {
+    fn check(
+        &self,
+        event: &lifeboat::domain::event::NewEvent,
+    ) -> Result<(), lifeboat::ports::store::StoreError> {
         if event.kind == "run.approval_counted"
             && self.refusing.load(std::sync::atomic::Ordering::SeqCst)
         {
-            return Err(lifeboat::store::StoreError::Io(
+            return Err(lifeboat::ports::store::StoreError::Io(
                 "no space left on device".into(),
             ));
         }
@@ -280,15 +283,15 @@ impl RefusingApprovals {
 impl EventStore for RefusingApprovals {
     fn append(
         &self,
-        event: lifeboat::store::NewEvent,
-    ) -> Result<lifeboat::store::Event, lifeboat::store::StoreError> {
+        event: lifeboat::domain::event::NewEvent,
+    ) -> Result<lifeboat::domain::event::Event, lifeboat::ports::store::StoreError> {
         self.check(&event)?;
         self.inner.append(event)
     }
     fn append_batch(
         &self,
-        events: Vec<lifeboat::store::NewEvent>,
-    ) -> Result<Vec<lifeboat::store::Event>, lifeboat::store::StoreError> {
+        events: Vec<lifeboat::domain::event::NewEvent>,
+    ) -> Result<Vec<lifeboat::domain::event::Event>, lifeboat::ports::store::StoreError> {
         for e in &events {
             self.check(e)?;
         }
@@ -297,28 +300,32 @@ impl EventStore for RefusingApprovals {
     fn by_incident(
         &self,
         i: &lifeboat::domain::IncidentId,
-    ) -> Result<Vec<lifeboat::store::Event>, lifeboat::store::StoreError> {
+    ) -> Result<Vec<lifeboat::domain::event::Event>, lifeboat::ports::store::StoreError> {
         self.inner.by_incident(i)
     }
     fn by_run(
         &self,
         r: &lifeboat::domain::RunId,
-    ) -> Result<Vec<lifeboat::store::Event>, lifeboat::store::StoreError> {
+    ) -> Result<Vec<lifeboat::domain::event::Event>, lifeboat::ports::store::StoreError> {
         self.inner.by_run(r)
     }
     fn range(
         &self,
         seqs: std::ops::RangeInclusive<u64>,
-    ) -> Result<Vec<lifeboat::store::Event>, lifeboat::store::StoreError> {
+    ) -> Result<Vec<lifeboat::domain::event::Event>, lifeboat::ports::store::StoreError> {
         self.inner.range(seqs)
     }
-    fn last(&self) -> Result<Option<lifeboat::store::Event>, lifeboat::store::StoreError> {
+    fn last(
+        &self,
+    ) -> Result<Option<lifeboat::domain::event::Event>, lifeboat::ports::store::StoreError> {
         self.inner.last()
     }
-    fn verify(&self) -> Result<lifeboat::store::Verdict, lifeboat::store::StoreError> {
+    fn verify(
+        &self,
+    ) -> Result<lifeboat::domain::event::Verdict, lifeboat::ports::store::StoreError> {
         self.inner.verify()
     }
-    fn check_writable(&self) -> Result<(), lifeboat::store::StoreError> {
+    fn check_writable(&self) -> Result<(), lifeboat::ports::store::StoreError> {
         self.inner.check_writable()
     }
 }

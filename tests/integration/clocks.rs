@@ -20,14 +20,16 @@ use lifeboat::chat::command::{Command, Line, parse_line};
 use lifeboat::chat::recorder::RecordingChat;
 use lifeboat::config::Config;
 use lifeboat::domain::Actor;
+use lifeboat::domain::event::NewEvent;
 use lifeboat::ports::chat::{ChannelId, Message};
 use lifeboat::ports::clock::{Clock, TokioClock};
+use lifeboat::ports::store::EventStore;
 use lifeboat::runbook::engine::Engine;
 use lifeboat::runbook::{Runbook, load_file};
 use lifeboat::scheduler::Scheduler;
 use lifeboat::steps::StepEnv;
 use lifeboat::steps::confirm::Answers;
-use lifeboat::store::{EventStore, NewEvent, SledStore};
+use lifeboat::store::SledStore;
 use lifeboat::toml_source::TomlSource;
 
 use crate::support::console::Running as Console;

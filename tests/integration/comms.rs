@@ -27,14 +27,16 @@ use lifeboat::chat::bot::{Bot, Reply};
 use lifeboat::chat::command::{Command, Line, parse_line};
 use lifeboat::chat::recorder::RecordingChat;
 use lifeboat::config::Config;
+use lifeboat::domain::event::{Event, NewEvent};
 use lifeboat::domain::{Actor, IncidentId, RunId};
 use lifeboat::ports::chat::{ChannelId, Chat, Message};
+use lifeboat::ports::store::EventStore;
 use lifeboat::runbook::engine::Engine;
 use lifeboat::runbook::load_file;
 use lifeboat::runbook::state::RunStatus;
 use lifeboat::steps::StepEnv;
 use lifeboat::steps::confirm::Answers;
-use lifeboat::store::{Event, EventStore, NewEvent, SledStore};
+use lifeboat::store::SledStore;
 use lifeboat::toml_source::TomlSource;
 
 use crate::support::{lifeboat, root, stderr, stdout};
@@ -1797,9 +1799,9 @@ impl Refusing {
         *self.kind.lock().unwrap() = kind;
     }
 
-    fn check(&self, event: &NewEvent) -> Result<(), lifeboat::store::StoreError> {
+    fn check(&self, event: &NewEvent) -> Result<(), lifeboat::ports::store::StoreError> {
         match *self.kind.lock().unwrap() {
-            Some(kind) if event.kind == kind => Err(lifeboat::store::StoreError::Io(
+            Some(kind) if event.kind == kind => Err(lifeboat::ports::store::StoreError::Io(
                 "no space left on device".into(),
             )),
             _ => Ok(()),
@@ -1808,38 +1810,43 @@ impl Refusing {
 }
 
 impl EventStore for Refusing {
-    fn append(&self, event: NewEvent) -> Result<Event, lifeboat::store::StoreError> {
+    fn append(&self, event: NewEvent) -> Result<Event, lifeboat::ports::store::StoreError> {
         self.check(&event)?;
         self.inner.append(event)
     }
     fn append_batch(
         &self,
         events: Vec<NewEvent>,
-    ) -> Result<Vec<Event>, lifeboat::store::StoreError> {
+    ) -> Result<Vec<Event>, lifeboat::ports::store::StoreError> {
         for e in &events {
             self.check(e)?;
         }
         self.inner.append_batch(events)
     }
-    fn by_incident(&self, i: &IncidentId) -> Result<Vec<Event>, lifeboat::store::StoreError> {
+    fn by_incident(
+        &self,
+        i: &IncidentId,
+    ) -> Result<Vec<Event>, lifeboat::ports::store::StoreError> {
         self.inner.by_incident(i)
     }
-    fn by_run(&self, r: &RunId) -> Result<Vec<Event>, lifeboat::store::StoreError> {
+    fn by_run(&self, r: &RunId) -> Result<Vec<Event>, lifeboat::ports::store::StoreError> {
         self.inner.by_run(r)
     }
     fn range(
         &self,
         seqs: std::ops::RangeInclusive<u64>,
-    ) -> Result<Vec<Event>, lifeboat::store::StoreError> {
+    ) -> Result<Vec<Event>, lifeboat::ports::store::StoreError> {
         self.inner.range(seqs)
     }
-    fn last(&self) -> Result<Option<Event>, lifeboat::store::StoreError> {
+    fn last(&self) -> Result<Option<Event>, lifeboat::ports::store::StoreError> {
         self.inner.last()
     }
-    fn verify(&self) -> Result<lifeboat::store::Verdict, lifeboat::store::StoreError> {
+    fn verify(
+        &self,
+    ) -> Result<lifeboat::domain::event::Verdict, lifeboat::ports::store::StoreError> {
         self.inner.verify()
     }
-    fn check_writable(&self) -> Result<(), lifeboat::store::StoreError> {
+    fn check_writable(&self) -> Result<(), lifeboat::ports::store::StoreError> {
         self.inner.check_writable()
     }
 }

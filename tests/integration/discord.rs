@@ -17,10 +17,11 @@ use lifeboat::chat::bot::Bot;
 use lifeboat::chat::discord::{self, DiscordChat, Handler};
 use lifeboat::config::{Config, Secret};
 use lifeboat::ports::chat::{ChannelId, Chat, Message};
+use lifeboat::ports::store::EventStore;
 use lifeboat::runbook::engine::Engine;
 use lifeboat::runbook::load_file;
 use lifeboat::steps::StepEnv;
-use lifeboat::store::{EventStore, SledStore};
+use lifeboat::store::SledStore;
 use lifeboat::toml_source::TomlSource;
 use serde_json::{Value, json};
 use serenity::all::ShardManager;
@@ -313,7 +314,7 @@ fn carol() -> Member {
 }
 
 /// Waits for the first event of `kind` in the log (appended once the REST call returned).
-async fn wait_event(store: &SledStore, kind: &str) -> lifeboat::store::Event {
+async fn wait_event(store: &SledStore, kind: &str) -> lifeboat::domain::event::Event {
     let found = tokio::time::timeout(WAIT, async {
         loop {
             if let Some(e) = store.all().unwrap().into_iter().find(|e| e.kind == kind) {
@@ -2072,7 +2073,11 @@ async fn wait_message(rig: &Rig, start: &str, needle: &str) -> Value {
 }
 
 /// Waits until the log holds `n` events of `kind`; returns them.
-async fn wait_events(store: &SledStore, kind: &str, n: usize) -> Vec<lifeboat::store::Event> {
+async fn wait_events(
+    store: &SledStore,
+    kind: &str,
+    n: usize,
+) -> Vec<lifeboat::domain::event::Event> {
     let found = tokio::time::timeout(WAIT, async {
         loop {
             let events: Vec<_> = store

@@ -228,7 +228,7 @@ fn both_drills_recover_within_the_objectives_and_leave_an_intact_log() {
         assert_eq!(verify.status.code(), Some(0), "{}", stdout(&verify));
 
         let store = lifeboat::store::SledStore::open(&data).unwrap();
-        use lifeboat::store::EventStore;
+        use lifeboat::ports::store::EventStore;
         let events = store.all().unwrap();
         let finished = events
             .iter()
@@ -593,7 +593,7 @@ async fn a_drill_in_the_live_process_leaves_the_live_metrics_alone() {
     .await
     .unwrap_or_else(|e| panic!("{e:#}"));
     // The drill did see the simulated outage and alerted on it, in its own log...
-    let events = lifeboat::store::EventStore::all(
+    let events = lifeboat::ports::store::EventStore::all(
         &lifeboat::store::SledStore::open(&dir.path().join("log")).unwrap(),
     )
     .unwrap();

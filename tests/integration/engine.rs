@@ -8,14 +8,16 @@ use std::time::Duration;
 use lifeboat::aws::{AwsEdges, Containers, Dns, SimulatedAws};
 use lifeboat::chat::recorder::RecordingChat;
 use lifeboat::config::Config;
+use lifeboat::domain::event::Event;
 use lifeboat::domain::{Actor, RunId};
 use lifeboat::ports::chat::ChannelId;
+use lifeboat::ports::store::EventStore;
 use lifeboat::runbook::engine::{Decision, Engine, EngineError};
 use lifeboat::runbook::state::RunStatus;
 use lifeboat::runbook::{Runbook, load_file};
 use lifeboat::steps::StepEnv;
 use lifeboat::steps::confirm::{Answer, Answers};
-use lifeboat::store::{Event, EventStore, SledStore};
+use lifeboat::store::SledStore;
 use lifeboat::toml_source::TomlSource;
 
 const CONFIG: &str = r#"
@@ -456,7 +458,7 @@ async fn after_a_restart_finished_steps_are_not_run_again() {
     );
     assert!(matches!(
         bench.store.verify().unwrap(),
-        lifeboat::store::Verdict::Intact { .. }
+        lifeboat::domain::event::Verdict::Intact { .. }
     ));
 }
 

@@ -26,15 +26,17 @@ use serde_json::{Value, json};
 use lifeboat::aws::{AwsClients, AwsEdges};
 use lifeboat::chat::recorder::{Recorded as ChatEntry, RecordingChat};
 use lifeboat::config::Config;
+use lifeboat::domain::event::Event;
 use lifeboat::domain::{Actor, RunId, Workstream};
 use lifeboat::ports::chat::{ChannelId, Message};
+use lifeboat::ports::store::EventStore;
 use lifeboat::runbook::engine::{Decision, Engine, EngineError, RunHandle};
 use lifeboat::runbook::plan::plan;
 use lifeboat::runbook::state::RunStatus;
 use lifeboat::runbook::{Runbook, load_file};
 use lifeboat::steps::StepEnv;
 use lifeboat::steps::confirm::{Answer, Answers};
-use lifeboat::store::{Event, EventStore, SledStore};
+use lifeboat::store::SledStore;
 use lifeboat::toml_source::TomlSource;
 
 use crate::support::http::{HttpServer, Reply};

@@ -10,10 +10,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use lifeboat::domain::event::{Event, NewEvent, Verdict};
 use lifeboat::domain::{Actor, IncidentId, RunId};
+use lifeboat::ports::store::{EventStore, StoreError};
 use lifeboat::server::{ChatHealth, Console, DiscordGateway, Ops};
+use lifeboat::store::SledStore;
 use lifeboat::store::backup::{self, BackupError};
-use lifeboat::store::{Event, EventStore, NewEvent, SledStore, StoreError, Verdict};
 use serde_json::json;
 
 use crate::support::console::Running;

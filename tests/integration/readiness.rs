@@ -499,7 +499,8 @@ async fn dr_readiness_answers_in_chat_with_the_same_checks() {
     use lifeboat::chat::bot::Bot;
     use lifeboat::chat::command::Command;
     use lifeboat::domain::Actor;
-    use lifeboat::store::{EventStore, NewEvent};
+    use lifeboat::domain::event::NewEvent;
+    use lifeboat::ports::store::EventStore;
 
     let bench = crate::engine::Bench::new();
     let rb = bench.runbook(

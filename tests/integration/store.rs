@@ -2,8 +2,10 @@
 
 use std::sync::Arc;
 
+use lifeboat::domain::event::{NewEvent, Verdict};
 use lifeboat::domain::{Actor, IncidentId};
-use lifeboat::store::{EventStore, NewEvent, SledStore, Verdict};
+use lifeboat::ports::store::EventStore;
+use lifeboat::store::SledStore;
 use serde_json::json;
 
 use crate::support::{lifeboat, stdout};

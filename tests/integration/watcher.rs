@@ -7,13 +7,15 @@ use std::time::Duration;
 
 use lifeboat::chat::recorder::{Recorded, RecordingChat};
 use lifeboat::config::{Config, FeedKind};
+use lifeboat::domain::event::Event;
 use lifeboat::feeds::fetch::{FeedSpec, Fetched, Validators};
 use lifeboat::feeds::probe::evaluate;
 use lifeboat::feeds::watcher::{FeedSource, Watcher};
 use lifeboat::feeds::{FeedError, ParseContext, ProviderHealth};
 use lifeboat::ports::chat::ChannelId;
 use lifeboat::ports::clock::TokioClock;
-use lifeboat::store::{Event, EventStore, SledStore};
+use lifeboat::ports::store::EventStore;
+use lifeboat::store::SledStore;
 use lifeboat::toml_source::TomlSource;
 
 const CONFIG: &str = r#"
@@ -193,6 +195,6 @@ async fn heroku_goes_red_with_the_probe_and_comes_back() {
     );
     assert!(matches!(
         store.verify().unwrap(),
-        lifeboat::store::Verdict::Intact { .. }
+        lifeboat::domain::event::Verdict::Intact { .. }
     ));
 }

@@ -8,8 +8,8 @@ use crate::approval::{self, Person, Role};
 use crate::chat::command::Command;
 use crate::comms::{self, Audience, Kind, Scope, drafts};
 use crate::domain::IncidentId;
+use crate::domain::event::NewEvent;
 use crate::ports::chat::ChannelId;
-use crate::store::NewEvent;
 
 /// Commands a communicator may issue without the responder role.
 pub(super) fn communicator_may(command: &Command) -> bool {
