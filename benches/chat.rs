@@ -21,10 +21,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lifeboat::aws::{AwsEdges, SimulatedAws};
+use lifeboat::aws::SimulatedAws;
 use lifeboat::chat::bot::Bot;
 use lifeboat::chat::discord::{self, DiscordChat, Handler};
 use lifeboat::config::{Config, Secret};
+use lifeboat::ports::aws::AwsEdges;
 use lifeboat::ports::chat::ChannelId;
 use lifeboat::runbook::engine::Engine;
 use lifeboat::runbook::load_file;

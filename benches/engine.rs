@@ -25,11 +25,12 @@ use aws_sdk_route53::config::Credentials;
 use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
 };
-use lifeboat::aws::{AwsClients, AwsEdges};
+use lifeboat::aws::AwsClients;
 use lifeboat::chat::recorder::RecordingChat;
 use lifeboat::config::Config;
 use lifeboat::domain::Actor;
 use lifeboat::domain::event::NewEvent;
+use lifeboat::ports::aws::AwsEdges;
 use lifeboat::ports::chat::ChannelId;
 use lifeboat::ports::store::EventStore;
 use lifeboat::runbook::engine::Engine;

@@ -11,8 +11,8 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use crate::aws::normalize_name;
 use crate::config::{AwsMode, Config};
+use crate::ports::aws::normalize_name;
 use crate::runbook::{Runbook, StepAction};
 
 /// Stands for the account id in ARNs when `[aws] account_id` is not set.

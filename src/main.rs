@@ -362,7 +362,7 @@ async fn plan(
     };
     let config = Arc::new(checked.config.config.clone());
     let env = lifeboat::steps::StepEnv {
-        aws: lifeboat::aws::AwsEdges::connect(&config.aws).await,
+        aws: lifeboat::ports::aws::AwsEdges::connect(&config.aws).await,
         http: lifeboat::steps::StepEnv::http_client(),
         // A plan never posts: anything it would say goes nowhere.
         chat: Arc::new(lifeboat::chat::recorder::RecordingChat::new()),
@@ -438,7 +438,7 @@ async fn run(config_path: &Path, console: bool) -> ExitCode {
         None => Arc::new(ConsoleChat::stdout()),
     };
     let env = lifeboat::steps::StepEnv {
-        aws: lifeboat::aws::AwsEdges::connect(&config.aws).await,
+        aws: lifeboat::ports::aws::AwsEdges::connect(&config.aws).await,
         http: lifeboat::steps::StepEnv::http_client(),
         chat: chat.clone(),
         channel: channel.clone(),
@@ -998,7 +998,7 @@ async fn readiness(config_path: &Path, data_dir: Option<PathBuf>) -> ExitCode {
     let data_dir = data_dir.unwrap_or_else(|| config.store.data_dir.clone());
     let drill_log = lifeboat::readiness::drill_events(&data_dir, true);
     let env = lifeboat::steps::StepEnv {
-        aws: lifeboat::aws::AwsEdges::connect(&config.aws).await,
+        aws: lifeboat::ports::aws::AwsEdges::connect(&config.aws).await,
         http: lifeboat::steps::StepEnv::http_client(),
         // Readiness only reads: anything a step would say goes nowhere.
         chat: Arc::new(lifeboat::chat::recorder::RecordingChat::new()),

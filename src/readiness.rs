@@ -17,11 +17,11 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 
-use crate::aws::{AwsError, ClusterState, RecordState, ServiceState, TaskDefinitionState};
 use crate::config::{AwsMode, Config, DnsRecordConfig};
 use crate::domain::RunId;
 use crate::domain::event::Event;
 use crate::duration::{HumanDuration, format_elapsed};
+use crate::ports::aws::{AwsError, ClusterState, RecordState, ServiceState, TaskDefinitionState};
 use crate::ports::store::EventStore;
 use crate::runbook::{BackupCheck, Runbook, StepAction};
 use crate::steps::backup::{Freshness, freshness, parse_time};
@@ -408,7 +408,7 @@ fn assess_dns(config: &Config, dns: Option<&DnsObserved>, checks: &mut Vec<Check
         let rtype = record.config.record_type.to_ascii_uppercase();
         let name = format!(
             "dns record {} {rtype}",
-            crate::aws::normalize_name(&record.config.name)
+            crate::ports::aws::normalize_name(&record.config.name)
         );
         let state = match &record.state {
             Err(err) => {
@@ -452,7 +452,7 @@ fn assess_dns(config: &Config, dns: Option<&DnsObserved>, checks: &mut Vec<Check
 
 /// Which side a live record points at, in words.
 fn pointing_at(config: &DnsRecordConfig, state: &RecordState) -> String {
-    let norm = |v: &str| crate::aws::normalize_name(v);
+    let norm = |v: &str| crate::ports::aws::normalize_name(v);
     let values: Vec<String> = state.values.iter().map(|v| norm(v)).collect();
     if let Some(alias) = &state.alias_target {
         return format!("alias to {alias}");

@@ -1,47 +1,11 @@
-//! The one error type of the AWS edges, classified so the runbook engine can decide whether a
-//! retry may help: throttling and transient failures may be retried, a missing resource or a
-//! refused request never is.
+//! SDK errors → the one error type of the AWS ports (`crate::ports::aws::AwsError`), classified
+//! so the runbook engine can decide whether a retry may help: throttling and transient failures
+//! may be retried, a missing resource or a refused request never is.
 
 use aws_sdk_route53::config::http::HttpResponse;
 use aws_sdk_route53::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
-/// What went wrong talking to Route 53 or ECS. Every message names the resource involved.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AwsError {
-    /// The zone, record, change, cluster or service does not exist (or no longer does).
-    #[error("{resource} not found: {detail}")]
-    NotFound { resource: String, detail: String },
-    /// AWS asked us to slow down (rate limits, a previous change still being applied).
-    #[error("throttled: {0}")]
-    Throttled(String),
-    /// AWS refused the request as it stands (validation): the same request will fail again.
-    #[error("rejected: {0}")]
-    Invalid(String),
-    /// 5xx answers, timeouts, refused or dropped connections: another attempt may succeed.
-    #[error("transient failure: {0}")]
-    Transient(String),
-    /// A wait gave up: the resource never reached the wanted state in time. Not retried, since
-    /// the step's own timeout already bounded how long anyone wanted to wait.
-    #[error("{0}")]
-    TimedOut(String),
-    /// Anything else: access denied, missing credentials, an answer we cannot interpret.
-    #[error("{0}")]
-    Other(String),
-}
-
-impl AwsError {
-    /// Whether another attempt of the same call may succeed.
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, AwsError::Throttled(_) | AwsError::Transient(_))
-    }
-
-    pub(crate) fn not_found(resource: impl Into<String>, detail: impl Into<String>) -> Self {
-        AwsError::NotFound {
-            resource: resource.into(),
-            detail: detail.into(),
-        }
-    }
-}
+use crate::ports::aws::AwsError;
 
 /// The call an SDK error came from, for messages that say what was being done to what.
 #[derive(Debug, Clone, Copy)]

@@ -1,7 +1,8 @@
-//! The AWS edges of the runbook engine: the `Dns` (Route 53) and `Containers` (ECS) traits,
-//! their real adapters over the SDK clients built here from `[aws]` (the standard credential
-//! chain, the configured region, an optional `endpoint_url` such as moto in tests or a VPC
-//! endpoint in production), and the in-memory simulation used for drills and demos.
+//! The AWS adapters: the `Dns` (Route 53) and `Containers` (ECS) ports of `crate::ports::aws`
+//! over the SDK clients built here from `[aws]` (the standard credential chain, the configured
+//! region, an optional `endpoint_url` such as moto in tests or a VPC endpoint in production),
+//! and the in-memory simulation used for drills and demos. `AwsEdges`' constructors live here,
+//! beside the adapters they build.
 
 mod dns;
 mod ecs;
@@ -17,78 +18,11 @@ use aws_config::timeout::TimeoutConfig;
 use aws_sdk_route53::config::{Credentials, Region};
 
 use crate::config::{AwsConfig, AwsMode};
+use crate::ports::aws::AwsEdges;
 
-pub use dns::{
-    ChangeStatus, Dns, DnsChange, PreviousRecord, RecordChange, RecordState, Route53Dns,
-    bare_change_id, normalize_changes, normalize_name, wait_insync,
-};
-pub use ecs::{
-    ClusterState, Containers, EcsContainers, ServiceState, TaskDefinitionState, is_stable,
-    task_definition_name, wait_stable,
-};
-pub use error::AwsError;
+pub use dns::Route53Dns;
+pub use ecs::EcsContainers;
 pub use simulated::SimulatedAws;
-
-/// What one poll of a wait loop found.
-pub(crate) enum Poll<T, S> {
-    /// The wait is over.
-    Done(T),
-    /// Not yet; this is what it looked like.
-    Pending(S),
-}
-
-/// Polls `check` every `poll` until it reports `Done`, fails with a non-retryable error, or
-/// `timeout` passes. Throttling and transient errors keep polling; at the deadline (always
-/// checked once more there) `give_up` explains with the last state seen and the last error.
-/// Sleeps through tokio time, so tests can pause it.
-pub(crate) async fn poll_until<T, S, Fut>(
-    what: &str,
-    poll: Duration,
-    timeout: Duration,
-    mut check: impl FnMut() -> Fut,
-    give_up: impl FnOnce(Option<S>, Option<AwsError>) -> AwsError,
-) -> Result<T, AwsError>
-where
-    Fut: std::future::Future<Output = Result<Poll<T, S>, AwsError>>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    let mut last_state = None;
-    loop {
-        let last_error = match check().await {
-            Ok(Poll::Done(done)) => return Ok(done),
-            Ok(Poll::Pending(state)) => {
-                last_state = Some(state);
-                None
-            }
-            Err(err) if err.is_retryable() => {
-                tracing::warn!(what, error = %err, "a poll failed; polling on");
-                Some(err)
-            }
-            Err(err) => return Err(err),
-        };
-        let now = tokio::time::Instant::now();
-        if now >= deadline {
-            return Err(give_up(last_state, last_error));
-        }
-        tokio::time::sleep(poll.min(deadline - now)).await;
-    }
-}
-
-/// The two edges a runbook acts through, real or simulated as `[aws] mode` says.
-#[derive(Clone)]
-pub struct AwsEdges {
-    pub dns: Arc<dyn Dns>,
-    pub containers: Arc<dyn Containers>,
-    pub mode: AwsMode,
-}
-
-impl std::fmt::Debug for AwsEdges {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AwsEdges")
-            .field("mode", &self.mode)
-            .finish_non_exhaustive()
-    }
-}
 
 impl AwsEdges {
     /// Simulated edges seeded from config, or the real SDK clients with credentials from the

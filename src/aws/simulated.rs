@@ -9,16 +9,12 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use tracing::instrument;
 
-use super::dns::{
-    ChangeStatus, Dns, DnsChange, PreviousRecord, RecordChange, RecordState, bare_change_id,
-    bare_zone_id, normalize_changes, normalize_name, normalize_type,
-};
-use super::ecs::{
-    ClusterState, Containers, ServiceState, TaskDefinitionState, service_resource,
-    task_definition_name,
-};
-use super::error::AwsError;
 use crate::config::AwsConfig;
+use crate::ports::aws::{
+    AwsError, ChangeStatus, ClusterState, Containers, Dns, DnsChange, PreviousRecord, RecordChange,
+    RecordState, ServiceState, TaskDefinitionState, bare_change_id, bare_zone_id,
+    normalize_changes, normalize_name, normalize_type, service_resource, task_definition_name,
+};
 
 /// Simulated AWS: both edges over one state, so a drill sees its own changes.
 #[derive(Debug, Default)]
@@ -351,8 +347,8 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::aws::{wait_insync, wait_stable};
     use crate::config::{AwsMode, DnsConfig, DnsRecordConfig, EcsConfig, EcsServiceConfig};
+    use crate::ports::aws::{wait_insync, wait_stable};
 
     fn config() -> AwsConfig {
         AwsConfig {

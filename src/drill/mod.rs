@@ -19,7 +19,6 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use crate::approval::Person;
-use crate::aws::AwsEdges;
 use crate::chat::bot::Bot;
 use crate::chat::command::Command;
 use crate::chat::recorder::RecordingChat;
@@ -30,6 +29,7 @@ use crate::duration::{HumanDuration, format_elapsed};
 use crate::feeds::fetch::{FeedSpec, Fetched, Validators};
 use crate::feeds::watcher::{FeedSource, Watcher};
 use crate::feeds::{FeedError, ParseContext, ProviderHealth, parse, probe};
+use crate::ports::aws::AwsEdges;
 use crate::ports::chat::{ChannelId, Chat, ChatError, Message, MessageRef};
 use crate::ports::clock::TokioClock;
 use crate::ports::store::EventStore;

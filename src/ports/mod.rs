@@ -1,6 +1,7 @@
 //! The ports: every trait an edge implements, with its value types. Importable by every
 //! layer; the adapters implement them, the core and the engine act through them.
 
+pub mod aws;
 pub mod chat;
 pub mod clock;
 pub mod store;

@@ -4,8 +4,8 @@
 use serde_json::json;
 
 use super::{StepEnv, StepError, StepInput, StepOutput};
-use crate::aws::wait_stable;
 use crate::config::{EcsConfig, EcsServiceConfig};
+use crate::ports::aws::wait_stable;
 use crate::runbook::{EcsScale, Side};
 
 fn targets<'a>(ecs: &'a EcsConfig, args: &EcsScale) -> Vec<&'a EcsServiceConfig> {

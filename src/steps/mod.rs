@@ -17,9 +17,9 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::aws::{AwsEdges, AwsError};
 use crate::config::{Config, Secret};
 use crate::domain::{IncidentId, RunId, Workstream};
+use crate::ports::aws::{AwsEdges, AwsError};
 use crate::ports::chat::{ChannelId, Chat};
 use crate::runbook::interp::{self, Namespace};
 use crate::runbook::{Step, StepAction};

@@ -4,8 +4,8 @@
 use serde_json::json;
 
 use super::{StepEnv, StepError, StepInput, StepOutput};
-use crate::aws::{RecordChange, wait_insync};
 use crate::config::DnsConfig;
+use crate::ports::aws::{RecordChange, wait_insync};
 use crate::runbook::{Route53Upsert, Route53Wait};
 
 fn config(env: &StepEnv) -> Result<&DnsConfig, StepError> {
@@ -30,7 +30,7 @@ pub async fn upsert(
     args: &Route53Upsert,
 ) -> Result<StepOutput, StepError> {
     let dns = config(env)?;
-    let changes = crate::aws::normalize_changes(&changes(dns, args))?;
+    let changes = crate::ports::aws::normalize_changes(&changes(dns, args))?;
     let change = env.aws.dns.point_records(&dns.zone_id, &changes).await?;
     let lines: Vec<String> = changes
         .iter()
@@ -89,7 +89,7 @@ pub async fn plan(env: &StepEnv, args: &Route53Upsert) -> Result<Vec<String>, St
             .map(|r| r.values.join(", "))
             .unwrap_or_else(|| "(absent)".to_owned());
         let to = change.values.join(", ");
-        let name = crate::aws::normalize_name(&change.name);
+        let name = crate::ports::aws::normalize_name(&change.name);
         if from.trim_end_matches('.') == to.trim_end_matches('.') {
             lines.push(format!("{name} {} {to} (unchanged)", change.rtype));
         } else {

@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use aws_sdk_ecs::types::ContainerDefinition;
 use aws_sdk_route53::config::Credentials;
-use lifeboat::aws::{
-    AwsClients, AwsEdges, AwsError, ChangeStatus, Containers, Dns, EcsContainers, RecordChange,
-    Route53Dns, wait_insync, wait_stable,
-};
+use lifeboat::aws::{AwsClients, EcsContainers, Route53Dns};
 use lifeboat::config::{
     AwsConfig, AwsMode, DnsConfig, DnsRecordConfig, EcsConfig, EcsServiceConfig,
+};
+use lifeboat::ports::aws::{
+    AwsEdges, AwsError, ChangeStatus, Containers, Dns, RecordChange, wait_insync, wait_stable,
 };
 
 use crate::support::moto::{MotoServer, moto};

@@ -14,13 +14,14 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use lifeboat::approval::Person;
-use lifeboat::aws::{AwsEdges, SimulatedAws};
+use lifeboat::aws::SimulatedAws;
 use lifeboat::chat::bot::Bot;
 use lifeboat::chat::command::{Command, Line, parse_line};
 use lifeboat::chat::recorder::RecordingChat;
 use lifeboat::config::Config;
 use lifeboat::domain::Actor;
 use lifeboat::domain::event::NewEvent;
+use lifeboat::ports::aws::AwsEdges;
 use lifeboat::ports::chat::{ChannelId, Message};
 use lifeboat::ports::clock::{Clock, TokioClock};
 use lifeboat::ports::store::EventStore;

@@ -22,13 +22,14 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use lifeboat::approval::Person;
-use lifeboat::aws::{AwsEdges, SimulatedAws};
+use lifeboat::aws::SimulatedAws;
 use lifeboat::chat::bot::{Bot, Reply};
 use lifeboat::chat::command::{Command, Line, parse_line};
 use lifeboat::chat::recorder::RecordingChat;
 use lifeboat::config::Config;
 use lifeboat::domain::event::{Event, NewEvent};
 use lifeboat::domain::{Actor, IncidentId, RunId};
+use lifeboat::ports::aws::AwsEdges;
 use lifeboat::ports::chat::{ChannelId, Chat, Message};
 use lifeboat::ports::store::EventStore;
 use lifeboat::runbook::engine::Engine;

@@ -12,10 +12,11 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use lifeboat::aws::{AwsEdges, SimulatedAws};
+use lifeboat::aws::SimulatedAws;
 use lifeboat::chat::bot::Bot;
 use lifeboat::chat::discord::{self, DiscordChat, Handler};
 use lifeboat::config::{Config, Secret};
+use lifeboat::ports::aws::AwsEdges;
 use lifeboat::ports::chat::{ChannelId, Chat, Message};
 use lifeboat::ports::store::EventStore;
 use lifeboat::runbook::engine::Engine;

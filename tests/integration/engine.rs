@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lifeboat::aws::{AwsEdges, Containers, Dns, SimulatedAws};
+use lifeboat::aws::SimulatedAws;
 use lifeboat::chat::recorder::RecordingChat;
 use lifeboat::config::Config;
 use lifeboat::domain::event::Event;
 use lifeboat::domain::{Actor, RunId};
+use lifeboat::ports::aws::{AwsEdges, Containers, Dns};
 use lifeboat::ports::chat::ChannelId;
 use lifeboat::ports::store::EventStore;
 use lifeboat::runbook::engine::{Decision, Engine, EngineError};

@@ -23,11 +23,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use serde_json::{Value, json};
 
-use lifeboat::aws::{AwsClients, AwsEdges};
+use lifeboat::aws::AwsClients;
 use lifeboat::chat::recorder::{Recorded as ChatEntry, RecordingChat};
 use lifeboat::config::Config;
 use lifeboat::domain::event::Event;
 use lifeboat::domain::{Actor, RunId, Workstream};
+use lifeboat::ports::aws::AwsEdges;
 use lifeboat::ports::chat::{ChannelId, Message};
 use lifeboat::ports::store::EventStore;
 use lifeboat::runbook::engine::{Decision, Engine, EngineError, RunHandle};

@@ -1201,7 +1201,7 @@ async fn discord_acknowledgements_are_timed() {
     ))));
     let env = lifeboat::steps::StepEnv {
         config: config.clone(),
-        aws: lifeboat::aws::AwsEdges::simulated(Arc::new(
+        aws: lifeboat::ports::aws::AwsEdges::simulated(Arc::new(
             lifeboat::aws::SimulatedAws::from_config(&config.aws),
         )),
         http: lifeboat::steps::StepEnv::http_client(),

@@ -17,11 +17,12 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use lifeboat::aws::{AwsEdges, SimulatedAws};
+use lifeboat::aws::SimulatedAws;
 use lifeboat::chat::recorder::RecordingChat;
 use lifeboat::config::Config;
 use lifeboat::domain::RunId;
 use lifeboat::duration::HumanDuration;
+use lifeboat::ports::aws::AwsEdges;
 use lifeboat::ports::chat::ChannelId;
 use lifeboat::runbook::{
     BackupCheck, CommandStep, HttpCheck, HttpRequest, LlmProbe, OnFailure, Step, StepAction,
