@@ -146,7 +146,7 @@ async fn bench() {
     let env = StepEnv {
         config: config.clone(),
         aws: AwsEdges::simulated(Arc::new(SimulatedAws::from_config(&config.aws))),
-        http: StepEnv::http_client(),
+        http: lifeboat::ports::http::client(),
         chat: Arc::new(DiscordChat::new(Arc::new(discord::build_http(
             &token,
             Some(&base),
@@ -154,6 +154,7 @@ async fn bench() {
         channel: ChannelId(CHANNEL.to_string()),
         answers: Arc::default(),
         secrets: Arc::new(BTreeMap::<String, String>::new()),
+        llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
         comms: Default::default(),
     };
     let engine = Engine::new(env, store.clone());

@@ -416,11 +416,12 @@ records = [{{ name = "app.example.com.", type = "CNAME", primary = "primary.exam
     let env = StepEnv {
         config: config.clone(),
         aws: AwsEdges::connect_with_credentials(&config.aws, credentials).await,
-        http: StepEnv::http_client(),
+        http: lifeboat::ports::http::client(),
         chat: Arc::new(RecordingChat::new()),
         channel: ChannelId("bench".into()),
         answers: Arc::new(Answers::default()),
         secrets: Arc::new(BTreeMap::<String, String>::new()),
+        llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
         comms: Default::default(),
     };
     let engine = Engine::new(env, store.clone());

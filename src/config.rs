@@ -51,6 +51,27 @@ impl fmt::Display for Secret {
     }
 }
 
+/// Where `${env.NAME}` values come from: the process environment in production.
+pub trait SecretSource: Send + Sync {
+    fn get(&self, name: &str) -> Option<Secret>;
+}
+
+/// The process environment.
+pub struct ProcessEnv;
+
+impl SecretSource for ProcessEnv {
+    fn get(&self, name: &str) -> Option<Secret> {
+        Secret::from_env(name)
+    }
+}
+
+/// Fixed values, for tests and drills.
+impl SecretSource for BTreeMap<String, String> {
+    fn get(&self, name: &str) -> Option<Secret> {
+        BTreeMap::get(self, name).map(|v| Secret::new(v.clone()))
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {

@@ -42,6 +42,7 @@ pub mod duration;
 pub mod feeds;
 pub mod iam;
 pub mod incident;
+pub mod llm;
 pub mod metrics;
 pub mod ports;
 pub mod readiness;

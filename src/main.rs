@@ -363,12 +363,13 @@ async fn plan(
     let config = Arc::new(checked.config.config.clone());
     let env = lifeboat::steps::StepEnv {
         aws: lifeboat::ports::aws::AwsEdges::connect(&config.aws).await,
-        http: lifeboat::steps::StepEnv::http_client(),
+        http: lifeboat::ports::http::client(),
         // A plan never posts: anything it would say goes nowhere.
         chat: Arc::new(lifeboat::chat::recorder::RecordingChat::new()),
         channel: ChannelId("plan".into()),
         answers: Arc::default(),
-        secrets: Arc::new(lifeboat::steps::ProcessEnv),
+        secrets: Arc::new(lifeboat::config::ProcessEnv),
+        llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
         comms: Default::default(),
         config,
     };
@@ -439,11 +440,12 @@ async fn run(config_path: &Path, console: bool) -> ExitCode {
     };
     let env = lifeboat::steps::StepEnv {
         aws: lifeboat::ports::aws::AwsEdges::connect(&config.aws).await,
-        http: lifeboat::steps::StepEnv::http_client(),
+        http: lifeboat::ports::http::client(),
         chat: chat.clone(),
         channel: channel.clone(),
         answers: Arc::default(),
-        secrets: Arc::new(lifeboat::steps::ProcessEnv),
+        secrets: Arc::new(lifeboat::config::ProcessEnv),
+        llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
         comms: Default::default(),
         config: config.clone(),
     };
@@ -999,12 +1001,13 @@ async fn readiness(config_path: &Path, data_dir: Option<PathBuf>) -> ExitCode {
     let drill_log = lifeboat::readiness::drill_events(&data_dir, true);
     let env = lifeboat::steps::StepEnv {
         aws: lifeboat::ports::aws::AwsEdges::connect(&config.aws).await,
-        http: lifeboat::steps::StepEnv::http_client(),
+        http: lifeboat::ports::http::client(),
         // Readiness only reads: anything a step would say goes nowhere.
         chat: Arc::new(lifeboat::chat::recorder::RecordingChat::new()),
         channel: ChannelId("readiness".into()),
         answers: Arc::default(),
-        secrets: Arc::new(lifeboat::steps::ProcessEnv),
+        secrets: Arc::new(lifeboat::config::ProcessEnv),
+        llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
         comms: Default::default(),
         config,
     };

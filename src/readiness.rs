@@ -22,10 +22,10 @@ use crate::domain::RunId;
 use crate::domain::event::Event;
 use crate::duration::{HumanDuration, format_elapsed};
 use crate::ports::aws::{AwsError, ClusterState, RecordState, ServiceState, TaskDefinitionState};
+use crate::ports::llm::{LlmError, LlmRequest};
 use crate::ports::store::EventStore;
 use crate::runbook::{BackupCheck, Runbook, StepAction};
 use crate::steps::backup::{Freshness, freshness, parse_time};
-use crate::steps::llm::{LlmError, complete};
 use crate::steps::{StepEnv, StepInput};
 use crate::store::SledStore;
 
@@ -769,16 +769,17 @@ async fn gather_llm(env: &StepEnv) -> LlmObserved {
         };
     };
     let timeout = provider.timeout.get().min(PROBE_LIMIT);
-    match complete(
-        &env.http,
-        "anthropic",
-        provider,
-        &key,
-        PROBE_PROMPT,
-        crate::steps::llm::PROBE_MAX_TOKENS,
-        timeout,
-    )
-    .await
+    match env
+        .llm
+        .complete(LlmRequest {
+            provider: "anthropic",
+            config: provider,
+            key: &key,
+            prompt: PROBE_PROMPT,
+            max_tokens: crate::steps::llm::PROBE_MAX_TOKENS,
+            timeout,
+        })
+        .await
     {
         Ok(done) => LlmObserved::Answered {
             model: done.model,

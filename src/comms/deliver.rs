@@ -12,12 +12,12 @@ use tracing::warn;
 
 use super::email;
 use super::template::split_subject;
+use crate::config::SecretSource;
 use crate::config::{Config, TeamConfig};
 use crate::domain::event::NewEvent;
 use crate::domain::{Actor, IncidentId, RunId};
 use crate::ports::chat::{ChannelId, Chat, Message};
 use crate::ports::store::EventStore;
-use crate::steps::SecretSource;
 
 /// PagerDuty caps `payload.summary` at 1024 characters.
 const PAGERDUTY_SUMMARY_MAX: usize = 1024;
@@ -299,12 +299,12 @@ impl Delivery<'_> {
             .map_err(|e| {
                 hide(format!(
                     "POST {shown}: {}",
-                    crate::steps::http::describe(&e.without_url())
+                    crate::ports::http::describe(&e.without_url())
                 ))
             })?;
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
-        let text = crate::steps::http::truncate_chars(text.trim(), 200);
+        let text = crate::ports::http::truncate_chars(text.trim(), 200);
         if status.is_success() {
             Ok(hide(format!("{} {text}", status.as_u16()))
                 .trim()

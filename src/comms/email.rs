@@ -9,8 +9,8 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
+use crate::config::SecretSource;
 use crate::config::{EmailConfig, SmtpTls};
-use crate::steps::SecretSource;
 
 /// Builds the message: `from`, the subject, plain text, every key client as a blind copy so
 /// no client sees who else is on the list (the envelope still names each one).

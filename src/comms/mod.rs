@@ -21,11 +21,12 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::json;
 
+use crate::config::{Config, SecretSource};
 use crate::domain::event::{Event, NewEvent};
 use crate::domain::{Actor, IncidentId, RunId};
-use crate::ports::chat::{Button, ButtonStyle, Message};
+use crate::ports::chat::{Button, ButtonStyle, ChannelId, Chat, Message};
+use crate::ports::llm::Llm;
 use crate::ports::store::EventStore;
-use crate::steps::StepEnv;
 
 pub use deliver::{Delivery, RouteResult};
 pub use facts::{Facts, Scope};
@@ -42,6 +43,20 @@ pub struct CommsShared {
     drafting: Arc<Mutex<()>>,
     /// Drafts being sent right now, so a resend never races the approval's own sending.
     sending: Arc<Mutex<std::collections::BTreeSet<String>>>,
+}
+
+/// What communications act through, lent by the caller (a run's step environment, the bot):
+/// the edges and the shared state, never the whole of either.
+#[derive(Clone, Copy)]
+pub struct CommsEnv<'a> {
+    pub config: &'a Config,
+    pub http: &'a reqwest::Client,
+    pub chat: &'a dyn Chat,
+    /// Where progress and failure reports go when no team channel applies.
+    pub channel: &'a ChannelId,
+    pub secrets: &'a dyn SecretSource,
+    pub llm: &'a dyn Llm,
+    pub shared: &'a CommsShared,
 }
 
 /// Marks a draft as being sent until dropped.
@@ -193,7 +208,7 @@ fn next_draft_id(store: &dyn EventStore) -> Result<String, String> {
 /// Renders the template for `audience`/`kind` with the facts of `scope`, polishes it when
 /// `[comms] polish` is on, and records `comms.drafted` with the exact text.
 pub async fn draft(
-    env: &StepEnv,
+    env: CommsEnv<'_>,
     store: &dyn EventStore,
     audience: Audience,
     kind: Kind,
@@ -203,7 +218,7 @@ pub async fn draft(
     let events = scope_events(store, &scope)?;
     let facts = facts::gather(
         &events,
-        &env.config,
+        env.config,
         &scope,
         audience.as_str(),
         chrono::Utc::now(),
@@ -212,10 +227,10 @@ pub async fn draft(
     let rendered = template::render(&env.config.paths.templates, &name, &facts)?;
     let mut polished = if env.config.comms.polish {
         polish::polish(
-            &env.http,
-            &env.config,
-            env.secrets.as_ref(),
-            &env.comms.breaker,
+            env.llm,
+            env.config,
+            env.secrets,
+            &env.shared.breaker,
             &rendered,
             audience.as_str(),
             &facts.values(),
@@ -229,7 +244,7 @@ pub async fn draft(
         polished.text = facts::mark_drill(&polished.text);
     }
     let id = {
-        let _one_at_a_time = env.comms.exclusive();
+        let _one_at_a_time = env.shared.exclusive();
         let id = next_draft_id(store)?;
         let mut event = NewEvent::new(
             author,
@@ -290,12 +305,12 @@ pub async fn draft(
 /// The default text of `/notify team` without text: `internal-notify.md.j2` (or the internal
 /// initial notice when absent) with the incident's facts.
 pub fn notify_text(
-    env: &StepEnv,
+    env: CommsEnv<'_>,
     store: &dyn EventStore,
     scope: &Scope<'_>,
 ) -> Result<String, String> {
     let events = scope_events(store, scope)?;
-    let facts = facts::gather(&events, &env.config, scope, "internal", chrono::Utc::now());
+    let facts = facts::gather(&events, env.config, scope, "internal", chrono::Utc::now());
     let dir = &env.config.paths.templates;
     let name = if dir.join(template::NOTIFY_TEMPLATE).exists() {
         template::NOTIFY_TEMPLATE.to_owned()
@@ -305,21 +320,21 @@ pub fn notify_text(
     template::render(dir, &name, &facts)
 }
 
-/// A delivery context over a step environment.
+/// A delivery context over the communications' edges.
 pub fn delivery<'a>(
-    env: &'a StepEnv,
+    env: CommsEnv<'a>,
     store: Option<&'a dyn EventStore>,
     incident: Option<&'a IncidentId>,
     run: Option<&'a RunId>,
     actor: Actor,
 ) -> Delivery<'a> {
     Delivery {
-        config: &env.config,
-        http: &env.http,
-        chat: env.chat.as_ref(),
-        secrets: env.secrets.as_ref(),
+        config: env.config,
+        http: env.http,
+        chat: env.chat,
+        secrets: env.secrets,
         store,
-        channel: &env.channel,
+        channel: env.channel,
         incident,
         run,
         actor,

@@ -11,9 +11,8 @@ use serde::Serialize;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use crate::config::Config;
-use crate::steps::SecretSource;
-use crate::steps::llm::complete;
+use crate::config::{Config, SecretSource};
+use crate::ports::llm::{Llm, LlmRequest};
 
 /// The order the DRP prescribes.
 pub const PROVIDERS: [&str; 2] = ["openai", "anthropic"];
@@ -119,7 +118,7 @@ pub fn prompt(draft: &str, audience: &str, facts: &[String]) -> String {
 /// Tries the providers in order and returns the first answer that kept every fact in
 /// `facts` that the template's `text` states.
 pub async fn polish(
-    http: &reqwest::Client,
+    llm: &dyn Llm,
     config: &Config,
     secrets: &dyn SecretSource,
     breaker: &Breaker,
@@ -132,12 +131,12 @@ pub async fn polish(
         .filter(|f| text.contains(f.as_str()))
         .cloned()
         .collect();
-    let (llm, comms) = (&config.llm, &config.comms);
+    let (providers, comms) = (&config.llm, &config.comms);
     let prompt = prompt(text, audience, &required);
     let mut attempts = Vec::new();
     let mut rejected = None;
     for name in PROVIDERS {
-        let Some(provider) = llm.provider(name) else {
+        let Some(provider) = providers.provider(name) else {
             continue;
         };
         let mut attempt = |outcome: &str, detail: String| {
@@ -162,16 +161,16 @@ pub async fn polish(
             continue;
         };
         let timeout = comms.polish_timeout.get().min(provider.timeout.get());
-        match complete(
-            http,
-            name,
-            provider,
-            &key,
-            &prompt,
-            POLISH_MAX_TOKENS,
-            timeout,
-        )
-        .await
+        match llm
+            .complete(LlmRequest {
+                provider: name,
+                config: provider,
+                key: &key,
+                prompt: &prompt,
+                max_tokens: POLISH_MAX_TOKENS,
+                timeout,
+            })
+            .await
         {
             Ok(done) => {
                 breaker.close(name);

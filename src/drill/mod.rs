@@ -368,11 +368,12 @@ pub async fn run(
     let env = StepEnv {
         config: config.clone(),
         aws: AwsEdges::connect(&config.aws).await,
-        http: StepEnv::http_client(),
+        http: crate::ports::http::client(),
         chat: chat.clone(),
         channel: channel.clone(),
         answers: answers.clone(),
         secrets: Arc::new(secrets),
+        llm: Arc::new(crate::llm::HttpLlm::new(crate::ports::http::client())),
         comms: Default::default(),
     };
     let engine = Engine::new(env, store.clone()).with_metrics(quiet);

@@ -4,4 +4,6 @@
 pub mod aws;
 pub mod chat;
 pub mod clock;
+pub mod http;
+pub mod llm;
 pub mod store;

@@ -12,11 +12,10 @@ use tracing::{info, instrument, warn};
 use super::command::{
     Invocation, RunError, allowed_env, describe_exit, run_program, stderr_excerpt,
 };
-use super::http::{
-    Verdict, classify, describe, read_capped, truncate_chars, valid_url, within_step,
-};
+use super::http::{Verdict, classify, valid_url, within_step};
 use super::{StepEnv, StepError, StepInput, StepOutput};
 use crate::duration::{HumanDuration, format_elapsed};
+use crate::ports::http::{describe, read_capped, truncate_chars};
 use crate::runbook::BackupCheck;
 
 /// Largest status document read: a backup status is a few hundred bytes.

@@ -7,7 +7,6 @@
 //! The small HTTP helpers at the bottom (`within_step`, `read_capped`, `describe`, `classify`)
 //! are shared with the `llm` and `backup` steps.
 
-use std::error::Error as _;
 use std::fmt;
 use std::time::Duration;
 
@@ -19,6 +18,7 @@ use tracing::{debug, info, instrument, warn};
 
 use super::{StepEnv, StepError, StepInput, StepOutput};
 use crate::duration::HumanDuration;
+use crate::ports::http::{describe, read_capped, truncate_chars};
 use crate::runbook::interp::{self, Namespace};
 use crate::runbook::{HttpCheck, HttpRequest};
 
@@ -448,14 +448,6 @@ fn snippet(text: &str) -> String {
     truncate_chars(&line, 200)
 }
 
-/// At most `max` characters of `text`, with `…` when something was cut.
-pub(crate) fn truncate_chars(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    }
-}
-
 /// A URL reqwest will accept, checked once up front so that a typo fails at once instead of
 /// counting as an unhealthy attempt until the deadline.
 pub(crate) fn valid_url(url: String) -> Result<String, StepError> {
@@ -476,38 +468,6 @@ pub(crate) fn valid_url(url: String) -> Result<String, StepError> {
 /// explanation ("answered 503 for 10m") is what gets recorded, not a bare "timed out".
 pub(crate) fn within_step(timeout: Duration) -> Duration {
     timeout.saturating_sub((timeout / 20).min(Duration::from_secs(1)))
-}
-
-/// At most `limit` bytes of the body, and whether more was left unread. Reading stops at the
-/// limit, so a huge or endless answer costs nothing beyond it.
-pub(crate) async fn read_capped(
-    response: &mut reqwest::Response,
-    limit: usize,
-) -> Result<(Vec<u8>, bool), reqwest::Error> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        let room = limit - body.len();
-        if chunk.len() > room {
-            body.extend_from_slice(&chunk[..room]);
-            return Ok((body, true));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok((body, false))
-}
-
-/// A transport error in words. reqwest's own message names the URL, which callers already
-/// say; the root cause says what actually failed ("Connection refused", a TLS alert).
-pub(crate) fn describe(err: &reqwest::Error) -> String {
-    let mut root = err.source();
-    while let Some(next) = root.and_then(|e| e.source()) {
-        root = Some(next);
-    }
-    match (root, err.is_connect()) {
-        (Some(root), true) => format!("cannot connect: {root}"),
-        (Some(root), false) => format!("{err}: {root}"),
-        (None, _) => err.to_string(),
-    }
 }
 
 #[cfg(test)]

@@ -17,10 +17,11 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::config::{Config, Secret};
+use crate::config::{Config, Secret, SecretSource};
 use crate::domain::{IncidentId, RunId, Workstream};
 use crate::ports::aws::{AwsEdges, AwsError};
 use crate::ports::chat::{ChannelId, Chat};
+use crate::ports::llm::Llm;
 use crate::runbook::interp::{self, Namespace};
 use crate::runbook::{Step, StepAction};
 
@@ -35,41 +36,24 @@ pub struct StepEnv {
     pub channel: ChannelId,
     pub answers: Arc<confirm::Answers>,
     pub secrets: Arc<dyn SecretSource>,
+    /// The LLM providers (`llm_probe`, comms polish, readiness).
+    pub llm: Arc<dyn Llm>,
     /// Communications state shared with the bot (event log, LLM circuit breaker).
     pub comms: crate::comms::CommsShared,
 }
 
-/// Where `${env.NAME}` values come from: the process environment in production.
-pub trait SecretSource: Send + Sync {
-    fn get(&self, name: &str) -> Option<Secret>;
-}
-
-/// The process environment.
-pub struct ProcessEnv;
-
-impl SecretSource for ProcessEnv {
-    fn get(&self, name: &str) -> Option<Secret> {
-        Secret::from_env(name)
-    }
-}
-
-/// Fixed values, for tests and drills.
-impl SecretSource for BTreeMap<String, String> {
-    fn get(&self, name: &str) -> Option<Secret> {
-        BTreeMap::get(self, name).map(|v| Secret::new(v.clone()))
-    }
-}
-
 impl StepEnv {
-    /// An HTTP client for steps: rustls, a user agent, no global timeout (steps set their own).
-    pub fn http_client() -> reqwest::Client {
-        reqwest::Client::builder()
-            .user_agent(concat!("lifeboat/", env!("CARGO_PKG_VERSION")))
-            // Never follow redirects: custom secret headers (x-api-key, tokens) would be sent
-            // to whatever host the redirect names.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default()
+    /// What communications (notify, drafts) act through, lent from this environment.
+    pub fn comms_env(&self) -> crate::comms::CommsEnv<'_> {
+        crate::comms::CommsEnv {
+            config: &self.config,
+            http: &self.http,
+            chat: self.chat.as_ref(),
+            channel: &self.channel,
+            secrets: self.secrets.as_ref(),
+            llm: self.llm.as_ref(),
+            shared: &self.comms,
+        }
     }
 }
 

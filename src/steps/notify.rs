@@ -23,7 +23,13 @@ pub async fn notify(
         .ok_or_else(|| StepError::invalid(format!("unknown team `{}`", args.team)))?;
     let store = env.comms.store.as_deref();
     let text = format!("[{}] {}", input.run, message(env, input, args, store)?);
-    let delivery = comms::delivery(env, store, input.incident, Some(input.run), Actor::Bot);
+    let delivery = comms::delivery(
+        env.comms_env(),
+        store,
+        input.incident,
+        Some(input.run),
+        Actor::Bot,
+    );
     let results = delivery.notify_team(team, &text).await;
     let summary = format!("told {}: {}", team.name, comms::summarise(&results));
     let data = json!({ "team": team.name, "text": text, "routes": results });
@@ -152,7 +158,7 @@ pub async fn draft(
         run: Some(input.run),
     };
     let made = comms::draft(
-        env,
+        env.comms_env(),
         store.as_ref(),
         Audience::from(args.audience),
         Kind::from(args.notice),

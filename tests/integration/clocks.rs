@@ -100,11 +100,12 @@ impl Bench {
         let env = StepEnv {
             aws: AwsEdges::simulated(Arc::new(SimulatedAws::from_config(&config.aws))),
             config: config.clone(),
-            http: StepEnv::http_client(),
+            http: lifeboat::ports::http::client(),
             chat: chat.clone(),
             channel: ChannelId("incident".into()),
             answers: Arc::new(Answers::default()),
             secrets: Arc::new(BTreeMap::<String, String>::new()),
+            llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
             comms: Default::default(),
         };
         let path = dir.path().join("failover-hosting.toml");
@@ -689,11 +690,12 @@ async fn a_drill_started_from_chat_is_kept_beside_the_log_and_counted_by_the_rem
     let env = StepEnv {
         aws: AwsEdges::simulated(Arc::new(SimulatedAws::from_config(&config.aws))),
         config: config.clone(),
-        http: StepEnv::http_client(),
+        http: lifeboat::ports::http::client(),
         chat: chat.clone(),
         channel: ChannelId("incident".into()),
         answers: Arc::new(Answers::default()),
         secrets: Arc::new(BTreeMap::<String, String>::new()),
+        llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
         comms: Default::default(),
     };
     let bot = Bot::new(
@@ -1120,11 +1122,12 @@ async fn a_chat_drill_never_uses_the_configured_aws_endpoint() {
     let env = StepEnv {
         aws: AwsEdges::simulated(Arc::new(SimulatedAws::from_config(&config.aws))),
         config: config.clone(),
-        http: StepEnv::http_client(),
+        http: lifeboat::ports::http::client(),
         chat: chat.clone(),
         channel: ChannelId("incident".into()),
         answers: Arc::new(Answers::default()),
         secrets: Arc::new(BTreeMap::<String, String>::new()),
+        llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
         comms: Default::default(),
     };
     let bot = Bot::new(

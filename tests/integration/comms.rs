@@ -442,11 +442,12 @@ company = "Example"
     let env = StepEnv {
         config: config.clone(),
         aws: AwsEdges::simulated(Arc::new(SimulatedAws::from_config(&config.aws))),
-        http: StepEnv::http_client(),
+        http: lifeboat::ports::http::client(),
         chat: chat.clone(),
         channel: ChannelId("incident".into()),
         answers: Arc::new(Answers::default()),
         secrets: Arc::new(secrets),
+        llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
         comms: Default::default(),
     };
     let written = wrap(store.clone());
@@ -2458,11 +2459,12 @@ integrity_command = {integrity}
         let env = StepEnv {
             config: config.clone(),
             aws: aws_edges,
-            http: StepEnv::http_client(),
+            http: lifeboat::ports::http::client(),
             chat,
             channel: ChannelId(CHANNEL.to_string()),
             answers: Arc::default(),
             secrets: Arc::new(secrets),
+            llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
             comms: Default::default(),
         };
         let engine = Engine::new(env, store.clone());

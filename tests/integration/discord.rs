@@ -263,11 +263,12 @@ async fn serve(
     let env = StepEnv {
         config: config.clone(),
         aws: AwsEdges::simulated(Arc::new(SimulatedAws::from_config(&config.aws))),
-        http: StepEnv::http_client(),
+        http: lifeboat::ports::http::client(),
         chat,
         channel: ChannelId(CHANNEL.to_string()),
         answers: Arc::default(),
         secrets: Arc::new(BTreeMap::<String, String>::new()),
+        llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
         comms: Default::default(),
     };
     let engine = Engine::new(env, store.clone());

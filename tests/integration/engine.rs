@@ -85,11 +85,12 @@ impl Bench {
         let env = StepEnv {
             config: config.clone(),
             aws: AwsEdges::simulated(sim.clone()),
-            http: StepEnv::http_client(),
+            http: lifeboat::ports::http::client(),
             chat: chat.clone(),
             channel: ChannelId("incident".into()),
             answers: answers.clone(),
             secrets: Arc::new(BTreeMap::<String, String>::new()),
+            llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
             comms: Default::default(),
         };
         Engine::new(env, store.clone())

@@ -181,11 +181,12 @@ impl World {
         let env = StepEnv {
             config: config.clone(),
             aws,
-            http: StepEnv::http_client(),
+            http: lifeboat::ports::http::client(),
             chat: chat.clone(),
             channel: ChannelId(INCIDENT_CHANNEL.into()),
             answers: Arc::new(Answers::default()),
             secrets: Arc::new(secrets),
+            llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
             comms: Default::default(),
         };
         let engine = Engine::new(env, store.clone());

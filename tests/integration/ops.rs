@@ -1204,11 +1204,12 @@ async fn discord_acknowledgements_are_timed() {
         aws: lifeboat::ports::aws::AwsEdges::simulated(Arc::new(
             lifeboat::aws::SimulatedAws::from_config(&config.aws),
         )),
-        http: lifeboat::steps::StepEnv::http_client(),
+        http: lifeboat::ports::http::client(),
         chat,
         channel: lifeboat::ports::chat::ChannelId(CHANNEL.to_string()),
         answers: Arc::default(),
         secrets: Arc::new(BTreeMap::<String, String>::new()),
+        llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
         comms: Default::default(),
     };
     let engine = lifeboat::runbook::engine::Engine::new(env, store.clone());

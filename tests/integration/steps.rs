@@ -56,11 +56,12 @@ fn env_with(config_text: &str) -> StepEnv {
     StepEnv {
         aws: AwsEdges::simulated(Arc::new(SimulatedAws::from_config(&config.aws))),
         config,
-        http: StepEnv::http_client(),
+        http: lifeboat::ports::http::client(),
         chat: Arc::new(RecordingChat::new()),
         channel: ChannelId("incident".into()),
         answers: Arc::new(Answers::default()),
         secrets: Arc::new(secrets),
+        llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
         comms: Default::default(),
     }
 }

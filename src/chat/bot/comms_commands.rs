@@ -57,7 +57,7 @@ impl Bot {
             run: None,
         };
         match comms::draft(
-            self.engine.env(),
+            self.engine.env().comms_env(),
             self.store.as_ref(),
             audience,
             kind,
@@ -246,7 +246,7 @@ impl Bot {
         };
         let reports = self.reports_channel(approved.incident.as_ref());
         let mut delivery = comms::delivery(
-            env,
+            env.comms_env(),
             Some(self.store.as_ref()),
             approved.incident.as_ref(),
             None,
@@ -310,7 +310,7 @@ impl Bot {
         };
         let reports = self.reports_channel(d.incident.as_ref());
         let mut delivery = comms::delivery(
-            env,
+            env.comms_env(),
             Some(self.store.as_ref()),
             d.incident.as_ref(),
             None,
@@ -355,7 +355,7 @@ impl Bot {
                     incident: incident.as_ref(),
                     run: None,
                 };
-                match comms::notify_text(env, self.store.as_ref(), &scope) {
+                match comms::notify_text(env.comms_env(), self.store.as_ref(), &scope) {
                     Ok(t) => t,
                     Err(err) => return Reply::private(format!("Cannot notify: {err}")),
                 }
@@ -363,7 +363,7 @@ impl Bot {
         };
         let reports = self.reports_channel(incident.as_ref());
         let mut delivery = comms::delivery(
-            env,
+            env.comms_env(),
             Some(self.store.as_ref()),
             incident.as_ref(),
             None,
@@ -392,7 +392,7 @@ impl Bot {
                 continue;
             };
             let mut delivery = comms::delivery(
-                env,
+                env.comms_env(),
                 Some(self.store.as_ref()),
                 Some(incident),
                 None,
