@@ -25,9 +25,9 @@ use lifeboat::aws::SimulatedAws;
 use lifeboat::chat::bot::Bot;
 use lifeboat::chat::discord::{self, DiscordChat, Handler};
 use lifeboat::config::{Config, Secret};
+use lifeboat::engine::Engine;
 use lifeboat::ports::aws::AwsEdges;
 use lifeboat::ports::chat::ChannelId;
-use lifeboat::runbook::engine::Engine;
 use lifeboat::runbook::load_file;
 use lifeboat::steps::StepEnv;
 use lifeboat::store::SledStore;
@@ -155,6 +155,7 @@ async fn bench() {
         answers: Arc::default(),
         secrets: Arc::new(BTreeMap::<String, String>::new()),
         llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
+        clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
         comms: Default::default(),
     };
     let engine = Engine::new(env, store.clone());

@@ -30,10 +30,10 @@ use lifeboat::chat::recorder::RecordingChat;
 use lifeboat::config::Config;
 use lifeboat::domain::Actor;
 use lifeboat::domain::event::NewEvent;
+use lifeboat::engine::Engine;
 use lifeboat::ports::aws::AwsEdges;
 use lifeboat::ports::chat::ChannelId;
 use lifeboat::ports::store::EventStore;
-use lifeboat::runbook::engine::Engine;
 use lifeboat::runbook::state::RunStatus;
 use lifeboat::runbook::{Runbook, load_file};
 use lifeboat::steps::StepEnv;
@@ -422,6 +422,7 @@ records = [{{ name = "app.example.com.", type = "CNAME", primary = "primary.exam
         answers: Arc::new(Answers::default()),
         secrets: Arc::new(BTreeMap::<String, String>::new()),
         llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
+        clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
         comms: Default::default(),
     };
     let engine = Engine::new(env, store.clone());

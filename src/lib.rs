@@ -39,6 +39,7 @@ pub mod docs;
 pub mod domain;
 pub mod drill;
 pub mod duration;
+pub mod engine;
 pub mod feeds;
 pub mod iam;
 pub mod incident;

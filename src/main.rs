@@ -370,10 +370,11 @@ async fn plan(
         answers: Arc::default(),
         secrets: Arc::new(lifeboat::config::ProcessEnv),
         llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
+        clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
         comms: Default::default(),
         config,
     };
-    let plan = lifeboat::runbook::plan::plan(&env, runbook, &params).await;
+    let plan = lifeboat::engine::plan::plan(&env, runbook, &params).await;
     if json {
         match serde_json::to_string_pretty(&plan) {
             Ok(text) => println!("{text}"),
@@ -446,10 +447,11 @@ async fn run(config_path: &Path, console: bool) -> ExitCode {
         answers: Arc::default(),
         secrets: Arc::new(lifeboat::config::ProcessEnv),
         llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
+        clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
         comms: Default::default(),
         config: config.clone(),
     };
-    let engine = lifeboat::runbook::engine::Engine::new(env, store.clone());
+    let engine = lifeboat::engine::Engine::new(env, store.clone());
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let gateway_health = Arc::new(lifeboat::server::DiscordGateway::default());
     let chat_health: Arc<dyn lifeboat::server::ChatHealth> = if discord.is_some() {
@@ -632,7 +634,7 @@ async fn serve_discord(
     bot: Arc<lifeboat::chat::bot::Bot>,
     runbooks: Vec<String>,
     (engine, health): (
-        lifeboat::runbook::engine::Engine,
+        lifeboat::engine::Engine,
         Arc<lifeboat::server::DiscordGateway>,
     ),
     signalled: tokio::sync::watch::Receiver<bool>,
@@ -1008,6 +1010,7 @@ async fn readiness(config_path: &Path, data_dir: Option<PathBuf>) -> ExitCode {
         answers: Arc::default(),
         secrets: Arc::new(lifeboat::config::ProcessEnv),
         llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
+        clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
         comms: Default::default(),
         config,
     };

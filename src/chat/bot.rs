@@ -17,14 +17,15 @@ use crate::config::Config;
 use crate::domain::event::NewEvent;
 use crate::domain::{Actor, IncidentId, RunId};
 use crate::drill::Scenario;
+use crate::engine::plan::{plan, plan_hash};
+use crate::engine::{Engine, EngineError};
 use crate::ports::chat::{
     Attachment, Button, ButtonStyle, ChannelId, Message, MessageRef, THREAD_OPENED,
     incident_channel, incident_thread,
 };
+use crate::ports::clock::Clock;
 use crate::ports::store::EventStore;
 use crate::runbook::Runbook;
-use crate::runbook::engine::{Engine, EngineError};
-use crate::runbook::plan::{plan, plan_hash};
 use crate::runbook::state::{RunStatus, fold};
 use crate::steps::confirm::{Answer, Answers};
 use crate::timeline::{self, Format};
@@ -79,6 +80,8 @@ pub struct Bot {
     incident: Mutex<Option<(IncidentId, String)>>,
     /// A drill is running in the background (one at a time).
     drilling: Arc<AtomicBool>,
+    /// The process's clock (from the engine's environment): ids, expiries, clocks shown.
+    clock: Arc<dyn Clock>,
 }
 
 fn actor(p: &Person) -> Actor {
@@ -105,6 +108,7 @@ impl Bot {
             requests: Mutex::new(BTreeMap::new()),
             incident: Mutex::new(None),
             drilling: Arc::new(AtomicBool::new(false)),
+            clock: env.clock,
         };
         bot.restore();
         bot
@@ -337,7 +341,7 @@ impl Bot {
         if let Some((id, _)) = self.open_incident() {
             return Reply::private(format!("incident {id} is already open"));
         }
-        let now = Utc::now();
+        let now = self.clock.now();
         let id = IncidentId(format!("INC-{}", now.format("%Y%m%d-%H%M%S")));
         let title = if title.is_empty() {
             "Outage".to_owned()
@@ -413,7 +417,7 @@ impl Bot {
                         &self.config,
                         &self.runbooks,
                         &history,
-                        Utc::now(),
+                        self.clock.now(),
                     )
                 })
                 .collect::<Vec<_>>()
@@ -444,7 +448,7 @@ impl Bot {
                 &self.config,
                 &self.runbooks,
                 &events,
-                Utc::now(),
+                self.clock.now(),
             )),
             Err(reply) => reply,
         }
@@ -486,7 +490,7 @@ impl Bot {
             crate::scheduler::PLAN_REVIEWED,
             json!({ "note": note }),
         ));
-        let next = Utc::now()
+        let next = self.clock.now()
             + chrono::Duration::from_std(self.config.schedule.review_every.get())
                 .unwrap_or(chrono::Duration::MAX);
         Reply::public(text(format!(
@@ -494,6 +498,11 @@ impl Bot {
             who.name,
             next.format("%Y-%m-%d")
         )))
+    }
+
+    /// The time as this bot reads it (what its requests' expiries are measured against).
+    pub fn now(&self) -> chrono::DateTime<Utc> {
+        self.clock.now()
     }
 
     /// The open incident.
@@ -510,7 +519,7 @@ impl Bot {
             Ok(rb) => rb,
             Err(reply) => return reply,
         };
-        let now = Utc::now();
+        let now = self.clock.now();
         let request = Request {
             id: String::new(),
             runbook: rb.name.clone(),
@@ -594,8 +603,13 @@ impl Bot {
                 .find(|r| r.name == request.runbook)
                 .map(|rb| plan_hash(rb, &request.params))
                 .unwrap_or_default();
-            let verdict =
-                approval::approve(request, who, &self.config.access, Utc::now(), &current);
+            let verdict = approval::approve(
+                request,
+                who,
+                &self.config.access,
+                self.clock.now(),
+                &current,
+            );
             if !matches!(verdict, Verdict::Refused(_)) {
                 // Logged under the lock, so the log holds approvals in the order decided; and
                 // before it counts, so an approval the log refused never counts (the request
@@ -661,9 +675,9 @@ impl Bot {
             .start(rb, request.params.clone(), incident, actor(who))
         {
             Ok(handle) => {
-                let waited = (Utc::now() - request.requested_at).num_seconds();
+                let waited = (self.clock.now() - request.requested_at).num_seconds();
                 crate::metrics::approval_waited(
-                    (Utc::now() - request.requested_at)
+                    (self.clock.now() - request.requested_at)
                         .to_std()
                         .unwrap_or_default(),
                 );
@@ -737,7 +751,7 @@ impl Bot {
         let pending: Vec<String> = self
             .lock()
             .values()
-            .filter(|r| !r.closed && r.expires_at > Utc::now())
+            .filter(|r| !r.closed && r.expires_at > self.clock.now())
             .map(|r| {
                 format!(
                     "{} ({}, {}/{} approvals)",
@@ -883,11 +897,10 @@ impl Bot {
             return Reply::private("a drill is already running; wait for its results");
         }
         let name = scenario_name(scenario);
-        let dir = self
-            .config
-            .store
-            .data_dir
-            .join(format!("drill-{}", Utc::now().format("%Y%m%d-%H%M%S-%3f")));
+        let dir = self.config.store.data_dir.join(format!(
+            "drill-{}",
+            self.clock.now().format("%Y%m%d-%H%M%S-%3f")
+        ));
         self.append(NewEvent::new(
             actor(who),
             "drill.requested",
@@ -935,7 +948,7 @@ impl Bot {
     /// once decided. (It stays open in memory: a late approval is refused as expired.)
     pub fn expire(&self, id: &str) -> Option<String> {
         let request = self.pending_request(id)?;
-        if request.closed || Utc::now() < request.expires_at {
+        if request.closed || self.clock.now() < request.expires_at {
             return None;
         }
         let mut event = NewEvent::new(

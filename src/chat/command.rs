@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::approval::Person;
-use crate::runbook::engine::Decision;
+use crate::engine::Decision;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {

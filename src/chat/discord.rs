@@ -24,10 +24,10 @@ use super::bot::{Bot, Reply};
 use super::command::Command;
 use crate::approval::Person;
 use crate::config::Secret;
+use crate::engine::Decision;
 use crate::ports::chat::{
     Attachment, ButtonStyle, ChannelId, Chat, ChatError, Message, MessageRef,
 };
-use crate::runbook::engine::Decision;
 
 /// Discord's limits on one message.
 const MAX_CONTENT: usize = 2000;
@@ -1127,7 +1127,7 @@ impl Handler {
             return;
         };
         let (bot, http, id) = (self.bot.clone(), http.clone(), id.to_owned());
-        let wait = (request.expires_at - chrono::Utc::now())
+        let wait = (request.expires_at - self.bot.now())
             .to_std()
             .unwrap_or_default();
         tokio::spawn(async move {

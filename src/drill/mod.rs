@@ -26,6 +26,7 @@ use crate::config::{AwsMode, Config, FeedConfig, FeedKind, LlmProviderConfig, Wa
 use crate::domain::event::NewEvent;
 use crate::domain::{Actor, Workstream};
 use crate::duration::{HumanDuration, format_elapsed};
+use crate::engine::Engine;
 use crate::feeds::fetch::{FeedSpec, Fetched, Validators};
 use crate::feeds::watcher::{FeedSource, Watcher};
 use crate::feeds::{FeedError, ParseContext, ProviderHealth, parse, probe};
@@ -34,7 +35,6 @@ use crate::ports::chat::{ChannelId, Chat, ChatError, Message, MessageRef};
 use crate::ports::clock::TokioClock;
 use crate::ports::store::EventStore;
 use crate::runbook::Runbook;
-use crate::runbook::engine::Engine;
 use crate::runbook::state::RunStatus;
 use crate::steps::StepEnv;
 use crate::steps::confirm::{Answer, Answers};
@@ -374,6 +374,7 @@ pub async fn run(
         answers: answers.clone(),
         secrets: Arc::new(secrets),
         llm: Arc::new(crate::llm::HttpLlm::new(crate::ports::http::client())),
+        clock: Arc::new(crate::ports::clock::TokioClock::new()),
         comms: Default::default(),
     };
     let engine = Engine::new(env, store.clone()).with_metrics(quiet);

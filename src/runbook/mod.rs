@@ -1,4 +1,5 @@
-//! Runbooks as data (`commands/*.toml`): the model, the loader and its validation.
+//! Runbooks as data (`commands/*.toml`): the model, the loader and its validation, and a run's
+//! state as folded from the log (`state`; the engine that executes runs is `crate::engine`).
 //!
 //! A runbook names the workstream it restores, its approval policy, its parameters and its
 //! ordered steps. Each step has a `kind` and its arguments in a `with` table; common settings
@@ -383,6 +384,4 @@ impl Runbook {
     }
 }
 
-pub mod engine;
-pub mod plan;
 pub mod state;

@@ -21,6 +21,7 @@ use crate::config::{Config, Secret, SecretSource};
 use crate::domain::{IncidentId, RunId, Workstream};
 use crate::ports::aws::{AwsEdges, AwsError};
 use crate::ports::chat::{ChannelId, Chat};
+use crate::ports::clock::Clock;
 use crate::ports::llm::Llm;
 use crate::runbook::interp::{self, Namespace};
 use crate::runbook::{Step, StepAction};
@@ -38,6 +39,8 @@ pub struct StepEnv {
     pub secrets: Arc<dyn SecretSource>,
     /// The LLM providers (`llm_probe`, comms polish, readiness).
     pub llm: Arc<dyn Llm>,
+    /// Wall time for what the engine and the bot decide and name (one clock per process).
+    pub clock: Arc<dyn Clock>,
     /// Communications state shared with the bot (event log, LLM circuit breaker).
     pub comms: crate::comms::CommsShared,
 }

@@ -21,11 +21,11 @@ use lifeboat::chat::recorder::RecordingChat;
 use lifeboat::config::Config;
 use lifeboat::domain::Actor;
 use lifeboat::domain::event::NewEvent;
+use lifeboat::engine::Engine;
 use lifeboat::ports::aws::AwsEdges;
 use lifeboat::ports::chat::{ChannelId, Message};
 use lifeboat::ports::clock::{Clock, TokioClock};
 use lifeboat::ports::store::EventStore;
-use lifeboat::runbook::engine::Engine;
 use lifeboat::runbook::{Runbook, load_file};
 use lifeboat::scheduler::Scheduler;
 use lifeboat::steps::StepEnv;
@@ -106,6 +106,7 @@ impl Bench {
             answers: Arc::new(Answers::default()),
             secrets: Arc::new(BTreeMap::<String, String>::new()),
             llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
+            clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
             comms: Default::default(),
         };
         let path = dir.path().join("failover-hosting.toml");
@@ -696,6 +697,7 @@ async fn a_drill_started_from_chat_is_kept_beside_the_log_and_counted_by_the_rem
         answers: Arc::new(Answers::default()),
         secrets: Arc::new(BTreeMap::<String, String>::new()),
         llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
+        clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
         comms: Default::default(),
     };
     let bot = Bot::new(
@@ -1128,6 +1130,7 @@ async fn a_chat_drill_never_uses_the_configured_aws_endpoint() {
         answers: Arc::new(Answers::default()),
         secrets: Arc::new(BTreeMap::<String, String>::new()),
         llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
+        clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
         comms: Default::default(),
     };
     let bot = Bot::new(

@@ -29,10 +29,10 @@ use lifeboat::chat::recorder::RecordingChat;
 use lifeboat::config::Config;
 use lifeboat::domain::event::{Event, NewEvent};
 use lifeboat::domain::{Actor, IncidentId, RunId};
+use lifeboat::engine::Engine;
 use lifeboat::ports::aws::AwsEdges;
 use lifeboat::ports::chat::{ChannelId, Chat, Message};
 use lifeboat::ports::store::EventStore;
-use lifeboat::runbook::engine::Engine;
 use lifeboat::runbook::load_file;
 use lifeboat::runbook::state::RunStatus;
 use lifeboat::steps::StepEnv;
@@ -448,6 +448,7 @@ company = "Example"
         answers: Arc::new(Answers::default()),
         secrets: Arc::new(secrets),
         llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
+        clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
         comms: Default::default(),
     };
     let written = wrap(store.clone());
@@ -2465,6 +2466,7 @@ integrity_command = {integrity}
             answers: Arc::default(),
             secrets: Arc::new(secrets),
             llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
+            clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
             comms: Default::default(),
         };
         let engine = Engine::new(env, store.clone());

@@ -16,10 +16,10 @@ use lifeboat::aws::SimulatedAws;
 use lifeboat::chat::bot::Bot;
 use lifeboat::chat::discord::{self, DiscordChat, Handler};
 use lifeboat::config::{Config, Secret};
+use lifeboat::engine::Engine;
 use lifeboat::ports::aws::AwsEdges;
 use lifeboat::ports::chat::{ChannelId, Chat, Message};
 use lifeboat::ports::store::EventStore;
-use lifeboat::runbook::engine::Engine;
 use lifeboat::runbook::load_file;
 use lifeboat::steps::StepEnv;
 use lifeboat::store::SledStore;
@@ -269,6 +269,7 @@ async fn serve(
         answers: Arc::default(),
         secrets: Arc::new(BTreeMap::<String, String>::new()),
         llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
+        clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
         comms: Default::default(),
     };
     let engine = Engine::new(env, store.clone());

@@ -10,10 +10,10 @@ use lifeboat::chat::recorder::RecordingChat;
 use lifeboat::config::Config;
 use lifeboat::domain::event::Event;
 use lifeboat::domain::{Actor, RunId};
+use lifeboat::engine::{Decision, Engine, EngineError};
 use lifeboat::ports::aws::{AwsEdges, Containers, Dns};
 use lifeboat::ports::chat::ChannelId;
 use lifeboat::ports::store::EventStore;
-use lifeboat::runbook::engine::{Decision, Engine, EngineError};
 use lifeboat::runbook::state::RunStatus;
 use lifeboat::runbook::{Runbook, load_file};
 use lifeboat::steps::StepEnv;
@@ -91,6 +91,7 @@ impl Bench {
             answers: answers.clone(),
             secrets: Arc::new(BTreeMap::<String, String>::new()),
             llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
+            clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
             comms: Default::default(),
         };
         Engine::new(env, store.clone())

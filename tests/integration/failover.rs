@@ -28,11 +28,11 @@ use lifeboat::chat::recorder::{Recorded as ChatEntry, RecordingChat};
 use lifeboat::config::Config;
 use lifeboat::domain::event::Event;
 use lifeboat::domain::{Actor, RunId, Workstream};
+use lifeboat::engine::plan::plan;
+use lifeboat::engine::{Decision, Engine, EngineError, RunHandle};
 use lifeboat::ports::aws::AwsEdges;
 use lifeboat::ports::chat::{ChannelId, Message};
 use lifeboat::ports::store::EventStore;
-use lifeboat::runbook::engine::{Decision, Engine, EngineError, RunHandle};
-use lifeboat::runbook::plan::plan;
 use lifeboat::runbook::state::RunStatus;
 use lifeboat::runbook::{Runbook, load_file};
 use lifeboat::steps::StepEnv;
@@ -187,6 +187,7 @@ impl World {
             answers: Arc::new(Answers::default()),
             secrets: Arc::new(secrets),
             llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
+            clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
             comms: Default::default(),
         };
         let engine = Engine::new(env, store.clone());

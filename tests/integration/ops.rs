@@ -1210,9 +1210,10 @@ async fn discord_acknowledgements_are_timed() {
         answers: Arc::default(),
         secrets: Arc::new(BTreeMap::<String, String>::new()),
         llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
+        clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
         comms: Default::default(),
     };
-    let engine = lifeboat::runbook::engine::Engine::new(env, store.clone());
+    let engine = lifeboat::engine::Engine::new(env, store.clone());
     let bot = Arc::new(lifeboat::chat::bot::Bot::new(
         config,
         Vec::new(),

@@ -3,6 +3,8 @@
 //! the log and carries on: finished steps never run again, an interrupted idempotent step is
 //! re-run, an interrupted non-idempotent one pauses the run for a human.
 
+pub mod plan;
+
 use std::collections::BTreeMap;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,12 +16,12 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{Instrument, info, info_span, warn};
 
-use super::state::{RunStatus, RunView, fold};
-use super::{OnFailure, Runbook, Step};
 use crate::domain::event::NewEvent;
 use crate::domain::{Actor, IncidentId, RunId, Workstream};
 use crate::ports::chat::{Button, ButtonStyle, Message};
 use crate::ports::store::{EventStore, StoreError};
+use crate::runbook::state::{RunStatus, RunView, fold};
+use crate::runbook::{OnFailure, Runbook, Step};
 use crate::steps::{self, StepEnv, StepError, StepInput, StepOutput};
 
 /// What a responder decides for a paused run.
@@ -150,7 +152,7 @@ impl Engine {
                 runbook: control.runbook.clone(),
             });
         }
-        let now = chrono::Utc::now();
+        let now = self.env.clock.now();
         // Time for people, a random suffix so two runs in one second never share an id.
         let suffix = std::collections::hash_map::RandomState::new().hash_one(now) & 0xffff;
         let run = RunId(format!(
@@ -426,7 +428,7 @@ impl Driver {
                 return self.view.status.clone();
             }
             let Some(step) = self.next_step().cloned() else {
-                let elapsed = (chrono::Utc::now() - self.view.started_at).num_milliseconds();
+                let elapsed = (self.env.clock.now() - self.view.started_at).num_milliseconds();
                 self.record("run.succeeded", json!({ "duration_ms": elapsed }));
                 self.progress(
                     format!(

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::{OnFailure, Runbook};
 use crate::domain::RunId;
+use crate::runbook::{OnFailure, Runbook};
 use crate::steps::{self, StepEnv, StepInput};
 
 #[derive(Debug, Clone, Serialize)]
