@@ -3,7 +3,7 @@
 //! workstreams, notes, one RTO clock per workstream with its checkpoints, and the forecast of
 //! whether the remaining steps fit in the budget. No I/O and no clock: `now` is passed in.
 //!
-//! An incident's events are those [`timeline::incident_events`] selects (its own, its runs',
+//! An incident's events are those [`incident_events`] selects (its own, its runs',
 //! the involved providers' feed and alert events), so the status views and the post-mortem
 //! read the same history the same way.
 
@@ -22,7 +22,6 @@ use crate::domain::{Actor, HealthLevel, IncidentId, RunId, Workstream};
 use crate::duration::format_elapsed;
 use crate::runbook::Runbook;
 use crate::runbook::state::{self, RunStatus, RunView};
-use crate::timeline;
 
 /// How bad an incident is; `sev1` is the worst.
 #[derive(
@@ -207,7 +206,7 @@ pub fn restored_backup_age_secs<'a>(events: impl IntoIterator<Item = &'a Event>)
         .last()
 }
 
-/// Folds one incident from its events (the output of [`timeline::incident_events`]).
+/// Folds one incident from its events (the output of [`incident_events`]).
 pub fn view(events: &[Event], id: &IncidentId) -> IncidentView {
     let mine = |e: &&Event| e.incident.as_ref() == Some(id);
     let declared = events
@@ -346,7 +345,7 @@ pub fn all(log: &[Event]) -> Vec<IncidentView> {
         .filter(|e| e.kind == "incident.declared")
         .filter_map(|e| e.incident.as_ref())
         .filter(|id| seen.insert((*id).clone()))
-        .map(|id| view(&timeline::incident_events(log, id), id))
+        .map(|id| view(&incident_events(log, id), id))
         .collect()
 }
 
@@ -362,7 +361,7 @@ pub fn open(log: &[Event]) -> Vec<IncidentView> {
         .filter(|e| e.kind == "incident.declared")
         .filter_map(|e| e.incident.as_ref())
         .filter(|id| !resolved.contains(id) && seen.insert((*id).clone()))
-        .map(|id| view(&timeline::incident_events(log, id), id))
+        .map(|id| view(&incident_events(log, id), id))
         .collect()
 }
 
@@ -849,6 +848,176 @@ pub fn checkpoint_text(
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Which events belong to an incident
+
+pub(crate) fn provider_of(e: &Event) -> Option<&str> {
+    e.data["provider"].as_str()
+}
+
+fn is_provider_kind(kind: &str) -> bool {
+    kind.starts_with("feed.") || kind.starts_with("alert.") || kind.starts_with("vendor.")
+}
+
+/// An unhealthy raw observation or a settled bad signal: where a bad episode can start.
+fn is_bad_start(e: &Event) -> bool {
+    match e.kind.as_str() {
+        "feed.degraded" | "feed.outage" | "alert.posted" => true,
+        "feed.observed" => matches!(
+            e.data["to"].as_str(),
+            Some("degraded" | "partial_outage" | "major_outage")
+        ),
+        _ => false,
+    }
+}
+
+/// The incident's events and the related ones that carry no incident id, in seq order:
+/// - every event carrying the incident's id;
+/// - every event of a run started for the incident (`run.started` with that incident id);
+/// - the approval trail of the incident's run requests (`run.approval_counted`, `run.denied`,
+///   `approval.refused` carry only the request id);
+/// - the `feed.*`, `alert.*` and `vendor.*` events of the providers *involved*: a provider is
+///   involved when it was unhealthy at the declaration (its latest settled signal before the
+///   declaration was `feed.degraded`/`feed.outage`, or it had an alert posted and not yet
+///   recovered). Its events are kept from the start of that bad episode (the first unhealthy
+///   `feed.observed`, `feed.degraded`, `feed.outage` or `alert.posted` after its last recovery)
+///   up to the incident's end (`incident.resolved`, or the end of the log while it is open);
+/// - for a drill, the `drill.started` that opened it (the last one before the declaration) and
+///   the `drill.outage_simulated` events logged between it and the declaration.
+pub fn incident_events(all: &[Event], incident: &IncidentId) -> Vec<Event> {
+    let mine = |e: &Event| e.incident.as_ref() == Some(incident);
+    let runs: BTreeSet<&RunId> = all
+        .iter()
+        .filter(|e| e.kind == "run.started" && mine(e))
+        .filter_map(|e| e.run.as_ref())
+        .collect();
+    let requests: BTreeSet<&str> = all
+        .iter()
+        .filter(|e| e.kind == "run.requested" && mine(e))
+        .filter_map(|e| e.data["request"].as_str())
+        .collect();
+    let declared = all
+        .iter()
+        .find(|e| e.kind == "incident.declared" && mine(e));
+    let declared_seq = declared.map_or(0, |e| e.seq);
+    let end_seq = all
+        .iter()
+        .find(|e| e.kind == "incident.resolved" && mine(e))
+        .map_or(u64::MAX, |e| e.seq);
+
+    // Per provider, the seq where its current bad episode started, as of the declaration.
+    let mut episode: BTreeMap<&str, u64> = BTreeMap::new();
+    for e in all.iter().filter(|e| e.seq < declared_seq) {
+        let Some(provider) = provider_of(e) else {
+            continue;
+        };
+        match e.kind.as_str() {
+            "feed.recovered" | "alert.recovered" => {
+                episode.remove(provider);
+            }
+            _ if is_bad_start(e) => {
+                episode.entry(provider).or_insert(e.seq);
+            }
+            _ => {}
+        }
+    }
+    // Only providers with a settled signal or an alert count: a single raw observation is noise.
+    episode.retain(|provider, start| {
+        all.iter().any(|e| {
+            e.seq >= *start
+                && e.seq < declared_seq
+                && provider_of(e) == Some(provider)
+                && matches!(
+                    e.kind.as_str(),
+                    "feed.degraded" | "feed.outage" | "alert.posted"
+                )
+        })
+    });
+    let drill = all.iter().any(|e| e.kind == "drill.marked" && mine(e))
+        || declared.is_some_and(|e| title_is_drill(e.data["title"].as_str().unwrap_or_default()));
+    let drill_started = drill
+        .then(|| {
+            all.iter()
+                .filter(|e| e.kind == "drill.started" && e.seq < declared_seq)
+                .map(|e| e.seq)
+                .next_back()
+        })
+        .flatten();
+    // The drill's simulated outages: logged between its start and the declaration.
+    let outage_simulated = |e: &Event| {
+        e.kind == "drill.outage_simulated"
+            && drill_started.is_some_and(|start| e.seq > start && e.seq < declared_seq)
+    };
+
+    let mut selected: Vec<Event> = all
+        .iter()
+        .filter(|e| {
+            mine(e)
+                || e.run.as_ref().is_some_and(|r| runs.contains(r))
+                || (e.incident.is_none()
+                    && (e.kind.starts_with("run.") || e.kind.starts_with("approval."))
+                    && e.data["request"]
+                        .as_str()
+                        .is_some_and(|r| requests.contains(r)))
+                || (is_provider_kind(&e.kind)
+                    && e.seq <= end_seq
+                    && provider_of(e)
+                        .and_then(|p| episode.get(p))
+                        .is_some_and(|start| e.seq >= *start))
+                || Some(e.seq) == drill_started
+                || outage_simulated(e)
+        })
+        .cloned()
+        .collect();
+    selected.sort_by_key(|e| e.seq);
+    selected
+}
+
+/// The affected workstreams for a declaration: the alert's provider's, else those of every
+/// provider with an alert open (posted and not recovered).
+pub fn affected_at_declaration(
+    config: &crate::config::Config,
+    events: &[Event],
+    alert: Option<&str>,
+) -> (BTreeSet<Workstream>, BTreeSet<String>) {
+    let mut open: BTreeMap<String, String> = BTreeMap::new();
+    for e in events {
+        let (Some(provider), Some(id)) = (e.data["provider"].as_str(), e.data["alert_id"].as_str())
+        else {
+            continue;
+        };
+        match e.kind.as_str() {
+            "alert.posted" => {
+                open.insert(provider.to_owned(), id.to_owned());
+            }
+            "alert.recovered" => {
+                open.remove(provider);
+            }
+            _ => {}
+        }
+    }
+    let providers: BTreeSet<String> = match alert {
+        Some(alert) => {
+            let from_log = events
+                .iter()
+                .filter(|e| e.data["alert_id"].as_str() == Some(alert))
+                .find_map(|e| e.data["provider"].as_str().map(str::to_owned));
+            // Alert ids are `<provider>-<timestamp>`: the prefix names the provider.
+            from_log
+                .or_else(|| alert.rsplit_once('-').map(|(p, _)| p.to_owned()))
+                .into_iter()
+                .collect()
+        }
+        None => open.into_keys().collect(),
+    };
+    let workstreams = providers
+        .iter()
+        .filter_map(|p| config.providers.iter().find(|c| &c.name == p))
+        .map(|p| p.workstream)
+        .collect();
+    (workstreams, providers)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1002,7 +1171,7 @@ mod tests {
     #[test]
     fn the_lifecycle_follows_the_events() {
         let mut log = outage();
-        let v = view(&timeline::incident_events(&log.0, &inc()), &inc());
+        let v = view(&incident_events(&log.0, &inc()), &inc());
         assert_eq!(v.phase, Phase::Declared);
         assert_eq!(v.severity, Severity::Sev1);
         assert_eq!(v.commander.as_deref(), Some("carol"));
@@ -1173,8 +1342,11 @@ mod tests {
             let v = &all(&log.0)[0];
             let achieved = clocks(v, &objectives)[0].achieved();
             assert_eq!(achieved, Some(Duration::from_secs(minutes * 60)), "{extra}");
-            let events = timeline::incident_events(&log.0, &inc());
-            let rows = timeline::objective_rows(&timeline::summarize(&events, &inc()), &objectives);
+            let events = incident_events(&log.0, &inc());
+            let rows = crate::timeline::objective_rows(
+                &crate::timeline::summarize(&events, &inc()),
+                &objectives,
+            );
             assert_eq!(rows[0].name, "RTO hosting");
             assert_eq!(
                 rows[0].achieved, achieved,
@@ -1329,5 +1501,67 @@ mod tests {
             msg.starts_with("⏰ INC-1: the hosting RTO budget of 4h 00m is spent"),
             "{msg}"
         );
+    }
+
+    /// `affected_at_declaration`, with the log of timed events it was written with.
+    mod declaration {
+        use super::super::*;
+        use crate::domain::event::NewEvent;
+        use crate::domain::event::testing::Log;
+        use serde_json::json;
+
+        fn t0() -> DateTime<Utc> {
+            DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc)
+        }
+
+        #[test]
+        fn declarations_name_the_workstreams_of_alerted_providers() {
+            let config = crate::config::Config::from_source(crate::toml_source::TomlSource::new(
+                "t.toml",
+                "[objectives]\nhosting_rto = \"4h\"\nllm_rto = \"2h\"\nrpo = \"1h\"\n\
+                 [[providers]]\nname = \"heroku\"\nworkstream = \"hosting\"\n\
+                 [[providers]]\nname = \"openai\"\nworkstream = \"llm\"\n",
+            ))
+            .unwrap()
+            .config;
+            let mut log = Log::default();
+            log.at(
+                t0(),
+                NewEvent::new(
+                    Actor::Bot,
+                    "alert.posted",
+                    json!({"provider": "heroku", "alert_id": "heroku-1"}),
+                ),
+            )
+            .at(
+                t0(),
+                NewEvent::new(
+                    Actor::Bot,
+                    "alert.posted",
+                    json!({"provider": "openai", "alert_id": "openai-2"}),
+                ),
+            )
+            .at(
+                t0(),
+                NewEvent::new(
+                    Actor::Bot,
+                    "alert.recovered",
+                    json!({"provider": "openai", "alert_id": "openai-2"}),
+                ),
+            );
+            let (ws, providers) = affected_at_declaration(&config, &log.0, None);
+            assert_eq!(ws, BTreeSet::from([Workstream::Hosting]));
+            assert_eq!(providers, BTreeSet::from(["heroku".to_owned()]));
+            let (ws, _) = affected_at_declaration(&config, &log.0, Some("openai-2"));
+            assert_eq!(ws, BTreeSet::from([Workstream::Llm]));
+            let (ws, _) = affected_at_declaration(&config, &[], Some("openai-20261125083000"));
+            assert_eq!(
+                ws,
+                BTreeSet::from([Workstream::Llm]),
+                "the id's prefix names the provider"
+            );
+        }
     }
 }

@@ -1,20 +1,7 @@
 //! Post-mortem export: an incident's events → a derived [`Summary`] → Markdown, JSON, CSV or a
 //! self-contained HTML page with an SVG chart. Pure rendering: no I/O, no environment, no clock;
-//! everything printed comes from the events passed in.
-//!
-//! Which events belong to an incident (see [`incident_events`]):
-//! - every event carrying the incident's id;
-//! - every event of a run started for the incident (`run.started` with that incident id);
-//! - the approval trail of the incident's run requests (`run.approval_counted`, `run.denied`,
-//!   `approval.refused` carry only the request id);
-//! - the `feed.*`, `alert.*` and `vendor.*` events of the providers *involved*: a provider is
-//!   involved when it was unhealthy at the declaration (its latest settled signal before the
-//!   declaration was `feed.degraded`/`feed.outage`, or it had an alert posted and not yet
-//!   recovered). Its events are kept from the start of that bad episode (the first unhealthy
-//!   `feed.observed`, `feed.degraded`, `feed.outage` or `alert.posted` after its last recovery)
-//!   up to the incident's end (`incident.resolved`, or the end of the log while it is open);
-//! - for a drill, the `drill.started` that opened it (the last one before the declaration) and
-//!   the `drill.outage_simulated` events logged between it and the declaration.
+//! everything printed comes from the events passed in. Which events belong to an incident is
+//! `crate::incident::incident_events`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -81,7 +68,7 @@ pub fn render(
     format: Format,
     objectives: &Objectives,
 ) -> Result<String, TimelineError> {
-    let events = incident_events(all_events, incident);
+    let events = crate::incident::incident_events(all_events, incident);
     if !events.iter().any(|e| e.incident.as_ref() == Some(incident)) {
         return Err(TimelineError::NoEvents(incident.clone()));
     }
@@ -93,122 +80,6 @@ pub fn render(
         Format::Html => html(&summary, &events, objectives),
     })
 }
-
-// ---------------------------------------------------------------------------------------------
-// Selection
-
-fn provider_of(e: &Event) -> Option<&str> {
-    e.data["provider"].as_str()
-}
-
-fn is_provider_kind(kind: &str) -> bool {
-    kind.starts_with("feed.") || kind.starts_with("alert.") || kind.starts_with("vendor.")
-}
-
-/// An unhealthy raw observation or a settled bad signal: where a bad episode can start.
-fn is_bad_start(e: &Event) -> bool {
-    match e.kind.as_str() {
-        "feed.degraded" | "feed.outage" | "alert.posted" => true,
-        "feed.observed" => matches!(
-            e.data["to"].as_str(),
-            Some("degraded" | "partial_outage" | "major_outage")
-        ),
-        _ => false,
-    }
-}
-
-/// The incident's events and the related ones that carry no incident id, in seq order (see the
-/// module documentation for the rule).
-pub fn incident_events(all: &[Event], incident: &IncidentId) -> Vec<Event> {
-    let mine = |e: &Event| e.incident.as_ref() == Some(incident);
-    let runs: BTreeSet<&RunId> = all
-        .iter()
-        .filter(|e| e.kind == "run.started" && mine(e))
-        .filter_map(|e| e.run.as_ref())
-        .collect();
-    let requests: BTreeSet<&str> = all
-        .iter()
-        .filter(|e| e.kind == "run.requested" && mine(e))
-        .filter_map(|e| e.data["request"].as_str())
-        .collect();
-    let declared = all
-        .iter()
-        .find(|e| e.kind == "incident.declared" && mine(e));
-    let declared_seq = declared.map_or(0, |e| e.seq);
-    let end_seq = all
-        .iter()
-        .find(|e| e.kind == "incident.resolved" && mine(e))
-        .map_or(u64::MAX, |e| e.seq);
-
-    // Per provider, the seq where its current bad episode started, as of the declaration.
-    let mut episode: BTreeMap<&str, u64> = BTreeMap::new();
-    for e in all.iter().filter(|e| e.seq < declared_seq) {
-        let Some(provider) = provider_of(e) else {
-            continue;
-        };
-        match e.kind.as_str() {
-            "feed.recovered" | "alert.recovered" => {
-                episode.remove(provider);
-            }
-            _ if is_bad_start(e) => {
-                episode.entry(provider).or_insert(e.seq);
-            }
-            _ => {}
-        }
-    }
-    // Only providers with a settled signal or an alert count: a single raw observation is noise.
-    episode.retain(|provider, start| {
-        all.iter().any(|e| {
-            e.seq >= *start
-                && e.seq < declared_seq
-                && provider_of(e) == Some(provider)
-                && matches!(
-                    e.kind.as_str(),
-                    "feed.degraded" | "feed.outage" | "alert.posted"
-                )
-        })
-    });
-    let drill = all.iter().any(|e| e.kind == "drill.marked" && mine(e))
-        || declared.is_some_and(|e| title_is_drill(e.data["title"].as_str().unwrap_or_default()));
-    let drill_started = drill
-        .then(|| {
-            all.iter()
-                .filter(|e| e.kind == "drill.started" && e.seq < declared_seq)
-                .map(|e| e.seq)
-                .next_back()
-        })
-        .flatten();
-    // The drill's simulated outages: logged between its start and the declaration.
-    let outage_simulated = |e: &Event| {
-        e.kind == "drill.outage_simulated"
-            && drill_started.is_some_and(|start| e.seq > start && e.seq < declared_seq)
-    };
-
-    let mut selected: Vec<Event> = all
-        .iter()
-        .filter(|e| {
-            mine(e)
-                || e.run.as_ref().is_some_and(|r| runs.contains(r))
-                || (e.incident.is_none()
-                    && (e.kind.starts_with("run.") || e.kind.starts_with("approval."))
-                    && e.data["request"]
-                        .as_str()
-                        .is_some_and(|r| requests.contains(r)))
-                || (is_provider_kind(&e.kind)
-                    && e.seq <= end_seq
-                    && provider_of(e)
-                        .and_then(|p| episode.get(p))
-                        .is_some_and(|start| e.seq >= *start))
-                || Some(e.seq) == drill_started
-                || outage_simulated(e)
-        })
-        .cloned()
-        .collect();
-    selected.sort_by_key(|e| e.seq);
-    selected
-}
-
-use crate::incident::title_is_drill;
 
 // ---------------------------------------------------------------------------------------------
 // Summary
@@ -295,14 +166,14 @@ pub fn drill_detections(events: &[Event]) -> Vec<Detection> {
         .iter()
         .filter(|e| e.kind == "drill.outage_simulated")
         .filter_map(|outage| {
-            let provider = provider_of(outage)?;
+            let provider = crate::incident::provider_of(outage)?;
             let confirmed_at = events
                 .iter()
                 .find(|c| {
                     c.seq > outage.seq
                         && c.kind.starts_with("alert.")
                         && c.data["confirmed"] == Value::Bool(true)
-                        && provider_of(c) == Some(provider)
+                        && crate::incident::provider_of(c) == Some(provider)
                 })
                 .map(|c| c.at);
             Some(Detection {
@@ -367,7 +238,7 @@ fn str_of(v: &Value) -> Option<String> {
     v.as_str().map(str::to_owned)
 }
 
-/// Derives the summary from [`incident_events`]' output; the incident's own state (title,
+/// Derives the summary from [`crate::incident::incident_events`]' output; the incident's own state (title,
 /// declaration, signal, notes) is [`crate::incident::view`]'s, shared with the status views.
 pub fn summarize(events: &[Event], incident: &IncidentId) -> Summary {
     let view = crate::incident::view(events, incident);
@@ -1082,7 +953,7 @@ enum Block {
 fn document(summary: &Summary, events: &[Event], objectives: &Objectives) -> Vec<Block> {
     let mut doc = Vec::new();
     let drill = if summary.drill { " [DRILL]" } else { "" };
-    let title = if summary.drill && !title_is_drill(&summary.title) {
+    let title = if summary.drill && !crate::incident::title_is_drill(&summary.title) {
         format!(
             "Post-mortem{drill}: {} — {}",
             summary.incident, summary.title
@@ -1866,6 +1737,7 @@ mod tests {
     use super::*;
     use crate::domain::Actor;
     use crate::domain::event::{GENESIS, NewEvent};
+    use crate::incident::incident_events;
     use serde_json::json;
 
     const INC: &str = "INC-20261125-0901";

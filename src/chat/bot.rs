@@ -351,7 +351,7 @@ impl Bot {
         // The affected workstreams: the alert's provider's, else every provider alerting now.
         let events = self.store.all().unwrap_or_default();
         let (workstreams, providers) =
-            crate::scheduler::affected_at_declaration(&self.config, &events, alert.as_deref());
+            crate::incident::affected_at_declaration(&self.config, &events, alert.as_deref());
         let alert_level = alert.as_deref().and_then(|a| {
             events
                 .iter()
@@ -444,7 +444,7 @@ impl Bot {
     /// `/dr status`: providers, open incidents with their clocks, runs, the RPO watch.
     fn dr_status(&self) -> Reply {
         match self.events_or_reply() {
-            Ok(events) => Reply::private(crate::scheduler::dr_status(
+            Ok(events) => Reply::private(crate::status::dr_status(
                 &self.config,
                 &self.runbooks,
                 &events,
@@ -487,7 +487,7 @@ impl Bot {
     fn plan_reviewed(&self, note: Option<String>, who: &Person) -> Reply {
         self.append(NewEvent::new(
             actor(who),
-            crate::scheduler::PLAN_REVIEWED,
+            crate::reminders::PLAN_REVIEWED,
             json!({ "note": note }),
         ));
         let next = self.clock.now()

@@ -194,7 +194,7 @@ pub fn gather(
     if let Some(id) = scope.incident {
         // The incident's own view and RTO clocks, so notices state what the clocks say: the
         // outage began at the first signal, recovery is due when the clock's budget runs out.
-        let scoped = crate::timeline::incident_events(events, id);
+        let scoped = crate::incident::incident_events(events, id);
         let view = crate::incident::view(&scoped, id);
         if let Some(signal) = &view.first_signal {
             started = started.min(signal.at);
@@ -461,7 +461,7 @@ company = "Example"
         };
         let facts = gather(&events, &config(), &scope, "clients", at(9));
         assert_eq!(facts.data_loss_window.as_deref(), Some("15m 00s"));
-        let view = crate::incident::view(&crate::timeline::incident_events(&events, &inc), &inc);
+        let view = crate::incident::view(&crate::incident::incident_events(&events, &inc), &inc);
         assert_eq!(view.achieved_rpo_secs, Some(900));
     }
 

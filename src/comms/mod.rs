@@ -163,7 +163,7 @@ fn append(store: &dyn EventStore, event: NewEvent) -> Result<(), String> {
 /// The events [`facts::gather`] needs for `scope`, read without walking the whole log when it
 /// can: a run outside any incident needs only its own events. An incident needs more than its
 /// own: its first signal (an alert or feed event before the declaration, carrying no incident
-/// id) decides when it started (see `crate::timeline::incident_events`), so it reads the log.
+/// id) decides when it started (see `crate::incident::incident_events`), so it reads the log.
 pub fn scope_events(store: &dyn EventStore, scope: &Scope<'_>) -> Result<Vec<Event>, String> {
     let events = match (scope.incident, scope.run) {
         (Some(_), _) => store.all(),

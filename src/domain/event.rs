@@ -217,6 +217,24 @@ where
     }
 }
 
+/// A log built in memory for unit tests: each event sealed onto the chain at the time given.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    #[derive(Default)]
+    pub(crate) struct Log(pub(crate) Vec<Event>);
+
+    impl Log {
+        pub(crate) fn at(&mut self, at: DateTime<Utc>, new: NewEvent) -> &mut Self {
+            let prev = self.0.last().map_or(GENESIS.to_owned(), |e| e.hash.clone());
+            let seq = self.0.len() as u64 + 1;
+            self.0.push(Event::seal(new, seq, at, &prev));
+            self
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

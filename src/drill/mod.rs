@@ -425,7 +425,7 @@ pub async fn run(
     // restored backup's age.
     let events = store.all()?;
     let summary = crate::timeline::summarize(
-        &crate::timeline::incident_events(&events, &drilled.incident),
+        &crate::incident::incident_events(&events, &drilled.incident),
         &drilled.incident,
     );
     for outcome in &mut drilled.outcomes {

@@ -16,6 +16,7 @@ use super::http::{Verdict, classify, valid_url, within_step};
 use super::{StepEnv, StepError, StepInput, StepOutput};
 use crate::duration::{HumanDuration, format_elapsed};
 use crate::ports::http::{describe, read_capped, truncate_chars};
+use crate::reminders::BackupReading;
 use crate::runbook::BackupCheck;
 
 /// Largest status document read: a backup status is a few hundred bytes.
@@ -263,6 +264,30 @@ async fn from_command(
         .map_err(|err| StepError::invalid(format!("the output of `{program}`: {err}")))
 }
 
+/// The RPO watch's reading of one `backup_check` result, decided here beside the output it
+/// reads.
+impl BackupReading {
+    /// Reads `backup_check`'s result: a failure that measured an age is a stale backup; any
+    /// other failure means the age is unknown.
+    pub fn from_check(result: &Result<StepOutput, StepError>) -> Self {
+        let (data, ok) = match result {
+            Ok(out) => (&out.data, true),
+            Err(err) => (&err.data, false),
+        };
+        let completed_at = data["completed_at"].as_str().map(str::to_owned);
+        match (data["age_secs"].as_u64().map(Duration::from_secs), ok) {
+            (Some(age), true) => BackupReading::Fresh { age, completed_at },
+            (Some(age), false) => BackupReading::TooOld { age, completed_at },
+            (None, _) => BackupReading::Unreadable {
+                error: match result {
+                    Err(err) => err.message.clone(),
+                    Ok(out) => format!("the check answered without an age: {}", out.summary),
+                },
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -369,5 +394,50 @@ mod tests {
             message,
             "latest backup is 1h 12m old, older than the RPO of 1h"
         );
+    }
+
+    /// The RPO watch's readings (`crate::reminders`), with the stale reading it was written with.
+    mod rpo_reading {
+        use super::super::*;
+        use crate::reminders::RpoEffect;
+
+        fn old(secs: u64) -> BackupReading {
+            BackupReading::TooOld {
+                age: Duration::from_secs(secs),
+                completed_at: None,
+            }
+        }
+
+        #[test]
+        fn readings_come_from_the_backup_checks_result() {
+            let ok = Ok(StepOutput::new(
+                "fine",
+                json!({"age_secs": 600, "completed_at": "2026-01-01T00:00:00Z"}),
+            ));
+            assert_eq!(
+                BackupReading::from_check(&ok),
+                BackupReading::Fresh {
+                    age: Duration::from_secs(600),
+                    completed_at: Some("2026-01-01T00:00:00Z".into())
+                }
+            );
+            let stale = Err(StepError::invalid("too old").with_data(json!({"age_secs": 7200})));
+            assert!(matches!(
+                BackupReading::from_check(&stale),
+                BackupReading::TooOld { .. }
+            ));
+            let down = Err(StepError::retryable("x answered 503"));
+            assert_eq!(
+                BackupReading::from_check(&down),
+                BackupReading::Unreadable {
+                    error: "x answered 503".into()
+                }
+            );
+            let text = RpoEffect::Breached.text(&old(4320), Duration::from_secs(3600), "rb", "s");
+            assert!(
+                text.contains("1h 12m old, older than the RPO of 1h 00m"),
+                "{text}"
+            );
+        }
     }
 }
