@@ -13,8 +13,8 @@ use std::fmt::Write as _;
 use crate::check::worst_case;
 use crate::config::Config;
 use crate::domain::Workstream;
+use crate::drill::history::DrillRecord;
 use crate::duration::{HumanDuration, format_elapsed};
-use crate::readiness::DrillRecord;
 use crate::runbook::interp::{self, Namespace};
 use crate::runbook::{Audience, NoticeKind, OnFailure, Runbook, Side, Step, StepAction};
 
@@ -590,7 +590,7 @@ pub fn render(config: &Config, runbooks: &[Runbook], drills: Option<&[DrillRecor
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::readiness::DrillResult;
+    use crate::drill::history::DrillResult;
     use crate::toml_source::TomlSource;
     use std::time::Duration;
 

@@ -901,7 +901,7 @@ fn write_postmortems(
 
 /// `lifeboat drill`: a simulated disaster, offline, measured against the objectives.
 async fn drill(scenario: &str, config_path: &Path, data_dir: Option<PathBuf>) -> ExitCode {
-    let scenario: lifeboat::drill::Scenario = match scenario.parse() {
+    let scenario: lifeboat::domain::Scenario = match scenario.parse() {
         Ok(s) => s,
         Err(err) => {
             eprintln!("lifeboat drill: {err}");
@@ -1000,7 +1000,7 @@ async fn readiness(config_path: &Path, data_dir: Option<PathBuf>) -> ExitCode {
     };
     let config = Arc::new(checked.config.config.clone());
     let data_dir = data_dir.unwrap_or_else(|| config.store.data_dir.clone());
-    let drill_log = lifeboat::readiness::drill_events(&data_dir, true);
+    let drill_log = lifeboat::store::drill_logs::drill_events(&data_dir, true);
     let env = lifeboat::steps::StepEnv {
         aws: lifeboat::ports::aws::AwsEdges::connect(&config.aws).await,
         http: lifeboat::ports::http::client(),
@@ -1054,8 +1054,8 @@ fn docs(config_path: &Path, data_dir: Option<PathBuf>, out: Option<PathBuf>) -> 
             eprintln!("lifeboat docs: no event log at {}", dir.display());
             return ExitCode::from(FAILURE);
         }
-        Some(dir) => Some(lifeboat::readiness::drills_from_events(
-            &lifeboat::readiness::drill_events(dir, true),
+        Some(dir) => Some(lifeboat::drill::history::drills_from_events(
+            &lifeboat::store::drill_logs::drill_events(dir, true),
         )),
         None => None,
     };
@@ -1108,7 +1108,7 @@ async fn store_backup(out: &Path, data_dir: Option<PathBuf>, config_path: &Path)
         return ExitCode::from(FAILURE);
     }
     // Opening a directory that holds no log would create an empty one, and back it up.
-    if !lifeboat::readiness::is_log(&data_dir) {
+    if !lifeboat::store::drill_logs::is_log(&data_dir) {
         eprintln!(
             "lifeboat store backup: {} holds no event log (no sled `conf` and `db`); check --data-dir or [store] data_dir",
             data_dir.display()

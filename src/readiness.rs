@@ -11,15 +11,14 @@
 //! the hosting RTO (5m for 4h), whichever is lower.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::Value;
 
 use crate::config::{AwsMode, Config, DnsRecordConfig};
 use crate::domain::RunId;
 use crate::domain::event::Event;
+use crate::drill::history::{DrillRecord, drilled_protocols, drills_from_events};
 use crate::duration::{HumanDuration, format_elapsed};
 use crate::ports::aws::{AwsError, ClusterState, RecordState, ServiceState, TaskDefinitionState};
 use crate::ports::llm::{LlmError, LlmRequest};
@@ -27,7 +26,6 @@ use crate::ports::store::EventStore;
 use crate::runbook::{BackupCheck, Runbook, StepAction};
 use crate::steps::backup::{Freshness, freshness, parse_time};
 use crate::steps::{StepEnv, StepInput};
-use crate::store::SledStore;
 
 /// The hosting RTO is divided by this to bound the TTL: DNS caches may cost at most ~2 % of it.
 pub const TTL_SHARE_OF_RTO: u32 = 48;
@@ -182,71 +180,6 @@ pub struct BackupObserved {
     pub max_age: Duration,
     /// When the latest backup completed, or why that could not be read.
     pub completed_at: Result<DateTime<Utc>, String>,
-}
-
-/// A finished drill, from its `drill.finished` event.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DrillRecord {
-    pub at: DateTime<Utc>,
-    pub incident: Option<String>,
-    pub results: Vec<DrillResult>,
-}
-
-/// One drilled protocol, as `drill.finished` records it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DrillResult {
-    pub provider: String,
-    pub runbook: String,
-    pub run: String,
-    pub status: String,
-    pub detection: Option<Duration>,
-    pub recovery: Option<Duration>,
-    pub rto: Option<Duration>,
-    pub data_loss: Option<Duration>,
-    pub rpo: Option<Duration>,
-    pub rto_met: bool,
-    pub rpo_met: bool,
-}
-
-impl DrillResult {
-    pub fn met(&self) -> bool {
-        self.status == "succeeded" && self.rto_met && self.rpo_met
-    }
-}
-
-/// The finished drills in `events` (`drill.finished`, as `src/drill` writes it), oldest first.
-pub fn drills_from_events(events: &[Event]) -> Vec<DrillRecord> {
-    let millis = |v: &Value| v.as_u64().map(Duration::from_millis);
-    let secs = |v: &Value| v.as_u64().map(Duration::from_secs);
-    let mut drills: Vec<DrillRecord> = events
-        .iter()
-        .filter(|e| e.kind == "drill.finished")
-        .map(|e| DrillRecord {
-            at: e.at,
-            incident: e.incident.as_ref().map(|i| i.0.clone()),
-            results: e.data["results"]
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or_default()
-                .iter()
-                .map(|r| DrillResult {
-                    provider: r["provider"].as_str().unwrap_or_default().to_owned(),
-                    runbook: r["runbook"].as_str().unwrap_or_default().to_owned(),
-                    run: r["run"].as_str().unwrap_or_default().to_owned(),
-                    status: r["status"].as_str().unwrap_or("unknown").to_owned(),
-                    detection: millis(&r["detection_ms"]),
-                    recovery: millis(&r["recovery_ms"]),
-                    rto: secs(&r["rto_secs"]),
-                    data_loss: secs(&r["data_loss_secs"]),
-                    rpo: secs(&r["rpo_secs"]),
-                    rto_met: r["rto_met"].as_bool().unwrap_or(false),
-                    rpo_met: r["rpo_met"].as_bool().unwrap_or(false),
-                })
-                .collect(),
-        })
-        .collect();
-    drills.sort_by_key(|d| d.at);
-    drills
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -540,24 +473,6 @@ fn assess_backups(backups: &[BackupObserved], now: DateTime<Utc>, checks: &mut V
     }
 }
 
-/// The protocols the plan drills: each provider's outage runbook, once (the first runbook
-/// when no provider names one). Readiness and the drill reminder both count these.
-pub fn drilled_protocols<'a>(config: &'a Config, runbooks: &'a [Runbook]) -> Vec<&'a str> {
-    let mut protocols: Vec<&str> = Vec::new();
-    for p in &config.providers {
-        if let Some(rb) = &p.runbook
-            && runbooks.iter().any(|r| &r.name == rb)
-            && !protocols.contains(&rb.as_str())
-        {
-            protocols.push(rb);
-        }
-    }
-    if protocols.is_empty() {
-        protocols.extend(runbooks.iter().map(|r| r.name.as_str()).take(1));
-    }
-    protocols
-}
-
 fn assess_drills(
     config: &Config,
     runbooks: &[Runbook],
@@ -622,46 +537,6 @@ fn assess_drills(
 
 // ---------------------------------------------------------------------------------------------
 // The edge: looking.
-
-/// Whether sled has written a log in `dir`: opening anything else would create an empty log
-/// as a side effect of reading.
-pub fn is_log(dir: &Path) -> bool {
-    dir.join("conf").is_file() && dir.join("db").exists()
-}
-
-/// Every event of the logs drills leave: `data_dir` itself (when `include_main`, and when it
-/// can be opened: a running bot holds it) and each `drill-*` directory inside it, where
-/// `lifeboat drill` writes by default. Logs that cannot be read are skipped with a warning.
-pub fn drill_events(data_dir: &Path, include_main: bool) -> Vec<Event> {
-    let mut dirs = Vec::new();
-    if include_main && is_log(data_dir) {
-        dirs.push(data_dir.to_owned());
-    }
-    if let Ok(entries) = std::fs::read_dir(data_dir) {
-        let mut drills: Vec<_> = entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| {
-                is_log(p)
-                    && p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with("drill-"))
-            })
-            .collect();
-        drills.sort();
-        dirs.extend(drills);
-    }
-    let mut events = Vec::new();
-    for dir in dirs {
-        match SledStore::open(&dir).and_then(|s| s.all()) {
-            Ok(mut found) => events.append(&mut found),
-            Err(err) => {
-                tracing::warn!(dir = %dir.display(), error = %err, "a log was skipped for drills");
-            }
-        }
-    }
-    events
-}
 
 /// The distinct `backup_check` steps of the runbooks (the same source and limit once).
 fn backup_steps(runbooks: &[Runbook]) -> Vec<(&Runbook, &crate::runbook::Step, &BackupCheck)> {
@@ -849,8 +724,8 @@ pub fn store_events(store: &dyn EventStore) -> Vec<Event> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::event::NewEvent;
-    use crate::domain::{Actor, IncidentId, Workstream};
+    use crate::domain::Workstream;
+    use crate::drill::history::DrillResult;
     use crate::toml_source::TomlSource;
 
     const CONFIG: &str = r#"
@@ -1215,76 +1090,5 @@ drill_every = "365d"
         obs.drills
             .push(drill(1, vec![result("failover-hosting", true)]));
         assert!(report(&obs).ready());
-    }
-
-    #[test]
-    fn drill_logs_are_found_beside_the_main_log_and_nothing_is_created() {
-        let dir = tempfile::tempdir().unwrap();
-        let append = |path: &Path, kind: &str| {
-            let store = SledStore::open(path).unwrap();
-            store
-                .append(NewEvent::new(Actor::Scheduler, kind, serde_json::json!({})))
-                .unwrap();
-        };
-        // Only drill-* folders (and the data dir itself, when it holds a log) count.
-        assert!(drill_events(dir.path(), true).is_empty());
-        std::fs::create_dir(dir.path().join("drill-empty")).unwrap();
-        std::fs::create_dir(dir.path().join("other")).unwrap();
-        assert!(drill_events(dir.path(), true).is_empty());
-        assert!(
-            std::fs::read_dir(dir.path().join("drill-empty"))
-                .unwrap()
-                .next()
-                .is_none(),
-            "a folder without a log is not opened (which would create one)"
-        );
-        append(&dir.path().join("drill-1"), "drill.finished");
-        append(&dir.path().join("other"), "drill.finished");
-        let kinds = |events: Vec<Event>| events.into_iter().map(|e| e.kind).collect::<Vec<_>>();
-        assert_eq!(kinds(drill_events(dir.path(), true)), ["drill.finished"]);
-        append(dir.path(), "incident.declared");
-        assert_eq!(
-            kinds(drill_events(dir.path(), true)),
-            ["incident.declared", "drill.finished"]
-        );
-        assert_eq!(
-            kinds(drill_events(dir.path(), false)),
-            ["drill.finished"],
-            "the bot reads its own log itself"
-        );
-    }
-
-    #[test]
-    fn drills_are_read_from_drill_finished_events() {
-        let finished = Event::seal(
-            NewEvent::new(
-                Actor::Scheduler,
-                "drill.finished",
-                serde_json::json!({ "results": [{
-                    "provider": "heroku", "runbook": "failover-hosting", "run": "RUN-9",
-                    "status": "succeeded", "detection_ms": 462, "recovery_ms": 48,
-                    "rto_secs": 14400, "data_loss_secs": 720, "rpo_secs": 3600,
-                    "rto_met": true, "rpo_met": true
-                }]}),
-            )
-            .incident(IncidentId("INC-9".into())),
-            2,
-            now(),
-            crate::domain::event::GENESIS,
-        );
-        let started = Event::seal(
-            NewEvent::new(Actor::Scheduler, "drill.started", serde_json::json!({})),
-            1,
-            now(),
-            crate::domain::event::GENESIS,
-        );
-        let drills = drills_from_events(&[started, finished]);
-        assert_eq!(drills.len(), 1);
-        let d = &drills[0];
-        assert_eq!(d.incident.as_deref(), Some("INC-9"));
-        assert_eq!(d.results[0].runbook, "failover-hosting");
-        assert_eq!(d.results[0].data_loss, Some(Duration::from_secs(720)));
-        assert_eq!(d.results[0].detection, Some(Duration::from_millis(462)));
-        assert!(d.results[0].met());
     }
 }

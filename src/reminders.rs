@@ -9,8 +9,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 use crate::domain::event::Event;
+use crate::drill::history::DrillRecord;
 use crate::duration::format_elapsed;
-use crate::readiness::DrillRecord;
 
 /// The event that records a plan review (`/dr reviewed`).
 pub const PLAN_REVIEWED: &str = "plan.reviewed";
@@ -56,7 +56,7 @@ pub fn review_basis(events: &[Event]) -> Option<Basis> {
 }
 
 /// The drill reminder is one reminder for the whole plan, and a drill counts only where it
-/// proved something: per protocol (`readiness::drilled_protocols`), the last finished drill
+/// proved something: per protocol (`drill::history::drilled_protocols`), the last finished drill
 /// in which that protocol's run succeeded within its RTO and RPO. The reminder counts from
 /// the oldest of those, so a one-protocol drill renews only its own protocol. `None` while a
 /// protocol has no such drill.
@@ -289,7 +289,7 @@ mod tests {
     use crate::domain::Actor;
     use crate::domain::event::NewEvent;
     use crate::domain::event::testing::Log;
-    use crate::readiness;
+    use crate::drill::history::drills_from_events;
     use serde_json::json;
 
     fn t0() -> DateTime<Utc> {
@@ -329,7 +329,7 @@ mod tests {
     }
 
     fn drill_due(log: &Log, protocols: &[&str], now: DateTime<Utc>) -> Option<Due> {
-        let basis = drill_basis(protocols, &readiness::drills_from_events(&log.0));
+        let basis = drill_basis(protocols, &drills_from_events(&log.0));
         reminder_due(ReminderKind::Drill, basis, &log.0, YEAR, now)
     }
 

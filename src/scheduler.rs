@@ -21,11 +21,11 @@ use tracing::{info, instrument, warn};
 
 use crate::domain::event::{Event, NewEvent};
 use crate::domain::{Actor, RunId};
+use crate::drill::history::{DrillRecord, drilled_protocols, drills_from_events};
 use crate::incident::{self, IncidentView, StepHistory};
 use crate::ports::chat::{ChannelId, Message, incident_thread};
 use crate::ports::clock::Clock;
 use crate::ports::store::EventStore;
-use crate::readiness::{self, DrillRecord};
 use crate::reminders::{
     BackupReading, ReminderKind, RpoEffect, drill_basis, reminder_due, review_basis, rpo_decision,
     rpo_state,
@@ -191,8 +191,11 @@ impl Scheduler {
             Ok(logs) => logs.keys().cloned().collect(),
             Err(_) => BTreeSet::new(),
         };
-        let read = tokio::task::spawn_blocking(move || read_drill_logs(&data_dir, &known)).await;
-        let mut drills = readiness::drills_from_events(events);
+        let read = tokio::task::spawn_blocking(move || {
+            crate::store::drill_logs::read_drill_logs(&data_dir, &known)
+        })
+        .await;
+        let mut drills = drills_from_events(events);
         if let Ok(mut logs) = self.drill_logs.lock() {
             match read {
                 Ok(found) => logs.extend(found),
@@ -349,7 +352,7 @@ impl Scheduler {
     pub async fn reminders(&self, events: &[Event], drills: &[DrillRecord]) {
         let now = self.clock.now();
         let schedule = &self.env.config.schedule;
-        let protocols = readiness::drilled_protocols(&self.env.config, &self.runbooks);
+        let protocols = drilled_protocols(&self.env.config, &self.runbooks);
         for (kind, every, basis) in [
             (
                 ReminderKind::Drill,
@@ -452,35 +455,4 @@ impl Scheduler {
             }
         }
     }
-}
-
-/// The finished drills of each `drill-*` log in `data_dir` not in `known`. A log that cannot
-/// be opened (a drill still writing it holds its lock) is left for a later pass.
-fn read_drill_logs(
-    data_dir: &std::path::Path,
-    known: &BTreeSet<PathBuf>,
-) -> BTreeMap<PathBuf, Vec<DrillRecord>> {
-    let Ok(entries) = std::fs::read_dir(data_dir) else {
-        return BTreeMap::new();
-    };
-    entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            !known.contains(p)
-                && readiness::is_log(p)
-                && p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("drill-"))
-        })
-        .filter_map(|dir| {
-            match crate::store::SledStore::open(&dir).and_then(|s| s.all()) {
-                Ok(events) => Some((dir, readiness::drills_from_events(&events))),
-                Err(err) => {
-                    tracing::debug!(dir = %dir.display(), error = %err, "a drill log is not readable yet");
-                    None
-                }
-            }
-        })
-        .collect()
 }

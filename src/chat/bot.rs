@@ -14,9 +14,9 @@ use serde_json::json;
 use super::command::{Command, HELP};
 use crate::approval::{self, Person, Request, Role, Verdict};
 use crate::config::Config;
+use crate::domain::Scenario;
 use crate::domain::event::NewEvent;
 use crate::domain::{Actor, IncidentId, RunId};
-use crate::drill::Scenario;
 use crate::engine::plan::{plan, plan_hash};
 use crate::engine::{Engine, EngineError};
 use crate::ports::chat::{
@@ -430,8 +430,10 @@ impl Bot {
     async fn readiness(&self) -> Reply {
         let mut events = crate::readiness::store_events(self.store.as_ref());
         let data_dir = self.config.store.data_dir.clone();
-        match tokio::task::spawn_blocking(move || crate::readiness::drill_events(&data_dir, false))
-            .await
+        match tokio::task::spawn_blocking(move || {
+            crate::store::drill_logs::drill_events(&data_dir, false)
+        })
+        .await
         {
             Ok(mut drills) => events.append(&mut drills),
             Err(err) => tracing::warn!(error = %err, "reading the drill logs failed"),

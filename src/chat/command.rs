@@ -64,7 +64,7 @@ pub enum Command {
     },
     /// A simulated outage in the background, with its own event log kept in `<data_dir>/drill-*`.
     DrillStart {
-        scenario: crate::drill::Scenario,
+        scenario: crate::domain::Scenario,
     },
     DrStatus,
     /// Is the standby ready? (the checks of `lifeboat readiness`)
@@ -546,7 +546,7 @@ mod tests {
         assert_eq!(
             command,
             Command::DrillStart {
-                scenario: crate::drill::Scenario::Both
+                scenario: crate::domain::Scenario::Both
             }
         );
         assert!(command.changes_state(), "a drill needs a responder");

@@ -1548,7 +1548,7 @@ mod tests {
         assert_eq!(
             command_from(&drill).unwrap(),
             Command::DrillStart {
-                scenario: crate::drill::Scenario::Both
+                scenario: crate::domain::Scenario::Both
             }
         );
         let notify = data(

@@ -1,8 +1,10 @@
-//! Pure domain vocabulary shared by every module: workstreams, health levels, actors and ids.
+//! Pure domain vocabulary shared by every module: workstreams, health levels, actors, ids and
+//! drill scenarios; the events of the log are [`event`].
 
 pub mod event;
 
 use std::fmt;
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
@@ -126,6 +128,29 @@ string_id!(
     /// One execution of a runbook, e.g. `RUN-20261125-093112-failover-hosting`.
     RunId
 );
+
+/// A simulated disaster a drill can run (`lifeboat drill`, `/drill start`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    HerokuOutage,
+    OpenaiOutage,
+    Both,
+}
+
+impl FromStr for Scenario {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "heroku-outage" => Ok(Scenario::HerokuOutage),
+            "openai-outage" => Ok(Scenario::OpenaiOutage),
+            "both" => Ok(Scenario::Both),
+            other => Err(format!(
+                "unknown scenario `{other}`: use heroku-outage, openai-outage or both"
+            )),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

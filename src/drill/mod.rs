@@ -5,11 +5,11 @@
 //! the measured detection time, time to recovery and data-loss window are compared with the
 //! plan's objectives. Everything is logged like a real incident, marked as a drill.
 
+pub mod history;
 mod standin;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -24,7 +24,7 @@ use crate::chat::command::Command;
 use crate::chat::recorder::RecordingChat;
 use crate::config::{AwsMode, Config, FeedConfig, FeedKind, LlmProviderConfig, WatchConfig};
 use crate::domain::event::NewEvent;
-use crate::domain::{Actor, Workstream};
+use crate::domain::{Actor, Scenario, Workstream};
 use crate::duration::{HumanDuration, format_elapsed};
 use crate::engine::Engine;
 use crate::feeds::fetch::{FeedSpec, Fetched, Validators};
@@ -41,28 +41,6 @@ use crate::steps::confirm::{Answer, Answers};
 use crate::store::SledStore;
 
 use standin::StandIns;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scenario {
-    HerokuOutage,
-    OpenaiOutage,
-    Both,
-}
-
-impl FromStr for Scenario {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "heroku-outage" => Ok(Scenario::HerokuOutage),
-            "openai-outage" => Ok(Scenario::OpenaiOutage),
-            "both" => Ok(Scenario::Both),
-            other => Err(format!(
-                "unknown scenario `{other}`: use heroku-outage, openai-outage or both"
-            )),
-        }
-    }
-}
 
 /// One provider the drill takes down.
 #[derive(Debug, Clone)]

@@ -3,6 +3,7 @@
 //! `crate::domain::event`.
 
 pub mod backup;
+pub mod drill_logs;
 mod sled_store;
 
 pub use sled_store::SledStore;

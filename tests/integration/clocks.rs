@@ -764,7 +764,7 @@ async fn a_drill_started_from_chat_is_kept_beside_the_log_and_counted_by_the_rem
         .unwrap();
     assert_eq!(requested.data["log"], drills[0].display().to_string());
     let kept = SledStore::open(&drills[0]).unwrap().all().unwrap();
-    let records = lifeboat::readiness::drills_from_events(&kept);
+    let records = lifeboat::drill::history::drills_from_events(&kept);
     assert_eq!(records.len(), 1);
     assert!(
         records[0].results.len() == 2 && records[0].results.iter().all(|r| r.met()),
@@ -1177,7 +1177,7 @@ async fn a_chat_drill_never_uses_the_configured_aws_endpoint() {
                 .starts_with("drill-")
         })
         .unwrap();
-    let records = lifeboat::readiness::drills_from_events(
+    let records = lifeboat::drill::history::drills_from_events(
         &SledStore::open(&drill_log).unwrap().all().unwrap(),
     );
     assert!(

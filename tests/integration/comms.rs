@@ -1764,7 +1764,7 @@ async fn a_drill_never_reaches_the_real_teams_pagerduty_or_clients() {
     let drilled = lifeboat::drill::run(
         &config,
         &checked.runbooks.runbooks,
-        lifeboat::drill::Scenario::HerokuOutage,
+        lifeboat::domain::Scenario::HerokuOutage,
         &data,
     )
     .await

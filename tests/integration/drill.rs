@@ -587,7 +587,7 @@ async fn a_drill_in_the_live_process_leaves_the_live_metrics_alone() {
     let drilled = lifeboat::drill::run(
         &checked.config.config,
         &checked.runbooks.runbooks,
-        lifeboat::drill::Scenario::OpenaiOutage,
+        lifeboat::domain::Scenario::OpenaiOutage,
         &dir.path().join("log"),
     )
     .await

@@ -1,0 +1,142 @@
+//! The drills on record: each finished drill as its `drill.finished` event tells it, and which
+//! protocols the plan drills. Pure; readiness, the drill reminder and the DRP document read
+//! them. The `drill-*` logs they come from are read by `crate::store::drill_logs`.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::config::Config;
+use crate::domain::event::Event;
+use crate::runbook::Runbook;
+
+/// A finished drill, from its `drill.finished` event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DrillRecord {
+    pub at: DateTime<Utc>,
+    pub incident: Option<String>,
+    pub results: Vec<DrillResult>,
+}
+
+/// One drilled protocol, as `drill.finished` records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DrillResult {
+    pub provider: String,
+    pub runbook: String,
+    pub run: String,
+    pub status: String,
+    pub detection: Option<Duration>,
+    pub recovery: Option<Duration>,
+    pub rto: Option<Duration>,
+    pub data_loss: Option<Duration>,
+    pub rpo: Option<Duration>,
+    pub rto_met: bool,
+    pub rpo_met: bool,
+}
+
+impl DrillResult {
+    pub fn met(&self) -> bool {
+        self.status == "succeeded" && self.rto_met && self.rpo_met
+    }
+}
+
+/// The finished drills in `events` (`drill.finished`, as `src/drill` writes it), oldest first.
+pub fn drills_from_events(events: &[Event]) -> Vec<DrillRecord> {
+    let millis = |v: &Value| v.as_u64().map(Duration::from_millis);
+    let secs = |v: &Value| v.as_u64().map(Duration::from_secs);
+    let mut drills: Vec<DrillRecord> = events
+        .iter()
+        .filter(|e| e.kind == "drill.finished")
+        .map(|e| DrillRecord {
+            at: e.at,
+            incident: e.incident.as_ref().map(|i| i.0.clone()),
+            results: e.data["results"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .map(|r| DrillResult {
+                    provider: r["provider"].as_str().unwrap_or_default().to_owned(),
+                    runbook: r["runbook"].as_str().unwrap_or_default().to_owned(),
+                    run: r["run"].as_str().unwrap_or_default().to_owned(),
+                    status: r["status"].as_str().unwrap_or("unknown").to_owned(),
+                    detection: millis(&r["detection_ms"]),
+                    recovery: millis(&r["recovery_ms"]),
+                    rto: secs(&r["rto_secs"]),
+                    data_loss: secs(&r["data_loss_secs"]),
+                    rpo: secs(&r["rpo_secs"]),
+                    rto_met: r["rto_met"].as_bool().unwrap_or(false),
+                    rpo_met: r["rpo_met"].as_bool().unwrap_or(false),
+                })
+                .collect(),
+        })
+        .collect();
+    drills.sort_by_key(|d| d.at);
+    drills
+}
+
+/// The protocols the plan drills: each provider's outage runbook, once (the first runbook
+/// when no provider names one). Readiness and the drill reminder both count these.
+pub fn drilled_protocols<'a>(config: &'a Config, runbooks: &'a [Runbook]) -> Vec<&'a str> {
+    let mut protocols: Vec<&str> = Vec::new();
+    for p in &config.providers {
+        if let Some(rb) = &p.runbook
+            && runbooks.iter().any(|r| &r.name == rb)
+            && !protocols.contains(&rb.as_str())
+        {
+            protocols.push(rb);
+        }
+    }
+    if protocols.is_empty() {
+        protocols.extend(runbooks.iter().map(|r| r.name.as_str()).take(1));
+    }
+    protocols
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::event::NewEvent;
+    use crate::domain::{Actor, IncidentId};
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-25T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn drills_are_read_from_drill_finished_events() {
+        let finished = Event::seal(
+            NewEvent::new(
+                Actor::Scheduler,
+                "drill.finished",
+                serde_json::json!({ "results": [{
+                    "provider": "heroku", "runbook": "failover-hosting", "run": "RUN-9",
+                    "status": "succeeded", "detection_ms": 462, "recovery_ms": 48,
+                    "rto_secs": 14400, "data_loss_secs": 720, "rpo_secs": 3600,
+                    "rto_met": true, "rpo_met": true
+                }]}),
+            )
+            .incident(IncidentId("INC-9".into())),
+            2,
+            now(),
+            crate::domain::event::GENESIS,
+        );
+        let started = Event::seal(
+            NewEvent::new(Actor::Scheduler, "drill.started", serde_json::json!({})),
+            1,
+            now(),
+            crate::domain::event::GENESIS,
+        );
+        let drills = drills_from_events(&[started, finished]);
+        assert_eq!(drills.len(), 1);
+        let d = &drills[0];
+        assert_eq!(d.incident.as_deref(), Some("INC-9"));
+        assert_eq!(d.results[0].runbook, "failover-hosting");
+        assert_eq!(d.results[0].data_loss, Some(Duration::from_secs(720)));
+        assert_eq!(d.results[0].detection, Some(Duration::from_millis(462)));
+        assert!(d.results[0].met());
+    }
+}
