@@ -146,7 +146,7 @@ fn detection_latency(_: &mut Criterion) {
             let dir = tempfile::tempdir().unwrap();
             let store = Arc::new(SledStore::open(dir.path()).unwrap());
             let chat = Arc::new(RecordingChat::new());
-            let watcher = lifeboat::feeds::watcher::Watcher::new(
+            let watcher = lifeboat::service::watcher::Watcher::new(
                 &config(addr),
                 store,
                 chat.clone(),
@@ -186,7 +186,7 @@ async fn lifeboat_own_time(red: &[u8]) -> f64 {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SledStore::open(dir.path()).unwrap());
     let chat = Arc::new(RecordingChat::new());
-    let mut watcher = lifeboat::feeds::watcher::Watcher::new(
+    let mut watcher = lifeboat::service::watcher::Watcher::new(
         &config(addr),
         store,
         chat.clone(),

@@ -12,10 +12,10 @@ use lifeboat::chat::discord;
 use lifeboat::config::{Config, DEFAULT_CONFIG_PATH, FeedKind};
 use lifeboat::domain::event::Verdict;
 use lifeboat::feeds::fetch::FeedSpec;
-use lifeboat::feeds::watcher::Watcher;
 use lifeboat::ports::chat::ChannelId;
 use lifeboat::ports::clock::TokioClock;
 use lifeboat::ports::store::EventStore;
+use lifeboat::service::watcher::Watcher;
 use lifeboat::store::SledStore;
 use lifeboat::telemetry::{self, LogFormat};
 
@@ -453,11 +453,11 @@ async fn run(config_path: &Path, console: bool) -> ExitCode {
     };
     let engine = lifeboat::engine::Engine::new(env, store.clone());
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let gateway_health = Arc::new(lifeboat::server::DiscordGateway::default());
-    let chat_health: Arc<dyn lifeboat::server::ChatHealth> = if discord.is_some() {
+    let gateway_health = Arc::new(lifeboat::chat::discord::DiscordGateway::default());
+    let chat_health: Arc<dyn lifeboat::ports::chat::ChatHealth> = if discord.is_some() {
         gateway_health.clone()
     } else {
-        Arc::new(lifeboat::server::Console)
+        Arc::new(lifeboat::chat::console::Console)
     };
     let serving = if config.server.enabled {
         match start_server(&config.server, store.clone(), chat_health, stopped.clone()).await {
@@ -548,7 +548,7 @@ async fn run(config_path: &Path, console: bool) -> ExitCode {
         Err(err) => eprintln!("lifeboat run: cannot read unfinished runs: {err}"),
     }
     // RTO checkpoints, reminders and the RPO watch, until the same stop as the watcher.
-    let scheduler = match lifeboat::scheduler::Scheduler::new(
+    let scheduler = match lifeboat::service::scheduler::Scheduler::new(
         engine.env().clone(),
         runbooks.clone(),
         store.clone(),
@@ -635,7 +635,7 @@ async fn serve_discord(
     runbooks: Vec<String>,
     (engine, health): (
         lifeboat::engine::Engine,
-        Arc<lifeboat::server::DiscordGateway>,
+        Arc<lifeboat::chat::discord::DiscordGateway>,
     ),
     signalled: tokio::sync::watch::Receiver<bool>,
 ) -> ExitCode {
@@ -687,10 +687,10 @@ async fn serve_discord(
 async fn start_server(
     server: &lifeboat::config::ServerConfig,
     store: Arc<SledStore>,
-    chat: Arc<dyn lifeboat::server::ChatHealth>,
+    chat: Arc<dyn lifeboat::ports::chat::ChatHealth>,
     stopped: tokio::sync::watch::Receiver<bool>,
 ) -> Result<tokio::task::JoinHandle<()>, ExitCode> {
-    let listener = match lifeboat::server::bind(server.listen).await {
+    let listener = match lifeboat::service::server::bind(server.listen).await {
         Ok(listener) => listener,
         Err(err) => {
             eprintln!(
@@ -702,9 +702,9 @@ async fn start_server(
     };
     let bound = listener.local_addr().unwrap_or(server.listen);
     println!("Health and metrics on http://{bound} (/healthz, /metrics, /backup).");
-    let ops = Arc::new(lifeboat::server::Ops { store, chat });
+    let ops = Arc::new(lifeboat::service::server::Ops { store, chat });
     Ok(tokio::spawn(async move {
-        if let Err(err) = lifeboat::server::serve(listener, ops, stopped).await {
+        if let Err(err) = lifeboat::service::server::serve(listener, ops, stopped).await {
             tracing::error!(error = %err, "the health and metrics server stopped");
         }
     }))

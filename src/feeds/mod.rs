@@ -215,7 +215,6 @@ fn rfc3339_opt<S: serde::Serializer>(at: &Option<DateTime<Utc>>, s: S) -> Result
 }
 
 pub mod monitor;
-pub mod watcher;
 
 /// Whether `name` is among the watched components (case-insensitive); an empty list watches all.
 pub(crate) fn is_watched(watched: &[String], name: &str) -> bool {

@@ -138,6 +138,12 @@ pub trait Chat: Send + Sync {
     ) -> Result<MessageRef, ChatError>;
 }
 
+/// Whether the chat connection is up (for `/healthz`); `Err` says why not.
+#[async_trait]
+pub trait ChatHealth: Send + Sync {
+    async fn check(&self) -> Result<(), String>;
+}
+
 /// The event that records an incident's thread: `{ "thread": "<channel id>" }`.
 pub const THREAD_OPENED: &str = "incident.thread_opened";
 

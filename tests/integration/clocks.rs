@@ -27,7 +27,7 @@ use lifeboat::ports::chat::{ChannelId, Message};
 use lifeboat::ports::clock::{Clock, TokioClock};
 use lifeboat::ports::store::EventStore;
 use lifeboat::runbook::{Runbook, load_file};
-use lifeboat::scheduler::Scheduler;
+use lifeboat::service::scheduler::Scheduler;
 use lifeboat::steps::StepEnv;
 use lifeboat::steps::confirm::Answers;
 use lifeboat::store::SledStore;

@@ -2497,7 +2497,7 @@ async fn an_approve_button_works_after_a_restart() {
 /// proposed runbook, and the run's progress lands in the thread.
 #[tokio::test]
 async fn an_alert_from_the_feed_watcher_leads_to_an_approved_run_in_the_thread() {
-    use lifeboat::feeds::watcher::Watcher;
+    use lifeboat::service::watcher::Watcher;
 
     let status = crate::support::http::HttpServer::start();
     status.reply(

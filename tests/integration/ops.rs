@@ -10,10 +10,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use lifeboat::chat::console::Console;
+use lifeboat::chat::discord::DiscordGateway;
 use lifeboat::domain::event::{Event, NewEvent, Verdict};
 use lifeboat::domain::{Actor, IncidentId, RunId};
+use lifeboat::ports::chat::ChatHealth;
 use lifeboat::ports::store::{EventStore, StoreError};
-use lifeboat::server::{ChatHealth, Console, DiscordGateway, Ops};
+use lifeboat::service::server::Ops;
 use lifeboat::store::SledStore;
 use lifeboat::store::backup::{self, BackupError};
 use serde_json::json;
@@ -465,12 +468,12 @@ async fn serve(
     store: Arc<dyn EventStore>,
     chat: Arc<dyn ChatHealth>,
 ) -> (SocketAddr, tokio::sync::watch::Sender<bool>) {
-    let listener = lifeboat::server::bind("127.0.0.1:0".parse().unwrap())
+    let listener = lifeboat::service::server::bind("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    tokio::spawn(lifeboat::server::serve(
+    tokio::spawn(lifeboat::service::server::serve(
         listener,
         Arc::new(Ops { store, chat }),
         stopped,

@@ -10,11 +10,11 @@ use lifeboat::config::{Config, FeedKind};
 use lifeboat::domain::event::Event;
 use lifeboat::feeds::fetch::{FeedSpec, Fetched, Validators};
 use lifeboat::feeds::probe::evaluate;
-use lifeboat::feeds::watcher::{FeedSource, Watcher};
 use lifeboat::feeds::{FeedError, ParseContext, ProviderHealth};
 use lifeboat::ports::chat::ChannelId;
 use lifeboat::ports::clock::TokioClock;
 use lifeboat::ports::store::EventStore;
+use lifeboat::service::watcher::{FeedSource, Watcher};
 use lifeboat::store::SledStore;
 use lifeboat::toml_source::TomlSource;
 

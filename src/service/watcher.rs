@@ -11,13 +11,13 @@ use serde_json::json;
 use tokio::sync::{mpsc, watch};
 use tracing::{Instrument, info_span, instrument, warn};
 
-use super::fetch::{FeedSpec, Fetched, Fetcher, Validators};
-use super::monitor::{AlertView, Effect, FeedInfo, Monitor, WatchSettings};
-use super::{FeedError, ProviderHealth};
 use crate::chat::render::{self, ProviderInfo};
 use crate::config::{Config, WatchConfig};
 use crate::domain::event::NewEvent;
 use crate::domain::{Actor, HealthLevel};
+use crate::feeds::fetch::{FeedSpec, Fetched, Fetcher, Validators};
+use crate::feeds::monitor::{AlertView, Effect, FeedInfo, Monitor, WatchSettings};
+use crate::feeds::{FeedError, ProviderHealth};
 use crate::ports::chat::{ChannelId, Chat, MessageRef};
 use crate::ports::clock::Clock;
 use crate::ports::store::EventStore;

@@ -6,7 +6,6 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -16,65 +15,9 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::ports::chat::ChatHealth;
 use crate::ports::store::EventStore;
 use crate::store::backup;
-
-/// Whether the chat connection is up; `Err` says why not.
-#[async_trait]
-pub trait ChatHealth: Send + Sync {
-    async fn check(&self) -> Result<(), String>;
-}
-
-/// The console: commands come from this process's own terminal, which is there as long as
-/// the process is.
-pub struct Console;
-
-#[async_trait]
-impl ChatHealth for Console {
-    async fn check(&self) -> Result<(), String> {
-        Ok(())
-    }
-}
-
-/// Discord: up when every gateway shard is connected. The shard manager exists only once the
-/// client is built, after the server is already answering, hence `connect`.
-#[derive(Default)]
-pub struct DiscordGateway {
-    shards: std::sync::OnceLock<Arc<serenity::gateway::ShardManager>>,
-}
-
-impl DiscordGateway {
-    /// Starts reporting on this client's shards.
-    pub fn connect(&self, shards: Arc<serenity::gateway::ShardManager>) {
-        let _ = self.shards.set(shards);
-    }
-}
-
-#[async_trait]
-impl ChatHealth for DiscordGateway {
-    async fn check(&self) -> Result<(), String> {
-        let Some(shards) = self.shards.get() else {
-            return Err("the Discord client is not started yet".into());
-        };
-        let runners = shards.runners.lock().await;
-        if runners.is_empty() {
-            return Err("the Discord gateway has no shard running".into());
-        }
-        let down: Vec<String> = runners
-            .iter()
-            .filter(|(_, info)| info.stage != serenity::gateway::ConnectionStage::Connected)
-            .map(|(id, info)| format!("shard {id} is {}", info.stage))
-            .collect();
-        if down.is_empty() {
-            Ok(())
-        } else {
-            Err(format!(
-                "the Discord gateway is not connected: {}",
-                down.join(", ")
-            ))
-        }
-    }
-}
 
 /// What the endpoints look at.
 pub struct Ops {
