@@ -7,15 +7,16 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use lifeboat::chat::console::ConsoleChat;
 use lifeboat::chat::discord;
 use lifeboat::config::{Config, DEFAULT_CONFIG_PATH, FeedKind};
 use lifeboat::domain::event::Verdict;
 use lifeboat::feeds::fetch::FeedSpec;
-use lifeboat::ports::chat::ChannelId;
 use lifeboat::ports::clock::TokioClock;
 use lifeboat::ports::store::EventStore;
-use lifeboat::service::watcher::Watcher;
+use lifeboat::service::app::{
+    ConfigUse, FAILURE, UNAVAILABLE, load_all, load_config, report_config_errors,
+};
+use lifeboat::service::env::reading_step_env;
 use lifeboat::store::SledStore;
 use lifeboat::telemetry::{self, LogFormat};
 
@@ -198,10 +199,6 @@ enum ExportFormat {
     Html,
 }
 
-/// Exit codes: 0 success, 1 failure (invalid input, broken chain), 2 not possible here.
-const FAILURE: u8 = 1;
-const UNAVAILABLE: u8 = 2;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The bot says what it connects to and resumes; one-shot commands stay quiet but for trouble.
@@ -226,7 +223,7 @@ fn main() -> ExitCode {
         Command::Store {
             action: StoreAction::Restore { file, data_dir },
         } => store_restore(&file, &data_dir),
-        Command::Run { config, console } => block_on(run(&config, console)),
+        Command::Run { config, console } => block_on(lifeboat::service::app::run(&config, console)),
         Command::Feed {
             kind,
             url,
@@ -323,20 +320,6 @@ fn parse_param(text: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("`{text}` is not NAME=VALUE"))
 }
 
-/// Loads the config and the runbooks, reporting every problem; `None` when invalid.
-fn load_all(config_path: &Path, command: &str) -> Option<lifeboat::check::Checked> {
-    match lifeboat::check::check(config_path) {
-        Ok(checked) => Some(checked),
-        Err(errors) => {
-            for error in &errors {
-                eprintln!("{error}");
-            }
-            eprintln!("lifeboat {command}: the configuration is invalid; see `lifeboat check`");
-            None
-        }
-    }
-}
-
 /// `lifeboat plan`: what each step would change, writing nothing.
 async fn plan(
     config_path: &Path,
@@ -361,19 +344,8 @@ async fn plan(
         return ExitCode::from(FAILURE);
     };
     let config = Arc::new(checked.config.config.clone());
-    let env = lifeboat::steps::StepEnv {
-        aws: lifeboat::ports::aws::AwsEdges::connect(&config.aws).await,
-        http: lifeboat::ports::http::client(),
-        // A plan never posts: anything it would say goes nowhere.
-        chat: Arc::new(lifeboat::chat::recorder::RecordingChat::new()),
-        channel: ChannelId("plan".into()),
-        answers: Arc::default(),
-        secrets: Arc::new(lifeboat::config::ProcessEnv),
-        llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
-        clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
-        comms: Default::default(),
-        config,
-    };
+    // A plan never posts: anything it would say goes nowhere.
+    let env = reading_step_env(config, Arc::new(TokioClock::new()), "plan").await;
     let plan = lifeboat::engine::plan::plan(&env, runbook, &params).await;
     if json {
         match serde_json::to_string_pretty(&plan) {
@@ -390,337 +362,10 @@ async fn plan(
     ExitCode::SUCCESS
 }
 
-/// `lifeboat run`: the watcher (and, as they land, the chat commands) until Ctrl-C or SIGTERM.
-async fn run(config_path: &Path, console: bool) -> ExitCode {
-    // First of all, so that a stop asked for during start-up is graceful too.
-    let signalled = shutdown_signals();
-    let Some(checked) = load_all(config_path, "run") else {
-        return ExitCode::from(FAILURE);
-    };
-    let config = Arc::new(checked.config.config.clone());
-    let runbooks = checked.runbooks.runbooks.clone();
-    // Discord when a token is set (and --console is not given), else the terminal.
-    let discord = match (&config.discord, console) {
-        (Some(d), false) => d.token().map(|token| (d.clone(), token)),
-        _ => None,
-    };
-    let guild = match &discord {
-        Some((d, _)) => match d.guild_id.as_deref().map(discord::snowflake) {
-            Some(Ok(id)) => Some(id),
-            Some(Err(err)) => {
-                eprintln!("lifeboat run: [discord] guild_id: {err}");
-                return ExitCode::from(FAILURE);
-            }
-            None => {
-                eprintln!("lifeboat run: [discord] guild_id is required to run on Discord");
-                return ExitCode::from(FAILURE);
-            }
-        },
-        None => None,
-    };
-    let store = match SledStore::open(&config.store.data_dir) {
-        Ok(store) => Arc::new(store),
-        Err(err) => {
-            eprintln!("lifeboat run: {err}");
-            return ExitCode::from(FAILURE);
-        }
-    };
-    let channel = ChannelId(
-        config
-            .discord
-            .as_ref()
-            .and_then(|d| d.incident_channel_id.clone())
-            .unwrap_or_else(|| "incident".to_owned()),
-    );
-    let chat: Arc<dyn lifeboat::ports::chat::Chat> = match &discord {
-        Some((d, token)) => Arc::new(discord::DiscordChat::new(Arc::new(discord::build_http(
-            token,
-            d.api_base.as_deref(),
-        )))),
-        None => Arc::new(ConsoleChat::stdout()),
-    };
-    let env = lifeboat::steps::StepEnv {
-        aws: lifeboat::ports::aws::AwsEdges::connect(&config.aws).await,
-        http: lifeboat::ports::http::client(),
-        chat: chat.clone(),
-        channel: channel.clone(),
-        answers: Arc::default(),
-        secrets: Arc::new(lifeboat::config::ProcessEnv),
-        llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
-        clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
-        comms: Default::default(),
-        config: config.clone(),
-    };
-    let engine = lifeboat::engine::Engine::new(env, store.clone());
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let gateway_health = Arc::new(lifeboat::chat::discord::DiscordGateway::default());
-    let chat_health: Arc<dyn lifeboat::ports::chat::ChatHealth> = if discord.is_some() {
-        gateway_health.clone()
-    } else {
-        Arc::new(lifeboat::chat::console::Console)
-    };
-    let serving = if config.server.enabled {
-        match start_server(&config.server, store.clone(), chat_health, stopped.clone()).await {
-            Ok(task) => Some(task),
-            Err(code) => return code,
-        }
-    } else {
-        None
-    };
-    let backups = config.store.backup_dir.clone().map(|dir| {
-        println!(
-            "Backing up the event log to {} every {} (keeping {}).",
-            dir.display(),
-            config.store.backup_every,
-            config.store.backup_keep
-        );
-        tokio::spawn(lifeboat::store::backup::scheduled(
-            store.clone(),
-            dir,
-            config.store.backup_every.get(),
-            config.store.backup_keep,
-            stopped.clone(),
-        ))
-    });
-    lifeboat::metrics::prime(
-        &config
-            .feeds
-            .iter()
-            .map(|f| f.name.as_str())
-            .collect::<Vec<_>>(),
-        &config
-            .providers
-            .iter()
-            .map(|p| p.name.as_str())
-            .collect::<Vec<_>>(),
-        &runbooks
-            .iter()
-            .map(|r| {
-                let kinds = r.steps.iter().map(|s| s.action.kind().as_str()).collect();
-                (r.name.as_str(), kinds)
-            })
-            .collect::<Vec<_>>(),
-        if discord.is_some() {
-            "discord"
-        } else {
-            "console"
-        },
-    );
-    if discord.is_some() {
-        println!(
-            "Lifeboat is watching {} feed{} (Discord, AWS {:?}). Ctrl-C stops.",
-            config.feeds.len(),
-            if config.feeds.len() == 1 { "" } else { "s" },
-            config.aws.mode
-        );
-    } else {
-        println!(
-            "Lifeboat is watching {} feed{} (console, AWS {:?}). Alerts appear below; type /help for commands; Ctrl-C stops.",
-            config.feeds.len(),
-            if config.feeds.len() == 1 { "" } else { "s" },
-            config.aws.mode
-        );
-    }
-    // A stop asked for during start-up reaches the engine at once, so no run starts a step.
-    let mut early_stop = signalled.clone();
-    let stopping_engine = engine.clone();
-    tokio::spawn(async move {
-        if early_stop.wait_for(|stop| *stop).await.is_ok() {
-            stopping_engine.begin_shutdown();
-        }
-    });
-    let recovered = if *signalled.borrow() {
-        engine.begin_shutdown();
-        println!("Stop asked for during start-up: unfinished runs resume on the next start.");
-        Ok(Vec::new())
-    } else {
-        engine.recover(&runbooks)
-    };
-    match recovered {
-        Ok(resumed) if !resumed.is_empty() => {
-            let ids: Vec<String> = resumed.iter().map(|h| h.run.to_string()).collect();
-            println!(
-                "Resuming unfinished run(s) from the log: {}",
-                ids.join(", ")
-            );
-        }
-        Ok(_) => {}
-        Err(err) => eprintln!("lifeboat run: cannot read unfinished runs: {err}"),
-    }
-    // RTO checkpoints, reminders and the RPO watch, until the same stop as the watcher.
-    let scheduler = match lifeboat::service::scheduler::Scheduler::new(
-        engine.env().clone(),
-        runbooks.clone(),
-        store.clone(),
-        Arc::new(TokioClock::new()),
-    ) {
-        Ok(scheduler) => scheduler,
-        Err(err) => {
-            eprintln!("lifeboat run: {err}");
-            return ExitCode::from(FAILURE);
-        }
-    };
-    let mut scheduler_stop = stopped.clone();
-    let scheduling = tokio::spawn(scheduler.run(async move {
-        let _ = scheduler_stop.wait_for(|stop| *stop).await;
-    }));
-    let runbook_names: Vec<String> = runbooks.iter().map(|r| r.name.clone()).collect();
-    let bot = Arc::new(lifeboat::chat::bot::Bot::new(
-        config.clone(),
-        runbooks,
-        engine.clone(),
-        store.clone(),
-    ));
-    let watcher = Watcher::new(
-        &config,
-        store.clone(),
-        chat,
-        channel,
-        Arc::new(TokioClock::new()),
-    );
-    let watching = tokio::spawn(watcher.run(stopped));
-    let code = match (discord, guild) {
-        (Some((d, token)), Some(guild)) => {
-            let gateway = (engine.clone(), gateway_health);
-            serve_discord(&d, &token, guild, bot, runbook_names, gateway, signalled).await
-        }
-        _ => {
-            let commands = tokio::spawn(lifeboat::chat::console::command_loop(
-                bot,
-                tokio::io::BufReader::new(tokio::io::stdin()),
-            ));
-            wait_for_shutdown_signal(signalled).await;
-            // No new commands, no new runs; running steps get the grace below.
-            engine.begin_shutdown();
-            commands.abort();
-            ExitCode::SUCCESS
-        }
-    };
-    engine.begin_shutdown();
-    // Printed once command intake has stopped (operators and tests wait for this line).
-    println!("Stopping: no new commands are taken; running steps may finish first.");
-    let grace = config.server.shutdown_grace;
-    let unfinished = engine.drain(grace.get()).await;
-    if !unfinished.is_empty() {
-        let ids: Vec<String> = unfinished.iter().map(ToString::to_string).collect();
-        println!(
-            "The shutdown grace of {grace} ran out with run(s) mid-step: {}. They resume on the next start.",
-            ids.join(", ")
-        );
-    }
-    let _ = stop.send(true);
-    let _ = watching.await;
-    let _ = scheduling.await;
-    if let Some(task) = serving {
-        let _ = task.await;
-    }
-    if let Some(task) = backups {
-        let _ = task.await;
-    }
-    if let Err(err) = store.flush() {
-        eprintln!("lifeboat run: flushing the event log failed: {err}");
-        return ExitCode::from(FAILURE);
-    }
-    println!("Lifeboat stopped.");
-    code
-}
-
-/// The Discord side of `lifeboat run`: register when configured, then serve interactions
-/// until Ctrl-C or SIGTERM (or until the gateway gives up).
-async fn serve_discord(
-    config: &lifeboat::config::DiscordConfig,
-    token: &lifeboat::config::Secret,
-    guild: u64,
-    bot: Arc<lifeboat::chat::bot::Bot>,
-    runbooks: Vec<String>,
-    (engine, health): (
-        lifeboat::engine::Engine,
-        Arc<lifeboat::chat::discord::DiscordGateway>,
-    ),
-    signalled: tokio::sync::watch::Receiver<bool>,
-) -> ExitCode {
-    let incident_channel = config
-        .incident_channel_id
-        .as_deref()
-        .and_then(|c| c.parse::<u64>().ok());
-    let handler =
-        discord::Handler::new(bot, guild, runbooks).with_incident_channel(incident_channel);
-    let mut client = match discord::client(token, config.api_base.as_deref(), handler).await {
-        Ok(client) => client,
-        Err(err) => {
-            eprintln!("lifeboat run: cannot set up the Discord client: {err}");
-            return ExitCode::from(FAILURE);
-        }
-    };
-    if config.register_on_start {
-        match discord::register(&client.http, guild).await {
-            Ok(n) => println!("Registered {n} slash commands."),
-            Err(err) => eprintln!("lifeboat run: registering the slash commands failed: {err}"),
-        }
-    }
-    let shards = client.shard_manager.clone();
-    health.connect(shards.clone());
-    let mut gateway = tokio::spawn(async move { client.start().await });
-    let code = tokio::select! {
-        () = wait_for_shutdown_signal(signalled) => {
-            // No new runs; closing the gateway below stops new commands. Progress still
-            // reaches the channel over REST while running steps finish.
-            engine.begin_shutdown();
-            ExitCode::SUCCESS
-        }
-        ended = &mut gateway => {
-            match ended {
-                Ok(Err(err)) => eprintln!("lifeboat run: the Discord connection ended: {err}"),
-                Ok(Ok(())) => eprintln!("lifeboat run: the Discord connection ended"),
-                Err(err) => eprintln!("lifeboat run: the Discord task failed: {err}"),
-            }
-            ExitCode::from(FAILURE)
-        }
-    };
-    shards.shutdown_all().await;
-    gateway.abort();
-    code
-}
-
-/// Binds the operators' endpoints and serves them until `stopped`; the bound address is
-/// printed (a `:0` port in the config picks a free one).
-async fn start_server(
-    server: &lifeboat::config::ServerConfig,
-    store: Arc<SledStore>,
-    chat: Arc<dyn lifeboat::ports::chat::ChatHealth>,
-    stopped: tokio::sync::watch::Receiver<bool>,
-) -> Result<tokio::task::JoinHandle<()>, ExitCode> {
-    let listener = match lifeboat::service::server::bind(server.listen).await {
-        Ok(listener) => listener,
-        Err(err) => {
-            eprintln!(
-                "lifeboat run: cannot serve /healthz and /metrics on {}: {err} (change [server] listen, or set enabled = false)",
-                server.listen
-            );
-            return Err(ExitCode::from(FAILURE));
-        }
-    };
-    let bound = listener.local_addr().unwrap_or(server.listen);
-    println!("Health and metrics on http://{bound} (/healthz, /metrics, /backup).");
-    let ops = Arc::new(lifeboat::service::server::Ops { store, chat });
-    Ok(tokio::spawn(async move {
-        if let Err(err) = lifeboat::service::server::serve(listener, ops, stopped).await {
-            tracing::error!(error = %err, "the health and metrics server stopped");
-        }
-    }))
-}
-
 /// `lifeboat register`: PUT the slash command list to the configured guild.
 async fn register(config_path: &Path) -> ExitCode {
-    let config = match Config::load(config_path) {
-        Ok(loaded) => loaded.config,
-        Err(errors) => {
-            for error in errors {
-                eprintln!("{error}");
-            }
-            eprintln!("lifeboat register: the configuration is invalid; see `lifeboat check`");
-            return ExitCode::from(FAILURE);
-        }
+    let Some(config) = load_config(config_path, "register", ConfigUse::Required) else {
+        return ExitCode::from(FAILURE);
     };
     let Some(d) = &config.discord else {
         eprintln!("lifeboat register: the config has no [discord] section");
@@ -757,59 +402,6 @@ async fn register(config_path: &Path) -> ExitCode {
     }
 }
 
-/// SIGTERM and SIGINT (Ctrl-C), registered at once rather than at the first wait: a signal
-/// that arrives while `lifeboat run` is still starting is kept and stops it gracefully once it
-/// is up, instead of killing it with the default action and the log unflushed. The receiver
-/// turns true at the first one.
-fn shutdown_signals() -> tokio::sync::watch::Receiver<bool> {
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) {
-            tokio::spawn(async move {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
-                }
-                let _ = tx.send(true);
-                // A second one means "now": a hung start-up or drain can still be killed.
-                let interrupt = tokio::select! {
-                    _ = term.recv() => false,
-                    _ = int.recv() => true,
-                };
-                force_exit(interrupt);
-            });
-            return rx;
-        }
-    }
-    tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
-        let _ = tx.send(true);
-        let _ = tokio::signal::ctrl_c().await;
-        force_exit(true);
-    });
-    rx
-}
-
-/// The exit code after a second stop signal: the shell's 128 + the signal's number.
-fn forced_exit_code(interrupt: bool) -> u8 {
-    if interrupt { 130 } else { 143 }
-}
-
-/// Leaves at once, without the graceful stop (the log's writes so far are durable).
-fn force_exit(interrupt: bool) -> ! {
-    eprintln!("lifeboat run: second stop signal; exiting now without waiting for running steps");
-    std::process::exit(i32::from(forced_exit_code(interrupt)))
-}
-
-async fn wait_for_shutdown_signal(mut signalled: tokio::sync::watch::Receiver<bool>) {
-    let _ = signalled.wait_for(|stop| *stop).await;
-}
-
 impl From<ExportFormat> for lifeboat::timeline::Format {
     fn from(format: ExportFormat) -> Self {
         match format {
@@ -829,15 +421,8 @@ fn export(
     out: Option<PathBuf>,
     config_path: &Path,
 ) -> ExitCode {
-    let config = match Config::load(config_path) {
-        Ok(loaded) => loaded.config,
-        Err(errors) => {
-            for error in &errors {
-                eprintln!("{error}");
-            }
-            eprintln!("lifeboat export: the config (for the objectives) is invalid");
-            return ExitCode::from(FAILURE);
-        }
+    let Some(config) = load_config(config_path, "export", ConfigUse::Objectives) else {
+        return ExitCode::from(FAILURE);
     };
     let data_dir = data_dir.unwrap_or_else(|| config.store.data_dir.clone());
     if !data_dir.is_dir() {
@@ -1001,19 +586,8 @@ async fn readiness(config_path: &Path, data_dir: Option<PathBuf>) -> ExitCode {
     let config = Arc::new(checked.config.config.clone());
     let data_dir = data_dir.unwrap_or_else(|| config.store.data_dir.clone());
     let drill_log = lifeboat::store::drill_logs::drill_events(&data_dir, true);
-    let env = lifeboat::steps::StepEnv {
-        aws: lifeboat::ports::aws::AwsEdges::connect(&config.aws).await,
-        http: lifeboat::ports::http::client(),
-        // Readiness only reads: anything a step would say goes nowhere.
-        chat: Arc::new(lifeboat::chat::recorder::RecordingChat::new()),
-        channel: ChannelId("readiness".into()),
-        answers: Arc::default(),
-        secrets: Arc::new(lifeboat::config::ProcessEnv),
-        llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
-        clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
-        comms: Default::default(),
-        config,
-    };
+    // Readiness only reads: anything a step would say goes nowhere.
+    let env = reading_step_env(config, Arc::new(TokioClock::new()), "readiness").await;
     let report = lifeboat::readiness::run(&env, &checked.runbooks.runbooks, &drill_log).await;
     print!("{}", report.render());
     if report.ready() {
@@ -1091,12 +665,7 @@ async fn store_backup(out: &Path, data_dir: Option<PathBuf>, config_path: &Path)
         (Some(dir), _) => dir,
         (None, Ok(config)) => config.store.data_dir.clone(),
         (None, Err(errors)) => {
-            eprintln!(
-                "lifeboat store backup: no --data-dir given and the config could not be read:"
-            );
-            for error in errors {
-                eprintln!("  {error}");
-            }
+            report_config_errors("store backup", errors, ConfigUse::DataDir);
             return ExitCode::from(FAILURE);
         }
     };
@@ -1128,7 +697,7 @@ async fn store_backup(out: &Path, data_dir: Option<PathBuf>, config_path: &Path)
                     return ExitCode::from(FAILURE);
                 }
             };
-            match fetch_backup(server.listen).await {
+            match backup::fetch_backup(server.listen).await {
                 Ok(bytes) => backup::read(bytes.as_slice())
                     .and_then(|(_, summary)| backup::save_bytes(&bytes, out).map(|()| summary)),
                 Err(err) => {
@@ -1158,25 +727,6 @@ async fn store_backup(out: &Path, data_dir: Option<PathBuf>, config_path: &Path)
     }
 }
 
-/// GET /backup from the running bot (an unspecified listen address is reached on loopback).
-async fn fetch_backup(listen: std::net::SocketAddr) -> anyhow::Result<Vec<u8>> {
-    let mut addr = listen;
-    if addr.ip().is_unspecified() {
-        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-    }
-    let response = reqwest::Client::new()
-        .get(format!("http://{addr}/backup"))
-        .timeout(std::time::Duration::from_secs(300))
-        .send()
-        .await?;
-    let status = response.status();
-    let body = response.bytes().await?;
-    if !status.is_success() {
-        anyhow::bail!("{status}: {}", String::from_utf8_lossy(&body));
-    }
-    Ok(body.to_vec())
-}
-
 /// `lifeboat store restore`: a verified backup into a new log, then the same check as
 /// `audit verify`.
 fn store_restore(file: &Path, data_dir: &Path) -> ExitCode {
@@ -1198,17 +748,9 @@ fn store_restore(file: &Path, data_dir: &Path) -> ExitCode {
 fn audit_verify(data_dir: Option<PathBuf>, config: &Path) -> ExitCode {
     let data_dir = match data_dir {
         Some(dir) => dir,
-        None => match Config::load(config) {
-            Ok(loaded) => loaded.config.store.data_dir,
-            Err(errors) => {
-                eprintln!(
-                    "lifeboat audit verify: no --data-dir given and the config could not be read:"
-                );
-                for error in errors {
-                    eprintln!("  {error}");
-                }
-                return ExitCode::from(FAILURE);
-            }
+        None => match load_config(config, "audit verify", ConfigUse::DataDir) {
+            Some(config) => config.store.data_dir,
+            None => return ExitCode::from(FAILURE),
         },
     };
     if !data_dir.is_dir() {
@@ -1241,16 +783,5 @@ fn audit_verify(data_dir: Option<PathBuf>, config: &Path) -> ExitCode {
             eprintln!("lifeboat audit verify: {err}");
             ExitCode::from(FAILURE)
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::forced_exit_code;
-
-    #[test]
-    fn a_forced_exit_reports_the_second_signal_as_the_shell_does() {
-        assert_eq!(forced_exit_code(true), 130, "SIGINT is 2");
-        assert_eq!(forced_exit_code(false), 143, "SIGTERM is 15");
     }
 }

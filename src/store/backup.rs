@@ -445,6 +445,25 @@ pub async fn scheduled(
     }
 }
 
+/// GET /backup from the running bot (an unspecified listen address is reached on loopback).
+pub async fn fetch_backup(listen: std::net::SocketAddr) -> anyhow::Result<Vec<u8>> {
+    let mut addr = listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let response = reqwest::Client::new()
+        .get(format!("http://{addr}/backup"))
+        .timeout(std::time::Duration::from_secs(300))
+        .send()
+        .await?;
+    let status = response.status();
+    let body = response.bytes().await?;
+    if !status.is_success() {
+        anyhow::bail!("{status}: {}", String::from_utf8_lossy(&body));
+    }
+    Ok(body.to_vec())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
