@@ -462,28 +462,6 @@ fn export(
     }
 }
 
-/// Writes the incident's post-mortem in every format beside the drill's log.
-fn write_postmortems(
-    data_dir: &Path,
-    incident: &lifeboat::domain::IncidentId,
-    config: &Config,
-) -> anyhow::Result<Vec<PathBuf>> {
-    use lifeboat::timeline::{Format, render};
-    let store = SledStore::open(data_dir)?;
-    let events = store.all()?;
-    drop(store);
-    let dir = PathBuf::from(format!("{}.postmortem", data_dir.display()));
-    std::fs::create_dir_all(&dir)?;
-    let mut paths = Vec::new();
-    for format in [Format::Markdown, Format::Json, Format::Csv, Format::Html] {
-        let text = render(&events, incident, format, &config.objectives)?;
-        let path = dir.join(format!("{incident}.{}", format.extension()));
-        std::fs::write(&path, text)?;
-        paths.push(path);
-    }
-    Ok(paths)
-}
-
 /// `lifeboat drill`: a simulated disaster, offline, measured against the objectives.
 async fn drill(scenario: &str, config_path: &Path, data_dir: Option<PathBuf>) -> ExitCode {
     let scenario: lifeboat::domain::Scenario = match scenario.parse() {
@@ -503,11 +481,12 @@ async fn drill(scenario: &str, config_path: &Path, data_dir: Option<PathBuf>) ->
             chrono::Utc::now().format("%Y%m%d-%H%M%S")
         ))
     });
-    let outcomes = lifeboat::drill::run(
+    let outcomes = lifeboat::service::drill::run(
         &checked.config.config,
         &checked.runbooks.runbooks,
         scenario,
         &data_dir,
+        Arc::new(TokioClock::new()),
     )
     .await;
     match outcomes {
@@ -519,7 +498,11 @@ async fn drill(scenario: &str, config_path: &Path, data_dir: Option<PathBuf>) ->
                 data_dir.display(),
                 data_dir.display()
             );
-            match write_postmortems(&data_dir, &drilled.incident, &checked.config.config) {
+            match lifeboat::service::drill::write_postmortems(
+                &data_dir,
+                &drilled.incident,
+                &checked.config.config,
+            ) {
                 Ok(paths) => {
                     println!("post-mortem of {}:", drilled.incident);
                     for path in paths {

@@ -24,6 +24,7 @@ use crate::ports::chat::{
     incident_channel, incident_thread,
 };
 use crate::ports::clock::Clock;
+use crate::ports::drill::{DrillReport, Drills};
 use crate::ports::store::EventStore;
 use crate::runbook::Runbook;
 use crate::runbook::state::{RunStatus, fold};
@@ -82,6 +83,9 @@ pub struct Bot {
     drilling: Arc<AtomicBool>,
     /// The process's clock (from the engine's environment): ids, expiries, clocks shown.
     clock: Arc<dyn Clock>,
+    /// Running drills and reading the finished ones (`None`: a bot that cannot start drills,
+    /// such as the one inside a drill).
+    drills: Option<Arc<dyn Drills>>,
 }
 
 fn actor(p: &Person) -> Actor {
@@ -109,9 +113,17 @@ impl Bot {
             incident: Mutex::new(None),
             drilling: Arc::new(AtomicBool::new(false)),
             clock: env.clock,
+            drills: None,
         };
         bot.restore();
         bot
+    }
+
+    /// Lets this bot start drills (`/drill start`) and read the finished ones beside its log
+    /// (`/dr readiness`).
+    pub fn with_drills(mut self, drills: Arc<dyn Drills>) -> Self {
+        self.drills = Some(drills);
+        self
     }
 
     /// Pending requests and the open incident survive a restart: they are read back from
@@ -429,14 +441,12 @@ impl Bot {
     /// are read from this log and the `drill-*` logs beside it.
     async fn readiness(&self) -> Reply {
         let mut events = crate::readiness::store_events(self.store.as_ref());
-        let data_dir = self.config.store.data_dir.clone();
-        match tokio::task::spawn_blocking(move || {
-            crate::store::drill_logs::drill_events(&data_dir, false)
-        })
-        .await
-        {
-            Ok(mut drills) => events.append(&mut drills),
-            Err(err) => tracing::warn!(error = %err, "reading the drill logs failed"),
+        if let Some(drills) = self.drills.clone() {
+            let data_dir = self.config.store.data_dir.clone();
+            match tokio::task::spawn_blocking(move || drills.logged_events(&data_dir)).await {
+                Ok(mut drills) => events.append(&mut drills),
+                Err(err) => tracing::warn!(error = %err, "reading the drill logs failed"),
+            }
         }
         let report = crate::readiness::run(self.engine.env(), &self.runbooks, &events).await;
         // The verdict first: a long report may be cut to fit one chat message.
@@ -895,10 +905,13 @@ impl Bot {
     /// drills); its summary and its Markdown post-mortem, both marked as a drill, are posted
     /// to the incident channel.
     fn drill(&self, scenario: Scenario, who: &Person) -> Reply {
+        let Some(drills) = self.drills.clone() else {
+            return Reply::private("drills cannot be started from here");
+        };
         if self.drilling.swap(true, Ordering::SeqCst) {
             return Reply::private("a drill is already running; wait for its results");
         }
-        let name = scenario_name(scenario);
+        let name = scenario.as_str();
         let dir = self.config.store.data_dir.join(format!(
             "drill-{}",
             self.clock.now().format("%Y%m%d-%H%M%S-%3f")
@@ -917,8 +930,8 @@ impl Bot {
         let env = self.engine.env().clone();
         let drilling = DrillRunning(self.drilling.clone());
         tokio::spawn(async move {
-            let (message, files) = match drill_report(&config, &runbooks, scenario, &dir).await {
-                Ok(report) => report,
+            let (message, files) = match drills.run(&config, &runbooks, scenario, &dir).await {
+                Ok(report) => drill_message(name, &report),
                 Err(err) => {
                     tracing::error!(error = format!("{err:#}"), "the drill failed");
                     (text(format!("🧪 DRILL {name} failed: {err:#}")), Vec::new())
@@ -978,43 +991,21 @@ impl Drop for DrillRunning {
     }
 }
 
-/// Runs the drill and builds its report: the summary, and its Markdown post-mortem marked
-/// as a drill.
-async fn drill_report(
-    config: &Config,
-    runbooks: &[Runbook],
-    scenario: Scenario,
-    dir: &std::path::Path,
-) -> anyhow::Result<(Message, Vec<Attachment>)> {
-    let drilled = crate::drill::run(config, runbooks, scenario, dir).await?;
-    let events = crate::store::SledStore::open(dir)?.all()?;
-    let markdown = timeline::render(
-        &events,
-        &drilled.incident,
-        Format::Markdown,
-        &config.objectives,
-    )?;
-    let name = scenario_name(scenario);
+/// A finished drill's report: its summary, and its Markdown post-mortem marked as a drill.
+fn drill_message(name: &str, report: &DrillReport) -> (Message, Vec<Attachment>) {
     let message = text(format!(
         "🧪 DRILL {name} finished (simulated; the live log is untouched)\n```{}```",
-        crate::drill::summary(&drilled.outcomes)
+        report.summary
     ));
     let file = Attachment {
-        filename: format!("drill-{}.md", drilled.incident),
+        filename: format!("drill-{}.md", report.incident),
         bytes: format!(
-            "> **DRILL** ({name}): every event below was simulated by a Lifeboat drill.\n\n{markdown}"
+            "> **DRILL** ({name}): every event below was simulated by a Lifeboat drill.\n\n{}",
+            report.postmortem
         )
         .into_bytes(),
     };
-    Ok((message, vec![file]))
-}
-
-fn scenario_name(scenario: Scenario) -> &'static str {
-    match scenario {
-        Scenario::HerokuOutage => "heroku-outage",
-        Scenario::OpenaiOutage => "openai-outage",
-        Scenario::Both => "both",
-    }
+    (message, vec![file])
 }
 
 /// How a channel is named in a message (a Discord mention for snowflakes).

@@ -137,6 +137,17 @@ pub enum Scenario {
     Both,
 }
 
+impl Scenario {
+    /// The name `lifeboat drill` and `/drill start` take.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scenario::HerokuOutage => "heroku-outage",
+            Scenario::OpenaiOutage => "openai-outage",
+            Scenario::Both => "both",
+        }
+    }
+}
+
 impl FromStr for Scenario {
     type Err = String;
 

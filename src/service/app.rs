@@ -12,6 +12,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::drill::ChatDrills;
 use super::env::step_env;
 use super::scheduler::Scheduler;
 use super::shutdown::{shutdown_signals, wait_for_shutdown_signal};
@@ -196,12 +197,10 @@ pub async fn run(config_path: &Path, console: bool) -> ExitCode {
         let _ = scheduler_stop.wait_for(|stop| *stop).await;
     }));
     let runbook_names: Vec<String> = runbooks.iter().map(|r| r.name.clone()).collect();
-    let bot = Arc::new(Bot::new(
-        config.clone(),
-        runbooks,
-        engine.clone(),
-        store.clone(),
-    ));
+    let bot = Arc::new(
+        Bot::new(config.clone(), runbooks, engine.clone(), store.clone())
+            .with_drills(Arc::new(ChatDrills::new(clock.clone()))),
+    );
     let watcher = Watcher::new(&config, store.clone(), chat, channel, clock);
     let watching = tokio::spawn(watcher.run(stopped));
     let code = match discord {

@@ -3,6 +3,7 @@
 //! (feed [`watcher`], [`scheduler`]) and the operators' HTTP [`server`].
 
 pub mod app;
+pub mod drill;
 pub mod env;
 pub mod scheduler;
 pub mod server;

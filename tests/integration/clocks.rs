@@ -27,6 +27,7 @@ use lifeboat::ports::chat::{ChannelId, Message};
 use lifeboat::ports::clock::{Clock, TokioClock};
 use lifeboat::ports::store::EventStore;
 use lifeboat::runbook::{Runbook, load_file};
+use lifeboat::service::drill::ChatDrills;
 use lifeboat::service::scheduler::Scheduler;
 use lifeboat::steps::StepEnv;
 use lifeboat::steps::confirm::Answers;
@@ -705,7 +706,8 @@ async fn a_drill_started_from_chat_is_kept_beside_the_log_and_counted_by_the_rem
         loaded.runbooks.clone(),
         Engine::new(env.clone(), store.clone()),
         store.clone(),
-    );
+    )
+    .with_drills(Arc::new(ChatDrills::new(env.clock.clone())));
     let reply = bot
         .handle(
             command("/drill start both"),
@@ -1133,12 +1135,14 @@ async fn a_chat_drill_never_uses_the_configured_aws_endpoint() {
         clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
         comms: Default::default(),
     };
+    let drills = Arc::new(ChatDrills::new(env.clock.clone()));
     let bot = Bot::new(
         config.clone(),
         loaded.runbooks.clone(),
         Engine::new(env, store.clone()),
         store,
-    );
+    )
+    .with_drills(drills);
     bot.handle(
         command("/drill start both"),
         &person("alice", &["responder"]),

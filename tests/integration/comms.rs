@@ -1761,11 +1761,12 @@ async fn a_drill_never_reaches_the_real_teams_pagerduty_or_clients() {
         timeout: lifeboat::duration::HumanDuration::from_secs(5),
     });
     let data = dir.path().join("log");
-    let drilled = lifeboat::drill::run(
+    let drilled = lifeboat::service::drill::run(
         &config,
         &checked.runbooks.runbooks,
         lifeboat::domain::Scenario::HerokuOutage,
         &data,
+        std::sync::Arc::new(lifeboat::ports::clock::TokioClock::new()),
     )
     .await
     .unwrap_or_else(|e| panic!("{e:#}"));

@@ -21,6 +21,7 @@ use lifeboat::ports::aws::AwsEdges;
 use lifeboat::ports::chat::{ChannelId, Chat, Message};
 use lifeboat::ports::store::EventStore;
 use lifeboat::runbook::load_file;
+use lifeboat::service::drill::ChatDrills;
 use lifeboat::steps::StepEnv;
 use lifeboat::store::SledStore;
 use lifeboat::toml_source::TomlSource;
@@ -273,12 +274,10 @@ async fn serve(
         comms: Default::default(),
     };
     let engine = Engine::new(env, store.clone());
-    let bot = Arc::new(Bot::new(
-        config.clone(),
-        runbooks.to_vec(),
-        engine,
-        store.clone(),
-    ));
+    let drills = Arc::new(ChatDrills::new(engine.env().clock.clone()));
+    let bot = Arc::new(
+        Bot::new(config.clone(), runbooks.to_vec(), engine, store.clone()).with_drills(drills),
+    );
     let handler = Handler::new(bot, GUILD, names).with_incident_channel(Some(CHANNEL));
     let mut client = discord::client(&token, Some(base), handler)
         .await

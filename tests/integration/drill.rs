@@ -584,11 +584,12 @@ async fn a_drill_in_the_live_process_leaves_the_live_metrics_alone() {
         .unwrap_or_else(|e| panic!("{e:?}"));
     let dir = tempfile::tempdir().unwrap();
     let before = openai_series();
-    let drilled = lifeboat::drill::run(
+    let drilled = lifeboat::service::drill::run(
         &checked.config.config,
         &checked.runbooks.runbooks,
         lifeboat::domain::Scenario::OpenaiOutage,
         &dir.path().join("log"),
+        std::sync::Arc::new(lifeboat::ports::clock::TokioClock::new()),
     )
     .await
     .unwrap_or_else(|e| panic!("{e:#}"));

@@ -1,0 +1,304 @@
+//! Running a drill end to end: a bot, a watcher and the real engine on an event log of the
+//! drill's own, stand-ins for everything outside (status feeds, the app, the LLM providers,
+//! AWS simulated unless `[aws] endpoint_url` is set), two simulated people requesting and
+//! approving. A driver: it builds everything `lifeboat run` builds. What the drill decides
+//! (targets, config, marks, results) is `crate::drill`. Also the post-mortems of a drill, read
+//! from its log, for `lifeboat drill` and for drills started from chat.
+
+mod drive;
+mod standin;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use async_trait::async_trait;
+
+use super::env::step_env;
+use super::watcher::{FeedSource, Watcher};
+use crate::chat::bot::Bot;
+use crate::chat::recorder::RecordingChat;
+use crate::config::{Config, FeedKind};
+use crate::domain::event::Event;
+use crate::domain::{IncidentId, Scenario};
+use crate::drill::{DRILL_SECRET, Drilled, drill_config, mark, marked, summary};
+use crate::engine::Engine;
+use crate::feeds::fetch::{FeedSpec, Fetched, Validators};
+use crate::feeds::{FeedError, ParseContext, ProviderHealth, parse, probe};
+use crate::ports::chat::{Attachment, ChannelId, Chat, ChatError, Message, MessageRef};
+use crate::ports::clock::Clock;
+use crate::ports::drill::{DrillReport, Drills};
+use crate::ports::store::EventStore;
+use crate::runbook::Runbook;
+use crate::steps::confirm::Answer;
+use crate::store::SledStore;
+use crate::timeline::{Format, render};
+
+use standin::StandIns;
+
+/// The feeds of a drill: status pages and probes whose health follows two switches.
+struct Scripted {
+    heroku_down: AtomicBool,
+    openai_down: AtomicBool,
+}
+
+const HEROKU_GREEN: &str = r#"{"status":[{"system":"Apps","status":"green"},{"system":"Data","status":"green"},{"system":"Tools","status":"green"}],"scheduled":[],"incidents":[]}"#;
+const HEROKU_RED: &str = r#"{"status":[{"system":"Apps","status":"red"},{"system":"Data","status":"green"},{"system":"Tools","status":"green"}],"scheduled":[],"incidents":[{"id":"drill-1","title":"[DRILL] Apps unavailable","state":"investigating","created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z","full_url":"https://status.heroku.com/incidents/drill-1","updates":[{"update_type":"investigating","contents":"Drill: simulated outage","created_at":"2026-01-01T00:00:00Z"}]}]}"#;
+const OPENAI_GREEN: &str = r#"{"page":{"id":"drill","name":"OpenAI","url":"https://status.openai.com"},"status":{"indicator":"none","description":"All Systems Operational"},"components":[{"id":"c1","name":"API","status":"operational"}]}"#;
+const OPENAI_RED: &str = r#"{"page":{"id":"drill","name":"OpenAI","url":"https://status.openai.com"},"status":{"indicator":"critical","description":"Major Outage"},"components":[{"id":"c1","name":"API","status":"major_outage"}],"incidents":[{"id":"drill-2","name":"[DRILL] API unavailable","status":"investigating","impact":"critical","created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z","incident_updates":[{"body":"Drill: simulated outage","status":"investigating","created_at":"2026-01-01T00:00:00Z"}]}]}"#;
+
+#[async_trait]
+impl FeedSource for Scripted {
+    async fn fetch(&self, spec: &FeedSpec, _: &Validators) -> Result<Fetched, FeedError> {
+        let heroku = spec.url.contains("heroku");
+        let down = if heroku {
+            &self.heroku_down
+        } else {
+            &self.openai_down
+        }
+        .load(Ordering::SeqCst);
+        let parsed = match spec.kind {
+            FeedKind::Probe => {
+                let status = if down { 503 } else { 200 };
+                probe::evaluate(status, "ok", Duration::from_millis(20), &spec.probe)
+            }
+            kind => {
+                let body = match (heroku, down) {
+                    (true, false) => HEROKU_GREEN,
+                    (true, true) => HEROKU_RED,
+                    (false, false) => OPENAI_GREEN,
+                    (false, true) => OPENAI_RED,
+                };
+                parse(kind, body.as_bytes(), &ParseContext::default())?
+            }
+        };
+        Ok(Fetched::Changed {
+            health: ProviderHealth::from_parsed(spec.kind, &spec.url, chrono::Utc::now(), parsed),
+            validators: Validators::default(),
+        })
+    }
+}
+
+/// Marks, prints and keeps everything the bot says, for the drill to watch.
+struct Tee {
+    recorder: Arc<RecordingChat>,
+}
+
+#[async_trait]
+impl Chat for Tee {
+    async fn post(&self, channel: &ChannelId, message: &Message) -> Result<MessageRef, ChatError> {
+        let message = mark(message);
+        print_line(&crate::chat::console::render_text(&message));
+        self.recorder.post(channel, &message).await
+    }
+
+    async fn update(&self, target: &MessageRef, message: &Message) -> Result<(), ChatError> {
+        let message = mark(message);
+        print_line(&format!(
+            "(edited) {}",
+            crate::chat::console::render_text(&message)
+        ));
+        self.recorder.update(target, &message).await
+    }
+
+    async fn reply(&self, target: &MessageRef, message: &Message) -> Result<MessageRef, ChatError> {
+        let message = mark(message);
+        print_line(&crate::chat::console::render_text(&message));
+        self.recorder.reply(target, &message).await
+    }
+
+    async fn open_thread(
+        &self,
+        channel: &ChannelId,
+        from: Option<&MessageRef>,
+        name: &str,
+    ) -> Result<ChannelId, ChatError> {
+        let name = marked(name);
+        print_line(&format!("== thread: {name} =="));
+        self.recorder.open_thread(channel, from, &name).await
+    }
+
+    async fn attach(
+        &self,
+        channel: &ChannelId,
+        message: &Message,
+        files: &[Attachment],
+    ) -> Result<MessageRef, ChatError> {
+        let message = mark(message);
+        print_line(&crate::chat::console::render_text(&message));
+        self.recorder.attach(channel, &message, files).await
+    }
+}
+
+fn print_line(text: &str) {
+    println!("{}", text.trim_end());
+}
+
+/// Runs a drill. `data_dir` gets the drill's event log.
+pub async fn run(
+    base: &Config,
+    runbooks: &[Runbook],
+    scenario: Scenario,
+    data_dir: &Path,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Drilled> {
+    let targets = crate::drill::targets(base, runbooks, scenario)?;
+
+    let stand = StandIns::start(chrono::Duration::minutes(12), DRILL_SECRET)
+        .await
+        .context("starting the stand-ins")?;
+    let config = Arc::new(drill_config(base, &stand.url(""), &targets));
+    // The drill runs inside the live process (`/drill start`): none of its components may move
+    // the live metrics, or a simulated outage would show (and page) as a real one.
+    let quiet = crate::metrics::Recorder::off();
+    let store = Arc::new(SledStore::open(data_dir)?.with_metrics(quiet));
+    let recorder = Arc::new(RecordingChat::new());
+    let chat: Arc<dyn Chat> = Arc::new(Tee {
+        recorder: recorder.clone(),
+    });
+    let channel = ChannelId("drill".into());
+    let secrets: BTreeMap<String, String> = config
+        .secret_env_vars()
+        .into_iter()
+        .chain(["HEROKU_API_KEY"])
+        .map(|v| (v.to_owned(), DRILL_SECRET.to_owned()))
+        .collect();
+    let env = step_env(
+        config.clone(),
+        clock.clone(),
+        chat.clone(),
+        channel.clone(),
+        Arc::new(secrets),
+    )
+    .await;
+    let answers = env.answers.clone();
+    let engine = Engine::new(env, store.clone()).with_metrics(quiet);
+    let bot = Bot::new(config.clone(), runbooks.to_vec(), engine, store.clone());
+    let script = Arc::new(Scripted {
+        heroku_down: AtomicBool::new(false),
+        openai_down: AtomicBool::new(false),
+    });
+    let watcher = Watcher::new(&config, store.clone(), chat.clone(), channel, clock)
+        .with_source(script.clone())
+        .with_metrics(quiet);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let watching = tokio::spawn(watcher.run(stopped));
+    // The drill's commander answers every confirm question with yes.
+    let answering = {
+        let answers = answers.clone();
+        tokio::spawn(async move {
+            loop {
+                for key in answers.open() {
+                    answers.answer(
+                        &key,
+                        Answer {
+                            yes: true,
+                            by: "commander (drill)".into(),
+                        },
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+
+    let stage = drive::Stage {
+        bot: &bot,
+        store: &store,
+        recorder: &recorder,
+        script: &script,
+        config: &config,
+        targets: &targets,
+    };
+    let result = stage.drive().await;
+    answering.abort();
+    let _ = stop.send(true);
+    let _ = watching.await;
+    store.flush()?;
+    let mut drilled = result?;
+    crate::drill::as_logged(&mut drilled, &store.all()?);
+    store.append(crate::drill::finished(&drilled))?;
+    store.flush()?;
+    Ok(drilled)
+}
+
+/// The drill's post-mortems in `formats`, rendered from its log in `data_dir` (read once).
+/// `lifeboat drill` writes them all; a drill started from chat attaches the Markdown one.
+pub fn postmortems(
+    data_dir: &Path,
+    incident: &IncidentId,
+    config: &Config,
+    formats: &[Format],
+) -> anyhow::Result<Vec<(Format, String)>> {
+    let store = SledStore::open(data_dir)?;
+    let events = store.all()?;
+    drop(store);
+    formats
+        .iter()
+        .map(|&format| {
+            Ok((
+                format,
+                render(&events, incident, format, &config.objectives)?,
+            ))
+        })
+        .collect()
+}
+
+/// Writes the incident's post-mortem in every format beside the drill's log.
+pub fn write_postmortems(
+    data_dir: &Path,
+    incident: &IncidentId,
+    config: &Config,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let formats = [Format::Markdown, Format::Json, Format::Csv, Format::Html];
+    let rendered = postmortems(data_dir, incident, config, &formats)?;
+    let dir = PathBuf::from(format!("{}.postmortem", data_dir.display()));
+    std::fs::create_dir_all(&dir)?;
+    let mut paths = Vec::new();
+    for (format, text) in rendered {
+        let path = dir.join(format!("{incident}.{}", format.extension()));
+        std::fs::write(&path, text)?;
+        paths.push(path);
+    }
+    Ok(paths)
+}
+
+/// The drills of `lifeboat run`'s bot: run inside the live process, on the process's clock,
+/// and read from the `drill-*` logs beside the live one.
+pub struct ChatDrills {
+    clock: Arc<dyn Clock>,
+}
+
+impl ChatDrills {
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self { clock }
+    }
+}
+
+#[async_trait]
+impl Drills for ChatDrills {
+    async fn run(
+        &self,
+        config: &Config,
+        runbooks: &[Runbook],
+        scenario: Scenario,
+        dir: &Path,
+    ) -> anyhow::Result<DrillReport> {
+        let drilled = run(config, runbooks, scenario, dir, self.clock.clone()).await?;
+        let (_, postmortem) = postmortems(dir, &drilled.incident, config, &[Format::Markdown])?
+            .pop()
+            .context("no post-mortem was rendered")?;
+        Ok(DrillReport {
+            summary: summary(&drilled.outcomes),
+            incident: drilled.incident,
+            postmortem,
+        })
+    }
+
+    fn logged_events(&self, data_dir: &Path) -> Vec<Event> {
+        crate::store::drill_logs::drill_events(data_dir, false)
+    }
+}
