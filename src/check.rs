@@ -270,7 +270,7 @@ pub fn worst_case(runbook: &runbook::Runbook, ttl_secs: Option<u32>) -> WorstCas
 
 /// Whether `url` names this machine (`localhost`, `127.0.0.0/8`, `::1`, `0.0.0.0`).
 pub fn is_loopback_url(url: &str) -> bool {
-    let Ok(parsed) = reqwest::Url::parse(url) else {
+    let Ok(parsed) = url::Url::parse(url) else {
         return false;
     };
     let Some(host) = parsed.host_str() else {

@@ -1146,7 +1146,7 @@ fn unique_names_at<'a>(
 }
 
 fn check_url(source: &TomlSource, at: &[Seg], url: &str, errors: &mut Vec<Diagnostic>) {
-    match reqwest::Url::parse(url) {
+    match url::Url::parse(url) {
         Ok(parsed) if matches!(parsed.scheme(), "http" | "https" | "ws" | "wss") => {}
         Ok(parsed) => errors.push(source.error_at(
             at,

@@ -39,7 +39,7 @@ fn with_vars(config: &Config, text: &str) -> String {
 
 /// A URL by scheme and host only (webhook paths carry tokens).
 fn host_only(url: &str) -> String {
-    match reqwest::Url::parse(url) {
+    match url::Url::parse(url) {
         Ok(u) => format!("{}://{}/…", u.scheme(), u.host_str().unwrap_or("?")),
         Err(_) => "(an invalid URL)".to_owned(),
     }

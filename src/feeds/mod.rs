@@ -226,7 +226,7 @@ pub(crate) fn is_watched(watched: &[String], name: &str) -> bool {
 
 /// `https://host[:port]` of a URL, for building links when a payload has no page URL.
 pub(crate) fn origin(url: &str) -> Option<String> {
-    let origin = reqwest::Url::parse(url)
+    let origin = url::Url::parse(url)
         .ok()?
         .origin()
         .ascii_serialization();

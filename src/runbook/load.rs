@@ -385,7 +385,7 @@ fn validate(source: &TomlSource, runbook: &Runbook, config: &Config) -> Vec<Diag
                 }
             }
             StepAction::HttpRequest(a) => {
-                if reqwest::Method::from_bytes(a.method.as_bytes()).is_err() {
+                if http::Method::from_bytes(a.method.as_bytes()).is_err() {
                     push(
                         &with("method"),
                         format!("`{}` is not an HTTP method", a.method),
