@@ -1,33 +1,32 @@
 //! Lifeboat: a disaster-recovery chat-ops bot.
 //!
 //! # Layout
-//! - [`domain`]: pure vocabulary (workstreams, health levels, actors, ids).
-//! - [`duration`]: durations as people write them (`"90s"`, `"4h"`).
-//! - [`feeds`]: provider status feeds and probes → `ProviderHealth`; the watcher.
-//! - [`toml_source`]: TOML with positions, for `path:line:col` diagnostics.
-//! - [`config`]: the typed, strict configuration and the `Secret` wrapper.
-//! - [`runbook`]: runbooks as data: model, loading, validation.
-//! - [`approval`]: roles and the two-person rule, as pure decisions.
-//! - [`comms`]: team notifications on every route; client-notice drafts (facts from the log, templates, LLM polish), approval and delivery.
-//! - [`check`]: `lifeboat check`: config, runbooks and templates cross-checked.
-//! - [`store`]: the append-only, hash-chained event log on sled.
-//! - [`steps`]: one module per runbook step kind, acting through the edges.
-//! - [`chat`]: the `Chat` edge (Discord, console, recorder; incident threads, file attachments), typed commands, the bot core, pure message rendering, and the loopback gate that honours Discord's `retry_after` when serenity's ratelimiter is off.
-//! - [`aws`]: building the AWS SDK clients from config (the standard chain + `endpoint_url`).
-//! - [`docs`]: the living DRP document in Markdown, rendered from the config and runbooks.
-//! - [`iam`]: the least-privilege AWS IAM policy, generated from the config and runbooks.
-//! - [`telemetry`]: tracing set-up.
-//! - [`drill`]: simulated disasters run end to end offline, measured against the objectives.
-//! - [`clock`]: wall time that follows tokio time, so tests can pause it.
-//! - [`metrics`]: Lifeboat's own Prometheus metrics (one registry per process).
-//! - [`server`]: `/healthz`, `/metrics` and `/backup` for operators, served by `lifeboat run`.
-//! - [`incident`]: incidents (lifecycle, severity, commander, notes) and their RTO clocks,
-//!   checkpoints and forecasts, folded from the log.
-//! - [`scheduler`]: the timer loop: RTO checkpoints, drill and plan-review reminders, the RPO watch.
-//! - [`readiness`]: is the standby ready? ECS, DNS TTL, the Anthropic key, backup age, drills.
-//! - [`timeline`]: an incident's events → post-mortem in Markdown, JSON, CSV or HTML (with an SVG chart).
 //!
-//! The core (domain, decisions, rendering) does no I/O; adapters sit at the edges.
+//! Four layers, from the top down. An import only ever points down (or within its layer):
+//! drivers use everything; adapters use the layers below them (the Discord handler and the
+//! console call the bot); the engine, the steps and the bot act through the ports only; the
+//! core imports nothing that does I/O.
+//!
+//! 1. **Drivers** ([`service`], and `main.rs`, which only parses arguments, calls a driver or a
+//!    command, prints and picks the exit code): the wiring of `lifeboat run` (`service::app`),
+//!    the one `StepEnv` builder and clock of a process (`service::env`), stopping
+//!    (`service::shutdown`), the feed watcher and scheduler loops, the operators' HTTP server,
+//!    and the drill runner (`service::drill`).
+//! 2. **Adapters** (I/O; they implement the ports and decide no policy): [`chat`]'s `discord`
+//!    (the only Discord client), `ratelimit`, `console` and `recorder`; [`aws`] (the SDK
+//!    clients and the simulation); [`llm`] (OpenAI and Anthropic over reqwest); [`store`] (sled,
+//!    backups, the drill logs); `feeds::fetch`; `comms::deliver` and `comms::email`;
+//!    [`telemetry`].
+//! 3. **Engine, steps and the chat core** (act through ports only): [`engine`] (execute,
+//!    persist, resume, dry-run plans), [`steps`] (one module per step kind), `chat::bot`,
+//!    `chat::command`, `chat::render`, and [`readiness`]' looking.
+//! 4. **The core** (pure, unit-tested in place): [`ports`] (every trait an edge implements —
+//!    `Chat`, `Dns`, `Containers`, `Llm`, `Clock`, `EventStore`, `Drills` — with its value
+//!    types), [`domain`] (vocabulary, the event envelope and its hash chain), [`config`],
+//!    [`toml_source`], [`duration`], [`runbook`] (model, loader, a run's folded state),
+//!    [`approval`], [`incident`], [`status`], [`reminders`], [`timeline`], [`feeds`] (parsers
+//!    and the monitor), [`comms`] (facts, templates, drafts, polish), [`drill`] (what a drill
+//!    decides, the drills on record), [`check`], [`docs`], [`iam`], [`metrics`].
 
 pub mod approval;
 pub mod aws;

@@ -226,10 +226,7 @@ pub(crate) fn is_watched(watched: &[String], name: &str) -> bool {
 
 /// `https://host[:port]` of a URL, for building links when a payload has no page URL.
 pub(crate) fn origin(url: &str) -> Option<String> {
-    let origin = url::Url::parse(url)
-        .ok()?
-        .origin()
-        .ascii_serialization();
+    let origin = url::Url::parse(url).ok()?.origin().ascii_serialization();
     // Opaque origins (`data:`, `file:`) serialise as "null".
     (origin != "null").then_some(origin)
 }
