@@ -7,9 +7,9 @@
 //! console call the bot); the engine, the steps and the bot act through the ports only; the
 //! core imports nothing that does I/O.
 //!
-//! 1. **Drivers** ([`service`], and `main.rs`, which only parses arguments, calls a driver or a
-//!    command, prints and picks the exit code): the wiring of `lifeboat run` (`service::app`),
-//!    the one `StepEnv` builder and clock of a process (`service::env`), stopping
+//! 1. **Drivers** ([`service`]; `main.rs` only parses the arguments and calls one): the wiring
+//!    of `lifeboat run` (`service::app`) and the one-shot commands (`service::commands`), the
+//!    one `StepEnv` builder and clock of a process (`service::env`), stopping
 //!    (`service::shutdown`), the feed watcher and scheduler loops, the operators' HTTP server,
 //!    and the drill runner (`service::drill`).
 //! 2. **Adapters** (I/O; they implement the ports and decide no policy): [`chat`]'s `discord`

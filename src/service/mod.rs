@@ -1,8 +1,11 @@
-//! The drivers: they may use everything. The wiring of `lifeboat run` ([`app`]), the one way a
-//! process builds its `StepEnv` ([`env`](mod@env)), stopping ([`shutdown`]), the loops that run in it
-//! (feed [`watcher`], [`scheduler`]) and the operators' HTTP [`server`].
+//! The drivers: they may use everything. The wiring of `lifeboat run` ([`app`]) and the
+//! one-shot commands ([`commands`]), the one way a process builds its `StepEnv`
+//! ([`env`](mod@env)), stopping ([`shutdown`]), the loops that run in `lifeboat run` (feed
+//! [`watcher`], [`scheduler`]), the operators' HTTP [`server`], and the drill runner
+//! ([`drill`]).
 
 pub mod app;
+pub mod commands;
 pub mod drill;
 pub mod env;
 pub mod scheduler;
