@@ -1,5 +1,6 @@
 //! The scheduler: the timer loop behind RTO checkpoints, the drill and plan-review reminders
-//! and the RPO watch. Every decision is a pure function of the log and `now` (tested below).
+//! and the RPO watch. Every decision is a pure function of the log and `now`, in
+//! `crate::reminders` and `crate::incident` (tested there); this loop carries them out.
 //! A checkpoint, reminder or RPO alert counts as done only once it was delivered: it is posted,
 //! then its event (`clock.checkpoint`, `reminder.posted`, `rpo.*`) is logged and read back on
 //! the next pass. A post that fails is logged as its own kind (`clock.checkpoint_failed`,

@@ -1,6 +1,6 @@
-//! Step kinds: one module each, acting only through the edges (`Dns`, `Containers`, HTTP,
-//! `Chat`, processes). The engine calls `execute` to act and `plan` to describe what acting
-//! would change, reading current state without writing.
+//! Step kinds: one module each, acting only through the ports (`Dns`, `Containers`, `Llm`,
+//! HTTP, `Chat`, processes). The engine calls `execute` to act and `plan` to describe what
+//! acting would change, reading current state without writing.
 
 pub mod backup;
 pub mod command;
