@@ -157,6 +157,7 @@ async fn bench() {
         llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
         clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
         comms: Default::default(),
+        data: Default::default(),
     };
     let engine = Engine::new(env, store.clone());
     let bot = Arc::new(Bot::new(config.clone(), vec![runbook], engine, store));

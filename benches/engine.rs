@@ -424,6 +424,7 @@ records = [{{ name = "app.example.com.", type = "CNAME", primary = "primary.exam
         llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
         clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
         comms: Default::default(),
+        data: Default::default(),
     };
     let engine = Engine::new(env, store.clone());
     let runbooks = ["standby", "primary"].map(|to| {

@@ -399,6 +399,50 @@ pub fn production_problems(checked: &Checked, is_set: &dyn Fn(&str) -> bool) -> 
         ));
     }
 
+    // The data steps against a simulation would restore nothing; the tools must be there.
+    let data_steps: Vec<&str> = checked
+        .runbooks
+        .runbooks
+        .iter()
+        .filter(|rb| {
+            rb.steps.iter().any(|s| {
+                matches!(
+                    s.action,
+                    crate::runbook::StepAction::DbCopy(_)
+                        | crate::runbook::StepAction::DbRestore(_)
+                        | crate::runbook::StepAction::DbVerify(_)
+                )
+            })
+        })
+        .map(|rb| rb.name.as_str())
+        .collect();
+    match &config.data {
+        None if !data_steps.is_empty() => errors.push(source.error_at(
+            &[],
+            format!(
+                "there is no [data]: the data steps of {} would act on a simulation; name the primary's and the standby's URL variables, the backup store and the tables",
+                data_steps.join(", ")
+            ),
+        )),
+        None => {}
+        Some(data) => {
+            if let Err(missing) = crate::db::pg::Tools::find(data.tools_dir.as_deref()) {
+                let at = if data.tools_dir.is_some() {
+                    crate::key_path!["data", "tools_dir"].to_vec()
+                } else {
+                    crate::key_path!["data"].to_vec()
+                };
+                errors.push(source.error_at(&at, missing));
+            }
+            if data.tables.is_empty() {
+                errors.push(source.error_at(
+                    &crate::key_path!["data"],
+                    "[data] lists no tables: db_verify could not count the restored data or measure the data-loss window",
+                ));
+            }
+        }
+    }
+
     // The operators' endpoints ask no one for credentials and `/backup` hands out the whole
     // event log: they stay on this machine (scrape through a local agent or a proxy that
     // authenticates).

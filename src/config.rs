@@ -15,6 +15,9 @@ use crate::duration::HumanDuration;
 use crate::key_path;
 use crate::toml_source::{Diagnostic, Seg, TomlSource};
 
+mod data;
+pub use data::{BackupLocation, BackupsConfig, DataConfig, TableConfig, is_identifier};
+
 /// Where `lifeboat` looks for its config when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "config/lifeboat.toml";
 
@@ -100,6 +103,8 @@ pub struct Config {
     pub comms: CommsConfig,
     #[serde(default)]
     pub schedule: ScheduleConfig,
+    /// The PostgreSQL databases and their backups; `None`: the data steps are simulated.
+    pub data: Option<DataConfig>,
     /// Health, metrics and backup endpoints; shutdown grace.
     #[serde(default)]
     pub server: ServerConfig,
@@ -716,6 +721,9 @@ pub struct ScheduleConfig {
     /// The runbook whose `backup_check` step the watch runs; by default the first runbook
     /// (by name) that has one.
     pub rpo_watch_runbook: Option<String>,
+    /// How often `lifeboat run` dumps the primary into `[data.backups]`; absent = never
+    /// (an hourly RPO needs at least hourly dumps: Heroku's own backups are daily).
+    pub db_backup_every: Option<HumanDuration>,
 }
 
 impl Default for ScheduleConfig {
@@ -725,6 +733,7 @@ impl Default for ScheduleConfig {
             review_every: default_review_every(),
             rpo_watch_every: None,
             rpo_watch_runbook: None,
+            db_backup_every: None,
         }
     }
 }
@@ -744,7 +753,7 @@ pub struct LoadedConfig {
     pub source: TomlSource,
 }
 
-const SECTIONS: [&str; 15] = [
+const SECTIONS: [&str; 16] = [
     "store",
     "server",
     "paths",
@@ -759,6 +768,7 @@ const SECTIONS: [&str; 15] = [
     "teams",
     "comms",
     "schedule",
+    "data",
     "vars",
 ];
 
@@ -813,6 +823,7 @@ impl Config {
         let comms: Option<CommsConfig> = section!("comms");
         let schedule: Option<ScheduleConfig> = section!("schedule");
         let server: Option<ServerConfig> = section!("server");
+        let data: Option<DataConfig> = section!("data");
         let vars: Option<BTreeMap<String, String>> = section!("vars");
         if objectives_missing {
             errors.push(source.error_at(
@@ -838,6 +849,7 @@ impl Config {
             comms: comms.unwrap_or_default(),
             schedule: schedule.unwrap_or_default(),
             server: server.unwrap_or_default(),
+            data,
             vars: vars.unwrap_or_default(),
         };
         let semantic = config.validate(&source);
@@ -1013,6 +1025,19 @@ impl Config {
             );
         }
         self.validate_comms(source, &mut errors);
+        if let Some(data) = &self.data {
+            data.validate(source, &mut errors);
+        }
+        if self
+            .schedule
+            .db_backup_every
+            .is_some_and(|d| d.get().is_zero())
+        {
+            errors.push(source.error_at(
+                &key_path!["schedule", "db_backup_every"],
+                "db_backup_every must be longer than 0s",
+            ));
+        }
         errors
     }
 
@@ -1099,6 +1124,9 @@ impl Config {
         if let Some(email) = &self.comms.email {
             vars.extend(email.username_env.as_deref());
             vars.extend(email.password_env.as_deref());
+        }
+        if let Some(data) = &self.data {
+            vars.extend(data.secret_env_vars());
         }
         vars
     }

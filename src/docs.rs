@@ -97,9 +97,10 @@ pub fn describe_step(config: &Config, step: &Step) -> String {
                         .iter()
                         .filter(|s| a.services.is_empty() || a.services.contains(&s.name))
                         .map(|s| {
-                            let n = match a.to {
-                                Side::Standby => s.standby,
-                                Side::Primary => s.idle,
+                            let n = match (a.count, a.to) {
+                                (Some(count), _) => count,
+                                (None, Side::Standby) => s.standby,
+                                (None, Side::Primary) => s.idle,
                             };
                             format!("{} → {n}", s.name)
                         })
@@ -238,6 +239,33 @@ pub fn describe_step(config: &Config, step: &Step) -> String {
             a.question
         ),
         StepAction::Wait(a) => format!("Wait {}.", a.duration),
+        StepAction::DbCopy(a) => format!(
+            "Copy the {} database straight into the {} (`pg_dump | pg_restore --clean`){}.",
+            side(a.from),
+            side(a.to),
+            match a.if_unreachable {
+                crate::runbook::IfUnreachable::Continue => {
+                    "; when it does not answer, go on to the backup path"
+                }
+                crate::runbook::IfUnreachable::Fail => "; it must answer",
+            }
+        ),
+        StepAction::DbRestore(a) => format!(
+            "Restore {} into the {} database (`pg_restore --clean --if-exists --no-owner --jobs N`), after checking its age against {}; an older one needs an approver to accept the extra data loss. Skipped when an earlier copy filled it.",
+            a.backup.as_deref().filter(|b| !b.is_empty()).map_or_else(
+                || "the newest backup".to_owned(),
+                |b| format!("backup `{}`", v(b))
+            ),
+            side(a.to),
+            a.max_age.map_or_else(
+                || format!("the RPO ({})", config.objectives.rpo),
+                |m| m.to_string()
+            )
+        ),
+        StepAction::DbVerify(a) => format!(
+            "Count the rows of the configured tables on the {} database against the backup (or the copy's source) and measure the data-loss window from the newest row.",
+            side(a.on)
+        ),
     }
 }
 

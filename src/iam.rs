@@ -3,7 +3,8 @@
 //!
 //! Each action below is one API call made in `src/aws/` (an integration test holds the two in
 //! step): `ecs_scale` reads and updates services; `route53_upsert` reads a record then UPSERTs
-//! it; `route53_wait` follows the change; `lifeboat readiness` and `lifeboat plan` only read.
+//! it; `route53_wait` follows the change; `lifeboat readiness` and `lifeboat plan` only read;
+//! `[data.backups] bucket` lists, reads and writes objects under its prefix.
 //! Resources are the configured ones, by ARN, except where AWS offers no resource-level
 //! permission (`ecs:DescribeTaskDefinition`) or cannot know the name in advance (change ids).
 
@@ -212,10 +213,34 @@ pub fn policy(config: &Config, runbooks: &[Runbook]) -> Policy {
     } else if !used.scaled.is_empty() {
         notes.push("runbooks scale ECS services but the config has no [aws.ecs]".to_owned());
     }
+    statements.extend(backup_statements(config, part));
     Policy {
         document: json!({ "Version": "2012-10-17", "Statement": statements }),
         notes,
     }
+}
+
+/// The S3 backup store of `[data.backups]`: listing under the prefix (the newest backup),
+/// reading (`HeadObject` and `GetObject` are both `s3:GetObject`) and writing
+/// (`lifeboat db backup` and the schedule) objects under it, nothing else in the bucket.
+fn backup_statements(config: &Config, part: &str) -> Vec<Value> {
+    let Some(crate::config::BackupLocation::S3 { bucket, prefix }) =
+        config.data.as_ref().and_then(|d| d.backups.location())
+    else {
+        return Vec::new();
+    };
+    let mut list = statement(
+        "ListBackups",
+        &["s3:ListBucket"],
+        vec![format!("arn:{part}:s3:::{bucket}")],
+    );
+    list["Condition"] = json!({ "StringLike": { "s3:prefix": [format!("{prefix}*")] } });
+    let objects = format!("arn:{part}:s3:::{bucket}/{prefix}*");
+    vec![
+        list,
+        statement("ReadBackups", &["s3:GetObject"], vec![objects.clone()]),
+        statement("WriteBackups", &["s3:PutObject"], vec![objects]),
+    ]
 }
 
 #[cfg(test)]
@@ -289,6 +314,7 @@ records = [
                 StepAction::EcsScale(EcsScale {
                     to: Side::Standby,
                     services: vec!["web".into()],
+                    count: None,
                 }),
             ),
             step(

@@ -194,16 +194,33 @@ fn str_of(v: &Value) -> Option<String> {
     v.as_str().map(str::to_owned)
 }
 
-/// The age in seconds of the backup a run restored: the last `backup_check` step that
-/// succeeded (a failed check measured a backup that was refused; an earlier one was
-/// superseded). Every view of the data-loss window (clocks, post-mortem, drill, client
-/// notices) reads it through here so they cannot disagree.
+/// The data-loss window in seconds. Per run: the last *measured* window (a `db_verify` that
+/// counted the restored rows, or a `db_copy` that copied a source that answered), else — for
+/// runbooks that only check a backup's age — the age of the backup the last succeeded
+/// `backup_check` found (a failed check measured a backup that was refused). Over several
+/// runs (a failover, then its failback) the largest. Every view of the window (clocks,
+/// post-mortem, `/dr status`, drill, client notices) reads it through here so they cannot
+/// disagree; a simulated restore measures nothing and yields `None`.
 pub fn restored_backup_age_secs<'a>(events: impl IntoIterator<Item = &'a Event>) -> Option<u64> {
-    events
-        .into_iter()
-        .filter(|e| e.kind == "step.succeeded" && e.data["kind"] == "backup_check")
-        .filter_map(|e| e.data["output"]["age_secs"].as_u64())
-        .last()
+    let mut per_run: BTreeMap<Option<&RunId>, (Option<u64>, Option<u64>)> = BTreeMap::new();
+    for e in events {
+        if e.kind != "step.succeeded" {
+            continue;
+        }
+        let out = &e.data["output"];
+        let slot = per_run.entry(e.run.as_ref()).or_default();
+        match e.data["kind"].as_str() {
+            Some("db_verify" | "db_copy") if out["measured"] == true => {
+                slot.0 = out["data_loss_secs"].as_u64().or(slot.0);
+            }
+            Some("backup_check") => slot.1 = out["age_secs"].as_u64().or(slot.1),
+            _ => {}
+        }
+    }
+    per_run
+        .into_values()
+        .filter_map(|(measured, age)| measured.or(age))
+        .max()
 }
 
 /// Folds one incident from its events (the output of [`incident_events`]).

@@ -14,14 +14,16 @@
 //!    and the drill runner (`service::drill`).
 //! 2. **Adapters** (I/O; they implement the ports and decide no policy): [`chat`]'s `discord`
 //!    (the only Discord client), `ratelimit`, `console` and `recorder`; [`aws`] (the SDK
-//!    clients and the simulation); [`llm`] (OpenAI and Anthropic over reqwest); [`store`] (sled,
+//!    clients, the S3 backup store and the simulation); [`db`] (PostgreSQL through its tools in
+//!    process groups, a directory of backups, the simulated data, a throwaway local cluster);
+//!    [`llm`] (OpenAI and Anthropic over reqwest); [`store`] (sled,
 //!    backups, the drill logs); `feeds::fetch`; `comms::deliver` and `comms::email`;
 //!    [`telemetry`].
 //! 3. **Engine, steps and the chat core** (act through ports only): [`engine`] (execute,
 //!    persist, resume, dry-run plans), [`steps`] (one module per step kind), `chat::bot`,
 //!    `chat::command`, `chat::render`, and [`readiness`]' looking.
 //! 4. **The core** (pure, unit-tested in place): [`ports`] (every trait an edge implements —
-//!    `Chat`, `Dns`, `Containers`, `Llm`, `Clock`, `EventStore`, `Drills` — with its value
+//!    `Chat`, `Dns`, `Containers`, `Llm`, `Clock`, `EventStore`, `Drills`, `Database`, `BackupStore` — with its value
 //!    types), [`domain`] (vocabulary, the event envelope and its hash chain), [`config`],
 //!    [`toml_source`], [`duration`], [`runbook`] (model, loader, a run's folded state),
 //!    [`approval`], [`incident`], [`status`], [`reminders`], [`timeline`], [`feeds`] (parsers
@@ -34,6 +36,7 @@ pub mod chat;
 pub mod check;
 pub mod comms;
 pub mod config;
+pub mod db;
 pub mod docs;
 pub mod domain;
 pub mod drill;

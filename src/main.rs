@@ -106,6 +106,11 @@ enum Command {
         #[command(subcommand)]
         action: StoreAction,
     },
+    /// The company's database: take a backup now.
+    Db {
+        #[command(subcommand)]
+        action: DbAction,
+    },
     /// Check the event log.
     Audit {
         #[command(subcommand)]
@@ -165,6 +170,19 @@ enum StoreAction {
 }
 
 #[derive(Debug, Subcommand)]
+enum DbAction {
+    /// Dump the primary (`pg_dump --format=custom`) into `[data.backups]`, named by its
+    /// completion time, and record `db.backup_taken` in the event log.
+    Backup {
+        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
+        config: PathBuf,
+        /// The event log's directory (default: [store] data_dir of the config).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum AuditAction {
     /// Walk the hash chain; exit 1 at the first broken link.
     Verify {
@@ -219,6 +237,9 @@ fn main() -> ExitCode {
             action: StoreAction::Restore { file, data_dir },
         } => store_restore(&file, &data_dir),
         Command::Run { config, console } => block_on(lifeboat::service::app::run(&config, console)),
+        Command::Db {
+            action: DbAction::Backup { config, data_dir },
+        } => block_on(db_backup(&config, data_dir)),
         Command::Feed {
             kind,
             url,
@@ -251,6 +272,26 @@ fn main() -> ExitCode {
             out,
         } => docs(&config, data_dir, out),
         Command::Register { config } => block_on(register(&config)),
+    }
+}
+
+/// `lifeboat db backup`: one backup of the primary, recorded in the log when it is free (the
+/// running bot holds it otherwise, and records its own scheduled backups).
+async fn db_backup(config_path: &Path, data_dir: Option<PathBuf>) -> ExitCode {
+    let Some(checked) = load_all(config_path, "db backup") else {
+        return ExitCode::from(FAILURE);
+    };
+    let config = checked.config.config;
+    let data_dir = data_dir.unwrap_or_else(|| config.store.data_dir.clone());
+    match lifeboat::db::cli::backup(&config, &data_dir).await {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("lifeboat db backup: {err}");
+            ExitCode::from(FAILURE)
+        }
     }
 }
 

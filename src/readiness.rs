@@ -704,6 +704,30 @@ async fn gather_backups(env: &StepEnv, runbooks: &[Runbook]) -> Vec<BackupObserv
             completed_at,
         });
     }
+    // The runbooks that restore from `[data.backups]`: its newest backup, by the time its
+    // data is from.
+    let restores = runbooks
+        .iter()
+        .flat_map(|rb| &rb.steps)
+        .any(|s| matches!(s.action, crate::runbook::StepAction::DbRestore(_)));
+    if restores {
+        let store = &env.data.backups;
+        let completed_at = match &env.config.data {
+            None => Err(
+                "there is no [data] in the config: a restore would act on a simulation".to_owned(),
+            ),
+            Some(_) => match store.latest().await {
+                Ok(Some(newest)) => Ok(newest.data_at()),
+                Ok(None) => Err(format!("there is no backup in {}", store.location())),
+                Err(err) => Err(err.to_string()),
+            },
+        };
+        out.push(BackupObserved {
+            checked_by: format!("[data.backups] {}", store.location()),
+            max_age: env.config.objectives.rpo.get(),
+            completed_at,
+        });
+    }
     out
 }
 

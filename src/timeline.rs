@@ -653,7 +653,7 @@ pub fn objective_rows(summary: &Summary, objectives: &Objectives) -> Vec<Objecti
         achieved: age,
         note: age
             .is_none()
-            .then(|| "no backup was checked or restored".to_owned()),
+            .then(|| "no window measured: no real database restored, no backup checked".to_owned()),
         verdict: match age {
             Some(a) if a <= rpo => Verdict::Met,
             Some(_) => Verdict::Missed,
@@ -924,6 +924,22 @@ pub fn describe(e: &Event) -> String {
             suffix("error")
         ),
         "rpo.alert_failed" => format!("RPO watch alert could not be posted{}", suffix("error")),
+        "db.data_loss_accepted" => format!(
+            "More data loss than the plan allows accepted by {}: {} ({} old, older than {})",
+            s(d, "by"),
+            s(d, "location"),
+            format_elapsed(Duration::from_secs(
+                d["age_secs"].as_u64().unwrap_or_default()
+            )),
+            s(d, "limit")
+        ),
+        "db.backup_taken" => format!(
+            "Database backup {} taken ({} bytes in {})",
+            s(d, "location"),
+            d["size"].as_u64().unwrap_or_default(),
+            ms_text(d["duration_ms"].as_i64())
+        ),
+        "db.backup_failed" => format!("Database backup failed{}", suffix("error")),
         other => other.to_owned(),
     };
     one_line(&text)

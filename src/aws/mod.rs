@@ -2,11 +2,12 @@
 //! over the SDK clients built here from `[aws]` (the standard credential chain, the configured
 //! region, an optional `endpoint_url` such as moto in tests or a VPC endpoint in production),
 //! and the in-memory simulation used for drills and demos. `AwsEdges`' constructors live here,
-//! beside the adapters they build.
+//! beside the adapters they build. `s3` is the S3 backup store of `[data]`.
 
 mod dns;
 mod ecs;
 mod error;
+mod s3;
 mod simulated;
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use crate::ports::aws::AwsEdges;
 
 pub use dns::Route53Dns;
 pub use ecs::EcsContainers;
+pub use s3::{S3Backups, client as s3_client};
 pub use simulated::SimulatedAws;
 
 impl AwsEdges {
@@ -68,6 +70,8 @@ impl AwsEdges {
 pub struct AwsClients {
     pub route53: aws_sdk_route53::Client,
     pub ecs: aws_sdk_ecs::Client,
+    /// For `[data.backups] bucket`.
+    pub s3: aws_sdk_s3::Client,
 }
 
 impl AwsClients {
@@ -86,6 +90,7 @@ impl AwsClients {
         Self {
             route53: aws_sdk_route53::Client::new(sdk),
             ecs: aws_sdk_ecs::Client::new(sdk),
+            s3: s3::client(sdk),
         }
     }
 }

@@ -261,6 +261,14 @@ impl Bot {
             }
             Command::Confirm { run, step, yes } => {
                 let key = Answers::key(&run, &step);
+                // Accepting more data loss than the RPO is an approver's decision.
+                if self.answers.needs_approver(&key)
+                    && !approval::holds(&self.config.access, who, Role::Approver)
+                {
+                    return Reply::private(format!(
+                        "Refused: only an approver may answer {run} step {step} (it accepts more data loss than the RPO)."
+                    ));
+                }
                 if self.answers.answer(
                     &key,
                     Answer {

@@ -138,11 +138,10 @@ pub fn gather(
             "step.succeeded" => {
                 let title = titles.get(&(run, step)).copied().unwrap_or(step);
                 steps_done.push(title.to_owned());
-                // The last backup check that succeeded measured the backup restored (like
-                // `incident::view`'s achieved RPO).
-                if e.data["kind"] == "backup_check"
-                    && let Some(secs) = e.data["output"]["age_secs"].as_u64()
-                {
+                // The measured window, as `incident::view`'s achieved RPO reads it.
+                if let Some(secs) = crate::incident::restored_backup_age_secs(
+                    mine.iter().copied().filter(|m| m.seq <= e.seq),
+                ) {
                     data_loss = Some(crate::duration::format_elapsed(
                         std::time::Duration::from_secs(secs),
                     ));

@@ -85,6 +85,8 @@ pub struct Outcome {
     pub data_loss: Option<Duration>,
     pub rpo: Duration,
     pub status: String,
+    /// Whether the runbook brings data over (so a missing window means "not measured").
+    pub workstream_has_data: bool,
 }
 
 impl Outcome {
@@ -178,10 +180,7 @@ pub fn drill_config(base: &Config, stand: &str, targets: &[Target]) -> Config {
     }
     for (key, value) in [
         ("app_url", stand.to_owned()),
-        ("backup_status_url", format!("{stand}/backups/latest.json")),
         ("llm_switch_url", format!("{stand}/config-vars")),
-        ("restore_command", "true".to_owned()),
-        ("integrity_command", "true".to_owned()),
     ] {
         config.vars.insert(key.to_owned(), value);
     }
@@ -273,8 +272,12 @@ pub fn summary(outcomes: &[Outcome]) -> String {
             HumanDuration(o.rto),
             verdict(o.rto_met()),
             o.data_loss
-                .map(|d| format!("{}, the age of the restored backup", format_elapsed(d)))
-                .unwrap_or_else(|| "none (no data restored)".into()),
+                .map(|d| format!("{}, measured from the restored rows", format_elapsed(d)))
+                .unwrap_or_else(|| if o.workstream_has_data {
+                    "not measured (no real database was restored: configure [data] or run `lifeboat drill --postgres`)".into()
+                } else {
+                    "none (no data restored)".into()
+                }),
             HumanDuration(o.rpo),
             verdict(o.rpo_met()),
         ));

@@ -4,6 +4,7 @@
 pub mod aws;
 pub mod chat;
 pub mod clock;
+pub mod data;
 pub mod drill;
 pub mod http;
 pub mod llm;

@@ -171,6 +171,9 @@ fn parse_step(source: &TomlSource, i: usize) -> Result<Step, Diagnostic> {
         StepKind::CommsDraft => StepAction::CommsDraft(args(source, &with)?),
         StepKind::Confirm => StepAction::Confirm(args(source, &with)?),
         StepKind::Wait => StepAction::Wait(args(source, &with)?),
+        StepKind::DbCopy => StepAction::DbCopy(args(source, &with)?),
+        StepKind::DbRestore => StepAction::DbRestore(args(source, &with)?),
+        StepKind::DbVerify => StepAction::DbVerify(args(source, &with)?),
     };
     Ok(Step {
         title: raw.title.unwrap_or_else(|| raw.id.clone()),
@@ -392,10 +395,20 @@ fn validate(source: &TomlSource, runbook: &Runbook, config: &Config) -> Vec<Diag
                     );
                 }
             }
+            StepAction::DbCopy(a) => {
+                if a.from == a.to {
+                    push(
+                        &with("to"),
+                        "db_copy needs two different databases (from = \"primary\", to = \"standby\" or the reverse)".into(),
+                    );
+                }
+            }
             StepAction::HttpCheck(_)
             | StepAction::CommsDraft(_)
             | StepAction::Confirm(_)
-            | StepAction::Wait(_) => {}
+            | StepAction::Wait(_)
+            | StepAction::DbRestore(_)
+            | StepAction::DbVerify(_) => {}
         }
         // `${...}` references anywhere in the arguments.
         let json = serde_json::to_value(&step.action).unwrap_or_default();
@@ -435,7 +448,8 @@ fn validate(source: &TomlSource, runbook: &Runbook, config: &Config) -> Vec<Diag
 }
 
 /// The step kinds a runbook with `approvals = 0` may hold, as said in errors.
-const READ_ONLY: &str = "http_check, llm_probe, backup_check by url, route53_wait, wait, confirm";
+const READ_ONLY: &str =
+    "http_check, llm_probe, backup_check by url, route53_wait, wait, confirm, db_verify";
 
 /// Whether a step only looks, waits or asks: it changes no infrastructure, pages nobody and
 /// runs no program. `notify` pages people, `comms_draft` prepares client messages, and
@@ -446,14 +460,17 @@ fn read_only(action: &StepAction) -> bool {
         | StepAction::LlmProbe(_)
         | StepAction::Route53Wait(_)
         | StepAction::Wait(_)
-        | StepAction::Confirm(_) => true,
+        | StepAction::Confirm(_)
+        | StepAction::DbVerify(_) => true,
         StepAction::BackupCheck(a) => a.command.is_none(),
         StepAction::EcsScale(_)
         | StepAction::Route53Upsert(_)
         | StepAction::HttpRequest(_)
         | StepAction::Command(_)
         | StepAction::Notify(_)
-        | StepAction::CommsDraft(_) => false,
+        | StepAction::CommsDraft(_)
+        | StepAction::DbCopy(_)
+        | StepAction::DbRestore(_) => false,
     }
 }
 

@@ -121,6 +121,9 @@ pub enum StepKind {
     CommsDraft,
     Confirm,
     Wait,
+    DbCopy,
+    DbRestore,
+    DbVerify,
 }
 
 impl StepKind {
@@ -138,6 +141,9 @@ impl StepKind {
             StepKind::CommsDraft => "comms_draft",
             StepKind::Confirm => "confirm",
             StepKind::Wait => "wait",
+            StepKind::DbCopy => "db_copy",
+            StepKind::DbRestore => "db_restore",
+            StepKind::DbVerify => "db_verify",
         }
     }
 
@@ -156,6 +162,8 @@ impl StepKind {
             StepKind::Confirm => 30 * 60,
             StepKind::Command => 60 * 60,
             StepKind::Wait => 24 * 3600,
+            StepKind::DbCopy | StepKind::DbRestore => 60 * 60,
+            StepKind::DbVerify => 15 * 60,
             _ => 2 * 60,
         };
         HumanDuration::from_secs(secs)
@@ -188,6 +196,9 @@ pub enum StepAction {
     CommsDraft(CommsDraft),
     Confirm(Confirm),
     Wait(WaitStep),
+    DbCopy(DbCopy),
+    DbRestore(DbRestore),
+    DbVerify(DbVerify),
 }
 
 impl StepAction {
@@ -205,6 +216,9 @@ impl StepAction {
             StepAction::CommsDraft(_) => StepKind::CommsDraft,
             StepAction::Confirm(_) => StepKind::Confirm,
             StepAction::Wait(_) => StepKind::Wait,
+            StepAction::DbCopy(_) => StepKind::DbCopy,
+            StepAction::DbRestore(_) => StepKind::DbRestore,
+            StepAction::DbVerify(_) => StepKind::DbVerify,
         }
     }
 }
@@ -218,6 +232,10 @@ pub struct EcsScale {
     /// A subset of the configured services; empty = all.
     #[serde(default)]
     pub services: Vec<String>,
+    /// Every service to this many tasks instead of the side's count: `0` stops the app on
+    /// AWS before failback copies its data home.
+    #[serde(default)]
+    pub count: Option<u32>,
 }
 
 /// UPSERT the configured records (`[aws.dns]`) to their values for one side.
@@ -376,6 +394,52 @@ pub struct Confirm {
 #[serde(deny_unknown_fields)]
 pub struct WaitStep {
     pub duration: HumanDuration,
+}
+
+/// Copy one database straight into the other (`pg_dump | pg_restore`): no data lost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DbCopy {
+    pub from: Side,
+    pub to: Side,
+    /// What a source that does not answer means: `fail` the step (failback must reach the
+    /// primary), or `continue` to the backup path (failover; the step says so).
+    #[serde(default)]
+    pub if_unreachable: IfUnreachable,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IfUnreachable {
+    #[default]
+    Fail,
+    Continue,
+}
+
+/// Restore a backup from `[data.backups]`: its age is checked against the RPO before the
+/// target is touched; skipped when an earlier `db_copy` of the run already filled the target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DbRestore {
+    #[serde(default = "standby")]
+    pub to: Side,
+    /// A backup's key (e.g. `${params.backup}`); empty or absent: the newest.
+    #[serde(default)]
+    pub backup: Option<String>,
+    /// Defaults to the configured RPO.
+    pub max_age: Option<HumanDuration>,
+}
+
+/// Count the configured tables and measure the data-loss window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DbVerify {
+    #[serde(default = "standby")]
+    pub on: Side,
+}
+
+fn standby() -> Side {
+    Side::Standby
 }
 
 impl Runbook {

@@ -1,4 +1,5 @@
-//! The one way a process builds what steps act through (`StepEnv`): AWS as `[aws]` says, one
+//! The one way a process builds what steps act through (`StepEnv`): AWS as `[aws]` says, the
+//! databases and backups as `[data]` says (or their simulation), one
 //! HTTP client shared with the LLM adapter, and the process's one clock. `lifeboat run`,
 //! `plan`, `readiness` and drills all build theirs here; they differ only in where steps speak
 //! and where secrets come from.
@@ -22,6 +23,9 @@ pub async fn step_env(
     secrets: Arc<dyn SecretSource>,
 ) -> StepEnv {
     let http = crate::ports::http::client();
+    // Database URLs come from the same place as every other secret.
+    let url_of = |var: &str| secrets.get(var);
+    let data = crate::db::DataEdges::connect(&config, &url_of, None).await;
     StepEnv {
         aws: AwsEdges::connect(&config.aws).await,
         llm: Arc::new(HttpLlm::new(http.clone())),
@@ -31,6 +35,7 @@ pub async fn step_env(
         answers: Arc::default(),
         secrets,
         comms: Default::default(),
+        data,
         clock,
         config,
     }

@@ -56,7 +56,28 @@ struct RpoWatch {
     every: Duration,
     runbook: String,
     step: Step,
-    args: BackupCheck,
+    /// `None`: the newest backup in `[data.backups]` (when `[data]` is configured and no
+    /// runbook is named).
+    args: Option<BackupCheck>,
+}
+
+/// The watch's own step when it reads `[data.backups]`: a name for messages and a timeout.
+fn store_step() -> Step {
+    Step {
+        id: "newest-backup".into(),
+        title: "The newest backup in [data.backups]".into(),
+        action: StepAction::BackupCheck(BackupCheck {
+            url: None,
+            time_pointer: None,
+            command: None,
+            max_age: None,
+        }),
+        timeout: crate::duration::HumanDuration::from_secs(120),
+        retries: 0,
+        backoff: crate::duration::HumanDuration::from_secs(2),
+        idempotent: true,
+        on_failure: crate::runbook::OnFailure::Abort,
+    }
 }
 
 fn backup_step(runbook: &Runbook) -> Option<(Step, BackupCheck)> {
@@ -89,6 +110,14 @@ impl Scheduler {
         let schedule = &env.config.schedule;
         let rpo = match schedule.rpo_watch_every {
             None => None,
+            Some(every) if schedule.rpo_watch_runbook.is_none() && env.config.data.is_some() => {
+                Some(RpoWatch {
+                    every: every.get(),
+                    runbook: "[data.backups]".into(),
+                    step: store_step(),
+                    args: None,
+                })
+            }
             Some(every) => {
                 let (runbook, (step, args)) = match &schedule.rpo_watch_runbook {
                     Some(name) => {
@@ -119,7 +148,7 @@ impl Scheduler {
                     every: every.get(),
                     runbook: runbook.name.clone(),
                     step,
-                    args,
+                    args: Some(args),
                 })
             }
         };
@@ -138,7 +167,22 @@ impl Scheduler {
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut next_rpo = tokio::time::Instant::now();
+        let db_every = self
+            .env
+            .config
+            .schedule
+            .db_backup_every
+            .filter(|_| self.env.config.data.is_some())
+            .map(|d| d.get());
+        let mut next_db_backup = tokio::time::Instant::now();
+        let backing_up = Arc::new(std::sync::atomic::AtomicBool::new(false));
         loop {
+            if let Some(every) = db_every
+                && tokio::time::Instant::now() >= next_db_backup
+            {
+                self.start_db_backup(&backing_up);
+                next_db_backup = tokio::time::Instant::now() + every;
+            }
             let next_checkpoint = self.tick().await;
             let now_instant = tokio::time::Instant::now();
             if let Some(rpo) = &self.rpo
@@ -150,6 +194,9 @@ impl Scheduler {
             let mut wake = tokio::time::Instant::now() + TICK;
             if self.rpo.is_some() {
                 wake = wake.min(next_rpo);
+            }
+            if db_every.is_some() {
+                wake = wake.min(next_db_backup);
             }
             if let Some(at) = next_checkpoint {
                 // At least a millisecond: under paused time a zero sleep would never let
@@ -398,6 +445,29 @@ impl Scheduler {
         }
     }
 
+    /// Starts one database backup in the background (`[schedule] db_backup_every`), unless
+    /// the previous one is still running; it records `db.backup_taken` or `db.backup_failed`.
+    fn start_db_backup(&self, busy: &Arc<std::sync::atomic::AtomicBool>) {
+        use std::sync::atomic::Ordering;
+        if busy.swap(true, Ordering::SeqCst) {
+            warn!("the previous database backup is still running; skipping this one");
+            return;
+        }
+        let (edges, config, store) = (
+            self.env.data.clone(),
+            self.env.config.clone(),
+            self.store.clone(),
+        );
+        let busy = busy.clone();
+        tokio::spawn(async move {
+            match crate::db::cli::backup_into(&edges, &config, Some(store.as_ref())).await {
+                Ok(line) => info!(%line, "database backup"),
+                Err(error) => warn!(%error, "database backup failed"),
+            }
+            busy.store(false, Ordering::SeqCst);
+        });
+    }
+
     /// Runs the backup check once and posts a breach (or its end) when the state changes.
     #[instrument(skip_all)]
     pub async fn watch_rpo(&self) -> Option<RpoEffect> {
@@ -414,10 +484,12 @@ impl Scheduler {
             earlier: &earlier,
             attempt: 1,
         };
-        let checked = tokio::time::timeout(
-            watch.step.timeout.get(),
-            crate::steps::backup::check(&self.env, &input, &watch.args),
-        )
+        let checked = tokio::time::timeout(watch.step.timeout.get(), async {
+            match &watch.args {
+                Some(args) => crate::steps::backup::check(&self.env, &input, args).await,
+                None => crate::steps::db::newest_backup_age(&self.env).await,
+            }
+        })
         .await
         .unwrap_or_else(|_| {
             Err(StepError::retryable(format!(

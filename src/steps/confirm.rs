@@ -25,6 +25,8 @@ pub struct Answer {
 #[derive(Debug, Default)]
 pub struct Answers {
     waiting: Mutex<BTreeMap<String, oneshot::Sender<Answer>>>,
+    /// Questions only an approver may answer (accepting more data loss than the RPO).
+    approvers_only: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Answers {
@@ -41,8 +43,26 @@ impl Answers {
         rx
     }
 
+    /// Registers a question only a person with the approver role may answer.
+    pub fn ask_approver(&self, key: String) -> oneshot::Receiver<Answer> {
+        if let Ok(mut only) = self.approvers_only.lock() {
+            only.insert(key.clone());
+        }
+        self.ask(key)
+    }
+
+    /// Whether the question needs an approver's answer (the chat checks the role).
+    pub fn needs_approver(&self, key: &str) -> bool {
+        self.approvers_only
+            .lock()
+            .is_ok_and(|only| only.contains(key))
+    }
+
     /// Delivers an answer; false when nobody is waiting for that question.
     pub fn answer(&self, key: &str, answer: Answer) -> bool {
+        if let Ok(mut only) = self.approvers_only.lock() {
+            only.remove(key);
+        }
         let sender = self.waiting.lock().ok().and_then(|mut w| w.remove(key));
         sender.is_some_and(|tx| tx.send(answer).is_ok())
     }

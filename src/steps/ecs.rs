@@ -15,8 +15,11 @@ fn targets<'a>(ecs: &'a EcsConfig, args: &EcsScale) -> Vec<&'a EcsServiceConfig>
         .collect()
 }
 
-fn desired(service: &EcsServiceConfig, side: Side) -> u32 {
-    match side {
+fn desired(service: &EcsServiceConfig, args: &EcsScale) -> u32 {
+    if let Some(count) = args.count {
+        return count;
+    }
+    match args.to {
         Side::Standby => service.standby,
         Side::Primary => service.idle,
     }
@@ -44,7 +47,7 @@ pub async fn run(
         .await?;
     let mut changes = Vec::new();
     for service in targets(ecs, args) {
-        let want = desired(service, args.to);
+        let want = desired(service, args);
         let before = env
             .aws
             .containers
@@ -55,7 +58,7 @@ pub async fn run(
     // Wait for all of them; the step's own timeout bounds this.
     let mut lines = Vec::new();
     for service in targets(ecs, args) {
-        let want = desired(service, args.to);
+        let want = desired(service, args);
         let state = wait_stable(
             env.aws.containers.as_ref(),
             &ecs.cluster,
@@ -86,7 +89,7 @@ pub async fn plan(env: &StepEnv, args: &EcsScale) -> Result<Vec<String>, StepErr
         .iter()
         .zip(current)
         .map(|(service, state)| {
-            let want = desired(service, args.to);
+            let want = desired(service, args);
             if state.desired == want {
                 format!("service {} desired {} (unchanged)", service.name, want)
             } else {

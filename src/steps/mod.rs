@@ -5,6 +5,7 @@
 pub mod backup;
 pub mod command;
 pub mod confirm;
+pub mod db;
 pub mod ecs;
 pub mod http;
 pub mod llm;
@@ -43,6 +44,8 @@ pub struct StepEnv {
     pub clock: Arc<dyn Clock>,
     /// Communications state shared with the bot (event log, LLM circuit breaker).
     pub comms: crate::comms::CommsShared,
+    /// The databases and their backups (`[data]`), or their simulation.
+    pub data: crate::db::DataEdges,
 }
 
 impl StepEnv {
@@ -173,6 +176,9 @@ pub async fn execute(env: &StepEnv, input: &StepInput<'_>) -> Result<StepOutput,
         StepAction::CommsDraft(args) => notify::draft(env, input, args).await,
         StepAction::Confirm(args) => confirm::ask(env, input, args).await,
         StepAction::Wait(args) => wait::run(args).await,
+        StepAction::DbCopy(args) => db::copy(env, input, args).await,
+        StepAction::DbRestore(args) => db::restore(env, input, args).await,
+        StepAction::DbVerify(args) => db::verify(env, input, args).await,
     }
 }
 
@@ -229,5 +235,8 @@ pub async fn plan(env: &StepEnv, input: &StepInput<'_>) -> Result<Vec<String>, S
             Ok(vec![format!("ask: {}", input.expand(env, &args.question)?)])
         }
         StepAction::Wait(args) => Ok(vec![format!("wait {}", args.duration)]),
+        StepAction::DbCopy(args) => db::plan_copy(env, args).await,
+        StepAction::DbRestore(args) => db::plan_restore(env, input, args).await,
+        StepAction::DbVerify(args) => Ok(db::plan_verify(env, args)),
     }
 }

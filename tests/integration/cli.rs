@@ -338,7 +338,7 @@ fn check_production_fails_on_what_only_a_demo_may_have() {
 /// every `.client.<operation>()` call chain there.
 fn sdk_actions() -> std::collections::BTreeSet<String> {
     let mut actions = std::collections::BTreeSet::new();
-    for (file, service) in [("dns.rs", "route53"), ("ecs.rs", "ecs")] {
+    for (file, service) in [("dns.rs", "route53"), ("ecs.rs", "ecs"), ("s3.rs", "s3")] {
         let text = std::fs::read_to_string(root().join("src/aws").join(file)).unwrap();
         let compact: String = text.split_whitespace().collect();
         for call in compact.split(".client.").skip(1) {
@@ -352,7 +352,13 @@ fn sdk_actions() -> std::collections::BTreeSet<String> {
                         .unwrap_or_default()
                 })
                 .collect();
-            actions.insert(format!("{service}:{pascal}"));
+            // S3's IAM actions are not named after its operations.
+            let action = match (service, pascal.as_str()) {
+                ("s3", "ListObjectsV2") => "ListBucket".to_owned(),
+                ("s3", "HeadObject") => "GetObject".to_owned(),
+                _ => pascal,
+            };
+            actions.insert(format!("{service}:{action}"));
         }
     }
     actions
@@ -376,9 +382,48 @@ fn iam_policy_is_json_naming_exactly_the_calls_lifeboat_makes() {
         }
     }
     let calls = sdk_actions();
-    assert!(calls.len() >= 7, "the scan found the calls: {calls:?}");
-    // The shipped runbooks use every AWS step kind, so every call is needed, and no more.
-    assert_eq!(actions, calls);
+    assert!(calls.len() >= 10, "the scan found the calls: {calls:?}");
+    // The shipped runbooks use every AWS step kind, so every call is needed, and no more;
+    // the shipped config keeps its backups nowhere ([data] is commented out), so no S3.
+    let (s3, others): (std::collections::BTreeSet<String>, _) =
+        calls.iter().cloned().partition(|a| a.starts_with("s3:"));
+    assert_eq!(actions, others);
+    // With backups in a bucket, exactly the S3 calls too, on the bucket and prefix only.
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = std::fs::read_to_string(root().join("config/lifeboat.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("lifeboat.toml"),
+        format!(
+            "{}\n[data]\nprimary_url_env = \"DATABASE_URL\"\nstandby_url_env = \"STANDBY_DATABASE_URL\"\nbackups = {{ bucket = \"example-db-backups\", prefix = \"pg/\" }}\n",
+            shipped
+                .replace("runbooks = \"commands\"", &format!("runbooks = {:?}", root().join("commands")))
+                .replace("templates = \"config/templates\"", &format!("templates = {:?}", root().join("config/templates")))
+        ),
+    )
+    .unwrap();
+    let out = lifeboat(
+        dir.path(),
+        &["iam-policy", "--config", "lifeboat.toml"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let with_bucket: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let mut bucket_actions = std::collections::BTreeSet::new();
+    for st in with_bucket["Statement"].as_array().unwrap() {
+        for a in st["Action"].as_array().unwrap() {
+            let a = a.as_str().unwrap();
+            if a.starts_with("s3:") {
+                bucket_actions.insert(a.to_owned());
+                let resource = st["Resource"].as_str().unwrap();
+                assert!(
+                    resource == "arn:aws:s3:::example-db-backups"
+                        || resource == "arn:aws:s3:::example-db-backups/pg/*",
+                    "{st}"
+                );
+            }
+        }
+    }
+    assert_eq!(bucket_actions, s3);
     // Resources are the configured ones.
     let text = stdout(&out);
     assert!(

@@ -109,6 +109,7 @@ impl Bench {
             llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
             clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
             comms: Default::default(),
+            data: Default::default(),
         };
         let path = dir.path().join("failover-hosting.toml");
         std::fs::write(&path, RUNBOOK).unwrap();
@@ -700,6 +701,7 @@ async fn a_drill_started_from_chat_is_kept_beside_the_log_and_counted_by_the_rem
         llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
         clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
         comms: Default::default(),
+        data: Default::default(),
     };
     let bot = Bot::new(
         config.clone(),
@@ -1134,6 +1136,7 @@ async fn a_chat_drill_never_uses_the_configured_aws_endpoint() {
         llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
         clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
         comms: Default::default(),
+        data: Default::default(),
     };
     let drills = Arc::new(ChatDrills::new(env.clock.clone()));
     let bot = Bot::new(

@@ -450,6 +450,7 @@ company = "Example"
         llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
         clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
         comms: Default::default(),
+        data: Default::default(),
     };
     let written = wrap(store.clone());
     let engine = Engine::new(env, written.clone());
@@ -2469,6 +2470,7 @@ integrity_command = {integrity}
             llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
             clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
             comms: Default::default(),
+            data: Default::default(),
         };
         let engine = Engine::new(env, store.clone());
         let bot = Arc::new(Bot::new(
@@ -2630,7 +2632,8 @@ integrity_command = {integrity}
         // The step's message states the incident's facts.
         assert!(
             said.contains(&format!("{incident} since "))
-                && said.contains("data-loss window 10m ")
+                // No [data] here: the simulation measures nothing, and the notice says so.
+                && said.contains("data-loss window not measured")
                 && said.contains("full service expected by "),
             "{said}"
         );
@@ -2676,16 +2679,14 @@ integrity_command = {integrity}
         assert_eq!(delivered, expected);
 
         // The client notice was drafted in the thread with the facts: the incident's start
-        // and the measured data-loss window.
+        // and the measured data-loss window (none without a real restore).
         let drafted = wait_event(&store, "comms.drafted").await;
         assert_eq!(drafted.data["run"], run.as_str());
         let draft_text = drafted.data["text"].as_str().unwrap().to_owned();
         let start = declared.at.format("%Y-%m-%d %H:%M UTC").to_string();
         assert!(draft_text.contains(&start), "{draft_text}");
-        assert!(
-            draft_text.contains("Changes made in the 10m "),
-            "{draft_text}"
-        );
+        // Nothing measured (simulated data), so no window is claimed to clients.
+        assert!(!draft_text.contains("Changes made in the"), "{draft_text}");
         let posted = fake
             .calls()
             .into_iter()

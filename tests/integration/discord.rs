@@ -272,6 +272,7 @@ async fn serve(
         llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
         clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
         comms: Default::default(),
+        data: Default::default(),
     };
     let engine = Engine::new(env, store.clone());
     let drills = Arc::new(ChatDrills::new(engine.env().clock.clone()));

@@ -102,7 +102,8 @@ fn both_drills_recover_within_the_objectives_and_leave_an_intact_log() {
             "heroku-outage" => &[
                 "heroku → failover-hosting (succeeded",
                 "RTO 4h: met",
-                "data-loss window 12m",
+                // Offline there is no real database: no stand-in constant passes for a measurement.
+                "data-loss window not measured (no real database was restored",
             ],
             "openai-outage" => &["openai → switch-llm (succeeded", "RTO 2h: met"],
             _ => &[
@@ -182,10 +183,12 @@ fn both_drills_recover_within_the_objectives_and_leave_an_intact_log() {
             );
             if provider == "heroku" {
                 let loss = figure(&block, "data-loss window");
-                assert!(
-                    md.contains(&format!("| RPO | 1h | {loss} | met |")),
-                    "{loss}\n{md}"
-                );
+                let row = if loss.starts_with("not") {
+                    "| RPO | 1h | no window measured: no real database restored, no backup checked | not measured |".to_owned()
+                } else {
+                    format!("| RPO | 1h | {loss} | met |")
+                };
+                assert!(md.contains(&row), "{loss}\n{md}");
             }
         }
         assert!(

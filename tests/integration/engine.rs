@@ -93,6 +93,7 @@ impl Bench {
             llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
             clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
             comms: Default::default(),
+            data: Default::default(),
         };
         Engine::new(env, store.clone())
     }

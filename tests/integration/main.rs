@@ -12,6 +12,7 @@ mod cli;
 mod clocks;
 mod comms;
 mod crash;
+mod data;
 mod discord;
 mod drill;
 mod engine;

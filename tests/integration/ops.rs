@@ -1215,6 +1215,7 @@ async fn discord_acknowledgements_are_timed() {
         llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
         clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
         comms: Default::default(),
+        data: Default::default(),
     };
     let engine = lifeboat::engine::Engine::new(env, store.clone());
     let bot = Arc::new(lifeboat::chat::bot::Bot::new(

@@ -160,14 +160,26 @@ impl Standby {
         standby
     }
 
+    /// The newest dump in `[data.backups]` (a directory here) completed `ago`.
     fn backup_completed(&self, ago: chrono::Duration) {
-        let at = (Utc::now() - ago).to_rfc3339_opts(SecondsFormat::Secs, true);
-        self.server.reply(
-            "/latest.json",
-            Reply::json(format!(
-                r#"{{"latest":{{"id":"b-1","completed_at":"{at}"}}}}"#
-            )),
-        );
+        let at = Utc::now() - ago;
+        let dir = self.backups();
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = lifeboat::ports::data::backup_key("", at);
+        std::fs::write(dir.join(&key), b"PGDMP").unwrap();
+        let stamp = at.to_rfc3339_opts(SecondsFormat::Millis, true);
+        std::fs::write(
+            dir.join(format!("{key}.json")),
+            format!(
+                r#"{{"format":"lifeboat-db-backup","version":1,"key":"{key}","started_at":"{stamp}","completed_at":"{stamp}","size":5,"sha256":"","tables":[]}}"#
+            ),
+        )
+        .unwrap();
+    }
+
+    fn backups(&self) -> std::path::PathBuf {
+        self.dir.path().join("backups")
     }
 
     fn config(&self) -> String {
@@ -229,6 +241,12 @@ name = "support"
 [schedule]
 drill_every = "{drill_every}"
 
+[data]
+primary_url_env = "READINESS_TEST_DATABASE_URL"
+standby_url_env = "READINESS_TEST_STANDBY_URL"
+backups = {{ dir = {backups} }}
+tables = [{{ name = "orders", freshness = "updated_at" }}]
+
 [vars]
 app_url = "{base}/app"
 standby_url = "{base}/standby"
@@ -243,6 +261,7 @@ llm_switch_url = "{base}/switch"
             endpoint = quoted(&self.endpoint),
             zone = quoted(&self.zone_id),
             drill_every = self.drill_every,
+            backups = quoted(&self.backups().display().to_string()),
             extra = self
                 .extra_service
                 .map(|name| format!(", {{ name = \"{name}\", standby = 1 }}"))
@@ -326,7 +345,7 @@ async fn a_ready_standby_passes_every_check() {
         "ok    dns ttl written on failover: [aws.dns] ttl 1m ≤ 5m",
         "ok    dns record app.example.com. CNAME: exists, points at the primary, TTL 1m ≤ 5m (the lower of [aws.dns] max_ttl 5m and 1/48 of the hosting RTO 4h (5m))",
         "ok    anthropic key: a test prompt was answered in",
-        "ok    backup (failover-hosting/backup-age): latest completed",
+        "ok    backup ([data.backups] ",
         "ok    drill of failover-hosting: last drilled",
         "ok    drill of switch-llm: last drilled",
         "READY: all 12 checks passed",
@@ -441,10 +460,7 @@ async fn a_stale_backup_fails_its_line() {
     let moto = moto().await;
     let standby = Standby::ready(&moto).await;
     standby.backup_completed(chrono::Duration::minutes(125));
-    let line = only_failure(
-        &standby,
-        "FAIL  backup (failover-hosting/backup-age): latest completed",
-    );
+    let line = only_failure(&standby, "FAIL  backup ([data.backups] ");
     assert!(line.ends_with("2h 05m ago: older than 1h"), "{line}");
 }
 

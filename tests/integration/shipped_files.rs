@@ -55,14 +55,32 @@ fn failover_hosting_follows_the_drp_order() {
             .unwrap();
     let kinds: Vec<StepKind> = runbook.steps.iter().map(|s| s.action.kind()).collect();
     let position = |k: StepKind| kinds.iter().position(|x| *x == k).unwrap();
-    assert!(position(StepKind::EcsScale) < position(StepKind::BackupCheck));
+    assert!(position(StepKind::EcsScale) < position(StepKind::DbCopy));
     assert!(
-        position(StepKind::BackupCheck) < position(StepKind::Command),
-        "backup age checked before restore"
+        position(StepKind::DbCopy) < position(StepKind::DbRestore),
+        "a direct copy first, the backup (its age checked by the restore) otherwise"
     );
     assert!(
-        position(StepKind::Command) < position(StepKind::Route53Upsert),
-        "data restored before DNS moves"
+        position(StepKind::DbRestore) < position(StepKind::DbVerify)
+            && position(StepKind::DbVerify) < position(StepKind::Route53Upsert),
+        "data restored and verified before DNS moves"
+    );
+    for name in ["failover-hosting", "restore-data", "failback-hosting"] {
+        let text =
+            std::fs::read_to_string(root.join("commands").join(format!("{name}.toml"))).unwrap();
+        assert!(
+            !text.contains("restore_command") && !text.contains("integrity_command"),
+            "{name}"
+        );
+    }
+    let failback =
+        lifeboat::runbook::load_file(&root.join("commands/failback-hosting.toml"), &config.config)
+            .unwrap();
+    let ids: Vec<&str> = failback.steps.iter().map(|s| s.id.as_str()).collect();
+    let at = |id: &str| ids.iter().position(|x| *x == id).unwrap();
+    assert!(
+        at("stop-writes") < at("copy-back") && at("verify-data") < at("point-dns"),
+        "{ids:?}"
     );
     assert!(position(StepKind::Route53Upsert) < position(StepKind::HttpCheck));
 }

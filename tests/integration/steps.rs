@@ -64,6 +64,7 @@ fn env_with(config_text: &str) -> StepEnv {
         llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
         clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
         comms: Default::default(),
+        data: Default::default(),
     }
 }
 

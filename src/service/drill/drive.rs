@@ -258,6 +258,10 @@ impl Stage<'_> {
                 data_loss,
                 rpo: self.config.objectives.rpo.get(),
                 status,
+                workstream_has_data: self.store.by_run(&view.run)?.iter().any(|e| {
+                    e.kind == "step.started"
+                        && matches!(e.data["kind"].as_str(), Some("db_restore" | "db_copy"))
+                }),
             });
         }
         Ok(outcomes)

@@ -4,6 +4,7 @@ pub mod console;
 pub mod discord;
 pub mod http;
 pub mod moto;
+pub mod postgres;
 pub mod standby;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,803 @@
+//! Data recovery with real parts on loopback: a throwaway PostgreSQL (a "primary" and a
+//! "standby" database per test), backups in moto's S3 or a local directory, the shipped
+//! `failover-hosting`, `restore-data` and `failback-hosting` run by the real engine, and
+//! the measured data-loss window checked against the seed's own timestamps.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_route53::config::Credentials;
+use aws_sdk_route53::types::RrType;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Value, json};
+
+use lifeboat::aws::AwsClients;
+use lifeboat::chat::recorder::RecordingChat;
+use lifeboat::config::{Config, Secret};
+use lifeboat::db::DataEdges;
+use lifeboat::domain::event::{Event, NewEvent};
+use lifeboat::domain::{Actor, IncidentId, RunId};
+use lifeboat::engine::{Decision, Engine, RunHandle};
+use lifeboat::ports::aws::AwsEdges;
+use lifeboat::ports::chat::ChannelId;
+use lifeboat::ports::store::EventStore;
+use lifeboat::runbook::state::RunStatus;
+use lifeboat::runbook::{Runbook, load_file};
+use lifeboat::steps::StepEnv;
+use lifeboat::steps::confirm::{Answer, Answers};
+use lifeboat::store::SledStore;
+use lifeboat::toml_source::TomlSource;
+
+use crate::support::http::{HttpServer, Reply};
+use crate::support::moto::moto;
+use crate::support::postgres::{Db, TABLES_TOML, seed};
+use crate::support::root;
+use crate::support::standby::{self, CLUSTER, PRIMARY, RECORD};
+
+const WAIT: Duration = Duration::from_secs(60);
+const POLL: Duration = Duration::from_millis(20);
+const STANDBY_CNAME: &str = "web-alb-123.us-east-1.elb.amazonaws.com.";
+const BUCKET: &str = "lifeboat-backups";
+/// Nothing listens here: the primary of a Heroku outage.
+const DEAD_PRIMARY: &str = "postgres://lifeboat:heroku-pw-9f2c@127.0.0.1:9/gone";
+
+/// Where backups go in a test.
+enum Store<'a> {
+    S3,
+    Dir(&'a Path),
+}
+
+fn quoted(text: &str) -> String {
+    toml::Value::String(text.to_owned()).to_string()
+}
+
+fn config_text(
+    endpoint: &str,
+    zone_id: &str,
+    store: &Store<'_>,
+    app_url: &str,
+    extra: &str,
+) -> String {
+    let root = root();
+    let backups = match store {
+        Store::S3 => format!("{{ bucket = \"{BUCKET}\", prefix = \"pg/\" }}"),
+        Store::Dir(dir) => format!("{{ dir = {} }}", quoted(&dir.display().to_string())),
+    };
+    format!(
+        r#"
+[paths]
+runbooks = {runbooks}
+templates = {templates}
+
+[objectives]
+hosting_rto = "4h"
+llm_rto = "2h"
+rpo = "1h"
+data_rto = "2h"
+
+[[teams]]
+name = "engineering"
+channel_id = "300000000000000001"
+role_id = "400000000000000001"
+
+[[teams]]
+name = "support"
+channel_id = "300000000000000002"
+role_id = "400000000000000002"
+
+[aws]
+mode = "live"
+region = "us-east-1"
+endpoint_url = {endpoint}
+
+[aws.ecs]
+cluster = "{CLUSTER}"
+services = [{{ name = "web", standby = 3, idle = 0 }}, {{ name = "worker", standby = 2, idle = 1 }}]
+
+[aws.dns]
+zone_id = {zone_id}
+ttl = 60
+records = [{{ name = "{RECORD}", type = "CNAME", primary = "{PRIMARY}", standby = "{STANDBY_CNAME}" }}]
+
+[data]
+primary_url_env = "DATABASE_URL"
+standby_url_env = "STANDBY_DATABASE_URL"
+backups = {backups}
+jobs = 2
+connect_timeout = "2s"
+{TABLES_TOML}
+{extra}
+
+[vars]
+company = "Example Co"
+app_url = {app_url}
+"#,
+        runbooks = quoted(&root.join("commands").display().to_string()),
+        templates = quoted(&root.join("config/templates").display().to_string()),
+        endpoint = quoted(endpoint),
+        zone_id = quoted(zone_id),
+        app_url = quoted(app_url),
+    )
+}
+
+fn alice() -> Actor {
+    Actor::User {
+        id: "1".into(),
+        name: "alice".into(),
+    }
+}
+
+fn moto_credentials() -> Credentials {
+    Credentials::new("testing", "testing", None, None, "moto")
+}
+
+/// The engine over moto, the two databases and the backup store.
+struct World {
+    _dir: tempfile::TempDir,
+    config: Arc<Config>,
+    store: Arc<SledStore>,
+    chat: Arc<RecordingChat>,
+    engine: Engine,
+}
+
+impl World {
+    async fn new(config_text: &str, primary_url: &str, standby_url: &str) -> World {
+        let config = Arc::new(
+            Config::from_source(TomlSource::new("lifeboat-test.toml", config_text))
+                .unwrap_or_else(|errors| panic!("test config rejected: {errors:#?}"))
+                .config,
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SledStore::open(&dir.path().join("data")).unwrap());
+        let chat = Arc::new(RecordingChat::new());
+        let secrets: BTreeMap<String, String> = [
+            ("DATABASE_URL", primary_url),
+            ("STANDBY_DATABASE_URL", standby_url),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let data = edges(&config, &secrets).await;
+        let env = StepEnv {
+            config: config.clone(),
+            aws: AwsEdges::connect_with_credentials(&config.aws, moto_credentials()).await,
+            http: lifeboat::ports::http::client(),
+            chat: chat.clone(),
+            channel: ChannelId("incident".into()),
+            answers: Arc::new(Answers::default()),
+            secrets: Arc::new(secrets),
+            llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
+            clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
+            comms: Default::default(),
+            data,
+        };
+        let engine = Engine::new(env, store.clone());
+        World {
+            _dir: dir,
+            config,
+            store,
+            chat,
+            engine,
+        }
+    }
+
+    fn shipped(&self, name: &str) -> Runbook {
+        let path = root().join("commands").join(format!("{name}.toml"));
+        load_file(&path, &self.config).unwrap_or_else(|e| panic!("{name}: {e:#?}"))
+    }
+
+    /// Declares an incident; its declaration time is the outage start of the window.
+    fn declare(&self) -> (IncidentId, DateTime<Utc>) {
+        let id = IncidentId::from("INC-20261125-100000");
+        let event = self
+            .store
+            .append(
+                NewEvent::new(
+                    alice(),
+                    "incident.declared",
+                    json!({ "title": "Heroku is down", "severity": "sev1" }),
+                )
+                .incident(id.clone()),
+            )
+            .unwrap();
+        (id, event.at)
+    }
+
+    fn start(&self, name: &str, incident: Option<IncidentId>) -> RunHandle {
+        self.engine
+            .start(&self.shipped(name), BTreeMap::new(), incident, alice())
+            .unwrap_or_else(|err| panic!("{name} refused: {err}"))
+    }
+
+    async fn answer(&self, run: &RunId, step: &str, yes: bool) {
+        let answers = &self.engine.env().answers;
+        let key = Answers::key(run.as_str(), step);
+        tokio::time::timeout(WAIT, async {
+            while !answers.open().contains(&key) {
+                tokio::time::sleep(POLL).await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "{run} never asked `{step}`: {:#?}",
+                kinds(&self.events(run))
+            )
+        });
+        let answer = Answer {
+            yes,
+            by: "bob".into(),
+        };
+        assert!(answers.answer(&key, answer));
+    }
+
+    async fn finish(&self, handle: RunHandle) -> (RunStatus, Vec<Event>) {
+        let run = handle.run.clone();
+        let status = tokio::time::timeout(WAIT, handle.task)
+            .await
+            .unwrap_or_else(|_| panic!("{run} did not end: {:#?}", kinds(&self.events(&run))))
+            .expect("the run task panicked");
+        (status, self.events(&run))
+    }
+
+    async fn until(&self, run: &RunId, kind: &str, step: &str) -> Event {
+        tokio::time::timeout(WAIT, async {
+            loop {
+                if let Some(e) = self
+                    .events(run)
+                    .into_iter()
+                    .find(|e| e.kind == kind && e.data["step"] == step)
+                {
+                    return e;
+                }
+                tokio::time::sleep(POLL).await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no `{kind} {step}`: {:#?}", kinds(&self.events(run))))
+    }
+
+    fn events(&self, run: &RunId) -> Vec<Event> {
+        self.store.by_run(run).unwrap()
+    }
+
+    /// Everything the log holds, as text.
+    fn log_text(&self) -> String {
+        self.store
+            .all()
+            .unwrap()
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+async fn edges(config: &Config, secrets: &BTreeMap<String, String>) -> DataEdges {
+    let secrets = secrets.clone();
+    DataEdges::connect(
+        config,
+        &move |v: &str| secrets.get(v).map(|s| Secret::new(s.clone())),
+        Some(moto_credentials()),
+    )
+    .await
+}
+
+fn kinds(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| match e.data["step"].as_str() {
+            Some(step) => format!("{} {step}", e.kind),
+            None => e.kind.clone(),
+        })
+        .collect()
+}
+
+fn output<'a>(events: &'a [Event], step: &str) -> &'a Value {
+    &events
+        .iter()
+        .find(|e| e.kind == "step.succeeded" && e.data["step"] == step)
+        .unwrap_or_else(|| panic!("`{step}` did not succeed: {:#?}", kinds(events)))
+        .data["output"]
+}
+
+fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+async fn cname(aws: &AwsClients, zone_id: &str) -> Vec<String> {
+    let listed = aws
+        .route53
+        .list_resource_record_sets()
+        .hosted_zone_id(zone_id)
+        .send()
+        .await
+        .unwrap();
+    listed
+        .resource_record_sets()
+        .iter()
+        .find(|s| s.name() == RECORD && s.r#type() == &RrType::Cname)
+        .map(|s| {
+            s.resource_records()
+                .iter()
+                .map(|r| r.value().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn app() -> HttpServer {
+    let app = HttpServer::start();
+    app.reply("/health", Reply::json(r#"{"status":"ok"}"#));
+    app
+}
+
+/// Takes a backup of `primary` through Lifeboat's own backup path, recorded in `world`'s log.
+async fn backup(world: &World, primary: &Db, standby: &Db) -> String {
+    let secrets: BTreeMap<String, String> = [
+        ("DATABASE_URL".to_owned(), primary.url()),
+        ("STANDBY_DATABASE_URL".to_owned(), standby.url()),
+    ]
+    .into();
+    let live = edges(&world.config, &secrets).await;
+    lifeboat::db::cli::backup_into(&live, &world.config, Some(world.store.as_ref()))
+        .await
+        .unwrap_or_else(|e| panic!("backup failed: {e}"));
+    let taken = world
+        .store
+        .all()
+        .unwrap()
+        .into_iter()
+        .rev()
+        .find(|e| e.kind == "db.backup_taken")
+        .expect("db.backup_taken recorded");
+    taken.data["key"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn failover_restores_the_s3_backup_into_the_standby_and_measures_the_seed_gap() {
+    let moto = moto().await;
+    let aws = moto.clients().await;
+    let zone_id = standby::seed(&aws, &["web", "worker"], 300).await;
+    aws.s3.create_bucket().bucket(BUCKET).send().await.unwrap();
+    let (primary, standby_db, app) = (Db::new("primary"), Db::new("standby"), app());
+    let text = config_text(&moto.endpoint(), &zone_id, &Store::S3, &app.base_url(), "");
+    // Heroku is down: its database does not answer.
+    let world = World::new(&text, DEAD_PRIMARY, &standby_db.url()).await;
+    let (incident, outage) = world.declare();
+    // The last write reached the primary 20 minutes before the outage.
+    seed(
+        &primary,
+        3000,
+        &rfc3339(outage - chrono::Duration::minutes(20)),
+    );
+    let key = backup(&world, &primary, &standby_db).await;
+    assert!(
+        key.starts_with("pg/lifeboat-") && key.ends_with(".dump"),
+        "{key}"
+    );
+    let head = aws
+        .s3
+        .head_object()
+        .bucket(BUCKET)
+        .key(&key)
+        .send()
+        .await
+        .unwrap();
+    let completed = head.metadata().unwrap().get("completed-at").unwrap();
+    assert!(
+        key.contains(&completed[..10].replace('-', "")),
+        "{key} vs {completed}"
+    );
+    let taken = world.store.all().unwrap();
+    let taken = taken.iter().find(|e| e.kind == "db.backup_taken").unwrap();
+    assert!(taken.data["size"].as_u64().unwrap() > 10_000, "{taken:?}");
+    assert!(taken.data["duration_ms"].is_u64());
+
+    let handle = world.start("failover-hosting", Some(incident.clone()));
+    world.answer(&handle.run, "confirm-scope", true).await;
+    let (status, events) = world.finish(handle).await;
+    assert_eq!(status, RunStatus::Succeeded, "{:#?}", kinds(&events));
+
+    let copy = output(&events, "copy-data");
+    assert_eq!(copy["copied"], false);
+    let restore = output(&events, "restore");
+    assert_eq!(restore["backup"], key.as_str());
+    assert_eq!(restore["location"], format!("s3://{BUCKET}/{key}"));
+    let verify = output(&events, "verify-data");
+    assert_eq!(verify["data_loss_secs"], 1200, "{verify:#}");
+    assert_eq!(verify["measured"], true);
+    assert_eq!(verify["tables"][0]["rows"], 3000);
+    assert_eq!(verify["tables"][0]["expected"], 3000);
+    assert_eq!(standby_db.count("SELECT count(*) FROM orders"), 3000);
+    assert_eq!(standby_db.count("SELECT count(*) FROM events"), 3000);
+    assert_eq!(cname(&aws, &zone_id).await, [STANDBY_CNAME]);
+    // The one source of the window: the incident's view, the post-mortem and the notices.
+    let all = world.store.all().unwrap();
+    let scoped = lifeboat::incident::incident_events(&all, &incident);
+    assert_eq!(
+        lifeboat::incident::view(&scoped, &incident).achieved_rpo_secs,
+        Some(1200)
+    );
+    let summary = lifeboat::timeline::summarize(&scoped, &incident);
+    assert_eq!(summary.runs[0].achieved_rpo_secs, Some(1200));
+    let engineering: Vec<String> = world
+        .chat
+        .posts()
+        .into_iter()
+        .map(|m| m.content)
+        .filter(|c| c.contains("Hosting failed over"))
+        .collect();
+    assert!(
+        engineering[0].contains("data-loss window 20m 00s"),
+        "{engineering:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_primary_that_answers_is_copied_directly_with_a_zero_window() {
+    let moto = moto().await;
+    let aws = moto.clients().await;
+    let zone_id = standby::seed(&aws, &["web", "worker"], 300).await;
+    let (primary, standby_db, app) = (Db::new("primary"), Db::new("standby"), app());
+    let dir = tempfile::tempdir().unwrap();
+    let text = config_text(
+        &moto.endpoint(),
+        &zone_id,
+        &Store::Dir(dir.path()),
+        &app.base_url(),
+        "",
+    );
+    let world = World::new(&text, &primary.url(), &standby_db.url()).await;
+    let (incident, outage) = world.declare();
+    seed(
+        &primary,
+        2000,
+        &rfc3339(outage - chrono::Duration::minutes(5)),
+    );
+
+    let handle = world.start("failover-hosting", Some(incident));
+    world.answer(&handle.run, "confirm-scope", true).await;
+    let (status, events) = world.finish(handle).await;
+    assert_eq!(status, RunStatus::Succeeded, "{:#?}", kinds(&events));
+    assert_eq!(output(&events, "copy-data")["copied"], true);
+    assert_eq!(
+        output(&events, "restore")["skipped"],
+        true,
+        "no backup needed"
+    );
+    let verify = output(&events, "verify-data");
+    assert_eq!(verify["data_loss_secs"], 0, "{verify:#}");
+    assert_eq!(verify["against"], "the primary");
+    assert_eq!(standby_db.count("SELECT count(*) FROM orders"), 2000);
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no backup was read or made"
+    );
+}
+
+#[tokio::test]
+async fn a_backup_older_than_the_rpo_stops_before_dns_unless_an_approver_accepts() {
+    let moto = moto().await;
+    let aws = moto.clients().await;
+    let zone_id = standby::seed(&aws, &["web", "worker"], 300).await;
+    let (primary, standby_db, app) = (Db::new("primary"), Db::new("standby"), app());
+    let dir = tempfile::tempdir().unwrap();
+    let text = config_text(
+        &moto.endpoint(),
+        &zone_id,
+        &Store::Dir(dir.path()),
+        &app.base_url(),
+        "",
+    );
+    let world = World::new(&text, DEAD_PRIMARY, &standby_db.url()).await;
+    let (incident, outage) = world.declare();
+    seed(&primary, 500, &rfc3339(outage - chrono::Duration::hours(2)));
+    let key = backup(&world, &primary, &standby_db).await;
+    // The backup's data is two hours old (the nightly job failed since).
+    let manifest_path = dir.path().join(format!("{key}.json"));
+    let mut manifest: Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    let old = rfc3339(Utc::now() - chrono::Duration::hours(2));
+    manifest["started_at"] = json!(old);
+    manifest["completed_at"] = json!(old);
+    std::fs::write(&manifest_path, manifest.to_string()).unwrap();
+    standby_db.sql("CREATE TABLE marker (x int); INSERT INTO marker VALUES (1);");
+
+    let handle = world.start("failover-hosting", Some(incident.clone()));
+    let run = handle.run.clone();
+    world.answer(&run, "confirm-scope", true).await;
+    world.answer(&run, "restore", false).await;
+    let paused = world.until(&run, "run.paused", "restore").await;
+    assert!(
+        paused.data["reason"]
+            .as_str()
+            .unwrap()
+            .contains("older than the RPO of 1h: the run stops before DNS moves"),
+        "{paused:?}"
+    );
+    assert!(
+        !kinds(&world.events(&run))
+            .iter()
+            .any(|k| k.ends_with(" point-dns"))
+    );
+    assert_eq!(cname(&aws, &zone_id).await, [PRIMARY]);
+    assert_eq!(
+        standby_db.count("SELECT count(*) FROM marker"),
+        1,
+        "the standby was not touched"
+    );
+    let asked = world.chat.posts();
+    assert!(
+        asked.iter().any(|m| m
+            .content
+            .contains("is 2h 00m old, older than the RPO of 1h")),
+        "{asked:#?}"
+    );
+
+    // An approver accepts the loss on the retry: the run goes on and DNS moves.
+    world.engine.decide(&run, Decision::Retry, alice()).unwrap();
+    world.answer(&run, "restore", true).await;
+    let (status, events) = world.finish(handle).await;
+    assert_eq!(status, RunStatus::Succeeded, "{:#?}", kinds(&events));
+    assert!(output(&events, "restore")["accepted_by"] == "bob");
+    assert_eq!(cname(&aws, &zone_id).await, [STANDBY_CNAME]);
+    let all = world.store.all().unwrap();
+    let accepted = all
+        .iter()
+        .find(|e| e.kind == "db.data_loss_accepted")
+        .unwrap();
+    assert_eq!(accepted.data["by"], "bob");
+    assert_eq!(accepted.data["backup"], key.as_str());
+    // The post-mortem says who accepted what.
+    let scoped = lifeboat::incident::incident_events(&all, &incident);
+    let summary = lifeboat::timeline::summarize(&scoped, &incident);
+    let markdown = lifeboat::timeline::markdown(&summary, &scoped, &world.config.objectives);
+    assert!(
+        markdown.contains("More data loss than the plan allows accepted by bob"),
+        "{markdown}"
+    );
+    assert!(markdown.contains(&key), "{markdown}");
+}
+
+#[tokio::test]
+async fn a_truncated_or_corrupted_dump_pauses_the_run_naming_the_object() {
+    let moto = moto().await;
+    let aws = moto.clients().await;
+    let zone_id = standby::seed(&aws, &["web", "worker"], 300).await;
+    let (primary, standby_db, app) = (Db::new("primary"), Db::new("standby"), app());
+    let dir = tempfile::tempdir().unwrap();
+    let text = config_text(
+        &moto.endpoint(),
+        &zone_id,
+        &Store::Dir(dir.path()),
+        &app.base_url(),
+        "",
+    );
+    let world = World::new(&text, DEAD_PRIMARY, &standby_db.url()).await;
+    seed(&primary, 3000, &rfc3339(Utc::now()));
+    let key = backup(&world, &primary, &standby_db).await;
+    let dump = dir.path().join(&key);
+    let bytes = std::fs::read(&dump).unwrap();
+    std::fs::write(&dump, &bytes[..bytes.len() / 2]).unwrap();
+    standby_db.sql("CREATE TABLE marker (x int); INSERT INTO marker VALUES (1);");
+
+    let handle = world.start("failover-hosting", None);
+    let run = handle.run.clone();
+    world.answer(&run, "confirm-scope", true).await;
+    let paused = world.until(&run, "run.paused", "restore").await;
+    let reason = paused.data["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&dump.display().to_string()) && reason.contains("cut short"),
+        "{reason}"
+    );
+    assert_eq!(
+        standby_db.count("SELECT count(*) FROM marker"),
+        1,
+        "left as it was"
+    );
+    assert_eq!(cname(&aws, &zone_id).await, [PRIMARY]);
+    world.engine.decide(&run, Decision::Abort, alice()).unwrap();
+    world.finish(handle).await;
+
+    // A dump copied in from elsewhere has no manifest: the damage shows during the restore,
+    // and the standby is marked as needing a clean restore.
+    let foreign = dir.path().join("heroku-b042.dump");
+    std::fs::rename(&dump, &foreign).unwrap();
+    std::fs::remove_file(dir.path().join(format!("{key}.json"))).unwrap();
+    let handle = world.start("failover-hosting", None);
+    let run = handle.run.clone();
+    world.answer(&run, "confirm-scope", true).await;
+    let paused = world.until(&run, "run.paused", "restore").await;
+    let reason = paused.data["reason"].as_str().unwrap();
+    assert!(reason.contains(&foreign.display().to_string()), "{reason}");
+    let failed = world
+        .events(&run)
+        .into_iter()
+        .find(|e| e.kind == "step.failed" && e.data["step"] == "restore")
+        .unwrap();
+    assert_eq!(
+        failed.data["output"]["target_state"], "needs a clean restore",
+        "{failed:?}"
+    );
+    assert!(
+        !kinds(&world.events(&run))
+            .iter()
+            .any(|k| k.ends_with(" point-dns"))
+    );
+    world.engine.decide(&run, Decision::Abort, alice()).unwrap();
+    world.finish(handle).await;
+}
+
+#[tokio::test]
+async fn a_tool_that_prints_the_url_leaves_it_out_of_the_log_chat_and_export() {
+    let moto = moto().await;
+    let aws = moto.clients().await;
+    let zone_id = standby::seed(&aws, &["web", "worker"], 300).await;
+    let (primary, standby_db, app) = (Db::new("primary"), Db::new("standby"), app());
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = dir.path().join("backups");
+    // Tools that say the URL they were given, as a careless wrapper would, then fail.
+    let tools = dir.path().join("tools");
+    std::fs::create_dir(&tools).unwrap();
+    let real = lifeboat::db::pg::Tools::find(None).unwrap();
+    for (name, path) in [("pg_dump", &real.pg_dump), ("psql", &real.psql)] {
+        write_script(
+            &tools.join(name),
+            &format!("#!/bin/sh\nexec {} \"$@\"\n", path.display()),
+        );
+    }
+    write_script(
+        &tools.join("pg_restore"),
+        &format!(
+            "#!/bin/sh\ncase \"$*\" in *--list*) exec {} \"$@\";; esac\necho \"connecting to postgres://$PGUSER:$PGPASSWORD@$PGHOST:$PGPORT/$PGDATABASE\" >&2\necho \"password is $PGPASSWORD\" >&2\nexit 1\n",
+            real.pg_restore.display()
+        ),
+    );
+    let extra = format!("tools_dir = {}", quoted(&tools.display().to_string()));
+    let text = config_text(
+        &moto.endpoint(),
+        &zone_id,
+        &Store::Dir(&store_dir),
+        &app.base_url(),
+        &extra,
+    );
+    // Standby credentials with a password the log must never hold.
+    standby_db.sql("CREATE ROLE standby_app LOGIN PASSWORD 'S3cret-standby-pw'; GRANT ALL ON SCHEMA public TO standby_app;");
+    let standby_url = format!(
+        "postgres://standby_app:S3cret-standby-pw@127.0.0.1:{}/{}",
+        crate::support::postgres::cluster().port(),
+        standby_db.name
+    );
+    let world = World::new(&text, DEAD_PRIMARY, &standby_url).await;
+    seed(&primary, 100, &rfc3339(Utc::now()));
+    backup(&world, &primary, &standby_db).await;
+    let (incident, _) = world.declare();
+
+    let handle = world.start("failover-hosting", Some(incident.clone()));
+    let run = handle.run.clone();
+    world.answer(&run, "confirm-scope", true).await;
+    let paused = world.until(&run, "run.paused", "restore").await;
+    assert!(
+        paused.data["reason"]
+            .as_str()
+            .unwrap()
+            .contains("[redacted]"),
+        "{paused:?}"
+    );
+    world.engine.decide(&run, Decision::Abort, alice()).unwrap();
+    world.finish(handle).await;
+
+    let all = world.store.all().unwrap();
+    let scoped = lifeboat::incident::incident_events(&all, &incident);
+    let summary = lifeboat::timeline::summarize(&scoped, &incident);
+    let exports = [
+        lifeboat::timeline::markdown(&summary, &scoped, &world.config.objectives),
+        lifeboat::timeline::json(&summary, &scoped),
+        lifeboat::timeline::csv(&scoped),
+        lifeboat::timeline::html(&summary, &scoped, &world.config.objectives),
+    ];
+    let chat: Vec<String> = world.chat.posts().into_iter().map(|m| m.content).collect();
+    let everything = format!(
+        "{}\n{}\n{}",
+        world.log_text(),
+        exports.join("\n"),
+        chat.join("\n")
+    );
+    for secret in [
+        "S3cret-standby-pw",
+        &standby_url,
+        "heroku-pw-9f2c",
+        DEAD_PRIMARY,
+    ] {
+        assert!(!everything.contains(secret), "`{secret}` leaked");
+    }
+    assert!(
+        everything.contains("connecting to [redacted]"),
+        "the redacted line is kept"
+    );
+}
+
+fn write_script(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[tokio::test]
+async fn failback_copies_the_rows_written_on_aws_home_before_dns_moves_back() {
+    let moto = moto().await;
+    let aws = moto.clients().await;
+    let zone_id = standby::seed(&aws, &["web", "worker"], 300).await;
+    let (primary, standby_db, app) = (Db::new("primary"), Db::new("standby"), app());
+    let dir = tempfile::tempdir().unwrap();
+    let text = config_text(
+        &moto.endpoint(),
+        &zone_id,
+        &Store::Dir(dir.path()),
+        &app.base_url(),
+        "",
+    );
+    seed(
+        &primary,
+        1000,
+        &rfc3339(Utc::now() - chrono::Duration::minutes(3)),
+    );
+    // Failover while Heroku's database is down: the backup path.
+    let down = World::new(&text, DEAD_PRIMARY, &standby_db.url()).await;
+    backup(&down, &primary, &standby_db).await;
+    let handle = down.start("failover-hosting", None);
+    down.answer(&handle.run, "confirm-scope", true).await;
+    let (status, events) = down.finish(handle).await;
+    assert_eq!(status, RunStatus::Succeeded, "{:#?}", kinds(&events));
+    drop(down);
+    // The app ran on AWS: 250 new orders and 3 events.
+    standby_db.sql(
+        "INSERT INTO orders (body, updated_at) SELECT 'on aws', now() FROM generate_series(1, 250);
+         INSERT INTO events (ref, kind, created_at) VALUES (1, 'aws', now()), (2, 'aws', now()), (3, 'aws', now());",
+    );
+
+    // Heroku is back: fail back with both databases answering.
+    let back = World::new(&text, &primary.url(), &standby_db.url()).await;
+    let handle = back.start("failback-hosting", None);
+    back.answer(&handle.run, "confirm-heroku", true).await;
+    let (status, events) = back.finish(handle).await;
+    assert_eq!(status, RunStatus::Succeeded, "{:#?}", kinds(&events));
+    assert_eq!(primary.count("SELECT count(*) FROM orders"), 1250);
+    assert_eq!(
+        primary.count("SELECT count(*) FROM orders WHERE body = 'on aws'"),
+        250
+    );
+    assert_eq!(primary.count("SELECT count(*) FROM events"), 1003);
+    // Writes stopped first, the data was home and verified before DNS moved.
+    let order = kinds(&events);
+    let at = |k: &str| {
+        order
+            .iter()
+            .position(|x| x == k)
+            .unwrap_or_else(|| panic!("{k}: {order:#?}"))
+    };
+    assert!(at("step.succeeded stop-writes") < at("step.started copy-back"));
+    assert!(at("step.succeeded verify-data") < at("step.started point-dns"));
+    let stopped = output(&events, "stop-writes");
+    assert_eq!(
+        stopped["changes"],
+        json!([{"service": "web", "from": 3, "to": 0}, {"service": "worker", "from": 2, "to": 0}])
+    );
+    assert_eq!(cname(&aws, &zone_id).await, [PRIMARY]);
+    // The post-mortem records the rows that came back per table.
+    let copy = events
+        .iter()
+        .find(|e| e.kind == "step.succeeded" && e.data["step"] == "copy-back")
+        .unwrap();
+    let line = lifeboat::timeline::describe(copy);
+    assert!(
+        line.contains("public.orders +250 (1250 rows)")
+            && line.contains("public.events +3 (1003 rows)"),
+        "{line}"
+    );
+    assert_eq!(output(&events, "verify-data")["data_loss_secs"], 0);
+}
