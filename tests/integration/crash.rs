@@ -72,3 +72,103 @@ fn a_run_killed_mid_step_resumes_without_repeating_finished_steps() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("chain intact"));
 }
+
+const RESTORE: &str = r#"
+name = "restore-standby"
+title = "Restore the newest backup into the standby"
+workstream = "data"
+
+[[steps]]
+id = "restore"
+kind = "db_restore"
+with = { to = "standby" }
+
+[[steps]]
+id = "verify"
+kind = "db_verify"
+with = { on = "standby" }
+"#;
+
+/// SIGKILL while `pg_restore --jobs 2` writes into the standby: its workers live on in their
+/// own process group, so the restarted Lifeboat ends their sessions, re-runs the interrupted
+/// (idempotent) restore from a clean target and finishes with exactly the backup's rows.
+#[test]
+fn a_restore_killed_mid_pg_restore_resumes_from_clean_without_duplicate_rows() {
+    use crate::support::postgres::{Db, TABLES_TOML, seed};
+
+    let (primary, standby) = (Db::new("crash_primary"), Db::new("crash_standby"));
+    // `events` has no key: a restore that appended to a half-done one would double rows.
+    seed(&primary, 300_000, &chrono::Utc::now().to_rfc3339());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("commands")).unwrap();
+    std::fs::write(dir.path().join("commands/restore-standby.toml"), RESTORE).unwrap();
+    std::fs::write(
+        dir.path().join("lifeboat.toml"),
+        format!(
+            "[objectives]\nhosting_rto = \"4h\"\nllm_rto = \"2h\"\nrpo = \"1h\"\ndata_rto = \"2h\"\n\n[server]\nlisten = \"127.0.0.1:0\"\n\n[data]\nprimary_url_env = \"CRASH_PRIMARY_URL\"\nstandby_url_env = \"CRASH_STANDBY_URL\"\nbackups = {{ dir = \"backups\" }}\njobs = 2\n{TABLES_TOML}\n"
+        ),
+    )
+    .unwrap();
+    let (primary_url, standby_url) = (primary.url(), standby.url());
+    let env = [
+        ("CRASH_PRIMARY_URL", primary_url.as_str()),
+        ("CRASH_STANDBY_URL", standby_url.as_str()),
+    ];
+    // The backup, through the CLI.
+    let out = lifeboat(
+        dir.path(),
+        &[
+            "db",
+            "backup",
+            "--config",
+            "lifeboat.toml",
+            "--data-dir",
+            "data",
+        ],
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("backup backups/lifeboat-"),
+        "{}",
+        stdout(&out)
+    );
+
+    let mut bot = Running::start_with_env(dir.path(), &env).patience(Duration::from_secs(60));
+    bot.wait_for("Lifeboat is watching");
+    bot.say("/runbook run restore-standby --as alice --roles responder");
+    let request = request_id(&bot.wait_for("requests `restore-standby`"));
+    bot.say(&format!("/approve {request} --as bob --roles approver"));
+    bot.wait_for("▶ restore");
+    // Wait until pg_restore is writing, then kill Lifeboat without warning.
+    let writing = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'lifeboat-restore' AND datname = current_database()";
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while standby.count(writing) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pg_restore never started"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    bot.child.kill().unwrap();
+    bot.child.wait().unwrap();
+
+    let mut bot = Running::start_with_env(dir.path(), &env).patience(Duration::from_secs(90));
+    bot.wait_for("Resuming unfinished run(s)");
+    bot.wait_for("🏁 restore-standby finished");
+    assert_eq!(standby.count("SELECT count(*) FROM orders"), 300_000);
+    assert_eq!(
+        standby.count("SELECT count(*) FROM events"),
+        300_000,
+        "no duplicate rows"
+    );
+    assert_eq!(
+        standby.count("SELECT count(DISTINCT ref) FROM events"),
+        300_000
+    );
+    assert_eq!(standby.count(writing), 0, "no restore left running");
+    bot.sigterm();
+    assert!(bot.child.wait().unwrap().success());
+    let out = lifeboat(dir.path(), &["audit", "verify", "--data-dir", "data"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}

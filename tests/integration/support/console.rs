@@ -20,9 +20,15 @@ impl Running {
     /// Starts `lifeboat run --console --config lifeboat.toml` in `dir` (no Discord token, no
     /// `RUST_LOG`). `wait_for` gives up after 60 s unless `patience` says otherwise.
     pub fn start(dir: &Path) -> Running {
+        Self::start_with_env(dir, &[])
+    }
+
+    /// As `start`, with extra environment variables (database URLs, ...).
+    pub fn start_with_env(dir: &Path, env: &[(&str, &str)]) -> Running {
         let mut child = Command::new(env!("CARGO_BIN_EXE_lifeboat"))
             .current_dir(dir)
             .args(["run", "--console", "--config", "lifeboat.toml"])
+            .envs(env.iter().copied())
             .env_remove("LIFEBOAT_DISCORD_TOKEN")
             .env_remove("RUST_LOG")
             .stdin(Stdio::piped())
