@@ -178,6 +178,9 @@ pub fn drill_config(base: &Config, stand: &str, targets: &[Target]) -> Config {
     if config.aws.endpoint_url.is_none() {
         config.aws.mode = AwsMode::Simulated;
     }
+    // The drill's secrets are stand-ins (its URLs would be too), and a drill from chat runs
+    // inside the live bot: its data steps act on the simulation, never on a real database.
+    config.data = None;
     for (key, value) in [
         ("app_url", stand.to_owned()),
         ("llm_switch_url", format!("{stand}/config-vars")),
@@ -274,7 +277,7 @@ pub fn summary(outcomes: &[Outcome]) -> String {
             o.data_loss
                 .map(|d| format!("{}, measured from the restored rows", format_elapsed(d)))
                 .unwrap_or_else(|| if o.workstream_has_data {
-                    "not measured (no real database was restored: configure [data] or run `lifeboat drill --postgres`)".into()
+                    "not measured (a drill restores no real database)".into()
                 } else {
                     "none (no data restored)".into()
                 }),

@@ -103,7 +103,7 @@ fn both_drills_recover_within_the_objectives_and_leave_an_intact_log() {
                 "heroku → failover-hosting (succeeded",
                 "RTO 4h: met",
                 // Offline there is no real database: no stand-in constant passes for a measurement.
-                "data-loss window not measured (no real database was restored",
+                "data-loss window not measured (a drill restores no real database)",
             ],
             "openai-outage" => &["openai → switch-llm (succeeded", "RTO 2h: met"],
             _ => &[
