@@ -23,8 +23,8 @@
 //!    persist, resume, dry-run plans), [`steps`] (one module per step kind), `chat::bot`,
 //!    `chat::command`, `chat::render`, and [`readiness`]' looking.
 //! 4. **The core** (pure, unit-tested in place): [`ports`] (every trait an edge implements —
-//!    `Chat`, `Dns`, `Containers`, `Llm`, `Clock`, `EventStore`, `Drills`, `Database`, `BackupStore` — with its value
-//!    types), [`domain`] (vocabulary, the event envelope and its hash chain), [`config`],
+//!    `Chat`, `Dns`, `Containers`, `Llm`, `Clock`, `EventStore`, `Drills`, `Database`,
+//!    `BackupStore` — with its value types), [`domain`] (vocabulary, the event envelope and its hash chain), [`config`],
 //!    [`toml_source`], [`duration`], [`runbook`] (model, loader, a run's folded state),
 //!    [`approval`], [`incident`], [`status`], [`reminders`], [`timeline`], [`feeds`] (parsers
 //!    and the monitor), [`comms`] (facts, templates, drafts, polish), [`drill`] (what a drill

@@ -239,7 +239,7 @@ fn main() -> ExitCode {
         Command::Run { config, console } => block_on(lifeboat::service::app::run(&config, console)),
         Command::Db {
             action: DbAction::Backup { config, data_dir },
-        } => block_on(db_backup(&config, data_dir)),
+        } => block_on(lifeboat::service::commands::db_backup(&config, data_dir)),
         Command::Feed {
             kind,
             url,
@@ -272,26 +272,6 @@ fn main() -> ExitCode {
             out,
         } => docs(&config, data_dir, out),
         Command::Register { config } => block_on(register(&config)),
-    }
-}
-
-/// `lifeboat db backup`: one backup of the primary, recorded in the log when it is free (the
-/// running bot holds it otherwise, and records its own scheduled backups).
-async fn db_backup(config_path: &Path, data_dir: Option<PathBuf>) -> ExitCode {
-    let Some(checked) = load_all(config_path, "db backup") else {
-        return ExitCode::from(FAILURE);
-    };
-    let config = checked.config.config;
-    let data_dir = data_dir.unwrap_or_else(|| config.store.data_dir.clone());
-    match lifeboat::db::cli::backup(&config, &data_dir).await {
-        Ok(line) => {
-            println!("{line}");
-            ExitCode::SUCCESS
-        }
-        Err(err) => {
-            eprintln!("lifeboat db backup: {err}");
-            ExitCode::from(FAILURE)
-        }
     }
 }
 

@@ -479,3 +479,23 @@ pub fn audit_verify(data_dir: Option<PathBuf>, config: &Path) -> ExitCode {
         }
     }
 }
+
+/// `lifeboat db backup`: one backup of the primary, recorded in the log when it is free (the
+/// running bot holds it otherwise, and records its own scheduled backups).
+pub async fn db_backup(config_path: &Path, data_dir: Option<PathBuf>) -> ExitCode {
+    let Some(checked) = load_all(config_path, "db backup") else {
+        return ExitCode::from(FAILURE);
+    };
+    let config = checked.config.config;
+    let data_dir = data_dir.unwrap_or_else(|| config.store.data_dir.clone());
+    match crate::db::cli::backup(&config, &data_dir).await {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("lifeboat db backup: {err}");
+            ExitCode::from(FAILURE)
+        }
+    }
+}
