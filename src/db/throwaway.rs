@@ -121,7 +121,7 @@ impl LocalCluster {
             data.display().to_string(),
             dir.display().to_string(),
         );
-        run(
+        let initialized = run(
             as_owner(&[
                 &initdb_s,
                 "-D",
@@ -135,7 +135,11 @@ impl LocalCluster {
                 "--no-sync",
             ]),
             "initdb",
-        )?;
+        );
+        if let Err(err) = initialized {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(err);
+        }
         let pg_ctl_s = pg_ctl.display().to_string();
         let mut last = String::new();
         for _ in 0..3 {
