@@ -265,16 +265,24 @@ impl Bot {
                 if self.answers.needs_approver(&key)
                     && !approval::holds(&self.config.access, who, Role::Approver)
                 {
+                    self.append(NewEvent::new(
+                        actor(who),
+                        "command.refused",
+                        // The shape of every refusal (the reply names the run and step).
+                        json!({ "command": "confirm", "needs": Role::Approver.as_str() }),
+                    ));
                     return Reply::private(format!(
                         "Refused: only an approver may answer {run} step {step} (it accepts more data loss than the RPO)."
                     ));
                 }
-                if self.answers.answer(
+                // The answer carries the person, so what the step records names them.
+                if self.answers.answer_as(
                     &key,
                     Answer {
                         yes,
                         by: who.name.clone(),
                     },
+                    actor(who),
                 ) {
                     let answer = if yes { "confirmed" } else { "rejected" };
                     Reply::private(format!("{answer} for {run} step {step}"))

@@ -10,6 +10,7 @@ use serde_json::json;
 use tokio::sync::oneshot;
 
 use super::{StepEnv, StepError, StepInput, StepOutput};
+use crate::domain::Actor;
 use crate::ports::chat::{Button, ButtonStyle, Message};
 use crate::runbook::Confirm;
 
@@ -21,10 +22,18 @@ pub struct Answer {
     pub by: String,
 }
 
+/// An answer as the asking step receives it: with the person who gave it when the chat knows
+/// them (the bot does), so a decision recorded from it names that person as its actor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answered {
+    pub answer: Answer,
+    pub actor: Option<Actor>,
+}
+
 /// Open questions, waiting for answers.
 #[derive(Debug, Default)]
 pub struct Answers {
-    waiting: Mutex<BTreeMap<String, oneshot::Sender<Answer>>>,
+    waiting: Mutex<BTreeMap<String, oneshot::Sender<Answered>>>,
     /// Questions only an approver may answer (accepting more data loss than the RPO).
     approvers_only: Mutex<std::collections::BTreeSet<String>>,
 }
@@ -34,8 +43,7 @@ impl Answers {
         format!("{run}:{step}")
     }
 
-    /// Registers a question; the receiver gets the answer.
-    pub fn ask(&self, key: String) -> oneshot::Receiver<Answer> {
+    fn register(&self, key: String) -> oneshot::Receiver<Answered> {
         let (tx, rx) = oneshot::channel();
         if let Ok(mut waiting) = self.waiting.lock() {
             waiting.insert(key, tx);
@@ -43,12 +51,23 @@ impl Answers {
         rx
     }
 
-    /// Registers a question only a person with the approver role may answer.
-    pub fn ask_approver(&self, key: String) -> oneshot::Receiver<Answer> {
+    /// Registers a question; the future gets the answer (an error when it is withdrawn).
+    pub fn ask(
+        &self,
+        key: String,
+    ) -> impl std::future::Future<Output = Result<Answer, oneshot::error::RecvError>> + Send + use<>
+    {
+        let rx = self.register(key);
+        async move { rx.await.map(|a| a.answer) }
+    }
+
+    /// Registers a question only a person with the approver role may answer; the receiver
+    /// gets the answer with who gave it.
+    pub fn ask_approver(&self, key: String) -> oneshot::Receiver<Answered> {
         if let Ok(mut only) = self.approvers_only.lock() {
             only.insert(key.clone());
         }
-        self.ask(key)
+        self.register(key)
     }
 
     /// Whether the question needs an approver's answer (the chat checks the role).
@@ -60,11 +79,32 @@ impl Answers {
 
     /// Delivers an answer; false when nobody is waiting for that question.
     pub fn answer(&self, key: &str, answer: Answer) -> bool {
+        self.deliver(
+            key,
+            Answered {
+                answer,
+                actor: None,
+            },
+        )
+    }
+
+    /// Delivers an answer given by `actor` (a person in chat).
+    pub fn answer_as(&self, key: &str, answer: Answer, actor: Actor) -> bool {
+        self.deliver(
+            key,
+            Answered {
+                answer,
+                actor: Some(actor),
+            },
+        )
+    }
+
+    fn deliver(&self, key: &str, answered: Answered) -> bool {
         if let Ok(mut only) = self.approvers_only.lock() {
             only.remove(key);
         }
         let sender = self.waiting.lock().ok().and_then(|mut w| w.remove(key));
-        sender.is_some_and(|tx| tx.send(answer).is_ok())
+        sender.is_some_and(|tx| tx.send(answered).is_ok())
     }
 
     /// The questions currently waiting.

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use tracing::{info, instrument, warn};
 
 use super::backup::{Freshness, freshness};
-use super::confirm::Answers;
+use super::confirm::{Answered, Answers};
 use super::http::within_step;
 use super::{StepEnv, StepError, StepInput, StepOutput};
 use crate::config::TableConfig;
@@ -350,7 +350,7 @@ async fn accept_more_loss(
         warn!(error = %err, "cannot ask to accept more data loss");
         return Err(refused());
     }
-    let Ok(answer) = answer.await else {
+    let Ok(Answered { answer, actor }) = answer.await else {
         return Err(refused());
     };
     if !answer.yes {
@@ -361,8 +361,10 @@ async fn accept_more_loss(
         )));
     }
     if let Some(store) = &env.comms.store {
+        // The approver who answered is the actor; the bot only when the answer came without
+        // a person (never through chat).
         let mut event = NewEvent::new(
-            Actor::Bot,
+            actor.unwrap_or(Actor::Bot),
             DATA_LOSS_ACCEPTED,
             json!({
                 "step": input.step.id, "by": answer.by, "backup": backup.key,

@@ -393,3 +393,143 @@ async fn an_approval_the_log_refuses_does_not_count() {
     let started = bot.handle(command(&format!("/approve {id}")), &dan).await;
     assert!(started.message.content.contains("started"), "{started:?}");
 }
+
+/// A restore whose backup (the simulation's, 12 minutes old) is older than its limit, so it
+/// asks to accept more data loss; only an approver may answer.
+const OLD_BACKUP: &str = r#"
+name = "restore-old"
+title = "Restore a backup older than its limit"
+workstream = "hosting"
+
+[approval]
+approvals = 1
+
+[[steps]]
+id = "restore"
+kind = "db_restore"
+with = { to = "standby", max_age = "1m" }
+"#;
+
+#[tokio::test]
+async fn only_an_approver_may_accept_more_data_loss_and_is_recorded_as_its_actor() {
+    let bench = Bench::new();
+    let bot = Bot::new(
+        bench.config.clone(),
+        vec![bench.runbook(OLD_BACKUP)],
+        bench.engine.clone(),
+        bench.store.clone(),
+    );
+    let reply = bot
+        .handle(
+            command("/runbook run restore-old"),
+            &person("alice", &["responder"]),
+        )
+        .await;
+    let request = reply.message.buttons[0]
+        .custom_id
+        .trim_start_matches("approve:")
+        .to_owned();
+    let started = bot
+        .handle(
+            command(&format!("/approve {request}")),
+            &person("bob", &["approver"]),
+        )
+        .await;
+    let run = started
+        .message
+        .content
+        .split_whitespace()
+        .find(|w| w.starts_with("RUN-"))
+        .unwrap_or_else(|| panic!("{started:?}"))
+        .trim_end_matches(['.', ':'])
+        .to_owned();
+    let key = format!("{run}:restore");
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !bench.answers.open().contains(&key) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the restore never asked: {:?}", kinds(&bench)));
+    let asked = bench.chat.posts();
+    let question = asked
+        .iter()
+        .find(|m| m.content.contains("older than the maximum age of 1m"))
+        .unwrap_or_else(|| panic!("{asked:#?}"));
+    assert!(
+        question
+            .buttons
+            .iter()
+            .any(|b| b.custom_id == format!("confirm:{key}:yes")),
+        "{question:?}"
+    );
+
+    // A responder who is not an approver is refused, and the question stays open.
+    let carol = person("carol", &["responder"]);
+    let refused = bot
+        .handle(command(&format!("/confirm {run} restore yes")), &carol)
+        .await;
+    assert!(refused.ephemeral, "{refused:?}");
+    assert!(
+        refused
+            .message
+            .content
+            .contains("Refused: only an approver may answer"),
+        "{refused:?}"
+    );
+    assert!(bench.answers.open().contains(&key), "carol answered it");
+    let all = bench.store.all().unwrap();
+    let refusal = all
+        .iter()
+        .rfind(|e| e.kind == "command.refused")
+        .expect("the refusal is logged");
+    assert_eq!(
+        refusal.actor,
+        lifeboat::domain::Actor::User {
+            id: "carol".into(),
+            name: "carol".into()
+        }
+    );
+    assert_eq!(refusal.data["needs"], "approver");
+
+    // An approver (who may also answer questions, as a responder) is accepted and recorded.
+    let dan = person("dan", &["responder", "approver"]);
+    let accepted = bot
+        .handle(command(&format!("/confirm {run} restore yes")), &dan)
+        .await;
+    assert!(
+        accepted.message.content.contains("confirmed"),
+        "{accepted:?}"
+    );
+    for _ in 0..500 {
+        if kinds(&bench).contains(&"run.succeeded".to_string()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let all = bench.store.all().unwrap();
+    assert!(
+        all.iter().any(|e| e.kind == "run.succeeded"),
+        "{:?}",
+        kinds(&bench)
+    );
+    let recorded = all
+        .iter()
+        .find(|e| e.kind == "db.data_loss_accepted")
+        .expect("the acceptance is recorded");
+    assert_eq!(
+        recorded.actor,
+        lifeboat::domain::Actor::User {
+            id: "dan".into(),
+            name: "dan".into()
+        },
+        "the approver, not the bot, accepted the loss"
+    );
+    assert_eq!(recorded.data["by"], "dan");
+    assert_eq!(recorded.data["step"], "restore");
+    let restored = all
+        .iter()
+        .find(|e| e.kind == "step.succeeded" && e.data["step"] == "restore")
+        .unwrap();
+    assert_eq!(restored.data["output"]["accepted_by"], "dan");
+}
