@@ -223,6 +223,14 @@ pub fn restored_backup_age_secs<'a>(events: impl IntoIterator<Item = &'a Event>)
         .max()
 }
 
+/// When the outage of `incident` began, as the data-loss window counts it: its first signal,
+/// else its declaration; `None` when the log does not hold the incident. `all` is the whole
+/// log: the signals that led to a declaration carry no incident id.
+pub fn outage_start(all: &[Event], incident: &IncidentId) -> Option<DateTime<Utc>> {
+    let view = view(&incident_events(all, incident), incident);
+    view.first_signal.map(|s| s.at).or(view.declared_at)
+}
+
 /// Folds one incident from its events (the output of [`incident_events`]).
 pub fn view(events: &[Event], id: &IncidentId) -> IncidentView {
     let mine = |e: &&Event| e.incident.as_ref() == Some(id);

@@ -11,7 +11,7 @@
 //!    of `lifeboat run` (`service::app`) and the one-shot commands (`service::commands`), the
 //!    one `StepEnv` builder and clock of a process (`service::env`), stopping
 //!    (`service::shutdown`), the feed watcher and scheduler loops, the operators' HTTP server,
-//!    and the drill runner (`service::drill`).
+//!    and the drill runner (`service::drill`, with its throwaway PostgreSQL).
 //! 2. **Adapters** (I/O; they implement the ports and decide no policy): [`chat`]'s `discord`
 //!    (the only Discord client), `ratelimit`, `console` and `recorder`; [`aws`] (the SDK
 //!    clients, the S3 backup store and the simulation); [`db`] (PostgreSQL through its tools in
@@ -28,7 +28,7 @@
 //!    [`toml_source`], [`duration`], [`runbook`] (model, loader, a run's folded state),
 //!    [`approval`], [`incident`], [`status`], [`reminders`], [`timeline`], [`feeds`] (parsers
 //!    and the monitor), [`comms`] (facts, templates, drafts, polish), [`drill`] (what a drill
-//!    decides, the drills on record), [`check`], [`docs`], [`iam`], [`metrics`].
+//!    decides, its data, the drills on record), [`check`], [`docs`], [`iam`], [`metrics`].
 
 pub mod approval;
 pub mod aws;

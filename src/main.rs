@@ -85,6 +85,10 @@ enum Command {
         config: PathBuf,
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Restore a real database in a throwaway local PostgreSQL the drill starts (the
+        /// default with [data]; never the configured databases) and measure the window.
+        #[arg(long)]
+        postgres: bool,
     },
     /// Export an incident's post-mortem timeline.
     Export {
@@ -256,7 +260,8 @@ fn main() -> ExitCode {
             scenario,
             config,
             data_dir,
-        } => block_on(drill(&scenario, &config, data_dir)),
+            postgres,
+        } => block_on(drill(&scenario, &config, data_dir, postgres)),
         Command::Export {
             incident,
             format,

@@ -1114,7 +1114,7 @@ fn document(summary: &Summary, events: &[Event], objectives: &Objectives) -> Vec
             .collect(),
     });
     doc.push(Block::Para(
-        "RTO is measured from the first signal (the declaration when none was logged) to the runbook's success; RPO is the age of the backup the run checked.".into(),
+        "RTO is measured from the first signal (the declaration when none was logged) to the runbook's success; RPO is the data-loss window measured from the restored rows (outage start − newest restored row; zero after a direct copy), else the age of the backup the run checked.".into(),
     ));
     doc.push(Block::Chart);
 

@@ -3,12 +3,15 @@
 //! people request and approve the runbook, the real engine executes it against the simulated
 //! AWS (or `[aws] endpoint_url`) and local stand-ins for the app and the LLM providers — and
 //! the measured detection time, time to recovery and data-loss window are compared with the
-//! plan's objectives. Everything is logged like a real incident, marked as a drill.
+//! plan's objectives. Everything is logged like a real incident, marked as a drill. The data
+//! is simulated offline; with `--postgres` or `[data]` it is restored for real, in a throwaway
+//! PostgreSQL of the drill's own ([`data`]).
 //!
 //! This module holds what a drill decides: its targets, its config (everything pointed at the
-//! stand-ins), its marks and its results. Running one is a driver (`crate::service::drill`); the
-//! drills on record are [`history`].
+//! stand-ins), its data, its marks and its results. Running one is a driver
+//! (`crate::service::drill`); the drills on record are [`history`].
 
+pub mod data;
 pub mod history;
 
 use std::time::Duration;
@@ -71,6 +74,9 @@ pub fn targets(
 pub struct Drilled {
     pub outcomes: Vec<Outcome>,
     pub incident: crate::domain::IncidentId,
+    /// Where its data steps acted, for people (the simulation, a throwaway cluster, or why
+    /// none could be started).
+    pub data: String,
 }
 
 /// What a drill measured for one workstream.
@@ -136,8 +142,15 @@ pub fn person(name: &str, role: &str) -> Person {
 }
 
 /// The drill's config: the user's, with feeds, AWS, LLM endpoints and company values pointed
-/// at the stand-ins (served at the base URL `stand`). Secrets are fake and never leave the machine.
-pub fn drill_config(base: &Config, stand: &str, targets: &[Target]) -> Config {
+/// at the stand-ins (served at the base URL `stand`), and `[data]` replaced by `data`: the
+/// drill's throwaway cluster ([`data::throwaway_data`]) or none (the simulation). Secrets are
+/// fake and never leave the machine.
+pub fn drill_config(
+    base: &Config,
+    stand: &str,
+    targets: &[Target],
+    data: Option<crate::config::DataConfig>,
+) -> Config {
     let mut config = base.clone();
     let feed = |name: &str, provider: &str, kind: FeedKind| FeedConfig {
         name: name.to_owned(),
@@ -178,9 +191,10 @@ pub fn drill_config(base: &Config, stand: &str, targets: &[Target]) -> Config {
     if config.aws.endpoint_url.is_none() {
         config.aws.mode = AwsMode::Simulated;
     }
-    // The drill's secrets are stand-ins (its URLs would be too), and a drill from chat runs
-    // inside the live bot: its data steps act on the simulation, never on a real database.
-    config.data = None;
+    // The drill's secrets are stand-ins, and a drill from chat runs inside the live bot: its
+    // data steps act on the simulation or on a throwaway cluster of its own, never on the
+    // company's databases or backups.
+    config.data = data;
     for (key, value) in [
         ("app_url", stand.to_owned()),
         ("llm_switch_url", format!("{stand}/config-vars")),
@@ -213,8 +227,8 @@ pub fn drill_config(base: &Config, stand: &str, targets: &[Target]) -> Config {
 
 /// Every figure as the post-mortem reports it, read back from the drill's log (`events`) so
 /// both agree: detection from the logged simulated outage to the confirmed alert, time to
-/// recovery (RTO) from the first signal to the runbook's success, the data-loss window from the
-/// restored backup's age.
+/// recovery (RTO) from the first signal to the runbook's success, the data-loss window as
+/// `db_verify` measured it from the restored rows (none on the simulation).
 pub fn as_logged(drilled: &mut Drilled, events: &[Event]) {
     let summary = crate::timeline::summarize(
         &crate::incident::incident_events(events, &drilled.incident),
@@ -257,6 +271,11 @@ pub fn finished(drilled: &Drilled) -> NewEvent {
         }),
     )
     .incident(drilled.incident.clone())
+}
+
+/// The results table and where the data steps acted: what a drill reports.
+pub fn report(drilled: &Drilled) -> String {
+    format!("{}data: {}\n", summary(&drilled.outcomes), drilled.data)
 }
 
 /// The results table a drill ends with.

@@ -173,8 +173,14 @@ pub fn export(
     }
 }
 
-/// `lifeboat drill`: a simulated disaster, offline, measured against the objectives.
-pub async fn drill(scenario: &str, config_path: &Path, data_dir: Option<PathBuf>) -> ExitCode {
+/// `lifeboat drill`: a simulated disaster, offline, measured against the objectives; with
+/// `postgres` (or `[data]`), its data restored for real in a throwaway PostgreSQL.
+pub async fn drill(
+    scenario: &str,
+    config_path: &Path,
+    data_dir: Option<PathBuf>,
+    postgres: bool,
+) -> ExitCode {
     let scenario: crate::domain::Scenario = match scenario.parse() {
         Ok(s) => s,
         Err(err) => {
@@ -192,18 +198,19 @@ pub async fn drill(scenario: &str, config_path: &Path, data_dir: Option<PathBuf>
             chrono::Utc::now().format("%Y%m%d-%H%M%S")
         ))
     });
-    let outcomes = crate::service::drill::run(
+    let outcomes = crate::service::drill::run_with(
         &checked.config.config,
         &checked.runbooks.runbooks,
         scenario,
         &data_dir,
         Arc::new(TokioClock::new()),
+        crate::service::drill::DrillOptions { postgres },
     )
     .await;
     match outcomes {
         Ok(drilled) => {
+            print!("{}", crate::drill::report(&drilled));
             let outcomes = drilled.outcomes;
-            print!("{}", crate::drill::summary(&outcomes));
             println!(
                 "event log: {} (check it with `lifeboat audit verify --data-dir {}`)",
                 data_dir.display(),

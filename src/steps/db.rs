@@ -393,19 +393,13 @@ fn outage_start(env: &StepEnv, input: &StepInput<'_>) -> DateTime<Utc> {
     let Some(store) = &env.comms.store else {
         return Utc::now();
     };
+    // The whole log, once per verify: the signals before a declaration carry no incident id,
+    // so only an index by kind (issue 12's store indexes) could narrow this read.
     if let Some(incident) = input.incident
         && let Ok(all) = store.all()
+        && let Some(at) = crate::incident::outage_start(&all, incident)
     {
-        let events = crate::incident::incident_events(&all, incident);
-        let view = crate::incident::view(&events, incident);
-        if let Some(at) = view
-            .first_signal
-            .as_ref()
-            .map(|s| s.at)
-            .or(view.declared_at)
-        {
-            return at;
-        }
+        return at;
     }
     store
         .by_run(input.run)

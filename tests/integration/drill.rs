@@ -244,6 +244,21 @@ fn both_drills_recover_within_the_objectives_and_leave_an_intact_log() {
                 .iter()
                 .all(|r| r["rto_met"] == true)
         );
+        // Offline, nothing was restored: no window in the record either.
+        assert!(
+            finished.data["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|r| r["data_loss_secs"].is_null()),
+            "{finished:?}"
+        );
+        let data_line = if scenario == "openai-outage" {
+            "data: none (the drilled runbooks move no data)"
+        } else {
+            "data: the simulation (no database restored"
+        };
+        assert!(text.contains(data_line), "{scenario}: {text}");
         for kind in [
             "drill.started",
             "drill.outage_simulated",
@@ -302,6 +317,178 @@ fn a_tampered_drill_log_fails_audit_verify() {
         stdout(&verify).contains("chain broken at seq 10"),
         "{}",
         stdout(&verify)
+    );
+}
+
+/// The step outputs of a drill's data steps and its `drill.finished` result for heroku, read
+/// from the drill's log; checks that a real database was restored and the window measured.
+fn assert_real_restore(data: &Path, text: &str, tables: &[&str]) {
+    use lifeboat::ports::store::EventStore;
+    let events = lifeboat::store::SledStore::open(data)
+        .unwrap()
+        .all()
+        .unwrap();
+    let output = |step: &str| {
+        events
+            .iter()
+            .find(|e| e.kind == "step.succeeded" && e.data["step"] == step)
+            .unwrap_or_else(|| panic!("no `{step}` succeeded in\n{text}"))
+            .data["output"]
+            .clone()
+    };
+    // The primary went down with Heroku: the backup path, from the backup the drill took.
+    let copy = output("copy-data");
+    assert_eq!(copy["copied"], false, "{copy}");
+    assert!(
+        copy["reason"]
+            .as_str()
+            .unwrap()
+            .contains("drill_primary\" is not currently accepting connections"),
+        "{copy}"
+    );
+    let taken = events
+        .iter()
+        .find(|e| e.kind == "db.backup_taken")
+        .expect("the drill's backup is recorded");
+    let restore = output("restore");
+    assert_eq!(restore["simulated"], false, "{restore}");
+    assert_eq!(restore["backup"], taken.data["key"], "{restore}");
+    let verify = output("verify-data");
+    assert_eq!(verify["measured"], true, "{verify}");
+    assert_eq!(verify["data_loss_secs"], 720, "{verify}");
+    let counted: Vec<(String, u64, u64)> = verify["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["table"].as_str().unwrap().to_owned(),
+                t["rows"].as_u64().unwrap(),
+                t["expected"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, u64, u64)> = tables
+        .iter()
+        .map(|t| ((*t).to_owned(), 2000, 2000))
+        .collect();
+    assert_eq!(counted, want, "{verify}");
+
+    // The report, the post-mortem and `drill.finished` give the measured window: the seed's
+    // gap of 12 minutes before the outage.
+    assert!(
+        text.contains("data-loss window 12m 00s, measured from the restored rows (RPO 1h: met)"),
+        "{text}"
+    );
+    let (incident, paths) = postmortems(text);
+    let md = std::fs::read_to_string(&paths[0]).unwrap();
+    assert!(md.contains("| RPO | 1h | 12m 00s | met |"), "{md}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&paths[1]).unwrap()).unwrap();
+    assert_eq!(json["summary"]["incident"], incident.as_str());
+    assert_eq!(
+        json["summary"]["runs"][0]["achieved_rpo_secs"], 720,
+        "{json:#}"
+    );
+    let finished = events
+        .iter()
+        .find(|e| e.kind == "drill.finished")
+        .expect("drill.finished");
+    assert_eq!(finished.data["results"][0]["data_loss_secs"], 720);
+    assert_eq!(finished.data["results"][0]["rpo_met"], true);
+}
+
+#[test]
+fn a_drill_with_postgres_restores_a_real_database_and_measures_the_seed_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("log");
+    let out = lifeboat(
+        &root(),
+        &[
+            "drill",
+            "heroku-outage",
+            "--postgres",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{}\n{text}", stderr(&out));
+    assert!(
+        text.contains("data: a throwaway PostgreSQL on 127.0.0.1:"),
+        "{text}"
+    );
+    // The shipped config has no [data]: the drill seeds its stand-in tables.
+    assert_real_restore(&data, &text, &["public.orders", "public.events"]);
+    let verify = lifeboat(
+        &root(),
+        &["audit", "verify", "--data-dir", data.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(verify.status.code(), Some(0), "{}", stdout(&verify));
+}
+
+/// With `[data]` pointing at reachable databases, a drill (without `--postgres`) restores a
+/// real database all the same, but in a throwaway cluster of its own: the configured primary,
+/// standby and backup directory are exactly as they were.
+#[test]
+fn a_drill_with_data_configured_restores_in_a_throwaway_and_leaves_the_company_databases_alone() {
+    use crate::support::postgres::{Db, TABLES_TOML, seed};
+
+    let (primary, standby) = (Db::new("company_primary"), Db::new("company_standby"));
+    seed(&primary, 100, "2026-11-25T10:00:00Z");
+    standby.sql("CREATE TABLE marker (x int); INSERT INTO marker VALUES (1);");
+    let dir = tempfile::tempdir().unwrap();
+    let backups = dir.path().join("company-backups");
+    std::fs::create_dir(&backups).unwrap();
+    let shipped = std::fs::read_to_string(root().join("config/lifeboat.toml")).unwrap();
+    let config = dir.path().join("lifeboat.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{shipped}\n[data]\nprimary_url_env = \"DRILL_TEST_DATABASE_URL\"\nstandby_url_env = \"DRILL_TEST_STANDBY_URL\"\nbackups = {{ dir = {} }}\n{TABLES_TOML}\n",
+            toml::Value::String(backups.display().to_string())
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("log");
+    let text = drill(
+        "heroku-outage",
+        &config,
+        &data,
+        &[
+            ("DRILL_TEST_DATABASE_URL", &primary.url()),
+            ("DRILL_TEST_STANDBY_URL", &standby.url()),
+        ],
+    );
+    assert!(
+        text.contains("the configured databases and backups were not touched"),
+        "{text}"
+    );
+    // The company's tables, seeded and verified in the throwaway.
+    assert_real_restore(&data, &text, &["public.orders", "public.events"]);
+    for url in [primary.url(), standby.url()] {
+        assert!(!text.contains(&url), "{url} named in\n{text}");
+    }
+    assert_eq!(primary.count("SELECT count(*) FROM orders"), 100);
+    assert_eq!(
+        primary.count(
+            "SELECT count(*) FROM pg_database WHERE datname = current_database() AND datallowconn"
+        ),
+        1,
+        "the configured primary was not taken down"
+    );
+    assert_eq!(standby.count("SELECT count(*) FROM marker"), 1);
+    assert_eq!(
+        standby.count("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"),
+        1,
+        "nothing was restored into the configured standby"
+    );
+    assert_eq!(
+        std::fs::read_dir(&backups).unwrap().count(),
+        0,
+        "no drill backup in the configured store"
     );
 }
 

@@ -9,12 +9,14 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail};
 use serde_json::json;
 
+use super::data::Throwaway;
 use super::{Scripted, print_line};
 use crate::approval::Person;
 use crate::chat::bot::Bot;
 use crate::chat::command::Command;
 use crate::chat::recorder::RecordingChat;
 use crate::config::Config;
+use crate::db::DataEdges;
 use crate::domain::Actor;
 use crate::domain::IncidentId;
 use crate::domain::event::NewEvent;
@@ -52,6 +54,8 @@ pub(super) struct Stage<'a> {
     pub script: &'a Scripted,
     pub config: &'a Config,
     pub targets: &'a [Target],
+    /// The drill's throwaway cluster and the edges its steps act through, when it has one.
+    pub data: Option<(&'a Throwaway, &'a DataEdges)>,
 }
 
 impl Stage<'_> {
@@ -61,22 +65,48 @@ impl Stage<'_> {
         let outage = self.take_down().await?;
         let detections = self.detect(outage).await?;
         let (incident, commander) = self.declare().await?;
+        self.prepare_data(&incident).await?;
         let runs = self.request_and_approve().await?;
         let outcomes = self.measure(runs, &detections, outage).await?;
         self.bring_back().await?;
         print_reply(self.bot.handle(Command::IncidentResolve, &commander).await);
-        Ok(Drilled { outcomes, incident })
+        Ok(Drilled {
+            outcomes,
+            incident,
+            data: String::new(),
+        })
+    }
+
+    /// With a throwaway cluster: the primary's rows end `SEED_GAP` before the outage's start
+    /// (as the data-loss window counts it, now that the incident is declared), its backup is
+    /// taken, and it goes down with the provider.
+    async fn prepare_data(&self, incident: &IncidentId) -> anyhow::Result<()> {
+        let Some((throwaway, edges)) = self.data else {
+            return Ok(());
+        };
+        let start = crate::incident::outage_start(&self.store.all()?, incident)
+            .ok_or_else(|| anyhow!("the drill incident {incident} is not in its log"))?;
+        let line = throwaway
+            .prepare(self.config, edges, self.store.as_ref(), start)
+            .await?;
+        println!("== {DRILL_MARK} {line} ==");
+        Ok(())
     }
 
     /// Settles on green, then takes the targets down; the outage's start.
     async fn take_down(&self) -> anyhow::Result<Instant> {
         println!(
-            "== DRILL: {} — everything below is simulated ==",
+            "== DRILL: {} — everything below is simulated{} ==",
             self.targets
                 .iter()
                 .map(|t| t.title.as_str())
                 .collect::<Vec<_>>()
-                .join(" + ")
+                .join(" + "),
+            if self.data.is_some() {
+                ", but the data: it is restored for real, in a throwaway PostgreSQL of the drill's own"
+            } else {
+                ""
+            }
         );
         self.store.append(NewEvent::new(
             Actor::Scheduler,

@@ -2,9 +2,12 @@
 //! drill's own, stand-ins for everything outside (status feeds, the app, the LLM providers,
 //! AWS simulated unless `[aws] endpoint_url` is set), two simulated people requesting and
 //! approving. A driver: it builds everything `lifeboat run` builds. What the drill decides
-//! (targets, config, marks, results) is `crate::drill`. Also the post-mortems of a drill, read
-//! from its log, for `lifeboat drill` and for drills started from chat.
+//! (targets, config, marks, results, its data) is `crate::drill`. The data steps act on the
+//! simulation, or on a throwaway PostgreSQL of the drill's own (`data`) with `--postgres` or
+//! `[data]`. Also the post-mortems of a drill, read from its log, for `lifeboat drill` and for
+//! drills started from chat.
 
+mod data;
 mod drive;
 mod standin;
 
@@ -23,8 +26,9 @@ use crate::chat::bot::Bot;
 use crate::chat::recorder::RecordingChat;
 use crate::config::{Config, FeedKind};
 use crate::domain::event::Event;
-use crate::domain::{IncidentId, Scenario};
-use crate::drill::{DRILL_SECRET, Drilled, drill_config, mark, marked, summary};
+use crate::domain::{Actor, IncidentId, Scenario};
+use crate::drill::data::DrillData;
+use crate::drill::{DRILL_SECRET, Drilled, drill_config, mark, marked, report};
 use crate::engine::Engine;
 use crate::feeds::fetch::{FeedSpec, Fetched, Validators};
 use crate::feeds::{FeedError, ParseContext, ProviderHealth, parse, probe};
@@ -33,7 +37,7 @@ use crate::ports::clock::Clock;
 use crate::ports::drill::{DrillReport, Drills};
 use crate::ports::store::EventStore;
 use crate::runbook::Runbook;
-use crate::steps::confirm::Answer;
+use crate::steps::confirm::{Answer, Answers};
 use crate::store::SledStore;
 use crate::timeline::{Format, render};
 
@@ -137,6 +141,14 @@ fn print_line(text: &str) {
     println!("{}", text.trim_end());
 }
 
+/// How a drill is run, beyond its scenario.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DrillOptions {
+    /// Restore a real database in a throwaway PostgreSQL (`lifeboat drill --postgres`), even
+    /// without `[data]`; fail when none can be started.
+    pub postgres: bool,
+}
+
 /// Runs a drill. `data_dir` gets the drill's event log.
 pub async fn run(
     base: &Config,
@@ -145,12 +157,91 @@ pub async fn run(
     data_dir: &Path,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Drilled> {
-    let targets = crate::drill::targets(base, runbooks, scenario)?;
+    run_with(
+        base,
+        runbooks,
+        scenario,
+        data_dir,
+        clock,
+        DrillOptions::default(),
+    )
+    .await
+}
 
+/// The throwaway cluster `choice` asks for, or `None` and why the data is simulated.
+async fn throwaway(
+    base: &Config,
+    choice: DrillData,
+) -> anyhow::Result<(Option<data::Throwaway>, String)> {
+    match choice {
+        DrillData::Untouched => Ok((None, "none (the drilled runbooks move no data)".to_owned())),
+        DrillData::Simulated => Ok((
+            None,
+            "the simulation (no database restored; `--postgres` or [data] restores one in a throwaway PostgreSQL)".to_owned(),
+        )),
+        DrillData::Throwaway { required } => match data::Throwaway::start(base).await {
+            Ok(t) => {
+                let text = t.describe(base);
+                Ok((Some(t), text))
+            }
+            Err(err) if required => {
+                Err(err.context("--postgres: no throwaway PostgreSQL could be started"))
+            }
+            Err(err) => Ok((
+                None,
+                format!("the simulation: no throwaway PostgreSQL could be started ({err:#})"),
+            )),
+        },
+    }
+}
+
+/// Runs a drill with `options`. `data_dir` gets the drill's event log.
+pub async fn run_with(
+    base: &Config,
+    runbooks: &[Runbook],
+    scenario: Scenario,
+    data_dir: &Path,
+    clock: Arc<dyn Clock>,
+    options: DrillOptions,
+) -> anyhow::Result<Drilled> {
+    let targets = crate::drill::targets(base, runbooks, scenario)?;
+    let choice = crate::drill::data::choose(base, runbooks, &targets, options.postgres);
+    let (throwaway, data_text) = throwaway(base, choice).await?;
+    let drilled = drill(
+        base,
+        runbooks,
+        &targets,
+        data_dir,
+        clock,
+        throwaway.as_ref(),
+    )
+    .await;
+    if let Some(t) = throwaway {
+        t.stop().await;
+    }
+    let mut drilled = drilled?;
+    drilled.data = data_text;
+    Ok(drilled)
+}
+
+/// The drill itself, its data steps on `throwaway` when there is one.
+async fn drill(
+    base: &Config,
+    runbooks: &[Runbook],
+    targets: &[crate::drill::Target],
+    data_dir: &Path,
+    clock: Arc<dyn Clock>,
+    throwaway: Option<&data::Throwaway>,
+) -> anyhow::Result<Drilled> {
     let stand = StandIns::start(chrono::Duration::minutes(12), DRILL_SECRET)
         .await
         .context("starting the stand-ins")?;
-    let config = Arc::new(drill_config(base, &stand.url(""), &targets));
+    let config = Arc::new(drill_config(
+        base,
+        &stand.url(""),
+        targets,
+        throwaway.map(|t| t.data.clone()),
+    ));
     // The drill runs inside the live process (`/drill start`): none of its components may move
     // the live metrics, or a simulated outage would show (and page) as a real one.
     let quiet = crate::metrics::Recorder::off();
@@ -160,11 +251,13 @@ pub async fn run(
         recorder: recorder.clone(),
     });
     let channel = ChannelId("drill".into());
+    // Every secret is a stand-in, but for the throwaway's URLs (the drill's own variables).
     let secrets: BTreeMap<String, String> = config
         .secret_env_vars()
         .into_iter()
         .chain(["HEROKU_API_KEY"])
         .map(|v| (v.to_owned(), DRILL_SECRET.to_owned()))
+        .chain(throwaway.iter().flat_map(|t| t.secrets()))
         .collect();
     let env = step_env(
         config.clone(),
@@ -175,6 +268,7 @@ pub async fn run(
     )
     .await;
     let answers = env.answers.clone();
+    let edges = env.data.clone();
     let engine = Engine::new(env, store.clone()).with_metrics(quiet);
     let bot = Bot::new(config.clone(), runbooks.to_vec(), engine, store.clone());
     let script = Arc::new(Scripted {
@@ -186,24 +280,7 @@ pub async fn run(
         .with_metrics(quiet);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let watching = tokio::spawn(watcher.run(stopped));
-    // The drill's commander answers every confirm question with yes.
-    let answering = {
-        let answers = answers.clone();
-        tokio::spawn(async move {
-            loop {
-                for key in answers.open() {
-                    answers.answer(
-                        &key,
-                        Answer {
-                            yes: true,
-                            by: "commander (drill)".into(),
-                        },
-                    );
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        })
-    };
+    let answering = tokio::spawn(answer_yes(answers));
 
     let stage = drive::Stage {
         bot: &bot,
@@ -211,7 +288,8 @@ pub async fn run(
         recorder: &recorder,
         script: &script,
         config: &config,
-        targets: &targets,
+        targets,
+        data: throwaway.map(|t| (t, &edges)),
     };
     let result = stage.drive().await;
     answering.abort();
@@ -223,6 +301,32 @@ pub async fn run(
     store.append(crate::drill::finished(&drilled))?;
     store.flush()?;
     Ok(drilled)
+}
+
+/// The drill's people answer every open question with yes: the commander, or an approver
+/// ("bob") where only an approver may answer (accepting more data loss). Runs until aborted.
+async fn answer_yes(answers: Arc<Answers>) {
+    loop {
+        for key in answers.open() {
+            let who = if answers.needs_approver(&key) {
+                crate::drill::person("bob", "approver")
+            } else {
+                crate::drill::person("commander", "responder")
+            };
+            answers.answer_as(
+                &key,
+                Answer {
+                    yes: true,
+                    by: who.name.clone(),
+                },
+                Actor::User {
+                    id: who.id,
+                    name: who.name,
+                },
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// The drill's post-mortems in `formats`, rendered from its log in `data_dir` (read once).
@@ -287,12 +391,13 @@ impl Drills for ChatDrills {
         scenario: Scenario,
         dir: &Path,
     ) -> anyhow::Result<DrillReport> {
+        // With [data], a drill from chat restores into a throwaway cluster of its own.
         let drilled = run(config, runbooks, scenario, dir, self.clock.clone()).await?;
         let (_, postmortem) = postmortems(dir, &drilled.incident, config, &[Format::Markdown])?
             .pop()
             .context("no post-mortem was rendered")?;
         Ok(DrillReport {
-            summary: summary(&drilled.outcomes),
+            summary: report(&drilled),
             incident: drilled.incident,
             postmortem,
         })
