@@ -422,6 +422,9 @@ records = [{{ name = "app.example.com.", type = "CNAME", primary = "primary.exam
         answers: Arc::new(Answers::default()),
         secrets: Arc::new(BTreeMap::<String, String>::new()),
         llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
+        heroku: Arc::new(lifeboat::heroku::HerokuApi::new(
+            lifeboat::ports::http::client(),
+        )),
         clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
         comms: Default::default(),
         data: Default::default(),

@@ -45,6 +45,7 @@ pub fn check(config_path: &Path) -> Result<Checked, Vec<Diagnostic>> {
     }
     let (templates, mut template_errors) = check_templates(&config.config.paths.templates);
     errors.append(&mut template_errors);
+    errors.extend(check_llm_suites(&config.config, &runbooks));
     let secrets = config
         .config
         .secret_env_vars()
@@ -65,6 +66,26 @@ pub fn check(config_path: &Path) -> Result<Checked, Vec<Diagnostic>> {
     } else {
         Err(errors)
     }
+}
+
+/// Loads every LLM parity suite a runbook's `llm_parity` step uses (each file once): a gate
+/// must not find a broken suite during the outage.
+fn check_llm_suites(config: &Config, runbooks: &LoadedRunbooks) -> Vec<Diagnostic> {
+    let mut paths = BTreeSet::new();
+    for step in runbooks.runbooks.iter().flat_map(|r| &r.steps) {
+        if let runbook::StepAction::LlmParity(args) = &step.action {
+            paths.insert(
+                args.suite
+                    .clone()
+                    .unwrap_or_else(|| config.parity.llm_suite_path(&config.paths)),
+            );
+        }
+    }
+    paths
+        .iter()
+        .filter_map(|path| crate::parity::suite::load(path).err())
+        .flatten()
+        .collect()
 }
 
 /// Parses every `*.j2` template; syntax errors and unknown variables are reported.

@@ -111,7 +111,17 @@ pub struct Config {
     /// Company-specific values runbooks refer to as `${vars.NAME}` (URLs, app names, ...).
     #[serde(default)]
     pub vars: BTreeMap<String, String>,
+    /// The production app on Heroku (parity, the LLM switch while the app runs there).
+    pub heroku: Option<HerokuConfig>,
+    /// What the app reads and answers (its LLM variable, its container on ECS).
+    #[serde(default)]
+    pub app: AppConfig,
+    /// How the standby is compared with production; the LLM parity suite.
+    #[serde(default)]
+    pub parity: ParityConfig,
 }
+
+pub use crate::parity::config::{AppConfig, CodeSource, HerokuConfig, ParityConfig};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -724,6 +734,9 @@ pub struct ScheduleConfig {
     /// How often `lifeboat run` dumps the primary into `[data.backups]`; absent = never
     /// (an hourly RPO needs at least hourly dumps: Heroku's own backups are daily).
     pub db_backup_every: Option<HumanDuration>,
+    /// How often the scheduler compares the standby with production (`lifeboat parity`) and
+    /// alerts on new drift; absent = never.
+    pub parity_every: Option<HumanDuration>,
 }
 
 impl Default for ScheduleConfig {
@@ -734,6 +747,7 @@ impl Default for ScheduleConfig {
             rpo_watch_every: None,
             rpo_watch_runbook: None,
             db_backup_every: None,
+            parity_every: None,
         }
     }
 }
@@ -753,7 +767,7 @@ pub struct LoadedConfig {
     pub source: TomlSource,
 }
 
-const SECTIONS: [&str; 16] = [
+const SECTIONS: [&str; 19] = [
     "store",
     "server",
     "paths",
@@ -770,6 +784,9 @@ const SECTIONS: [&str; 16] = [
     "schedule",
     "data",
     "vars",
+    "heroku",
+    "app",
+    "parity",
 ];
 
 impl Config {
@@ -825,6 +842,9 @@ impl Config {
         let server: Option<ServerConfig> = section!("server");
         let data: Option<DataConfig> = section!("data");
         let vars: Option<BTreeMap<String, String>> = section!("vars");
+        let heroku: Option<HerokuConfig> = section!("heroku");
+        let app: Option<AppConfig> = section!("app");
+        let parity: Option<ParityConfig> = section!("parity");
         if objectives_missing {
             errors.push(source.error_at(
                 &[],
@@ -851,6 +871,9 @@ impl Config {
             server: server.unwrap_or_default(),
             data,
             vars: vars.unwrap_or_default(),
+            heroku,
+            app: app.unwrap_or_default(),
+            parity: parity.unwrap_or_default(),
         };
         let semantic = config.validate(&source);
         if semantic.is_empty() {
@@ -1038,6 +1061,7 @@ impl Config {
                 "db_backup_every must be longer than 0s",
             ));
         }
+        crate::parity::config::validate(self, source, &mut errors);
         errors
     }
 
@@ -1128,6 +1152,7 @@ impl Config {
         if let Some(data) = &self.data {
             vars.extend(data.secret_env_vars());
         }
+        vars.extend(self.heroku.as_ref().map(|h| h.token_env.as_str()));
         vars
     }
 

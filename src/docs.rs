@@ -266,6 +266,19 @@ pub fn describe_step(config: &Config, step: &Step) -> String {
             "Count the rows of the configured tables on the {} database against the backup (or the copy's source) and measure the data-loss window from the newest row.",
             side(a.on)
         ),
+        StepAction::LlmParity(a) => format!(
+            "Run the LLM parity suite `{}` against {} and stop the run unless it passes at least {:.0}% of the prompts.",
+            a.suite
+                .clone()
+                .unwrap_or_else(|| config.parity.llm_suite_path(&config.paths))
+                .display(),
+            a.provider,
+            a.min_pass.unwrap_or(config.parity.llm_min_pass) * 100.0
+        ),
+        StepAction::LlmSwitch(a) => format!(
+            "Set the app's `{}` to `{}` where the app runs now (read from the log): on Heroku through the Platform API, or after a hosting failover as a new ECS task definition revision, deployed and waited on (the old revision is kept for the switch back).",
+            config.app.llm_var, a.provider
+        ),
     }
 }
 

@@ -2,8 +2,9 @@
 //! config (which zone, records, cluster and services) and the runbooks (which step kinds run).
 //!
 //! Each action below is one API call made in `src/aws/` (an integration test holds the two in
-//! step): `ecs_scale` reads and updates services; `route53_upsert` reads a record then UPSERTs
-//! it; `route53_wait` follows the change; `lifeboat readiness` and `lifeboat plan` only read;
+//! step): `ecs_scale` reads and updates services; `llm_switch` registers task definition
+//! revisions and updates services; `route53_upsert` reads a record then UPSERTs it;
+//! `route53_wait` follows the change; `lifeboat readiness`, `parity` and `plan` only read;
 //! `[data.backups] bucket` lists, reads and writes objects under its prefix.
 //! Resources are the configured ones, by ARN, except where AWS offers no resource-level
 //! permission (`ecs:DescribeTaskDefinition`) or cannot know the name in advance (change ids).
@@ -79,6 +80,8 @@ struct Usage {
     /// Records (name, type) changed by `route53_upsert` steps.
     changed: BTreeSet<(String, String)>,
     waits_for_changes: bool,
+    /// Services an `llm_switch` may deploy a new task definition revision to.
+    switched: BTreeSet<String>,
 }
 
 fn usage(config: &Config, runbooks: &[Runbook]) -> Usage {
@@ -106,6 +109,16 @@ fn usage(config: &Config, runbooks: &[Runbook]) -> Usage {
                 }
             }
             StepAction::Route53Wait(_) => usage.waits_for_changes = true,
+            StepAction::LlmSwitch(args) => {
+                if let Some(ecs) = &config.aws.ecs {
+                    usage.switched.extend(
+                        ecs.services
+                            .iter()
+                            .filter(|s| args.services.is_empty() || args.services.contains(&s.name))
+                            .map(|s| s.name.clone()),
+                    );
+                }
+            }
             _ => {}
         }
     }
@@ -203,6 +216,23 @@ pub fn policy(config: &Config, runbooks: &[Runbook]) -> Policy {
                 &["ecs:UpdateService"],
                 used.scaled.iter().map(|s| service_arn(s)).collect(),
             ));
+        }
+        if !used.switched.is_empty() {
+            // After a hosting failover the LLM switch registers a new revision (no
+            // resource-level permissions: "*") and deploys it to the services.
+            statements.push(statement(
+                "RegisterTaskDefinitions",
+                &["ecs:RegisterTaskDefinition"],
+                vec!["*".to_owned()],
+            ));
+            statements.push(statement(
+                "DeployStandbyServices",
+                &["ecs:UpdateService"],
+                used.switched.iter().map(|s| service_arn(s)).collect(),
+            ));
+            notes.push(
+                "runbooks switch the LLM on AWS by registering task definitions: if those name a task or execution role, also allow iam:PassRole on those roles (their ARNs are not in the config)".to_owned(),
+            );
         }
         // DescribeTaskDefinition has no resource-level permissions: AWS requires "*".
         statements.push(statement(
@@ -408,6 +438,29 @@ records = [
         assert!(
             actions.contains("ecs:DescribeServices"),
             "readiness still reads"
+        );
+    }
+
+    #[test]
+    fn an_llm_switch_may_register_task_definitions_and_deploy_its_services() {
+        let switch = runbook(vec![step(
+            "flip",
+            StepAction::LlmSwitch(crate::runbook::LlmSwitch {
+                provider: "anthropic".into(),
+                services: vec!["web".into()],
+            }),
+        )]);
+        let p = policy(&config(CONFIG), &[switch]);
+        assert_eq!(by_sid(&p, "RegisterTaskDefinitions")["Resource"], "*");
+        assert_eq!(
+            by_sid(&p, "DeployStandbyServices")["Resource"],
+            "arn:aws:ecs:eu-west-1:123456789012:service/standby/web"
+        );
+        assert!(p.actions().contains("ecs:RegisterTaskDefinition"));
+        assert!(
+            p.notes.iter().any(|n| n.contains("iam:PassRole")),
+            "{:?}",
+            p.notes
         );
     }
 

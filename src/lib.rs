@@ -10,25 +10,29 @@
 //! 1. **Drivers** ([`service`]; `main.rs` only parses the arguments and calls one): the wiring
 //!    of `lifeboat run` (`service::app`) and the one-shot commands (`service::commands`), the
 //!    one `StepEnv` builder and clock of a process (`service::env`), stopping
-//!    (`service::shutdown`), the feed watcher and scheduler loops, the operators' HTTP server,
-//!    and the drill runner (`service::drill`, with its throwaway PostgreSQL).
+//!    (`service::shutdown`), the feed watcher and scheduler loops (the weekly parity check
+//!    among the scheduler's), the operators' HTTP server, `lifeboat parity` and `llm-parity`
+//!    (`service::parity`), and the drill runner (`service::drill`, with its throwaway PostgreSQL).
 //! 2. **Adapters** (I/O; they implement the ports and decide no policy): [`chat`]'s `discord`
 //!    (the only Discord client), `ratelimit`, `console` and `recorder`; [`aws`] (the SDK
 //!    clients, the S3 backup store and the simulation); [`db`] (PostgreSQL through its tools in
 //!    process groups, a directory of backups, the simulated data, a throwaway local cluster);
-//!    [`llm`] (OpenAI and Anthropic over reqwest); [`store`] (sled,
+//!    [`llm`] (OpenAI and Anthropic over reqwest); [`heroku`] (the Platform API over
+//!    reqwest); [`store`] (sled,
 //!    backups, the drill logs); `feeds::fetch`; `comms::deliver` and `comms::email`;
 //!    [`telemetry`].
 //! 3. **Engine, steps and the chat core** (act through ports only): [`engine`] (execute,
 //!    persist, resume, dry-run plans), [`steps`] (one module per step kind), `chat::bot`,
-//!    `chat::command`, `chat::render`, and [`readiness`]' looking.
+//!    `chat::command`, `chat::render`, [`readiness`]' looking and `parity::gather`.
 //! 4. **The core** (pure, unit-tested in place): [`ports`] (every trait an edge implements —
-//!    `Chat`, `Dns`, `Containers`, `Llm`, `Clock`, `EventStore`, `Drills`, `Database`,
+//!    `Chat`, `Dns`, `Containers`, `Llm`, `Platform`, `Clock`, `EventStore`, `Drills`, `Database`,
 //!    `BackupStore` — with its value types), [`domain`] (vocabulary, the event envelope and its hash chain), [`config`],
 //!    [`toml_source`], [`duration`], [`runbook`] (model, loader, a run's folded state),
 //!    [`approval`], [`incident`], [`status`], [`reminders`], [`timeline`], [`feeds`] (parsers
 //!    and the monitor), [`comms`] (facts, templates, drafts, polish), [`drill`] (what a drill
-//!    decides, its data, the drills on record), [`check`], [`docs`], [`iam`], [`metrics`].
+//!    decides, its data, the drills on record), [`parity`] (the drift comparison and its rendering, the
+//!    LLM parity suite and its checks, where the app runs now), [`check`], [`docs`], [`iam`],
+//!    [`metrics`].
 
 pub mod approval;
 pub mod aws;
@@ -43,10 +47,12 @@ pub mod drill;
 pub mod duration;
 pub mod engine;
 pub mod feeds;
+pub mod heroku;
 pub mod iam;
 pub mod incident;
 pub mod llm;
 pub mod metrics;
+pub mod parity;
 pub mod ports;
 pub mod readiness;
 pub mod reminders;

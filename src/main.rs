@@ -120,13 +120,33 @@ enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
-    /// Is the standby ready? (ECS, DNS TTL, Anthropic key, backup age, last drill)
+    /// Is the standby ready? (ECS, DNS TTL, Anthropic key, backup age, last drill, parity)
     Readiness {
         #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
         config: PathBuf,
         /// Where to look for drills: this log and its drill-* logs (default: [store] data_dir).
         #[arg(long)]
         data_dir: Option<PathBuf>,
+    },
+    /// Does the standby mirror production? Heroku's config var names, process types and
+    /// release against the ECS task definitions and services, and the app's health endpoints.
+    /// Exit 1 on drift, 2 when something could not be read.
+    Parity {
+        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
+        config: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the LLM parity suite against OpenAI and Anthropic side by side: pass rate and
+    /// latency percentiles per provider. Exit 1 when one passes less than the minimum.
+    LlmParity {
+        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
+        config: PathBuf,
+        /// Another suite file (default: [parity] llm_suite).
+        #[arg(long)]
+        suite: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
     },
     /// Print the least-privilege AWS IAM policy the config and runbooks need (JSON).
     IamPolicy {
@@ -270,6 +290,14 @@ fn main() -> ExitCode {
             config,
         } => export(&incident, format.into(), data_dir, out, &config),
         Command::Readiness { config, data_dir } => block_on(readiness(&config, data_dir)),
+        Command::Parity { config, json } => {
+            block_on(lifeboat::service::parity::parity(&config, json))
+        }
+        Command::LlmParity {
+            config,
+            suite,
+            json,
+        } => block_on(lifeboat::service::parity::llm_parity(&config, suite, json)),
         Command::IamPolicy { config } => iam_policy(&config),
         Command::Docs {
             config,

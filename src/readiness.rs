@@ -732,9 +732,19 @@ async fn gather_backups(env: &StepEnv, runbooks: &[Runbook]) -> Vec<BackupObserv
 }
 
 /// `lifeboat readiness` and `/dr readiness` in one call: look, then decide.
+/// With `[heroku]` configured, the parity lines (`crate::parity`) follow the others.
 pub async fn run(env: &StepEnv, runbooks: &[Runbook], drill_log: &[Event]) -> Readiness {
-    let observed = gather(env, runbooks, drill_log).await;
-    assess(&env.config, runbooks, &observed)
+    let (observed, parity) = tokio::join!(
+        gather(env, runbooks, drill_log),
+        crate::parity::gather::check(env, runbooks)
+    );
+    let mut report = assess(&env.config, runbooks, &observed);
+    if let Some(parity) = parity {
+        report
+            .checks
+            .extend(crate::parity::render::readiness_checks(&parity));
+    }
+    report
 }
 
 /// Every event of `store`, for the drills it may hold (the bot's own log).

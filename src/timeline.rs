@@ -870,6 +870,23 @@ pub fn describe(e: &Event) -> String {
             suffix("error")
         ),
         "step.skipped" => format!("Step {step} skipped"),
+        "llm.parity_gated" => format!(
+            "LLM parity gate for {provider}: {} of {} prompts passed ({:.0}%, minimum {:.0}%): {}",
+            d["passed"].as_u64().unwrap_or_default(),
+            d["total"].as_u64().unwrap_or_default(),
+            d["share"].as_f64().unwrap_or_default() * 100.0,
+            d["min_pass"].as_f64().unwrap_or_default() * 100.0,
+            if d["gate"] == "open" {
+                "open, the switch may go ahead"
+            } else {
+                "closed, the switch stops"
+            }
+        ),
+        "parity.checked" => format!(
+            "Parity check: {} drift(s), {} new",
+            d["drift"].as_array().map_or(0, Vec::len),
+            d["new"].as_array().map_or(0, Vec::len)
+        ),
         "step.interrupted" => format!("Step {step} interrupted ({})", s(d, "action")),
         "comms.drafted" => format!(
             "Communication {} drafted ({} {}){}",

@@ -1,12 +1,15 @@
-//! The ECS adapter: the `Containers` port (`crate::ports::aws`) over `aws-sdk-ecs`.
+//! The ECS adapter: the `Containers` port (`crate::ports::aws`) over `aws-sdk-ecs`. The
+//! calls of parity and the LLM switch (task definitions' contents, new revisions, deploys) are
+//! in [`revision`].
 
-use aws_sdk_ecs::error::ProvideErrorMetadata;
+mod revision;
+
 use tracing::instrument;
 
 use super::error::{Call, classify};
 use crate::ports::aws::{
-    AwsError, ClusterState, Containers, ServiceState, TaskDefinitionState, service_resource,
-    task_definition_name,
+    AwsError, ClusterState, Containers, EnvChange, ServiceState, TaskDefinitionSpec,
+    TaskDefinitionState, service_resource, task_definition_name,
 };
 
 /// DescribeServices takes at most this many services per call.
@@ -189,42 +192,7 @@ impl Containers for EcsContainers {
         &self,
         task_definition: &str,
     ) -> Result<TaskDefinitionState, AwsError> {
-        let resource = format!(
-            "ECS task definition {}",
-            task_definition_name(task_definition)
-        );
-        let answer = self
-            .client
-            .describe_task_definition()
-            .task_definition(task_definition)
-            .send()
-            .await
-            .map_err(|err| {
-                // ECS answers a task definition it cannot find with a bare ClientException
-                // ("Unable to describe task definition."): for this call that means missing.
-                if err.as_service_error().and_then(|e| e.code()) == Some("ClientException") {
-                    AwsError::not_found(
-                        &resource,
-                        format!(
-                            "DescribeTaskDefinition: {}",
-                            err.as_service_error()
-                                .and_then(|e| e.message())
-                                .unwrap_or("ClientException")
-                        ),
-                    )
-                } else {
-                    classify(
-                        Call {
-                            operation: "DescribeTaskDefinition",
-                            resource: &resource,
-                        },
-                        &err,
-                    )
-                }
-            })?;
-        let found = answer.task_definition().ok_or_else(|| {
-            AwsError::not_found(&resource, "DescribeTaskDefinition returned nothing")
-        })?;
+        let found = self.fetch_task_definition(task_definition).await?;
         let name = match (found.family(), found.revision()) {
             (Some(family), revision) if revision > 0 => format!("{family}:{revision}"),
             _ => task_definition_name(task_definition).to_owned(),
@@ -233,6 +201,34 @@ impl Containers for EcsContainers {
             name,
             status: found.status().map_or("UNKNOWN", |s| s.as_str()).to_owned(),
         })
+    }
+
+    #[instrument(skip_all, fields(task_definition = %task_definition))]
+    async fn task_definition_spec(
+        &self,
+        task_definition: &str,
+    ) -> Result<TaskDefinitionSpec, AwsError> {
+        self.spec(task_definition).await
+    }
+
+    #[instrument(skip_all, fields(task_definition = %task_definition, changes = changes.len()))]
+    async fn register_revision(
+        &self,
+        task_definition: &str,
+        changes: &[EnvChange],
+    ) -> Result<String, AwsError> {
+        self.register(task_definition, changes).await
+    }
+
+    #[instrument(skip_all, fields(cluster = %cluster, service = %service, task_definition = %task_definition))]
+    async fn deploy(
+        &self,
+        cluster: &str,
+        service: &str,
+        task_definition: &str,
+    ) -> Result<ServiceState, AwsError> {
+        self.update_task_definition(cluster, service, task_definition)
+            .await
     }
 }
 

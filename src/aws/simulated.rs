@@ -4,6 +4,8 @@
 //! clusters and services are `NotFound`), but nothing here is ever a stand-in for testing the
 //! real adapters: those are tested against moto.
 
+mod revisions;
+
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -11,9 +13,10 @@ use tracing::instrument;
 
 use crate::config::AwsConfig;
 use crate::ports::aws::{
-    AwsError, ChangeStatus, ClusterState, Containers, Dns, DnsChange, PreviousRecord, RecordChange,
-    RecordState, ServiceState, TaskDefinitionState, bare_change_id, bare_zone_id,
-    normalize_changes, normalize_name, normalize_type, service_resource, task_definition_name,
+    AwsError, ChangeStatus, ClusterState, ContainerSpec, Containers, Dns, DnsChange, EnvChange,
+    PreviousRecord, RecordChange, RecordState, ServiceState, TaskDefinitionSpec,
+    TaskDefinitionState, bare_change_id, bare_zone_id, normalize_changes, normalize_name,
+    normalize_type, service_resource, task_definition_name,
 };
 
 /// Simulated AWS: both edges over one state, so a drill sees its own changes.
@@ -34,6 +37,8 @@ struct State {
     zones: BTreeMap<String, Zone>,
     /// Task definitions (`family:revision`) and their status.
     task_definitions: BTreeMap<String, String>,
+    /// Their containers (environment values as digests), by `family:revision`.
+    containers: BTreeMap<String, Vec<ContainerSpec>>,
     /// Polls left before each change is INSYNC.
     changes: BTreeMap<String, u32>,
     next_change: u64,
@@ -67,6 +72,16 @@ impl SimulatedAws {
                 .services
                 .iter()
                 .map(|s| (format!("{}:1", s.name), "ACTIVE".to_owned()))
+                .collect();
+            state.containers = ecs
+                .services
+                .iter()
+                .map(|s| {
+                    (
+                        format!("{}:1", s.name),
+                        vec![revisions::seeded_container(&s.name)],
+                    )
+                })
                 .collect();
         }
         if let Some(dns) = &aws.dns {
@@ -339,6 +354,33 @@ impl Containers for SimulatedAws {
                     "DescribeTaskDefinition: Unable to describe task definition (simulated)",
                 )
             })
+    }
+
+    #[instrument(skip_all, fields(simulated = true, task_definition = %task_definition))]
+    async fn task_definition_spec(
+        &self,
+        task_definition: &str,
+    ) -> Result<TaskDefinitionSpec, AwsError> {
+        self.state().spec(task_definition)
+    }
+
+    #[instrument(skip_all, fields(simulated = true, task_definition = %task_definition))]
+    async fn register_revision(
+        &self,
+        task_definition: &str,
+        changes: &[EnvChange],
+    ) -> Result<String, AwsError> {
+        self.state().register(task_definition, changes)
+    }
+
+    #[instrument(skip_all, fields(simulated = true, cluster = %cluster, service = %service))]
+    async fn deploy(
+        &self,
+        cluster: &str,
+        service: &str,
+        task_definition: &str,
+    ) -> Result<ServiceState, AwsError> {
+        self.state().deploy(cluster, service, task_definition)
     }
 }
 

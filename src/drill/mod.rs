@@ -201,6 +201,19 @@ pub fn drill_config(
     ] {
         config.vars.insert(key.to_owned(), value);
     }
+    // The production app's Platform API is a stand-in too (the LLM switch on Heroku).
+    config.heroku = Some(crate::config::HerokuConfig {
+        app: config
+            .heroku
+            .as_ref()
+            .map_or_else(|| "drill-app".to_owned(), |h| h.app.clone()),
+        token_env: config
+            .heroku
+            .as_ref()
+            .map_or_else(|| "HEROKU_API_KEY".to_owned(), |h| h.token_env.clone()),
+        api_base: stand.to_owned(),
+        timeout: HumanDuration::from_secs(10),
+    });
     for (name, slot) in [
         ("openai", &mut config.llm.openai),
         ("anthropic", &mut config.llm.anthropic),

@@ -495,7 +495,7 @@ impl Driver {
             };
             match result {
                 Err(err) if err.retryable && attempt <= step.retries => {
-                    let delay = backoff(step, attempt);
+                    let delay = backoff(step, attempt).max(asked_wait(&err.data));
                     self.record(
                         "step.retrying",
                         json!({ "step": step.id, "attempt": attempt, "error": err.message, "delay_ms": delay.as_millis() as u64 }),
@@ -715,6 +715,20 @@ impl Driver {
 }
 
 /// Exponential backoff with ±20 % jitter: `backoff × 2^(attempt-1)`.
+/// The longest a provider may make a retry wait (`Retry-After`), so one odd answer cannot
+/// hold a run for hours.
+const MAX_ASKED_WAIT: Duration = Duration::from_secs(5 * 60);
+
+/// How long the failed call asked to wait before another attempt (`retry_after_ms` in the
+/// step error's data, from a `Retry-After`), capped; zero when it did not say.
+fn asked_wait(data: &serde_json::Value) -> Duration {
+    data["retry_after_ms"]
+        .as_u64()
+        .map(Duration::from_millis)
+        .unwrap_or_default()
+        .min(MAX_ASKED_WAIT)
+}
+
 fn backoff(step: &Step, attempt: u32) -> Duration {
     let base = step
         .backoff
@@ -723,4 +737,23 @@ fn backoff(step: &Step, attempt: u32) -> Duration {
     let random =
         std::collections::hash_map::RandomState::new().hash_one(attempt) as f64 / u64::MAX as f64;
     base.mul_f64(0.8 + 0.4 * random)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retry_waits_at_least_what_the_call_asked_for_within_a_cap() {
+        assert_eq!(asked_wait(&json!({})), Duration::ZERO);
+        assert_eq!(
+            asked_wait(&json!({ "retry_after_ms": 7000 })),
+            Duration::from_secs(7)
+        );
+        assert_eq!(
+            asked_wait(&json!({ "retry_after_ms": 86_400_000 })),
+            MAX_ASKED_WAIT,
+            "capped"
+        );
+    }
 }

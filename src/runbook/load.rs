@@ -174,6 +174,8 @@ fn parse_step(source: &TomlSource, i: usize) -> Result<Step, Diagnostic> {
         StepKind::DbCopy => StepAction::DbCopy(args(source, &with)?),
         StepKind::DbRestore => StepAction::DbRestore(args(source, &with)?),
         StepKind::DbVerify => StepAction::DbVerify(args(source, &with)?),
+        StepKind::LlmParity => StepAction::LlmParity(args(source, &with)?),
+        StepKind::LlmSwitch => StepAction::LlmSwitch(args(source, &with)?),
     };
     Ok(Step {
         title: raw.title.unwrap_or_else(|| raw.id.clone()),
@@ -403,6 +405,11 @@ fn validate(source: &TomlSource, runbook: &Runbook, config: &Config) -> Vec<Diag
                     );
                 }
             }
+            StepAction::LlmParity(_) | StepAction::LlmSwitch(_) => {
+                for problem in crate::parity::config::step_problems(&step.action, config) {
+                    push(&with("provider"), problem);
+                }
+            }
             StepAction::HttpCheck(_)
             | StepAction::CommsDraft(_)
             | StepAction::Confirm(_)
@@ -471,6 +478,8 @@ fn read_only(action: &StepAction) -> bool {
         | StepAction::CommsDraft(_)
         | StepAction::DbCopy(_)
         | StepAction::DbRestore(_) => false,
+        // The gate changes nothing, but it spends on a provider: not for unapproved runs.
+        StepAction::LlmParity(_) | StepAction::LlmSwitch(_) => false,
     }
 }
 

@@ -124,6 +124,8 @@ pub enum StepKind {
     DbCopy,
     DbRestore,
     DbVerify,
+    LlmParity,
+    LlmSwitch,
 }
 
 impl StepKind {
@@ -144,6 +146,8 @@ impl StepKind {
             StepKind::DbCopy => "db_copy",
             StepKind::DbRestore => "db_restore",
             StepKind::DbVerify => "db_verify",
+            StepKind::LlmParity => "llm_parity",
+            StepKind::LlmSwitch => "llm_switch",
         }
     }
 
@@ -164,6 +168,9 @@ impl StepKind {
             StepKind::Wait => 24 * 3600,
             StepKind::DbCopy | StepKind::DbRestore => 60 * 60,
             StepKind::DbVerify => 15 * 60,
+            // A suite of prompts, one after the other; a switch on AWS waits for a deploy.
+            StepKind::LlmParity => 10 * 60,
+            StepKind::LlmSwitch => 15 * 60,
             _ => 2 * 60,
         };
         HumanDuration::from_secs(secs)
@@ -199,6 +206,8 @@ pub enum StepAction {
     DbCopy(DbCopy),
     DbRestore(DbRestore),
     DbVerify(DbVerify),
+    LlmParity(LlmParity),
+    LlmSwitch(LlmSwitch),
 }
 
 impl StepAction {
@@ -219,6 +228,8 @@ impl StepAction {
             StepAction::DbCopy(_) => StepKind::DbCopy,
             StepAction::DbRestore(_) => StepKind::DbRestore,
             StepAction::DbVerify(_) => StepKind::DbVerify,
+            StepAction::LlmParity(_) => StepKind::LlmParity,
+            StepAction::LlmSwitch(_) => StepKind::LlmSwitch,
         }
     }
 }
@@ -440,6 +451,30 @@ pub struct DbVerify {
 
 fn standby() -> Side {
     Side::Standby
+}
+
+/// Run the LLM parity suite against a provider; the run stops here when it passes less than
+/// the minimum share.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LlmParity {
+    pub provider: String,
+    /// Defaults to `[parity] llm_min_pass`.
+    pub min_pass: Option<f64>,
+    /// Defaults to `[parity] llm_suite`.
+    pub suite: Option<PathBuf>,
+}
+
+/// Set the app's LLM variable (`[app] llm_var`) where the app runs now, as the log says: on
+/// Heroku through the Platform API, on AWS as a new task definition revision, deployed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LlmSwitch {
+    pub provider: String,
+    /// On AWS, these services only; empty = every configured service whose task definition
+    /// sets the variable.
+    #[serde(default)]
+    pub services: Vec<String>,
 }
 
 impl Runbook {

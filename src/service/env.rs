@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use crate::config::{Config, ProcessEnv, SecretSource};
+use crate::heroku::HerokuApi;
 use crate::llm::HttpLlm;
 use crate::ports::aws::AwsEdges;
 use crate::ports::chat::{ChannelId, Chat};
@@ -29,6 +30,7 @@ pub async fn step_env(
     StepEnv {
         aws: AwsEdges::connect(&config.aws).await,
         llm: Arc::new(HttpLlm::new(http.clone())),
+        heroku: Arc::new(HerokuApi::new(http.clone())),
         http,
         chat,
         channel,

@@ -1,5 +1,5 @@
-//! The scheduler: the timer loop behind RTO checkpoints, the drill and plan-review reminders
-//! and the RPO watch. Every decision is a pure function of the log and `now`, in
+//! The scheduler: the timer loop behind RTO checkpoints, the drill and plan-review reminders,
+//! the RPO watch and the weekly parity check ([`parity_watch`]). Every decision is a pure function of the log and `now`, in
 //! `crate::reminders` and `crate::incident` (tested there); this loop carries them out.
 //! A checkpoint, reminder or RPO alert counts as done only once it was delivered: it is posted,
 //! then its event (`clock.checkpoint`, `reminder.posted`, `rpo.*`) is logged and read back on
@@ -9,6 +9,10 @@
 //! message is posted once more after the restart (a store that cannot be written repeats it
 //! on each pass until it can). Store reads and appends run on tokio's blocking pool. Time
 //! comes from a `Clock` and tokio timers, so tests drive it with `tokio::time::pause`.
+
+mod parity_watch;
+
+pub use parity_watch::ParityEffect;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -176,6 +180,8 @@ impl Scheduler {
             .map(|d| d.get());
         let mut next_db_backup = tokio::time::Instant::now();
         let backing_up = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let parity_every = self.parity_every();
+        let mut next_parity = None;
         loop {
             if let Some(every) = db_every
                 && tokio::time::Instant::now() >= next_db_backup
@@ -197,6 +203,10 @@ impl Scheduler {
             }
             if db_every.is_some() {
                 wake = wake.min(next_db_backup);
+            }
+            if let Some(every) = parity_every {
+                let until = self.parity_pass(every, &mut next_parity).await;
+                wake = wake.min(tokio::time::Instant::now() + until.max(Duration::from_millis(1)));
             }
             if let Some(at) = next_checkpoint {
                 // At least a millisecond: under paused time a zero sleep would never let

@@ -9,6 +9,8 @@ pub mod db;
 pub mod ecs;
 pub mod http;
 pub mod llm;
+pub mod llm_gate;
+pub mod llm_switch;
 pub mod notify;
 pub mod route53;
 pub mod wait;
@@ -23,6 +25,7 @@ use crate::domain::{IncidentId, RunId, Workstream};
 use crate::ports::aws::{AwsEdges, AwsError};
 use crate::ports::chat::{ChannelId, Chat};
 use crate::ports::clock::Clock;
+use crate::ports::heroku::Platform;
 use crate::ports::llm::Llm;
 use crate::runbook::interp::{self, Namespace};
 use crate::runbook::{Step, StepAction};
@@ -38,8 +41,10 @@ pub struct StepEnv {
     pub channel: ChannelId,
     pub answers: Arc<confirm::Answers>,
     pub secrets: Arc<dyn SecretSource>,
-    /// The LLM providers (`llm_probe`, comms polish, readiness).
+    /// The LLM providers (`llm_probe`, `llm_parity`, comms polish, readiness).
     pub llm: Arc<dyn Llm>,
+    /// The primary platform, Heroku (`llm_switch` while the app runs there, parity).
+    pub heroku: Arc<dyn Platform>,
     /// Wall time for what the engine and the bot decide and name (one clock per process).
     pub clock: Arc<dyn Clock>,
     /// Communications state shared with the bot (event log, LLM circuit breaker).
@@ -179,6 +184,8 @@ pub async fn execute(env: &StepEnv, input: &StepInput<'_>) -> Result<StepOutput,
         StepAction::DbCopy(args) => db::copy(env, input, args).await,
         StepAction::DbRestore(args) => db::restore(env, input, args).await,
         StepAction::DbVerify(args) => db::verify(env, input, args).await,
+        StepAction::LlmParity(args) => llm_gate::gate(env, input, args).await,
+        StepAction::LlmSwitch(args) => llm_switch::switch(env, input, args).await,
     }
 }
 
@@ -238,5 +245,7 @@ pub async fn plan(env: &StepEnv, input: &StepInput<'_>) -> Result<Vec<String>, S
         StepAction::DbCopy(args) => db::plan_copy(env, args).await,
         StepAction::DbRestore(args) => db::plan_restore(env, input, args).await,
         StepAction::DbVerify(args) => Ok(db::plan_verify(env, args)),
+        StepAction::LlmParity(args) => Ok(llm_gate::plan(env, args)),
+        StepAction::LlmSwitch(args) => Ok(llm_switch::plan(env, args)),
     }
 }

@@ -39,6 +39,8 @@ pub async fn upsert(
     Ok(StepOutput::new(
         format!("{} (change {})", lines.join("; "), change.change_id),
         json!({
+            // Which side DNS now points at: where the app runs, for the LLM switch.
+            "to": args.to,
             "zone_id": dns.zone_id,
             "change_id": change.change_id,
             "status": change.status,

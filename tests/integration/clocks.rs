@@ -107,6 +107,9 @@ impl Bench {
             answers: Arc::new(Answers::default()),
             secrets: Arc::new(BTreeMap::<String, String>::new()),
             llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
+            heroku: Arc::new(lifeboat::heroku::HerokuApi::new(
+                lifeboat::ports::http::client(),
+            )),
             clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
             comms: Default::default(),
             data: Default::default(),
@@ -699,6 +702,9 @@ async fn a_drill_started_from_chat_is_kept_beside_the_log_and_counted_by_the_rem
         answers: Arc::new(Answers::default()),
         secrets: Arc::new(BTreeMap::<String, String>::new()),
         llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
+        heroku: Arc::new(lifeboat::heroku::HerokuApi::new(
+            lifeboat::ports::http::client(),
+        )),
         clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
         comms: Default::default(),
         data: Default::default(),
@@ -1134,6 +1140,9 @@ async fn a_chat_drill_never_uses_the_configured_aws_endpoint() {
         answers: Arc::new(Answers::default()),
         secrets: Arc::new(BTreeMap::<String, String>::new()),
         llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
+        heroku: Arc::new(lifeboat::heroku::HerokuApi::new(
+            lifeboat::ports::http::client(),
+        )),
         clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
         comms: Default::default(),
         data: Default::default(),

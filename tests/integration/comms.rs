@@ -448,6 +448,9 @@ company = "Example"
         answers: Arc::new(Answers::default()),
         secrets: Arc::new(secrets),
         llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
+        heroku: Arc::new(lifeboat::heroku::HerokuApi::new(
+            lifeboat::ports::http::client(),
+        )),
         clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
         comms: Default::default(),
         data: Default::default(),
@@ -2468,6 +2471,9 @@ integrity_command = {integrity}
             answers: Arc::default(),
             secrets: Arc::new(secrets),
             llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
+            heroku: Arc::new(lifeboat::heroku::HerokuApi::new(
+                lifeboat::ports::http::client(),
+            )),
             clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
             comms: Default::default(),
             data: Default::default(),

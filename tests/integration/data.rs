@@ -169,6 +169,9 @@ impl World {
             answers: Arc::new(Answers::default()),
             secrets: Arc::new(secrets),
             llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
+            heroku: Arc::new(lifeboat::heroku::HerokuApi::new(
+                lifeboat::ports::http::client(),
+            )),
             clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
             comms: Default::default(),
             data,

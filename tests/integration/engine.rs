@@ -91,6 +91,9 @@ impl Bench {
             answers: answers.clone(),
             secrets: Arc::new(BTreeMap::<String, String>::new()),
             llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
+            heroku: Arc::new(lifeboat::heroku::HerokuApi::new(
+                lifeboat::ports::http::client(),
+            )),
             clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
             comms: Default::default(),
             data: Default::default(),

@@ -40,7 +40,9 @@ use lifeboat::steps::confirm::{Answer, Answers};
 use lifeboat::store::SledStore;
 use lifeboat::toml_source::TomlSource;
 
+use crate::support::heroku::{App as HerokuApp, HerokuServer};
 use crate::support::http::{HttpServer, Reply};
+use crate::support::llm::LlmServer;
 use crate::support::moto::moto;
 use crate::support::root;
 use crate::support::standby::{self, CLUSTER, PRIMARY, RECORD};
@@ -187,6 +189,9 @@ impl World {
             answers: Arc::new(Answers::default()),
             secrets: Arc::new(secrets),
             llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
+            heroku: Arc::new(lifeboat::heroku::HerokuApi::new(
+                lifeboat::ports::http::client(),
+            )),
             clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
             comms: Default::default(),
             data: Default::default(),
@@ -763,6 +768,27 @@ fn json_reply(status: StatusCode, body: Value) -> Response {
         .into_response()
 }
 
+/// What a well-behaved provider answers: the shipped LLM parity suite's example for its
+/// prompts (so switch-llm's gate passes), "pong" otherwise.
+fn answer_to(request: &Value, otherwise: &str) -> String {
+    static EXAMPLES: std::sync::OnceLock<BTreeMap<String, String>> = std::sync::OnceLock::new();
+    let examples = EXAMPLES.get_or_init(|| {
+        lifeboat::parity::suite::load(&root().join("config/llm-parity.toml"))
+            .expect("the shipped suite loads")
+            .prompts
+            .into_iter()
+            .filter_map(|p| p.example.map(|e| (p.prompt, e)))
+            .collect()
+    });
+    let prompt = request["messages"][0]["content"]
+        .as_str()
+        .unwrap_or_default();
+    examples
+        .get(prompt)
+        .cloned()
+        .unwrap_or_else(|| otherwise.to_owned())
+}
+
 /// Anthropic's Messages API: `x-api-key` and `anthropic-version` or a 401 in its error format.
 async fn anthropic_messages(State(world): Shared, headers: HeaderMap, body: Bytes) -> Response {
     let received = Received::new("POST", &headers, &body);
@@ -782,7 +808,7 @@ async fn anthropic_messages(State(world): Shared, headers: HeaderMap, body: Byte
             "type": "message",
             "role": "assistant",
             "model": "claude-sonnet-4-5-20250929",
-            "content": [{"type": "text", "text": "pong"}],
+            "content": [{"type": "text", "text": answer_to(&received.body, "pong")}],
             "stop_reason": "end_turn",
             "stop_sequence": null,
             "usage": {"input_tokens": 14, "output_tokens": 4}
@@ -809,7 +835,7 @@ async fn openai_completions(State(world): Shared, headers: HeaderMap, body: Byte
             "model": "gpt-4o-mini-2024-07-18",
             "choices": [{
                 "index": 0,
-                "message": {"role": "assistant", "content": "Pong.", "refusal": null},
+                "message": {"role": "assistant", "content": answer_to(&received.body, "Pong."), "refusal": null},
                 "logprobs": null,
                 "finish_reason": "stop"
             }],
@@ -918,9 +944,14 @@ model = "gpt-4o-mini"
 base_url = {anthropic}
 key_env = "ANTHROPIC_API_KEY"
 model = "claude-sonnet-4-5"
+
+[heroku]
+app = "example-app"
+api_base = {heroku}
 "#,
         openai = quoted(&openai.base),
         anthropic = quoted(&anthropic.base),
+        heroku = quoted(&heroku.base),
     );
     let world = World::new(&config_text(
         &llm,
@@ -944,11 +975,23 @@ model = "claude-sonnet-4-5"
         "events: {:#?}",
         kinds(&events)
     );
-    assert_eq!(kinds(&events), clean_run(&step_ids(&runbook)));
+    // A clean run, with the gate's result recorded in the middle of its step.
+    let mut expected = clean_run(&step_ids(&runbook));
+    let gate = expected
+        .iter()
+        .position(|k| k == "step.started gate-anthropic")
+        .unwrap();
+    expected.insert(gate + 1, "llm.parity_gated".to_owned());
+    assert_eq!(kinds(&events), expected);
     assert_eq!(world_state.provider(), "anthropic");
 
+    // The probe, then the gate's parity suite, each prompt once.
+    let suite_size = lifeboat::parity::suite::load(&root().join("config/llm-parity.toml"))
+        .unwrap()
+        .prompts
+        .len();
     let probes = world_state.anthropic.lock().unwrap().clone();
-    assert_eq!(probes.len(), 1, "{probes:#?}");
+    assert_eq!(probes.len(), 1 + suite_size, "{probes:#?}");
     let probe = &probes[0];
     assert_eq!(probe.header("anthropic-version"), Some("2023-06-01"));
     assert_eq!(probe.header("content-type"), Some("application/json"));
@@ -961,6 +1004,9 @@ model = "claude-sonnet-4-5"
     assert!(world_state.openai.lock().unwrap().is_empty());
     let probed = &find(&events, "step.succeeded", "probe-anthropic").data["output"];
     assert_eq!(probed["answer"], "pong");
+    let gate = &find(&events, "step.succeeded", "gate-anthropic").data["output"];
+    assert_eq!(gate["gate"], "open");
+    assert_eq!(gate["passed"], suite_size);
 
     let switches = world_state.switches.lock().unwrap().clone();
     assert_eq!(switches.len(), 1, "{switches:#?}");
@@ -976,9 +1022,14 @@ model = "claude-sonnet-4-5"
         Some("application/vnd.heroku+json; version=3")
     );
     assert_eq!(switch.header("content-type"), Some("application/json"));
+    // The app runs on Heroku (no failover in the log): the switch went through its Platform API.
     let flipped = &find(&events, "step.succeeded", "flip-switch").data["output"];
-    assert_eq!(flipped["status"], 200);
-    assert_eq!(flipped["headers"], json!(["Accept", "Authorization"]));
+    assert_eq!(flipped["platform"], "heroku");
+    assert_eq!(flipped["app"], "example-app");
+    assert_eq!(
+        (&flipped["variable"], &flipped["value"]),
+        (&json!("LLM_PROVIDER"), &json!("anthropic"))
+    );
     let verified = &find(&events, "step.succeeded", "verify-app").data["output"];
     assert_eq!(verified["url"], format!("{}/health/llm", app.base));
     assert!(
@@ -993,16 +1044,22 @@ model = "claude-sonnet-4-5"
     let handle = world.start(&runbook);
     let (status, back) = world.finish(handle).await;
     assert_eq!(status, RunStatus::Succeeded, "events: {:#?}", kinds(&back));
-    assert_eq!(kinds(&back), clean_run(&step_ids(&runbook)));
+    let mut expected = clean_run(&step_ids(&runbook));
+    let gate = expected
+        .iter()
+        .position(|k| k == "step.started gate-openai")
+        .unwrap();
+    expected.insert(gate + 1, "llm.parity_gated".to_owned());
+    assert_eq!(kinds(&back), expected);
     assert_eq!(world_state.provider(), "openai");
     let probes = world_state.openai.lock().unwrap().clone();
-    assert_eq!(probes.len(), 1, "{probes:#?}");
+    assert_eq!(probes.len(), 1 + suite_size, "{probes:#?}");
     assert_eq!(probes[0].body["model"], "gpt-4o-mini");
     assert_eq!(
         probes[0].body["messages"],
         json!([{"role": "user", "content": "Reply with the single word: pong"}])
     );
-    assert_eq!(world_state.anthropic.lock().unwrap().len(), 1);
+    assert_eq!(world_state.anthropic.lock().unwrap().len(), 1 + suite_size);
     let switches = world_state.switches.lock().unwrap().clone();
     assert_eq!(switches.len(), 2);
     assert_eq!(switches[1].method, "PATCH");
@@ -1023,6 +1080,331 @@ model = "claude-sonnet-4-5"
     for secret in [HEROKU_API_KEY, OPENAI_KEY, ANTHROPIC_KEY, DATABASE_URL] {
         assert!(!log.contains(secret), "{secret} is in the event log");
     }
+}
+
+/// The [llm], [heroku] and [app] sections for the support servers.
+fn llm_sections(
+    openai: &LlmServer,
+    anthropic: &LlmServer,
+    anthropic_timeout: &str,
+    heroku: &HerokuServer,
+) -> String {
+    format!(
+        r#"
+[llm.openai]
+base_url = {openai}
+key_env = "OPENAI_API_KEY"
+model = "gpt-4o-mini"
+
+[llm.anthropic]
+base_url = {anthropic}
+key_env = "ANTHROPIC_API_KEY"
+model = "claude-sonnet-4-5"
+timeout = "{anthropic_timeout}"
+
+[heroku]
+app = "example-app"
+api_base = {heroku}
+timeout = "5s"
+
+[app]
+container = "app"
+"#,
+        openai = quoted(&openai.base_url()),
+        anthropic = quoted(&anthropic.base_url()),
+        heroku = quoted(&heroku.base_url()),
+    )
+}
+
+/// Heroku's app with its LLM variable on OpenAI and a database URL it echoes on PATCH.
+fn heroku_app() -> HerokuServer {
+    HerokuServer::start(
+        "example-app",
+        HEROKU_API_KEY,
+        HerokuApp {
+            config_vars: [
+                ("LLM_PROVIDER".to_owned(), Some("openai".to_owned())),
+                ("DATABASE_URL".to_owned(), Some(DATABASE_URL.to_owned())),
+            ]
+            .into_iter()
+            .collect(),
+            ..HerokuApp::default()
+        },
+    )
+}
+
+fn shipped_suite() -> std::path::PathBuf {
+    root().join("config/llm-parity.toml")
+}
+
+#[tokio::test]
+async fn the_gate_stops_the_switch_before_the_flip_when_anthropic_answers_wrongly_or_slowly() {
+    let openai = LlmServer::start(OPENAI_KEY);
+    let anthropic = LlmServer::start(ANTHROPIC_KEY);
+    let heroku = heroku_app();
+    let app = HttpServer::start();
+    app.reply("/health/llm", Reply::json(r#"{"provider":"anthropic"}"#));
+    let world = World::new(&config_text(
+        &llm_sections(&openai, &anthropic, "1s", &heroku),
+        &[("app_url", app.base_url())],
+    ))
+    .await;
+    let runbook = world.shipped("switch-llm");
+    let suite = lifeboat::parity::suite::load(&shipped_suite()).unwrap();
+    let incident = lifeboat::domain::IncidentId("INC-20261205-090000".into());
+    world
+        .store
+        .append(
+            lifeboat::domain::event::NewEvent::new(
+                alice(),
+                "incident.declared",
+                json!({ "title": "OpenAI down" }),
+            )
+            .incident(incident.clone()),
+        )
+        .unwrap();
+
+    for (how, script) in [
+        // Wrongly: it answers, but never what the prompts ask for.
+        ("wrongly", Duration::ZERO),
+        // Slowly: only the probe's prompt is quick; the rest outlast the 1s provider timeout.
+        ("slowly", Duration::from_millis(1500)),
+    ] {
+        if how == "wrongly" {
+            anthropic.answer_all("I would rather not say.", Duration::ZERO);
+            anthropic.answer("Reply with the single word: pong", "pong", Duration::ZERO);
+        } else {
+            for prompt in &suite.prompts {
+                anthropic.answer(&prompt.prompt, prompt.example.as_deref().unwrap(), script);
+            }
+            anthropic.answer("Reply with the single word: pong", "pong", Duration::ZERO);
+        }
+        let handle = world
+            .engine
+            .start(&runbook, BTreeMap::new(), Some(incident.clone()), alice())
+            .unwrap();
+        let (status, events) = world.finish(handle).await;
+        match &status {
+            RunStatus::Failed { step, .. } => assert_eq!(step, "gate-anthropic", "{how}"),
+            other => panic!(
+                "{how}: the run should stop at the gate, not {other:?}: {:#?}",
+                kinds(&events)
+            ),
+        }
+        assert!(
+            !kinds(&events).iter().any(|k| k.ends_with("flip-switch")),
+            "{how}: the flip never started: {:#?}",
+            kinds(&events)
+        );
+        let gated = events
+            .iter()
+            .find(|e| e.kind == "llm.parity_gated")
+            .unwrap_or_else(|| panic!("{how}: no gate event: {:#?}", kinds(&events)));
+        assert_eq!(gated.data["gate"], "closed", "{how}");
+        assert_eq!(
+            gated.data["passed"], 1,
+            "{how}: only the pong prompt passes"
+        );
+        assert_eq!(gated.incident.as_ref(), Some(&incident));
+        let failed = find(&events, "step.failed", "gate-anthropic");
+        let error = failed.data["error"].as_str().unwrap();
+        assert!(error.contains("anthropic: 1 of 5 passed (20%)"), "{error}");
+        assert!(
+            error.contains("below the minimum 90%: the switch stops here"),
+            "{error}"
+        );
+        if how == "slowly" {
+            assert!(error.contains("did not answer within 1s"), "{error}");
+        } else {
+            assert!(error.contains("is not valid JSON"), "{error}");
+        }
+    }
+    // Nothing reached Heroku: the app still uses OpenAI.
+    assert!(heroku.seen().is_empty(), "{:#?}", heroku.seen());
+    assert_eq!(heroku.config_var("LLM_PROVIDER").as_deref(), Some("openai"));
+    // The gate's result is in the post-mortem.
+    let postmortem = lifeboat::timeline::render(
+        &world.store.all().unwrap(),
+        &incident,
+        lifeboat::timeline::Format::Markdown,
+        &world.config.objectives,
+    )
+    .unwrap();
+    assert!(
+        postmortem.contains("LLM parity gate for anthropic: 1 of 5 prompts passed (20%, minimum 90%): closed, the switch stops"),
+        "{postmortem}"
+    );
+    assert!(
+        openai.prompts().is_empty(),
+        "the gate only asks the provider taking over"
+    );
+}
+
+/// The task definition a service runs, and the LLM variable of its `app` container, in moto.
+async fn running(aws: &AwsClients, service: &str) -> (String, Option<String>) {
+    let described = aws
+        .ecs
+        .describe_services()
+        .cluster(CLUSTER)
+        .services(service)
+        .send()
+        .await
+        .unwrap();
+    let td = described.services()[0]
+        .task_definition()
+        .unwrap()
+        .to_owned();
+    (td.clone(), llm_var(aws, &td).await)
+}
+
+async fn llm_var(aws: &AwsClients, task_definition: &str) -> Option<String> {
+    let found = aws
+        .ecs
+        .describe_task_definition()
+        .task_definition(task_definition)
+        .send()
+        .await
+        .unwrap();
+    let td = found.task_definition().unwrap();
+    td.container_definitions()[0]
+        .environment()
+        .iter()
+        .find(|kv| kv.name() == Some("LLM_PROVIDER"))
+        .and_then(|kv| kv.value().map(str::to_owned))
+}
+
+/// Both disasters: Heroku fails and hosting fails over to AWS; then OpenAI fails. The switch
+/// reads from the log that the app now runs on AWS and changes the standby's task definition,
+/// not Heroku's config; the switch back returns to the revision it came from.
+#[tokio::test]
+async fn after_a_hosting_failover_the_switch_registers_a_revision_and_the_switch_back_returns() {
+    let moto = moto().await;
+    let aws = moto.clients().await;
+    let zone_id = standby::seed(&aws, &["web", "worker"], 60).await;
+    let parts = HostingParts::start(Duration::from_secs(10 * 60));
+    let openai = LlmServer::start(OPENAI_KEY);
+    openai.answer_suite(&shipped_suite());
+    let anthropic = LlmServer::start(ANTHROPIC_KEY);
+    anthropic.answer_suite(&shipped_suite());
+    let heroku = heroku_app();
+    let sections = format!(
+        "{}\n{}",
+        aws_section(&moto.endpoint(), &zone_id),
+        llm_sections(&openai, &anthropic, "10s", &heroku)
+    );
+    let world = World::new(&config_text(&sections, &parts.vars())).await;
+
+    // The app's task definition as it should be: the variable set to OpenAI (app:2).
+    aws.ecs
+        .register_task_definition()
+        .family("app")
+        .container_definitions(
+            aws_sdk_ecs::types::ContainerDefinition::builder()
+                .name("app")
+                .image("example/app:1")
+                .memory(512)
+                .environment(
+                    aws_sdk_ecs::types::KeyValuePair::builder()
+                        .name("LLM_PROVIDER")
+                        .value("openai")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    for service in ["web", "worker"] {
+        aws.ecs
+            .update_service()
+            .cluster(CLUSTER)
+            .service(service)
+            .task_definition("app:2")
+            .send()
+            .await
+            .unwrap();
+    }
+
+    // Disaster one: Heroku is down; hosting fails over to AWS.
+    fail_over(&world).await;
+    assert_eq!(
+        running(&aws, "web").await,
+        ("app:2".to_owned(), Some("openai".to_owned()))
+    );
+
+    // Disaster two: OpenAI is down.
+    parts
+        .app
+        .reply("/health/llm", Reply::json(r#"{"provider":"anthropic"}"#));
+    let runbook = world.shipped("switch-llm");
+    let (status, events) = world.finish(world.start(&runbook)).await;
+    assert_eq!(status, RunStatus::Succeeded, "{:#?}", kinds(&events));
+    let flipped = &find(&events, "step.succeeded", "flip-switch").data["output"];
+    assert_eq!(flipped["platform"], "aws", "{flipped:#}");
+    assert_eq!(
+        flipped["services"],
+        json!([
+            {"service": "web", "from": "app:2", "to": "app:3", "how": "registered"},
+            {"service": "worker", "from": "app:2", "to": "app:3", "how": "registered"},
+        ])
+    );
+    // A new revision carries the new value and runs on both services; the old one is kept.
+    for service in ["web", "worker"] {
+        let (td, value) = running(&aws, service).await;
+        assert!(td.ends_with("app:3"), "{service} runs {td}");
+        assert_eq!(value.as_deref(), Some("anthropic"));
+    }
+    assert_eq!(
+        llm_var(&aws, "app:2").await.as_deref(),
+        Some("openai"),
+        "app:2 is unchanged"
+    );
+    let old = aws
+        .ecs
+        .describe_task_definition()
+        .task_definition("app:2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        old.task_definition().unwrap().status().map(|s| s.as_str()),
+        Some("ACTIVE"),
+        "the old revision is kept for switch-llm-back"
+    );
+    // The app no longer reads Heroku's config: nothing was sent there.
+    assert!(heroku.seen().is_empty(), "{:#?}", heroku.seen());
+
+    // OpenAI is back: the switch back returns both services to app:2 (no new revision).
+    parts
+        .app
+        .reply("/health/llm", Reply::json(r#"{"provider":"openai"}"#));
+    let back = world.shipped("switch-llm-back");
+    let (status, events) = world.finish(world.start(&back)).await;
+    assert_eq!(status, RunStatus::Succeeded, "{:#?}", kinds(&events));
+    let returned = &find(&events, "step.succeeded", "flip-switch").data["output"];
+    assert_eq!(
+        returned["services"],
+        json!([
+            {"service": "web", "from": "app:3", "to": "app:2", "how": "returned"},
+            {"service": "worker", "from": "app:3", "to": "app:2", "how": "returned"},
+        ])
+    );
+    for service in ["web", "worker"] {
+        assert!(running(&aws, service).await.0.ends_with("app:2"));
+    }
+    let families = aws
+        .ecs
+        .list_task_definitions()
+        .family_prefix("app")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        families.task_definition_arns().len(),
+        3,
+        "no fourth revision"
+    );
+    assert!(heroku.seen().is_empty());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ mod failover;
 mod feed_cli;
 mod feeds;
 mod ops;
+mod parity;
 mod readiness;
 mod shipped_files;
 mod steps;

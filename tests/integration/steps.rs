@@ -62,6 +62,9 @@ fn env_with(config_text: &str) -> StepEnv {
         answers: Arc::new(Answers::default()),
         secrets: Arc::new(secrets),
         llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
+        heroku: Arc::new(lifeboat::heroku::HerokuApi::new(
+            lifeboat::ports::http::client(),
+        )),
         clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
         comms: Default::default(),
         data: Default::default(),

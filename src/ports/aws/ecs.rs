@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::AwsError;
+use super::task_definition::{EnvChange, TaskDefinitionSpec};
 use crate::duration::HumanDuration;
 
 /// A service's counts as ECS reports them.
@@ -68,6 +69,29 @@ pub trait Containers: Send + Sync {
         &self,
         task_definition: &str,
     ) -> Result<TaskDefinitionState, AwsError>;
+
+    /// What a task definition holds (containers, images, environment names and digests).
+    async fn task_definition_spec(
+        &self,
+        task_definition: &str,
+    ) -> Result<TaskDefinitionSpec, AwsError>;
+
+    /// Registers a new revision of `task_definition`, the same but for `changes`; returns its
+    /// `family:revision`. The old revision stays registered (a switch back may return to it).
+    async fn register_revision(
+        &self,
+        task_definition: &str,
+        changes: &[EnvChange],
+    ) -> Result<String, AwsError>;
+
+    /// Points the service at another task definition (a new deployment); returns the state
+    /// from just before.
+    async fn deploy(
+        &self,
+        cluster: &str,
+        service: &str,
+        task_definition: &str,
+    ) -> Result<ServiceState, AwsError>;
 }
 
 /// Stable as ECS's own `services-stable` waiter means it, against the count we asked for: all
@@ -230,6 +254,18 @@ mod tests {
 
         async fn describe_task_definition(&self, _: &str) -> Result<TaskDefinitionState, AwsError> {
             panic!("wait_stable never describes task definitions")
+        }
+
+        async fn task_definition_spec(&self, _: &str) -> Result<TaskDefinitionSpec, AwsError> {
+            panic!("wait_stable never reads task definitions")
+        }
+
+        async fn register_revision(&self, _: &str, _: &[EnvChange]) -> Result<String, AwsError> {
+            panic!("wait_stable never registers task definitions")
+        }
+
+        async fn deploy(&self, _: &str, _: &str, _: &str) -> Result<ServiceState, AwsError> {
+            panic!("wait_stable never deploys")
         }
     }
 

@@ -4,6 +4,7 @@
 
 mod dns;
 mod ecs;
+mod task_definition;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +20,7 @@ pub use ecs::{
     ClusterState, Containers, ServiceState, TaskDefinitionState, is_stable, service_resource,
     task_definition_name, wait_stable,
 };
+pub use task_definition::{ContainerSpec, EnvChange, TaskDefinitionSpec};
 
 /// What went wrong talking to Route 53 or ECS. Every message names the resource involved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -141,6 +141,29 @@ fn print_line(text: &str) {
     println!("{}", text.trim_end());
 }
 
+/// The examples of every LLM parity suite the runbooks gate on, by prompt: what the stand-in
+/// providers answer, so a gate passes in a drill exactly when the suite's examples pass.
+fn suite_examples(config: &Config, runbooks: &[Runbook]) -> BTreeMap<String, String> {
+    let mut examples = BTreeMap::new();
+    for step in runbooks.iter().flat_map(|r| &r.steps) {
+        if let crate::runbook::StepAction::LlmParity(args) = &step.action {
+            let path = args
+                .suite
+                .clone()
+                .unwrap_or_else(|| config.parity.llm_suite_path(&config.paths));
+            if let Ok(suite) = crate::parity::suite::load(&path) {
+                examples.extend(
+                    suite
+                        .prompts
+                        .into_iter()
+                        .filter_map(|p| p.example.map(|e| (p.prompt, e))),
+                );
+            }
+        }
+    }
+    examples
+}
+
 /// How a drill is run, beyond its scenario.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DrillOptions {
@@ -267,6 +290,11 @@ async fn drill(
         Arc::new(secrets),
     )
     .await;
+    stand.watch_standby(standin::Standby {
+        aws: env.aws.clone(),
+        config: config.clone(),
+    });
+    stand.answer_with(suite_examples(&config, runbooks));
     let answers = env.answers.clone();
     let edges = env.data.clone();
     let engine = Engine::new(env, store.clone()).with_metrics(quiet);

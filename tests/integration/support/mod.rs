@@ -2,7 +2,9 @@
 
 pub mod console;
 pub mod discord;
+pub mod heroku;
 pub mod http;
+pub mod llm;
 pub mod moto;
 pub mod postgres;
 pub mod standby;

@@ -1,0 +1,200 @@
+//! Where the app runs now, read from the log: the side the last successful `route53_upsert`
+//! pointed DNS at (the standby after a failover, the primary after a failback), and the
+//! LLM switches already made on AWS (so a switch back returns to the revision it came from).
+//! Pure folds over events.
+
+use serde_json::Value;
+
+use crate::config::DnsConfig;
+use crate::domain::event::Event;
+use crate::ports::aws::{normalize_name, task_definition_name};
+use crate::runbook::Side;
+
+/// The app runs where DNS points: Heroku (the primary) or the AWS standby.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostingNow {
+    pub side: Side,
+    /// The event that decided it (`None`: nothing in the log moved DNS; the primary serves).
+    pub since_seq: Option<u64>,
+}
+
+/// The side one `route53_upsert` output pointed at: its `to` (written since parity), or, in
+/// older logs, whether its record values are the configured standby's.
+fn side_of(output: &Value, dns: Option<&DnsConfig>) -> Option<Side> {
+    match output["to"].as_str() {
+        Some("standby") => return Some(Side::Standby),
+        Some("primary") => return Some(Side::Primary),
+        _ => {}
+    }
+    let dns = dns?;
+    let values: Vec<String> = output["records"]
+        .as_array()?
+        .iter()
+        .flat_map(|r| r["values"].as_array().cloned().unwrap_or_default())
+        .filter_map(|v| v.as_str().map(normalize_name))
+        .collect();
+    let any = |pick: fn(&crate::config::DnsRecordConfig) -> &str| {
+        dns.records
+            .iter()
+            .any(|r| values.contains(&normalize_name(pick(r))))
+    };
+    if any(|r| &r.standby) {
+        Some(Side::Standby)
+    } else if any(|r| &r.primary) {
+        Some(Side::Primary)
+    } else {
+        None
+    }
+}
+
+/// Where the app runs after `events` (oldest first).
+pub fn hosting_now(events: &[Event], dns: Option<&DnsConfig>) -> HostingNow {
+    events
+        .iter()
+        .rev()
+        .filter(|e| e.kind == "step.succeeded" && e.data["kind"] == "route53_upsert")
+        .find_map(|e| {
+            side_of(&e.data["output"], dns).map(|side| HostingNow {
+                side,
+                since_seq: Some(e.seq),
+            })
+        })
+        .unwrap_or(HostingNow {
+            side: Side::Primary,
+            since_seq: None,
+        })
+}
+
+/// One service an earlier LLM switch moved on AWS: from one revision to another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moved {
+    pub service: String,
+    pub from: String,
+    pub to: String,
+}
+
+/// Every service move of the `llm_switch` steps that succeeded on AWS, newest first.
+pub fn aws_switches(events: &[Event]) -> Vec<Moved> {
+    events
+        .iter()
+        .rev()
+        .filter(|e| {
+            e.kind == "step.succeeded"
+                && e.data["kind"] == "llm_switch"
+                && e.data["output"]["platform"] == "aws"
+        })
+        .flat_map(|e| {
+            e.data["output"]["services"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|s| {
+            Some(Moved {
+                service: s["service"].as_str()?.to_owned(),
+                from: task_definition_name(s["from"].as_str()?).to_owned(),
+                to: task_definition_name(s["to"].as_str()?).to_owned(),
+            })
+        })
+        .filter(|m| m.from != m.to)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use serde_json::json;
+
+    use super::*;
+    use crate::domain::Actor;
+    use crate::domain::event::NewEvent;
+
+    fn log(items: &[(&str, Value)]) -> Vec<Event> {
+        let mut prev = crate::domain::event::GENESIS.to_owned();
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, (kind, data))| {
+                let e = Event::seal(
+                    NewEvent::new(Actor::Bot, *kind, data.clone()),
+                    i as u64 + 1,
+                    Utc::now(),
+                    &prev,
+                );
+                prev = e.hash.clone();
+                e
+            })
+            .collect()
+    }
+
+    fn dns() -> DnsConfig {
+        DnsConfig {
+            zone_id: "Z1".into(),
+            ttl: 60,
+            max_ttl: crate::duration::HumanDuration::from_secs(300),
+            records: vec![crate::config::DnsRecordConfig {
+                name: "app.example.com".into(),
+                record_type: "CNAME".into(),
+                primary: "app.herokudns.com".into(),
+                standby: "alb.aws.com".into(),
+            }],
+        }
+    }
+
+    fn upsert(output: Value) -> (&'static str, Value) {
+        (
+            "step.succeeded",
+            json!({ "step": "point-dns", "kind": "route53_upsert", "output": output }),
+        )
+    }
+
+    #[test]
+    fn the_last_dns_move_decides() {
+        let dns = dns();
+        assert_eq!(hosting_now(&[], Some(&dns)).side, Side::Primary);
+        let failed_over = log(&[upsert(json!({ "to": "standby" }))]);
+        assert_eq!(
+            hosting_now(&failed_over, Some(&dns)),
+            HostingNow {
+                side: Side::Standby,
+                since_seq: Some(1)
+            }
+        );
+        let back = log(&[
+            upsert(json!({ "to": "standby" })),
+            ("step.failed", json!({ "kind": "route53_upsert" })),
+            upsert(json!({ "to": "primary" })),
+        ]);
+        assert_eq!(hosting_now(&back, Some(&dns)).side, Side::Primary);
+        // Older logs have no `to`: the record values say which side.
+        let old = log(&[upsert(
+            json!({ "records": [{ "name": "app.example.com.", "values": ["alb.aws.com."] }] }),
+        )]);
+        assert_eq!(hosting_now(&old, Some(&dns)).side, Side::Standby);
+        assert_eq!(hosting_now(&old, None).side, Side::Primary);
+    }
+
+    #[test]
+    fn earlier_switches_on_aws_are_listed_newest_first() {
+        let events = log(&[
+            (
+                "step.succeeded",
+                json!({ "kind": "llm_switch", "output": { "platform": "aws", "services": [
+                    { "service": "web", "from": "arn:aws:ecs:r:1:task-definition/app:3", "to": "app:4" }
+                ]}}),
+            ),
+            (
+                "step.succeeded",
+                json!({ "kind": "llm_switch", "output": { "platform": "heroku" }}),
+            ),
+        ]);
+        assert_eq!(
+            aws_switches(&events),
+            [Moved {
+                service: "web".into(),
+                from: "app:3".into(),
+                to: "app:4".into()
+            }]
+        );
+    }
+}

@@ -1,0 +1,95 @@
+//! What the scheduler's parity check decides, pure: when the next check is due (the last
+//! `parity.checked` or `parity.unreadable` plus `[schedule] parity_every`, so a restart does not
+//! check again) and which drift is new since the last check that was recorded (only new drift
+//! is posted in the incident channel).
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::event::Event;
+
+/// The kinds the check records: a comparison (with its drift keys), Heroku unreadable, and
+/// an alert that could not be posted (which counts for nothing: the next check alerts again).
+pub const CHECKED: &str = "parity.checked";
+pub const UNREADABLE: &str = "parity.unreadable";
+pub const ALERT_FAILED: &str = "parity.alert_failed";
+
+/// When the next check is due: `every` after the last one recorded, or now.
+pub fn next_due(events: &[Event], every: Duration, now: DateTime<Utc>) -> DateTime<Utc> {
+    events
+        .iter()
+        .rev()
+        .find(|e| e.kind == CHECKED || e.kind == UNREADABLE)
+        .and_then(|e| chrono::Duration::from_std(every).ok().map(|d| e.at + d))
+        .unwrap_or(now)
+}
+
+/// The drift keys of the last recorded comparison; `None` before the first one.
+pub fn last_drift(events: &[Event]) -> Option<BTreeSet<String>> {
+    let last = events.iter().rev().find(|e| e.kind == CHECKED)?;
+    Some(
+        last.data["drift"]
+            .as_array()
+            .map(|keys| {
+                keys.iter()
+                    .filter_map(|k| k.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    )
+}
+
+/// The keys of `current` not in the last recorded comparison (all of them before the first).
+pub fn new_drift(current: &[String], last: Option<&BTreeSet<String>>) -> Vec<String> {
+    current
+        .iter()
+        .filter(|k| last.is_none_or(|last| !last.contains(*k)))
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::domain::Actor;
+    use crate::domain::event::{GENESIS, NewEvent};
+
+    fn event(kind: &str, at: DateTime<Utc>, data: serde_json::Value) -> Event {
+        Event::seal(NewEvent::new(Actor::Scheduler, kind, data), 1, at, GENESIS)
+    }
+
+    #[test]
+    fn only_drift_not_seen_last_time_is_new() {
+        let now = Utc::now();
+        let week = Duration::from_secs(7 * 86_400);
+        assert_eq!(next_due(&[], week, now), now);
+        let log = vec![
+            event(CHECKED, now, json!({ "drift": ["config_var:A"] })),
+            event(
+                ALERT_FAILED,
+                now,
+                json!({ "drift": ["config_var:A", "code:x"] }),
+            ),
+        ];
+        assert_eq!(
+            next_due(&log, week, now),
+            log[0].at + chrono::Duration::days(7)
+        );
+        let last = last_drift(&log).unwrap();
+        let current = vec!["code:x".to_owned(), "config_var:A".to_owned()];
+        assert_eq!(new_drift(&current, Some(&last)), ["code:x"]);
+        assert_eq!(new_drift(&current, None), current);
+        assert!(new_drift(&["config_var:A".to_owned()], Some(&last)).is_empty());
+        // Drift that went away and came back is new again.
+        let fixed = vec![event(CHECKED, now, json!({ "drift": [] }))];
+        let last = last_drift(&fixed).unwrap();
+        assert_eq!(
+            new_drift(&["config_var:A".to_owned()], Some(&last)),
+            ["config_var:A"]
+        );
+    }
+}
