@@ -936,7 +936,7 @@ fn readiness_on_the_shipped_config_says_in_one_line_per_check_what_it_could_not_
     }
     for expected in [
         "FAIL  anthropic key: the environment variable ANTHROPIC_API_KEY is not set",
-        "FAIL  parity config vars: config vars: could not read Heroku's config vars: the environment variable HEROKU_API_KEY (the Platform API token) is not set",
+        "FAIL  parity config vars: names: could not read Heroku's config vars: the environment variable HEROKU_API_KEY (the Platform API token) is not set",
         "FAIL  parity processes: formation: could not read Heroku's formation: the environment variable HEROKU_API_KEY",
         "FAIL  parity code: release: could not read Heroku's current release: the environment variable HEROKU_API_KEY",
         "app endpoint https://app.example.com/health: ",

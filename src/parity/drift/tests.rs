@@ -248,7 +248,7 @@ fn what_cannot_be_read_is_unknown_not_drift() {
     assert_eq!(
         lines,
         [
-            "FAIL  parity config vars: config vars: could not read Heroku's config vars: the environment variable HEROKU_API_KEY (the Platform API token) is not set",
+            "FAIL  parity config vars: names: could not read Heroku's config vars: the environment variable HEROKU_API_KEY (the Platform API token) is not set",
             "FAIL  parity processes: formation: could not read Heroku's formation: the environment variable HEROKU_API_KEY (the Platform API token) is not set",
             "FAIL  parity code: release: could not read Heroku's current release: the environment variable HEROKU_API_KEY (the Platform API token) is not set",
             "FAIL  app endpoint https://app.example.com/health/llm: could not reach it: cannot connect: refused",

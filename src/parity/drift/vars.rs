@@ -72,7 +72,7 @@ pub(super) fn config_vars(config: &Config, heroku: &HerokuSeen, ecs: &EcsSeen) -
         Err(why) => {
             return vec![finding(
                 area,
-                "config vars",
+                "names",
                 "not read",
                 "",
                 Status::Unknown,
