@@ -50,7 +50,7 @@ fn kinds(bench: &Bench) -> Vec<String> {
 
 #[tokio::test]
 async fn two_approvals_by_other_people_start_the_run_and_refusals_are_logged() {
-    let bench = Bench::new();
+    let bench = crate::engine::bench().await;
     let rb = bench.runbook(RUNBOOK);
     let bot = Bot::new(
         bench.config.clone(),
@@ -159,7 +159,7 @@ async fn two_approvals_by_other_people_start_the_run_and_refusals_are_logged() {
 
 #[tokio::test]
 async fn a_changed_runbook_invalidates_pending_approvals_and_denial_ends_a_request() {
-    let bench = Bench::new();
+    let bench = crate::engine::bench().await;
     let rb = bench.runbook(RUNBOOK);
     let bot = Bot::new(
         bench.config.clone(),
@@ -222,7 +222,7 @@ async fn a_changed_runbook_invalidates_pending_approvals_and_denial_ends_a_reque
 
 #[tokio::test]
 async fn incidents_are_declared_noted_and_resolved() {
-    let bench = Bench::new();
+    let bench = crate::engine::bench().await;
     let bot = Bot::new(
         bench.config.clone(),
         Vec::new(),
@@ -332,7 +332,7 @@ impl EventStore for RefusingApprovals {
 
 #[tokio::test]
 async fn an_approval_the_log_refuses_does_not_count() {
-    let bench = Bench::new();
+    let bench = crate::engine::bench().await;
     let rb = bench.runbook(RUNBOOK);
     let store = std::sync::Arc::new(RefusingApprovals {
         inner: bench.store.clone(),
@@ -412,7 +412,7 @@ with = { to = "standby", max_age = "1m" }
 
 #[tokio::test]
 async fn only_an_approver_may_accept_more_data_loss_and_is_recorded_as_its_actor() {
-    let bench = Bench::new();
+    let bench = crate::engine::bench().await;
     let bot = Bot::new(
         bench.config.clone(),
         vec![bench.runbook(OLD_BACKUP)],
@@ -445,13 +445,13 @@ async fn only_an_approver_may_accept_more_data_loss_and_is_recorded_as_its_actor
         .to_owned();
     let key = format!("{run}:restore");
     tokio::time::timeout(Duration::from_secs(10), async {
-        while !bench.answers.open().contains(&key) {
+        while !bench.engine.env().answers.open().contains(&key) {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     })
     .await
     .unwrap_or_else(|_| panic!("the restore never asked: {:?}", kinds(&bench)));
-    let asked = bench.chat.posts();
+    let asked = bench.chat().posts();
     let question = asked
         .iter()
         .find(|m| m.content.contains("older than the maximum age of 1m"))
@@ -477,7 +477,10 @@ async fn only_an_approver_may_accept_more_data_loss_and_is_recorded_as_its_actor
             .contains("Refused: only an approver may answer"),
         "{refused:?}"
     );
-    assert!(bench.answers.open().contains(&key), "carol answered it");
+    assert!(
+        bench.engine.env().answers.open().contains(&key),
+        "carol answered it"
+    );
     let all = bench.store.all().unwrap();
     let refusal = all
         .iter()

@@ -14,28 +14,21 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use lifeboat::approval::Person;
-use lifeboat::aws::SimulatedAws;
 use lifeboat::chat::bot::Bot;
 use lifeboat::chat::command::{Command, Line, parse_line};
-use lifeboat::chat::recorder::RecordingChat;
-use lifeboat::config::Config;
 use lifeboat::domain::Actor;
 use lifeboat::domain::event::NewEvent;
 use lifeboat::engine::Engine;
-use lifeboat::ports::aws::AwsEdges;
 use lifeboat::ports::chat::{ChannelId, Message};
 use lifeboat::ports::clock::{Clock, TokioClock};
 use lifeboat::ports::store::EventStore;
-use lifeboat::runbook::{Runbook, load_file};
-use lifeboat::service::drill::ChatDrills;
+use lifeboat::runbook::load_file;
 use lifeboat::service::scheduler::Scheduler;
 use lifeboat::steps::StepEnv;
-use lifeboat::steps::confirm::Answers;
 use lifeboat::store::SledStore;
-use lifeboat::toml_source::TomlSource;
 
-use crate::support::console::Running as Console;
 use crate::support::http::{HttpServer, Reply};
+use crate::support::{App, TestConfig, spawn_app};
 
 const HOUR: u64 = 3600;
 
@@ -69,69 +62,44 @@ with = { duration = "1s" }
 timeout = "30m"
 "#;
 
+/// The app in process (chat recorder, simulated AWS) with the RUNBOOK above, Heroku's
+/// provider, and the roles by name; the scheduler loop is started by the test, on its clock.
 struct Bench {
-    dir: tempfile::TempDir,
-    config: Arc<Config>,
-    store: Arc<SledStore>,
-    chat: Arc<RecordingChat>,
-    env: StepEnv,
-    runbooks: Vec<Runbook>,
+    app: App,
+}
+
+impl std::ops::Deref for Bench {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.app
+    }
 }
 
 impl Bench {
-    /// `schedule` is the `[schedule]` section's body; `backup_url` goes into `[vars]`.
-    fn new(schedule: &str, backup_url: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        let text = format!(
-            "[objectives]\nhosting_rto = \"4h\"\nllm_rto = \"2h\"\nrpo = \"1h\"\n\n\
-             [store]\ndata_dir = \"{}\"\n\n\
-             [access]\nresponders = [\"responder\"]\napprovers = [\"approver\"]\n\n\
-             [[providers]]\nname = \"heroku\"\nworkstream = \"hosting\"\nrunbook = \"failover-hosting\"\n\n\
-             [schedule]\n{schedule}\n\n[vars]\nbackup_url = \"{backup_url}\"\n",
-            data.display()
-        );
-        let config = Arc::new(
-            Config::from_source(TomlSource::new("t.toml", &text))
-                .unwrap_or_else(|e| panic!("{e:?}"))
-                .config,
-        );
-        let store = Arc::new(SledStore::open(&data).unwrap());
-        let chat = Arc::new(RecordingChat::new());
-        let env = StepEnv {
-            aws: AwsEdges::simulated(Arc::new(SimulatedAws::from_config(&config.aws))),
-            config: config.clone(),
-            http: lifeboat::ports::http::client(),
-            chat: chat.clone(),
-            channel: ChannelId("incident".into()),
-            answers: Arc::new(Answers::default()),
-            secrets: Arc::new(BTreeMap::<String, String>::new()),
-            llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
-            heroku: Arc::new(lifeboat::heroku::HerokuApi::new(
-                lifeboat::ports::http::client(),
-            )),
-            clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
-            comms: Default::default(),
-            data: Default::default(),
-        };
-        let path = dir.path().join("failover-hosting.toml");
-        std::fs::write(&path, RUNBOOK).unwrap();
-        let runbooks = vec![load_file(&path, &config).unwrap_or_else(|e| panic!("{e:?}"))];
+    /// `schedule` is the `[schedule]` section; `backup_url` goes into `[vars]`.
+    async fn new(schedule: serde_json::Value, backup_url: &str) -> Self {
+        let config = TestConfig::minimal()
+            .set("access.responders", ["responder"])
+            .set("access.approvers", ["approver"])
+            .provider("heroku", "hosting", Some("failover-hosting"))
+            .set("schedule", schedule)
+            .var("backup_url", backup_url)
+            .runbook(RUNBOOK);
         Bench {
-            dir,
-            config,
-            store,
-            chat,
-            env,
-            runbooks,
+            app: spawn_app(config).start().await,
         }
+    }
+
+    /// What every bot and scheduler of the bench acts through.
+    fn env(&self) -> StepEnv {
+        self.engine.env().clone()
     }
 
     fn bot(&self) -> Bot {
         Bot::new(
             self.config.clone(),
             self.runbooks.clone(),
-            Engine::new(self.env.clone(), self.store.clone()),
+            Engine::new(self.env(), self.store.clone()),
             self.store.clone(),
         )
     }
@@ -139,13 +107,8 @@ impl Bench {
     /// Starts a scheduler loop over the bench's log; dropping or sending on the returned
     /// sender stops it.
     fn start(&self, clock: Arc<dyn Clock>) -> Running {
-        let scheduler = Scheduler::new(
-            self.env.clone(),
-            self.runbooks.clone(),
-            self.store.clone(),
-            clock,
-        )
-        .unwrap();
+        let scheduler =
+            Scheduler::new(self.env(), self.runbooks.clone(), self.store.clone(), clock).unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(scheduler.run(async move {
             let _ = stopped.await;
@@ -164,7 +127,7 @@ impl Bench {
     }
 
     fn posts_containing(&self, needle: &str) -> Vec<Message> {
-        self.chat
+        self.chat()
             .posts()
             .into_iter()
             .filter(|m| m.content.contains(needle))
@@ -261,7 +224,7 @@ async fn heroku_incident(bench: &Bench) -> String {
 /// The channels the posts containing `needle` went to.
 fn channels_of(bench: &Bench, needle: &str) -> Vec<ChannelId> {
     bench
-        .chat
+        .chat()
         .all()
         .into_iter()
         .filter_map(|r| match r {
@@ -277,7 +240,7 @@ fn channels_of(bench: &Bench, needle: &str) -> Vec<ChannelId> {
 
 #[tokio::test(start_paused = true)]
 async fn checkpoints_are_posted_at_50_75_90_100_percent_once_each_even_across_a_restart() {
-    let bench = Bench::new("", "http://127.0.0.1:9/unused");
+    let bench = Bench::new(json!({}), "http://127.0.0.1:9/unused").await;
     let (incident, thread) = heroku_incident_in(&bench, true).await;
     let thread = thread.expect("the incident has a thread");
     // One wall clock for the whole test: a restarted scheduler reads the same time.
@@ -289,7 +252,7 @@ async fn checkpoints_are_posted_at_50_75_90_100_percent_once_each_even_across_a_
     assert_eq!(checkpoints(&bench), 0, "nothing before 50 %");
     sleep_secs(120).await;
     let posts = bench.posts_containing("RTO clock at 50%");
-    assert_eq!(posts.len(), 1, "{:?}", bench.chat.posts());
+    assert_eq!(posts.len(), 1, "{:?}", bench.chat().posts());
     let first = &posts[0].content;
     assert!(
         first.starts_with(&format!(
@@ -318,7 +281,7 @@ async fn checkpoints_are_posted_at_50_75_90_100_percent_once_each_even_across_a_
     assert_eq!(checkpoints(&bench), 3);
     sleep_secs(24 * 60).await; // 4h 01m
     let spent = bench.posts_containing("RTO budget of 4h 00m is spent");
-    assert_eq!(spent.len(), 1, "{:?}", bench.chat.posts());
+    assert_eq!(spent.len(), 1, "{:?}", bench.chat().posts());
     sleep_secs(3 * HOUR).await;
     assert_eq!(checkpoints(&bench), 4, "each checkpoint exactly once");
     assert_eq!(
@@ -351,11 +314,11 @@ async fn checkpoints_are_posted_at_50_75_90_100_percent_once_each_even_across_a_
 /// retried on the next pass, then posted and logged exactly once.
 #[tokio::test(start_paused = true)]
 async fn a_failed_post_is_retried_on_the_next_pass_and_counted_only_once_delivered() {
-    let bench = Bench::new("", "http://127.0.0.1:9/unused");
+    let bench = Bench::new(json!({}), "http://127.0.0.1:9/unused").await;
     let incident = heroku_incident(&bench).await;
     let clock: Arc<dyn Clock> = Arc::new(TokioClock::new());
     // The first pass posts both reminders (nothing on record): the first post fails.
-    bench.chat.fail_next_posts(1);
+    bench.chat().fail_next_posts(1);
     let running = bench.start(clock.clone());
     sleep_secs(30).await;
     let failed = bench.kinds("reminder.failed");
@@ -379,7 +342,7 @@ async fn a_failed_post_is_retried_on_the_next_pass_and_counted_only_once_deliver
     assert_eq!(bench.kinds("reminder.posted").len(), 2);
 
     // The 50 % checkpoint's first post fails too.
-    bench.chat.fail_next_posts(1);
+    bench.chat().fail_next_posts(1);
     sleep_secs(2 * HOUR - 60).await; // 2h 00m 30s
     assert!(bench.posts_containing("RTO clock at 50%").is_empty());
     assert!(bench.kinds("clock.checkpoint").is_empty(), "not counted");
@@ -397,7 +360,7 @@ async fn a_failed_post_is_retried_on_the_next_pass_and_counted_only_once_deliver
     let running = bench.start(clock.clone());
     sleep_secs(60).await;
     let posts = bench.posts_containing("RTO clock at 50%");
-    assert_eq!(posts.len(), 1, "{:?}", bench.chat.posts());
+    assert_eq!(posts.len(), 1, "{:?}", bench.chat().posts());
     assert!(posts[0].content.starts_with(&format!("⏱ {incident}:")));
     sleep_secs(30 * 60).await;
     running.stop().await;
@@ -412,7 +375,7 @@ async fn a_failed_post_is_retried_on_the_next_pass_and_counted_only_once_deliver
 
 #[tokio::test(start_paused = true)]
 async fn a_recovered_workstream_stops_its_clock_and_status_shows_the_achieved_rto() {
-    let bench = Bench::new("", "http://127.0.0.1:9/unused");
+    let bench = Bench::new(json!({}), "http://127.0.0.1:9/unused").await;
     let incident = heroku_incident(&bench).await;
     let clock: Arc<dyn Clock> = Arc::new(TokioClock::new());
     let running = bench.start(clock.clone());
@@ -464,7 +427,7 @@ async fn a_recovered_workstream_stops_its_clock_and_status_shows_the_achieved_rt
 
 #[tokio::test]
 async fn the_lifecycle_through_the_bot_and_dr_status() {
-    let bench = Bench::new("", "http://127.0.0.1:9/unused");
+    let bench = Bench::new(json!({}), "http://127.0.0.1:9/unused").await;
     let bot = bench.bot();
     let alice = person("alice", &["responder"]);
     bench
@@ -579,9 +542,10 @@ async fn the_lifecycle_through_the_bot_and_dr_status() {
 #[tokio::test(start_paused = true)]
 async fn reminders_are_posted_when_due_once_per_period_across_restarts() {
     let bench = Bench::new(
-        "drill_every = \"2h\"\nreview_every = \"3h\"",
+        json!({ "drill_every": "2h", "review_every": "3h" }),
         "http://127.0.0.1:9/unused",
-    );
+    )
+    .await;
     let clock: Arc<dyn Clock> = Arc::new(TokioClock::new());
     // A drill that met its objectives, in a `drill-*` log beside the live one (as `/drill
     // start` and `lifeboat drill` leave it); a request and a drill that missed its RTO, in
@@ -622,7 +586,7 @@ async fn reminders_are_posted_when_due_once_per_period_across_restarts() {
         drill.len(),
         1,
         "{:?} {:?}",
-        bench.chat.posts(),
+        bench.chat().posts(),
         bench.store.all().unwrap()
     );
     assert!(
@@ -647,7 +611,7 @@ async fn reminders_are_posted_when_due_once_per_period_across_restarts() {
         review.len(),
         1,
         "{:?} {:?}",
-        bench.chat.posts(),
+        bench.chat().posts(),
         bench.store.all().unwrap()
     );
     assert!(
@@ -662,7 +626,7 @@ async fn reminders_are_posted_when_due_once_per_period_across_restarts() {
     assert_eq!(logged.len(), 3, "{logged:?}");
 
     // A fresh log has neither: both are posted at once, once.
-    let empty = Bench::new("", "http://127.0.0.1:9/unused");
+    let empty = Bench::new(json!({}), "http://127.0.0.1:9/unused").await;
     let running = empty.start(clock.clone());
     sleep_secs(HOUR).await;
     running.stop().await;
@@ -673,7 +637,7 @@ async fn reminders_are_posted_when_due_once_per_period_across_restarts() {
         1
     );
     assert_eq!(empty.posts_containing("no review on record").len(), 1);
-    drop(bench.dir);
+    drop(bench);
 }
 
 /// `/drill start both` from chat on the shipped config: the drill's log is kept under
@@ -681,41 +645,11 @@ async fn reminders_are_posted_when_due_once_per_period_across_restarts() {
 /// reminder is due (while the plan review, never recorded, is).
 #[tokio::test]
 async fn a_drill_started_from_chat_is_kept_beside_the_log_and_counted_by_the_reminder() {
-    let root = crate::support::root();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let mut config = Config::load(&root.join("config/lifeboat.toml"))
-        .unwrap_or_else(|e| panic!("{e:?}"))
-        .config;
-    config.store.data_dir = data.clone();
-    let config = Arc::new(config);
-    let loaded = lifeboat::runbook::load_dir(&root.join("commands"), &config);
-    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
-    let store = Arc::new(SledStore::open(&data).unwrap());
-    let chat = Arc::new(RecordingChat::new());
-    let env = StepEnv {
-        aws: AwsEdges::simulated(Arc::new(SimulatedAws::from_config(&config.aws))),
-        config: config.clone(),
-        http: lifeboat::ports::http::client(),
-        chat: chat.clone(),
-        channel: ChannelId("incident".into()),
-        answers: Arc::new(Answers::default()),
-        secrets: Arc::new(BTreeMap::<String, String>::new()),
-        llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
-        heroku: Arc::new(lifeboat::heroku::HerokuApi::new(
-            lifeboat::ports::http::client(),
-        )),
-        clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
-        comms: Default::default(),
-        data: Default::default(),
-    };
-    let bot = Bot::new(
-        config.clone(),
-        loaded.runbooks.clone(),
-        Engine::new(env.clone(), store.clone()),
-        store.clone(),
-    )
-    .with_drills(Arc::new(ChatDrills::new(env.clock.clone())));
+    // The shipped config and runbooks, the log under the app's temp dir; the bot can start
+    // drills, as in `lifeboat run`.
+    let app = spawn_app(TestConfig::shipped()).start().await;
+    let data = app.config.store.data_dir.clone();
+    let (bot, store, chat) = (&app.bot, &app.store, app.chat());
     let reply = bot
         .handle(
             command("/drill start both"),
@@ -791,8 +725,8 @@ async fn a_drill_started_from_chat_is_kept_beside_the_log_and_counted_by_the_rem
 
     // The scheduler finds it: no drill reminder, while the review reminder is due.
     let scheduler = Scheduler::new(
-        env.clone(),
-        loaded.runbooks.clone(),
+        app.engine.env().clone(),
+        app.runbooks.clone(),
         store.clone(),
         Arc::new(TokioClock::new()),
     )
@@ -834,16 +768,17 @@ async fn the_rpo_watch_alerts_once_per_breach_against_a_local_backup_endpoint() 
     let server = HttpServer::start();
     server.reply("/backups", backup_json(Duration::from_secs(90 * 60)));
     let bench = Bench::new(
-        "rpo_watch_every = \"50ms\"\nrpo_watch_runbook = \"failover-hosting\"",
+        json!({ "rpo_watch_every": "50ms", "rpo_watch_runbook": "failover-hosting" }),
         &server.url("/backups"),
-    );
+    )
+    .await;
     // The first pass posts the two reminders, then the first alert: all three posts fail.
     // The alert is logged as `rpo.alert_failed`, not as a breach, so the next check alerts
     // again.
-    bench.chat.fail_next_posts(3);
+    bench.chat().fail_next_posts(3);
     let running = bench.start(Arc::new(TokioClock::new()));
     let wait = |needle: &'static str, n: usize| {
-        let chat = bench.chat.clone();
+        let chat = bench.chat().clone();
         async move {
             tokio::time::timeout(
                 Duration::from_secs(10),
@@ -913,14 +848,15 @@ async fn the_rpo_watch_alerts_once_per_breach_against_a_local_backup_endpoint() 
     assert_eq!(bench.posts_containing("RPO breach").len(), 2);
 }
 
-#[test]
-fn a_misconfigured_rpo_watch_is_refused_at_start() {
+#[tokio::test]
+async fn a_misconfigured_rpo_watch_is_refused_at_start() {
     let bench = Bench::new(
-        "rpo_watch_every = \"15m\"\nrpo_watch_runbook = \"nope\"",
+        json!({ "rpo_watch_every": "15m", "rpo_watch_runbook": "nope" }),
         "http://127.0.0.1:9/unused",
-    );
+    )
+    .await;
     let err = Scheduler::new(
-        bench.env.clone(),
+        bench.env(),
         bench.runbooks.clone(),
         bench.store.clone(),
         Arc::new(TokioClock::new()),
@@ -931,9 +867,13 @@ fn a_misconfigured_rpo_watch_is_refused_at_start() {
         err.to_string(),
         "[schedule] rpo_watch_runbook: no runbook `nope` (known: failover-hosting)"
     );
-    let bench = Bench::new("rpo_watch_every = \"15m\"", "http://127.0.0.1:9/unused");
+    let bench = Bench::new(
+        json!({ "rpo_watch_every": "15m" }),
+        "http://127.0.0.1:9/unused",
+    )
+    .await;
     let err = Scheduler::new(
-        bench.env.clone(),
+        bench.env(),
         Vec::new(),
         bench.store.clone(),
         Arc::new(TokioClock::new()),
@@ -951,7 +891,7 @@ fn a_misconfigured_rpo_watch_is_refused_at_start() {
 /// incident, and the RPO watch's breach.
 #[tokio::test]
 async fn dr_status_shows_the_running_clock_runs_and_the_rpo_watch() {
-    let bench = Bench::new("", "http://127.0.0.1:9/unused");
+    let bench = Bench::new(json!({}), "http://127.0.0.1:9/unused").await;
     bench
         .store
         .append(NewEvent::new(
@@ -963,7 +903,7 @@ async fn dr_status_shows_the_running_clock_runs_and_the_rpo_watch() {
         ))
         .unwrap();
     let id = heroku_incident(&bench).await;
-    let engine = Engine::new(bench.env.clone(), bench.store.clone());
+    let engine = Engine::new(bench.env(), bench.store.clone());
     let hosting = engine
         .start(
             &bench.runbooks[0],
@@ -1039,17 +979,7 @@ async fn dr_status_shows_the_running_clock_runs_and_the_rpo_watch() {
 /// log with an outage, an open incident and a breached RPO watch.
 #[test]
 fn dr_status_through_the_console_command_loop() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("commands")).unwrap();
-    std::fs::write(
-        dir.path().join("lifeboat.toml"),
-        "[objectives]\nhosting_rto = \"4h\"\nllm_rto = \"2h\"\nrpo = \"1h\"\n\n\
-         [store]\ndata_dir = \"data\"\n\n[server]\nlisten = \"127.0.0.1:0\"\n\n\
-         [[providers]]\nname = \"heroku\"\nworkstream = \"hosting\"\n",
-    )
-    .unwrap();
-    {
-        let store = SledStore::open(&dir.path().join("data")).unwrap();
+    let seed = |store: &SledStore| {
         store
             .append(NewEvent::new(
                 Actor::Feed {
@@ -1079,14 +1009,15 @@ fn dr_status_through_the_console_command_loop() {
                 json!({ "age_secs": 7200 }),
             ))
             .unwrap();
-        store.flush().unwrap();
-    }
-    let mut bot = Console::start(dir.path()).patience(Duration::from_secs(30));
+    };
+    let mut bot = spawn_app(TestConfig::minimal().provider("heroku", "hosting", None))
+        .seed(seed)
+        .patience(Duration::from_secs(30))
+        .binary();
     bot.say("/dr status");
     bot.wait_for("RPO watch");
     let text = bot.seen().join("\n");
-    bot.child.kill().unwrap();
-    bot.child.wait().unwrap();
+    bot.kill();
     for line in [
         "providers:",
         "  heroku (hosting): major_outage since",
@@ -1117,44 +1048,16 @@ async fn a_chat_drill_never_uses_the_configured_aws_endpoint() {
             drop(stream);
         }
     });
-    let root = crate::support::root();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let mut config = Config::load(&root.join("config/lifeboat.toml"))
-        .unwrap_or_else(|e| panic!("{e:?}"))
-        .config;
-    config.store.data_dir = data.clone();
-    config.aws.endpoint_url = Some(endpoint_url);
-    config.aws.mode = lifeboat::config::AwsMode::Live;
-    let config = Arc::new(config);
-    let loaded = lifeboat::runbook::load_dir(&root.join("commands"), &config);
-    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
-    let store = Arc::new(SledStore::open(&data).unwrap());
-    let chat = Arc::new(RecordingChat::new());
-    let env = StepEnv {
-        aws: AwsEdges::simulated(Arc::new(SimulatedAws::from_config(&config.aws))),
-        config: config.clone(),
-        http: lifeboat::ports::http::client(),
-        chat: chat.clone(),
-        channel: ChannelId("incident".into()),
-        answers: Arc::new(Answers::default()),
-        secrets: Arc::new(BTreeMap::<String, String>::new()),
-        llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
-        heroku: Arc::new(lifeboat::heroku::HerokuApi::new(
-            lifeboat::ports::http::client(),
-        )),
-        clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
-        comms: Default::default(),
-        data: Default::default(),
-    };
-    let drills = Arc::new(ChatDrills::new(env.clock.clone()));
-    let bot = Bot::new(
-        config.clone(),
-        loaded.runbooks.clone(),
-        Engine::new(env, store.clone()),
-        store,
+    // The shipped config in live mode at that endpoint: the bot's own steps would reach it.
+    let app = spawn_app(
+        TestConfig::shipped()
+            .set("aws.mode", "live")
+            .set("aws.endpoint_url", endpoint_url),
     )
-    .with_drills(drills);
+    .start()
+    .await;
+    let data = app.config.store.data_dir.clone();
+    let (bot, chat) = (&app.bot, app.chat());
     bot.handle(
         command("/drill start both"),
         &person("alice", &["responder"]),

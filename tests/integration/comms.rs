@@ -22,25 +22,19 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use lifeboat::approval::Person;
-use lifeboat::aws::SimulatedAws;
-use lifeboat::chat::bot::{Bot, Reply};
-use lifeboat::chat::command::{Command, Line, parse_line};
-use lifeboat::chat::recorder::RecordingChat;
+use lifeboat::chat::bot::Reply;
+use lifeboat::chat::command::Command;
 use lifeboat::config::Config;
 use lifeboat::domain::event::{Event, NewEvent};
 use lifeboat::domain::{Actor, IncidentId, RunId};
-use lifeboat::engine::Engine;
-use lifeboat::ports::aws::AwsEdges;
 use lifeboat::ports::chat::{ChannelId, Chat, Message};
 use lifeboat::ports::store::EventStore;
 use lifeboat::runbook::load_file;
 use lifeboat::runbook::state::RunStatus;
-use lifeboat::steps::StepEnv;
-use lifeboat::steps::confirm::Answers;
 use lifeboat::store::SledStore;
 use lifeboat::toml_source::TomlSource;
 
-use crate::support::{lifeboat, root, stderr, stdout};
+use crate::support::{App, TestConfig, lifeboat, root, spawn_app, stderr, stdout};
 
 // ---------------------------------------------------------------------------------------------
 // A scripted JSON endpoint that records bodies (webhooks, PagerDuty, OpenAI, Anthropic).
@@ -359,112 +353,68 @@ const ANTHROPIC_KEY: &str = "sk-ant-test";
 const PD_KEY: &str = "R0UTINGKEY0123456789";
 const SMTP_PASSWORD: &str = "smtp-pa55word-not-for-the-wire";
 
+/// The comms bench: the app in process (chat recorder, simulated AWS) over a log that already
+/// holds a failover in progress ([`record_incident`]), with every secret a route needs.
 struct Bench {
-    _dir: tempfile::TempDir,
-    store: Arc<SledStore>,
-    chat: Arc<RecordingChat>,
-    bot: Bot,
-    engine: Engine,
+    app: App,
     incident: IncidentId,
 }
 
-/// `comms` lines go under `[comms]`; `rest` is any further TOML (teams, llm, comms.email).
-fn bench(comms: &str, rest: &str) -> Bench {
-    bench_over(comms, rest, |store| store)
+impl std::ops::Deref for Bench {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.app
+    }
+}
+
+/// The bench's config: the shipped templates, one communicator role, Heroku's runbook, quick
+/// retries and a 5 s polish timeout, and the company's name. Tests add routes, LLMs and email.
+fn comms() -> TestConfig {
+    TestConfig::minimal()
+        .shipped_templates()
+        .set("access.communicators", ["900"])
+        .push(
+            "providers",
+            json!({ "name": "heroku", "title": "Heroku", "workstream": "hosting", "runbook": "failover-hosting" }),
+        )
+        .set(
+            "comms",
+            json!({
+                "services": ["the Example app"],
+                "attempts": 3,
+                "backoff": "10ms",
+                "timeout": "3s",
+                "polish_timeout": "5s",
+                "breaker_cooldown": "1h",
+            }),
+        )
+        .var("company", "Example")
+}
+
+async fn bench(config: TestConfig) -> Bench {
+    bench_over(config, |store| store).await
 }
 
 /// A bench whose bot and engine write through `wrap(store)` (e.g. a store that refuses).
-fn bench_over(
-    comms: &str,
-    rest: &str,
+async fn bench_over(
+    config: TestConfig,
     wrap: impl FnOnce(Arc<dyn EventStore>) -> Arc<dyn EventStore>,
 ) -> Bench {
-    let dir = tempfile::tempdir().unwrap();
-    let templates = root().join("config/templates");
-    let text = format!(
-        r#"
-[objectives]
-hosting_rto = "4h"
-llm_rto = "2h"
-rpo = "1h"
-
-[paths]
-templates = "{}"
-
-[access]
-communicators = ["900"]
-
-[[providers]]
-name = "heroku"
-title = "Heroku"
-workstream = "hosting"
-runbook = "failover-hosting"
-
-[comms]
-services = ["the Example app"]
-attempts = 3
-backoff = "10ms"
-timeout = "3s"
-{polish_timeout}
-breaker_cooldown = "1h"
-{comms}
-
-[vars]
-company = "Example"
-
-{rest}
-"#,
-        templates.display(),
-        polish_timeout = if comms.contains("polish_timeout") {
-            ""
-        } else {
-            "polish_timeout = \"5s\""
-        },
-    );
-    let config = Arc::new(
-        Config::from_source(TomlSource::new("t.toml", &text))
-            .unwrap_or_else(|e| panic!("{e:?}"))
-            .config,
-    );
-    let store = Arc::new(SledStore::open(&dir.path().join("data")).unwrap());
-    let incident = record_incident(store.as_ref());
-    let chat = Arc::new(RecordingChat::new());
-    let secrets: BTreeMap<String, String> = [
-        ("OPENAI_API_KEY", OPENAI_KEY),
-        ("ANTHROPIC_API_KEY", ANTHROPIC_KEY),
-        ("PD_KEY", PD_KEY),
-        ("SMTP_USER", "status"),
-        ("SMTP_PASSWORD", SMTP_PASSWORD),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    let env = StepEnv {
-        config: config.clone(),
-        aws: AwsEdges::simulated(Arc::new(SimulatedAws::from_config(&config.aws))),
-        http: lifeboat::ports::http::client(),
-        chat: chat.clone(),
-        channel: ChannelId("incident".into()),
-        answers: Arc::new(Answers::default()),
-        secrets: Arc::new(secrets),
-        llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
-        heroku: Arc::new(lifeboat::heroku::HerokuApi::new(
-            lifeboat::ports::http::client(),
-        )),
-        clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
-        comms: Default::default(),
-        data: Default::default(),
-    };
-    let written = wrap(store.clone());
-    let engine = Engine::new(env, written.clone());
-    let bot = Bot::new(config, Vec::new(), engine.clone(), written);
+    let app = spawn_app(config)
+        .secret("OPENAI_API_KEY", OPENAI_KEY)
+        .secret("ANTHROPIC_API_KEY", ANTHROPIC_KEY)
+        .secret("PD_KEY", PD_KEY)
+        .secret("SMTP_USER", "status")
+        .secret("SMTP_PASSWORD", SMTP_PASSWORD)
+        .seed(|store| {
+            record_incident(store);
+        })
+        .store_through(wrap)
+        .start()
+        .await;
     Bench {
-        _dir: dir,
-        store,
-        chat,
-        bot,
-        engine,
-        incident,
+        app,
+        incident: IncidentId("INC-20261125-100000".into()),
     }
 }
 
@@ -508,15 +458,6 @@ fn record_incident(store: &dyn EventStore) -> IncidentId {
 }
 
 impl Bench {
-    fn events(&self, kind: &str) -> Vec<Event> {
-        self.store
-            .all()
-            .unwrap()
-            .into_iter()
-            .filter(|e| e.kind == kind)
-            .collect()
-    }
-
     /// The facts the log implies: start, expected recovery (start + hosting RTO), data loss.
     fn facts(&self) -> (String, String, &'static str) {
         let declared = &self.events("incident.declared")[0];
@@ -528,18 +469,15 @@ impl Bench {
     }
 
     async fn line(&self, line: &str) -> Reply {
-        let Line::Command { command, who } = parse_line(line).unwrap() else {
-            panic!("not a command: {line}")
-        };
-        self.bot.handle(command, &who.expect("--as NAME")).await
+        self.app.say(line).await
     }
 
     fn bot_config(&self) -> Config {
-        self.engine.env().config.as_ref().clone()
+        self.config.as_ref().clone()
     }
 
     fn posted(&self) -> Vec<Message> {
-        self.chat.posts()
+        self.chat().posts()
     }
 }
 
@@ -551,23 +489,12 @@ fn person(name: &str, roles: &[&str]) -> Person {
     }
 }
 
-fn llm(openai: &Endpoint, anthropic: &Endpoint) -> String {
-    format!(
-        r#"
-[llm.openai]
-base_url = "{}"
-key_env = "OPENAI_API_KEY"
-model = "gpt-4o-mini"
-timeout = "5s"
-
-[llm.anthropic]
-base_url = "{}"
-key_env = "ANTHROPIC_API_KEY"
-model = "claude-sonnet-4-5"
-timeout = "5s"
-"#,
-        openai.base, anthropic.base
-    )
+/// `[llm]`: OpenAI and Anthropic at local wire-format servers.
+fn llm(openai: &Endpoint, anthropic: &Endpoint) -> Value {
+    json!({
+        "openai": { "base_url": openai.base, "key_env": "OPENAI_API_KEY", "model": "gpt-4o-mini", "timeout": "5s" },
+        "anthropic": { "base_url": anthropic.base, "key_env": "ANTHROPIC_API_KEY", "model": "claude-sonnet-4-5", "timeout": "5s" },
+    })
 }
 
 fn openai_answer(text: &str) -> String {
@@ -602,7 +529,7 @@ const ALICE: &str = "--as alice --roles responder,communicator";
 
 #[tokio::test]
 async fn templates_render_the_facts_of_a_recorded_incident() {
-    let b = bench("", "");
+    let b = bench(comms()).await;
     let (start, expected, loss) = b.facts();
 
     let reply = b
@@ -672,14 +599,11 @@ async fn templates_render_the_facts_of_a_recorded_incident() {
 
 #[test]
 fn a_template_with_an_unknown_variable_fails_check_with_file_and_line() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("commands")).unwrap();
+    let project = TestConfig::minimal()
+        .set("paths.templates", "templates")
+        .project();
+    let dir = &project.dir;
     std::fs::create_dir(dir.path().join("templates")).unwrap();
-    std::fs::write(
-        dir.path().join("lifeboat.toml"),
-        "[objectives]\nhosting_rto = \"4h\"\nllm_rto = \"2h\"\nrpo = \"1h\"\n\n[paths]\nrunbooks = \"commands\"\ntemplates = \"templates\"\n",
-    )
-    .unwrap();
     // "eta" also appears in the prose first: the error must point at the tag using it.
     std::fs::write(
         dir.path().join("templates/clients-update.md.j2"),
@@ -703,22 +627,12 @@ fn a_template_with_an_unknown_variable_fails_check_with_file_and_line() {
 
 #[test]
 fn a_notify_step_with_an_unknown_fact_or_template_fails_check_with_file_and_line() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("commands")).unwrap();
-    std::fs::create_dir(dir.path().join("templates")).unwrap();
-    std::fs::write(
-        dir.path().join("lifeboat.toml"),
-        "[objectives]\nhosting_rto = \"4h\"\nllm_rto = \"2h\"\nrpo = \"1h\"\n\n[paths]\nrunbooks = \"commands\"\ntemplates = \"templates\"\n\n[[teams]]\nname = \"engineering\"\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("templates/internal-notify.md.j2"),
-        "{{ incident }} since {{ started_at }}\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("commands/tell.toml"),
-        r#"name = "tell"
+    // The runbook's positions in the errors below are those of this text, as written.
+    let project = TestConfig::minimal()
+        .set("paths.templates", "templates")
+        .team("engineering", json!({}))
+        .runbook(
+            r#"name = "tell"
 title = "Tell"
 workstream = "hosting"
 
@@ -742,6 +656,13 @@ id = "both"
 kind = "notify"
 with = { team = "engineering", message = "hi", template = "internal-notify" }
 "#,
+        )
+        .project();
+    let dir = &project.dir;
+    std::fs::create_dir(dir.path().join("templates")).unwrap();
+    std::fs::write(
+        dir.path().join("templates/internal-notify.md.j2"),
+        "{{ incident }} since {{ started_at }}\n",
     )
     .unwrap();
     let out = lifeboat(dir.path(), &["check", "--config", "lifeboat.toml"], &[]);
@@ -783,7 +704,12 @@ fn faithful(b: &Bench) -> String {
 async fn openai_answering_500_falls_back_to_anthropic_and_the_fallback_is_logged() {
     let openai = Endpoint::start().await;
     let anthropic = Endpoint::start().await;
-    let b = bench("polish = true", &llm(&openai, &anthropic));
+    let b = bench(
+        comms()
+            .set("comms.polish", true)
+            .set("llm", llm(&openai, &anthropic)),
+    )
+    .await;
     openai.script("/v1/chat/completions", &[(500, OPENAI_500)]);
     let polished = faithful(&b);
     anthropic.script("/v1/messages", &[(200, &anthropic_answer(&polished))]);
@@ -828,9 +754,12 @@ async fn openai_not_answering_within_the_polish_timeout_falls_back_to_anthropic(
     let openai = Endpoint::start().await;
     let anthropic = Endpoint::start().await;
     let b = bench(
-        "polish = true\npolish_timeout = \"300ms\"",
-        &llm(&openai, &anthropic),
-    );
+        comms()
+            .set("comms.polish", true)
+            .set("comms.polish_timeout", "300ms")
+            .set("llm", llm(&openai, &anthropic)),
+    )
+    .await;
     // OpenAI accepts the request and never answers in time.
     openai.script("/v1/chat/completions", &[(200, &openai_answer("too late"))]);
     openai.stall("/v1/chat/completions", Duration::from_secs(30));
@@ -883,7 +812,12 @@ async fn openai_not_answering_within_the_polish_timeout_falls_back_to_anthropic(
 async fn with_both_providers_down_the_template_text_is_used_and_the_channel_says_so() {
     let openai = Endpoint::start().await;
     let anthropic = Endpoint::start().await;
-    let b = bench("polish = true", &llm(&openai, &anthropic));
+    let b = bench(
+        comms()
+            .set("comms.polish", true)
+            .set("llm", llm(&openai, &anthropic)),
+    )
+    .await;
     openai.script("/v1/chat/completions", &[(500, OPENAI_500)]);
     anthropic.script("/v1/messages", &[(529, ANTHROPIC_529)]);
 
@@ -907,7 +841,12 @@ async fn with_both_providers_down_the_template_text_is_used_and_the_channel_says
 async fn a_model_output_that_drops_a_fact_is_rejected() {
     let openai = Endpoint::start().await;
     let anthropic = Endpoint::start().await;
-    let b = bench("polish = true", &llm(&openai, &anthropic));
+    let b = bench(
+        comms()
+            .set("comms.polish", true)
+            .set("llm", llm(&openai, &anthropic)),
+    )
+    .await;
     // The model "helpfully" rounds the data-loss window.
     let unfaithful = faithful(&b).replace("25m 00s", "half an hour");
     openai.script(
@@ -935,7 +874,12 @@ async fn a_model_output_that_drops_a_fact_is_rejected() {
 async fn the_circuit_breaker_skips_a_dead_provider() {
     let openai = Endpoint::start().await;
     let anthropic = Endpoint::start().await;
-    let b = bench("polish = true", &llm(&openai, &anthropic));
+    let b = bench(
+        comms()
+            .set("comms.polish", true)
+            .set("llm", llm(&openai, &anthropic)),
+    )
+    .await;
     openai.script("/v1/chat/completions", &[(500, OPENAI_500)]);
     anthropic.script("/v1/messages", &[(200, &anthropic_answer(&faithful(&b)))]);
 
@@ -969,17 +913,17 @@ async fn the_circuit_breaker_skips_a_dead_provider() {
 // ---------------------------------------------------------------------------------------------
 // Team routes
 
-fn team(webhook: &str, events_url: &str) -> String {
-    format!(
-        r#"
-[[teams]]
-name = "engineering"
-channel_id = "77"
-role_id = "88"
-webhook_url = "{webhook}"
-pagerduty_routing_key_env = "PD_KEY"
-events_url = "{events_url}"
-"#
+/// The engineering team with every route: its channel (and role), a webhook, PagerDuty.
+fn team(config: TestConfig, webhook: &str, events_url: &str) -> TestConfig {
+    config.team(
+        "engineering",
+        json!({
+            "channel_id": "77",
+            "role_id": "88",
+            "webhook_url": webhook,
+            "pagerduty_routing_key_env": "PD_KEY",
+            "events_url": events_url,
+        }),
     )
 }
 
@@ -991,7 +935,7 @@ async fn every_route_of_a_team_gets_a_well_formed_payload_and_recovery_resolves_
     let ep = Endpoint::start().await;
     ep.script("/hook", &[(200, "ok")]);
     ep.script("/v2/enqueue", &[(202, PD_OK)]);
-    let b = bench("", &team(&ep.url("/hook"), &ep.url("/v2/enqueue")));
+    let b = bench(team(comms(), &ep.url("/hook"), &ep.url("/v2/enqueue"))).await;
 
     let reply = b
         .line(&format!(
@@ -1006,7 +950,7 @@ async fn every_route_of_a_team_gets_a_well_formed_payload_and_recovery_resolves_
             .contains("notified engineering: discord ✔, webhook ✔, pagerduty ✔"),
         "{reply:?}"
     );
-    let in_channel = b.chat.in_channel(&ChannelId("77".into()));
+    let in_channel = b.chat().in_channel(&ChannelId("77".into()));
     assert_eq!(in_channel[0].content, "<@&88> Heroku is down; failing over");
     let hook = &ep.hits("/hook")[0];
     assert_eq!(hook.headers["content-type"], "application/json");
@@ -1088,7 +1032,7 @@ async fn a_route_that_fails_twice_then_succeeds_is_retried() {
     let ep = Endpoint::start().await;
     ep.script("/hook", &[(500, "down"), (502, "bad gateway"), (200, "ok")]);
     ep.script("/v2/enqueue", &[(202, PD_OK)]);
-    let b = bench("", &team(&ep.url("/hook"), &ep.url("/v2/enqueue")));
+    let b = bench(team(comms(), &ep.url("/hook"), &ep.url("/v2/enqueue"))).await;
 
     let reply = b
         .line(&format!("/notify team engineering failing over {ALICE}"))
@@ -1121,7 +1065,7 @@ async fn a_route_that_fails_twice_then_succeeds_is_retried() {
 async fn a_route_that_always_fails_is_reported_in_the_incident_channel() {
     let ep = Endpoint::start().await;
     ep.script("/hook", &[(503, "maintenance")]);
-    let b = bench("", &team(&ep.url("/hook"), &ep.url("/v2/enqueue")));
+    let b = bench(team(comms(), &ep.url("/hook"), &ep.url("/v2/enqueue"))).await;
     ep.script("/v2/enqueue", &[(202, PD_OK)]);
 
     let reply = b
@@ -1132,7 +1076,7 @@ async fn a_route_that_always_fails_is_reported_in_the_incident_channel() {
     let failed = b.events("notify.failed");
     assert_eq!(failed.len(), 3);
     assert_eq!(failed[2].data["final"], true);
-    let report = b.chat.in_channel(&ChannelId("incident".into()));
+    let report = b.chat().in_channel(&ChannelId("incident".into()));
     assert!(
         report.iter().any(|m| m
             .content
@@ -1149,15 +1093,16 @@ async fn with_the_incident_thread_open_failures_are_reported_in_the_thread() {
     ep.script("/v2/enqueue", &[(202, PD_OK)]);
     // Nothing listens on the relay's port: the email output fails on every attempt.
     let port = free_port();
-    let b = bench(
-        "",
-        &format!(
-            "{}\n[comms.email]\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {port}\nfrom = \"status@example.com\"\nrecipients = [\"ops@client.example\"]\ntimeout = \"2s\"\n",
-            team(&ep.url("/hook"), &ep.url("/v2/enqueue"))
-        ),
-    );
+    let b = bench(team(comms(), &ep.url("/hook"), &ep.url("/v2/enqueue")).set(
+        "comms.email",
+        json!({
+            "smtp_host": "127.0.0.1", "smtp_port": port, "from": "status@example.com",
+            "recipients": ["ops@client.example"], "timeout": "2s",
+        }),
+    ))
+    .await;
     let thread = b
-        .chat
+        .chat()
         .open_thread(&ChannelId("incident".into()), None, "INC-20261125-100000")
         .await
         .unwrap();
@@ -1182,7 +1127,7 @@ async fn with_the_incident_thread_open_failures_are_reported_in_the_thread() {
     assert!(reply.message.content.contains("email ✖"), "{reply:?}");
 
     let in_thread: Vec<String> = b
-        .chat
+        .chat()
         .in_channel(&thread)
         .into_iter()
         .map(|m| m.content)
@@ -1200,7 +1145,7 @@ async fn with_the_incident_thread_open_failures_are_reported_in_the_thread() {
         "{in_thread:?}"
     );
     assert!(
-        !b.chat
+        !b.chat()
             .in_channel(&ChannelId("incident".into()))
             .iter()
             .any(|m| m.content.starts_with("⚠️")),
@@ -1218,22 +1163,21 @@ async fn a_notice_is_drafted_edited_approved_by_a_communicator_and_sent_as_appro
     let ep = Endpoint::start().await;
     ep.script("/notice", &[(200, "ok")]);
     let b = bench(
-        &format!(
-            "announcement_channel_id = \"555\"\nwebhook_url = \"{}\"",
-            ep.url("/notice")
-        ),
-        &format!(
-            r#"
-[comms.email]
-smtp_host = "127.0.0.1"
-smtp_port = {}
-from = "Example Status <status@example.com>"
-recipients = ["ops@client-one.example", "it@client-two.example"]
-timeout = "5s"
-"#,
-            smtp.port
-        ),
-    );
+        comms()
+            .set("comms.announcement_channel_id", "555")
+            .set("comms.webhook_url", ep.url("/notice"))
+            .set(
+                "comms.email",
+                json!({
+                    "smtp_host": "127.0.0.1",
+                    "smtp_port": smtp.port,
+                    "from": "Example Status <status@example.com>",
+                    "recipients": ["ops@client-one.example", "it@client-two.example"],
+                    "timeout": "5s",
+                }),
+            ),
+    )
+    .await;
     let (start, _, loss) = b.facts();
 
     let reply = b
@@ -1360,7 +1304,7 @@ timeout = "5s"
     // The webhook and the announcement channel carry the approved text exactly.
     assert_eq!(ep.hits("/notice")[0].body, json!({ "text": edited }));
     assert_eq!(
-        b.chat.in_channel(&ChannelId("555".into()))[0].content,
+        b.chat().in_channel(&ChannelId("555".into()))[0].content,
         edited
     );
     let sent = b.events("comms.sent");
@@ -1391,12 +1335,14 @@ async fn a_discarded_draft_cannot_be_approved_and_an_email_that_fails_is_reporte
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let b = bench(
-        "",
-        &format!(
-            "[comms.email]\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {port}\nfrom = \"status@example.com\"\nrecipients = [\"ops@client.example\"]\ntimeout = \"2s\"\n"
-        ),
-    );
+    let b = bench(comms().set(
+        "comms.email",
+        json!({
+            "smtp_host": "127.0.0.1", "smtp_port": port, "from": "status@example.com",
+            "recipients": ["ops@client.example"], "timeout": "2s",
+        }),
+    ))
+    .await;
     b.line(&format!("/comms draft clients update {ALICE}"))
         .await;
     b.line(&format!("/comms draft clients update {ALICE}"))
@@ -1421,7 +1367,7 @@ async fn a_discarded_draft_cannot_be_approved_and_an_email_that_fails_is_reporte
     let failed = b.events("comms.delivery_failed");
     assert_eq!(failed.len(), 3);
     assert!(
-        b.chat
+        b.chat()
             .in_channel(&ChannelId("incident".into()))
             .iter()
             .any(|m| m
@@ -1440,15 +1386,15 @@ async fn the_runbook_steps_notify_every_route_and_draft_for_approval() {
     ep.script("/v2/enqueue", &[(202, PD_OK)]);
     let dir = tempfile::tempdir().unwrap();
     let smtp = Smtp::start(dir.path());
-    let b = bench(
-        "",
-        &format!(
-            "{}\n[comms.email]\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {}\nfrom = \"status@example.com\"\nrecipients = [\"ops@client.example\"]\n",
-            team(&ep.url("/hook"), &ep.url("/v2/enqueue")),
-            smtp.port
-        ),
-    );
-    let path = b._dir.path().join("tell.toml");
+    let b = bench(team(comms(), &ep.url("/hook"), &ep.url("/v2/enqueue")).set(
+        "comms.email",
+        json!({
+            "smtp_host": "127.0.0.1", "smtp_port": smtp.port, "from": "status@example.com",
+            "recipients": ["ops@client.example"],
+        }),
+    ))
+    .await;
+    let path = b.dir.path().join("tell.toml");
     std::fs::write(
         &path,
         r#"
@@ -1573,16 +1519,20 @@ with = { audience = "clients", notice = "update" }
 async fn email_goes_over_starttls_when_the_relay_offers_it_and_never_falls_back_to_plain() {
     let dir = tempfile::tempdir().unwrap();
     let smtp = Smtp::start_tls(dir.path());
-    let email = |ca_file: &str| {
-        format!(
-            "[comms.email]\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {}\nfrom = \"status@example.com\"\nrecipients = [\"ops@client.example\"]\ntimeout = \"5s\"\n{ca_file}",
-            smtp.port
-        )
+    let email = |ca_file: Option<&Path>| {
+        let mut email = json!({
+            "smtp_host": "127.0.0.1", "smtp_port": smtp.port, "from": "status@example.com",
+            "recipients": ["ops@client.example"], "timeout": "5s",
+        });
+        if let Some(ca) = ca_file {
+            email["ca_file"] = json!(ca.display().to_string());
+        }
+        comms().set("comms.email", email)
     };
     let ca = dir.path().join("ca.pem");
 
     // Trusting the relay's private CA: the message goes through STARTTLS.
-    let b = bench("", &email(&format!("ca_file = \"{}\"\n", ca.display())));
+    let b = bench(email(Some(&ca))).await;
     b.line(&format!("/comms draft clients initial {ALICE}"))
         .await;
     let reply = b
@@ -1594,7 +1544,7 @@ async fn email_goes_over_starttls_when_the_relay_offers_it_and_never_falls_back_
     assert_eq!(mail[0]["tls"], true, "{mail:?}");
 
     // Not trusting it: the TLS handshake fails and nothing is sent in the clear.
-    let b = bench("", &email(""));
+    let b = bench(email(None)).await;
     b.line(&format!("/comms draft clients initial {ALICE}"))
         .await;
     let reply = b
@@ -1616,14 +1566,23 @@ async fn with_a_login_email_is_never_sent_without_tls() {
     // A relay that does not offer STARTTLS (or a middlebox that stripped it) and would take
     // the login in the clear.
     let smtp = Smtp::start_login_in_clear(dir.path());
-    let email = |extra: &str| {
-        format!(
-            "[comms.email]\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {}\nfrom = \"status@example.com\"\nrecipients = [\"ops@client.example\"]\ntimeout = \"5s\"\nusername_env = \"SMTP_USER\"\npassword_env = \"SMTP_PASSWORD\"\n{extra}",
-            smtp.port
-        )
+    // `tls` unset, or set to `starttls` or `wrapper`; with a login unless `login` is false.
+    let email = |tls: Option<&str>, login: bool| {
+        let mut email = json!({
+            "smtp_host": "127.0.0.1", "smtp_port": smtp.port, "from": "status@example.com",
+            "recipients": ["ops@client.example"], "timeout": "5s",
+        });
+        if login {
+            email["username_env"] = json!("SMTP_USER");
+            email["password_env"] = json!("SMTP_PASSWORD");
+        }
+        if let Some(tls) = tls {
+            email["tls"] = json!(tls);
+        }
+        comms().set("comms.email", email)
     };
-    for extra in ["", "tls = \"starttls\"\n", "tls = \"wrapper\"\n"] {
-        let b = bench("", &email(extra));
+    for extra in [None, Some("starttls"), Some("wrapper")] {
+        let b = bench(email(extra, true)).await;
         b.line(&format!("/comms draft clients initial {ALICE}"))
             .await;
         let reply = b
@@ -1631,17 +1590,17 @@ async fn with_a_login_email_is_never_sent_without_tls() {
             .await;
         assert!(
             reply.message.content.contains("email ✖"),
-            "{extra}: {reply:?}"
+            "{extra:?}: {reply:?}"
         );
         let failed = b.events("comms.delivery_failed");
-        assert_eq!(failed.len(), 3, "{extra}");
+        assert_eq!(failed.len(), 3, "{extra:?}");
         let error = failed[0].data["error"].as_str().unwrap();
-        if extra.contains("wrapper") {
+        if extra == Some("wrapper") {
             assert!(error.contains("refused or failed"), "{error}");
         } else {
             assert!(
                 error.contains("a login needs TLS and the server did not offer STARTTLS"),
-                "{extra}: {error}"
+                "{extra:?}: {error}"
             );
         }
         assert!(b.events("comms.sent").is_empty());
@@ -1661,13 +1620,7 @@ async fn with_a_login_email_is_never_sent_without_tls() {
     );
 
     // Without a login, opportunistic STARTTLS still delivers to a plain relay.
-    let open = |extra: &str| {
-        email(extra).replace(
-            "username_env = \"SMTP_USER\"\npassword_env = \"SMTP_PASSWORD\"\n",
-            "",
-        )
-    };
-    let b = bench("", &open(""));
+    let b = bench(email(None, false)).await;
     b.line(&format!("/comms draft clients initial {ALICE}"))
         .await;
     let reply = b
@@ -1686,18 +1639,13 @@ async fn a_webhook_token_never_reaches_events_or_chat_however_the_url_is_spelled
     let answering = format!("http://LocalHost:{port}/services/T1/B1/ANSWERTOKEN");
     // Nothing listens here: reqwest's error would carry the (normalised) URL.
     let dead = format!("http://LOCALHOST:{}/services/T0/B0/DEADTOKEN", free_port());
-    let rest = format!(
-        r#"
-[[teams]]
-name = "engineering"
-webhook_url = "{answering}"
-
-[[teams]]
-name = "support"
-webhook_url = "{dead}"
-"#
-    );
-    let b = bench(&format!("webhook_url = \"{dead}\""), &rest);
+    let b = bench(
+        comms()
+            .set("comms.webhook_url", &dead)
+            .team("engineering", json!({ "webhook_url": answering }))
+            .team("support", json!({ "webhook_url": dead })),
+    )
+    .await;
     let mut replies = Vec::new();
     for team in ["engineering", "support"] {
         let reply = b
@@ -1865,8 +1813,7 @@ async fn an_edit_or_approval_the_log_refuses_does_not_happen() {
     ep.script("/notice", &[(200, "ok")]);
     let mut refusing = None;
     let b = bench_over(
-        &format!("webhook_url = \"{}\"", ep.url("/notice")),
-        "",
+        comms().set("comms.webhook_url", ep.url("/notice")),
         |inner| {
             let store = Arc::new(Refusing {
                 inner,
@@ -1875,7 +1822,8 @@ async fn an_edit_or_approval_the_log_refuses_does_not_happen() {
             refusing = Some(store.clone());
             store
         },
-    );
+    )
+    .await;
     let refusing = refusing.unwrap();
     b.line(&format!("/comms draft clients initial {ALICE}"))
         .await;
@@ -1923,7 +1871,7 @@ async fn an_edit_or_approval_the_log_refuses_does_not_happen() {
 
 #[tokio::test]
 async fn an_editor_may_not_approve_and_an_old_approve_button_is_refused() {
-    let b = bench("", "");
+    let b = bench(comms()).await;
     let reply = b
         .line(&format!("/comms draft clients initial {ALICE}"))
         .await;
@@ -1982,12 +1930,14 @@ async fn an_approved_notice_that_failed_is_resent_only_where_it_is_missing() {
     let ep = Endpoint::start().await;
     ep.script("/notice", &[(200, "ok")]);
     let port = free_port();
-    let b = bench(
-        &format!("webhook_url = \"{}\"", ep.url("/notice")),
-        &format!(
-            "[comms.email]\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {port}\nfrom = \"status@example.com\"\nrecipients = [\"ops@client.example\"]\ntimeout = \"5s\"\n"
-        ),
-    );
+    let b = bench(comms().set("comms.webhook_url", ep.url("/notice")).set(
+        "comms.email",
+        json!({
+            "smtp_host": "127.0.0.1", "smtp_port": port, "from": "status@example.com",
+            "recipients": ["ops@client.example"], "timeout": "5s",
+        }),
+    ))
+    .await;
     b.line(&format!("/comms draft clients initial {ALICE}"))
         .await;
     let reply = b
@@ -2087,7 +2037,12 @@ async fn an_approved_notice_that_failed_is_resent_only_where_it_is_missing() {
 async fn a_drill_notice_keeps_its_marker_through_polish() {
     let openai = Endpoint::start().await;
     let anthropic = Endpoint::start().await;
-    let b = bench("polish = true", &llm(&openai, &anthropic));
+    let b = bench(
+        comms()
+            .set("comms.polish", true)
+            .set("llm", llm(&openai, &anthropic)),
+    )
+    .await;
     b.store
         .append(
             NewEvent::new(Actor::Scheduler, "drill.marked", json!({ "drill": true }))
@@ -2151,34 +2106,33 @@ fn an_unknown_smtp_tls_mode_is_refused_with_its_place() {
 mod from_discord {
     use super::*;
 
-    use aws_sdk_route53::config::Credentials;
-    use lifeboat::chat::discord::{self, DiscordChat, Handler};
-    use lifeboat::config::Secret;
-
     use crate::support::discord::{
-        APP_ID, Call, FakeDiscord, Member, bot_message, button, modal_submit, slash, text,
+        CHANNEL, COMMUNICATOR, GUILD, Member, bot_message, button, content, custom_ids, ephemeral,
+        modal_submit, text,
     };
     use crate::support::http::{HttpServer, Reply as HttpReply};
     use crate::support::moto::moto;
     use crate::support::standby::{self, CLUSTER, RECORD};
 
-    const GUILD: u64 = 110_000_000_000_000_001;
-    const CHANNEL: u64 = 110_000_000_000_000_002;
     const ENGINEERING: u64 = 110_000_000_000_000_003;
     const SUPPORT: u64 = 110_000_000_000_000_004;
-    const RESPONDER: u64 = 210_000_000_000_000_001;
-    const APPROVER: u64 = 210_000_000_000_000_002;
-    const COMMUNICATOR: u64 = 210_000_000_000_000_003;
     const ENGINEERING_ROLE: u64 = 410_000_000_000_000_001;
-    const TOKEN: &str = "MTAfake.comms-bot-token.never-logged";
     const WAIT: Duration = Duration::from_secs(30);
     const STANDBY: &str = "web-alb-123.us-east-1.elb.amazonaws.com.";
 
     fn alice() -> Member {
-        Member::new(310_000_000_000_000_001, "alice", &[RESPONDER])
+        Member::new(
+            310_000_000_000_000_001,
+            "alice",
+            &[crate::support::discord::RESPONDER],
+        )
     }
     fn bob() -> Member {
-        Member::new(310_000_000_000_000_002, "bob", &[APPROVER])
+        Member::new(
+            310_000_000_000_000_002,
+            "bob",
+            &[crate::support::discord::APPROVER],
+        )
     }
     fn carol() -> Member {
         Member::new(310_000_000_000_000_003, "carol", &[COMMUNICATOR])
@@ -2196,12 +2150,7 @@ mod from_discord {
         path
     }
 
-    fn quoted(text: &str) -> String {
-        toml::Value::String(text.to_owned()).to_string()
-    }
-
     struct Parts<'a> {
-        discord: &'a str,
         moto: &'a str,
         zone_id: &'a str,
         routes: &'a Endpoint,
@@ -2212,126 +2161,69 @@ mod from_discord {
         integrity: &'a Path,
     }
 
-    fn config(p: &Parts<'_>) -> Config {
-        let root = root();
-        let text = format!(
-            r#"
-[paths]
-runbooks = {runbooks}
-templates = {templates}
-
-[objectives]
-hosting_rto = "4h"
-llm_rto = "2h"
-rpo = "1h"
-
-[discord]
-token_env = "LIFEBOAT_TEST_TOKEN_NOT_SET"
-guild_id = "{GUILD}"
-incident_channel_id = "{CHANNEL}"
-api_base = "{discord}"
-
-[access]
-responders = ["{RESPONDER}"]
-approvers = ["{APPROVER}"]
-communicators = ["{COMMUNICATOR}"]
-
-[[providers]]
-name = "heroku"
-title = "Heroku"
-workstream = "hosting"
-runbook = "failover-hosting"
-
-[[teams]]
-name = "engineering"
-channel_id = "{ENGINEERING}"
-role_id = "{ENGINEERING_ROLE}"
-webhook_url = "{hook}"
-pagerduty_routing_key_env = "PD_KEY"
-events_url = "{events}"
-
-[[teams]]
-name = "support"
-channel_id = "{SUPPORT}"
-
-[comms]
-services = ["the Example app"]
-attempts = 3
-backoff = "10ms"
-timeout = "5s"
-
-[comms.email]
-smtp_host = "127.0.0.1"
-smtp_port = {smtp}
-from = "Example Status <status@example.com>"
-recipients = ["ops@client-one.example", "it@client-two.example"]
-timeout = "5s"
-
-[aws]
-mode = "live"
-region = "us-east-1"
-endpoint_url = {moto}
-
-[aws.ecs]
-cluster = "{CLUSTER}"
-services = [
-  {{ name = "web", standby = 3, idle = 0 }},
-  {{ name = "worker", standby = 2, idle = 1 }},
-]
-
-[aws.dns]
-zone_id = {zone}
-ttl = 60
-records = [{{ name = "{RECORD}", type = "CNAME", primary = "app-example.herokudns.com.", standby = "{STANDBY}" }}]
-
-[vars]
-company = "Example Co"
-app_url = {app}
-backup_status_url = {backups}
-restore_command = {restore}
-integrity_command = {integrity}
-"#,
-            runbooks = quoted(&root.join("commands").display().to_string()),
-            templates = quoted(&root.join("config/templates").display().to_string()),
-            discord = p.discord,
-            hook = p.routes.url("/hook"),
-            events = p.routes.url("/v2/enqueue"),
-            smtp = p.smtp_port,
-            moto = quoted(p.moto),
-            zone = quoted(p.zone_id),
-            app = quoted(&p.app.base_url()),
-            backups = quoted(&p.backups.url("/backups/latest.json")),
-            restore = quoted(&p.restore.display().to_string()),
-            integrity = quoted(&p.integrity.display().to_string()),
-        );
-        Config::from_source(TomlSource::new("comms-e2e.toml", &text))
-            .unwrap_or_else(|e| panic!("{e:#?}"))
-            .config
-    }
-
-    fn content(body: &Value) -> String {
-        body["content"]
-            .as_str()
-            .or(body["data"]["content"].as_str())
-            .unwrap_or_default()
-            .to_owned()
-    }
-
-    fn ephemeral(body: &Value) -> bool {
-        body["flags"].as_u64().unwrap_or(0) & 64 == 64
-            || body["data"]["flags"].as_u64().unwrap_or(0) & 64 == 64
-    }
-
-    fn custom_ids(body: &Value) -> Vec<String> {
-        let rows = body["components"]
-            .as_array()
-            .or(body["data"]["components"].as_array())
-            .cloned()
-            .unwrap_or_default();
-        rows.iter()
-            .flat_map(|row| row["components"].as_array().cloned().unwrap_or_default())
-            .filter_map(|b| b["custom_id"].as_str().map(str::to_owned))
-            .collect()
+    /// The shipped `failover-hosting` on moto, with every team route, the email relay and
+    /// the local parts it checks (the app adds `[discord]` and the responder and approver
+    /// roles for the fake).
+    fn config(p: &Parts<'_>) -> TestConfig {
+        let failover = std::fs::read_to_string(root().join("commands/failover-hosting.toml"))
+            .expect("the shipped failover-hosting");
+        TestConfig::minimal()
+            .shipped_templates()
+            .runbook(&failover)
+            .set("access.communicators", [COMMUNICATOR.to_string()])
+            .push(
+                "providers",
+                json!({ "name": "heroku", "title": "Heroku", "workstream": "hosting", "runbook": "failover-hosting" }),
+            )
+            .team(
+                "engineering",
+                json!({
+                    "channel_id": ENGINEERING.to_string(),
+                    "role_id": ENGINEERING_ROLE.to_string(),
+                    "webhook_url": p.routes.url("/hook"),
+                    "pagerduty_routing_key_env": "PD_KEY",
+                    "events_url": p.routes.url("/v2/enqueue"),
+                }),
+            )
+            .team("support", json!({ "channel_id": SUPPORT.to_string() }))
+            .set(
+                "comms",
+                json!({ "services": ["the Example app"], "attempts": 3, "backoff": "10ms", "timeout": "5s" }),
+            )
+            .set(
+                "comms.email",
+                json!({
+                    "smtp_host": "127.0.0.1",
+                    "smtp_port": p.smtp_port,
+                    "from": "Example Status <status@example.com>",
+                    "recipients": ["ops@client-one.example", "it@client-two.example"],
+                    "timeout": "5s",
+                }),
+            )
+            .moto(p.moto)
+            .set(
+                "aws.ecs",
+                json!({
+                    "cluster": CLUSTER,
+                    "services": [
+                        { "name": "web", "standby": 3, "idle": 0 },
+                        { "name": "worker", "standby": 2, "idle": 1 },
+                    ],
+                }),
+            )
+            .set(
+                "aws.dns",
+                json!({
+                    "zone_id": p.zone_id,
+                    "ttl": 60,
+                    "records": [{ "name": RECORD, "type": "CNAME", "primary": "app-example.herokudns.com.", "standby": STANDBY }],
+                }),
+            )
+            .var("company", "Example Co")
+            .var("app_url", p.app.base_url())
+            .var("backup_status_url", p.backups.url("/backups/latest.json"))
+            .var("restore_command", p.restore.display().to_string())
+            .var("integrity_command", p.integrity.display().to_string())
     }
 
     /// Decodes a quoted-printable body (RFC 2045: `=XX` bytes, `=` at a line's end joins it
@@ -2364,49 +2256,6 @@ integrity_command = {integrity}
         payload
     }
 
-    /// Pushes an interaction and waits for its callback (the acknowledgement).
-    async fn interact(fake: &FakeDiscord, payload: Value) -> (String, Call) {
-        let mark = fake.mark();
-        let id = payload["id"].as_str().unwrap().to_owned();
-        let token = payload["token"].as_str().unwrap().to_owned();
-        fake.push_interaction(payload);
-        let callback = fake
-            .wait_call(
-                mark,
-                "the interaction callback",
-                |c| c.method == "POST" && c.path == format!("/interactions/{id}/{token}/callback"),
-                WAIT,
-            )
-            .await;
-        (token, callback)
-    }
-
-    async fn followup(fake: &FakeDiscord, since: usize, token: &str) -> Call {
-        fake.wait_call(
-            since,
-            "the follow-up",
-            |c| c.method == "POST" && c.path == format!("/webhooks/{APP_ID}/{token}"),
-            WAIT,
-        )
-        .await
-    }
-
-    async fn wait_event(store: &SledStore, kind: &str) -> Event {
-        let found = tokio::time::timeout(WAIT, async {
-            loop {
-                if let Some(e) = store.all().unwrap().into_iter().find(|e| e.kind == kind) {
-                    return e;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-        .await;
-        found.unwrap_or_else(|_| {
-            let kinds: Vec<String> = store.all().unwrap().into_iter().map(|e| e.kind).collect();
-            panic!("no {kind} event in the log: {kinds:?}")
-        })
-    }
-
     #[tokio::test]
     async fn failover_hosting_from_discord_pages_every_route_and_emails_the_approved_notice() {
         // The world: moto with the standby, the backup status and the app, the restore and
@@ -2432,10 +2281,9 @@ integrity_command = {integrity}
         routes.script("/hook", &[(200, "ok")]);
         routes.script("/v2/enqueue", &[(202, PD_OK)]);
         let smtp = Smtp::start(dir.path());
-        let fake = FakeDiscord::start();
-        let base = fake.api_base();
-        let config = Arc::new(config(&Parts {
-            discord: &base,
+        // The bot as `lifeboat run` wires it: the real engine over AWS edges on moto, a sled
+        // log, serenity over the fake Discord, the shipped runbook.
+        let bot = spawn_app(config(&Parts {
             moto: &moto.endpoint(),
             zone_id: &zone_id,
             routes: &routes,
@@ -2444,121 +2292,34 @@ integrity_command = {integrity}
             app: &app,
             restore: &restore,
             integrity: &integrity,
-        }));
-
-        // The bot as `lifeboat serve` wires it: the real engine over AWS edges on moto, a sled
-        // log, serenity over the fake Discord, the shipped runbook.
-        let runbook = load_file(&root().join("commands/failover-hosting.toml"), &config)
-            .unwrap_or_else(|e| panic!("{e:#?}"));
-        let store = Arc::new(SledStore::open(&dir.path().join("data")).unwrap());
-        let token = Secret::new(TOKEN);
-        let chat = Arc::new(DiscordChat::new(Arc::new(discord::build_http(
-            &token,
-            Some(&base),
-        ))));
-        let aws_edges = AwsEdges::connect_with_credentials(
-            &config.aws,
-            Credentials::new("testing", "testing", None, None, "moto"),
-        )
+        }))
+        .discord()
+        .secret("PD_KEY", PD_KEY)
+        .patience(WAIT)
+        .start()
         .await;
-        let secrets: BTreeMap<String, String> = [("PD_KEY".to_owned(), PD_KEY.to_owned())].into();
-        let env = StepEnv {
-            config: config.clone(),
-            aws: aws_edges,
-            http: lifeboat::ports::http::client(),
-            chat,
-            channel: ChannelId(CHANNEL.to_string()),
-            answers: Arc::default(),
-            secrets: Arc::new(secrets),
-            llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
-            heroku: Arc::new(lifeboat::heroku::HerokuApi::new(
-                lifeboat::ports::http::client(),
-            )),
-            clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
-            comms: Default::default(),
-            data: Default::default(),
-        };
-        let engine = Engine::new(env, store.clone());
-        let bot = Arc::new(Bot::new(
-            config.clone(),
-            vec![runbook],
-            engine,
-            store.clone(),
-        ));
-        let handler = Handler::new(bot, GUILD, vec!["failover-hosting".into()])
-            .with_incident_channel(Some(CHANNEL));
-        let mut client = discord::client(&token, Some(&base), handler)
-            .await
-            .expect("the client builds");
-        let shards = client.shard_manager.clone();
-        let gateway = tokio::spawn(async move {
-            if let Err(err) = client.start().await {
-                tracing::error!(error = %err, "client stopped");
-            }
-        });
-        fake.wait_sessions(1, WAIT).await;
+        let fake = bot.fake();
+        let store = &bot.store;
 
         // alice declares the incident; it gets its thread.
-        interact(
-            &fake,
-            slash(
-                GUILD,
-                CHANNEL,
-                &alice(),
-                "incident",
-                "declare",
-                json!([text("title", "Heroku down")]),
-            ),
+        bot.slash(
+            &alice(),
+            "incident",
+            "declare",
+            json!([text("title", "Heroku down")]),
         )
         .await;
-        let opened = wait_event(&store, lifeboat::ports::chat::THREAD_OPENED).await;
+        let opened = bot.wait_event(lifeboat::ports::chat::THREAD_OPENED).await;
         let thread: u64 = opened.data["thread"].as_str().unwrap().parse().unwrap();
         let incident = opened.incident.clone().expect("the thread's incident");
-        let declared = wait_event(&store, "incident.declared").await;
+        let declared = bot.wait_event("incident.declared").await;
         let in_thread = format!("/channels/{thread}/messages");
 
         // alice requests failover-hosting; bob approves it by its button.
+        let request = bot.request_run("failover-hosting", &alice()).await;
+        assert!(request.id().starts_with("REQ-"), "{}", request.message());
         let mark = fake.mark();
-        let (request, _) = interact(
-            &fake,
-            slash(
-                GUILD,
-                CHANNEL,
-                &alice(),
-                "runbook",
-                "run",
-                json!([text("name", "failover-hosting")]),
-            ),
-        )
-        .await;
-        let asked = fake
-            .wait_call(
-                mark,
-                "the run request",
-                |c| {
-                    c.method == "PATCH"
-                        && c.path.ends_with(&format!("{request}/messages/@original"))
-                },
-                WAIT,
-            )
-            .await;
-        let approve = custom_ids(&asked.body)
-            .into_iter()
-            .find(|id| id.starts_with("approve:REQ-"))
-            .unwrap_or_else(|| panic!("no approve button: {}", asked.body));
-        let request_message = fake.original(&request).expect("the request message");
-        let mark = fake.mark();
-        let (token, _) = interact(
-            &fake,
-            button(GUILD, CHANNEL, &bob(), &approve, request_message),
-        )
-        .await;
-        let started = followup(&fake, mark, &token).await;
-        assert!(
-            content(&started.body).contains("bob approved"),
-            "{}",
-            started.body
-        );
+        bot.approve_run(request, &bob()).await;
 
         // The run asks its question in the thread; alice answers by its [Yes] button.
         let question = fake
@@ -2578,17 +2339,15 @@ integrity_command = {integrity}
             .into_iter()
             .find(|id| id.starts_with("confirm:") && id.ends_with(":confirm-scope:yes"))
             .unwrap_or_else(|| panic!("no [Yes] button: {}", question.body));
-        let (_, answered) = interact(
-            &fake,
-            within_thread(button(
+        let (_, answered) = bot
+            .interact(within_thread(button(
                 GUILD,
                 thread,
                 &alice(),
                 &yes,
                 bot_message(thread, &content(&question.body)),
-            )),
-        )
-        .await;
+            )))
+            .await;
         assert!(
             answered.body.to_string().contains("confirmed"),
             "{}",
@@ -2686,7 +2445,7 @@ integrity_command = {integrity}
 
         // The client notice was drafted in the thread with the facts: the incident's start
         // and the measured data-loss window (none without a real restore).
-        let drafted = wait_event(&store, "comms.drafted").await;
+        let drafted = bot.wait_event("comms.drafted").await;
         assert_eq!(drafted.data["run"], run.as_str());
         let draft_text = drafted.data["text"].as_str().unwrap().to_owned();
         let start = declared.at.format("%Y-%m-%d %H:%M UTC").to_string();
@@ -2715,17 +2474,15 @@ integrity_command = {integrity}
         let draft_message = bot_message(thread, &content(&posted.body));
 
         // carol (a communicator) edits it through the modal, keeping the facts.
-        let (_, form) = interact(
-            &fake,
-            within_thread(button(
+        let (_, form) = bot
+            .interact(within_thread(button(
                 GUILD,
                 thread,
                 &carol(),
                 &ids[0],
                 draft_message.clone(),
-            )),
-        )
-        .await;
+            )))
+            .await;
         assert_eq!(form.body["type"], 9, "a modal: {}", form.body);
         let prefilled = form.body["data"]["components"][0]["components"][0]["value"]
             .as_str()
@@ -2743,18 +2500,16 @@ integrity_command = {integrity}
                 "Our next update follows within the hour.",
             );
         assert_ne!(edited, prefilled);
-        let (_, saved) = interact(
-            &fake,
-            within_thread(modal_submit(
+        let (_, saved) = bot
+            .interact(within_thread(modal_submit(
                 GUILD,
                 thread,
                 &carol(),
                 &ids[0],
                 "text",
                 &edited,
-            )),
-        )
-        .await;
+            )))
+            .await;
         assert!(
             content(&saved.body).contains("edited by carol"),
             "{}",
@@ -2770,18 +2525,16 @@ integrity_command = {integrity}
 
         // alice is no communicator: refused privately, nothing sent.
         let mark = fake.mark();
-        let (token, _) = interact(
-            &fake,
-            within_thread(button(
+        let (token, _) = bot
+            .interact(within_thread(button(
                 GUILD,
                 thread,
                 &alice(),
                 approve_v2,
                 edited_message.clone(),
-            )),
-        )
-        .await;
-        let refusal = followup(&fake, mark, &token).await;
+            )))
+            .await;
+        let refusal = bot.followup(mark, &token).await;
         assert!(ephemeral(&refusal.body), "{}", refusal.body);
         assert!(
             content(&refusal.body).contains("communicator"),
@@ -2792,12 +2545,16 @@ integrity_command = {integrity}
 
         // dave, another communicator, approves v2 by its button: it is emailed as approved.
         let mark = fake.mark();
-        let (token, _) = interact(
-            &fake,
-            within_thread(button(GUILD, thread, &dave(), approve_v2, edited_message)),
-        )
-        .await;
-        let sent = followup(&fake, mark, &token).await;
+        let (token, _) = bot
+            .interact(within_thread(button(
+                GUILD,
+                thread,
+                &dave(),
+                approve_v2,
+                edited_message,
+            )))
+            .await;
+        let sent = bot.followup(mark, &token).await;
         assert!(!ephemeral(&sent.body), "{}", sent.body);
         assert!(
             content(&sent.body).contains("DRAFT-1 v2 approved by dave; sent: email ✔"),
@@ -2855,8 +2612,7 @@ integrity_command = {integrity}
             "the routing key stays out of the log"
         );
 
-        shards.shutdown_all().await;
-        gateway.abort();
+        bot.stop().await;
     }
 }
 
@@ -2865,8 +2621,8 @@ async fn a_parameter_typed_in_chat_is_sent_verbatim_never_run_as_a_template() {
     let ep = Endpoint::start().await;
     ep.script("/hook", &[(200, "ok"), (200, "ok")]);
     ep.script("/v2/enqueue", &[(202, PD_OK), (202, PD_OK)]);
-    let b = bench("", &team(&ep.url("/hook"), &ep.url("/v2/enqueue")));
-    let path = b._dir.path().join("echo.toml");
+    let b = bench(team(comms(), &ep.url("/hook"), &ep.url("/v2/enqueue"))).await;
+    let path = b.dir.path().join("echo.toml");
     std::fs::write(
         &path,
         r#"

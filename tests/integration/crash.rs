@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
-use crate::support::console::{Running, request_id};
+use crate::support::discord::{APPROVER, Member, RESPONDER};
 use crate::support::http::{HttpServer, Reply};
-use crate::support::{lifeboat, stderr, stdout};
+use crate::support::{Binary, TestConfig, lifeboat, spawn_app, stderr, stdout};
+use serde_json::json;
 
 const RUNBOOK: &str = r#"
 name = "slow-switch"
@@ -33,34 +34,27 @@ fn a_run_killed_mid_step_resumes_without_repeating_finished_steps() {
     let server = HttpServer::start();
     server.reply("/first", Reply::json("{}"));
     server.reply("/last", Reply::json("{}"));
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("commands")).unwrap();
-    std::fs::write(dir.path().join("commands/slow-switch.toml"), RUNBOOK).unwrap();
-    std::fs::write(
-        dir.path().join("lifeboat.toml"),
-        format!(
-            "[objectives]\nhosting_rto = \"4h\"\nllm_rto = \"2h\"\nrpo = \"1h\"\n\n[server]\nlisten = \"127.0.0.1:0\"\n\n[vars]\nbase = \"{}\"\n",
-            server.base_url()
-        ),
+    let mut bot = spawn_app(
+        TestConfig::minimal()
+            .var("base", server.base_url())
+            .runbook(RUNBOOK),
     )
-    .unwrap();
-
-    let mut bot = Running::start(dir.path()).patience(Duration::from_secs(20));
+    .patience(Duration::from_secs(20))
+    .binary();
+    let alice = Member::new(1, "alice", &[RESPONDER]);
     bot.wait_for("Lifeboat is watching");
-    bot.say("/runbook run slow-switch --as alice --roles responder");
-    let request = request_id(&bot.wait_for("requests `slow-switch`"));
+    let request = bot.request("slow-switch", &alice);
     // Alice cannot approve her own request; Bob can.
-    bot.say(&format!("/approve {request} --as alice --roles approver"));
+    bot.approve(&request, &Member::new(1, "alice", &[APPROVER]));
     bot.wait_for("two-person rule");
-    bot.say(&format!("/approve {request} --as bob --roles approver"));
+    bot.approve(&request, &Member::new(2, "bob", &[APPROVER]));
     bot.wait_for("▶ pause");
     assert_eq!(server.hits("/first"), 1);
     // SIGKILL in the middle of the wait: no chance to clean up.
-    bot.child.kill().unwrap();
-    bot.child.wait().unwrap();
+    bot.kill();
     assert_eq!(server.hits("/last"), 0);
 
-    let mut bot = Running::start(dir.path()).patience(Duration::from_secs(20));
+    bot.restart();
     bot.wait_for("Resuming unfinished run(s)");
     bot.wait_for("🏁 slow-switch finished");
     assert_eq!(server.hits("/first"), 1, "a finished step ran again");
@@ -68,7 +62,11 @@ fn a_run_killed_mid_step_resumes_without_repeating_finished_steps() {
     bot.sigterm();
     assert!(bot.child.wait().unwrap().success());
 
-    let out = lifeboat(dir.path(), &["audit", "verify", "--data-dir", "data"], &[]);
+    let out = lifeboat(
+        bot.project.path(),
+        &["audit", "verify", "--data-dir", "data"],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("chain intact"));
 }
@@ -94,21 +92,26 @@ with = { on = "standby" }
 /// (idempotent) restore from a clean target and finishes with exactly the backup's rows.
 #[test]
 fn a_restore_killed_mid_pg_restore_resumes_from_clean_without_duplicate_rows() {
-    use crate::support::postgres::{Db, TABLES_TOML, seed};
+    use crate::support::postgres::{Db, seed, tables};
 
     let (primary, standby) = (Db::new("crash_primary"), Db::new("crash_standby"));
     // `events` has no key: a restore that appended to a half-done one would double rows.
     seed(&primary, 300_000, &chrono::Utc::now().to_rfc3339());
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("commands")).unwrap();
-    std::fs::write(dir.path().join("commands/restore-standby.toml"), RESTORE).unwrap();
-    std::fs::write(
-        dir.path().join("lifeboat.toml"),
-        format!(
-            "[objectives]\nhosting_rto = \"4h\"\nllm_rto = \"2h\"\nrpo = \"1h\"\ndata_rto = \"2h\"\n\n[server]\nlisten = \"127.0.0.1:0\"\n\n[data]\nprimary_url_env = \"CRASH_PRIMARY_URL\"\nstandby_url_env = \"CRASH_STANDBY_URL\"\nbackups = {{ dir = \"backups\" }}\njobs = 2\n{TABLES_TOML}\n"
-        ),
-    )
-    .unwrap();
+    let project = TestConfig::minimal()
+        .set("objectives.data_rto", "2h")
+        .server_on_free_port()
+        .set(
+            "data",
+            json!({
+                "primary_url_env": "CRASH_PRIMARY_URL",
+                "standby_url_env": "CRASH_STANDBY_URL",
+                "backups": { "dir": "backups" },
+                "jobs": 2,
+                "tables": tables(),
+            }),
+        )
+        .runbook(RESTORE)
+        .project();
     let (primary_url, standby_url) = (primary.url(), standby.url());
     let env = [
         ("CRASH_PRIMARY_URL", primary_url.as_str()),
@@ -116,7 +119,7 @@ fn a_restore_killed_mid_pg_restore_resumes_from_clean_without_duplicate_rows() {
     ];
     // The backup, through the CLI.
     let out = lifeboat(
-        dir.path(),
+        project.path(),
         &[
             "db",
             "backup",
@@ -134,11 +137,10 @@ fn a_restore_killed_mid_pg_restore_resumes_from_clean_without_duplicate_rows() {
         stdout(&out)
     );
 
-    let mut bot = Running::start_with_env(dir.path(), &env).patience(Duration::from_secs(60));
+    let mut bot = Binary::console(project, &env, Duration::from_secs(60));
     bot.wait_for("Lifeboat is watching");
-    bot.say("/runbook run restore-standby --as alice --roles responder");
-    let request = request_id(&bot.wait_for("requests `restore-standby`"));
-    bot.say(&format!("/approve {request} --as bob --roles approver"));
+    let request = bot.request("restore-standby", &Member::new(1, "alice", &[RESPONDER]));
+    bot.approve(&request, &Member::new(2, "bob", &[APPROVER]));
     bot.wait_for("▶ restore");
     // Wait until pg_restore is writing, then kill Lifeboat without warning.
     let writing = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'lifeboat-restore' AND datname = current_database()";
@@ -150,10 +152,10 @@ fn a_restore_killed_mid_pg_restore_resumes_from_clean_without_duplicate_rows() {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-    bot.child.kill().unwrap();
-    bot.child.wait().unwrap();
+    bot.kill();
 
-    let mut bot = Running::start_with_env(dir.path(), &env).patience(Duration::from_secs(90));
+    bot.set_patience(Duration::from_secs(90));
+    bot.restart();
     bot.wait_for("Resuming unfinished run(s)");
     bot.wait_for("🏁 restore-standby finished");
     assert_eq!(standby.count("SELECT count(*) FROM orders"), 300_000);
@@ -169,6 +171,10 @@ fn a_restore_killed_mid_pg_restore_resumes_from_clean_without_duplicate_rows() {
     assert_eq!(standby.count(writing), 0, "no restore left running");
     bot.sigterm();
     assert!(bot.child.wait().unwrap().success());
-    let out = lifeboat(dir.path(), &["audit", "verify", "--data-dir", "data"], &[]);
+    let out = lifeboat(
+        bot.project.path(),
+        &["audit", "verify", "--data-dir", "data"],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }

@@ -6,39 +6,27 @@
 //! reconnects, and acknowledgement latency; also confirm and paused-run buttons, `/runbook
 //! plan|status|resume|cancel`, commands from incident threads, approving after a restart,
 //! simultaneous approvals, and an alert posted by the real feed watcher.
+//!
+//! Each test runs the app in process (`support::spawn_app(..).discord()`): the bot, the
+//! engine and the serenity client wired as `lifeboat run` wires them, on a temp log.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use lifeboat::aws::SimulatedAws;
-use lifeboat::chat::bot::Bot;
-use lifeboat::chat::discord::{self, DiscordChat, Handler};
-use lifeboat::config::{Config, Secret};
-use lifeboat::engine::Engine;
-use lifeboat::ports::aws::AwsEdges;
+use lifeboat::chat::discord;
+use lifeboat::config::Secret;
 use lifeboat::ports::chat::{ChannelId, Chat, Message};
 use lifeboat::ports::store::EventStore;
-use lifeboat::runbook::load_file;
-use lifeboat::service::drill::ChatDrills;
-use lifeboat::steps::StepEnv;
-use lifeboat::store::SledStore;
-use lifeboat::toml_source::TomlSource;
 use serde_json::{Value, json};
-use serenity::all::ShardManager;
 
+use crate::support::app::TOKEN;
 use crate::support::discord::{
-    APP_ID, Call, FakeDiscord, Fault, Member, autocomplete, bot_message, button, slash, text,
+    APP_ID, APPROVER, CHANNEL, Call, FakeDiscord, Fault, GUILD, Member, OTHER_GUILD, RESPONDER,
+    autocomplete, bot_message, button, content, ephemeral, slash, text,
 };
+use crate::support::{App, TestConfig, spawn_app};
 
-const GUILD: u64 = 100_000_000_000_000_001;
-const CHANNEL: u64 = 100_000_000_000_000_002;
-const OTHER_GUILD: u64 = 100_000_000_000_000_009;
-const RESPONDER: u64 = 200_000_000_000_000_001;
-const APPROVER: u64 = 200_000_000_000_000_002;
-/// Not a real token; the tests check it never reaches the logs.
-const TOKEN: &str = "MTAfake.bot-token.never-logged-7f3c";
 const WAIT: Duration = Duration::from_secs(10);
 
 const RUNBOOK: &str = r#"
@@ -55,258 +43,37 @@ kind = "ecs_scale"
 with = { to = "standby" }
 "#;
 
-fn config(api_base: &str) -> Config {
-    config_with(api_base, "")
-}
-
-/// The test config with `extra` TOML (providers, feeds, ...) appended.
-fn config_with(api_base: &str, extra: &str) -> Config {
-    let text = format!(
-        r#"
-[objectives]
-hosting_rto = "4h"
-llm_rto = "2h"
-rpo = "1h"
-
-[discord]
-token_env = "LIFEBOAT_TEST_TOKEN_NOT_SET"
-guild_id = "{GUILD}"
-incident_channel_id = "{CHANNEL}"
-api_base = "{api_base}"
-
-[access]
-responders = ["{RESPONDER}"]
-approvers = ["{APPROVER}"]
-
-[[teams]]
-name = "db-oncall"
-
-[[teams]]
-name = "platform"
-
-[aws.ecs]
-cluster = "standby"
-services = [{{ name = "web", standby = 3 }}]
-
-[aws.dns]
-zone_id = "Z1"
-ttl = 60
-records = [{{ name = "app.example.com", primary = "app.herokudns.com", standby = "alb.aws.example.com" }}]
-{extra}"#
-    );
-    Config::from_source(TomlSource::new("discord.toml", &text))
-        .unwrap_or_else(|e| panic!("{e:#?}"))
-        .config
-}
-
-/// Everything traced during a test, at debug level and finer for the bot and serenity, kept
-/// to grep for the token and printed if the test fails.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logs {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
-    }
-
-    /// Installs a subscriber for this thread (the tests run on a current-thread runtime, so
-    /// the client's tasks log here too).
-    fn install(&self) -> tracing::subscriber::DefaultGuard {
-        let logs = self.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new(
-                "debug,lifeboat=trace,serenity=trace,serenity::gateway::bridge=debug,hyper=info,h2=info,rustls=info,sled=info",
-            ))
-            .with_ansi(false)
-            .with_writer(move || logs.clone())
-            .finish();
-        tracing::subscriber::set_default(subscriber)
-    }
-}
-
-struct Rig {
-    fake: FakeDiscord,
-    logs: Logs,
-    store: Arc<SledStore>,
-    config: Arc<Config>,
-    runbooks: Vec<lifeboat::runbook::Runbook>,
-    shards: Arc<ShardManager>,
-    gateway: tokio::task::JoinHandle<()>,
-    _dir: tempfile::TempDir,
-    _guard: tracing::subscriber::DefaultGuard,
-}
-
-impl Rig {
-    async fn start() -> Self {
-        Self::start_with(|base, dir| {
-            let config = config(base);
-            let path = dir.join("scale-up.toml");
-            std::fs::write(&path, RUNBOOK).unwrap();
-            let runbook = load_file(&path, &config).unwrap_or_else(|e| panic!("{e:#?}"));
-            (config, vec![runbook])
-        })
-        .await
-    }
-
-    /// A rig on another config and runbooks, made from the fake's base URL and a temp dir.
-    async fn start_with(
-        make: impl FnOnce(&str, &std::path::Path) -> (Config, Vec<lifeboat::runbook::Runbook>),
-    ) -> Self {
-        let logs = Logs::default();
-        let guard = logs.install();
-        let fake = FakeDiscord::start();
-        let base = fake.api_base();
-        let dir = tempfile::tempdir().unwrap();
-        let (config, runbooks) = make(&base, dir.path());
-        let config = Arc::new(config);
-        let store = Arc::new(SledStore::open(&dir.path().join("data")).unwrap());
-        let (shards, gateway) = serve(&base, &config, &runbooks, &store).await;
-        fake.wait_sessions(1, WAIT).await;
-        Rig {
-            fake,
-            logs,
-            store,
-            config,
-            runbooks,
-            shards,
-            gateway,
-            _dir: dir,
-            _guard: guard,
-        }
-    }
-
-    /// Stops the bot and starts a new one (new bot, engine and serenity client) over the
-    /// same event log, as after a restart.
-    async fn restart(&mut self) {
-        self.shards.shutdown_all().await;
-        self.gateway.abort();
-        let sessions = self.fake.identifies();
-        let (shards, gateway) = serve(
-            &self.fake.api_base(),
-            &self.config,
-            &self.runbooks,
-            &self.store,
+/// The suite's config: two teams and a simulated standby to scale (the app adds `[discord]`
+/// and `[access]` for the fake).
+fn config() -> TestConfig {
+    TestConfig::minimal()
+        .team("db-oncall", json!({}))
+        .team("platform", json!({}))
+        .set(
+            "aws.ecs",
+            json!({ "cluster": "standby", "services": [{ "name": "web", "standby": 3 }] }),
         )
-        .await;
-        self.shards = shards;
-        self.gateway = gateway;
-        self.fake.wait_sessions(sessions + 1, WAIT).await;
-    }
-
-    /// Pushes an interaction and waits for its callback (the acknowledgement).
-    async fn interact(&self, payload: Value) -> (String, Call) {
-        let mark = self.fake.mark();
-        let id = payload["id"].as_str().unwrap().to_owned();
-        let token = payload["token"].as_str().unwrap().to_owned();
-        self.fake.push_interaction(payload);
-        let callback = self
-            .fake
-            .wait_call(
-                mark,
-                "the interaction callback",
-                |c| c.method == "POST" && c.path == format!("/interactions/{id}/{token}/callback"),
-                WAIT,
-            )
-            .await;
-        (token, callback)
-    }
-
-    /// The follow-up the bot sent for an interaction token.
-    async fn followup(&self, since: usize, token: &str) -> Call {
-        self.fake
-            .wait_call(
-                since,
-                "the follow-up",
-                |c| c.method == "POST" && c.path == format!("/webhooks/{APP_ID}/{token}"),
-                WAIT,
-            )
-            .await
-    }
-
-    async fn stop(self) {
-        self.shards.shutdown_all().await;
-        self.gateway.abort();
-        let logs = self.logs.text();
-        assert!(!logs.contains(TOKEN), "the bot token appeared in the logs");
-        assert!(
-            logs.contains("connected to Discord"),
-            "tracing did not capture the client's logs"
-        );
-    }
+        .set(
+            "aws.dns",
+            json!({
+                "zone_id": "Z1",
+                "ttl": 60,
+                "records": [{ "name": "app.example.com", "primary": "app.herokudns.com", "standby": "alb.aws.example.com" }],
+            }),
+        )
 }
 
-/// A bot over `store` served through a new serenity client against the fake at `base`.
-async fn serve(
-    base: &str,
-    config: &Arc<Config>,
-    runbooks: &[lifeboat::runbook::Runbook],
-    store: &Arc<SledStore>,
-) -> (Arc<ShardManager>, tokio::task::JoinHandle<()>) {
-    let names: Vec<String> = runbooks.iter().map(|r| r.name.clone()).collect();
-    let token = Secret::new(TOKEN);
-    let chat = Arc::new(DiscordChat::new(Arc::new(discord::build_http(
-        &token,
-        Some(base),
-    ))));
-    let env = StepEnv {
-        config: config.clone(),
-        aws: AwsEdges::simulated(Arc::new(SimulatedAws::from_config(&config.aws))),
-        http: lifeboat::ports::http::client(),
-        chat,
-        channel: ChannelId(CHANNEL.to_string()),
-        answers: Arc::default(),
-        secrets: Arc::new(BTreeMap::<String, String>::new()),
-        llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
-        heroku: Arc::new(lifeboat::heroku::HerokuApi::new(
-            lifeboat::ports::http::client(),
-        )),
-        clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
-        comms: Default::default(),
-        data: Default::default(),
-    };
-    let engine = Engine::new(env, store.clone());
-    let drills = Arc::new(ChatDrills::new(engine.env().clock.clone()));
-    let bot = Arc::new(
-        Bot::new(config.clone(), runbooks.to_vec(), engine, store.clone()).with_drills(drills),
-    );
-    let handler = Handler::new(bot, GUILD, names).with_incident_channel(Some(CHANNEL));
-    let mut client = discord::client(&token, Some(base), handler)
+/// The app on the suite's config with `runbook`, served over the fake Discord.
+async fn start_with(runbook: &str) -> App {
+    spawn_app(config().runbook(runbook))
+        .discord()
+        .patience(WAIT)
+        .start()
         .await
-        .expect("the client builds");
-    let shards = client.shard_manager.clone();
-    let gateway = tokio::spawn(async move {
-        if let Err(err) = client.start().await {
-            tracing::error!(error = %err, "client stopped");
-        }
-    });
-    (shards, gateway)
 }
 
-impl Drop for Rig {
-    fn drop(&mut self) {
-        self.gateway.abort();
-        if std::thread::panicking() {
-            let logs = self.logs.text();
-            let tail: Vec<&str> = logs.lines().rev().take(150).collect();
-            eprintln!(
-                "--- last log lines ---\n{}",
-                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-            );
-        }
-    }
+async fn start() -> App {
+    start_with(RUNBOOK).await
 }
 
 fn alice() -> Member {
@@ -319,36 +86,9 @@ fn carol() -> Member {
     Member::new(300_000_000_000_000_003, "carol", &[RESPONDER])
 }
 
-/// Waits for the first event of `kind` in the log (appended once the REST call returned).
-async fn wait_event(store: &SledStore, kind: &str) -> lifeboat::domain::event::Event {
-    let found = tokio::time::timeout(WAIT, async {
-        loop {
-            if let Some(e) = store.all().unwrap().into_iter().find(|e| e.kind == kind) {
-                return e;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
-    found.unwrap_or_else(|_| panic!("no {kind} event in the log"))
-}
-
-fn ephemeral(body: &Value) -> bool {
-    body["flags"].as_u64().unwrap_or(0) & 64 == 64
-        || body["data"]["flags"].as_u64().unwrap_or(0) & 64 == 64
-}
-
-fn content(body: &Value) -> String {
-    body["content"]
-        .as_str()
-        .or(body["data"]["content"].as_str())
-        .unwrap_or_default()
-        .to_owned()
-}
-
 #[tokio::test]
 async fn from_alert_to_declared_incident_to_approved_run_through_discord() {
-    let rig = Rig::start().await;
+    let app = start().await;
 
     // An alert in the channel (posted through the same adapter); A declares from its button.
     let alert = lifeboat::chat::render::alert(
@@ -369,14 +109,12 @@ async fn from_alert_to_declared_incident_to_approved_run_through_discord() {
             runbook: Some("scale-up".into()),
         },
     );
-    let posted = DiscordChat::new(Arc::new(discord::build_http(
-        &Secret::new(TOKEN),
-        Some(&rig.fake.api_base()),
-    )))
-    .post(&ChannelId(CHANNEL.to_string()), &alert)
-    .await
-    .expect("the alert is posted");
-    let alert_message = rig.fake.message(&posted.id).expect("stored");
+    let posted = app
+        .discord_chat()
+        .post(&ChannelId(CHANNEL.to_string()), &alert)
+        .await
+        .expect("the alert is posted");
+    let alert_message = app.fake().message(&posted.id).expect("stored");
     // Embeds keep their level colour; buttons sit in one action row.
     assert_eq!(
         alert_message["embeds"][0]["color"],
@@ -387,10 +125,8 @@ async fn from_alert_to_declared_incident_to_approved_run_through_discord() {
         .unwrap()
         .to_owned();
     assert_eq!(declare, "declare:heroku-20261125093000");
-    let mark = rig.fake.mark();
-    let (_, declared) = rig
-        .interact(button(GUILD, CHANNEL, &alice(), &declare, alert_message))
-        .await;
+    let mark = app.fake().mark();
+    let (_, declared) = app.press(&alice(), &declare, alert_message).await;
     assert_eq!(declared.body["type"], 4);
     assert!(!ephemeral(&declared.body), "{}", declared.body);
     assert!(
@@ -401,8 +137,8 @@ async fn from_alert_to_declared_incident_to_approved_run_through_discord() {
 
     // The incident gets one thread, started from the alert it was declared from; on Discord
     // such a thread takes the message's id. The log records it, so a restart finds it.
-    let opened = rig
-        .fake
+    let opened = app
+        .fake()
         .wait_call(
             mark,
             "the incident thread",
@@ -415,13 +151,13 @@ async fn from_alert_to_declared_incident_to_approved_run_through_discord() {
         .await;
     let thread = posted.id.clone();
     let starter: u64 = thread.parse().unwrap();
-    assert_eq!(rig.fake.threads(), [(starter, CHANNEL, Some(starter))]);
+    assert_eq!(app.fake().threads(), [(starter, CHANNEL, Some(starter))]);
     assert!(
         opened.body["name"].as_str().unwrap().starts_with("INC-"),
         "{}",
         opened.body
     );
-    let recorded = wait_event(&rig.store, lifeboat::ports::chat::THREAD_OPENED).await;
+    let recorded = app.wait_event(lifeboat::ports::chat::THREAD_OPENED).await;
     assert_eq!(recorded.data["thread"], thread.as_str());
     let incident = recorded
         .incident
@@ -429,26 +165,19 @@ async fn from_alert_to_declared_incident_to_approved_run_through_discord() {
         .expect("recorded for the incident");
 
     // A requests the run: deferred at once, then the plan with Approve/Deny replaces it.
-    let mark = rig.fake.mark();
-    let (token, callback) = rig
-        .interact(slash(
-            GUILD,
-            CHANNEL,
+    let mark = app.fake().mark();
+    let (token, callback) = app
+        .slash(
             &alice(),
             "runbook",
             "run",
             json!([text("name", "scale-up")]),
-        ))
+        )
         .await;
     assert_eq!(callback.body["type"], 5, "a run request is deferred");
-    let original = rig
-        .fake
-        .wait_call(
-            mark,
-            "the request message",
-            |c| c.method == "PATCH" && c.path.ends_with(&format!("{token}/messages/@original")),
-            WAIT,
-        )
+    let original = app
+        .fake()
+        .edited_original(mark, &token, "the request message")
         .await;
     assert!(
         content(&original.body).contains("alice requests `scale-up`"),
@@ -462,21 +191,13 @@ async fn from_alert_to_declared_incident_to_approved_run_through_discord() {
         buttons[1]["custom_id"],
         approve.replace("approve:", "deny:")
     );
-    let request_message = rig.fake.original(&token).expect("the request message");
+    let request_message = app.fake().original(&token).expect("the request message");
 
     // A's own approval: acknowledged, then refused privately.
-    let mark = rig.fake.mark();
-    let (token, callback) = rig
-        .interact(button(
-            GUILD,
-            CHANNEL,
-            &alice(),
-            &approve,
-            request_message.clone(),
-        ))
-        .await;
+    let mark = app.fake().mark();
+    let (token, callback) = app.press(&alice(), &approve, request_message.clone()).await;
     assert_eq!(callback.body["type"], 6);
-    let refusal = rig.followup(mark, &token).await;
+    let refusal = app.followup(mark, &token).await;
     assert!(ephemeral(&refusal.body), "{}", refusal.body);
     assert!(
         content(&refusal.body).starts_with("Refused"),
@@ -485,17 +206,9 @@ async fn from_alert_to_declared_incident_to_approved_run_through_discord() {
     );
 
     // Someone without the approver role: refused privately.
-    let mark = rig.fake.mark();
-    let (token, _) = rig
-        .interact(button(
-            GUILD,
-            CHANNEL,
-            &carol(),
-            &approve,
-            request_message.clone(),
-        ))
-        .await;
-    let refusal = rig.followup(mark, &token).await;
+    let mark = app.fake().mark();
+    let (token, _) = app.press(&carol(), &approve, request_message.clone()).await;
+    let refusal = app.followup(mark, &token).await;
     assert!(ephemeral(&refusal.body), "{}", refusal.body);
     assert!(
         content(&refusal.body).contains("approver role"),
@@ -505,19 +218,17 @@ async fn from_alert_to_declared_incident_to_approved_run_through_discord() {
 
     // B approves: the request's buttons are disabled saying who decided, the run starts,
     // said publicly and repeated in the thread, and its progress goes to the thread.
-    let mark = rig.fake.mark();
-    let (token, _) = rig
-        .interact(button(GUILD, CHANNEL, &bob(), &approve, request_message))
-        .await;
-    let started = rig.followup(mark, &token).await;
+    let mark = app.fake().mark();
+    let (token, _) = app.press(&bob(), &approve, request_message).await;
+    let started = app.followup(mark, &token).await;
     assert!(!ephemeral(&started.body), "{}", started.body);
     assert!(
         content(&started.body).contains("bob approved"),
         "{}",
         started.body
     );
-    let settled = rig
-        .fake
+    let settled = app
+        .fake()
         .wait_call(
             mark,
             "the request message with its buttons disabled",
@@ -543,8 +254,8 @@ async fn from_alert_to_declared_incident_to_approved_run_through_discord() {
         settled.body
     );
     let in_thread = format!("/channels/{thread}/messages");
-    let finished = rig
-        .fake
+    let finished = app
+        .fake()
         .wait_call(
             mark,
             "the run's last progress message, in the thread",
@@ -557,7 +268,7 @@ async fn from_alert_to_declared_incident_to_approved_run_through_discord() {
         "{}",
         finished.body
     );
-    rig.fake
+    app.fake()
         .wait_call(
             mark,
             "the approval repeated in the thread",
@@ -569,8 +280,8 @@ async fn from_alert_to_declared_incident_to_approved_run_through_discord() {
             WAIT,
         )
         .await;
-    let thread_messages: Vec<String> = rig
-        .fake
+    let thread_messages: Vec<String> = app
+        .fake()
         .calls()
         .iter()
         .skip(mark)
@@ -584,7 +295,7 @@ async fn from_alert_to_declared_incident_to_approved_run_through_discord() {
         );
     }
     assert!(
-        !rig.fake
+        !app.fake()
             .calls()
             .iter()
             .skip(mark)
@@ -594,20 +305,18 @@ async fn from_alert_to_declared_incident_to_approved_run_through_discord() {
 
     // `/timeline export format:md`: the post-mortem is uploaded to the thread as a file (a
     // multipart POST), byte for byte what `lifeboat export --format md` prints.
-    let mark = rig.fake.mark();
-    let (token, callback) = rig
-        .interact(slash(
-            GUILD,
-            CHANNEL,
+    let mark = app.fake().mark();
+    let (token, callback) = app
+        .slash(
             &alice(),
             "timeline",
             "export",
             json!([text("format", "md")]),
-        ))
+        )
         .await;
     assert_eq!(callback.body["type"], 5, "an export is deferred");
-    let upload = rig
-        .fake
+    let upload = app
+        .fake()
         .wait_call(
             mark,
             "the post-mortem upload",
@@ -625,27 +334,27 @@ async fn from_alert_to_declared_incident_to_approved_run_through_discord() {
         upload.body
     );
     let expected = lifeboat::timeline::render(
-        &rig.store.all().unwrap(),
+        &app.store.all().unwrap(),
         &incident,
         lifeboat::timeline::Format::Markdown,
-        &rig.config.objectives,
+        &app.config.objectives,
     )
     .unwrap();
     assert_eq!(String::from_utf8_lossy(&file.bytes), expected);
-    let answer = rig.followup(mark, &token).await;
+    let answer = app.followup(mark, &token).await;
     assert!(ephemeral(&answer.body), "{}", answer.body);
     assert!(
         content(&answer.body).contains(&format!("<#{thread}>")),
         "{}",
         answer.body
     );
-    rig.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn other_guilds_mistakes_and_refusals_are_answered_privately_and_autocomplete_works() {
-    let rig = Rig::start().await;
-    let (_, callback) = rig
+    let app = start().await;
+    let (_, callback) = app
         .interact(slash(
             OTHER_GUILD,
             CHANNEL,
@@ -663,7 +372,7 @@ async fn other_guilds_mistakes_and_refusals_are_answered_privately_and_autocompl
         callback.body
     );
 
-    let (_, callback) = rig
+    let (_, callback) = app
         .interact(button(
             OTHER_GUILD,
             CHANNEL,
@@ -675,7 +384,7 @@ async fn other_guilds_mistakes_and_refusals_are_answered_privately_and_autocompl
     assert!(ephemeral(&callback.body), "{}", callback.body);
 
     // A state-changing command outside the incident channel is refused, privately.
-    let (_, callback) = rig
+    let (_, callback) = app
         .interact(slash(
             GUILD,
             CHANNEL + 1,
@@ -692,7 +401,7 @@ async fn other_guilds_mistakes_and_refusals_are_answered_privately_and_autocompl
         callback.body
     );
 
-    let (_, callback) = rig
+    let (_, callback) = app
         .interact(autocomplete(
             GUILD,
             CHANNEL,
@@ -709,19 +418,17 @@ async fn other_guilds_mistakes_and_refusals_are_answered_privately_and_autocompl
     // A slow command refused after it was deferred: the public "thinking" answer is removed
     // and the refusal goes to the user alone.
     let mallory = Member::new(300_000_000_000_000_009, "mallory", &[]);
-    let mark = rig.fake.mark();
-    let (token, callback) = rig
-        .interact(slash(
-            GUILD,
-            CHANNEL,
+    let mark = app.fake().mark();
+    let (token, callback) = app
+        .slash(
             &mallory,
             "runbook",
             "run",
             json!([text("name", "scale-up")]),
-        ))
+        )
         .await;
     assert_eq!(callback.body["type"], 5);
-    let refusal = rig.followup(mark, &token).await;
+    let refusal = app.followup(mark, &token).await;
     assert!(ephemeral(&refusal.body), "{}", refusal.body);
     assert!(
         content(&refusal.body).contains("needs the responder role"),
@@ -729,7 +436,7 @@ async fn other_guilds_mistakes_and_refusals_are_answered_privately_and_autocompl
         refusal.body
     );
     assert!(
-        rig.fake
+        app.fake()
             .calls()
             .iter()
             .skip(mark)
@@ -739,18 +446,16 @@ async fn other_guilds_mistakes_and_refusals_are_answered_privately_and_autocompl
     );
 
     // An unknown runbook: the same private answer.
-    let mark = rig.fake.mark();
-    let (token, _) = rig
-        .interact(slash(
-            GUILD,
-            CHANNEL,
+    let mark = app.fake().mark();
+    let (token, _) = app
+        .slash(
             &alice(),
             "runbook",
             "run",
             json!([text("name", "no-such-runbook")]),
-        ))
+        )
         .await;
-    let unknown = rig.followup(mark, &token).await;
+    let unknown = app.followup(mark, &token).await;
     assert!(ephemeral(&unknown.body), "{}", unknown.body);
     assert!(
         content(&unknown.body).contains("no runbook `no-such-runbook`"),
@@ -759,23 +464,19 @@ async fn other_guilds_mistakes_and_refusals_are_answered_privately_and_autocompl
     );
 
     // Missing options and unknown buttons are explained privately, not dropped.
-    let (_, callback) = rig
-        .interact(slash(GUILD, CHANNEL, &alice(), "runbook", "run", json!([])))
-        .await;
+    let (_, callback) = app.slash(&alice(), "runbook", "run", json!([])).await;
     assert!(ephemeral(&callback.body));
     assert!(
         content(&callback.body).contains("missing option"),
         "{}",
         callback.body
     );
-    let (_, callback) = rig
-        .interact(button(
-            GUILD,
-            CHANNEL,
+    let (_, callback) = app
+        .press(
             &bob(),
             "launch:missiles",
             bot_message(CHANNEL, "an old message"),
-        ))
+        )
         .await;
     assert!(ephemeral(&callback.body));
     assert!(
@@ -793,43 +494,31 @@ async fn other_guilds_mistakes_and_refusals_are_answered_privately_and_autocompl
             "no events for incident INC-404",
         ),
     ] {
-        let mark = rig.fake.mark();
-        let (token, _) = rig
-            .interact(slash(
-                GUILD,
-                CHANNEL,
-                &alice(),
-                "timeline",
-                "export",
-                options,
-            ))
-            .await;
-        let answer = rig.followup(mark, &token).await;
+        let mark = app.fake().mark();
+        let (token, _) = app.slash(&alice(), "timeline", "export", options).await;
+        let answer = app.followup(mark, &token).await;
         assert!(ephemeral(&answer.body), "{}", answer.body);
         assert!(content(&answer.body).contains(expected), "{}", answer.body);
         assert!(
-            rig.fake
+            app.fake()
                 .calls()
                 .iter()
                 .skip(mark)
                 .all(|c| c.files.is_empty())
         );
     }
-    rig.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn rest_calls_survive_a_429_and_a_500() {
-    let rig = Rig::start().await;
-    let chat = DiscordChat::new(Arc::new(discord::build_http(
-        &Secret::new(TOKEN),
-        Some(&rig.fake.api_base()),
-    )));
+    let app = start().await;
+    let chat = app.discord_chat();
     // Discord asks for 0.6 s, more than the 200 ms first backoff: the retry must wait for it.
-    rig.fake
+    app.fake()
         .fail_next("/messages", Fault::RateLimited { retry_after: 0.6 });
-    rig.fake.fail_next("/messages", Fault::ServerError);
-    let mark = rig.fake.mark();
+    app.fake().fail_next("/messages", Fault::ServerError);
+    let mark = app.fake().mark();
     let posted = chat
         .post(
             &ChannelId(CHANNEL.to_string()),
@@ -840,8 +529,8 @@ async fn rest_calls_survive_a_429_and_a_500() {
         )
         .await
         .expect("posted after retries");
-    let attempts: Vec<Call> = rig
-        .fake
+    let attempts: Vec<Call> = app
+        .fake()
         .calls()
         .into_iter()
         .skip(mark)
@@ -858,7 +547,7 @@ async fn rest_calls_survive_a_429_and_a_500() {
         waited < Duration::from_secs(15),
         "waited {waited:?}, far longer than asked"
     );
-    let logs = rig.logs.text();
+    let logs = app.logs();
     assert!(
         logs.contains("Discord rate-limited the call") && logs.contains("wait_ms=600"),
         "the wait was not logged"
@@ -871,42 +560,40 @@ async fn rest_calls_survive_a_429_and_a_500() {
             .iter()
             .all(|c| &c.body["nonce"] == nonce && c.body["enforce_nonce"] == true)
     );
-    assert!(rig.fake.message(&posted.id).is_some());
+    assert!(app.fake().message(&posted.id).is_some());
 
     // An interaction whose callback is rate-limited is still acknowledged.
-    rig.fake
+    app.fake()
         .fail_next("/callback", Fault::RateLimited { retry_after: 0.05 });
-    let mark = rig.fake.mark();
+    let mark = app.fake().mark();
     let payload = slash(GUILD, CHANNEL, &alice(), "runbook", "list", json!([]));
     let path = format!(
         "/interactions/{}/{}/callback",
         payload["id"].as_str().unwrap(),
         payload["token"].as_str().unwrap()
     );
-    rig.fake.push_interaction(payload);
-    let second = rig
-        .fake
+    app.fake().push_interaction(payload);
+    let second = app
+        .fake()
         .wait_call(mark + 1, "the retried callback", |c| c.path == path, WAIT)
         .await;
     assert_eq!(second.body["type"], 4);
-    rig.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn a_gateway_reconnect_mid_flow_resumes_and_the_flow_completes() {
-    let rig = Rig::start().await;
-    let mark = rig.fake.mark();
-    let (token, _) = rig
-        .interact(slash(
-            GUILD,
-            CHANNEL,
+    let app = start().await;
+    let mark = app.fake().mark();
+    let (token, _) = app
+        .slash(
             &alice(),
             "runbook",
             "run",
             json!([text("name", "scale-up")]),
-        ))
+        )
         .await;
-    rig.fake
+    app.fake()
         .wait_call(
             mark,
             "the request message",
@@ -914,28 +601,26 @@ async fn a_gateway_reconnect_mid_flow_resumes_and_the_flow_completes() {
             WAIT,
         )
         .await;
-    let request = rig.fake.original(&token).expect("the request message");
+    let request = app.fake().original(&token).expect("the request message");
     let approve = request["components"][0]["components"][0]["custom_id"]
         .as_str()
         .unwrap()
         .to_owned();
 
     // Discord asks the client to reconnect between the request and the approval.
-    rig.fake.reconnect();
-    rig.fake.wait_resumes(1, WAIT).await;
-    assert_eq!(rig.fake.identifies(), 1, "resumed, not re-identified");
+    app.fake().reconnect();
+    app.fake().wait_resumes(1, WAIT).await;
+    assert_eq!(app.fake().identifies(), 1, "resumed, not re-identified");
 
-    let mark = rig.fake.mark();
-    let (token, _) = rig
-        .interact(button(GUILD, CHANNEL, &bob(), &approve, request))
-        .await;
-    let started = rig.followup(mark, &token).await;
+    let mark = app.fake().mark();
+    let (token, _) = app.press(&bob(), &approve, request).await;
+    let started = app.followup(mark, &token).await;
     assert!(
         content(&started.body).contains("started"),
         "{}",
         started.body
     );
-    rig.fake
+    app.fake()
         .wait_call(
             mark,
             "the run's end",
@@ -946,29 +631,30 @@ async fn a_gateway_reconnect_mid_flow_resumes_and_the_flow_completes() {
             WAIT,
         )
         .await;
-    rig.stop().await;
+    app.stop().await;
 }
 
 /// A slash declaration opens the thread from the declaration itself; autocomplete then
 /// offers that incident's id and the configured teams.
 #[tokio::test]
 async fn a_declared_incident_gets_its_thread_and_autocomplete_offers_incidents_and_teams() {
-    let rig = Rig::start().await;
-    let mark = rig.fake.mark();
-    let (token, callback) = rig
-        .interact(slash(
-            GUILD,
-            CHANNEL,
+    let app = start().await;
+    let mark = app.fake().mark();
+    let (token, callback) = app
+        .slash(
             &alice(),
             "incident",
             "declare",
             json!([text("title", "Heroku down")]),
-        ))
+        )
         .await;
     assert_eq!(callback.body["type"], 4);
-    let declaration = rig.fake.original(&token).expect("the declaration message");
+    let declaration = app
+        .fake()
+        .original(&token)
+        .expect("the declaration message");
     let starter = declaration["id"].as_str().unwrap().to_owned();
-    rig.fake
+    app.fake()
         .wait_call(
             mark,
             "the declaration read back",
@@ -979,8 +665,8 @@ async fn a_declared_incident_gets_its_thread_and_autocomplete_offers_incidents_a
             WAIT,
         )
         .await;
-    let opened = rig
-        .fake
+    let opened = app
+        .fake()
         .wait_call(
             mark,
             "the thread from the declaration",
@@ -991,7 +677,7 @@ async fn a_declared_incident_gets_its_thread_and_autocomplete_offers_incidents_a
             WAIT,
         )
         .await;
-    let declared = wait_event(&rig.store, lifeboat::ports::chat::THREAD_OPENED).await;
+    let declared = app.wait_event(lifeboat::ports::chat::THREAD_OPENED).await;
     let incident = declared.incident.clone().unwrap();
     assert_eq!(
         opened.body["name"],
@@ -1001,29 +687,18 @@ async fn a_declared_incident_gets_its_thread_and_autocomplete_offers_incidents_a
     );
 
     // Private answers (a note's confirmation, the status) are not repeated in the thread.
-    let mark = rig.fake.mark();
-    rig.interact(slash(
-        GUILD,
-        CHANNEL,
+    let mark = app.fake().mark();
+    app.slash(
         &alice(),
         "incident",
         "note",
         json!([text("text", "DNS TTL is 60 s")]),
-    ))
+    )
     .await;
-    let (_, callback) = rig
-        .interact(slash(
-            GUILD,
-            CHANNEL,
-            &alice(),
-            "incident",
-            "status",
-            json!([]),
-        ))
-        .await;
+    let (_, callback) = app.slash(&alice(), "incident", "status", json!([])).await;
     assert!(ephemeral(&callback.body));
     assert!(
-        !rig.fake
+        !app.fake()
             .calls()
             .iter()
             .skip(mark)
@@ -1031,7 +706,7 @@ async fn a_declared_incident_gets_its_thread_and_autocomplete_offers_incidents_a
         "private answers stay private"
     );
 
-    let (_, callback) = rig
+    let (_, callback) = app
         .interact(autocomplete(
             GUILD,
             CHANNEL,
@@ -1049,7 +724,7 @@ async fn a_declared_incident_gets_its_thread_and_autocomplete_offers_incidents_a
         "{}",
         callback.body
     );
-    let (_, callback) = rig
+    let (_, callback) = app
         .interact(autocomplete(
             GUILD,
             CHANNEL,
@@ -1063,7 +738,7 @@ async fn a_declared_incident_gets_its_thread_and_autocomplete_offers_incidents_a
     let choices = callback.body["data"]["choices"].as_array().unwrap();
     assert_eq!(choices.len(), 1, "{}", callback.body);
     assert_eq!(choices[0]["value"], "platform");
-    let (_, callback) = rig
+    let (_, callback) = app
         .interact(autocomplete(
             GUILD,
             CHANNEL,
@@ -1081,7 +756,7 @@ async fn a_declared_incident_gets_its_thread_and_autocomplete_offers_incidents_a
         callback.body
     );
     // Another guild learns nothing.
-    let (_, callback) = rig
+    let (_, callback) = app
         .interact(autocomplete(
             OTHER_GUILD,
             CHANNEL,
@@ -1100,35 +775,21 @@ async fn a_declared_incident_gets_its_thread_and_autocomplete_offers_incidents_a
     );
 
     // The resolution, answered in the channel, is repeated in the thread it closes.
-    let mark = rig.fake.mark();
-    let (token, callback) = rig
-        .interact(slash(
-            GUILD,
-            CHANNEL,
-            &alice(),
-            "incident",
-            "resolve",
-            json!([]),
-        ))
-        .await;
+    let mark = app.fake().mark();
+    let (token, callback) = app.slash(&alice(), "incident", "resolve", json!([])).await;
     // Resolving calls PagerDuty: deferred, then answered publicly.
     assert_eq!(callback.body["type"], 5, "{}", callback.body);
-    let answer = rig
-        .fake
-        .wait_call(
-            mark,
-            "the resolution",
-            |c| c.method == "PATCH" && c.path.ends_with(&format!("{token}/messages/@original")),
-            WAIT,
-        )
+    let answer = app
+        .fake()
+        .edited_original(mark, &token, "the resolution")
         .await;
     assert!(
         content(&answer.body).contains("resolved by alice"),
         "{}",
         answer.body
     );
-    let echoed = rig
-        .fake
+    let echoed = app
+        .fake()
         .wait_call(
             mark,
             "the resolution in the thread",
@@ -1137,38 +798,34 @@ async fn a_declared_incident_gets_its_thread_and_autocomplete_offers_incidents_a
         )
         .await;
     assert_eq!(content(&echoed.body), content(&answer.body));
-    rig.stop().await;
+    app.stop().await;
 }
 
 /// A draft's [Edit] button answers with a form prefilled with the draft; the submitted form
 /// becomes the draft's new text.
 #[tokio::test]
 async fn a_draft_is_edited_through_a_modal() {
-    let rig = Rig::start().await;
-    rig.interact(slash(
-        GUILD,
-        CHANNEL,
+    let app = start().await;
+    app.slash(
         &alice(),
         "incident",
         "declare",
         json!([text("title", "Heroku down")]),
-    ))
+    )
     .await;
-    wait_event(&rig.store, lifeboat::ports::chat::THREAD_OPENED).await;
-    let mark = rig.fake.mark();
-    let (token, callback) = rig
-        .interact(slash(
-            GUILD,
-            CHANNEL,
+    app.wait_event(lifeboat::ports::chat::THREAD_OPENED).await;
+    let mark = app.fake().mark();
+    let (token, callback) = app
+        .slash(
             &alice(),
             "comms",
             "draft",
             json!([text("audience", "clients"), text("kind", "initial")]),
-        ))
+        )
         .await;
     assert_eq!(callback.body["type"], 5, "drafting is deferred");
-    let drafted = rig
-        .fake
+    let drafted = app
+        .fake()
         .wait_call(
             mark,
             "the draft",
@@ -1189,17 +846,9 @@ async fn a_draft_is_edited_through_a_modal() {
         .find(|id| id.starts_with("comms:edit:"))
         .unwrap_or_else(|| panic!("no edit button: {}", drafted.body))
         .to_owned();
-    let draft_message = rig.fake.original(&token).expect("the draft message");
+    let draft_message = app.fake().original(&token).expect("the draft message");
 
-    let (_, callback) = rig
-        .interact(button(
-            GUILD,
-            CHANNEL,
-            &alice(),
-            &edit,
-            draft_message.clone(),
-        ))
-        .await;
+    let (_, callback) = app.press(&alice(), &edit, draft_message.clone()).await;
     assert_eq!(callback.body["type"], 9, "a modal: {}", callback.body);
     assert_eq!(callback.body["data"]["custom_id"], edit.as_str());
     let input = &callback.body["data"]["components"][0]["components"][0];
@@ -1207,7 +856,7 @@ async fn a_draft_is_edited_through_a_modal() {
     let before = input["value"].as_str().unwrap().to_owned();
     assert!(!before.is_empty(), "prefilled with the draft");
 
-    let (_, callback) = rig
+    let (_, callback) = app
         .interact(crate::support::discord::modal_submit(
             GUILD,
             CHANNEL,
@@ -1218,9 +867,7 @@ async fn a_draft_is_edited_through_a_modal() {
         ))
         .await;
     assert_eq!(callback.body["type"], 4, "{}", callback.body);
-    let (_, callback) = rig
-        .interact(button(GUILD, CHANNEL, &alice(), &edit, draft_message))
-        .await;
+    let (_, callback) = app.press(&alice(), &edit, draft_message).await;
     assert_eq!(
         callback.body["data"]["components"][0]["components"][0]["value"],
         "We are failing over to our standby; next update in 30 minutes.",
@@ -1228,7 +875,7 @@ async fn a_draft_is_edited_through_a_modal() {
     );
 
     // A form for a draft that does not exist, or from another guild, is refused privately.
-    let (_, callback) = rig
+    let (_, callback) = app
         .interact(crate::support::discord::modal_submit(
             OTHER_GUILD,
             CHANNEL,
@@ -1239,17 +886,15 @@ async fn a_draft_is_edited_through_a_modal() {
         ))
         .await;
     assert!(ephemeral(&callback.body));
-    let (_, callback) = rig
-        .interact(button(
-            GUILD,
-            CHANNEL,
+    let (_, callback) = app
+        .press(
             &alice(),
             "comms:edit:D-404",
             bot_message(CHANNEL, "an old draft"),
-        ))
+        )
         .await;
     assert!(ephemeral(&callback.body), "{}", callback.body);
-    rig.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
@@ -1285,17 +930,16 @@ async fn register_puts_the_command_list() {
 #[test]
 fn the_register_command_uses_the_configured_guild_and_token() {
     let fake = FakeDiscord::start();
-    let dir = tempfile::tempdir().unwrap();
-    let text = format!(
-        "[objectives]\nhosting_rto = \"4h\"\nllm_rto = \"2h\"\nrpo = \"1h\"\n\n[discord]\ntoken_env = \"LB_TEST_TOKEN\"\nguild_id = \"{GUILD}\"\napi_base = \"{}\"\n",
-        fake.api_base()
-    );
-    let path = dir.path().join("lifeboat.toml");
-    std::fs::write(&path, text).unwrap();
+    let project = TestConfig::minimal()
+        .discord(&fake.api_base())
+        .set("discord.token_env", "LB_TEST_TOKEN")
+        .project();
+    let dir = project.path();
+    let path = dir.join("lifeboat.toml");
     let config = path.to_str().unwrap();
 
     let out = crate::support::lifeboat(
-        dir.path(),
+        dir,
         &["register", "--config", config],
         &[("LB_TEST_TOKEN", TOKEN), ("RUST_LOG", "trace")],
     );
@@ -1308,7 +952,7 @@ fn the_register_command_uses_the_configured_guild_and_token() {
     );
     assert!(fake.calls().iter().any(|c| c.method == "PUT"));
 
-    let out = crate::support::lifeboat(dir.path(), &["register", "--config", config], &[]);
+    let out = crate::support::lifeboat(dir, &["register", "--config", config], &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         crate::support::stderr(&out).contains("set the environment variable LB_TEST_TOKEN"),
@@ -1322,10 +966,10 @@ fn the_register_command_uses_the_configured_guild_and_token() {
 /// this only catches a hang; the real figure comes from `cargo bench --bench chat`.
 #[tokio::test]
 async fn acknowledgement_latency_over_200_interactions() {
-    let rig = Rig::start().await;
+    let app = start().await;
     let mut latencies = Vec::new();
     for _ in 0..20 {
-        let mark = rig.fake.mark();
+        let mark = app.fake().mark();
         let payloads: Vec<Value> = (0..10)
             .map(|_| slash(GUILD, CHANNEL, &alice(), "runbook", "list", json!([])))
             .collect();
@@ -1339,15 +983,15 @@ async fn acknowledgement_latency_over_200_interactions() {
             })
             .collect();
         for payload in payloads {
-            rig.fake.push_interaction(payload);
+            app.fake().push_interaction(payload);
         }
         for (id, token) in ids {
             let path = format!("/interactions/{id}/{token}/callback");
-            let call = rig
-                .fake
+            let call = app
+                .fake()
                 .wait_call(mark, "a callback", |c| c.path == path, WAIT)
                 .await;
-            let sent = rig.fake.sent_at(&id).unwrap();
+            let sent = app.fake().sent_at(&id).unwrap();
             latencies.push(call.at.duration_since(sent));
         }
     }
@@ -1362,84 +1006,34 @@ async fn acknowledgement_latency_over_200_interactions() {
         p99 < Duration::from_secs(20),
         "p99 {p99:?}: acknowledgements hang"
     );
-    rig.stop().await;
+    app.stop().await;
 }
 
 /// `lifeboat run` with a token set: registers on start, serves interactions over the fake,
 /// and stops cleanly on SIGTERM, never printing the token.
 #[tokio::test]
 async fn the_run_command_serves_discord_until_sigterm() {
-    let fake = FakeDiscord::start();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("commands")).unwrap();
-    std::fs::write(dir.path().join("commands/scale-up.toml"), RUNBOOK).unwrap();
-    let text = format!(
-        r#"[store]
-data_dir = "data"
-
-[server]
-listen = "127.0.0.1:0"
-
-[paths]
-runbooks = "commands"
-templates = "{root}/config/templates"
-
-[objectives]
-hosting_rto = "4h"
-llm_rto = "2h"
-rpo = "1h"
-
-[discord]
-token_env = "LB_RUN_TOKEN"
-guild_id = "{GUILD}"
-incident_channel_id = "{CHANNEL}"
-api_base = "{base}"
-register_on_start = true
-
-[access]
-responders = ["{RESPONDER}"]
-approvers = ["{APPROVER}"]
-
-[aws.ecs]
-cluster = "standby"
-services = [{{ name = "web", standby = 3 }}]
-"#,
-        root = crate::support::root().display(),
-        base = fake.api_base(),
+    let mut bot = spawn_app(
+        TestConfig::minimal()
+            .shipped_templates()
+            .set("discord.register_on_start", true)
+            .set(
+                "aws.ecs",
+                json!({ "cluster": "standby", "services": [{ "name": "web", "standby": 3 }] }),
+            )
+            .runbook(RUNBOOK),
+    )
+    .discord()
+    .env("RUST_LOG", "debug")
+    .patience(WAIT)
+    .binary();
+    let check = crate::support::lifeboat(
+        bot.project.path(),
+        &["check", "--config", "lifeboat.toml"],
+        &[],
     );
-    std::fs::write(dir.path().join("lifeboat.toml"), text).unwrap();
-    let check = crate::support::lifeboat(dir.path(), &["check", "--config", "lifeboat.toml"], &[]);
     assert!(check.status.success(), "{}", crate::support::stderr(&check));
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lifeboat"))
-        .current_dir(dir.path())
-        .args(["run", "--config", "lifeboat.toml"])
-        .env("LB_RUN_TOKEN", TOKEN)
-        .env("RUST_LOG", "debug")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Drain both pipes as the child writes, so debug logging can never block it.
-    fn drain(pipe: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<String> {
-        std::thread::spawn(move || {
-            let mut pipe = pipe;
-            let mut text = String::new();
-            let _ = pipe.read_to_string(&mut text);
-            text
-        })
-    }
-    let stdout = drain(child.stdout.take().unwrap());
-    let stderr = drain(child.stderr.take().unwrap());
-    // Whatever happens below, the child is stopped.
-    struct Stop(std::process::Child);
-    impl Drop for Stop {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut child = Stop(child);
+    let fake = bot.fake();
     fake.wait_sessions(1, WAIT).await;
     fake.wait_call(0, "the registration", |c| c.method == "PUT", WAIT)
         .await;
@@ -1461,23 +1055,20 @@ services = [{{ name = "web", standby = 3 }}]
         callback.body
     );
 
+    // A run requested and approved through the binary, as through the in-process app; its
+    // end is read back from the running binary's log (its `/backup` endpoint).
+    let run = bot.request_and_approve("scale-up", &alice(), &bob()).await;
+    let succeeded = bot.wait_event("run.succeeded");
+    assert_eq!(succeeded.run.map(|r| r.to_string()), Some(run));
+
     // SIGTERM: a clean stop.
-    let _ = std::process::Command::new("kill")
-        .arg(child.0.id().to_string())
-        .status();
-    let deadline = std::time::Instant::now() + WAIT;
-    let status = loop {
-        if let Some(status) = child.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "lifeboat did not stop on SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
-    assert!(status.success(), "{status:?}\n{stdout}\n{stderr}");
+    bot.sigterm();
+    let (code, stdout, stderr) = bot.exit_with_output(WAIT);
+    assert_eq!(
+        code,
+        Some(0),
+        "lifeboat did not stop cleanly on SIGTERM\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("Registered 7 slash commands"), "{stdout}");
     assert!(stdout.contains("Lifeboat stopped."), "{stdout}");
     assert!(
@@ -1514,19 +1105,14 @@ async fn the_incident_thread_survives_a_restart_and_holds_the_run() {
     use lifeboat::chat::command::Command;
     use lifeboat::chat::recorder::Recorded;
 
-    let bench = crate::engine::Bench::new();
+    let bench = crate::engine::bench().await;
     let runbook = bench.runbook(ASKING);
     let responder = Person {
         id: "alice".into(),
         name: "alice".into(),
         roles: vec!["responder".into(), "approver".into()],
     };
-    let bot = Bot::new(
-        bench.config.clone(),
-        vec![runbook.clone()],
-        bench.engine.clone(),
-        bench.store.clone(),
-    );
+    let bot = bench.new_bot(vec![runbook.clone()]);
     let declared = bot
         .handle(
             Command::IncidentDeclare {
@@ -1540,18 +1126,13 @@ async fn the_incident_thread_survives_a_restart_and_holds_the_run() {
         .await;
     assert!(!declared.ephemeral, "{declared:?}");
     let thread = bot.open_thread(None).await.expect("a thread");
-    assert_eq!(bench.chat.threads(), std::slice::from_ref(&thread));
+    assert_eq!(bench.chat().threads(), std::slice::from_ref(&thread));
     drop(bot);
 
-    let bot = Bot::new(
-        bench.config.clone(),
-        vec![runbook],
-        bench.engine.clone(),
-        bench.store.clone(),
-    );
+    let bot = bench.new_bot(vec![runbook]);
     assert_eq!(bot.incident_thread(), Some(thread.clone()));
     assert_eq!(bot.open_thread(None).await, Some(thread.clone()));
-    assert_eq!(bench.chat.threads().len(), 1, "no second thread");
+    assert_eq!(bench.chat().threads().len(), 1, "no second thread");
 
     let requested = bot
         .handle(
@@ -1572,7 +1153,7 @@ async fn the_incident_thread_survives_a_restart_and_holds_the_run() {
     assert!(!started.ephemeral, "{started:?}");
     tokio::time::timeout(
         WAIT,
-        bench.chat.wait_for(|log| {
+        bench.chat().wait_for(|log| {
             log.iter().any(|r| matches!(r, Recorded::Posted { at, message } if at.channel == thread && message.content.contains("scale up now?")))
         }),
     )
@@ -1607,13 +1188,13 @@ async fn the_incident_thread_survives_a_restart_and_holds_the_run() {
     );
     tokio::time::timeout(
         WAIT,
-        bench.chat.wait_for(|log| {
+        bench.chat().wait_for(|log| {
             log.iter().any(|r| matches!(r, Recorded::Posted { at, message } if at.channel == thread && message.content.contains("finished")))
         }),
     )
     .await
     .expect("the run finished in the thread");
-    let in_channel = bench.chat.in_channel(&ChannelId("incident".into()));
+    let in_channel = bench.chat().in_channel(&ChannelId("incident".into()));
     assert!(
         in_channel.iter().all(|m| !m.content.starts_with("[RUN-")),
         "progress leaked into the channel: {in_channel:?}"
@@ -1625,19 +1206,14 @@ async fn the_incident_thread_survives_a_restart_and_holds_the_run() {
 /// while the live event log gets no drill incident.
 #[tokio::test]
 async fn a_drill_started_from_discord_reports_as_a_drill() {
-    let rig = Rig::start_with(|_, dir| {
-        let root = crate::support::root();
-        let mut config = Config::load(&root.join("config/lifeboat.toml"))
-            .unwrap_or_else(|e| panic!("{e:?}"))
-            .config;
-        // The drill's log is kept under the data dir: the rig's, not the checkout's.
-        config.store.data_dir = dir.join("data");
-        let loaded = lifeboat::runbook::load_dir(&root.join("commands"), &config);
-        assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
-        (config, loaded.runbooks)
-    })
-    .await;
-    let mark = rig.fake.mark();
+    // The shipped config and runbooks; the drill's log is kept under the data dir, which is
+    // the app's (a temp dir), not the checkout's.
+    let app = spawn_app(TestConfig::shipped())
+        .discord()
+        .patience(WAIT)
+        .start()
+        .await;
+    let mark = app.fake().mark();
     let start = || {
         slash(
             GUILD,
@@ -1648,7 +1224,7 @@ async fn a_drill_started_from_discord_reports_as_a_drill() {
             json!([text("scenario", "heroku-outage")]),
         )
     };
-    let (_, callback) = rig.interact(start()).await;
+    let (_, callback) = app.interact(start()).await;
     assert_eq!(callback.body["type"], 4);
     assert!(!ephemeral(&callback.body));
     assert!(
@@ -1656,7 +1232,7 @@ async fn a_drill_started_from_discord_reports_as_a_drill() {
         "{}",
         callback.body
     );
-    let (_, again) = rig.interact(start()).await;
+    let (_, again) = app.interact(start()).await;
     assert!(ephemeral(&again.body));
     assert!(
         content(&again.body).contains("already running"),
@@ -1664,8 +1240,8 @@ async fn a_drill_started_from_discord_reports_as_a_drill() {
         again.body
     );
 
-    let report = rig
-        .fake
+    let report = app
+        .fake()
         .wait_call(
             mark,
             "the drill's report",
@@ -1698,50 +1274,41 @@ async fn a_drill_started_from_discord_reports_as_a_drill() {
         "{markdown}"
     );
     assert!(markdown.contains("failover-hosting"), "{markdown}");
-    let live = rig.store.all().unwrap();
+    let live = app.store.all().unwrap();
     assert!(live.iter().any(|e| e.kind == "drill.requested"));
     assert!(
         !live.iter().any(|e| e.kind == "incident.declared"),
         "the drill's incident stays in its own log"
     );
-    rig.stop().await;
+    app.stop().await;
 }
 
 /// A denial from the buttons answers with the request message itself updated (type 7): its
 /// buttons disabled and who decided; the denial is said publicly in a follow-up.
 #[tokio::test]
 async fn a_denied_request_has_its_buttons_disabled() {
-    let rig = Rig::start().await;
-    let mark = rig.fake.mark();
-    let (token, _) = rig
-        .interact(slash(
-            GUILD,
-            CHANNEL,
+    let app = start().await;
+    let mark = app.fake().mark();
+    let (token, _) = app
+        .slash(
             &alice(),
             "runbook",
             "run",
             json!([text("name", "scale-up")]),
-        ))
-        .await;
-    rig.fake
-        .wait_call(
-            mark,
-            "the request message",
-            |c| c.method == "PATCH" && c.path.ends_with(&format!("{token}/messages/@original")),
-            WAIT,
         )
         .await;
-    let request = rig.fake.original(&token).expect("the request message");
+    app.fake()
+        .edited_original(mark, &token, "the request message")
+        .await;
+    let request = app.fake().original(&token).expect("the request message");
     let deny = request["components"][0]["components"][1]["custom_id"]
         .as_str()
         .unwrap()
         .to_owned();
     assert!(deny.starts_with("deny:REQ-"), "{deny}");
 
-    let mark = rig.fake.mark();
-    let (token, callback) = rig
-        .interact(button(GUILD, CHANNEL, &bob(), &deny, request.clone()))
-        .await;
+    let mark = app.fake().mark();
+    let (token, callback) = app.press(&bob(), &deny, request.clone()).await;
     assert_eq!(callback.body["type"], 7, "{}", callback.body);
     assert!(
         content(&callback.body).ends_with("**denied by bob**"),
@@ -1753,10 +1320,10 @@ async fn a_denied_request_has_its_buttons_disabled() {
         .unwrap();
     assert_eq!(buttons.len(), 2);
     assert!(buttons.iter().all(|b| b["disabled"] == true), "{buttons:?}");
-    let said = rig.followup(mark, &token).await;
+    let said = app.followup(mark, &token).await;
     assert!(!ephemeral(&said.body));
     assert!(content(&said.body).contains("bob denied"), "{}", said.body);
-    let denied = wait_event(&rig.store, "run.denied").await;
+    let denied = app.wait_event("run.denied").await;
     assert_eq!(
         denied.data["request"].as_str(),
         deny.strip_prefix("deny:"),
@@ -1765,59 +1332,37 @@ async fn a_denied_request_has_its_buttons_disabled() {
     assert_eq!(denied.data["by"]["name"], "bob");
 
     // A press on the stale message answers privately and leaves the buttons disabled.
-    let (_, callback) = rig
-        .interact(button(GUILD, CHANNEL, &bob(), &deny, request))
-        .await;
+    let (_, callback) = app.press(&bob(), &deny, request).await;
     assert_eq!(callback.body["type"], 7, "{}", callback.body);
     assert!(
         content(&callback.body).ends_with("**already decided**"),
         "{}",
         callback.body
     );
-    rig.stop().await;
+    app.stop().await;
 }
 
 /// A request nobody approves in time: when it expires its message loses its buttons and says
 /// so, and the log records the expiry.
 #[tokio::test]
 async fn an_expired_request_has_its_buttons_disabled() {
-    let rig = Rig::start_with(|base, dir| {
-        let config = config(base);
-        let path = dir.join("hasty.toml");
-        std::fs::write(
-            &path,
-            RUNBOOK
-                .replace("scale-up", "hasty")
-                .replace("approvals = 1", "approvals = 1\nexpires = \"1s\""),
-        )
-        .unwrap();
-        let runbook = load_file(&path, &config).unwrap_or_else(|e| panic!("{e:#?}"));
-        (config, vec![runbook])
-    })
+    let app = start_with(
+        &RUNBOOK
+            .replace("scale-up", "hasty")
+            .replace("approvals = 1", "approvals = 1\nexpires = \"1s\""),
+    )
     .await;
-    let mark = rig.fake.mark();
-    let (token, _) = rig
-        .interact(slash(
-            GUILD,
-            CHANNEL,
-            &alice(),
-            "runbook",
-            "run",
-            json!([text("name", "hasty")]),
-        ))
+    let mark = app.fake().mark();
+    let (token, _) = app
+        .slash(&alice(), "runbook", "run", json!([text("name", "hasty")]))
         .await;
-    rig.fake
-        .wait_call(
-            mark,
-            "the request message",
-            |c| c.method == "PATCH" && c.path.ends_with(&format!("{token}/messages/@original")),
-            WAIT,
-        )
+    app.fake()
+        .edited_original(mark, &token, "the request message")
         .await;
-    let request = rig.fake.original(&token).expect("the request message");
+    let request = app.fake().original(&token).expect("the request message");
     let id = request["id"].as_str().unwrap().to_owned();
-    let expired = rig
-        .fake
+    let expired = app
+        .fake()
         .wait_call(
             mark,
             "the request message edited at expiry",
@@ -1835,26 +1380,24 @@ async fn an_expired_request_has_its_buttons_disabled() {
         .unwrap();
     assert_eq!(buttons.len(), 2);
     assert!(buttons.iter().all(|b| b["disabled"] == true), "{buttons:?}");
-    let logged = wait_event(&rig.store, "run.request_expired").await;
+    let logged = app.wait_event("run.request_expired").await;
     assert_eq!(logged.data["runbook"], "hasty");
 
     // A late approval is refused as expired, privately.
-    let mark = rig.fake.mark();
+    let mark = app.fake().mark();
     let approve = request["components"][0]["components"][0]["custom_id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let (token, _) = rig
-        .interact(button(GUILD, CHANNEL, &bob(), &approve, request))
-        .await;
-    let refusal = rig.followup(mark, &token).await;
+    let (token, _) = app.press(&bob(), &approve, request).await;
+    let refusal = app.followup(mark, &token).await;
     assert!(ephemeral(&refusal.body));
     assert!(
         content(&refusal.body).contains("expired"),
         "{}",
         refusal.body
     );
-    rig.stop().await;
+    app.stop().await;
 }
 
 /// Threads through the adapter alone: from a message (the thread takes its id) or standalone,
@@ -1862,7 +1405,7 @@ async fn an_expired_request_has_its_buttons_disabled() {
 #[tokio::test]
 async fn threads_and_replies_through_the_adapter() {
     let fake = FakeDiscord::start();
-    let chat = DiscordChat::new(Arc::new(discord::build_http(
+    let chat = lifeboat::chat::discord::DiscordChat::new(Arc::new(discord::build_http(
         &Secret::new(TOKEN),
         Some(&fake.api_base()),
     )));
@@ -1918,14 +1461,9 @@ async fn simultaneous_approvals_start_the_run_once_and_request_ids_never_collide
     use lifeboat::approval::Person;
     use lifeboat::chat::command::Command;
 
-    let bench = crate::engine::Bench::new();
+    let bench = crate::engine::bench().await;
     let runbook = bench.runbook(RUNBOOK);
-    let bot = Arc::new(Bot::new(
-        bench.config.clone(),
-        vec![runbook],
-        bench.engine.clone(),
-        bench.store.clone(),
-    ));
+    let bot = Arc::new(bench.new_bot(vec![runbook]));
     let person = |id: &str, role: &str| Person {
         id: id.into(),
         name: id.into(),
@@ -2000,108 +1538,6 @@ async fn simultaneous_approvals_start_the_run_once_and_request_ids_never_collide
     assert_eq!(count("run.started"), 1);
 }
 
-/// Alice requests `runbook` with `/runbook run`; returns the request message with its buttons.
-async fn request_run(rig: &Rig, runbook: &str) -> Value {
-    let mark = rig.fake.mark();
-    let (token, _) = rig
-        .interact(slash(
-            GUILD,
-            CHANNEL,
-            &alice(),
-            "runbook",
-            "run",
-            json!([text("name", runbook)]),
-        ))
-        .await;
-    rig.fake
-        .wait_call(
-            mark,
-            "the request message",
-            |c| c.method == "PATCH" && c.path.ends_with(&format!("{token}/messages/@original")),
-            WAIT,
-        )
-        .await;
-    rig.fake.original(&token).expect("the request message")
-}
-
-/// Bob presses Approve on a request message; returns the run it started.
-async fn approve_run(rig: &Rig, request: Value) -> String {
-    let approve = request["components"][0]["components"][0]["custom_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let mark = rig.fake.mark();
-    let (token, _) = rig
-        .interact(button(GUILD, CHANNEL, &bob(), &approve, request))
-        .await;
-    let started = rig.followup(mark, &token).await;
-    assert!(
-        content(&started.body).contains("bob approved"),
-        "{}",
-        started.body
-    );
-    let id = approve.strip_prefix("approve:").unwrap();
-    let approved = tokio::time::timeout(WAIT, async {
-        loop {
-            if let Some(e) = rig
-                .store
-                .all()
-                .unwrap()
-                .into_iter()
-                .find(|e| e.kind == "run.approved" && e.data["request"] == id)
-            {
-                return e;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .expect("run.approved in the log");
-    approved.data["run"].as_str().unwrap().to_owned()
-}
-
-/// Waits for the bot's earliest message whose content starts with `start` and contains
-/// `needle`.
-async fn wait_message(rig: &Rig, start: &str, needle: &str) -> Value {
-    let found = tokio::time::timeout(WAIT, async {
-        loop {
-            if let Some(m) = rig.fake.find_message(|m| {
-                let said = m["content"].as_str().unwrap_or_default();
-                said.starts_with(start) && said.contains(needle)
-            }) {
-                return m;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
-    found.unwrap_or_else(|_| panic!("no message starting {start:?} with {needle:?}"))
-}
-
-/// Waits until the log holds `n` events of `kind`; returns them.
-async fn wait_events(
-    store: &SledStore,
-    kind: &str,
-    n: usize,
-) -> Vec<lifeboat::domain::event::Event> {
-    let found = tokio::time::timeout(WAIT, async {
-        loop {
-            let events: Vec<_> = store
-                .all()
-                .unwrap()
-                .into_iter()
-                .filter(|e| e.kind == kind)
-                .collect();
-            if events.len() >= n {
-                return events;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
-    found.unwrap_or_else(|_| panic!("fewer than {n} {kind} events in the log"))
-}
-
 const ASK_THEN_FAIL: &str = r#"
 name = "ask-then-fail"
 title = "Ask, try, then scale up"
@@ -2127,38 +1563,24 @@ kind = "ecs_scale"
 with = { to = "standby" }
 "#;
 
-fn rig_with(
-    runbook: &'static str,
-) -> impl FnOnce(&str, &std::path::Path) -> (Config, Vec<lifeboat::runbook::Runbook>) {
-    move |base, dir| {
-        let config = config(base);
-        let path = dir.join("runbook.toml");
-        std::fs::write(&path, runbook).unwrap();
-        let runbook = load_file(&path, &config).unwrap_or_else(|e| panic!("{e:#?}"));
-        (config, vec![runbook])
-    }
-}
-
 /// A run's buttons pressed through serenity: the `confirm` step's [Confirm], then, once a
 /// failing step pauses the run, [Skip] from the paused message's [Resume] [Skip] [Abort]; each
 /// press settles its message (buttons disabled, who decided) and the run goes on to the end.
 /// The failed step's message gives its duration.
 #[tokio::test]
 async fn confirm_and_paused_run_buttons_work_through_discord() {
-    let rig = Rig::start_with(rig_with(ASK_THEN_FAIL)).await;
+    let app = start_with(ASK_THEN_FAIL).await;
     // An open incident: the run's messages go to its thread, and are pressed there.
-    let (_, declared) = rig
-        .interact(slash(
-            GUILD,
-            CHANNEL,
+    let (_, declared) = app
+        .slash(
             &alice(),
             "incident",
             "declare",
             json!([text("title", "Heroku down")]),
-        ))
+        )
         .await;
     assert!(!ephemeral(&declared.body), "{}", declared.body);
-    let opened = wait_event(&rig.store, lifeboat::ports::chat::THREAD_OPENED).await;
+    let opened = app.wait_event(lifeboat::ports::chat::THREAD_OPENED).await;
     let thread: u64 = opened.data["thread"].as_str().unwrap().parse().unwrap();
     let press = |custom_id: &str, message: Value| {
         crate::support::discord::in_thread(
@@ -2167,11 +1589,12 @@ async fn confirm_and_paused_run_buttons_work_through_discord() {
             CHANNEL,
         )
     };
-    let request = request_run(&rig, "ask-then-fail").await;
-    let run = approve_run(&rig, request).await;
+    let run = app
+        .request_and_approve("ask-then-fail", &alice(), &bob())
+        .await;
 
     // The question, with [Confirm] [Reject]; carol (a responder) confirms.
-    let question = wait_message(&rig, "❓ scale up now?", &run).await;
+    let question = app.fake().wait_message("❓ scale up now?", &run).await;
     assert_eq!(question["channel_id"], thread.to_string(), "in the thread");
     let ids: Vec<&str> = question["components"][0]["components"]
         .as_array()
@@ -2187,7 +1610,7 @@ async fn confirm_and_paused_run_buttons_work_through_discord() {
         ],
         "{question}"
     );
-    let (_, callback) = rig.interact(press(ids[0], question.clone())).await;
+    let (_, callback) = app.interact(press(ids[0], question.clone())).await;
     assert_eq!(callback.body["type"], 7, "{}", callback.body);
     assert!(
         content(&callback.body).ends_with("**confirmed by carol**"),
@@ -2199,15 +1622,18 @@ async fn confirm_and_paused_run_buttons_work_through_discord() {
         .unwrap();
     assert_eq!(buttons.len(), 2);
     assert!(buttons.iter().all(|b| b["disabled"] == true), "{buttons:?}");
-    let answered = wait_event(&rig.store, "step.succeeded").await;
+    let answered = app.wait_event("step.succeeded").await;
     assert_eq!(answered.data["step"], "ask");
 
     // `try` fails and pauses the run: its failure says how long it took, and the paused
     // message carries [Resume] [Skip] [Abort].
-    let failed = wait_message(&rig, &format!("[{run}]"), "✖ try").await;
+    let failed = app.fake().wait_message(&format!("[{run}]"), "✖ try").await;
     let said = failed["content"].as_str().unwrap();
     assert!(said.contains(" ms, 1 attempt(s)): "), "{said}");
-    let paused = wait_message(&rig, &format!("[{run}]"), "⏸ paused").await;
+    let paused = app
+        .fake()
+        .wait_message(&format!("[{run}]"), "⏸ paused")
+        .await;
     assert_eq!(paused["channel_id"], thread.to_string(), "in the thread");
     let ids: Vec<String> = paused["components"][0]["components"]
         .as_array()
@@ -2220,8 +1646,8 @@ async fn confirm_and_paused_run_buttons_work_through_discord() {
         ["retry", "skip", "abort"].map(|d| format!("run:{run}:{d}")),
         "{paused}"
     );
-    let mark = rig.fake.mark();
-    let (_, callback) = rig.interact(press(&ids[1], paused.clone())).await;
+    let mark = app.fake().mark();
+    let (_, callback) = app.interact(press(&ids[1], paused.clone())).await;
     assert_eq!(callback.body["type"], 7, "{}", callback.body);
     assert!(
         content(&callback.body).ends_with("**Skip chosen by carol**"),
@@ -2233,16 +1659,16 @@ async fn confirm_and_paused_run_buttons_work_through_discord() {
         .unwrap();
     assert_eq!(buttons.len(), 3);
     assert!(buttons.iter().all(|b| b["disabled"] == true), "{buttons:?}");
-    let skipped = wait_event(&rig.store, "step.skipped").await;
+    let skipped = app.wait_event("step.skipped").await;
     assert_eq!(skipped.data["step"], "try");
     assert!(
         skipped.actor.to_string().starts_with("carol ("),
         "{:?}",
         skipped.actor
     );
-    let resumed = wait_event(&rig.store, "run.resumed").await;
+    let resumed = app.wait_event("run.resumed").await;
     assert_eq!(resumed.data["decision"], "skip");
-    rig.fake
+    app.fake()
         .wait_call(
             mark,
             "the run finishing",
@@ -2250,17 +1676,17 @@ async fn confirm_and_paused_run_buttons_work_through_discord() {
             WAIT,
         )
         .await;
-    wait_event(&rig.store, "run.succeeded").await;
+    app.wait_event("run.succeeded").await;
 
     // A stale press on the paused message: no longer paused, its buttons stay disabled.
-    let (_, callback) = rig.interact(press(&ids[0], paused)).await;
+    let (_, callback) = app.interact(press(&ids[0], paused)).await;
     assert_eq!(callback.body["type"], 7, "{}", callback.body);
     assert!(
         content(&callback.body).ends_with("**no longer paused**"),
         "{}",
         callback.body
     );
-    rig.stop().await;
+    app.stop().await;
 }
 
 const FAIL_THEN_SCALE: &str = r#"
@@ -2288,25 +1714,26 @@ with = { to = "standby" }
 /// cancel that ends the paused run; each in the log.
 #[tokio::test]
 async fn runbook_plan_status_resume_and_cancel_through_discord() {
-    let rig = Rig::start_with(rig_with(FAIL_THEN_SCALE)).await;
+    let app = start_with(FAIL_THEN_SCALE).await;
     let ask = |sub: &str, options: Value| slash(GUILD, CHANNEL, &alice(), "runbook", sub, options);
 
-    let mark = rig.fake.mark();
-    let (token, callback) = rig
+    let mark = app.fake().mark();
+    let (token, callback) = app
         .interact(ask("plan", json!([text("name", "fail-then-scale")])))
         .await;
     assert_eq!(callback.body["type"], 5, "a plan is deferred");
-    let plan = rig.followup(mark, &token).await;
+    let plan = app.followup(mark, &token).await;
     assert!(ephemeral(&plan.body), "{}", plan.body);
     let said = content(&plan.body);
     assert!(said.starts_with("Plan for fail-then-scale"), "{said}");
     assert!(said.contains("on failure: pause"), "{said}");
 
-    let request = request_run(&rig, "fail-then-scale").await;
-    let run = approve_run(&rig, request).await;
-    wait_event(&rig.store, "run.paused").await;
+    let run = app
+        .request_and_approve("fail-then-scale", &alice(), &bob())
+        .await;
+    app.wait_event("run.paused").await;
 
-    let (_, status) = rig.interact(ask("status", json!([]))).await;
+    let (_, status) = app.interact(ask("status", json!([]))).await;
     assert_eq!(status.body["type"], 4);
     assert!(ephemeral(&status.body), "{}", status.body);
     let said = content(&status.body);
@@ -2317,7 +1744,7 @@ async fn runbook_plan_status_resume_and_cancel_through_discord() {
         "{said}"
     );
 
-    let (_, resumed) = rig
+    let (_, resumed) = app
         .interact(ask(
             "resume",
             json!([text("run", &run), text("decision", "retry")]),
@@ -2325,13 +1752,13 @@ async fn runbook_plan_status_resume_and_cancel_through_discord() {
         .await;
     assert!(ephemeral(&resumed.body), "{}", resumed.body);
     assert_eq!(content(&resumed.body), format!("{run}: Retry sent"));
-    let resumed = wait_event(&rig.store, "run.resumed").await;
+    let resumed = app.wait_event("run.resumed").await;
     assert_eq!(resumed.data["decision"], "retry");
     assert!(resumed.actor.to_string().starts_with("alice ("));
     // The retry fails again: paused a second time.
-    wait_events(&rig.store, "run.paused", 2).await;
+    app.wait_events("run.paused", 2).await;
 
-    let (_, cancelled) = rig
+    let (_, cancelled) = app
         .interact(ask("cancel", json!([text("run", &run)])))
         .await;
     assert!(ephemeral(&cancelled.body), "{}", cancelled.body);
@@ -2339,8 +1766,8 @@ async fn runbook_plan_status_resume_and_cancel_through_discord() {
         content(&cancelled.body),
         format!("{run} will stop after its current step")
     );
-    wait_event(&rig.store, "run.cancel_requested").await;
-    let aborted = wait_event(&rig.store, "run.aborted").await;
+    app.wait_event("run.cancel_requested").await;
+    let aborted = app.wait_event("run.aborted").await;
     assert_eq!(aborted.data["step"], "try");
     assert!(
         aborted.actor.to_string().starts_with("alice ("),
@@ -2348,7 +1775,7 @@ async fn runbook_plan_status_resume_and_cancel_through_discord() {
         aborted.actor
     );
     assert!(
-        !rig.store
+        !app.store
             .all()
             .unwrap()
             .iter()
@@ -2359,7 +1786,7 @@ async fn runbook_plan_status_resume_and_cancel_through_discord() {
     // Once it ended: nothing active, and deciding it again is refused.
     tokio::time::timeout(WAIT, async {
         loop {
-            let (_, status) = rig.interact(ask("status", json!([]))).await;
+            let (_, status) = app.interact(ask("status", json!([]))).await;
             if content(&status.body).contains("runs: none active") {
                 return;
             }
@@ -2368,12 +1795,12 @@ async fn runbook_plan_status_resume_and_cancel_through_discord() {
     })
     .await
     .expect("the run ends");
-    let (_, again) = rig
+    let (_, again) = app
         .interact(ask("resume", json!([text("run", &run)])))
         .await;
     assert!(ephemeral(&again.body), "{}", again.body);
     assert!(content(&again.body).contains(&run), "{}", again.body);
-    rig.stop().await;
+    app.stop().await;
 }
 
 const THREAD: u64 = 100_000_000_000_000_077;
@@ -2384,19 +1811,17 @@ const ELSEWHERE: u64 = 100_000_000_000_000_003;
 /// logged, and `/incident resolve` (which calls PagerDuty) is deferred before its answer.
 #[tokio::test]
 async fn commands_in_incident_threads_are_taken_and_elsewhere_refused_and_logged() {
-    let rig = Rig::start().await;
-    let (_, declared) = rig
-        .interact(slash(
-            GUILD,
-            CHANNEL,
+    let app = start().await;
+    let (_, declared) = app
+        .slash(
             &alice(),
             "incident",
             "declare",
             json!([text("title", "Heroku down")]),
-        ))
+        )
         .await;
     assert!(!ephemeral(&declared.body), "{}", declared.body);
-    wait_event(&rig.store, lifeboat::ports::chat::THREAD_OPENED).await;
+    app.wait_event(lifeboat::ports::chat::THREAD_OPENED).await;
 
     let note = |channel: u64, text_: &str| {
         slash(
@@ -2408,7 +1833,7 @@ async fn commands_in_incident_threads_are_taken_and_elsewhere_refused_and_logged
             json!([text("text", text_)]),
         )
     };
-    let (_, noted) = rig
+    let (_, noted) = app
         .interact(crate::support::discord::in_thread(
             note(CHANNEL, "from the thread"),
             THREAD,
@@ -2421,7 +1846,7 @@ async fn commands_in_incident_threads_are_taken_and_elsewhere_refused_and_logged
         "{}",
         noted.body
     );
-    let added = wait_event(&rig.store, "note.added").await;
+    let added = app.wait_event("note.added").await;
     assert_eq!(added.data["text"], "from the thread");
 
     // Another channel, and a thread under another channel: refused privately, and logged.
@@ -2429,7 +1854,7 @@ async fn commands_in_incident_threads_are_taken_and_elsewhere_refused_and_logged
         note(ELSEWHERE, "from elsewhere"),
         crate::support::discord::in_thread(note(ELSEWHERE, "from elsewhere"), THREAD, ELSEWHERE),
     ] {
-        let (_, refused) = rig.interact(payload).await;
+        let (_, refused) = app.interact(payload).await;
         assert!(ephemeral(&refused.body), "{}", refused.body);
         assert!(
             content(&refused.body).starts_with("Refused: `/incident note` changes state"),
@@ -2437,13 +1862,13 @@ async fn commands_in_incident_threads_are_taken_and_elsewhere_refused_and_logged
             refused.body
         );
     }
-    let refusals = wait_events(&rig.store, "command.refused", 2).await;
+    let refusals = app.wait_events("command.refused", 2).await;
     for refusal in &refusals {
         assert_eq!(refusal.data["command"], "incident note");
         assert_eq!(refusal.data["needs"], "the incident channel");
         assert!(refusal.actor.to_string().starts_with("alice ("));
     }
-    let notes = rig
+    let notes = app
         .store
         .all()
         .unwrap()
@@ -2453,8 +1878,8 @@ async fn commands_in_incident_threads_are_taken_and_elsewhere_refused_and_logged
     assert_eq!(notes, 1, "refused notes are not added");
 
     // `/incident resolve` from the thread: deferred, then answered publicly.
-    let mark = rig.fake.mark();
-    let (token, callback) = rig
+    let mark = app.fake().mark();
+    let (token, callback) = app
         .interact(crate::support::discord::in_thread(
             slash(GUILD, CHANNEL, &alice(), "incident", "resolve", json!([])),
             THREAD,
@@ -2462,36 +1887,31 @@ async fn commands_in_incident_threads_are_taken_and_elsewhere_refused_and_logged
         ))
         .await;
     assert_eq!(callback.body["type"], 5, "a resolution is deferred");
-    let answer = rig
-        .fake
-        .wait_call(
-            mark,
-            "the resolution",
-            |c| c.method == "PATCH" && c.path.ends_with(&format!("{token}/messages/@original")),
-            WAIT,
-        )
+    let answer = app
+        .fake()
+        .edited_original(mark, &token, "the resolution")
         .await;
     assert!(
         content(&answer.body).contains("resolved"),
         "{}",
         answer.body
     );
-    wait_event(&rig.store, "incident.resolved").await;
-    rig.stop().await;
+    app.wait_event("incident.resolved").await;
+    app.stop().await;
 }
 
 /// A request's [Approve] still works after a restart: a new bot over the same log, on a new
 /// serenity client, finds the pending request and starts the run.
 #[tokio::test]
 async fn an_approve_button_works_after_a_restart() {
-    let mut rig = Rig::start().await;
-    let request = request_run(&rig, "scale-up").await;
-    rig.restart().await;
-    let run = approve_run(&rig, request).await;
+    let mut app = start().await;
+    let request = app.request_run("scale-up", &alice()).await;
+    app.restart().await;
+    let run = app.approve_run(request, &bob()).await;
     assert!(run.starts_with("RUN-"), "{run}");
-    let succeeded = wait_event(&rig.store, "run.succeeded").await;
+    let succeeded = app.wait_event("run.succeeded").await;
     assert_eq!(succeeded.run.map(|r| r.to_string()), Some(run));
-    rig.stop().await;
+    app.stop().await;
 }
 
 /// The whole flow from a real alert: the feed watcher polls a local Statuspage server (a
@@ -2500,8 +1920,6 @@ async fn an_approve_button_works_after_a_restart() {
 /// proposed runbook, and the run's progress lands in the thread.
 #[tokio::test]
 async fn an_alert_from_the_feed_watcher_leads_to_an_approved_run_in_the_thread() {
-    use lifeboat::service::watcher::Watcher;
-
     let status = crate::support::http::HttpServer::start();
     status.reply(
         "/api/v2/summary.json",
@@ -2510,53 +1928,29 @@ async fn an_alert_from_the_feed_watcher_leads_to_an_approved_run_in_the_thread()
         )),
     );
     let feed = status.url("/api/v2/summary.json");
-    let rig = Rig::start_with(move |base, dir| {
-        let extra = format!(
-            r#"
-[watch]
-debounce = 1
-jitter = 0.0
-
-[[providers]]
-name = "github"
-title = "GitHub"
-workstream = "hosting"
-runbook = "scale-up"
-
-[[feeds]]
-name = "github-status"
-provider = "github"
-kind = "statuspage"
-url = "{feed}"
-interval = "30s"
-"#
-        );
-        let config = config_with(base, &extra);
-        let path = dir.join("scale-up.toml");
-        std::fs::write(&path, RUNBOOK).unwrap();
-        let runbook = load_file(&path, &config).unwrap_or_else(|e| panic!("{e:#?}"));
-        (config, vec![runbook])
-    })
+    // The watcher runs in the app, as in `lifeboat run`, posting through the Discord adapter.
+    let app = spawn_app(
+        config()
+            .set("watch.debounce", 1)
+            .set("watch.jitter", 0.0)
+            .push(
+                "providers",
+                json!({ "name": "github", "title": "GitHub", "workstream": "hosting", "runbook": "scale-up" }),
+            )
+            .feed("github-status", "github", "statuspage", &feed, "30s")
+            .runbook(RUNBOOK),
+    )
+    .discord()
+    .watcher()
+    .patience(WAIT)
+    .start()
     .await;
-    let chat = Arc::new(DiscordChat::new(Arc::new(discord::build_http(
-        &Secret::new(TOKEN),
-        Some(&rig.fake.api_base()),
-    ))));
-    let watcher = Watcher::new(
-        &rig.config,
-        rig.store.clone(),
-        chat,
-        ChannelId(CHANNEL.to_string()),
-        Arc::new(lifeboat::ports::clock::TokioClock::new()),
-    );
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let watching = tokio::spawn(watcher.run(stopped));
 
-    let posted = wait_event(&rig.store, "alert.posted").await;
+    let posted = app.wait_event("alert.posted").await;
     assert_eq!(posted.data["provider"], "github");
     let alert_id = posted.data["alert_id"].as_str().unwrap().to_owned();
     let message_id = posted.data["message"]["id"].as_str().unwrap().to_owned();
-    let alert = rig.fake.message(&message_id).expect("the alert message");
+    let alert = app.fake().message(&message_id).expect("the alert message");
     assert_eq!(alert["channel_id"], CHANNEL.to_string());
     let buttons: Vec<&str> = alert["components"][0]["components"]
         .as_array()
@@ -2570,29 +1964,26 @@ interval = "30s"
         "the provider's runbook is proposed: {buttons:?}"
     );
 
-    let (_, declared) = rig
-        .interact(button(GUILD, CHANNEL, &alice(), buttons[0], alert.clone()))
-        .await;
+    let (_, declared) = app.press(&alice(), buttons[0], alert.clone()).await;
     assert!(
         content(&declared.body).contains("declared by alice"),
         "{}",
         declared.body
     );
-    let opened = wait_event(&rig.store, lifeboat::ports::chat::THREAD_OPENED).await;
+    let opened = app.wait_event(lifeboat::ports::chat::THREAD_OPENED).await;
     assert_eq!(
         opened.data["thread"],
         message_id.as_str(),
         "started from the alert"
     );
-    let incident = wait_event(&rig.store, "incident.declared").await;
+    let incident = app.wait_event("incident.declared").await;
     assert_eq!(incident.data["alert"], alert_id.as_str());
     assert_eq!(incident.data["providers"], json!(["github"]));
 
-    let mark = rig.fake.mark();
-    let request = request_run(&rig, "scale-up").await;
-    let run = approve_run(&rig, request).await;
+    let mark = app.fake().mark();
+    let run = app.request_and_approve("scale-up", &alice(), &bob()).await;
     let in_thread = format!("/channels/{message_id}/messages");
-    rig.fake
+    app.fake()
         .wait_call(
             mark,
             "the run finishing in the thread",
@@ -2605,10 +1996,6 @@ interval = "30s"
         )
         .await;
     assert!(status.hits("/api/v2/summary.json") >= 1);
-    stop.send(true).unwrap();
-    tokio::time::timeout(WAIT, watching)
-        .await
-        .expect("the watcher stops")
-        .unwrap();
-    rig.stop().await;
+    // Stopping the app stops the watcher, within the app's patience.
+    app.stop().await;
 }

@@ -6,7 +6,7 @@
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
-use crate::support::{lifeboat, root, stderr, stdout};
+use crate::support::{TestConfig, lifeboat, root, stderr, stdout};
 
 /// The value after `label` on the line of the drill's results that contains it, up to the
 /// first `,` or `(`: e.g. `457ms` for `detection time`.
@@ -584,17 +584,16 @@ fn export_through_the_binary_equals_the_drills_postmortem() {
 fn no_export_of_a_drill_contains_a_secret() {
     const PLANTED: &str = "sk-planted-secret-93f1c0";
     let dir = tempfile::tempdir().unwrap();
-    let shipped = std::fs::read_to_string(root().join("config/lifeboat.toml")).unwrap();
-    assert!(shipped.contains("key_env = \"ANTHROPIC_API_KEY\""));
-    let config = dir.path().join("lifeboat.toml");
-    std::fs::write(
-        &config,
-        shipped.replace(
-            "key_env = \"ANTHROPIC_API_KEY\"",
-            "key_env = \"LIFEBOAT_PLANTED_ANTHROPIC_KEY\"",
-        ),
-    )
-    .unwrap();
+    let shipped = TestConfig::shipped();
+    assert_eq!(
+        shipped
+            .get("llm.anthropic.key_env")
+            .and_then(|v| v.as_str()),
+        Some("ANTHROPIC_API_KEY")
+    );
+    let config = shipped
+        .set("llm.anthropic.key_env", "LIFEBOAT_PLANTED_ANTHROPIC_KEY")
+        .write(dir.path());
     let env = [
         ("LIFEBOAT_PLANTED_ANTHROPIC_KEY", PLANTED),
         ("ANTHROPIC_API_KEY", PLANTED),
@@ -680,29 +679,24 @@ async fn a_drill_against_moto_fails_over_the_real_apis() {
     let zone_id = standby::seed(&aws, &["web", "worker"], 60).await;
 
     // The shipped config, live against moto.
-    let shipped = std::fs::read_to_string(root().join("config/lifeboat.toml")).unwrap();
-    for line in [
-        "mode = \"simulated\"",
-        "# endpoint_url = \"http://127.0.0.1:5000\"",
-        "zone_id = \"Z0123456789EXAMPLE\"",
+    let shipped = TestConfig::shipped();
+    for (key, value) in [
+        ("aws.mode", Some("simulated")),
+        ("aws.endpoint_url", None),
+        ("aws.dns.zone_id", Some("Z0123456789EXAMPLE")),
     ] {
-        assert!(shipped.contains(line), "the shipped config changed: {line}");
-    }
-    let config_text = shipped
-        .replacen("mode = \"simulated\"", "mode = \"live\"", 1)
-        .replacen(
-            "# endpoint_url = \"http://127.0.0.1:5000\"",
-            &format!("endpoint_url = \"{}\"", moto.endpoint()),
-            1,
-        )
-        .replacen(
-            "zone_id = \"Z0123456789EXAMPLE\"",
-            &format!("zone_id = \"{zone_id}\""),
-            1,
+        assert_eq!(
+            shipped.get(key).and_then(|v| v.as_str()),
+            value,
+            "the shipped config changed: {key}"
         );
+    }
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("lifeboat.toml");
-    std::fs::write(&config, config_text).unwrap();
+    let config = shipped
+        .set("aws.mode", "live")
+        .set("aws.endpoint_url", moto.endpoint())
+        .set("aws.dns.zone_id", &zone_id)
+        .write(dir.path());
     let data = dir.path().join("log");
     let text = tokio::task::spawn_blocking(move || {
         drill(

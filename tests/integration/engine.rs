@@ -2,126 +2,47 @@
 //! retries, pauses, cancellation, one run per workstream, and recovery from the log.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
-use lifeboat::aws::SimulatedAws;
-use lifeboat::chat::recorder::RecordingChat;
-use lifeboat::config::Config;
+use lifeboat::domain::Actor;
 use lifeboat::domain::event::Event;
-use lifeboat::domain::{Actor, RunId};
-use lifeboat::engine::{Decision, Engine, EngineError};
-use lifeboat::ports::aws::{AwsEdges, Containers, Dns};
-use lifeboat::ports::chat::ChannelId;
+use lifeboat::engine::{Decision, EngineError};
+use lifeboat::ports::aws::{Containers, Dns};
 use lifeboat::ports::store::EventStore;
 use lifeboat::runbook::state::RunStatus;
-use lifeboat::runbook::{Runbook, load_file};
-use lifeboat::steps::StepEnv;
-use lifeboat::steps::confirm::{Answer, Answers};
-use lifeboat::store::SledStore;
-use lifeboat::toml_source::TomlSource;
+use lifeboat::steps::confirm::Answer;
+use serde_json::json;
 
-const CONFIG: &str = r#"
-[objectives]
-hosting_rto = "4h"
-llm_rto = "2h"
-rpo = "1h"
+use crate::support::{App, TestConfig, spawn_app};
 
-[aws.ecs]
-cluster = "standby"
-services = [{ name = "web", standby = 3 }, { name = "worker", standby = 2 }]
-
-[aws.dns]
-zone_id = "Z1"
-ttl = 60
-records = [{ name = "App.Example.com", primary = "app.herokudns.com", standby = "alb.aws.example.com" }]
-
-[[teams]]
-name = "engineering"
-channel_id = "77"
-"#;
-
-pub struct Bench {
-    pub dir: tempfile::TempDir,
-    pub config: Arc<Config>,
-    pub store: Arc<SledStore>,
-    pub chat: Arc<RecordingChat>,
-    pub sim: Arc<SimulatedAws>,
-    pub answers: Arc<Answers>,
-    pub engine: Engine,
+/// The bench's config: a simulated standby (two services, one record) and a team to notify.
+fn config() -> TestConfig {
+    TestConfig::minimal()
+        .set(
+            "aws.ecs",
+            json!({
+                "cluster": "standby",
+                "services": [{ "name": "web", "standby": 3 }, { "name": "worker", "standby": 2 }],
+            }),
+        )
+        .set(
+            "aws.dns",
+            json!({
+                "zone_id": "Z1",
+                "ttl": 60,
+                "records": [{ "name": "App.Example.com", "primary": "app.herokudns.com", "standby": "alb.aws.example.com" }],
+            }),
+        )
+        .team("engineering", json!({ "channel_id": "77" }))
 }
 
-impl Bench {
-    pub fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let config = Arc::new(
-            Config::from_source(TomlSource::new("t.toml", CONFIG))
-                .unwrap()
-                .config,
-        );
-        let store = Arc::new(SledStore::open(&dir.path().join("data")).unwrap());
-        let sim = Arc::new(SimulatedAws::from_config(&config.aws));
-        let chat = Arc::new(RecordingChat::new());
-        let answers = Arc::new(Answers::default());
-        let engine = Self::engine(&config, &store, &chat, &sim, &answers);
-        Bench {
-            dir,
-            config,
-            store,
-            chat,
-            sim,
-            answers,
-            engine,
-        }
-    }
+/// The engine with the simulated AWS and the chat recorder: the app in process on the bench's
+/// config (shared with the bot, Discord, ops and readiness suites). `restart()` gives a fresh
+/// engine on the same log, simulation and recorder.
+pub type Bench = App;
 
-    fn engine(
-        config: &Arc<Config>,
-        store: &Arc<SledStore>,
-        chat: &Arc<RecordingChat>,
-        sim: &Arc<SimulatedAws>,
-        answers: &Arc<Answers>,
-    ) -> Engine {
-        let env = StepEnv {
-            config: config.clone(),
-            aws: AwsEdges::simulated(sim.clone()),
-            http: lifeboat::ports::http::client(),
-            chat: chat.clone(),
-            channel: ChannelId("incident".into()),
-            answers: answers.clone(),
-            secrets: Arc::new(BTreeMap::<String, String>::new()),
-            llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
-            heroku: Arc::new(lifeboat::heroku::HerokuApi::new(
-                lifeboat::ports::http::client(),
-            )),
-            clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
-            comms: Default::default(),
-            data: Default::default(),
-        };
-        Engine::new(env, store.clone())
-    }
-
-    /// A fresh engine on the same log, as after a restart.
-    pub fn restart(&mut self) {
-        self.answers = Arc::new(Answers::default());
-        self.engine = Self::engine(
-            &self.config,
-            &self.store,
-            &self.chat,
-            &self.sim,
-            &self.answers,
-        );
-    }
-
-    pub fn runbook(&self, text: &str) -> Runbook {
-        let path = self.dir.path().join(format!("rb-{}.toml", text.len()));
-        std::fs::write(&path, text).unwrap();
-        load_file(&path, &self.config).unwrap_or_else(|e| panic!("{e:#?}"))
-    }
-
-    pub fn events(&self, run: &RunId) -> Vec<Event> {
-        self.store.by_run(run).unwrap()
-    }
+pub async fn bench() -> Bench {
+    spawn_app(config()).start().await
 }
 
 fn kinds(events: &[Event]) -> Vec<String> {
@@ -169,7 +90,7 @@ with = { team = "engineering", message = "moved" }
 
 #[tokio::test]
 async fn steps_run_in_order_and_every_start_and_end_is_logged() {
-    let bench = Bench::new();
+    let bench = bench().await;
     let rb = bench.runbook(FAILOVER);
     let handle = bench
         .engine
@@ -180,7 +101,7 @@ async fn steps_run_in_order_and_every_start_and_end_is_logged() {
         .unwrap()
         .unwrap();
     assert_eq!(status, RunStatus::Succeeded);
-    let events = bench.events(&handle.run);
+    let events = bench.run_events(&handle.run);
     assert_eq!(
         kinds(&events),
         [
@@ -198,13 +119,13 @@ async fn steps_run_in_order_and_every_start_and_end_is_logged() {
     );
     // The simulated standby really moved.
     let services = bench
-        .sim
+        .sim()
         .describe_services("standby", &["web".into(), "worker".into()])
         .await
         .unwrap();
     assert_eq!((services[0].desired, services[1].desired), (3, 2));
     let record = bench
-        .sim
+        .sim()
         .current_record("Z1", "app.example.com.", "CNAME")
         .await
         .unwrap()
@@ -223,7 +144,7 @@ async fn steps_run_in_order_and_every_start_and_end_is_logged() {
     // The team was told in its channel.
     assert!(
         bench
-            .chat
+            .chat()
             .posts()
             .iter()
             .any(|m| m.content.contains("moved"))
@@ -232,7 +153,7 @@ async fn steps_run_in_order_and_every_start_and_end_is_logged() {
 
 #[tokio::test]
 async fn a_second_run_for_the_same_workstream_is_refused_naming_the_active_one() {
-    let bench = Bench::new();
+    let bench = bench().await;
     let rb = bench.runbook(&CONFIRM_FIRST.replace("{tail}", ""));
     let first = bench
         .engine
@@ -269,7 +190,7 @@ with = { question = "go on?" }
 
 async fn wait_for_question(bench: &Bench) -> String {
     for _ in 0..200 {
-        if let Some(key) = bench.answers.open().pop() {
+        if let Some(key) = bench.engine.env().answers.open().pop() {
             return key;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -279,7 +200,7 @@ async fn wait_for_question(bench: &Bench) -> String {
 
 #[tokio::test]
 async fn a_rejected_confirmation_fails_the_run_and_later_steps_never_run() {
-    let bench = Bench::new();
+    let bench = bench().await;
     let rb = bench.runbook(&CONFIRM_FIRST.replace(
         "{tail}",
         "[[steps]]\nid = \"dns\"\nkind = \"route53_upsert\"\nwith = { to = \"standby\" }\n",
@@ -289,7 +210,7 @@ async fn a_rejected_confirmation_fails_the_run_and_later_steps_never_run() {
         .start(&rb, BTreeMap::new(), None, alice())
         .unwrap();
     let key = wait_for_question(&bench).await;
-    assert!(bench.answers.answer(
+    assert!(bench.engine.env().answers.answer(
         &key,
         Answer {
             yes: false,
@@ -301,10 +222,10 @@ async fn a_rejected_confirmation_fails_the_run_and_later_steps_never_run() {
         matches!(status, RunStatus::Failed { ref step, .. } if step == "ask"),
         "{status:?}"
     );
-    let k = kinds(&bench.events(&handle.run));
+    let k = kinds(&bench.run_events(&handle.run));
     assert!(!k.iter().any(|e| e.ends_with(" dns")), "{k:?}");
     let record = bench
-        .sim
+        .sim()
         .current_record("Z1", "app.example.com.", "CNAME")
         .await
         .unwrap()
@@ -314,7 +235,7 @@ async fn a_rejected_confirmation_fails_the_run_and_later_steps_never_run() {
 
 #[tokio::test]
 async fn a_paused_run_can_be_retried_skipped_or_aborted() {
-    let bench = Bench::new();
+    let bench = bench().await;
     let text = CONFIRM_FIRST
         .replace("with = { question = \"go on?\" }", "with = { question = \"go on?\" }\non_failure = \"pause\"")
         .replace("{tail}", "[[steps]]\nid = \"tell\"\nkind = \"notify\"\nwith = { team = \"engineering\", message = \"done\" }\n");
@@ -324,7 +245,7 @@ async fn a_paused_run_can_be_retried_skipped_or_aborted() {
         .start(&rb, BTreeMap::new(), None, alice())
         .unwrap();
     let key = wait_for_question(&bench).await;
-    bench.answers.answer(
+    bench.engine.env().answers.answer(
         &key,
         Answer {
             yes: false,
@@ -343,7 +264,7 @@ async fn a_paused_run_can_be_retried_skipped_or_aborted() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let key = wait_for_question(&bench).await;
-    bench.answers.answer(
+    bench.engine.env().answers.answer(
         &key,
         Answer {
             yes: true,
@@ -351,7 +272,7 @@ async fn a_paused_run_can_be_retried_skipped_or_aborted() {
         },
     );
     assert_eq!(handle.task.await.unwrap(), RunStatus::Succeeded);
-    let k = kinds(&bench.events(&handle.run));
+    let k = kinds(&bench.run_events(&handle.run));
     assert!(k.contains(&"run.paused ask".to_string()), "{k:?}");
     assert!(k.contains(&"run.resumed ask".to_string()), "{k:?}");
     assert_eq!(
@@ -367,7 +288,7 @@ async fn a_paused_run_can_be_retried_skipped_or_aborted() {
             .start(&rb, BTreeMap::new(), None, alice())
             .unwrap();
         let key = wait_for_question(&bench).await;
-        bench.answers.answer(
+        bench.engine.env().answers.answer(
             &key,
             Answer {
                 yes: false,
@@ -381,7 +302,7 @@ async fn a_paused_run_can_be_retried_skipped_or_aborted() {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let status = handle.task.await.unwrap();
-        let k = kinds(&bench.events(&handle.run));
+        let k = kinds(&bench.run_events(&handle.run));
         match expected {
             "succeeded" => {
                 assert_eq!(status, RunStatus::Succeeded);
@@ -398,7 +319,7 @@ async fn a_paused_run_can_be_retried_skipped_or_aborted() {
 
 #[tokio::test]
 async fn cancel_stops_after_the_current_step() {
-    let bench = Bench::new();
+    let bench = bench().await;
     let rb = bench.runbook(&CONFIRM_FIRST.replace("{tail}", "[[steps]]\nid = \"tell\"\nkind = \"notify\"\nwith = { team = \"engineering\", message = \"x\" }\n"));
     let handle = bench
         .engine
@@ -406,7 +327,7 @@ async fn cancel_stops_after_the_current_step() {
         .unwrap();
     let key = wait_for_question(&bench).await;
     bench.engine.cancel(&handle.run, alice()).unwrap();
-    bench.answers.answer(
+    bench.engine.env().answers.answer(
         &key,
         Answer {
             yes: true,
@@ -414,7 +335,7 @@ async fn cancel_stops_after_the_current_step() {
         },
     );
     assert_eq!(handle.task.await.unwrap(), RunStatus::Cancelled);
-    let k = kinds(&bench.events(&handle.run));
+    let k = kinds(&bench.run_events(&handle.run));
     assert!(
         k.contains(&"step.succeeded ask".to_string()),
         "the current step finished: {k:?}"
@@ -425,7 +346,7 @@ async fn cancel_stops_after_the_current_step() {
 
 #[tokio::test]
 async fn after_a_restart_finished_steps_are_not_run_again() {
-    let mut bench = Bench::new();
+    let mut bench = bench().await;
     let rb = bench.runbook(&CONFIRM_FIRST.replace(
         "{tail}",
         "[[steps]]\nid = \"dns\"\nkind = \"route53_upsert\"\nwith = { to = \"standby\" }\n",
@@ -438,11 +359,11 @@ async fn after_a_restart_finished_steps_are_not_run_again() {
     // Crash: the task dies with the question open.
     handle.task.abort();
     let _ = handle.task.await;
-    bench.restart();
+    bench.restart().await;
     let handles = bench.engine.recover(std::slice::from_ref(&rb)).unwrap();
     assert_eq!(handles.len(), 1);
     let key = wait_for_question(&bench).await;
-    bench.answers.answer(
+    bench.engine.env().answers.answer(
         &key,
         Answer {
             yes: true,
@@ -451,7 +372,7 @@ async fn after_a_restart_finished_steps_are_not_run_again() {
     );
     let handle = handles.into_iter().next().unwrap();
     assert_eq!(handle.task.await.unwrap(), RunStatus::Succeeded);
-    let k = kinds(&bench.events(&handle.run));
+    let k = kinds(&bench.run_events(&handle.run));
     assert_eq!(
         k.iter().filter(|e| *e == "step.started scale").count(),
         1,
@@ -471,7 +392,7 @@ async fn after_a_restart_finished_steps_are_not_run_again() {
 
 #[tokio::test]
 async fn an_interrupted_non_idempotent_step_pauses_for_a_human() {
-    let mut bench = Bench::new();
+    let mut bench = bench().await;
     let text = CONFIRM_FIRST
         .replace(
             "with = { question = \"go on?\" }",
@@ -486,7 +407,7 @@ async fn an_interrupted_non_idempotent_step_pauses_for_a_human() {
     wait_for_question(&bench).await;
     handle.task.abort();
     let _ = handle.task.await;
-    bench.restart();
+    bench.restart().await;
     let handles = bench.engine.recover(std::slice::from_ref(&rb)).unwrap();
     let run = handles[0].run.clone();
     for _ in 0..200 {
@@ -497,19 +418,19 @@ async fn an_interrupted_non_idempotent_step_pauses_for_a_human() {
     }
     let handle = handles.into_iter().next().unwrap();
     assert_eq!(handle.task.await.unwrap(), RunStatus::Succeeded);
-    let k = kinds(&bench.events(&run));
+    let k = kinds(&bench.run_events(&run));
     assert!(k.contains(&"run.paused ask".to_string()), "{k:?}");
     assert_eq!(
         k.iter().filter(|e| *e == "step.started ask").count(),
         1,
         "not re-run: {k:?}"
     );
-    assert!(bench.answers.open().is_empty());
+    assert!(bench.engine.env().answers.open().is_empty());
 }
 
 #[tokio::test]
 async fn parameters_are_checked() {
-    let bench = Bench::new();
+    let bench = bench().await;
     let rb = bench.runbook(
         "name = \"p\"\ntitle = \"P\"\nworkstream = \"llm\"\n[[params]]\nname = \"reason\"\n[[steps]]\nid = \"w\"\nkind = \"wait\"\nwith = { duration = \"1ms\" }\n",
     );
@@ -530,7 +451,7 @@ async fn parameters_are_checked() {
 
 #[tokio::test]
 async fn a_second_decision_for_one_pause_does_not_decide_the_next() {
-    let bench = Bench::new();
+    let bench = bench().await;
     let text = CONFIRM_FIRST
         .replace("with = { question = \"go on?\" }", "with = { question = \"go on?\" }\non_failure = \"pause\"")
         .replace("{tail}", "[[steps]]\nid = \"tell\"\nkind = \"notify\"\nwith = { team = \"engineering\", message = \"done\" }\n");
@@ -544,7 +465,7 @@ async fn a_second_decision_for_one_pause_does_not_decide_the_next() {
         by: "bob".into(),
     };
     let key = wait_for_question(&bench).await;
-    bench.answers.answer(&key, no.clone());
+    bench.engine.env().answers.answer(&key, no.clone());
     // Pause 1: two presses before the run takes the first; only the first counts.
     let mut first = false;
     for _ in 0..200 {
@@ -570,10 +491,10 @@ async fn a_second_decision_for_one_pause_does_not_decide_the_next() {
     ));
     // The retry asks again; "no" pauses a second time, and that pause waits for a human.
     let key = wait_for_question(&bench).await;
-    bench.answers.answer(&key, no);
+    bench.engine.env().answers.answer(&key, no);
     for _ in 0..200 {
         if bench
-            .events(&handle.run)
+            .run_events(&handle.run)
             .iter()
             .filter(|e| e.kind == "run.paused")
             .count()
@@ -584,7 +505,7 @@ async fn a_second_decision_for_one_pause_does_not_decide_the_next() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let k = kinds(&bench.events(&handle.run));
+    let k = kinds(&bench.run_events(&handle.run));
     assert_eq!(
         k.iter().filter(|e| *e == "run.paused ask").count(),
         2,

@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::Duration;
 
-use aws_sdk_route53::config::Credentials;
 use aws_sdk_route53::types::RrType;
 use axum::Router;
 use axum::body::Bytes;
@@ -24,28 +23,23 @@ use axum::routing::{get, patch, post};
 use serde_json::{Value, json};
 
 use lifeboat::aws::AwsClients;
-use lifeboat::chat::recorder::{Recorded as ChatEntry, RecordingChat};
-use lifeboat::config::Config;
+use lifeboat::chat::recorder::Recorded as ChatEntry;
 use lifeboat::domain::event::Event;
 use lifeboat::domain::{Actor, RunId, Workstream};
 use lifeboat::engine::plan::plan;
-use lifeboat::engine::{Decision, Engine, EngineError, RunHandle};
-use lifeboat::ports::aws::AwsEdges;
-use lifeboat::ports::chat::{ChannelId, Message};
+use lifeboat::engine::{Decision, EngineError, RunHandle};
+use lifeboat::ports::chat::Message;
 use lifeboat::ports::store::EventStore;
 use lifeboat::runbook::state::RunStatus;
 use lifeboat::runbook::{Runbook, load_file};
-use lifeboat::steps::StepEnv;
 use lifeboat::steps::confirm::{Answer, Answers};
-use lifeboat::store::SledStore;
-use lifeboat::toml_source::TomlSource;
 
 use crate::support::heroku::{App as HerokuApp, HerokuServer};
 use crate::support::http::{HttpServer, Reply};
 use crate::support::llm::LlmServer;
 use crate::support::moto::moto;
-use crate::support::root;
 use crate::support::standby::{self, CLUSTER, PRIMARY, RECORD};
+use crate::support::{App, TestConfig, root, spawn_app};
 
 /// The longest any wait in this module may take; a run that needs more has hung.
 const WAIT: Duration = Duration::from_secs(20);
@@ -66,86 +60,68 @@ const DATABASE_URL: &str = "postgres://app:db-pass-5e1d@db.internal:5432/app";
 // ---------------------------------------------------------------------------------------------
 // The test config.
 
-fn quoted(text: &str) -> String {
-    toml::Value::String(text.to_owned()).to_string()
-}
-
-/// A complete config: paths into the project, the DRP's objectives, two teams, `sections`
-/// ([aws], [llm], ...) and `vars`.
-fn config_text(sections: &str, vars: &[(&str, String)]) -> String {
-    let root = root();
-    let mut text = format!(
-        r#"
-[paths]
-runbooks = {runbooks}
-templates = {templates}
-
-[objectives]
-hosting_rto = "4h"
-llm_rto = "2h"
-rpo = "1h"
-
-[[teams]]
-name = "engineering"
-channel_id = "{ENGINEERING_CHANNEL}"
-role_id = "400000000000000001"
-
-[[teams]]
-name = "support"
-channel_id = "{SUPPORT_CHANNEL}"
-role_id = "400000000000000002"
-
-{sections}
-
-[vars]
-company = "Example Co"
-"#,
-        runbooks = quoted(&root.join("commands").display().to_string()),
-        templates = quoted(&root.join("config/templates").display().to_string()),
-    );
+/// A complete config: the shipped templates, the DRP's objectives, two teams, and `vars`;
+/// tests add `[aws]` or `[llm]`. (The shipped runbooks are loaded one by one, each against this
+/// config: [`World::shipped`].)
+fn config(vars: &[(&str, String)]) -> TestConfig {
+    let mut config = TestConfig::minimal()
+        .shipped_templates()
+        .team(
+            "engineering",
+            json!({ "channel_id": ENGINEERING_CHANNEL, "role_id": "400000000000000001" }),
+        )
+        .team(
+            "support",
+            json!({ "channel_id": SUPPORT_CHANNEL, "role_id": "400000000000000002" }),
+        )
+        .var("company", "Example Co");
     for (name, value) in vars {
-        text.push_str(&format!("{name} = {}\n", quoted(value)));
+        config = config.var(name, value);
     }
-    text
+    config
 }
 
 /// [aws] in live mode against moto, with the standby environment: two services (the worker
 /// keeps one task while idle, so "back to idle" differs from "back to where it started") and
 /// one CNAME.
-fn aws_section(endpoint: &str, zone_id: &str) -> String {
-    format!(
-        r#"
-[aws]
-mode = "live"
-region = "us-east-1"
-endpoint_url = {endpoint}
-
-[aws.ecs]
-cluster = "{CLUSTER}"
-services = [
-  {{ name = "web", standby = 3, idle = 0 }},
-  {{ name = "worker", standby = 2, idle = 1 }},
-]
-
-[aws.dns]
-zone_id = {zone_id}
-ttl = 60
-records = [{{ name = "{RECORD}", type = "CNAME", primary = "{PRIMARY}", standby = "{STANDBY}" }}]
-"#,
-        endpoint = quoted(endpoint),
-        zone_id = quoted(zone_id),
-    )
+fn with_aws(config: TestConfig, endpoint: &str, zone_id: &str) -> TestConfig {
+    config
+        .moto(endpoint)
+        .set(
+            "aws.ecs",
+            json!({
+                "cluster": CLUSTER,
+                "services": [
+                    { "name": "web", "standby": 3, "idle": 0 },
+                    { "name": "worker", "standby": 2, "idle": 1 },
+                ],
+            }),
+        )
+        .set(
+            "aws.dns",
+            json!({
+                "zone_id": zone_id,
+                "ttl": 60,
+                "records": [{ "name": RECORD, "type": "CNAME", "primary": PRIMARY, "standby": STANDBY }],
+            }),
+        )
 }
 
 // ---------------------------------------------------------------------------------------------
 // The engine and its log.
 
+/// The real engine over the config's AWS edges (moto in live mode), a sled log on disk, the
+/// chat recorder, and the secrets a production host would have in its environment: the app in
+/// process.
 struct World {
-    dir: tempfile::TempDir,
-    config: Arc<Config>,
-    store: Arc<SledStore>,
-    chat: Arc<RecordingChat>,
-    engine: Engine,
+    app: App,
+}
+
+impl std::ops::Deref for World {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.app
+    }
 }
 
 fn alice() -> Actor {
@@ -156,54 +132,14 @@ fn alice() -> Actor {
 }
 
 impl World {
-    /// The real engine over the config's AWS edges (moto in live mode), a sled log on disk, the
-    /// chat recorder, and the secrets a production host would have in its environment.
-    async fn new(config_text: &str) -> World {
-        let config = Arc::new(
-            Config::from_source(TomlSource::new("lifeboat-test.toml", config_text))
-                .unwrap_or_else(|errors| panic!("test config rejected: {errors:#?}"))
-                .config,
-        );
-        let aws = AwsEdges::connect_with_credentials(
-            &config.aws,
-            Credentials::new("testing", "testing", None, None, "moto"),
-        )
-        .await;
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(SledStore::open(&dir.path().join("data")).unwrap());
-        let chat = Arc::new(RecordingChat::new());
-        let secrets: BTreeMap<String, String> = [
-            ("HEROKU_API_KEY", HEROKU_API_KEY),
-            ("OPENAI_API_KEY", OPENAI_KEY),
-            ("ANTHROPIC_API_KEY", ANTHROPIC_KEY),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-        let env = StepEnv {
-            config: config.clone(),
-            aws,
-            http: lifeboat::ports::http::client(),
-            chat: chat.clone(),
-            channel: ChannelId(INCIDENT_CHANNEL.into()),
-            answers: Arc::new(Answers::default()),
-            secrets: Arc::new(secrets),
-            llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
-            heroku: Arc::new(lifeboat::heroku::HerokuApi::new(
-                lifeboat::ports::http::client(),
-            )),
-            clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
-            comms: Default::default(),
-            data: Default::default(),
-        };
-        let engine = Engine::new(env, store.clone());
-        World {
-            dir,
-            config,
-            store,
-            chat,
-            engine,
-        }
+    async fn new(config: TestConfig) -> World {
+        let app = spawn_app(config)
+            .secret("HEROKU_API_KEY", HEROKU_API_KEY)
+            .secret("OPENAI_API_KEY", OPENAI_KEY)
+            .secret("ANTHROPIC_API_KEY", ANTHROPIC_KEY)
+            .start()
+            .await;
+        World { app }
     }
 
     /// A runbook shipped in `commands/`, loaded and validated against the test config.
@@ -213,7 +149,7 @@ impl World {
     }
 
     /// A runbook written for one test.
-    fn runbook(&self, name: &str, text: &str) -> Runbook {
+    fn runbook_named(&self, name: &str, text: &str) -> Runbook {
         let path = self.dir.path().join(format!("{name}.toml"));
         std::fs::write(&path, text).unwrap();
         load_file(&path, &self.config).unwrap_or_else(|e| panic!("{name}: {e:#?}"))
@@ -290,7 +226,7 @@ impl World {
 
     /// Messages posted in `channel`.
     fn posted_in(&self, channel: &str) -> Vec<Message> {
-        self.chat
+        self.chat()
             .all()
             .into_iter()
             .filter_map(|entry| match entry {
@@ -499,7 +435,7 @@ fn program(dir: &Path, name: &str, log: &Path, says: &str) -> PathBuf {
 
 /// A world for the hosting runbooks against the shared moto server.
 async fn hosting_world(endpoint: &str, zone_id: &str, parts: &HostingParts) -> World {
-    World::new(&config_text(&aws_section(endpoint, zone_id), &parts.vars())).await
+    World::new(with_aws(config(&parts.vars()), endpoint, zone_id)).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -933,36 +869,24 @@ async fn switch_llm_and_back_speak_each_providers_wire_format_and_flip_the_app()
             .with_state(world_state.clone()),
     )
     .await;
-    let llm = format!(
-        r#"
-[llm.openai]
-base_url = {openai}
-key_env = "OPENAI_API_KEY"
-model = "gpt-4o-mini"
-
-[llm.anthropic]
-base_url = {anthropic}
-key_env = "ANTHROPIC_API_KEY"
-model = "claude-sonnet-4-5"
-
-[heroku]
-app = "example-app"
-api_base = {heroku}
-"#,
-        openai = quoted(&openai.base),
-        anthropic = quoted(&anthropic.base),
-        heroku = quoted(&heroku.base),
-    );
-    let world = World::new(&config_text(
-        &llm,
-        &[
+    let llm = json!({
+        "openai": { "base_url": openai.base, "key_env": "OPENAI_API_KEY", "model": "gpt-4o-mini" },
+        "anthropic": { "base_url": anthropic.base, "key_env": "ANTHROPIC_API_KEY", "model": "claude-sonnet-4-5" },
+    });
+    let world = World::new(
+        config(&[
             ("app_url", app.base.clone()),
             (
                 "llm_switch_url",
                 format!("{}/apps/example-app/config-vars", heroku.base),
             ),
-        ],
-    ))
+        ])
+        .set("llm", llm)
+        .set(
+            "heroku",
+            json!({ "app": "example-app", "api_base": heroku.base }),
+        ),
+    )
     .await;
 
     // OpenAI → Anthropic.
@@ -1082,38 +1006,32 @@ api_base = {heroku}
     }
 }
 
-/// The [llm], [heroku] and [app] sections for the support servers.
-fn llm_sections(
+/// [llm], [heroku] and [app] on the support servers.
+fn with_llm(
+    config: TestConfig,
     openai: &LlmServer,
     anthropic: &LlmServer,
     anthropic_timeout: &str,
     heroku: &HerokuServer,
-) -> String {
-    format!(
-        r#"
-[llm.openai]
-base_url = {openai}
-key_env = "OPENAI_API_KEY"
-model = "gpt-4o-mini"
-
-[llm.anthropic]
-base_url = {anthropic}
-key_env = "ANTHROPIC_API_KEY"
-model = "claude-sonnet-4-5"
-timeout = "{anthropic_timeout}"
-
-[heroku]
-app = "example-app"
-api_base = {heroku}
-timeout = "5s"
-
-[app]
-container = "app"
-"#,
-        openai = quoted(&openai.base_url()),
-        anthropic = quoted(&anthropic.base_url()),
-        heroku = quoted(&heroku.base_url()),
-    )
+) -> TestConfig {
+    config
+        .set(
+            "llm",
+            json!({
+                "openai": { "base_url": openai.base_url(), "key_env": "OPENAI_API_KEY", "model": "gpt-4o-mini" },
+                "anthropic": {
+                    "base_url": anthropic.base_url(),
+                    "key_env": "ANTHROPIC_API_KEY",
+                    "model": "claude-sonnet-4-5",
+                    "timeout": anthropic_timeout,
+                },
+            }),
+        )
+        .set(
+            "heroku",
+            json!({ "app": "example-app", "api_base": heroku.base_url(), "timeout": "5s" }),
+        )
+        .set("app.container", "app")
 }
 
 /// Heroku's app with its LLM variable on OpenAI and a database URL it echoes on PATCH.
@@ -1144,9 +1062,12 @@ async fn the_gate_stops_the_switch_before_the_flip_when_anthropic_answers_wrongl
     let heroku = heroku_app();
     let app = HttpServer::start();
     app.reply("/health/llm", Reply::json(r#"{"provider":"anthropic"}"#));
-    let world = World::new(&config_text(
-        &llm_sections(&openai, &anthropic, "1s", &heroku),
-        &[("app_url", app.base_url())],
+    let world = World::new(with_llm(
+        config(&[("app_url", app.base_url())]),
+        &openai,
+        &anthropic,
+        "1s",
+        &heroku,
     ))
     .await;
     let runbook = world.shipped("switch-llm");
@@ -1287,12 +1208,8 @@ async fn after_a_hosting_failover_the_switch_registers_a_revision_and_the_switch
     let anthropic = LlmServer::start(ANTHROPIC_KEY);
     anthropic.answer_suite(&shipped_suite());
     let heroku = heroku_app();
-    let sections = format!(
-        "{}\n{}",
-        aws_section(&moto.endpoint(), &zone_id),
-        llm_sections(&openai, &anthropic, "10s", &heroku)
-    );
-    let world = World::new(&config_text(&sections, &parts.vars())).await;
+    let config = with_aws(config(&parts.vars()), &moto.endpoint(), &zone_id);
+    let world = World::new(with_llm(config, &openai, &anthropic, "10s", &heroku)).await;
 
     // The app's task definition as it should be: the variable set to OpenAI (app:2).
     aws.ecs
@@ -1502,8 +1419,8 @@ async fn a_smoke_test_failing_until_its_timeout_pauses_the_run_naming_the_step()
         "/health",
         Reply::bytes("upstream unavailable").with_status(503),
     );
-    let world = World::new(&config_text("", &[("app_url", app.base_url())])).await;
-    let runbook = world.runbook("smoke-only", SMOKE_ONLY);
+    let world = World::new(config(&[("app_url", app.base_url())])).await;
+    let runbook = world.runbook_named("smoke-only", SMOKE_ONLY);
     let handle = world.start(&runbook);
 
     let paused = world.event(&handle.run, "run.paused", "smoke").await;
@@ -1657,7 +1574,7 @@ async fn a_backup_older_than_the_rpo_stops_the_run_before_dns_moves() {
     let world = hosting_world(&moto.endpoint(), &zone_id, &parts).await;
     // The shipped runbooks check a backup's age inside `db_restore` (tested on a real
     // database in `data.rs`); a runbook may still check one by URL, before DNS moves.
-    let runbook = world.runbook("stale-check", STALE_CHECK);
+    let runbook = world.runbook_named("stale-check", STALE_CHECK);
     let handle = world.start(&runbook);
     world.answer(&handle.run, "confirm-scope", true).await;
     let (status, events) = world.finish(handle).await;
@@ -1739,15 +1656,12 @@ async fn an_http_request_answered_500_then_200_is_retried_once_and_succeeds() {
         (200, r#"{"LLM_PROVIDER":"anthropic"}"#),
     ])
     .await;
-    let world = World::new(&config_text(
-        "",
-        &[(
-            "llm_switch_url",
-            format!("{}/apps/example-app/config-vars", server.base),
-        )],
-    ))
+    let world = World::new(config(&[(
+        "llm_switch_url",
+        format!("{}/apps/example-app/config-vars", server.base),
+    )]))
     .await;
-    let handle = world.start(&world.runbook("flip", FLIP));
+    let handle = world.start(&world.runbook_named("flip", FLIP));
     let (status, events) = world.finish(handle).await;
     assert_eq!(
         status,
@@ -1788,15 +1702,12 @@ async fn an_http_request_refused_with_422_is_not_retried() {
         r#"{"id":"invalid_params","message":"LLM_PROVIDER is not a valid value"}"#,
     )])
     .await;
-    let world = World::new(&config_text(
-        "",
-        &[(
-            "llm_switch_url",
-            format!("{}/apps/example-app/config-vars", server.base),
-        )],
-    ))
+    let world = World::new(config(&[(
+        "llm_switch_url",
+        format!("{}/apps/example-app/config-vars", server.base),
+    )]))
     .await;
-    let handle = world.start(&world.runbook("flip", FLIP));
+    let handle = world.start(&world.runbook_named("flip", FLIP));
     let (status, events) = world.finish(handle).await;
     let RunStatus::Failed { step, error } = &status else {
         panic!(

@@ -4,9 +4,10 @@
 use crate::support::capture;
 use std::time::{Duration, Instant};
 
-use crate::support::console::Running;
+use serde_json::json;
+
 use crate::support::http::{HttpServer, Reply, dead_port_url};
-use crate::support::{lifeboat, root, stderr, stdout};
+use crate::support::{TestConfig, lifeboat, root, spawn_app, stderr, stdout};
 
 fn feed(kind: &str, url: &str) -> (Option<i32>, String, String) {
     let out = lifeboat(
@@ -149,82 +150,45 @@ fn run_console_prints_alerts_when_a_local_feed_changes() {
     let red = capture("heroku_v4_current_status_red_SHAPE_cli_test.json");
     server.reply("/heroku", Reply::json(green.clone()));
     server.reply("/health", Reply::bytes("ok"));
-    let dir = tempfile::tempdir().unwrap();
-    let config = format!(
-        r#"[store]
-data_dir = "data"
-
-[paths]
-runbooks = "{root}/commands"
-templates = "{root}/config/templates"
-
-[objectives]
-hosting_rto = "4h"
-llm_rto = "2h"
-rpo = "1h"
-data_rto = "2h"
-
-[watch]
-debounce = 2
-jitter = 0.0
-
-[[providers]]
-name = "heroku"
-title = "Heroku"
-workstream = "hosting"
-runbook = "failover-hosting"
-
-[[feeds]]
-name = "heroku-status"
-provider = "heroku"
-kind = "heroku"
-url = "{heroku}"
-interval = "200ms"
-
-[[feeds]]
-name = "app-probe"
-provider = "heroku"
-kind = "probe"
-url = "{health}"
-interval = "200ms"
-
-[aws.ecs]
-cluster = "standby"
-services = [{{ name = "web", standby = 3 }}, {{ name = "worker", standby = 2 }}]
-
-[aws.dns]
-zone_id = "Z1"
-records = [{{ name = "app.example.com.", primary = "a.herokudns.com.", standby = "alb.example.com." }}]
-
-[llm.openai]
-base_url = "http://127.0.0.1:9"
-key_env = "OPENAI_API_KEY"
-model = "m"
-
-[llm.anthropic]
-base_url = "http://127.0.0.1:9"
-key_env = "ANTHROPIC_API_KEY"
-model = "m"
-
-[[teams]]
-name = "engineering"
-
-[[teams]]
-name = "support"
-
-[vars]
-app_url = "http://127.0.0.1:9"
-backup_status_url = "http://127.0.0.1:9/b"
-restore_command = "/bin/true"
-integrity_command = "/bin/true"
-llm_switch_url = "http://127.0.0.1:9/s"
-"#,
-        root = root().display(),
-        heroku = server.url("/heroku"),
-        health = server.url("/health"),
-    );
-    std::fs::write(dir.path().join("lifeboat.toml"), config).unwrap();
-    let mut bot = Running::start(dir.path()).patience(Duration::from_secs(20));
+    // The shipped runbooks and templates, on the two local feeds.
+    let mut bot = spawn_app(
+        TestConfig::minimal()
+            .shipped_runbooks()
+            .shipped_templates()
+            .set("objectives.data_rto", "2h")
+            .set("watch.debounce", 2)
+            .set("watch.jitter", 0.0)
+            .push(
+                "providers",
+                json!({ "name": "heroku", "title": "Heroku", "workstream": "hosting", "runbook": "failover-hosting" }),
+            )
+            .feed("heroku-status", "heroku", "heroku", &server.url("/heroku"), "200ms")
+            .feed("app-probe", "heroku", "probe", &server.url("/health"), "200ms")
+            .set(
+                "aws.ecs",
+                json!({ "cluster": "standby", "services": [{ "name": "web", "standby": 3 }, { "name": "worker", "standby": 2 }] }),
+            )
+            .set(
+                "aws.dns",
+                json!({ "zone_id": "Z1", "records": [{ "name": "app.example.com.", "primary": "a.herokudns.com.", "standby": "alb.example.com." }] }),
+            )
+            .set(
+                "llm",
+                json!({
+                    "openai": { "base_url": "http://127.0.0.1:9", "key_env": "OPENAI_API_KEY", "model": "m" },
+                    "anthropic": { "base_url": "http://127.0.0.1:9", "key_env": "ANTHROPIC_API_KEY", "model": "m" },
+                }),
+            )
+            .team("engineering", json!({}))
+            .team("support", json!({}))
+            .var("app_url", "http://127.0.0.1:9")
+            .var("backup_status_url", "http://127.0.0.1:9/b")
+            .var("restore_command", "/bin/true")
+            .var("integrity_command", "/bin/true")
+            .var("llm_switch_url", "http://127.0.0.1:9/s"),
+    )
+    .patience(Duration::from_secs(20))
+    .binary();
     bot.wait_for("Lifeboat is watching 2 feeds");
     std::thread::sleep(Duration::from_millis(800));
     server.reply("/heroku", Reply::json(red));
@@ -241,6 +205,10 @@ llm_switch_url = "http://127.0.0.1:9/s"
     assert_eq!(all.matches("[RECOVERED]").count(), 1, "{all}");
     assert!(all.contains("[Plan failover-hosting]"), "{all}");
     // The log it kept is intact.
-    let out = lifeboat(dir.path(), &["audit", "verify", "--data-dir", "data"], &[]);
+    let out = lifeboat(
+        bot.project.path(),
+        &["audit", "verify", "--data-dir", "data"],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }

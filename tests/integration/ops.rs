@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,10 +20,9 @@ use lifeboat::store::SledStore;
 use lifeboat::store::backup::{self, BackupError};
 use serde_json::json;
 
-use crate::support::console::Running;
 use crate::support::discord::FakeDiscord;
-use crate::support::http::{HttpServer, Reply, dead_port_url};
-use crate::support::{lifeboat, root, stderr, stdout};
+use crate::support::http::{HttpServer, Reply, dead_port_url, get as http_get};
+use crate::support::{Binary, TestConfig, lifeboat, root, spawn_app, stderr, stdout};
 
 fn event(n: u64) -> NewEvent {
     let mut e = NewEvent::new(Actor::Bot, "test.appended", json!({ "n": n }));
@@ -399,28 +397,6 @@ fn edited_and_truncated_backups_are_refused_with_the_line_number() {
 // ---------------------------------------------------------------------------------------------
 // /healthz and /metrics in process
 
-/// A GET over a plain socket (HTTP/1.0, so the body is not chunked).
-fn http_get(addr: SocketAddr, path: &str) -> (u16, String, Vec<u8>) {
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a complete response");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap();
-    (status, head, raw[split + 4..].to_vec())
-}
-
 async fn get(addr: SocketAddr, path: &'static str) -> (u16, serde_json::Value) {
     let (status, _, body) = tokio::task::spawn_blocking(move || http_get(addr, path))
         .await
@@ -619,8 +595,6 @@ fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64>
         .map(|s| s.value)
 }
 
-const CONFIG_HEAD: &str = "[objectives]\nhosting_rto = \"4h\"\nllm_rto = \"2h\"\nrpo = \"1h\"\n";
-
 const PING: &str = r#"
 name = "ping"
 title = "Ping the standby"
@@ -640,56 +614,34 @@ fn the_running_bot_serves_health_metrics_and_backups() {
             .unwrap();
     server.reply("/status.json", Reply::json(maintenance));
     server.reply("/ping", Reply::json("{}"));
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("commands")).unwrap();
-    std::fs::write(dir.path().join("commands/ping.toml"), PING).unwrap();
-    std::fs::write(
-        dir.path().join("lifeboat.toml"),
-        format!(
-            r#"{CONFIG_HEAD}
-[store]
-data_dir = "data"
-backup_dir = "backups"
-backup_every = "300ms"
-backup_keep = 2
+    let config = TestConfig::minimal()
+        .set("store.data_dir", "data")
+        .set("store.backup_dir", "backups")
+        .set("store.backup_every", "300ms")
+        .set("store.backup_keep", 2)
+        .server_on_free_port()
+        .set("watch.debounce", 1)
+        .set("watch.jitter", 0.0)
+        .provider("acme", "hosting", None)
+        .feed(
+            "acme-status",
+            "acme",
+            "statuspage",
+            &server.url("/status.json"),
+            "200ms",
+        )
+        .push(
+            "feeds",
+            json!({
+                "name": "acme-dead", "provider": "acme", "kind": "statuspage",
+                "url": dead_port_url("/status.json"), "interval": "200ms", "timeout": "1s",
+            }),
+        )
+        .var("base", server.base_url())
+        .runbook(PING);
 
-[server]
-listen = "127.0.0.1:0"
-
-[watch]
-debounce = 1
-jitter = 0.0
-
-[[providers]]
-name = "acme"
-workstream = "hosting"
-
-[[feeds]]
-name = "acme-status"
-provider = "acme"
-kind = "statuspage"
-url = "{status}"
-interval = "200ms"
-
-[[feeds]]
-name = "acme-dead"
-provider = "acme"
-kind = "statuspage"
-url = "{dead}"
-interval = "200ms"
-timeout = "1s"
-
-[vars]
-base = "{base}"
-"#,
-            status = server.url("/status.json"),
-            dead = dead_port_url("/status.json"),
-            base = server.base_url(),
-        ),
-    )
-    .unwrap();
-
-    let mut bot = Running::start(dir.path());
+    let mut bot = spawn_app(config.clone()).binary();
+    let dir = bot.project.path().to_owned();
     // Port 0: the OS picks a free port and the bot prints the one it bound.
     let addr = bot.endpoint();
     assert!(addr.ip().is_loopback() && addr.port() != 0, "{addr}");
@@ -804,12 +756,12 @@ base = "{base}"
 
     // A backup while the bot holds the log: the CLI asks the running bot, at the address its
     // config names (here the one the bot bound, as an operator's fixed port would be).
-    let config = std::fs::read_to_string(dir.path().join("lifeboat.toml")).unwrap();
-    let cli_config = config.replace("listen = \"127.0.0.1:0\"", &format!("listen = \"{addr}\""));
-    assert_ne!(cli_config, config);
-    std::fs::write(dir.path().join("cli.toml"), cli_config).unwrap();
+    bot.project
+        .write_config("cli.toml", &config.set("server.listen", addr.to_string()));
+    let read = |file: &str| std::fs::read_to_string(dir.as_path().join(file)).unwrap();
+    assert_ne!(read("cli.toml"), read("lifeboat.toml"));
     let out = lifeboat(
-        dir.path(),
+        dir.as_path(),
         &[
             "store",
             "backup",
@@ -821,7 +773,7 @@ base = "{base}"
         &[],
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let live = backup::read(std::fs::File::open(dir.path().join("live.jsonl.gz")).unwrap())
+    let live = backup::read(std::fs::File::open(dir.as_path().join("live.jsonl.gz")).unwrap())
         .unwrap()
         .1;
     assert!(live.events as f64 >= appended, "{live}");
@@ -830,7 +782,7 @@ base = "{base}"
     let (code, out) = bot.exit(Duration::from_secs(15));
     assert_eq!(code, Some(0), "{}", out.join("\n"));
     assert!(out.iter().any(|l| l.contains("Lifeboat stopped.")));
-    let scheduled: Vec<String> = std::fs::read_dir(dir.path().join("backups"))
+    let scheduled: Vec<String> = std::fs::read_dir(dir.as_path().join("backups"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
@@ -842,7 +794,7 @@ base = "{base}"
 
     // The live backup restores and verifies; the restored head is the live log's event at that seq.
     let out = lifeboat(
-        dir.path(),
+        dir.as_path(),
         &[
             "store",
             "restore",
@@ -853,12 +805,12 @@ base = "{base}"
         &[],
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let original = SledStore::open(&dir.path().join("data")).unwrap();
+    let original = SledStore::open(&bot.project.data()).unwrap();
     let at = original.range(live.events..=live.events).unwrap();
     assert_eq!(Some(&at[0].hash), live.head.as_ref());
     drop(original);
     let out = lifeboat(
-        dir.path(),
+        dir.as_path(),
         &["audit", "verify", "--data-dir", "restored"],
         &[],
     );
@@ -869,15 +821,11 @@ base = "{base}"
 fn a_port_in_use_stops_the_start_with_a_clear_message() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("lifeboat.toml"),
-        format!("{CONFIG_HEAD}\n[server]\nlisten = \"127.0.0.1:{port}\"\n"),
-    )
-    .unwrap();
-    std::fs::create_dir(dir.path().join("commands")).unwrap();
+    let project = TestConfig::minimal()
+        .set("server.listen", format!("127.0.0.1:{port}"))
+        .project();
     let out = lifeboat(
-        dir.path(),
+        project.path(),
         &["run", "--console", "--config", "lifeboat.toml"],
         &[],
     );
@@ -912,24 +860,16 @@ kind = "http_request"
 with = { method = "POST", url = "${vars.base}/last" }
 "#;
 
-/// A project with the slow runbook, `grace` as the shutdown grace.
-fn slow_project(server: &HttpServer, step: &str, grace: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("commands")).unwrap();
-    std::fs::write(
-        dir.path().join("commands/slow.toml"),
-        SLOW.replace("DURATION", step),
+/// The binary on a project with the slow runbook (its middle step waits `step`), `grace` as
+/// the shutdown grace.
+fn slow_bot(server: &HttpServer, step: &str, grace: &str) -> Binary {
+    spawn_app(
+        TestConfig::minimal()
+            .set("server.shutdown_grace", grace)
+            .var("base", server.base_url())
+            .runbook(&SLOW.replace("DURATION", step)),
     )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("lifeboat.toml"),
-        format!(
-            "{CONFIG_HEAD}\n[server]\nlisten = \"127.0.0.1:0\"\nshutdown_grace = \"{grace}\"\n\n[vars]\nbase = \"{}\"\n",
-            server.base_url()
-        ),
-    )
-    .unwrap();
-    dir
+    .binary()
 }
 
 /// The kinds and steps of the run's events in the stopped log.
@@ -958,9 +898,7 @@ fn sigterm_lets_the_running_step_finish_and_starts_no_other() {
     let server = HttpServer::start();
     server.reply("/first", Reply::json("{}"));
     server.reply("/last", Reply::json("{}"));
-    let dir = slow_project(&server, "2s", "20s");
-
-    let mut bot = Running::start(dir.path());
+    let mut bot = slow_bot(&server, "2s", "20s");
     bot.wait_for("Lifeboat is watching");
     bot.run("slow");
     bot.wait_for("▶ slow");
@@ -983,20 +921,20 @@ fn sigterm_lets_the_running_step_finish_and_starts_no_other() {
         "{}",
         out.join("\n")
     );
-    let events = run_events(dir.path());
+    let events = run_events(bot.project.path());
     assert!(has(&events, "step.succeeded", "slow"), "{events:?}");
     assert!(!has(&events, "step.started", "last"), "{events:?}");
     assert_eq!(server.hits("/last"), 0);
 
     // The next start carries on with the next step; nothing finished runs again.
-    let mut bot = Running::start(dir.path());
+    bot.restart();
     bot.wait_for("Resuming unfinished run(s)");
     bot.wait_for("🏁 slow finished");
     bot.sigterm();
     let (code, _) = bot.exit(Duration::from_secs(15));
     assert_eq!(code, Some(0));
     assert_eq!((server.hits("/first"), server.hits("/last")), (1, 1));
-    let events = run_events(dir.path());
+    let events = run_events(bot.project.path());
     assert_eq!(
         events
             .iter()
@@ -1018,9 +956,7 @@ fn a_step_longer_than_the_grace_is_cut_and_resumes_as_after_a_crash() {
     server.reply("/last", Reply::json("{}"));
     // The step is far longer than the grace, so an exit well before the step's end shows the
     // grace cut it; the bound leaves a loaded machine plenty of room above the 500ms grace.
-    let dir = slow_project(&server, "15s", "500ms");
-
-    let mut bot = Running::start(dir.path());
+    let mut bot = slow_bot(&server, "15s", "500ms");
     bot.wait_for("Lifeboat is watching");
     bot.run("slow");
     bot.wait_for("▶ slow");
@@ -1039,19 +975,19 @@ fn a_step_longer_than_the_grace_is_cut_and_resumes_as_after_a_crash() {
         "{}",
         out.join("\n")
     );
-    let events = run_events(dir.path());
+    let events = run_events(bot.project.path());
     assert!(has(&events, "step.started", "slow"), "{events:?}");
     assert!(!has(&events, "step.succeeded", "slow"), "{events:?}");
 
     // Exactly as after a crash: the interrupted step is noted and, being idempotent, re-run;
     // the finished one is not.
-    let mut bot = Running::start(dir.path());
+    bot.restart();
     bot.wait_for("Resuming unfinished run(s)");
     bot.wait_for("🏁 slow finished");
     bot.sigterm();
     let (code, _) = bot.exit(Duration::from_secs(10));
     assert_eq!(code, Some(0));
-    let events = run_events(dir.path());
+    let events = run_events(bot.project.path());
     assert!(has(&events, "step.interrupted", "slow"), "{events:?}");
     assert_eq!(
         events
@@ -1062,7 +998,11 @@ fn a_step_longer_than_the_grace_is_cut_and_resumes_as_after_a_crash() {
         "{events:?}"
     );
     assert_eq!((server.hits("/first"), server.hits("/last")), (1, 1));
-    let out = lifeboat(dir.path(), &["audit", "verify", "--data-dir", "data"], &[]);
+    let out = lifeboat(
+        bot.project.path(),
+        &["audit", "verify", "--data-dir", "data"],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
@@ -1097,7 +1037,7 @@ backoff = "60s"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_leaves_paused_and_backing_off_runs_as_the_log_says() {
-    let mut bench = crate::engine::Bench::new();
+    let mut bench = crate::engine::bench().await;
     let pauses = bench.runbook(PAUSES);
     let backs_off = bench.runbook(BACKS_OFF);
     let paused = bench
@@ -1110,11 +1050,11 @@ async fn shutdown_leaves_paused_and_backing_off_runs_as_the_log_says() {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while !(bench
-        .events(&paused.run)
+        .run_events(&paused.run)
         .iter()
         .any(|e| e.kind == "run.paused")
         && bench
-            .events(&retrying.run)
+            .run_events(&retrying.run)
             .iter()
             .any(|e| e.kind == "step.retrying"))
     {
@@ -1144,7 +1084,7 @@ async fn shutdown_leaves_paused_and_backing_off_runs_as_the_log_says() {
     assert!(refused.to_string().contains("shutting down"), "{refused}");
     // Nothing terminal was written: the log still says paused, and mid-step.
     for run in [&paused.run, &retrying.run] {
-        let kinds: Vec<String> = bench.events(run).into_iter().map(|e| e.kind).collect();
+        let kinds: Vec<String> = bench.run_events(run).into_iter().map(|e| e.kind).collect();
         assert!(
             !kinds
                 .iter()
@@ -1154,7 +1094,7 @@ async fn shutdown_leaves_paused_and_backing_off_runs_as_the_log_says() {
     }
 
     // A new engine on the same log (the next start) picks both up again.
-    bench.restart();
+    bench.restart().await;
     let resumed = bench.engine.recover(&[pauses, backs_off]).unwrap();
     assert_eq!(resumed.len(), 2);
     let active = bench.engine.active().unwrap();
@@ -1178,60 +1118,15 @@ fn discord_acks() -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discord_acknowledgements_are_timed() {
-    use crate::support::discord::{Member, slash};
-    use lifeboat::chat::discord::{self, DiscordChat, Handler};
+    use crate::support::discord::{CHANNEL, GUILD, Member, slash};
 
-    const GUILD: u64 = 100_000_000_000_000_001;
-    const CHANNEL: u64 = 100_000_000_000_000_002;
-    let fake = FakeDiscord::start();
-    let base = fake.api_base();
-    let config = Arc::new(
-        lifeboat::config::Config::from_source(lifeboat::toml_source::TomlSource::new(
-            "ops.toml",
-            format!(
-                "{CONFIG_HEAD}\n[discord]\nguild_id = \"{GUILD}\"\nincident_channel_id = \"{CHANNEL}\"\napi_base = \"{base}\"\n"
-            ),
-        ))
-        .unwrap()
-        .config,
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SledStore::open(&dir.path().join("data")).unwrap());
-    let token = lifeboat::config::Secret::new("ops-ack-token");
-    let chat = Arc::new(DiscordChat::new(Arc::new(discord::build_http(
-        &token,
-        Some(&base),
-    ))));
-    let env = lifeboat::steps::StepEnv {
-        config: config.clone(),
-        aws: lifeboat::ports::aws::AwsEdges::simulated(Arc::new(
-            lifeboat::aws::SimulatedAws::from_config(&config.aws),
-        )),
-        http: lifeboat::ports::http::client(),
-        chat,
-        channel: lifeboat::ports::chat::ChannelId(CHANNEL.to_string()),
-        answers: Arc::default(),
-        secrets: Arc::new(BTreeMap::<String, String>::new()),
-        llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
-        heroku: Arc::new(lifeboat::heroku::HerokuApi::new(
-            lifeboat::ports::http::client(),
-        )),
-        clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
-        comms: Default::default(),
-        data: Default::default(),
-    };
-    let engine = lifeboat::engine::Engine::new(env, store.clone());
-    let bot = Arc::new(lifeboat::chat::bot::Bot::new(
-        config,
-        Vec::new(),
-        engine,
-        store,
-    ));
-    let handler = Handler::new(bot, GUILD, Vec::new()).with_incident_channel(Some(CHANNEL));
-    let mut client = discord::client(&token, Some(&base), handler).await.unwrap();
-    let shards = client.shard_manager.clone();
-    let running = tokio::spawn(async move { client.start().await });
-    fake.wait_sessions(1, Duration::from_secs(20)).await;
+    // Serenity with the bot's handler over the fake, wired as `lifeboat run` wires them.
+    let app = spawn_app(TestConfig::minimal())
+        .discord()
+        .patience(Duration::from_secs(20))
+        .start()
+        .await;
+    let fake = app.fake();
 
     let before = discord_acks();
     let who = Member::new(300_000_000_000_000_001, "ops", &[]);
@@ -1255,8 +1150,7 @@ async fn discord_acknowledgements_are_timed() {
         assert!(Instant::now() < deadline, "no acknowledgement was timed");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    shards.shutdown_all().await;
-    running.abort();
+    app.stop().await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1268,36 +1162,20 @@ fn an_outage_posts_an_alert_that_metrics_count_until_it_recovers() {
     let outage =
         std::fs::read(root().join("tests/fixtures/feeds/incidentio_full_outage.json")).unwrap();
     server.reply("/status.json", Reply::json(outage));
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("commands")).unwrap();
-    std::fs::write(
-        dir.path().join("lifeboat.toml"),
-        format!(
-            r#"{CONFIG_HEAD}
-[server]
-listen = "127.0.0.1:0"
-
-[watch]
-debounce = 1
-jitter = 0.0
-
-[[providers]]
-name = "vendor"
-workstream = "llm"
-
-[[feeds]]
-name = "vendor-status"
-provider = "vendor"
-kind = "statuspage"
-url = "{status}"
-interval = "200ms"
-"#,
-            status = server.url("/status.json"),
-        ),
+    let mut bot = spawn_app(
+        TestConfig::minimal()
+            .set("watch.debounce", 1)
+            .set("watch.jitter", 0.0)
+            .provider("vendor", "llm", None)
+            .feed(
+                "vendor-status",
+                "vendor",
+                "statuspage",
+                &server.url("/status.json"),
+                "200ms",
+            ),
     )
-    .unwrap();
-
-    let mut bot = Running::start(dir.path());
+    .binary();
     let addr = bot.endpoint();
     bot.wait_for("Lifeboat is watching 1 feed");
     let scrape_until = |what: &str, done: &dyn Fn(&[Sample]) -> bool| {
@@ -1353,7 +1231,7 @@ interval = "200ms"
     let (code, out) = bot.exit(Duration::from_secs(15));
     assert_eq!(code, Some(0), "{}", out.join("\n"));
     // What the metrics counted is what the log holds.
-    let store = SledStore::open(&dir.path().join("data")).unwrap();
+    let store = SledStore::open(&bot.project.data()).unwrap();
     let kinds: Vec<String> = store.all().unwrap().into_iter().map(|e| e.kind).collect();
     let count = |kind: &str| kinds.iter().filter(|k| *k == kind).count();
     assert_eq!(
@@ -1371,9 +1249,7 @@ fn sigint_stops_like_sigterm_and_leaves_a_flushed_log() {
     let server = HttpServer::start();
     server.reply("/first", Reply::json("{}"));
     server.reply("/last", Reply::json("{}"));
-    let dir = slow_project(&server, "1s", "20s");
-
-    let mut bot = Running::start(dir.path());
+    let mut bot = slow_bot(&server, "1s", "20s");
     bot.wait_for("Lifeboat is watching");
     bot.run("slow");
     bot.wait_for("▶ slow");
@@ -1393,7 +1269,7 @@ fn sigint_stops_like_sigterm_and_leaves_a_flushed_log() {
     assert_eq!(out.last().map(String::as_str), Some("Lifeboat stopped."));
     // Everything up to the step's end reached the disk: a fresh open of the stopped log has
     // it, with the chain intact, and the step after it never started.
-    let events = run_events(dir.path());
+    let events = run_events(bot.project.path());
     for (kind, step) in [
         ("step.succeeded", "first"),
         ("step.started", "slow"),
@@ -1403,7 +1279,11 @@ fn sigint_stops_like_sigterm_and_leaves_a_flushed_log() {
     }
     assert!(!has(&events, "step.started", "last"), "{events:?}");
     assert_eq!(server.hits("/last"), 0);
-    let out = lifeboat(dir.path(), &["audit", "verify", "--data-dir", "data"], &[]);
+    let out = lifeboat(
+        bot.project.path(),
+        &["audit", "verify", "--data-dir", "data"],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("chain intact"), "{}", stdout(&out));
 }
@@ -1413,9 +1293,7 @@ fn a_command_arriving_after_the_signal_is_not_taken() {
     let server = HttpServer::start();
     server.reply("/first", Reply::json("{}"));
     server.reply("/last", Reply::json("{}"));
-    let dir = slow_project(&server, "2s", "20s");
-
-    let mut bot = Running::start(dir.path());
+    let mut bot = slow_bot(&server, "2s", "20s");
     bot.wait_for("Lifeboat is watching");
     bot.run("slow");
     bot.wait_for("▶ slow");
@@ -1441,7 +1319,7 @@ fn a_command_arriving_after_the_signal_is_not_taken() {
             .any(|l| l.contains("carol") || l.contains("requests `slow`") || l.contains("A run")),
         "a command after the signal was answered: {after:?}"
     );
-    let store = SledStore::open(&dir.path().join("data")).unwrap();
+    let store = SledStore::open(&bot.project.data()).unwrap();
     let requests: Vec<Event> = store
         .all()
         .unwrap()
@@ -1457,74 +1335,22 @@ fn a_command_arriving_after_the_signal_is_not_taken() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_closes_the_discord_gateway_cleanly() {
-    const GUILD: u64 = 100_000_000_000_000_001;
-    const CHANNEL: u64 = 100_000_000_000_000_002;
-    const TOKEN: &str = "ops-shutdown-token";
-    let fake = FakeDiscord::start();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("commands")).unwrap();
-    std::fs::write(
-        dir.path().join("lifeboat.toml"),
-        format!(
-            "{CONFIG_HEAD}\n[server]\nlisten = \"127.0.0.1:0\"\n\n[discord]\ntoken_env = \"LB_OPS_TOKEN\"\nguild_id = \"{GUILD}\"\nincident_channel_id = \"{CHANNEL}\"\napi_base = \"{}\"\n",
-            fake.api_base()
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lifeboat"))
-        .current_dir(dir.path())
-        .args(["run", "--config", "lifeboat.toml"])
-        .env("LB_OPS_TOKEN", TOKEN)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let drain = |pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut pipe = pipe;
-            let mut text = String::new();
-            let _ = pipe.read_to_string(&mut text);
-            text
-        })
-    };
-    let out = drain(Box::new(child.stdout.take().unwrap()));
-    let err = drain(Box::new(child.stderr.take().unwrap()));
-    /// Whatever happens below, the child is stopped.
-    struct Stop(Child);
-    impl Drop for Stop {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut child = Stop(child);
+    use crate::support::app::TOKEN;
+
+    let mut bot = spawn_app(TestConfig::minimal()).discord().binary();
+    let fake = bot.fake();
     fake.wait_sessions(1, Duration::from_secs(30)).await;
     assert!(fake.closes().is_empty(), "{:?}", fake.closes());
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    bot.sigterm();
+    let fake = bot.fake();
     fake.wait_closes(1, Duration::from_secs(15)).await;
     assert_eq!(fake.closes(), [1000], "a normal closure, once");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(status) = child.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "lifeboat did not stop on SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    let (out, err) = (out.join().unwrap(), err.join().unwrap());
-    assert_eq!(status.code(), Some(0), "{out}\n{err}");
+    let (code, out, err) = bot.exit_with_output(Duration::from_secs(15));
+    assert_eq!(code, Some(0), "{out}\n{err}");
     assert!(out.contains("Stopping: no new commands"), "{out}");
     assert!(out.ends_with("Lifeboat stopped.\n"), "{out}");
+    let fake = bot.fake();
     assert_eq!(fake.identifies(), 1, "no reconnect after the close");
     assert!(
         !out.contains(TOKEN) && !err.contains(TOKEN),
@@ -1537,9 +1363,7 @@ fn a_second_signal_exits_at_once_without_the_grace() {
     let server = HttpServer::start();
     server.reply("/first", Reply::json("{}"));
     server.reply("/last", Reply::json("{}"));
-    let dir = slow_project(&server, "60s", "120s");
-
-    let mut bot = Running::start(dir.path());
+    let mut bot = slow_bot(&server, "60s", "120s");
     bot.wait_for("Lifeboat is watching");
     bot.run("slow");
     bot.wait_for("▶ slow");

@@ -16,10 +16,11 @@ use aws_sdk_route53::types::{
 use chrono::{SecondsFormat, Utc};
 
 use lifeboat::aws::AwsClients;
+use serde_json::json;
 
 use crate::support::http::{HttpServer, Reply};
 use crate::support::moto::{MotoServer, moto};
-use crate::support::{lifeboat, root, stderr, stdout};
+use crate::support::{TestConfig, lifeboat, root, stderr, stdout};
 
 const CLUSTER: &str = "lifeboat-standby";
 const RECORD: &str = "app.example.com.";
@@ -29,10 +30,6 @@ const KEY_ENV: &str = "READINESS_TEST_ANTHROPIC_KEY";
 const KEY: &str = "sk-ant-readiness-test-3c1f";
 const ANTHROPIC_OK: &str = r#"{"id":"msg_01XF","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[{"type":"text","text":"pong"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":18,"output_tokens":2}}"#;
 const ANTHROPIC_401: &str = r#"{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"},"request_id":"req_011CT"}"#;
-
-fn quoted(text: &str) -> String {
-    toml::Value::String(text.to_owned()).to_string()
-}
 
 /// A data directory holding the log of one real `lifeboat drill both` (both protocols
 /// drilled, objectives met), made once for the whole test binary.
@@ -182,97 +179,65 @@ impl Standby {
         self.dir.path().join("backups")
     }
 
-    fn config(&self) -> String {
-        let root = root();
+    fn config(&self) -> TestConfig {
         let base = self.server.base_url();
-        format!(
-            r#"
-[paths]
-runbooks = {runbooks}
-templates = {templates}
-
-[objectives]
-hosting_rto = "4h"
-llm_rto = "2h"
-rpo = "1h"
-data_rto = "2h"
-
-[[providers]]
-name = "heroku"
-workstream = "hosting"
-runbook = "failover-hosting"
-
-[[providers]]
-name = "openai"
-workstream = "llm"
-runbook = "switch-llm"
-
-[aws]
-mode = "live"
-region = "us-east-1"
-endpoint_url = {endpoint}
-
-[aws.ecs]
-cluster = "{CLUSTER}"
-services = [{{ name = "web", standby = 3, idle = 0 }}, {{ name = "worker", standby = 2, idle = 0 }}{extra}]
-
-[aws.dns]
-zone_id = {zone}
-ttl = 60
-records = [{{ name = "{RECORD}", type = "CNAME", primary = "{PRIMARY}", standby = "{STANDBY}" }}]
-
-[llm.openai]
-base_url = "{base}"
-key_env = "READINESS_TEST_OPENAI_KEY"
-model = "gpt-4o-mini"
-
-[llm.anthropic]
-base_url = "{base}"
-key_env = "{KEY_ENV}"
-model = "claude-sonnet-4-5"
-timeout = "10s"
-
-[[teams]]
-name = "engineering"
-
-[[teams]]
-name = "support"
-
-[schedule]
-drill_every = "{drill_every}"
-
-[data]
-primary_url_env = "READINESS_TEST_DATABASE_URL"
-standby_url_env = "READINESS_TEST_STANDBY_URL"
-backups = {{ dir = {backups} }}
-tables = [{{ name = "orders", freshness = "updated_at" }}]
-
-[vars]
-app_url = "{base}/app"
-standby_url = "{base}/standby"
-backup_status_url = "{base}/latest.json"
-restore_command = "/bin/true"
-integrity_command = "/bin/true"
-heroku_app = "example-app"
-llm_switch_url = "{base}/switch"
-"#,
-            runbooks = quoted(&root.join("commands").display().to_string()),
-            templates = quoted(&root.join("config/templates").display().to_string()),
-            endpoint = quoted(&self.endpoint),
-            zone = quoted(&self.zone_id),
-            drill_every = self.drill_every,
-            backups = quoted(&self.backups().display().to_string()),
-            extra = self
-                .extra_service
-                .map(|name| format!(", {{ name = \"{name}\", standby = 1 }}"))
-                .unwrap_or_default(),
-        )
+        let mut services = vec![
+            json!({ "name": "web", "standby": 3, "idle": 0 }),
+            json!({ "name": "worker", "standby": 2, "idle": 0 }),
+        ];
+        if let Some(name) = self.extra_service {
+            services.push(json!({ "name": name, "standby": 1 }));
+        }
+        TestConfig::minimal()
+            .shipped_runbooks()
+            .shipped_templates()
+            .set("objectives.data_rto", "2h")
+            .provider("heroku", "hosting", Some("failover-hosting"))
+            .provider("openai", "llm", Some("switch-llm"))
+            .moto(&self.endpoint)
+            .set(
+                "aws.ecs",
+                json!({ "cluster": CLUSTER, "services": services }),
+            )
+            .set(
+                "aws.dns",
+                json!({
+                    "zone_id": self.zone_id,
+                    "ttl": 60,
+                    "records": [{ "name": RECORD, "type": "CNAME", "primary": PRIMARY, "standby": STANDBY }],
+                }),
+            )
+            .set(
+                "llm",
+                json!({
+                    "openai": { "base_url": base, "key_env": "READINESS_TEST_OPENAI_KEY", "model": "gpt-4o-mini" },
+                    "anthropic": { "base_url": base, "key_env": KEY_ENV, "model": "claude-sonnet-4-5", "timeout": "10s" },
+                }),
+            )
+            .team("engineering", json!({}))
+            .team("support", json!({}))
+            .set("schedule.drill_every", self.drill_every)
+            .set(
+                "data",
+                json!({
+                    "primary_url_env": "READINESS_TEST_DATABASE_URL",
+                    "standby_url_env": "READINESS_TEST_STANDBY_URL",
+                    "backups": { "dir": self.backups().display().to_string() },
+                    "tables": [{ "name": "orders", "freshness": "updated_at" }],
+                }),
+            )
+            .var("app_url", format!("{base}/app"))
+            .var("standby_url", format!("{base}/standby"))
+            .var("backup_status_url", format!("{base}/latest.json"))
+            .var("restore_command", "/bin/true")
+            .var("integrity_command", "/bin/true")
+            .var("heroku_app", "example-app")
+            .var("llm_switch_url", format!("{base}/switch"))
     }
 
     /// Runs `lifeboat readiness` as a child process with the AWS chain on moto's keys.
     fn readiness(&self) -> Output {
-        let path = self.dir.path().join("lifeboat.toml");
-        std::fs::write(&path, self.config()).unwrap();
+        let path = self.config().write(self.dir.path());
         lifeboat(
             self.dir.path(),
             &[
@@ -518,7 +483,7 @@ async fn dr_readiness_answers_in_chat_with_the_same_checks() {
     use lifeboat::domain::event::NewEvent;
     use lifeboat::ports::store::EventStore;
 
-    let bench = crate::engine::Bench::new();
+    let bench = crate::engine::bench().await;
     let rb = bench.runbook(
         "name = \"scale-up\"\ntitle = \"Scale up\"\nworkstream = \"hosting\"\n\n[[steps]]\nid = \"scale\"\nkind = \"ecs_scale\"\nwith = { to = \"standby\" }\n",
     );

@@ -17,62 +17,37 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use lifeboat::aws::SimulatedAws;
-use lifeboat::chat::recorder::RecordingChat;
-use lifeboat::config::Config;
 use lifeboat::domain::RunId;
 use lifeboat::duration::HumanDuration;
-use lifeboat::ports::aws::AwsEdges;
-use lifeboat::ports::chat::ChannelId;
 use lifeboat::runbook::{
     BackupCheck, CommandStep, HttpCheck, HttpRequest, LlmProbe, OnFailure, Step, StepAction,
     load_file,
 };
-use lifeboat::steps::confirm::Answers;
 use lifeboat::steps::{StepEnv, StepError, StepInput, StepOutput, execute};
-use lifeboat::toml_source::TomlSource;
 
+use crate::support::TestConfig;
+use crate::support::app::steps_env;
 use crate::support::http::{HttpServer, Reply, dead_port_url};
 
-const OBJECTIVES: &str = "[objectives]\nhosting_rto = \"4h\"\nllm_rto = \"2h\"\nrpo = \"1h\"\n";
 const SWITCH_TOKEN: &str = "s3cret-switch-token-123";
 const OPENAI_KEY: &str = "sk-test-openai-key-456";
 const ANTHROPIC_KEY: &str = "sk-ant-test-key-789";
 
-fn env_with(config_text: &str) -> StepEnv {
-    let config = Arc::new(
-        Config::from_source(TomlSource::new("t.toml", config_text))
-            .unwrap_or_else(|errors| panic!("test config rejected: {errors:?}"))
-            .config,
-    );
-    let secrets: BTreeMap<String, String> = [
-        ("SWITCH_TOKEN", SWITCH_TOKEN),
-        ("OPENAI_API_KEY", OPENAI_KEY),
-        ("ANTHROPIC_API_KEY", ANTHROPIC_KEY),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    StepEnv {
-        aws: AwsEdges::simulated(Arc::new(SimulatedAws::from_config(&config.aws))),
-        config,
-        http: lifeboat::ports::http::client(),
-        chat: Arc::new(RecordingChat::new()),
-        channel: ChannelId("incident".into()),
-        answers: Arc::new(Answers::default()),
-        secrets: Arc::new(secrets),
-        llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
-        heroku: Arc::new(lifeboat::heroku::HerokuApi::new(
-            lifeboat::ports::http::client(),
-        )),
-        clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
-        comms: Default::default(),
-        data: Default::default(),
-    }
+/// What the steps act through on `config`, with the secrets the tests' servers check.
+async fn env_with(config: TestConfig) -> StepEnv {
+    steps_env(
+        &config,
+        &[
+            ("SWITCH_TOKEN", SWITCH_TOKEN),
+            ("OPENAI_API_KEY", OPENAI_KEY),
+            ("ANTHROPIC_API_KEY", ANTHROPIC_KEY),
+        ],
+    )
+    .await
 }
 
-fn env() -> StepEnv {
-    env_with(&format!("{OBJECTIVES}\n[vars]\nprovider = \"anthropic\"\n"))
+async fn env() -> StepEnv {
+    env_with(TestConfig::minimal().var("provider", "anthropic")).await
 }
 
 fn step(action: StepAction, timeout: Duration) -> Step {
@@ -238,9 +213,13 @@ async fn http_check_healthy_answers_at_once() {
         max_latency: Some(HumanDuration::from_secs(2)),
         ..http_check(server.url("/health"))
     };
-    let out = act(&env(), StepAction::HttpCheck(args), Duration::from_secs(5))
-        .await
-        .unwrap();
+    let out = act(
+        &env().await,
+        StepAction::HttpCheck(args),
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
     assert_eq!(out.data["url"], server.url("/health"));
     assert_eq!(out.data["status"], 200);
     assert_eq!(out.data["attempts"], 1);
@@ -254,7 +233,7 @@ async fn http_check_503_until_the_deadline_fails_without_retry_naming_the_status
     server.reply("/health", Reply::status(503));
     let started = Instant::now();
     let err = act(
-        &env(),
+        &env().await,
         StepAction::HttpCheck(http_check(server.url("/health"))),
         Duration::from_secs(1),
     )
@@ -293,7 +272,7 @@ async fn http_check_keeps_polling_until_the_endpoint_recovers() {
         later.reply("/health", Reply::bytes("ok"));
     });
     let out = act(
-        &env(),
+        &env().await,
         StepAction::HttpCheck(http_check(server.url("/health"))),
         Duration::from_secs(5),
     )
@@ -312,9 +291,13 @@ async fn http_check_without_the_body_marker_says_what_is_missing() {
         body_contains: Some("\"ok\":true".into()),
         ..http_check(server.url("/health"))
     };
-    let err = act(&env(), StepAction::HttpCheck(args), Duration::from_secs(1))
-        .await
-        .unwrap_err();
+    let err = act(
+        &env().await,
+        StepAction::HttpCheck(args),
+        Duration::from_secs(1),
+    )
+    .await
+    .unwrap_err();
     assert!(!err.retryable);
     assert!(
         err.message
@@ -335,9 +318,13 @@ async fn http_check_too_slow_names_the_latency() {
         max_latency: Some(HumanDuration(Duration::from_millis(100))),
         ..http_check(server.url("/health"))
     };
-    let err = act(&env(), StepAction::HttpCheck(args), Duration::from_secs(1))
-        .await
-        .unwrap_err();
+    let err = act(
+        &env().await,
+        StepAction::HttpCheck(args),
+        Duration::from_secs(1),
+    )
+    .await
+    .unwrap_err();
     assert!(!err.retryable);
     assert!(
         err.message.contains("slower than 100ms for 1s"),
@@ -355,7 +342,7 @@ async fn http_check_too_slow_names_the_latency() {
 async fn http_check_counts_refused_connections_as_unhealthy() {
     let url = dead_port_url("/health");
     let err = act(
-        &env(),
+        &env().await,
         StepAction::HttpCheck(http_check(url.clone())),
         Duration::from_secs(1),
     )
@@ -404,7 +391,7 @@ async fn http_request_sends_the_secret_header_and_the_expanded_body_but_records_
     .await;
     let url = format!("{}/apps/myapp/config-vars", server.base);
     let result = act(
-        &env(),
+        &env().await,
         StepAction::HttpRequest(switch_request(url.clone())),
         Duration::from_secs(5),
     )
@@ -448,7 +435,7 @@ async fn http_request_500_is_retryable_and_422_is_not() {
         "/switch",
         Reply::json(r#"{"error":"db down"}"#).with_status(500),
     );
-    let env = env();
+    let env = env().await;
     let err = act(
         &env,
         StepAction::HttpRequest(switch_request(server.url("/switch"))),
@@ -512,7 +499,7 @@ async fn http_request_checks_the_expected_statuses_and_connection_errors_retry()
         ..switch_request(server.url("/switch"))
     };
     let err = act(
-        &env(),
+        &env().await,
         StepAction::HttpRequest(args),
         Duration::from_secs(5),
     )
@@ -526,7 +513,7 @@ async fn http_request_checks_the_expected_statuses_and_connection_errors_retry()
     );
 
     let err = act(
-        &env(),
+        &env().await,
         StepAction::HttpRequest(switch_request(dead_port_url("/switch"))),
         Duration::from_secs(5),
     )
@@ -542,7 +529,7 @@ async fn http_request_timeout_is_retryable_and_named() {
     server.reply("/switch", Reply::status(200).delay(Duration::from_secs(5)));
     let started = Instant::now();
     let err = act(
-        &env(),
+        &env().await,
         StepAction::HttpRequest(switch_request(server.url("/switch"))),
         Duration::from_millis(500),
     )
@@ -565,7 +552,7 @@ async fn http_request_with_an_unset_secret_names_the_variable_only() {
         ..switch_request(server.url("/switch"))
     };
     let err = act(
-        &env(),
+        &env().await,
         StepAction::HttpRequest(args),
         Duration::from_secs(5),
     )
@@ -579,22 +566,15 @@ async fn http_request_with_an_unset_secret_names_the_variable_only() {
 // ---------------------------------------------------------------------------------------------
 // llm_probe
 
-fn llm_env(openai: &str, anthropic: &str) -> StepEnv {
-    env_with(&format!(
-        r#"{OBJECTIVES}
-[llm.openai]
-base_url = "{openai}"
-key_env = "OPENAI_API_KEY"
-model = "gpt-4o-mini"
-timeout = "5s"
-
-[llm.anthropic]
-base_url = "{anthropic}"
-key_env = "ANTHROPIC_API_KEY"
-model = "claude-sonnet-4-5"
-timeout = "5s"
-"#
+async fn llm_env(openai: &str, anthropic: &str) -> StepEnv {
+    env_with(TestConfig::minimal().set(
+        "llm",
+        json!({
+            "openai": { "base_url": openai, "key_env": "OPENAI_API_KEY", "model": "gpt-4o-mini", "timeout": "5s" },
+            "anthropic": { "base_url": anthropic, "key_env": "ANTHROPIC_API_KEY", "model": "claude-sonnet-4-5", "timeout": "5s" },
+        }),
     ))
+    .await
 }
 
 fn probe(provider: &str, expect: Option<&str>) -> StepAction {
@@ -612,7 +592,7 @@ const ANTHROPIC_OK: &str = r#"{"id":"msg_01XF","type":"message","role":"assistan
 #[tokio::test]
 async fn llm_probe_speaks_openai_chat_completions() {
     let server = CaptureServer::start(200, OPENAI_OK).await;
-    let env = llm_env(&server.base, "http://127.0.0.1:9");
+    let env = llm_env(&server.base, "http://127.0.0.1:9").await;
     let result = act(&env, probe("openai", Some("pong")), Duration::from_secs(10)).await;
     let seen = server.only();
     assert_eq!(
@@ -643,7 +623,7 @@ async fn llm_probe_speaks_openai_chat_completions() {
 #[tokio::test]
 async fn llm_probe_speaks_anthropic_messages() {
     let server = CaptureServer::start(200, ANTHROPIC_OK).await;
-    let env = llm_env("http://127.0.0.1:9", &format!("{}/", server.base));
+    let env = llm_env("http://127.0.0.1:9", &format!("{}/", server.base)).await;
     let result = act(
         &env,
         probe("anthropic", Some("PONG")),
@@ -676,7 +656,7 @@ async fn llm_probe_speaks_anthropic_messages() {
 #[tokio::test]
 async fn llm_probe_server_errors_and_overload_are_retryable() {
     let server = HttpServer::start();
-    let env = llm_env(&server.base_url(), &server.base_url());
+    let env = llm_env(&server.base_url(), &server.base_url()).await;
     server.reply(
         "/v1/chat/completions",
         Reply::json(r#"{"error":{"message":"The server had an error while processing your request.","type":"server_error","param":null,"code":null}}"#)
@@ -712,7 +692,7 @@ async fn llm_probe_server_errors_and_overload_are_retryable() {
 #[tokio::test]
 async fn llm_probe_auth_failures_are_final_and_carry_the_providers_message() {
     let server = HttpServer::start();
-    let env = llm_env(&server.base_url(), &server.base_url());
+    let env = llm_env(&server.base_url(), &server.base_url()).await;
     server.reply(
         "/v1/messages",
         Reply::json(r#"{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"},"request_id":"req_011"}"#)
@@ -752,7 +732,7 @@ async fn llm_probe_auth_failures_are_final_and_carry_the_providers_message() {
 #[tokio::test]
 async fn llm_probe_without_the_expected_text_fails_and_shows_the_answer() {
     let server = CaptureServer::start(200, ANTHROPIC_OK).await;
-    let env = llm_env("http://127.0.0.1:9", &server.base);
+    let env = llm_env("http://127.0.0.1:9", &server.base).await;
     let err = act(
         &env,
         probe("anthropic", Some("ready")),
@@ -770,9 +750,11 @@ async fn llm_probe_without_the_expected_text_fails_and_shows_the_answer() {
 
 #[tokio::test]
 async fn llm_probe_without_a_key_names_the_variable() {
-    let env = env_with(&format!(
-        "{OBJECTIVES}\n[llm.anthropic]\nbase_url = \"http://127.0.0.1:9\"\nkey_env = \"LIFEBOAT_TEST_UNSET_KEY\"\nmodel = \"m\"\n"
-    ));
+    let env = env_with(TestConfig::minimal().set(
+        "llm.anthropic",
+        json!({ "base_url": "http://127.0.0.1:9", "key_env": "LIFEBOAT_TEST_UNSET_KEY", "model": "m" }),
+    ))
+    .await;
     let err = act(&env, probe("anthropic", None), Duration::from_secs(5))
         .await
         .unwrap_err();
@@ -810,7 +792,7 @@ async fn backup_check_fresh_records_the_age() {
         )),
     );
     let out = act(
-        &env(),
+        &env().await,
         backup_by_url(server.url("/backups")),
         Duration::from_secs(5),
     )
@@ -836,7 +818,7 @@ async fn backup_check_older_than_the_rpo_stops_with_the_age() {
         Reply::json(format!(r#"{{"latest":{{"completed_at":"{stamp}"}}}}"#)),
     );
     let err = act(
-        &env(),
+        &env().await,
         backup_by_url(server.url("/backups")),
         Duration::from_secs(5),
     )
@@ -855,7 +837,7 @@ async fn backup_check_older_than_the_rpo_stops_with_the_age() {
 #[tokio::test]
 async fn backup_check_malformed_answers_are_final_and_outages_retry() {
     let server = HttpServer::start();
-    let env = env();
+    let env = env().await;
     server.reply("/backups", Reply::bytes("<html>oops</html>"));
     let err = act(
         &env,
@@ -937,13 +919,13 @@ async fn backup_check_reads_a_commands_output_against_its_own_max_age() {
             max_age: Some(HumanDuration::from_secs(max)),
         })
     };
-    let out = act(&env(), by_command(30 * 60), Duration::from_secs(5))
+    let out = act(&env().await, by_command(30 * 60), Duration::from_secs(5))
         .await
         .unwrap();
     assert!(out.data["age_secs"].as_u64().unwrap() >= 20 * 60);
     assert_eq!(out.data["source"], "command");
 
-    let err = act(&env(), by_command(15 * 60), Duration::from_secs(5))
+    let err = act(&env().await, by_command(15 * 60), Duration::from_secs(5))
         .await
         .unwrap_err();
     assert!(
@@ -958,7 +940,7 @@ async fn backup_check_reads_a_commands_output_against_its_own_max_age() {
         command: Some(vec!["echo".into(), "no backups yet".into()]),
         max_age: None,
     });
-    let err = act(&env(), garbage, Duration::from_secs(5))
+    let err = act(&env().await, garbage, Duration::from_secs(5))
         .await
         .unwrap_err();
     assert!(!err.retryable);
@@ -984,7 +966,7 @@ fn command(argv: &[&str], env_names: &[&str]) -> StepAction {
 #[tokio::test]
 async fn command_success_captures_output() {
     let out = act(
-        &env(),
+        &env().await,
         command(&["echo", "restored", "${params.app}"], &[]),
         Duration::from_secs(5),
     )
@@ -1001,7 +983,7 @@ async fn command_success_captures_output() {
 #[tokio::test]
 async fn command_output_keeps_only_the_tail() {
     let out = act(
-        &env(),
+        &env().await,
         command(&["seq", "1", "3000"], &[]),
         Duration::from_secs(5),
     )
@@ -1019,7 +1001,7 @@ async fn command_output_keeps_only_the_tail() {
 #[tokio::test]
 async fn command_non_zero_exit_is_final_with_code_and_stderr() {
     let err = act(
-        &env(),
+        &env().await,
         command(&["ls", "/lifeboat-no-such-dir"], &[]),
         Duration::from_secs(5),
     )
@@ -1058,7 +1040,7 @@ async fn command_gets_only_path_and_the_allow_list() {
         "cargo sets CARGO for test processes; the test checks it is not inherited"
     );
     let out = act(
-        &env(),
+        &env().await,
         command(&["/usr/bin/env"], &["HOME", "LIFEBOAT_TEST_UNSET_VAR"]),
         Duration::from_secs(5),
     )
@@ -1084,7 +1066,7 @@ async fn command_timeout_kills_the_child() {
     let started = Instant::now();
     // `exec` makes the printed pid that of `sleep` itself.
     let err = act(
-        &env(),
+        &env().await,
         command(&["sh", "-c", "echo $$; exec sleep 30"], &[]),
         Duration::from_millis(600),
     )
@@ -1113,7 +1095,7 @@ async fn command_timeout_kills_the_child() {
 #[tokio::test]
 async fn command_program_not_found_names_it() {
     let err = act(
-        &env(),
+        &env().await,
         command(&["lifeboat-no-such-program", "--x"], &[]),
         Duration::from_secs(5),
     )
@@ -1134,7 +1116,9 @@ async fn command_runs_in_its_workdir() {
         env: Vec::new(),
         workdir: Some(dir.path().to_owned()),
     });
-    let out = act(&env(), action, Duration::from_secs(5)).await.unwrap();
+    let out = act(&env().await, action, Duration::from_secs(5))
+        .await
+        .unwrap();
     let printed = std::fs::canonicalize(out.data["stdout"].as_str().unwrap().trim()).unwrap();
     assert_eq!(printed, std::fs::canonicalize(dir.path()).unwrap());
 
@@ -1143,7 +1127,7 @@ async fn command_runs_in_its_workdir() {
         env: Vec::new(),
         workdir: Some(dir.path().join("nope")),
     });
-    let err = act(&env(), missing, Duration::from_secs(5))
+    let err = act(&env().await, missing, Duration::from_secs(5))
         .await
         .unwrap_err();
     assert!(err.message.contains("does not exist"), "{}", err.message);
@@ -1156,11 +1140,12 @@ async fn command_runs_in_its_workdir() {
 async fn steps_loaded_from_a_runbook_file_run() {
     let server = HttpServer::start();
     server.reply("/health", Reply::bytes("ok"));
-    let config = format!(
-        "{OBJECTIVES}\n[vars]\nprovider = \"anthropic\"\napp_url = \"{}\"\n",
-        server.base_url()
-    );
-    let env = env_with(&config);
+    let env = env_with(
+        TestConfig::minimal()
+            .var("provider", "anthropic")
+            .var("app_url", server.base_url()),
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("smoke.toml");
     std::fs::write(

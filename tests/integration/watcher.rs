@@ -1,12 +1,12 @@
 //! The watcher end to end under paused tokio time: the real poll loop, monitor, store and
 //! chat recorder, fed the real Heroku captures by a scripted source keyed on elapsed time.
 
-use crate::support::capture;
+use crate::support::{TestConfig, capture};
 use std::sync::Arc;
 use std::time::Duration;
 
 use lifeboat::chat::recorder::{Recorded, RecordingChat};
-use lifeboat::config::{Config, FeedKind};
+use lifeboat::config::FeedKind;
 use lifeboat::domain::event::Event;
 use lifeboat::feeds::fetch::{FeedSpec, Fetched, Validators};
 use lifeboat::feeds::probe::evaluate;
@@ -16,37 +16,25 @@ use lifeboat::ports::clock::TokioClock;
 use lifeboat::ports::store::EventStore;
 use lifeboat::service::watcher::{FeedSource, Watcher};
 use lifeboat::store::SledStore;
-use lifeboat::toml_source::TomlSource;
 
-const CONFIG: &str = r#"
-[objectives]
-hosting_rto = "4h"
-llm_rto = "2h"
-rpo = "1h"
-
-[watch]
-jitter = 0.0
-
-[[providers]]
-name = "heroku"
-title = "Heroku"
-workstream = "hosting"
-runbook = "failover-hosting"
-
-[[feeds]]
-name = "heroku-status"
-provider = "heroku"
-kind = "heroku"
-url = "http://127.0.0.1:9/api/v4/current-status"
-interval = "60s"
-
-[[feeds]]
-name = "app-probe"
-provider = "heroku"
-kind = "probe"
-url = "http://127.0.0.1:9/health"
-interval = "30s"
-"#;
+/// Heroku's status and an app probe feeding one provider (the feeds are scripted below, so
+/// their URLs are never fetched).
+fn config() -> TestConfig {
+    TestConfig::minimal()
+        .set("watch.jitter", 0.0)
+        .push(
+            "providers",
+            serde_json::json!({ "name": "heroku", "title": "Heroku", "workstream": "hosting", "runbook": "failover-hosting" }),
+        )
+        .feed(
+            "heroku-status",
+            "heroku",
+            "heroku",
+            "http://127.0.0.1:9/api/v4/current-status",
+            "60s",
+        )
+        .feed("app-probe", "heroku", "probe", "http://127.0.0.1:9/health", "30s")
+}
 
 /// Heroku: green, a one-poll red blip at 2 min, red from 5 to 15 min, then green.
 /// Probe: healthy, failing from 5 to 15 min, then healthy.
@@ -86,9 +74,7 @@ fn kinds(events: &[Event]) -> Vec<&str> {
 
 #[tokio::test(start_paused = true)]
 async fn heroku_goes_red_with_the_probe_and_comes_back() {
-    let config = Config::from_source(TomlSource::new("test.toml", CONFIG))
-        .unwrap()
-        .config;
+    let config = config().config();
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SledStore::open(dir.path()).unwrap());
     let chat = Arc::new(RecordingChat::new());

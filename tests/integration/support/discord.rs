@@ -37,6 +37,16 @@ use tokio::sync::{Notify, mpsc, oneshot};
 /// The bot's application id (and its user id, as for modern bots).
 pub const APP_ID: u64 = 910_000_000_000_000_001;
 
+/// The test guild and its incident channel (the shipped config's ids).
+pub const GUILD: u64 = 100_000_000_000_000_001;
+pub const CHANNEL: u64 = 100_000_000_000_000_002;
+/// A guild the bot does not serve.
+pub const OTHER_GUILD: u64 = 100_000_000_000_000_009;
+/// The role ids `[access]` names (the shipped config's).
+pub const RESPONDER: u64 = 200_000_000_000_000_001;
+pub const APPROVER: u64 = 200_000_000_000_000_002;
+pub const COMMUNICATOR: u64 = 200_000_000_000_000_003;
+
 /// One REST call the bot made.
 #[derive(Debug, Clone)]
 pub struct Call {
@@ -103,6 +113,8 @@ struct Shared {
     gateway: Mutex<Option<mpsc::UnboundedSender<Push>>>,
     seq: AtomicU64,
     ids: AtomicU64,
+    /// How long the waiting helpers (`interact`, `followup`, ...) wait, in milliseconds.
+    patience_ms: AtomicU64,
 }
 
 impl Shared {
@@ -133,6 +145,7 @@ impl FakeDiscord {
             gateway: Mutex::new(None),
             seq: AtomicU64::new(1),
             ids: AtomicU64::new(1_200_000_000_000_000_001),
+            patience_ms: AtomicU64::new(10_000),
         });
         let (stop, stopped) = oneshot::channel::<()>();
         let state = shared.clone();
@@ -169,6 +182,76 @@ impl FakeDiscord {
     /// What `[discord] api_base` should be.
     pub fn api_base(&self) -> String {
         format!("http://{}", self.shared.addr)
+    }
+
+    /// How long `interact`, `followup`, `edited_original` and `wait_message` wait (10 s unless
+    /// set).
+    pub fn set_patience(&self, patience: Duration) {
+        let ms = u64::try_from(patience.as_millis()).unwrap_or(u64::MAX);
+        self.shared.patience_ms.store(ms, Ordering::Relaxed);
+    }
+
+    pub fn patience(&self) -> Duration {
+        Duration::from_millis(self.shared.patience_ms.load(Ordering::Relaxed))
+    }
+
+    /// Pushes an interaction and waits for its callback (the acknowledgement); returns the
+    /// interaction's token and the callback.
+    pub async fn interact(&self, payload: Value) -> (String, Call) {
+        let mark = self.mark();
+        let id = payload["id"].as_str().unwrap().to_owned();
+        let token = payload["token"].as_str().unwrap().to_owned();
+        self.push_interaction(payload);
+        let callback = self
+            .wait_call(
+                mark,
+                "the interaction callback",
+                |c| c.method == "POST" && c.path == format!("/interactions/{id}/{token}/callback"),
+                self.patience(),
+            )
+            .await;
+        (token, callback)
+    }
+
+    /// The follow-up the bot sent after `since` for an interaction token.
+    pub async fn followup(&self, since: usize, token: &str) -> Call {
+        self.wait_call(
+            since,
+            "the follow-up",
+            |c| c.method == "POST" && c.path == format!("/webhooks/{APP_ID}/{token}"),
+            self.patience(),
+        )
+        .await
+    }
+
+    /// The edit (PATCH) of an interaction's original response after `since`: the answer of a
+    /// deferred command, or a pressed message settled.
+    pub async fn edited_original(&self, since: usize, token: &str, what: &str) -> Call {
+        self.wait_call(
+            since,
+            what,
+            |c| c.method == "PATCH" && c.path.ends_with(&format!("{token}/messages/@original")),
+            self.patience(),
+        )
+        .await
+    }
+
+    /// Waits for the bot's earliest message whose content starts with `start` and contains
+    /// `needle`.
+    pub async fn wait_message(&self, start: &str, needle: &str) -> Value {
+        let found = tokio::time::timeout(self.patience(), async {
+            loop {
+                if let Some(m) = self.find_message(|m| {
+                    let said = m["content"].as_str().unwrap_or_default();
+                    said.starts_with(start) && said.contains(needle)
+                }) {
+                    return m;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+        found.unwrap_or_else(|_| panic!("no message starting {start:?} with {needle:?}"))
     }
 
     /// Every REST call so far.
@@ -819,6 +902,33 @@ impl Member {
         }
     }
 
+    /// The same person as the bot core sees them outside Discord (the console, the tests'
+    /// recorder): the test role ids become the role names every `[access]` accepts.
+    pub fn person(&self) -> lifeboat::approval::Person {
+        lifeboat::approval::Person {
+            id: self.name.into(),
+            name: self.name.into(),
+            roles: self.role_names(),
+        }
+    }
+
+    /// `--as NAME --roles ROLES` for a console command typed by this person.
+    pub fn console_flags(&self) -> String {
+        format!("--as {} --roles {}", self.name, self.role_names().join(","))
+    }
+
+    fn role_names(&self) -> Vec<String> {
+        self.roles
+            .iter()
+            .map(|role| match *role {
+                RESPONDER => "responder".to_owned(),
+                APPROVER => "approver".to_owned(),
+                COMMUNICATOR => "communicator".to_owned(),
+                other => other.to_string(),
+            })
+            .collect()
+    }
+
     fn json(&self, guild: u64) -> Value {
         json!({
             "user": {
@@ -987,4 +1097,32 @@ pub fn in_thread(mut payload: Value, thread: u64, parent: u64) -> Value {
 /// A string option.
 pub fn text(name: &str, value: &str) -> Value {
     json!({ "name": name, "type": 3, "value": value })
+}
+
+/// The text of a message body, or of an interaction callback's `data`.
+pub fn content(body: &Value) -> String {
+    body["content"]
+        .as_str()
+        .or(body["data"]["content"].as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Whether a message body (or a callback's `data`) is ephemeral (flag 64).
+pub fn ephemeral(body: &Value) -> bool {
+    body["flags"].as_u64().unwrap_or(0) & 64 == 64
+        || body["data"]["flags"].as_u64().unwrap_or(0) & 64 == 64
+}
+
+/// The custom ids of every button on a message body (or a callback's `data`), in order.
+pub fn custom_ids(body: &Value) -> Vec<String> {
+    let rows = body["components"]
+        .as_array()
+        .or(body["data"]["components"].as_array())
+        .cloned()
+        .unwrap_or_default();
+    rows.iter()
+        .flat_map(|row| row["components"].as_array().cloned().unwrap_or_default())
+        .filter_map(|b| b["custom_id"].as_str().map(str::to_owned))
+        .collect()
 }

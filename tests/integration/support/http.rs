@@ -17,6 +17,7 @@
 //! Unscripted paths answer 404 with a body naming the path.
 
 use std::collections::HashMap;
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -260,4 +261,26 @@ pub fn dead_port_url(path: &str) -> String {
     let addr = listener.local_addr().expect("the listener has an address");
     drop(listener);
     format!("http://{addr}{path}")
+}
+
+/// A GET over a plain socket (HTTP/1.0, so the body is not chunked): status, head, body.
+pub fn get(addr: SocketAddr, path: &str) -> (u16, String, Vec<u8>) {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete response");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    (status, head, raw[split + 4..].to_vec())
 }

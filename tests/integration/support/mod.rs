@@ -1,6 +1,9 @@
-//! Shared test support: the moto launcher, a scripted local HTTP server, a fake Discord, and helpers to run the `lifeboat` binary.
+//! Shared test support: the config builder, `spawn_app` (Lifeboat in process or as the real
+//! binary), the fake Discord, the moto launcher and the standby it seeds, a scripted local HTTP
+//! server, and helpers to run one-shot `lifeboat` commands.
 
-pub mod console;
+pub mod app;
+pub mod config;
 pub mod discord;
 pub mod heroku;
 pub mod http;
@@ -8,6 +11,9 @@ pub mod llm;
 pub mod moto;
 pub mod postgres;
 pub mod standby;
+
+pub use app::{App, Binary, spawn_app};
+pub use config::TestConfig;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

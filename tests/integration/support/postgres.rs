@@ -63,6 +63,14 @@ pub const TABLES_TOML: &str = r#"tables = [
   { name = "public.events", freshness = "created_at" },
 ]"#;
 
+/// The same tables as `[data] tables`, for a `TestConfig`.
+pub fn tables() -> serde_json::Value {
+    serde_json::json!([
+        { "name": "orders", "freshness": "updated_at" },
+        { "name": "public.events", "freshness": "created_at" },
+    ])
+}
+
 /// Creates both tables with `rows` rows each, the newest `updated_at`/`created_at` exactly at
 /// `newest` (RFC 3339) and the others a second apart before it.
 pub fn seed(db: &Db, rows: u64, newest: &str) {
