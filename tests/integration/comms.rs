@@ -6,7 +6,7 @@
 //! shipped `failover-hosting` on moto driven from the fake Discord through serenity
 //! (`from_discord`).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -14,11 +14,6 @@ use std::process::{Child, Command as Process, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::StatusCode;
-use axum::response::Response;
 use serde_json::{Value, json};
 
 use lifeboat::approval::Person;
@@ -34,119 +29,8 @@ use lifeboat::runbook::state::RunStatus;
 use lifeboat::store::SledStore;
 use lifeboat::toml_source::TomlSource;
 
+use crate::support::http::HttpServer;
 use crate::support::{App, TestConfig, lifeboat, root, spawn_app, stderr, stdout};
-
-// ---------------------------------------------------------------------------------------------
-// A scripted JSON endpoint that records bodies (webhooks, PagerDuty, OpenAI, Anthropic).
-
-#[derive(Debug, Clone)]
-struct Hit {
-    headers: HashMap<String, String>,
-    body: Value,
-}
-
-#[derive(Default)]
-struct Script {
-    /// Replies per path, used in order; the last one repeats.
-    replies: HashMap<String, VecDeque<(u16, String)>>,
-    hits: HashMap<String, Vec<Hit>>,
-    /// Paths that hold every request this long before answering.
-    stalls: HashMap<String, Duration>,
-}
-
-struct Endpoint {
-    base: String,
-    state: Arc<Mutex<Script>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Endpoint {
-    async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let state = Arc::new(Mutex::new(Script::default()));
-        let app = Router::new().fallback(answer).with_state(state.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Self { base, state, task }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn script(&self, path: &str, replies: &[(u16, &str)]) {
-        self.state.lock().unwrap().replies.insert(
-            path.to_owned(),
-            replies.iter().map(|(s, b)| (*s, (*b).to_owned())).collect(),
-        );
-    }
-
-    /// Holds every request to `path` for `delay` before answering.
-    fn stall(&self, path: &str, delay: Duration) {
-        self.state
-            .lock()
-            .unwrap()
-            .stalls
-            .insert(path.to_owned(), delay);
-    }
-
-    /// Requests received on any path.
-    fn total_hits(&self) -> usize {
-        self.state.lock().unwrap().hits.values().map(Vec::len).sum()
-    }
-
-    fn hits(&self, path: &str) -> Vec<Hit> {
-        self.state
-            .lock()
-            .unwrap()
-            .hits
-            .get(path)
-            .cloned()
-            .unwrap_or_default()
-    }
-}
-
-impl Drop for Endpoint {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn answer(State(state): State<Arc<Mutex<Script>>>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, usize::MAX)
-        .await
-        .unwrap_or_default();
-    let path = parts.uri.path().to_owned();
-    let stall = state.lock().unwrap().stalls.get(&path).copied();
-    let (status, reply) = {
-        let mut script = state.lock().unwrap();
-        script.hits.entry(path.clone()).or_default().push(Hit {
-            headers: parts
-                .headers
-                .iter()
-                .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
-                .collect(),
-            body: serde_json::from_slice(&body).unwrap_or(Value::Null),
-        });
-        match script.replies.get_mut(&path) {
-            Some(queue) if queue.len() > 1 => queue.pop_front().unwrap(),
-            Some(queue) if !queue.is_empty() => queue[0].clone(),
-            _ => (404, format!("no reply scripted for {path}")),
-        }
-    };
-    if let Some(delay) = stall {
-        tokio::time::sleep(delay).await;
-    }
-    let mut response = Response::new(Body::from(reply));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap();
-    response
-        .headers_mut()
-        .insert("content-type", "application/json".parse().unwrap());
-    response
-}
 
 // ---------------------------------------------------------------------------------------------
 // A real SMTP server on loopback: aiosmtpd, writing each message it accepts to a file.
@@ -490,10 +374,10 @@ fn person(name: &str, roles: &[&str]) -> Person {
 }
 
 /// `[llm]`: OpenAI and Anthropic at local wire-format servers.
-fn llm(openai: &Endpoint, anthropic: &Endpoint) -> Value {
+fn llm(openai: &HttpServer, anthropic: &HttpServer) -> Value {
     json!({
-        "openai": { "base_url": openai.base, "key_env": "OPENAI_API_KEY", "model": "gpt-4o-mini", "timeout": "5s" },
-        "anthropic": { "base_url": anthropic.base, "key_env": "ANTHROPIC_API_KEY", "model": "claude-sonnet-4-5", "timeout": "5s" },
+        "openai": { "base_url": openai.base_url(), "key_env": "OPENAI_API_KEY", "model": "gpt-4o-mini", "timeout": "5s" },
+        "anthropic": { "base_url": anthropic.base_url(), "key_env": "ANTHROPIC_API_KEY", "model": "claude-sonnet-4-5", "timeout": "5s" },
     })
 }
 
@@ -702,8 +586,8 @@ fn faithful(b: &Bench) -> String {
 
 #[tokio::test]
 async fn openai_answering_500_falls_back_to_anthropic_and_the_fallback_is_logged() {
-    let openai = Endpoint::start().await;
-    let anthropic = Endpoint::start().await;
+    let openai = HttpServer::start();
+    let anthropic = HttpServer::start();
     let b = bench(
         comms()
             .set("comms.polish", true)
@@ -725,16 +609,16 @@ async fn openai_answering_500_falls_back_to_anthropic_and_the_fallback_is_logged
         "{text}"
     );
 
-    let asked = &anthropic.hits("/v1/messages")[0];
-    assert_eq!(asked.headers["x-api-key"], ANTHROPIC_KEY);
-    assert_eq!(asked.headers["anthropic-version"], "2023-06-01");
+    let asked = &anthropic.requests("/v1/messages")[0];
+    assert_eq!(asked.header("x-api-key").unwrap(), ANTHROPIC_KEY);
+    assert_eq!(asked.header("anthropic-version").unwrap(), "2023-06-01");
     assert_eq!(asked.body["model"], "claude-sonnet-4-5");
     let prompt = asked.body["messages"][0]["content"].as_str().unwrap();
     assert!(prompt.contains("\"25m 00s\""), "{prompt}");
     assert!(prompt.contains("Dear customer"), "{prompt}");
-    let first = &openai.hits("/v1/chat/completions")[0];
+    let first = &openai.requests("/v1/chat/completions")[0];
     assert_eq!(
-        first.headers["authorization"],
+        first.header("authorization").unwrap(),
         format!("Bearer {OPENAI_KEY}")
     );
 
@@ -751,8 +635,8 @@ async fn openai_answering_500_falls_back_to_anthropic_and_the_fallback_is_logged
 
 #[tokio::test]
 async fn openai_not_answering_within_the_polish_timeout_falls_back_to_anthropic() {
-    let openai = Endpoint::start().await;
-    let anthropic = Endpoint::start().await;
+    let openai = HttpServer::start();
+    let anthropic = HttpServer::start();
     let b = bench(
         comms()
             .set("comms.polish", true)
@@ -783,8 +667,8 @@ async fn openai_not_answering_within_the_polish_timeout_falls_back_to_anthropic(
         text.contains("written by anthropic after a fallback (openai failed: "),
         "{text}"
     );
-    assert_eq!(openai.hits("/v1/chat/completions").len(), 1);
-    assert_eq!(anthropic.hits("/v1/messages").len(), 1);
+    assert_eq!(openai.requests("/v1/chat/completions").len(), 1);
+    assert_eq!(anthropic.requests("/v1/messages").len(), 1);
 
     let drafted = &b.events("comms.drafted")[0];
     assert_eq!(drafted.data["writer"], "anthropic");
@@ -803,15 +687,15 @@ async fn openai_not_answering_within_the_polish_timeout_falls_back_to_anthropic(
     // A timeout trips the breaker like a 5xx: the next draft skips OpenAI at once.
     b.line(&format!("/comms draft clients update {ALICE}"))
         .await;
-    assert_eq!(openai.hits("/v1/chat/completions").len(), 1);
+    assert_eq!(openai.requests("/v1/chat/completions").len(), 1);
     let second = &b.events("comms.drafted")[1];
     assert_eq!(second.data["attempts"][0]["outcome"], "skipped");
 }
 
 #[tokio::test]
 async fn with_both_providers_down_the_template_text_is_used_and_the_channel_says_so() {
-    let openai = Endpoint::start().await;
-    let anthropic = Endpoint::start().await;
+    let openai = HttpServer::start();
+    let anthropic = HttpServer::start();
     let b = bench(
         comms()
             .set("comms.polish", true)
@@ -839,8 +723,8 @@ async fn with_both_providers_down_the_template_text_is_used_and_the_channel_says
 
 #[tokio::test]
 async fn a_model_output_that_drops_a_fact_is_rejected() {
-    let openai = Endpoint::start().await;
-    let anthropic = Endpoint::start().await;
+    let openai = HttpServer::start();
+    let anthropic = HttpServer::start();
     let b = bench(
         comms()
             .set("comms.polish", true)
@@ -867,13 +751,13 @@ async fn a_model_output_that_drops_a_fact_is_rejected() {
     let drafted = &b.events("comms.drafted")[0];
     assert_eq!(drafted.data["writer"], "template");
     assert_eq!(drafted.data["attempts"][0]["outcome"], "rejected");
-    assert_eq!(anthropic.hits("/v1/messages").len(), 0);
+    assert_eq!(anthropic.requests("/v1/messages").len(), 0);
 }
 
 #[tokio::test]
 async fn the_circuit_breaker_skips_a_dead_provider() {
-    let openai = Endpoint::start().await;
-    let anthropic = Endpoint::start().await;
+    let openai = HttpServer::start();
+    let anthropic = HttpServer::start();
     let b = bench(
         comms()
             .set("comms.polish", true)
@@ -893,11 +777,11 @@ async fn the_circuit_breaker_skips_a_dead_provider() {
         "{reply:?}"
     );
     assert_eq!(
-        openai.hits("/v1/chat/completions").len(),
+        openai.requests("/v1/chat/completions").len(),
         1,
         "the open circuit skipped openai"
     );
-    assert_eq!(anthropic.hits("/v1/messages").len(), 2);
+    assert_eq!(anthropic.requests("/v1/messages").len(), 2);
     let second = &b.events("comms.drafted")[1];
     assert_eq!(second.data["attempts"][0]["provider"], "openai");
     assert_eq!(second.data["attempts"][0]["outcome"], "skipped");
@@ -932,7 +816,7 @@ const PD_OK: &str =
 
 #[tokio::test]
 async fn every_route_of_a_team_gets_a_well_formed_payload_and_recovery_resolves_the_page() {
-    let ep = Endpoint::start().await;
+    let ep = HttpServer::start();
     ep.script("/hook", &[(200, "ok")]);
     ep.script("/v2/enqueue", &[(202, PD_OK)]);
     let b = bench(team(comms(), &ep.url("/hook"), &ep.url("/v2/enqueue"))).await;
@@ -952,10 +836,10 @@ async fn every_route_of_a_team_gets_a_well_formed_payload_and_recovery_resolves_
     );
     let in_channel = b.chat().in_channel(&ChannelId("77".into()));
     assert_eq!(in_channel[0].content, "<@&88> Heroku is down; failing over");
-    let hook = &ep.hits("/hook")[0];
-    assert_eq!(hook.headers["content-type"], "application/json");
+    let hook = &ep.requests("/hook")[0];
+    assert_eq!(hook.header("content-type").unwrap(), "application/json");
     assert_eq!(hook.body, json!({ "text": "Heroku is down; failing over" }));
-    let page = &ep.hits("/v2/enqueue")[0];
+    let page = &ep.requests("/v2/enqueue")[0];
     assert_eq!(page.body["routing_key"], PD_KEY);
     assert_eq!(page.body["event_action"], "trigger");
     assert_eq!(page.body["dedup_key"], b.incident.as_str());
@@ -1002,12 +886,12 @@ async fn every_route_of_a_team_gets_a_well_formed_payload_and_recovery_resolves_
 
     // Without text, the team gets the notify template with the incident's facts.
     b.line(&format!("/notify team engineering {ALICE}")).await;
-    let hook = &ep.hits("/hook")[1];
+    let hook = &ep.requests("/hook")[1];
     let text = hook.body["text"].as_str().unwrap();
     assert!(text.starts_with(b.incident.as_str()), "{text}");
     assert!(text.contains("Data-loss window: 25m 00s"), "{text}");
     assert_eq!(
-        ep.hits("/v2/enqueue")[1].body["dedup_key"],
+        ep.requests("/v2/enqueue")[1].body["dedup_key"],
         b.incident.as_str()
     );
 
@@ -1020,7 +904,7 @@ async fn every_route_of_a_team_gets_a_well_formed_payload_and_recovery_resolves_
             .contains("engineering's page resolved"),
         "{reply:?}"
     );
-    let resolve = ep.hits("/v2/enqueue").pop().unwrap();
+    let resolve = ep.requests("/v2/enqueue").pop().unwrap();
     assert_eq!(
         resolve.body,
         json!({ "routing_key": PD_KEY, "event_action": "resolve", "dedup_key": b.incident.as_str() })
@@ -1029,7 +913,7 @@ async fn every_route_of_a_team_gets_a_well_formed_payload_and_recovery_resolves_
 
 #[tokio::test]
 async fn a_route_that_fails_twice_then_succeeds_is_retried() {
-    let ep = Endpoint::start().await;
+    let ep = HttpServer::start();
     ep.script("/hook", &[(500, "down"), (502, "bad gateway"), (200, "ok")]);
     ep.script("/v2/enqueue", &[(202, PD_OK)]);
     let b = bench(team(comms(), &ep.url("/hook"), &ep.url("/v2/enqueue"))).await;
@@ -1038,7 +922,7 @@ async fn a_route_that_fails_twice_then_succeeds_is_retried() {
         .line(&format!("/notify team engineering failing over {ALICE}"))
         .await;
     assert!(reply.message.content.contains("webhook ✔"), "{reply:?}");
-    assert_eq!(ep.hits("/hook").len(), 3);
+    assert_eq!(ep.requests("/hook").len(), 3);
     let attempts: Vec<(String, u64)> = b
         .store
         .all()
@@ -1063,7 +947,7 @@ async fn a_route_that_fails_twice_then_succeeds_is_retried() {
 
 #[tokio::test]
 async fn a_route_that_always_fails_is_reported_in_the_incident_channel() {
-    let ep = Endpoint::start().await;
+    let ep = HttpServer::start();
     ep.script("/hook", &[(503, "maintenance")]);
     let b = bench(team(comms(), &ep.url("/hook"), &ep.url("/v2/enqueue"))).await;
     ep.script("/v2/enqueue", &[(202, PD_OK)]);
@@ -1072,7 +956,7 @@ async fn a_route_that_always_fails_is_reported_in_the_incident_channel() {
         .line(&format!("/notify team engineering failing over {ALICE}"))
         .await;
     assert!(reply.message.content.contains("webhook ✖"), "{reply:?}");
-    assert_eq!(ep.hits("/hook").len(), 3, "attempts = 3");
+    assert_eq!(ep.requests("/hook").len(), 3, "attempts = 3");
     let failed = b.events("notify.failed");
     assert_eq!(failed.len(), 3);
     assert_eq!(failed[2].data["final"], true);
@@ -1088,7 +972,7 @@ async fn a_route_that_always_fails_is_reported_in_the_incident_channel() {
 
 #[tokio::test]
 async fn with_the_incident_thread_open_failures_are_reported_in_the_thread() {
-    let ep = Endpoint::start().await;
+    let ep = HttpServer::start();
     ep.script("/hook", &[(503, "maintenance")]);
     ep.script("/v2/enqueue", &[(202, PD_OK)]);
     // Nothing listens on the relay's port: the email output fails on every attempt.
@@ -1160,7 +1044,7 @@ async fn with_the_incident_thread_open_failures_are_reported_in_the_thread() {
 async fn a_notice_is_drafted_edited_approved_by_a_communicator_and_sent_as_approved() {
     let dir = tempfile::tempdir().unwrap();
     let smtp = Smtp::start(dir.path());
-    let ep = Endpoint::start().await;
+    let ep = HttpServer::start();
     ep.script("/notice", &[(200, "ok")]);
     let b = bench(
         comms()
@@ -1235,7 +1119,7 @@ async fn a_notice_is_drafted_edited_approved_by_a_communicator_and_sent_as_appro
             .contains("another communicator must approve"),
         "{reply:?}"
     );
-    assert!(smtp.messages().is_empty() && ep.hits("/notice").is_empty());
+    assert!(smtp.messages().is_empty() && ep.requests("/notice").is_empty());
 
     // An approval of the text as drafted (v1, the default) no longer covers it.
     let reply = b
@@ -1249,7 +1133,7 @@ async fn a_notice_is_drafted_edited_approved_by_a_communicator_and_sent_as_appro
             .contains("DRAFT-1 has changed since v1: it is now v2, edited by dave"),
         "{reply:?}"
     );
-    assert!(smtp.messages().is_empty() && ep.hits("/notice").is_empty());
+    assert!(smtp.messages().is_empty() && ep.requests("/notice").is_empty());
 
     // A communicator by Discord role id, approving the version read.
     let reply = b
@@ -1302,7 +1186,7 @@ async fn a_notice_is_drafted_edited_approved_by_a_communicator_and_sent_as_appro
     let (_, expected_body) = edited.split_once("\n\n").unwrap();
     assert_eq!(body.trim(), expected_body);
     // The webhook and the announcement channel carry the approved text exactly.
-    assert_eq!(ep.hits("/notice")[0].body, json!({ "text": edited }));
+    assert_eq!(ep.requests("/notice")[0].body, json!({ "text": edited }));
     assert_eq!(
         b.chat().in_channel(&ChannelId("555".into()))[0].content,
         edited
@@ -1381,7 +1265,7 @@ async fn a_discarded_draft_cannot_be_approved_and_an_email_that_fails_is_reporte
 
 #[tokio::test]
 async fn the_runbook_steps_notify_every_route_and_draft_for_approval() {
-    let ep = Endpoint::start().await;
+    let ep = HttpServer::start();
     ep.script("/hook", &[(200, "ok")]);
     ep.script("/v2/enqueue", &[(202, PD_OK)]);
     let dir = tempfile::tempdir().unwrap();
@@ -1441,8 +1325,8 @@ with = { audience = "clients", notice = "update" }
     assert_eq!(status, RunStatus::Succeeded);
 
     let text = format!("[{run}] Hosting failed over to AWS.");
-    assert_eq!(ep.hits("/hook")[0].body, json!({ "text": text }));
-    let page = &ep.hits("/v2/enqueue")[0];
+    assert_eq!(ep.requests("/hook")[0].body, json!({ "text": text }));
+    let page = &ep.requests("/v2/enqueue")[0];
     assert_eq!(page.body["dedup_key"], b.incident.as_str());
     assert_eq!(page.body["payload"]["summary"], text.as_str());
     let delivered = b.events("notify.delivered");
@@ -1454,13 +1338,13 @@ with = { audience = "clients", notice = "update" }
     // A message may state the incident's facts; a template is rendered with them.
     let (start, expected, loss) = b.facts();
     assert_eq!(
-        ep.hits("/hook")[1].body["text"],
+        ep.requests("/hook")[1].body["text"],
         format!(
             "[{run}] Example: {} since {start}, data-loss window {loss}.",
             b.incident
         )
     );
-    let templated = ep.hits("/hook")[2].body["text"]
+    let templated = ep.requests("/hook")[2].body["text"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -1476,7 +1360,7 @@ with = { audience = "clients", notice = "update" }
         "the steps done so far: {templated}"
     );
     assert_eq!(
-        ep.hits("/v2/enqueue")[2].body["payload"]["summary"],
+        ep.requests("/v2/enqueue")[2].body["payload"]["summary"],
         templated.lines().next().unwrap(),
         "PagerDuty's summary is the first line"
     );
@@ -1510,7 +1394,7 @@ with = { audience = "clients", notice = "update" }
     // Recovery resolves the page the step opened.
     b.line(&format!("/incident resolve {ALICE}")).await;
     assert_eq!(
-        ep.hits("/v2/enqueue").last().unwrap().body["event_action"],
+        ep.requests("/v2/enqueue").last().unwrap().body["event_action"],
         "resolve"
     );
 }
@@ -1633,8 +1517,8 @@ async fn with_a_login_email_is_never_sent_without_tls() {
 
 #[tokio::test]
 async fn a_webhook_token_never_reaches_events_or_chat_however_the_url_is_spelled() {
-    let ep = Endpoint::start().await;
-    let port = ep.base.rsplit(':').next().unwrap().to_owned();
+    let ep = HttpServer::start();
+    let port = ep.base_url().rsplit(':').next().unwrap().to_owned();
     // The endpoint echoes the path in its 404 ("no reply scripted for /services/...").
     let answering = format!("http://LocalHost:{port}/services/T1/B1/ANSWERTOKEN");
     // Nothing listens here: reqwest's error would carry the (normalised) URL.
@@ -1655,7 +1539,7 @@ async fn a_webhook_token_never_reaches_events_or_chat_however_the_url_is_spelled
         replies.push(reply.message.content);
     }
     assert_eq!(
-        ep.hits("/services/T1/B1/ANSWERTOKEN").len(),
+        ep.requests("/services/T1/B1/ANSWERTOKEN").len(),
         3,
         "it was reached"
     );
@@ -1684,7 +1568,7 @@ async fn a_webhook_token_never_reaches_events_or_chat_however_the_url_is_spelled
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_drill_never_reaches_the_real_teams_pagerduty_or_clients() {
-    let ep = Endpoint::start().await;
+    let ep = HttpServer::start();
     ep.script("/hook", &[(200, "ok")]);
     ep.script("/v2/enqueue", &[(202, PD_OK)]);
     ep.script("/notice", &[(200, "ok")]);
@@ -1809,7 +1693,7 @@ impl EventStore for Refusing {
 
 #[tokio::test]
 async fn an_edit_or_approval_the_log_refuses_does_not_happen() {
-    let ep = Endpoint::start().await;
+    let ep = HttpServer::start();
     ep.script("/notice", &[(200, "ok")]);
     let mut refusing = None;
     let b = bench_over(
@@ -1858,7 +1742,7 @@ async fn an_edit_or_approval_the_log_refuses_does_not_happen() {
             .contains("Not sent: the event log refused the approval"),
         "{reply:?}"
     );
-    assert!(ep.hits("/notice").is_empty(), "nothing sent unapproved");
+    assert!(ep.requests("/notice").is_empty(), "nothing sent unapproved");
     assert!(b.events("comms.sent").is_empty());
 
     refusing.refuse(None);
@@ -1866,7 +1750,7 @@ async fn an_edit_or_approval_the_log_refuses_does_not_happen() {
         .line("/comms approve DRAFT-1 v1 --as carol --roles communicator")
         .await;
     assert!(reply.message.content.contains("webhook ✔"), "{reply:?}");
-    assert_eq!(ep.hits("/notice").len(), 1);
+    assert_eq!(ep.requests("/notice").len(), 1);
 }
 
 #[tokio::test]
@@ -1927,7 +1811,7 @@ async fn an_editor_may_not_approve_and_an_old_approve_button_is_refused() {
 
 #[tokio::test]
 async fn an_approved_notice_that_failed_is_resent_only_where_it_is_missing() {
-    let ep = Endpoint::start().await;
+    let ep = HttpServer::start();
     ep.script("/notice", &[(200, "ok")]);
     let port = free_port();
     let b = bench(comms().set("comms.webhook_url", ep.url("/notice")).set(
@@ -1992,7 +1876,11 @@ async fn an_approved_notice_that_failed_is_resent_only_where_it_is_missing() {
         "{reply:?}"
     );
     assert!(!reply.message.content.contains("webhook"), "{reply:?}");
-    assert_eq!(ep.hits("/notice").len(), 1, "the webhook had it already");
+    assert_eq!(
+        ep.requests("/notice").len(),
+        1,
+        "the webhook had it already"
+    );
     assert_eq!(smtp.messages().len(), 1);
     let approved = b.events("comms.approved")[0].data["text"].clone();
     let sent = b.events("comms.sent");
@@ -2035,8 +1923,8 @@ async fn an_approved_notice_that_failed_is_resent_only_where_it_is_missing() {
 
 #[tokio::test]
 async fn a_drill_notice_keeps_its_marker_through_polish() {
-    let openai = Endpoint::start().await;
-    let anthropic = Endpoint::start().await;
+    let openai = HttpServer::start();
+    let anthropic = HttpServer::start();
     let b = bench(
         comms()
             .set("comms.polish", true)
@@ -2063,7 +1951,7 @@ async fn a_drill_notice_keeps_its_marker_through_polish() {
         "{text}"
     );
     assert!(text.contains("Subject: [DRILL] Example"), "{text}");
-    let asked = &openai.hits("/v1/chat/completions")[0];
+    let asked = &openai.requests("/v1/chat/completions")[0];
     assert!(
         asked.body["messages"][0]["content"]
             .as_str()
@@ -2110,7 +1998,6 @@ mod from_discord {
         CHANNEL, COMMUNICATOR, GUILD, Member, bot_message, button, content, custom_ids, ephemeral,
         modal_submit, text,
     };
-    use crate::support::http::{HttpServer, Reply as HttpReply};
     use crate::support::moto::moto;
     use crate::support::standby::{self, CLUSTER, RECORD};
 
@@ -2141,24 +2028,12 @@ mod from_discord {
         Member::new(310_000_000_000_000_004, "dave", &[COMMUNICATOR])
     }
 
-    /// An executable that prints `says` (run through argv, so it needs its own shebang).
-    fn program(dir: &Path, name: &str, says: &str) -> PathBuf {
-        use std::os::unix::fs::PermissionsExt;
-        let path = dir.join(name);
-        std::fs::write(&path, format!("#!/bin/sh\necho '{says}'\n")).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        path
-    }
-
     struct Parts<'a> {
         moto: &'a str,
         zone_id: &'a str,
-        routes: &'a Endpoint,
+        routes: &'a HttpServer,
         smtp_port: u16,
-        backups: &'a HttpServer,
-        app: &'a HttpServer,
-        restore: &'a Path,
-        integrity: &'a Path,
+        hosting: &'a standby::Parts,
     }
 
     /// The shipped `failover-hosting` on moto, with every team route, the email relay and
@@ -2167,7 +2042,7 @@ mod from_discord {
     fn config(p: &Parts<'_>) -> TestConfig {
         let failover = std::fs::read_to_string(root().join("commands/failover-hosting.toml"))
             .expect("the shipped failover-hosting");
-        TestConfig::minimal()
+        let config = TestConfig::minimal()
             .shipped_templates()
             .runbook(&failover)
             .set("access.communicators", [COMMUNICATOR.to_string()])
@@ -2218,12 +2093,12 @@ mod from_discord {
                     "ttl": 60,
                     "records": [{ "name": RECORD, "type": "CNAME", "primary": "app-example.herokudns.com.", "standby": STANDBY }],
                 }),
-            )
-            .var("company", "Example Co")
-            .var("app_url", p.app.base_url())
-            .var("backup_status_url", p.backups.url("/backups/latest.json"))
-            .var("restore_command", p.restore.display().to_string())
-            .var("integrity_command", p.integrity.display().to_string())
+            );
+        let mut config = config.var("company", "Example Co");
+        for (name, value) in p.hosting.vars() {
+            config = config.var(name, value);
+        }
+        config
     }
 
     /// Decodes a quoted-printable body (RFC 2045: `=XX` bytes, `=` at a line's end joins it
@@ -2264,20 +2139,8 @@ mod from_discord {
         let aws = moto.clients().await;
         let zone_id = standby::seed(&aws, &["web", "worker"], 300).await;
         let dir = tempfile::tempdir().unwrap();
-        let backups = HttpServer::start();
-        let completed = chrono::Utc::now() - chrono::Duration::minutes(10);
-        backups.reply(
-            "/backups/latest.json",
-            HttpReply::json(
-                json!({ "latest": { "id": "backup-2041", "completed_at": completed.to_rfc3339_opts(chrono::SecondsFormat::Secs, true) } })
-                    .to_string(),
-            ),
-        );
-        let app = HttpServer::start();
-        app.reply("/health", HttpReply::json(r#"{"status":"ok"}"#));
-        let restore = program(dir.path(), "restore-latest", "restored backup-2041");
-        let integrity = program(dir.path(), "verify-integrity", "12 tables verified");
-        let routes = Endpoint::start().await;
+        let parts = standby::Parts::start(Duration::from_secs(10 * 60));
+        let routes = HttpServer::start();
         routes.script("/hook", &[(200, "ok")]);
         routes.script("/v2/enqueue", &[(202, PD_OK)]);
         let smtp = Smtp::start(dir.path());
@@ -2288,10 +2151,7 @@ mod from_discord {
             zone_id: &zone_id,
             routes: &routes,
             smtp_port: smtp.port,
-            backups: &backups,
-            app: &app,
-            restore: &restore,
-            integrity: &integrity,
+            hosting: &parts,
         }))
         .discord()
         .secret("PD_KEY", PD_KEY)
@@ -2402,11 +2262,11 @@ mod from_discord {
                 && said.contains("full service expected by "),
             "{said}"
         );
-        let hook = routes.hits("/hook");
+        let hook = routes.requests("/hook");
         assert_eq!(hook.len(), 1);
-        assert_eq!(hook[0].headers["content-type"], "application/json");
+        assert_eq!(hook[0].header("content-type").unwrap(), "application/json");
         assert_eq!(hook[0].body, json!({ "text": said }));
-        let page = routes.hits("/v2/enqueue");
+        let page = routes.requests("/v2/enqueue");
         assert_eq!(page.len(), 1);
         assert_eq!(page[0].body["routing_key"], PD_KEY);
         assert_eq!(page[0].body["event_action"], "trigger");
@@ -2618,7 +2478,7 @@ mod from_discord {
 
 #[tokio::test]
 async fn a_parameter_typed_in_chat_is_sent_verbatim_never_run_as_a_template() {
-    let ep = Endpoint::start().await;
+    let ep = HttpServer::start();
     ep.script("/hook", &[(200, "ok"), (200, "ok")]);
     ep.script("/v2/enqueue", &[(202, PD_OK), (202, PD_OK)]);
     let b = bench(team(comms(), &ep.url("/hook"), &ep.url("/v2/enqueue"))).await;
@@ -2664,7 +2524,7 @@ with = { team = "engineering", message = "{{ incident }}: ${params.note} (${vars
         .unwrap()
         .unwrap();
     assert_eq!(status, RunStatus::Succeeded);
-    let hooks = ep.hits("/hook");
+    let hooks = ep.requests("/hook");
     assert_eq!(hooks[0].body["text"], format!("[{run}] Note: {note}"));
     assert_eq!(
         hooks[1].body["text"],

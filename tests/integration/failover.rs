@@ -8,8 +8,6 @@
 //! [[teams]], [llm]), the way an operator would write it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::Duration;
 
@@ -38,7 +36,7 @@ use crate::support::heroku::{App as HerokuApp, HerokuServer};
 use crate::support::http::{HttpServer, Reply};
 use crate::support::llm::LlmServer;
 use crate::support::moto::moto;
-use crate::support::standby::{self, CLUSTER, PRIMARY, RECORD};
+use crate::support::standby::{self, CLUSTER, PRIMARY, Parts, RECORD};
 use crate::support::{App, TestConfig, root, spawn_app};
 
 /// The longest any wait in this module may take; a run that needs more has hung.
@@ -351,90 +349,8 @@ async fn snapshot(aws: &AwsClients, zone_id: &str) -> String {
     )
 }
 
-// ---------------------------------------------------------------------------------------------
-// The hosting side's local parts: backup status, the app, the restore and integrity programs.
-
-struct HostingParts {
-    dir: tempfile::TempDir,
-    backups: HttpServer,
-    app: HttpServer,
-    restore: PathBuf,
-    integrity: PathBuf,
-}
-
-impl HostingParts {
-    /// The backup-status endpoint says the latest backup completed `backup_age` ago; the app's
-    /// /health answers "ok".
-    fn start(backup_age: Duration) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let backups = HttpServer::start();
-        let completed = chrono::Utc::now() - chrono::Duration::from_std(backup_age).unwrap();
-        let status = json!({
-            "latest": {
-                "id": "backup-2041",
-                "completed_at": completed.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                "size_bytes": 734003200_u64,
-            }
-        });
-        backups.reply("/backups/latest.json", Reply::json(status.to_string()));
-        let app = HttpServer::start();
-        app.reply(
-            "/health",
-            Reply::json(r#"{"status":"ok","region":"us-east-1"}"#),
-        );
-        let log = dir.path().join("executions.log");
-        let restore = program(dir.path(), "restore-latest", &log, "restored backup-2041");
-        let integrity = program(dir.path(), "verify-integrity", &log, "12 tables verified");
-        HostingParts {
-            dir,
-            backups,
-            app,
-            restore,
-            integrity,
-        }
-    }
-
-    fn vars(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("app_url", self.app.base_url()),
-            (
-                "backup_status_url",
-                self.backups.url("/backups/latest.json"),
-            ),
-            ("restore_command", self.restore.display().to_string()),
-            ("integrity_command", self.integrity.display().to_string()),
-        ]
-    }
-
-    /// How often the program `name` ran.
-    fn executions(&self, name: &str) -> usize {
-        std::fs::read_to_string(self.dir.path().join("executions.log"))
-            .unwrap_or_default()
-            .lines()
-            .filter(|line| *line == name)
-            .count()
-    }
-}
-
-/// An executable script that appends its name to `log` and prints `says`: run through argv,
-/// with no shell in between, it needs its own shebang.
-fn program(dir: &Path, name: &str, log: &Path, says: &str) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let path = dir.join(name);
-    std::fs::write(
-        &path,
-        format!(
-            "#!/bin/sh\necho {name} >> '{}'\necho '{says}'\n",
-            log.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
-}
-
 /// A world for the hosting runbooks against the shared moto server.
-async fn hosting_world(endpoint: &str, zone_id: &str, parts: &HostingParts) -> World {
+async fn hosting_world(endpoint: &str, zone_id: &str, parts: &Parts) -> World {
     World::new(with_aws(config(&parts.vars()), endpoint, zone_id)).await
 }
 
@@ -461,7 +377,7 @@ async fn failover_hosting_scales_ecs_restores_moves_dns_and_tells_everyone() {
     let moto = moto().await;
     let aws = moto.clients().await;
     let zone_id = standby::seed(&aws, &["web", "worker"], 300).await;
-    let parts = HostingParts::start(Duration::from_secs(10 * 60));
+    let parts = Parts::start(Duration::from_secs(10 * 60));
     // The zone id as people copy it from the console, without `/hostedzone/`.
     let bare_zone = zone_id.trim_start_matches("/hostedzone/");
     let world = hosting_world(&moto.endpoint(), bare_zone, &parts).await;
@@ -583,7 +499,7 @@ async fn failback_hosting_after_a_failover_puts_dns_and_ecs_back() {
     let aws = moto.clients().await;
     // This time the config carries the zone id exactly as Route 53 returns it.
     let zone_id = standby::seed(&aws, &["web", "worker"], 300).await;
-    let parts = HostingParts::start(Duration::from_secs(10 * 60));
+    let parts = Parts::start(Duration::from_secs(10 * 60));
     let world = hosting_world(&moto.endpoint(), &zone_id, &parts).await;
     fail_over(&world).await;
     assert_eq!(counts(&aws).await, [(3, 3), (2, 2)]);
@@ -1202,7 +1118,7 @@ async fn after_a_hosting_failover_the_switch_registers_a_revision_and_the_switch
     let moto = moto().await;
     let aws = moto.clients().await;
     let zone_id = standby::seed(&aws, &["web", "worker"], 60).await;
-    let parts = HostingParts::start(Duration::from_secs(10 * 60));
+    let parts = Parts::start(Duration::from_secs(10 * 60));
     let openai = LlmServer::start(OPENAI_KEY);
     openai.answer_suite(&shipped_suite());
     let anthropic = LlmServer::start(ANTHROPIC_KEY);
@@ -1332,7 +1248,7 @@ async fn plan_reads_moto_and_writes_nothing() {
     let moto = moto().await;
     let aws = moto.clients().await;
     let zone_id = standby::seed(&aws, &["web", "worker"], 300).await;
-    let parts = HostingParts::start(Duration::from_secs(10 * 60));
+    let parts = Parts::start(Duration::from_secs(10 * 60));
     let world = hosting_world(&moto.endpoint(), &zone_id, &parts).await;
     let before = snapshot(&aws, &zone_id).await;
 
@@ -1486,7 +1402,7 @@ async fn a_missing_ecs_service_fails_the_step_naming_cluster_and_service() {
     let aws = moto.clients().await;
     // The config lists web and worker; the worker service was never created.
     let zone_id = standby::seed(&aws, &["web"], 300).await;
-    let parts = HostingParts::start(Duration::from_secs(10 * 60));
+    let parts = Parts::start(Duration::from_secs(10 * 60));
     let world = hosting_world(&moto.endpoint(), &zone_id, &parts).await;
     let runbook = world.shipped("failover-hosting");
     let handle = world.start(&runbook);
@@ -1570,7 +1486,7 @@ async fn a_backup_older_than_the_rpo_stops_the_run_before_dns_moves() {
     let moto = moto().await;
     let aws = moto.clients().await;
     let zone_id = standby::seed(&aws, &["web", "worker"], 300).await;
-    let parts = HostingParts::start(Duration::from_secs(2 * 3600));
+    let parts = Parts::start(Duration::from_secs(2 * 3600));
     let world = hosting_world(&moto.endpoint(), &zone_id, &parts).await;
     // The shipped runbooks check a backup's age inside `db_restore` (tested on a real
     // database in `data.rs`); a runbook may still check one by URL, before DNS moves.
@@ -1610,23 +1526,6 @@ async fn a_backup_older_than_the_rpo_stops_the_run_before_dns_moves() {
     assert_eq!(parts.backups.hits("/backups/latest.json"), 1);
 }
 
-/// Answers `replies` in turn (the last one repeats), counting requests.
-async fn replies_in_turn(replies: Vec<(u16, &'static str)>) -> (Served, Arc<AtomicUsize>) {
-    let hits = Arc::new(AtomicUsize::new(0));
-    let counter = hits.clone();
-    let router = Router::new().fallback(move || {
-        let n = counter.fetch_add(1, Ordering::SeqCst);
-        let (status, body) = replies[n.min(replies.len() - 1)];
-        async move {
-            json_reply(
-                StatusCode::from_u16(status).unwrap(),
-                serde_json::from_str(body).unwrap(),
-            )
-        }
-    });
-    (Served::start(router).await, hits)
-}
-
 const FLIP: &str = r#"
 name = "flip"
 title = "Flip the provider switch"
@@ -1648,17 +1547,21 @@ expect_status = [200]
 
 #[tokio::test]
 async fn an_http_request_answered_500_then_200_is_retried_once_and_succeeds() {
-    let (server, hits) = replies_in_turn(vec![
-        (
-            500,
-            r#"{"id":"internal_server_error","message":"Internal server error."}"#,
-        ),
-        (200, r#"{"LLM_PROVIDER":"anthropic"}"#),
-    ])
-    .await;
+    // Answers in turn (the last one repeats), counting requests.
+    let server = HttpServer::start();
+    server.script(
+        "/apps/example-app/config-vars",
+        &[
+            (
+                500,
+                r#"{"id":"internal_server_error","message":"Internal server error."}"#,
+            ),
+            (200, r#"{"LLM_PROVIDER":"anthropic"}"#),
+        ],
+    );
     let world = World::new(config(&[(
         "llm_switch_url",
-        format!("{}/apps/example-app/config-vars", server.base),
+        server.url("/apps/example-app/config-vars"),
     )]))
     .await;
     let handle = world.start(&world.runbook_named("flip", FLIP));
@@ -1669,7 +1572,7 @@ async fn an_http_request_answered_500_then_200_is_retried_once_and_succeeds() {
         "events: {:#?}",
         kinds(&events)
     );
-    assert_eq!(hits.load(Ordering::SeqCst), 2);
+    assert_eq!(server.total_hits(), 2);
     assert_eq!(
         kinds(&events),
         [
@@ -1697,14 +1600,17 @@ async fn an_http_request_answered_500_then_200_is_retried_once_and_succeeds() {
 
 #[tokio::test]
 async fn an_http_request_refused_with_422_is_not_retried() {
-    let (server, hits) = replies_in_turn(vec![(
-        422,
-        r#"{"id":"invalid_params","message":"LLM_PROVIDER is not a valid value"}"#,
-    )])
-    .await;
+    let server = HttpServer::start();
+    server.script(
+        "/apps/example-app/config-vars",
+        &[(
+            422,
+            r#"{"id":"invalid_params","message":"LLM_PROVIDER is not a valid value"}"#,
+        )],
+    );
     let world = World::new(config(&[(
         "llm_switch_url",
-        format!("{}/apps/example-app/config-vars", server.base),
+        server.url("/apps/example-app/config-vars"),
     )]))
     .await;
     let handle = world.start(&world.runbook_named("flip", FLIP));
@@ -1721,11 +1627,7 @@ async fn an_http_request_refused_with_422_is_not_retried() {
             && error.contains("LLM_PROVIDER is not a valid value"),
         "{error}"
     );
-    assert_eq!(
-        hits.load(Ordering::SeqCst),
-        1,
-        "a refusal is not sent again"
-    );
+    assert_eq!(server.total_hits(), 1, "a refusal is not sent again");
     let failed = find(&events, "step.failed", "flip-switch");
     assert_eq!(failed.data["retryable"], false);
     assert_eq!(failed.data["attempts"], 1);
@@ -1744,7 +1646,7 @@ async fn two_concurrent_hosting_runs_one_starts_the_other_is_refused_naming_it()
     let moto = moto().await;
     let aws = moto.clients().await;
     let zone_id = standby::seed(&aws, &["web", "worker"], 300).await;
-    let parts = HostingParts::start(Duration::from_secs(10 * 60));
+    let parts = Parts::start(Duration::from_secs(10 * 60));
     let world = Arc::new(hosting_world(&moto.endpoint(), &zone_id, &parts).await);
     let runbooks = [
         world.shipped("failover-hosting"),

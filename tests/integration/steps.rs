@@ -2,20 +2,14 @@
 //! through `steps::execute` inside the same timeout the engine puts around every step, against
 //! local servers speaking the real wire formats and real child processes.
 //!
-//! Most servers are the scripted `support::http::HttpServer`; where a test must see the body
-//! a client sent (the LLM wire formats, a JSON request body), a small capturing server below
-//! records it, since `HttpServer` records method, URI and headers only.
+//! The servers are the scripted `support::http::HttpServer`, which records each request's
+//! headers and body (the LLM wire formats, a JSON request body).
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::StatusCode;
-use axum::response::Response;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use lifeboat::domain::RunId;
 use lifeboat::duration::HumanDuration;
@@ -27,7 +21,7 @@ use lifeboat::steps::{StepEnv, StepError, StepInput, StepOutput, execute};
 
 use crate::support::TestConfig;
 use crate::support::app::steps_env;
-use crate::support::http::{HttpServer, Reply, dead_port_url};
+use crate::support::http::{HttpServer, Recorded, Reply, dead_port_url};
 
 const SWITCH_TOKEN: &str = "s3cret-switch-token-123";
 const OPENAI_KEY: &str = "sk-test-openai-key-456";
@@ -104,91 +98,18 @@ fn recorded(result: &Result<StepOutput, StepError>) -> String {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// A server that records whole requests, bodies included.
-
-#[derive(Debug, Clone)]
-struct Captured {
-    method: String,
-    path: String,
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
+/// A server that answers every request with `status` and the JSON `body`.
+fn answering(status: u16, body: &str) -> HttpServer {
+    let server = HttpServer::start();
+    server.reply_to_all(Reply::json(body.to_owned()).with_status(status));
+    server
 }
 
-impl Captured {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).expect("the client sent JSON")
-    }
-}
-
-#[derive(Clone)]
-struct CaptureState {
-    reply: (u16, String),
-    seen: Arc<Mutex<Vec<Captured>>>,
-}
-
-struct CaptureServer {
-    base: String,
-    seen: Arc<Mutex<Vec<Captured>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl CaptureServer {
-    /// Answers every request with `status` and the JSON `body`.
-    async fn start(status: u16, body: impl Into<String>) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let state = CaptureState {
-            reply: (status, body.into()),
-            seen: seen.clone(),
-        };
-        let app = Router::new().fallback(capture).with_state(state);
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Self { base, seen, task }
-    }
-
-    fn only(&self) -> Captured {
-        let seen = self.seen.lock().unwrap();
-        assert_eq!(seen.len(), 1, "expected exactly one request, got {seen:?}");
-        seen[0].clone()
-    }
-}
-
-impl Drop for CaptureServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn capture(State(state): State<CaptureState>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, usize::MAX)
-        .await
-        .unwrap_or_default();
-    state.seen.lock().unwrap().push(Captured {
-        method: parts.method.to_string(),
-        path: parts.uri.path().to_owned(),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
-        body: body.to_vec(),
-    });
-    let mut response = Response::new(Body::from(state.reply.1.clone()));
-    *response.status_mut() = StatusCode::from_u16(state.reply.0).unwrap();
-    response
-        .headers_mut()
-        .insert("content-type", "application/json".parse().unwrap());
-    response
+/// The one request `server` received.
+fn only(server: &HttpServer) -> Recorded {
+    let seen = server.all_requests();
+    assert_eq!(seen.len(), 1, "expected exactly one request, got {seen:?}");
+    seen[0].clone()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -384,30 +305,29 @@ fn switch_request(url: String) -> HttpRequest {
 #[tokio::test]
 async fn http_request_sends_the_secret_header_and_the_expanded_body_but_records_neither_secret() {
     // The server echoes the token back, as a careless admin endpoint might.
-    let server = CaptureServer::start(
+    let server = answering(
         200,
-        format!(r#"{{"LLM_PROVIDER":"anthropic","echo":"{SWITCH_TOKEN}"}}"#),
-    )
-    .await;
-    let url = format!("{}/apps/myapp/config-vars", server.base);
+        &format!(r#"{{"LLM_PROVIDER":"anthropic","echo":"{SWITCH_TOKEN}"}}"#),
+    );
+    let url = format!("{}/apps/myapp/config-vars", server.base_url());
     let result = act(
         &env().await,
         StepAction::HttpRequest(switch_request(url.clone())),
         Duration::from_secs(5),
     )
     .await;
-    let seen = server.only();
+    let seen = only(&server);
     assert_eq!(seen.method, "PATCH");
     assert_eq!(seen.path, "/apps/myapp/config-vars");
     assert_eq!(
-        seen.headers["authorization"],
+        seen.header("authorization").unwrap(),
         format!("Bearer {SWITCH_TOKEN}")
     );
     assert_eq!(
-        seen.headers["accept"],
+        seen.header("accept").unwrap(),
         "application/vnd.heroku+json; version=3"
     );
-    assert_eq!(seen.headers["content-type"], "application/json");
+    assert_eq!(seen.header("content-type").unwrap(), "application/json");
     assert_eq!(
         seen.json(),
         json!({ "LLM_PROVIDER": "anthropic", "app": "myapp", "weights": [1, 2] })
@@ -591,19 +511,19 @@ const ANTHROPIC_OK: &str = r#"{"id":"msg_01XF","type":"message","role":"assistan
 
 #[tokio::test]
 async fn llm_probe_speaks_openai_chat_completions() {
-    let server = CaptureServer::start(200, OPENAI_OK).await;
-    let env = llm_env(&server.base, "http://127.0.0.1:9").await;
+    let server = answering(200, OPENAI_OK);
+    let env = llm_env(&server.base_url(), "http://127.0.0.1:9").await;
     let result = act(&env, probe("openai", Some("pong")), Duration::from_secs(10)).await;
-    let seen = server.only();
+    let seen = only(&server);
     assert_eq!(
         (seen.method.as_str(), seen.path.as_str()),
         ("POST", "/v1/chat/completions")
     );
     assert_eq!(
-        seen.headers["authorization"],
+        seen.header("authorization").unwrap(),
         format!("Bearer {OPENAI_KEY}")
     );
-    assert_eq!(seen.headers["content-type"], "application/json");
+    assert_eq!(seen.header("content-type").unwrap(), "application/json");
     assert_eq!(
         seen.json(),
         json!({
@@ -622,23 +542,23 @@ async fn llm_probe_speaks_openai_chat_completions() {
 
 #[tokio::test]
 async fn llm_probe_speaks_anthropic_messages() {
-    let server = CaptureServer::start(200, ANTHROPIC_OK).await;
-    let env = llm_env("http://127.0.0.1:9", &format!("{}/", server.base)).await;
+    let server = answering(200, ANTHROPIC_OK);
+    let env = llm_env("http://127.0.0.1:9", &format!("{}/", server.base_url())).await;
     let result = act(
         &env,
         probe("anthropic", Some("PONG")),
         Duration::from_secs(10),
     )
     .await;
-    let seen = server.only();
+    let seen = only(&server);
     assert_eq!(
         (seen.method.as_str(), seen.path.as_str()),
         ("POST", "/v1/messages")
     );
-    assert_eq!(seen.headers["x-api-key"], ANTHROPIC_KEY);
-    assert_eq!(seen.headers["anthropic-version"], "2023-06-01");
-    assert_eq!(seen.headers["content-type"], "application/json");
-    assert!(!seen.headers.contains_key("authorization"));
+    assert_eq!(seen.header("x-api-key").unwrap(), ANTHROPIC_KEY);
+    assert_eq!(seen.header("anthropic-version").unwrap(), "2023-06-01");
+    assert_eq!(seen.header("content-type").unwrap(), "application/json");
+    assert!(seen.header("authorization").is_none());
     assert_eq!(
         seen.json(),
         json!({
@@ -731,8 +651,8 @@ async fn llm_probe_auth_failures_are_final_and_carry_the_providers_message() {
 
 #[tokio::test]
 async fn llm_probe_without_the_expected_text_fails_and_shows_the_answer() {
-    let server = CaptureServer::start(200, ANTHROPIC_OK).await;
-    let env = llm_env("http://127.0.0.1:9", &server.base).await;
+    let server = answering(200, ANTHROPIC_OK);
+    let env = llm_env("http://127.0.0.1:9", &server.base_url()).await;
     let err = act(
         &env,
         probe("anthropic", Some("ready")),

@@ -1,7 +1,10 @@
-//! A scripted HTTP server on `127.0.0.1:0` for testing real HTTP clients on loopback.
+//! A scripted HTTP server on `127.0.0.1:0` for testing real HTTP clients on loopback: the
+//! one local server of every suite (provider feeds, webhooks, PagerDuty, the LLM wire formats,
+//! the app's endpoints).
 //!
-//! Each path answers with a [`Reply`] (status, headers, body bytes, optional delay) that a test
-//! can replace at any moment; every request is counted and recorded. The server runs on its
+//! Each path answers with a [`Reply`] (status, headers, body bytes, optional delay), or with a
+//! list of replies used in turn (the last one repeats), that a test can replace at any moment;
+//! every request is counted and recorded with its headers and body. The server runs on its
 //! own thread and runtime, so it serves sync tests (a `lifeboat` child process) and async ones
 //! alike, and a test that pauses tokio time does not freeze it. It stops when dropped.
 //!
@@ -16,7 +19,7 @@
 //!
 //! Unscripted paths answer 404 with a body naming the path.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -86,11 +89,21 @@ pub struct Recorded {
     pub method: String,
     /// Path and query.
     pub uri: String,
+    /// The path alone.
+    pub path: String,
     /// Lower-case names, in arrival order.
     pub headers: Vec<(String, String)>,
+    /// The body as JSON (`Null` when empty or not JSON).
+    pub body: serde_json::Value,
 }
 
 impl Recorded {
+    /// The body, which the client sent as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        assert!(!self.body.is_null(), "the client sent no JSON: {self:?}");
+        self.body.clone()
+    }
+
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
@@ -103,8 +116,13 @@ impl Recorded {
 
 #[derive(Default)]
 struct Routes {
-    replies: HashMap<String, Reply>,
+    /// Per path, used in turn; the last one repeats.
+    replies: HashMap<String, VecDeque<Reply>>,
+    /// The answer to paths without replies of their own.
+    fallback: Option<Reply>,
     requests: HashMap<String, Vec<Recorded>>,
+    /// Every request, in arrival order.
+    all: Vec<Recorded>,
 }
 
 type Shared = Arc<Mutex<Routes>>;
@@ -170,12 +188,56 @@ impl HttpServer {
 
     /// Answers `path` (query ignored) with `reply` from the next request on.
     pub fn reply(&self, path: &str, reply: Reply) {
-        self.routes().replies.insert(path.to_owned(), reply);
+        self.replies(path, [reply]);
+    }
+
+    /// Answers `path` with `replies` in turn from the next request on; the last one repeats.
+    pub fn replies(&self, path: &str, replies: impl IntoIterator<Item = Reply>) {
+        let replies: VecDeque<Reply> = replies.into_iter().collect();
+        assert!(!replies.is_empty(), "no reply for {path}");
+        self.routes().replies.insert(path.to_owned(), replies);
+    }
+
+    /// Answers `path` with JSON bodies and their statuses, in turn; the last one repeats.
+    pub fn script(&self, path: &str, replies: &[(u16, &str)]) {
+        self.replies(
+            path,
+            replies
+                .iter()
+                .map(|(status, body)| Reply::json(*body).with_status(*status)),
+        );
+    }
+
+    /// Holds every reply to `path` for `delay` (a server that does not answer in time).
+    pub fn stall(&self, path: &str, delay: Duration) {
+        let mut routes = self.routes();
+        let replies = routes
+            .replies
+            .get_mut(path)
+            .unwrap_or_else(|| panic!("no reply scripted for {path} to stall"));
+        for reply in replies.iter_mut() {
+            reply.delay = Some(delay);
+        }
+    }
+
+    /// Answers every path that has no replies of its own with `reply`.
+    pub fn reply_to_all(&self, reply: Reply) {
+        self.routes().fallback = Some(reply);
     }
 
     /// How many requests reached `path`.
     pub fn hits(&self, path: &str) -> usize {
         self.routes().requests.get(path).map_or(0, Vec::len)
+    }
+
+    /// How many requests reached any path.
+    pub fn total_hits(&self) -> usize {
+        self.routes().all.len()
+    }
+
+    /// Every request, oldest first.
+    pub fn all_requests(&self) -> Vec<Recorded> {
+        self.routes().all.clone()
     }
 
     /// Every request to `path`, oldest first.
@@ -215,12 +277,18 @@ impl Drop for HttpServer {
 }
 
 async fn answer(State(routes): State<Shared>, request: Request) -> Response {
-    let path = request.uri().path().to_owned();
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let path = parts.uri.path().to_owned();
     let recorded = Recorded {
-        method: request.method().to_string(),
-        uri: request.uri().to_string(),
-        headers: request
-            .headers()
+        method: parts.method.to_string(),
+        uri: parts.uri.to_string(),
+        path: path.clone(),
+        body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+        headers: parts
+            .headers
             .iter()
             .map(|(n, v)| {
                 (
@@ -232,12 +300,17 @@ async fn answer(State(routes): State<Shared>, request: Request) -> Response {
     };
     let reply = {
         let mut routes = routes.lock().unwrap_or_else(|p| p.into_inner());
+        routes.all.push(recorded.clone());
         routes
             .requests
             .entry(path.clone())
             .or_default()
             .push(recorded);
-        routes.replies.get(&path).cloned()
+        match routes.replies.get_mut(&path) {
+            Some(turns) if turns.len() > 1 => turns.pop_front(),
+            Some(turns) => turns.front().cloned(),
+            None => routes.fallback.clone(),
+        }
     };
     let reply = reply
         .unwrap_or_else(|| Reply::bytes(format!("no reply scripted for {path}")).with_status(404));

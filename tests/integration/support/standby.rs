@@ -1,12 +1,20 @@
 //! The company's pre-configured AWS standby, created in moto: the hosted zone with the app's
-//! CNAME at Heroku, the ECS cluster, one task definition and services at desired 0. Shared
-//! by the failover, comms and drill tests so they exercise the same environment.
+//! CNAME at Heroku, the ECS cluster, one task definition and services at desired 0; and the
+//! hosting side's local parts the runbooks check (backup status, the app, the restore and
+//! integrity programs). Shared by the failover, comms and drill tests so they exercise the
+//! same environment.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use aws_sdk_ecs::types::ContainerDefinition;
 use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
 };
 use lifeboat::aws::AwsClients;
+use serde_json::json;
+
+use super::http::{HttpServer, Reply};
 
 pub const CLUSTER: &str = "lifeboat-standby";
 pub const ZONE: &str = "example.com.";
@@ -81,4 +89,86 @@ pub async fn set_cname(aws: &AwsClients, zone_id: &str, name: &str, value: &str,
         .send()
         .await
         .expect("set the record");
+}
+
+/// The hosting side's local parts: the backup-status endpoint, the app's `/health`, and the
+/// restore and integrity programs (which log each run).
+pub struct Parts {
+    dir: tempfile::TempDir,
+    pub backups: HttpServer,
+    pub app: HttpServer,
+    pub restore: PathBuf,
+    pub integrity: PathBuf,
+}
+
+impl Parts {
+    /// The backup-status endpoint says the latest backup completed `backup_age` ago; the app's
+    /// /health answers "ok".
+    pub fn start(backup_age: Duration) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let backups = HttpServer::start();
+        let completed = chrono::Utc::now() - chrono::Duration::from_std(backup_age).unwrap();
+        let status = json!({
+            "latest": {
+                "id": "backup-2041",
+                "completed_at": completed.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "size_bytes": 734003200_u64,
+            }
+        });
+        backups.reply("/backups/latest.json", Reply::json(status.to_string()));
+        let app = HttpServer::start();
+        app.reply(
+            "/health",
+            Reply::json(r#"{"status":"ok","region":"us-east-1"}"#),
+        );
+        let log = dir.path().join("executions.log");
+        let restore = program(dir.path(), "restore-latest", &log, "restored backup-2041");
+        let integrity = program(dir.path(), "verify-integrity", &log, "12 tables verified");
+        Parts {
+            dir,
+            backups,
+            app,
+            restore,
+            integrity,
+        }
+    }
+
+    /// The `[vars]` the hosting runbooks read: where the parts are.
+    pub fn vars(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("app_url", self.app.base_url()),
+            (
+                "backup_status_url",
+                self.backups.url("/backups/latest.json"),
+            ),
+            ("restore_command", self.restore.display().to_string()),
+            ("integrity_command", self.integrity.display().to_string()),
+        ]
+    }
+
+    /// How often the program `name` ran.
+    pub fn executions(&self, name: &str) -> usize {
+        std::fs::read_to_string(self.dir.path().join("executions.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| *line == name)
+            .count()
+    }
+}
+
+/// An executable script that appends its name to `log` and prints `says`: run through argv,
+/// with no shell in between, it needs its own shebang.
+fn program(dir: &Path, name: &str, log: &Path, says: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\necho {name} >> '{}'\necho '{says}'\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
 }
