@@ -584,24 +584,7 @@ async fn rest_calls_survive_a_429_and_a_500() {
 #[tokio::test]
 async fn a_gateway_reconnect_mid_flow_resumes_and_the_flow_completes() {
     let app = start().await;
-    let mark = app.fake().mark();
-    let (token, _) = app
-        .slash(
-            &alice(),
-            "runbook",
-            "run",
-            json!([text("name", "scale-up")]),
-        )
-        .await;
-    app.fake()
-        .wait_call(
-            mark,
-            "the request message",
-            |c| c.method == "PATCH" && c.path.ends_with("/messages/@original"),
-            WAIT,
-        )
-        .await;
-    let request = app.fake().original(&token).expect("the request message");
+    let request = app.request_run("scale-up", &alice()).await.into_message();
     let approve = request["components"][0]["components"][0]["custom_id"]
         .as_str()
         .unwrap()
@@ -1288,19 +1271,7 @@ async fn a_drill_started_from_discord_reports_as_a_drill() {
 #[tokio::test]
 async fn a_denied_request_has_its_buttons_disabled() {
     let app = start().await;
-    let mark = app.fake().mark();
-    let (token, _) = app
-        .slash(
-            &alice(),
-            "runbook",
-            "run",
-            json!([text("name", "scale-up")]),
-        )
-        .await;
-    app.fake()
-        .edited_original(mark, &token, "the request message")
-        .await;
-    let request = app.fake().original(&token).expect("the request message");
+    let request = app.request_run("scale-up", &alice()).await.into_message();
     let deny = request["components"][0]["components"][1]["custom_id"]
         .as_str()
         .unwrap()
@@ -1353,13 +1324,7 @@ async fn an_expired_request_has_its_buttons_disabled() {
     )
     .await;
     let mark = app.fake().mark();
-    let (token, _) = app
-        .slash(&alice(), "runbook", "run", json!([text("name", "hasty")]))
-        .await;
-    app.fake()
-        .edited_original(mark, &token, "the request message")
-        .await;
-    let request = app.fake().original(&token).expect("the request message");
+    let request = app.request_run("hasty", &alice()).await.into_message();
     let id = request["id"].as_str().unwrap().to_owned();
     let expired = app
         .fake()

@@ -727,6 +727,13 @@ impl Request {
             Request::Reply(_) => panic!("not a Discord request"),
         }
     }
+
+    pub fn into_message(self) -> Value {
+        match self {
+            Request::Message(message) => message,
+            Request::Reply(_) => panic!("not a Discord request"),
+        }
+    }
 }
 
 /// `/runbook run name:runbook` by `who`; the request message once the deferred answer is in.
