@@ -5,36 +5,27 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_route53::config::Credentials;
 use aws_sdk_route53::types::RrType;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 use lifeboat::aws::AwsClients;
-use lifeboat::chat::recorder::RecordingChat;
-use lifeboat::config::{Config, Secret};
-use lifeboat::db::DataEdges;
 use lifeboat::domain::event::{Event, NewEvent};
 use lifeboat::domain::{Actor, IncidentId, RunId};
-use lifeboat::engine::{Decision, Engine, RunHandle};
-use lifeboat::ports::aws::AwsEdges;
-use lifeboat::ports::chat::ChannelId;
+use lifeboat::engine::{Decision, RunHandle};
 use lifeboat::ports::store::EventStore;
 use lifeboat::runbook::state::RunStatus;
 use lifeboat::runbook::{Runbook, load_file};
-use lifeboat::steps::StepEnv;
 use lifeboat::steps::confirm::{Answer, Answers};
-use lifeboat::store::SledStore;
-use lifeboat::toml_source::TomlSource;
 
+use crate::support::app::data_edges;
 use crate::support::http::{HttpServer, Reply};
 use crate::support::moto::moto;
-use crate::support::postgres::{Db, TABLES_TOML, seed};
-use crate::support::root;
+use crate::support::postgres::{Db, seed, tables};
 use crate::support::standby::{self, CLUSTER, PRIMARY, RECORD};
+use crate::support::{App, TestConfig, root, spawn_app};
 
 const WAIT: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(20);
@@ -49,77 +40,58 @@ enum Store<'a> {
     Dir(&'a Path),
 }
 
-fn quoted(text: &str) -> String {
-    toml::Value::String(text.to_owned()).to_string()
-}
-
-fn config_text(
-    endpoint: &str,
-    zone_id: &str,
-    store: &Store<'_>,
-    app_url: &str,
-    extra: &str,
-) -> String {
-    let root = root();
+/// The shipped templates, two teams, [aws] on moto with the standby's services
+/// and record, and [data] with both databases' URLs in `DATABASE_URL` and
+/// `STANDBY_DATABASE_URL` and its backups in `store`. (The shipped runbooks are loaded one by
+/// one against it: [`World::shipped`].)
+fn config(endpoint: &str, zone_id: &str, store: &Store<'_>, app_url: &str) -> TestConfig {
     let backups = match store {
-        Store::S3 => format!("{{ bucket = \"{BUCKET}\", prefix = \"pg/\" }}"),
-        Store::Dir(dir) => format!("{{ dir = {} }}", quoted(&dir.display().to_string())),
+        Store::S3 => json!({ "bucket": BUCKET, "prefix": "pg/" }),
+        Store::Dir(dir) => json!({ "dir": dir.display().to_string() }),
     };
-    format!(
-        r#"
-[paths]
-runbooks = {runbooks}
-templates = {templates}
-
-[objectives]
-hosting_rto = "4h"
-llm_rto = "2h"
-rpo = "1h"
-data_rto = "2h"
-
-[[teams]]
-name = "engineering"
-channel_id = "300000000000000001"
-role_id = "400000000000000001"
-
-[[teams]]
-name = "support"
-channel_id = "300000000000000002"
-role_id = "400000000000000002"
-
-[aws]
-mode = "live"
-region = "us-east-1"
-endpoint_url = {endpoint}
-
-[aws.ecs]
-cluster = "{CLUSTER}"
-services = [{{ name = "web", standby = 3, idle = 0 }}, {{ name = "worker", standby = 2, idle = 1 }}]
-
-[aws.dns]
-zone_id = {zone_id}
-ttl = 60
-records = [{{ name = "{RECORD}", type = "CNAME", primary = "{PRIMARY}", standby = "{STANDBY_CNAME}" }}]
-
-[data]
-primary_url_env = "DATABASE_URL"
-standby_url_env = "STANDBY_DATABASE_URL"
-backups = {backups}
-jobs = 2
-connect_timeout = "2s"
-{TABLES_TOML}
-{extra}
-
-[vars]
-company = "Example Co"
-app_url = {app_url}
-"#,
-        runbooks = quoted(&root.join("commands").display().to_string()),
-        templates = quoted(&root.join("config/templates").display().to_string()),
-        endpoint = quoted(endpoint),
-        zone_id = quoted(zone_id),
-        app_url = quoted(app_url),
-    )
+    TestConfig::minimal()
+        .shipped_templates()
+        .set("objectives.data_rto", "2h")
+        .team(
+            "engineering",
+            json!({ "channel_id": "300000000000000001", "role_id": "400000000000000001" }),
+        )
+        .team(
+            "support",
+            json!({ "channel_id": "300000000000000002", "role_id": "400000000000000002" }),
+        )
+        .moto(endpoint)
+        .set(
+            "aws.ecs",
+            json!({
+                "cluster": CLUSTER,
+                "services": [
+                    { "name": "web", "standby": 3, "idle": 0 },
+                    { "name": "worker", "standby": 2, "idle": 1 },
+                ],
+            }),
+        )
+        .set(
+            "aws.dns",
+            json!({
+                "zone_id": zone_id,
+                "ttl": 60,
+                "records": [{ "name": RECORD, "type": "CNAME", "primary": PRIMARY, "standby": STANDBY_CNAME }],
+            }),
+        )
+        .set(
+            "data",
+            json!({
+                "primary_url_env": "DATABASE_URL",
+                "standby_url_env": "STANDBY_DATABASE_URL",
+                "backups": backups,
+                "jobs": 2,
+                "connect_timeout": "2s",
+                "tables": tables(),
+            }),
+        )
+        .var("company", "Example Co")
+        .var("app_url", app_url)
 }
 
 fn alice() -> Actor {
@@ -129,61 +101,28 @@ fn alice() -> Actor {
     }
 }
 
-fn moto_credentials() -> Credentials {
-    Credentials::new("testing", "testing", None, None, "moto")
+/// The app in process over moto, the two databases (their URLs as its secrets) and the backup
+/// store.
+struct World {
+    app: App,
 }
 
-/// The engine over moto, the two databases and the backup store.
-struct World {
-    _dir: tempfile::TempDir,
-    config: Arc<Config>,
-    store: Arc<SledStore>,
-    chat: Arc<RecordingChat>,
-    engine: Engine,
+impl std::ops::Deref for World {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.app
+    }
 }
 
 impl World {
-    async fn new(config_text: &str, primary_url: &str, standby_url: &str) -> World {
-        let config = Arc::new(
-            Config::from_source(TomlSource::new("lifeboat-test.toml", config_text))
-                .unwrap_or_else(|errors| panic!("test config rejected: {errors:#?}"))
-                .config,
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(SledStore::open(&dir.path().join("data")).unwrap());
-        let chat = Arc::new(RecordingChat::new());
-        let secrets: BTreeMap<String, String> = [
-            ("DATABASE_URL", primary_url),
-            ("STANDBY_DATABASE_URL", standby_url),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-        let data = edges(&config, &secrets).await;
-        let env = StepEnv {
-            config: config.clone(),
-            aws: AwsEdges::connect_with_credentials(&config.aws, moto_credentials()).await,
-            http: lifeboat::ports::http::client(),
-            chat: chat.clone(),
-            channel: ChannelId("incident".into()),
-            answers: Arc::new(Answers::default()),
-            secrets: Arc::new(secrets),
-            llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
-            heroku: Arc::new(lifeboat::heroku::HerokuApi::new(
-                lifeboat::ports::http::client(),
-            )),
-            clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
-            comms: Default::default(),
-            data,
-        };
-        let engine = Engine::new(env, store.clone());
-        World {
-            _dir: dir,
-            config,
-            store,
-            chat,
-            engine,
-        }
+    async fn new(config: &TestConfig, primary_url: &str, standby_url: &str) -> World {
+        let app = spawn_app(config.clone())
+            .secret("DATABASE_URL", primary_url)
+            .secret("STANDBY_DATABASE_URL", standby_url)
+            .patience(WAIT)
+            .start()
+            .await;
+        World { app }
     }
 
     fn shipped(&self, name: &str) -> Runbook {
@@ -263,29 +202,17 @@ impl World {
     }
 
     fn events(&self, run: &RunId) -> Vec<Event> {
-        self.store.by_run(run).unwrap()
+        self.run_events(run)
     }
 
     /// Everything the log holds, as text.
     fn log_text(&self) -> String {
-        self.store
-            .all()
-            .unwrap()
+        self.log()
             .iter()
             .map(|e| serde_json::to_string(e).unwrap())
             .collect::<Vec<_>>()
             .join("\n")
     }
-}
-
-async fn edges(config: &Config, secrets: &BTreeMap<String, String>) -> DataEdges {
-    let secrets = secrets.clone();
-    DataEdges::connect(
-        config,
-        &move |v: &str| secrets.get(v).map(|s| Secret::new(s.clone())),
-        Some(moto_credentials()),
-    )
-    .await
 }
 
 fn kinds(events: &[Event]) -> Vec<String> {
@@ -344,7 +271,7 @@ async fn backup(world: &World, primary: &Db, standby: &Db) -> String {
         ("STANDBY_DATABASE_URL".to_owned(), standby.url()),
     ]
     .into();
-    let live = edges(&world.config, &secrets).await;
+    let live = data_edges(&world.config, &secrets).await;
     lifeboat::db::cli::backup_into(&live, &world.config, Some(world.store.as_ref()))
         .await
         .unwrap_or_else(|e| panic!("backup failed: {e}"));
@@ -366,9 +293,9 @@ async fn failover_restores_the_s3_backup_into_the_standby_and_measures_the_seed_
     let zone_id = standby::seed(&aws, &["web", "worker"], 300).await;
     aws.s3.create_bucket().bucket(BUCKET).send().await.unwrap();
     let (primary, standby_db, app) = (Db::new("primary"), Db::new("standby"), app());
-    let text = config_text(&moto.endpoint(), &zone_id, &Store::S3, &app.base_url(), "");
+    let config = config(&moto.endpoint(), &zone_id, &Store::S3, &app.base_url());
     // Heroku is down: its database does not answer.
-    let world = World::new(&text, DEAD_PRIMARY, &standby_db.url()).await;
+    let world = World::new(&config, DEAD_PRIMARY, &standby_db.url()).await;
     let (incident, outage) = world.declare();
     // The last write reached the primary 20 minutes before the outage.
     seed(
@@ -427,7 +354,7 @@ async fn failover_restores_the_s3_backup_into_the_standby_and_measures_the_seed_
     let summary = lifeboat::timeline::summarize(&scoped, &incident);
     assert_eq!(summary.runs[0].achieved_rpo_secs, Some(1200));
     let engineering: Vec<String> = world
-        .chat
+        .chat()
         .posts()
         .into_iter()
         .map(|m| m.content)
@@ -446,14 +373,13 @@ async fn a_primary_that_answers_is_copied_directly_with_a_zero_window() {
     let zone_id = standby::seed(&aws, &["web", "worker"], 300).await;
     let (primary, standby_db, app) = (Db::new("primary"), Db::new("standby"), app());
     let dir = tempfile::tempdir().unwrap();
-    let text = config_text(
+    let config = config(
         &moto.endpoint(),
         &zone_id,
         &Store::Dir(dir.path()),
         &app.base_url(),
-        "",
     );
-    let world = World::new(&text, &primary.url(), &standby_db.url()).await;
+    let world = World::new(&config, &primary.url(), &standby_db.url()).await;
     let (incident, outage) = world.declare();
     seed(
         &primary,
@@ -489,14 +415,13 @@ async fn a_backup_older_than_the_rpo_stops_before_dns_unless_an_approver_accepts
     let zone_id = standby::seed(&aws, &["web", "worker"], 300).await;
     let (primary, standby_db, app) = (Db::new("primary"), Db::new("standby"), app());
     let dir = tempfile::tempdir().unwrap();
-    let text = config_text(
+    let config = config(
         &moto.endpoint(),
         &zone_id,
         &Store::Dir(dir.path()),
         &app.base_url(),
-        "",
     );
-    let world = World::new(&text, DEAD_PRIMARY, &standby_db.url()).await;
+    let world = World::new(&config, DEAD_PRIMARY, &standby_db.url()).await;
     let (incident, outage) = world.declare();
     seed(&primary, 500, &rfc3339(outage - chrono::Duration::hours(2)));
     let key = backup(&world, &primary, &standby_db).await;
@@ -533,7 +458,7 @@ async fn a_backup_older_than_the_rpo_stops_before_dns_unless_an_approver_accepts
         1,
         "the standby was not touched"
     );
-    let asked = world.chat.posts();
+    let asked = world.chat().posts();
     assert!(
         asked.iter().any(|m| m
             .content
@@ -573,14 +498,13 @@ async fn a_truncated_or_corrupted_dump_pauses_the_run_naming_the_object() {
     let zone_id = standby::seed(&aws, &["web", "worker"], 300).await;
     let (primary, standby_db, app) = (Db::new("primary"), Db::new("standby"), app());
     let dir = tempfile::tempdir().unwrap();
-    let text = config_text(
+    let config = config(
         &moto.endpoint(),
         &zone_id,
         &Store::Dir(dir.path()),
         &app.base_url(),
-        "",
     );
-    let world = World::new(&text, DEAD_PRIMARY, &standby_db.url()).await;
+    let world = World::new(&config, DEAD_PRIMARY, &standby_db.url()).await;
     seed(&primary, 3000, &rfc3339(Utc::now()));
     let key = backup(&world, &primary, &standby_db).await;
     let dump = dir.path().join(&key);
@@ -660,14 +584,13 @@ async fn a_tool_that_prints_the_url_leaves_it_out_of_the_log_chat_and_export() {
             real.pg_restore.display()
         ),
     );
-    let extra = format!("tools_dir = {}", quoted(&tools.display().to_string()));
-    let text = config_text(
+    let config = config(
         &moto.endpoint(),
         &zone_id,
         &Store::Dir(&store_dir),
         &app.base_url(),
-        &extra,
-    );
+    )
+    .set("data.tools_dir", tools.display().to_string());
     // Standby credentials with a password the log must never hold.
     standby_db.sql("CREATE ROLE standby_app LOGIN PASSWORD 'S3cret-standby-pw'; GRANT ALL ON SCHEMA public TO standby_app;");
     let standby_url = format!(
@@ -675,7 +598,7 @@ async fn a_tool_that_prints_the_url_leaves_it_out_of_the_log_chat_and_export() {
         crate::support::postgres::cluster().port(),
         standby_db.name
     );
-    let world = World::new(&text, DEAD_PRIMARY, &standby_url).await;
+    let world = World::new(&config, DEAD_PRIMARY, &standby_url).await;
     seed(&primary, 100, &rfc3339(Utc::now()));
     backup(&world, &primary, &standby_db).await;
     let (incident, _) = world.declare();
@@ -703,7 +626,12 @@ async fn a_tool_that_prints_the_url_leaves_it_out_of_the_log_chat_and_export() {
         lifeboat::timeline::csv(&scoped),
         lifeboat::timeline::html(&summary, &scoped, &world.config.objectives),
     ];
-    let chat: Vec<String> = world.chat.posts().into_iter().map(|m| m.content).collect();
+    let chat: Vec<String> = world
+        .chat()
+        .posts()
+        .into_iter()
+        .map(|m| m.content)
+        .collect();
     let everything = format!(
         "{}\n{}\n{}",
         world.log_text(),
@@ -737,12 +665,11 @@ async fn failback_copies_the_rows_written_on_aws_home_before_dns_moves_back() {
     let zone_id = standby::seed(&aws, &["web", "worker"], 300).await;
     let (primary, standby_db, app) = (Db::new("primary"), Db::new("standby"), app());
     let dir = tempfile::tempdir().unwrap();
-    let text = config_text(
+    let config = config(
         &moto.endpoint(),
         &zone_id,
         &Store::Dir(dir.path()),
         &app.base_url(),
-        "",
     );
     seed(
         &primary,
@@ -750,7 +677,7 @@ async fn failback_copies_the_rows_written_on_aws_home_before_dns_moves_back() {
         &rfc3339(Utc::now() - chrono::Duration::minutes(3)),
     );
     // Failover while Heroku's database is down: the backup path.
-    let down = World::new(&text, DEAD_PRIMARY, &standby_db.url()).await;
+    let down = World::new(&config, DEAD_PRIMARY, &standby_db.url()).await;
     backup(&down, &primary, &standby_db).await;
     let handle = down.start("failover-hosting", None);
     down.answer(&handle.run, "confirm-scope", true).await;
@@ -764,7 +691,7 @@ async fn failback_copies_the_rows_written_on_aws_home_before_dns_moves_back() {
     );
 
     // Heroku is back: fail back with both databases answering.
-    let back = World::new(&text, &primary.url(), &standby_db.url()).await;
+    let back = World::new(&config, &primary.url(), &standby_db.url()).await;
     let handle = back.start("failback-hosting", None);
     back.answer(&handle.run, "confirm-heroku", true).await;
     let (status, events) = back.finish(handle).await;

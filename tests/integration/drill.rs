@@ -434,7 +434,7 @@ fn a_drill_with_postgres_restores_a_real_database_and_measures_the_seed_gap() {
 /// standby and backup directory are exactly as they were.
 #[test]
 fn a_drill_with_data_configured_restores_in_a_throwaway_and_leaves_the_company_databases_alone() {
-    use crate::support::postgres::{Db, TABLES_TOML, seed};
+    use crate::support::postgres::{Db, seed, tables};
 
     let (primary, standby) = (Db::new("company_primary"), Db::new("company_standby"));
     seed(&primary, 100, "2026-11-25T10:00:00Z");
@@ -442,16 +442,17 @@ fn a_drill_with_data_configured_restores_in_a_throwaway_and_leaves_the_company_d
     let dir = tempfile::tempdir().unwrap();
     let backups = dir.path().join("company-backups");
     std::fs::create_dir(&backups).unwrap();
-    let shipped = std::fs::read_to_string(root().join("config/lifeboat.toml")).unwrap();
-    let config = dir.path().join("lifeboat.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "{shipped}\n[data]\nprimary_url_env = \"DRILL_TEST_DATABASE_URL\"\nstandby_url_env = \"DRILL_TEST_STANDBY_URL\"\nbackups = {{ dir = {} }}\n{TABLES_TOML}\n",
-            toml::Value::String(backups.display().to_string())
-        ),
-    )
-    .unwrap();
+    let config = TestConfig::shipped()
+        .set(
+            "data",
+            serde_json::json!({
+                "primary_url_env": "DRILL_TEST_DATABASE_URL",
+                "standby_url_env": "DRILL_TEST_STANDBY_URL",
+                "backups": { "dir": backups.display().to_string() },
+                "tables": tables(),
+            }),
+        )
+        .write(dir.path());
     let data = dir.path().join("log");
     let text = drill(
         "heroku-outage",

@@ -56,14 +56,8 @@ impl Db {
     }
 }
 
-/// The tables the data tests use: `orders` (a primary key, `updated_at`) and `events` (no
-/// key at all, so a doubled restore would show as doubled rows).
-pub const TABLES_TOML: &str = r#"tables = [
-  { name = "orders", freshness = "updated_at" },
-  { name = "public.events", freshness = "created_at" },
-]"#;
-
-/// The same tables as `[data] tables`, for a `TestConfig`.
+/// The tables the data tests use, as `[data] tables`: `orders` (a primary key, `updated_at`)
+/// and `events` (no key at all, so a doubled restore would show as doubled rows).
 pub fn tables() -> serde_json::Value {
     serde_json::json!([
         { "name": "orders", "freshness": "updated_at" },

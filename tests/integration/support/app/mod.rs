@@ -35,6 +35,7 @@ use lifeboat::chat::command::{Command, Line, parse_line};
 use lifeboat::chat::discord::{self, DiscordChat, Handler};
 use lifeboat::chat::recorder::RecordingChat;
 use lifeboat::config::{AwsMode, Config, Secret};
+use lifeboat::db::DataEdges;
 use lifeboat::domain::event::Event;
 use lifeboat::engine::Engine;
 use lifeboat::ports::aws::AwsEdges;
@@ -185,11 +186,7 @@ impl<'a> AppSpec<'a> {
             }
             // Tests point live mode at moto only, which takes any fixed credentials.
             AwsMode::Live => World::Live(
-                AwsEdges::connect_with_credentials(
-                    &config.aws,
-                    Credentials::new("testing", "testing", None, None, "moto"),
-                )
-                .await,
+                AwsEdges::connect_with_credentials(&config.aws, moto_credentials()).await,
             ),
         };
         let front = match discord {
@@ -294,10 +291,14 @@ impl Parts {
             self.secrets.clone(),
         )
         .await;
-        env.aws = match &self.aws {
-            World::Simulated(simulation) => AwsEdges::simulated(simulation.clone()),
-            World::Live(edges) => edges.clone(),
-        };
+        match &self.aws {
+            World::Simulated(simulation) => env.aws = AwsEdges::simulated(simulation.clone()),
+            World::Live(edges) => {
+                env.aws = edges.clone();
+                // `[data]`'s S3 backups on moto too.
+                env.data = data_edges(&self.config, &self.secrets).await;
+            }
+        }
         env
     }
 
@@ -308,6 +309,23 @@ impl Parts {
                 .with_drills(Arc::new(ChatDrills::new(self.clock.clone()))),
         )
     }
+}
+
+/// The databases and backups `[data]` names, their URLs from `secrets`, S3 on moto (with
+/// its fixed credentials).
+pub async fn data_edges(config: &Config, secrets: &BTreeMap<String, String>) -> DataEdges {
+    let secrets = secrets.clone();
+    DataEdges::connect(
+        config,
+        &move |var: &str| secrets.get(var).map(|s| Secret::new(s.clone())),
+        Some(moto_credentials()),
+    )
+    .await
+}
+
+/// The credentials moto takes (any fixed ones do).
+fn moto_credentials() -> Credentials {
+    Credentials::new("testing", "testing", None, None, "moto")
 }
 
 /// What a step acts through, from the one builder `lifeboat run` uses: `config`'s AWS (the
