@@ -9,76 +9,19 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::{ClockStart, Config, Objectives};
+pub use crate::domain::Severity;
 use crate::domain::event::Event;
-use crate::domain::{Actor, HealthLevel, IncidentId, RunId, Workstream};
+use crate::domain::{Actor, IncidentId, RunId, Workstream};
 use crate::duration::format_elapsed;
 use crate::runbook::Runbook;
 use crate::runbook::state::{self, RunStatus, RunView};
-
-/// How bad an incident is; `sev1` is the worst.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// The product is down for everyone.
-    Sev1,
-    /// A major part is down or degraded for many.
-    #[default]
-    Sev2,
-    /// Degraded, with a workaround.
-    Sev3,
-}
-
-impl Severity {
-    pub const ALL: [Severity; 3] = [Severity::Sev1, Severity::Sev2, Severity::Sev3];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Sev1 => "sev1",
-            Severity::Sev2 => "sev2",
-            Severity::Sev3 => "sev3",
-        }
-    }
-
-    /// The severity an alert's level suggests when an incident is declared from its button.
-    pub fn for_level(level: HealthLevel) -> Self {
-        match level {
-            HealthLevel::MajorOutage => Severity::Sev1,
-            HealthLevel::PartialOutage => Severity::Sev2,
-            _ => Severity::Sev3,
-        }
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Severity {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "sev1" | "1" => Ok(Severity::Sev1),
-            "sev2" | "2" => Ok(Severity::Sev2),
-            "sev3" | "3" => Ok(Severity::Sev3),
-            _ => Err(format!(
-                "`{s}` is not a severity: use sev1 (down for everyone), sev2 or sev3"
-            )),
-        }
-    }
-}
 
 /// Where an incident is in its lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -1179,18 +1122,6 @@ mod tests {
                 json!({"step": "restore", "attempt": 1}),
             ),
         );
-    }
-
-    #[test]
-    fn severity_parses_and_explains() {
-        assert_eq!("SEV1".parse::<Severity>().unwrap(), Severity::Sev1);
-        assert_eq!("3".parse::<Severity>().unwrap(), Severity::Sev3);
-        assert!("critical".parse::<Severity>().unwrap_err().contains("sev1"));
-        assert_eq!(
-            Severity::for_level(HealthLevel::MajorOutage),
-            Severity::Sev1
-        );
-        assert_eq!(Severity::default(), Severity::Sev2);
     }
 
     #[test]

@@ -46,6 +46,7 @@ pub mod domain;
 pub mod drill;
 pub mod duration;
 pub mod engine;
+pub mod events;
 pub mod feeds;
 pub mod heroku;
 pub mod iam;

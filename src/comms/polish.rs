@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
@@ -51,7 +51,7 @@ impl Breaker {
 }
 
 /// What happened with one provider.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempt {
     pub provider: String,
     /// `skipped` (breaker open or no key), `failed`, `rejected` (a fact was lost) or `wrote`.

@@ -1,5 +1,6 @@
-//! Pure domain vocabulary shared by every module: workstreams, health levels, actors, ids and
-//! drill scenarios; the events of the log are [`event`].
+//! Pure domain vocabulary shared by every module: workstreams, health levels, incident
+//! severities, actors, ids (incidents, runs, chat channels and messages) and drill scenarios;
+//! the events of the log are [`event`] (the envelope) and `crate::events` (the kinds).
 
 pub mod event;
 
@@ -73,6 +74,63 @@ impl fmt::Display for HealthLevel {
 }
 
 /// Who caused an event: a person in chat, the bot itself, a feed, or the scheduler.
+/// How bad an incident is; `sev1` is the worst.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// The product is down for everyone.
+    Sev1,
+    /// A major part is down or degraded for many.
+    #[default]
+    Sev2,
+    /// Degraded, with a workaround.
+    Sev3,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 3] = [Severity::Sev1, Severity::Sev2, Severity::Sev3];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Sev1 => "sev1",
+            Severity::Sev2 => "sev2",
+            Severity::Sev3 => "sev3",
+        }
+    }
+
+    /// The severity an alert's level suggests when an incident is declared from its button.
+    pub fn for_level(level: HealthLevel) -> Self {
+        match level {
+            HealthLevel::MajorOutage => Severity::Sev1,
+            HealthLevel::PartialOutage => Severity::Sev2,
+            _ => Severity::Sev3,
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Severity {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "sev1" | "1" => Ok(Severity::Sev1),
+            "sev2" | "2" => Ok(Severity::Sev2),
+            "sev3" | "3" => Ok(Severity::Sev3),
+            _ => Err(format!(
+                "`{s}` is not a severity: use sev1 (down for everyone), sev2 or sev3"
+            )),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Actor {
@@ -128,6 +186,18 @@ string_id!(
     /// One execution of a runbook, e.g. `RUN-20261125-093112-failover-hosting`.
     RunId
 );
+
+/// A channel or thread, as the adapter names it (a Discord snowflake, `console`, ...).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ChannelId(pub String);
+
+/// A posted message, so that it can be edited or replied to later.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRef {
+    pub channel: ChannelId,
+    pub id: String,
+}
 
 /// A simulated disaster a drill can run (`lifeboat drill`, `/drill start`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,6 +265,18 @@ mod tests {
     fn levels_serialise_as_the_stable_names() {
         let json = serde_json::to_string(&HealthLevel::PartialOutage).unwrap();
         assert_eq!(json, "\"partial_outage\"");
+    }
+
+    #[test]
+    fn severity_parses_and_explains() {
+        assert_eq!("SEV1".parse::<Severity>().unwrap(), Severity::Sev1);
+        assert_eq!("3".parse::<Severity>().unwrap(), Severity::Sev3);
+        assert!("critical".parse::<Severity>().unwrap_err().contains("sev1"));
+        assert_eq!(
+            Severity::for_level(HealthLevel::MajorOutage),
+            Severity::Sev1
+        );
+        assert_eq!(Severity::default(), Severity::Sev2);
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub mod text;
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::FeedKind;
 use crate::domain::HealthLevel;
@@ -53,7 +53,7 @@ pub struct ProviderHealth {
 }
 
 /// An incident as the vendor reports it. Only unresolved incidents are kept.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VendorIncident {
     pub id: String,
     pub title: String,

@@ -6,18 +6,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::HealthLevel;
-
-/// A channel or thread, as the adapter names it (a Discord snowflake, `console`, ...).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ChannelId(pub String);
-
-/// A posted message, so that it can be edited or replied to later.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MessageRef {
-    pub channel: ChannelId,
-    pub id: String,
-}
+pub use crate::domain::{ChannelId, MessageRef};
 
 /// Colours follow the health levels, so a glance at the channel tells how bad it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,86 @@
+//! Drills: a simulated disaster requested, started, its outages, its incident marked as a
+//! drill, and the results it finished with (readiness and the drill reminder read them back).
+
+use serde::{Deserialize, Serialize};
+
+fn unknown() -> String {
+    "unknown".to_owned()
+}
+
+/// `drill.requested` (`/drill start`): the drill runs on its own log, at `log`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DrillRequested {
+    /// `heroku-outage`, `openai-outage` or `both`.
+    pub scenario: String,
+    pub log: String,
+}
+
+/// `drill.started`: the providers whose outage is simulated.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DrillStarted {
+    pub providers: Vec<String>,
+}
+
+/// `drill.outage_simulated`: the stand-in feeds of `provider` flipped to an outage; the
+/// drill's detection time counts from here.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DrillOutageSimulated {
+    pub provider: String,
+}
+
+/// `drill.marked`: the incident is a drill (always `true`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DrillMarked {
+    pub drill: bool,
+}
+
+/// `drill.finished`: one result per drilled protocol.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DrillFinished {
+    pub results: Vec<DrillResultRecord>,
+}
+
+/// One drilled protocol in `drill.finished`. The figures are always written but for
+/// `data_loss_secs`, which is `null` when no data was restored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DrillResultRecord {
+    pub provider: String,
+    pub runbook: String,
+    pub run: String,
+    /// The run's outcome (`succeeded`, ...); `unknown` when the record lacks it.
+    #[serde(default = "unknown")]
+    pub status: String,
+    /// Simulated outage → confirmed alert.
+    pub detection_ms: Option<u64>,
+    /// First signal → the runbook verified.
+    pub recovery_ms: Option<u64>,
+    pub rto_secs: Option<u64>,
+    pub data_loss_secs: Option<u64>,
+    pub rpo_secs: Option<u64>,
+    pub rto_met: bool,
+    pub rpo_met: bool,
+}
+
+impl Default for DrillResultRecord {
+    fn default() -> Self {
+        Self {
+            provider: String::new(),
+            runbook: String::new(),
+            run: String::new(),
+            status: unknown(),
+            detection_ms: None,
+            recovery_ms: None,
+            rto_secs: None,
+            data_loss_secs: None,
+            rpo_secs: None,
+            rto_met: false,
+            rpo_met: false,
+        }
+    }
+}
