@@ -11,13 +11,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::domain::event::NewEvent;
 use crate::domain::{Actor, IncidentId, RunId, Workstream};
+use crate::events::{
+    Payload, RunAborted, RunCancelRequested, RunCancelled, RunFailed, RunPaused, RunResumed,
+    RunStarted, RunSucceeded, StepFailed, StepInterrupted, StepRetrying, StepSkipped, StepStarted,
+    StepSucceeded,
+};
 use crate::ports::chat::{Button, ButtonStyle, Message};
 use crate::ports::store::{EventStore, StoreError};
 use crate::runbook::state::{RunStatus, RunView, fold};
@@ -160,17 +164,16 @@ impl Engine {
             now.format("%Y%m%d-%H%M%S"),
             runbook.name
         ));
-        let mut started = NewEvent::new(
+        let mut started = NewEvent::of(
             actor,
-            "run.started",
-            json!({
-                "runbook": runbook.name,
-                "title": runbook.title,
-                "workstream": runbook.workstream,
-                "file_hash": runbook.file_hash,
-                "params": params,
-                "steps": runbook.steps.iter().map(|s| &s.id).collect::<Vec<_>>(),
-            }),
+            RunStarted {
+                runbook: runbook.name.clone(),
+                title: runbook.title.clone(),
+                workstream: Some(runbook.workstream),
+                file_hash: runbook.file_hash.clone(),
+                params,
+                steps: runbook.steps.iter().map(|s| s.id.clone()).collect(),
+            },
         )
         .run(run.clone());
         if let Some(incident) = &incident {
@@ -229,9 +232,8 @@ impl Engine {
         let control = controls
             .get(run)
             .ok_or_else(|| EngineError::UnknownRun(run.clone()))?;
-        self.store.append(
-            NewEvent::new(actor.clone(), "run.cancel_requested", json!({})).run(run.clone()),
-        )?;
+        self.store
+            .append(NewEvent::of(actor.clone(), RunCancelRequested {}).run(run.clone()))?;
         control.cancel.store(true, Ordering::SeqCst);
         if control
             .paused
@@ -384,16 +386,20 @@ impl Driver {
             && matches!(self.view.status, RunStatus::Running)
         {
             let idempotent = self.runbook.step(&step_id).is_some_and(|s| s.idempotent);
-            self.record(
-                "step.interrupted",
-                json!({ "step": step_id, "idempotent": idempotent, "action": if idempotent { "rerun" } else { "pause" } }),
-            );
+            self.record(StepInterrupted {
+                step: step_id.clone(),
+                idempotent,
+                action: if idempotent { "rerun" } else { "pause" }.to_owned(),
+            });
             if !idempotent {
                 let reason = format!(
                     "Lifeboat restarted while step `{step_id}` was running; it is not idempotent, so check whether it took effect, then retry, skip or abort"
                 );
                 self.mark_paused();
-                self.record("run.paused", json!({ "step": step_id, "reason": reason }));
+                self.record(RunPaused {
+                    step: step_id.clone(),
+                    reason: reason.clone(),
+                });
                 self.progress(format!("⏸ paused: {reason}"), true).await;
                 self.view.status = RunStatus::Paused {
                     step: step_id,
@@ -407,7 +413,10 @@ impl Driver {
             let step = self.next_step().map(|s| s.id.clone()).unwrap_or_default();
             let reason = "the runbook file changed since this run started; review the change, then retry (with the new file), skip or abort".to_owned();
             self.mark_paused();
-            self.record("run.paused", json!({ "step": step, "reason": reason }));
+            self.record(RunPaused {
+                step: step.clone(),
+                reason: reason.clone(),
+            });
             self.progress(format!("⏸ paused: {reason}"), true).await;
             self.view.status = RunStatus::Paused { step, reason };
         }
@@ -419,7 +428,7 @@ impl Driver {
                 }
             }
             if self.cancel.load(Ordering::SeqCst) {
-                self.record("run.cancelled", json!({}));
+                self.record(RunCancelled {});
                 return RunStatus::Cancelled;
             }
             if *self.stopping.borrow() {
@@ -429,7 +438,9 @@ impl Driver {
             }
             let Some(step) = self.next_step().cloned() else {
                 let elapsed = (self.env.clock.now() - self.view.started_at).num_milliseconds();
-                self.record("run.succeeded", json!({ "duration_ms": elapsed }));
+                self.record(RunSucceeded {
+                    duration_ms: elapsed,
+                });
                 self.progress(
                     format!(
                         "🏁 {} finished in {}",
@@ -460,10 +471,13 @@ impl Driver {
     async fn run_step(&mut self, step: &Step) -> Next {
         let mut attempt = 1;
         let started = Instant::now();
-        self.record(
-            "step.started",
-            json!({ "step": step.id, "title": step.title, "kind": step.action.kind(), "attempt": attempt, "idempotent": step.idempotent }),
-        );
+        self.record(StepStarted {
+            step: step.id.clone(),
+            title: step.title.clone(),
+            kind: Some(step.action.kind()),
+            attempt,
+            idempotent: step.idempotent,
+        });
         self.progress(format!("▶ {} — {}", step.id, step.title), false)
             .await;
         let result = loop {
@@ -496,10 +510,12 @@ impl Driver {
             match result {
                 Err(err) if err.retryable && attempt <= step.retries => {
                     let delay = backoff(step, attempt).max(asked_wait(&err.data));
-                    self.record(
-                        "step.retrying",
-                        json!({ "step": step.id, "attempt": attempt, "error": err.message, "delay_ms": delay.as_millis() as u64 }),
-                    );
+                    self.record(StepRetrying {
+                        step: step.id.clone(),
+                        attempt,
+                        error: err.message.clone(),
+                        delay_ms: delay.as_millis() as u64,
+                    });
                     tokio::select! {
                         () = tokio::time::sleep(delay) => {}
                         // The retry note is durable; the step resumes on the next start.
@@ -522,10 +538,14 @@ impl Driver {
         );
         match result {
             Ok(StepOutput { summary, data }) => {
-                self.record(
-                    "step.succeeded",
-                    json!({ "step": step.id, "kind": step.action.kind(), "summary": summary, "output": data, "duration_ms": duration_ms, "attempts": attempt }),
-                );
+                self.record(StepSucceeded {
+                    step: step.id.clone(),
+                    kind: Some(step.action.kind()),
+                    summary: summary.clone(),
+                    output: data.clone(),
+                    duration_ms: Some(duration_ms),
+                    attempts: Some(attempt),
+                });
                 self.view.finished.insert(step.id.clone());
                 self.view.outputs.insert(step.id.clone(), data);
                 self.progress(
@@ -536,10 +556,16 @@ impl Driver {
                 Next::Continue
             }
             Err(err) => {
-                self.record(
-                    "step.failed",
-                    json!({ "step": step.id, "kind": step.action.kind(), "error": err.message, "retryable": err.retryable, "output": err.data, "duration_ms": duration_ms, "attempts": attempt, "on_failure": step.on_failure }),
-                );
+                self.record(StepFailed {
+                    step: step.id.clone(),
+                    kind: Some(step.action.kind()),
+                    error: err.message.clone(),
+                    retryable: err.retryable,
+                    output: err.data.clone(),
+                    duration_ms: Some(duration_ms),
+                    attempts: Some(attempt),
+                    on_failure: Some(step.on_failure),
+                });
                 self.progress(
                     format!(
                         "✖ {} ({duration_ms} ms, {attempt} attempt(s)): {}",
@@ -554,10 +580,10 @@ impl Driver {
                         Next::Continue
                     }
                     OnFailure::Abort => {
-                        self.record(
-                            "run.failed",
-                            json!({ "step": step.id, "error": err.message }),
-                        );
+                        self.record(RunFailed {
+                            step: step.id.clone(),
+                            error: err.message.clone(),
+                        });
                         self.progress(
                             format!("🛑 run failed at {}; later steps did not run", step.id),
                             false,
@@ -571,7 +597,10 @@ impl Driver {
                     OnFailure::Pause => {
                         let reason = format!("step `{}` failed: {}", step.id, err.message);
                         self.mark_paused();
-                        self.record("run.paused", json!({ "step": step.id, "reason": reason }));
+                        self.record(RunPaused {
+                            step: step.id.clone(),
+                            reason: reason.clone(),
+                        });
                         self.progress(format!("⏸ paused: {reason}"), true).await;
                         self.view.status = RunStatus::Paused {
                             step: step.id.clone(),
@@ -612,7 +641,12 @@ impl Driver {
                 Ok((Decision::Abort, actor)) => actor,
                 _ => Actor::Bot,
             };
-            self.record_as(actor, "run.aborted", json!({ "step": step }));
+            self.record_as(
+                actor,
+                RunAborted {
+                    step: step.to_owned(),
+                },
+            );
             return Next::Stop(RunStatus::Aborted {
                 step: Some(step.to_owned()),
             });
@@ -632,25 +666,39 @@ impl Driver {
             Decision::Retry => {
                 self.record_as(
                     actor,
-                    "run.resumed",
-                    json!({ "step": step, "decision": "retry" }),
+                    RunResumed {
+                        step: step.to_owned(),
+                        decision: "retry".to_owned(),
+                    },
                 );
                 self.view.status = RunStatus::Running;
                 Next::Continue
             }
             Decision::Skip => {
-                self.record_as(actor.clone(), "step.skipped", json!({ "step": step }));
+                self.record_as(
+                    actor.clone(),
+                    StepSkipped {
+                        step: step.to_owned(),
+                    },
+                );
                 self.record_as(
                     actor,
-                    "run.resumed",
-                    json!({ "step": step, "decision": "skip" }),
+                    RunResumed {
+                        step: step.to_owned(),
+                        decision: "skip".to_owned(),
+                    },
                 );
                 self.view.finished.insert(step.to_owned());
                 self.view.status = RunStatus::Running;
                 Next::Continue
             }
             Decision::Abort => {
-                self.record_as(actor, "run.aborted", json!({ "step": step }));
+                self.record_as(
+                    actor,
+                    RunAborted {
+                        step: step.to_owned(),
+                    },
+                );
                 Next::Stop(RunStatus::Aborted {
                     step: Some(step.to_owned()),
                 })
@@ -697,19 +745,20 @@ impl Driver {
         )
     }
 
-    fn record(&self, kind: &str, data: serde_json::Value) {
-        self.record_as(Actor::Bot, kind, data);
+    fn record(&self, payload: impl Into<Payload>) {
+        self.record_as(Actor::Bot, payload);
     }
 
     /// Appends an event for this run. A failed append is logged loudly; the run goes on
     /// only because stopping mid-failover would be worse than a gap the audit will show.
-    fn record_as(&self, actor: Actor, kind: &str, data: serde_json::Value) {
-        let mut event = NewEvent::new(actor, kind, data).run(self.view.run.clone());
+    fn record_as(&self, actor: Actor, payload: impl Into<Payload>) {
+        let mut event = NewEvent::of(actor, payload).run(self.view.run.clone());
         if let Some(incident) = &self.view.incident {
             event = event.incident(incident.clone());
         }
+        let kind = event.kind.clone();
         if let Err(err) = self.store.append(event) {
-            tracing::error!(error = %err, kind, "run event could not be stored");
+            tracing::error!(error = %err, %kind, "run event could not be stored");
         }
     }
 }
@@ -741,6 +790,8 @@ fn backoff(step: &Step, attempt: u32) -> Duration {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]

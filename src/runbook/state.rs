@@ -8,6 +8,8 @@ use serde::Serialize;
 
 use crate::domain::event::Event;
 use crate::domain::{IncidentId, RunId, Workstream};
+use crate::events::{Payload, RunStarted};
+use crate::runbook::OnFailure;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -69,19 +71,16 @@ pub fn fold(events: &[Event]) -> Vec<RunView> {
     let mut order: Vec<RunId> = Vec::new();
     for event in events {
         let Some(run_id) = &event.run else { continue };
-        let data = &event.data;
-        let step = data["step"].as_str().map(str::to_owned);
-        if event.kind == "run.started" {
-            let params = serde_json::from_value(data["params"].clone()).unwrap_or_default();
+        if let Some(started) = event.data_as::<RunStarted>() {
             runs.insert(
                 run_id.clone(),
                 RunView {
                     run: run_id.clone(),
                     incident: event.incident.clone(),
-                    runbook: data["runbook"].as_str().unwrap_or_default().to_owned(),
-                    workstream: serde_json::from_value(data["workstream"].clone()).ok(),
-                    file_hash: data["file_hash"].as_str().unwrap_or_default().to_owned(),
-                    params,
+                    runbook: started.runbook,
+                    workstream: started.workstream,
+                    file_hash: started.file_hash,
+                    params: started.params,
                     status: RunStatus::Running,
                     started_at: event.at,
                     ended_at: None,
@@ -98,81 +97,93 @@ pub fn fold(events: &[Event]) -> Vec<RunView> {
         let Some(run) = runs.get_mut(run_id) else {
             continue;
         };
-        match event.kind.as_str() {
-            "step.started" => {
-                if let Some(step) = step {
-                    run.in_flight = Some(step.clone());
-                    let attempts = data["attempt"].as_u64().unwrap_or(1) as u32;
-                    run.timings.insert(
-                        step,
-                        StepTiming {
-                            started_at: event.at,
-                            ended_at: None,
-                            attempts,
-                        },
-                    );
-                }
-            }
-            "step.retrying" => {
-                if let Some(t) = step.as_ref().and_then(|s| run.timings.get_mut(s)) {
-                    t.attempts = data["attempt"].as_u64().unwrap_or(1) as u32 + 1;
-                }
-            }
-            "step.succeeded" | "step.failed" | "step.skipped" => {
-                if let Some(step) = step {
-                    run.in_flight = None;
-                    if let Some(t) = run.timings.get_mut(&step) {
-                        t.ended_at = Some(event.at);
-                    }
-                    match event.kind.as_str() {
-                        "step.succeeded" => {
-                            run.outputs.insert(step.clone(), data["output"].clone());
-                            run.finished.insert(step);
-                        }
-                        "step.skipped" => {
-                            run.finished.insert(step);
-                        }
-                        _ if data["on_failure"] == "continue" => {
-                            run.finished.insert(step);
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            "run.paused" => {
-                run.status = RunStatus::Paused {
-                    step: step.unwrap_or_default(),
-                    reason: data["reason"].as_str().unwrap_or_default().to_owned(),
-                };
-            }
-            "run.resumed" => run.status = RunStatus::Running,
-            "run.cancel_requested" => run.cancel_requested = true,
-            "run.succeeded" => {
-                run.status = RunStatus::Succeeded;
-                run.ended_at = Some(event.at);
-            }
-            "run.failed" => {
-                run.status = RunStatus::Failed {
-                    step: step.unwrap_or_default(),
-                    error: data["error"].as_str().unwrap_or_default().to_owned(),
-                };
-                run.ended_at = Some(event.at);
-            }
-            "run.aborted" => {
-                run.status = RunStatus::Aborted { step };
-                run.ended_at = Some(event.at);
-            }
-            "run.cancelled" => {
-                run.status = RunStatus::Cancelled;
-                run.ended_at = Some(event.at);
-            }
-            _ => {}
-        }
+        let Ok(payload) = event.payload() else {
+            continue;
+        };
+        run.apply(event.at, payload);
     }
     order
         .into_iter()
         .filter_map(|id| runs.remove(&id))
         .collect()
+}
+
+impl RunView {
+    /// One event of the run after its start, at `at`.
+    fn apply(&mut self, at: DateTime<Utc>, payload: Payload) {
+        match payload {
+            Payload::StepStarted(started) => {
+                self.in_flight = Some(started.step.clone());
+                self.timings.insert(
+                    started.step,
+                    StepTiming {
+                        started_at: at,
+                        ended_at: None,
+                        attempts: started.attempt,
+                    },
+                );
+            }
+            Payload::StepRetrying(retrying) => {
+                if let Some(t) = self.timings.get_mut(&retrying.step) {
+                    t.attempts = retrying.attempt + 1;
+                }
+            }
+            Payload::StepSucceeded(succeeded) => {
+                self.step_ended(&succeeded.step, at);
+                self.outputs
+                    .insert(succeeded.step.clone(), succeeded.output);
+                self.finished.insert(succeeded.step);
+            }
+            Payload::StepSkipped(skipped) => {
+                self.step_ended(&skipped.step, at);
+                self.finished.insert(skipped.step);
+            }
+            Payload::StepFailed(failed) => {
+                self.step_ended(&failed.step, at);
+                if failed.on_failure == Some(OnFailure::Continue) {
+                    self.finished.insert(failed.step);
+                }
+            }
+            Payload::RunPaused(paused) => {
+                self.status = RunStatus::Paused {
+                    step: paused.step,
+                    reason: paused.reason,
+                };
+            }
+            Payload::RunResumed(_) => self.status = RunStatus::Running,
+            Payload::RunCancelRequested(_) => self.cancel_requested = true,
+            Payload::RunSucceeded(_) => {
+                self.status = RunStatus::Succeeded;
+                self.ended_at = Some(at);
+            }
+            Payload::RunFailed(failed) => {
+                self.status = RunStatus::Failed {
+                    step: failed.step,
+                    error: failed.error,
+                };
+                self.ended_at = Some(at);
+            }
+            Payload::RunAborted(aborted) => {
+                self.status = RunStatus::Aborted {
+                    step: Some(aborted.step),
+                };
+                self.ended_at = Some(at);
+            }
+            Payload::RunCancelled(_) => {
+                self.status = RunStatus::Cancelled;
+                self.ended_at = Some(at);
+            }
+            _ => {}
+        }
+    }
+
+    /// A step's end: it is no longer in flight, and its timing ends at `at`.
+    fn step_ended(&mut self, step: &str, at: DateTime<Utc>) {
+        self.in_flight = None;
+        if let Some(t) = self.timings.get_mut(step) {
+            t.ended_at = Some(at);
+        }
+    }
 }
 
 #[cfg(test)]
