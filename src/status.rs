@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 
 use crate::domain::event::Event;
+use crate::events::{EventKind, Payload};
 use crate::incident::{self, StepHistory};
 use crate::reminders::{RpoState, rpo_state};
 use crate::runbook::Runbook;
@@ -16,18 +17,31 @@ pub fn provider_levels(events: &[Event]) -> BTreeMap<String, (String, DateTime<U
     let mut levels = BTreeMap::new();
     for e in events {
         if !matches!(
-            e.kind.as_str(),
-            "feed.observed"
-                | "feed.degraded"
-                | "feed.outage"
-                | "feed.recovered"
-                | "feed.maintenance"
+            e.event_kind(),
+            Some(
+                EventKind::FeedObserved
+                    | EventKind::FeedDegraded
+                    | EventKind::FeedOutage
+                    | EventKind::FeedRecovered
+                    | EventKind::FeedMaintenance
+            )
         ) {
             continue;
         }
-        if let (Some(provider), Some(level)) = (e.data["provider"].as_str(), e.data["to"].as_str())
+        let (provider, to) = match e.payload() {
+            Ok(Payload::FeedObserved(observed)) => (observed.provider, observed.to),
+            Ok(
+                Payload::FeedDegraded(settled)
+                | Payload::FeedOutage(settled)
+                | Payload::FeedRecovered(settled)
+                | Payload::FeedMaintenance(settled),
+            ) => (settled.provider, settled.to),
+            _ => continue,
+        };
+        if let Some(level) = to
+            && !provider.is_empty()
         {
-            levels.insert(provider.to_owned(), (level.to_owned(), e.at));
+            levels.insert(provider, (level.as_str().to_owned(), e.at));
         }
     }
     levels

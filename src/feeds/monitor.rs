@@ -15,10 +15,13 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use chrono::{DateTime, Duration, Utc};
-use serde_json::json;
 
 use super::{ProviderHealth, VendorIncident};
 use crate::domain::HealthLevel;
+use crate::events::{
+    FeedFlapping, FeedLevelChanged, FeedObserved, FeedReadable, FeedSettled, FeedUnreadable,
+    Payload, VendorIncidentChanged,
+};
 
 /// Tunables, from `[watch]` in the config.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,8 +70,7 @@ pub enum Effect {
     /// Append an event (actor `feed:<feed>`, or the bot when `feed` is `None`).
     Record {
         feed: Option<String>,
-        kind: &'static str,
-        data: serde_json::Value,
+        payload: Payload,
     },
     /// Post a new alert in the incident channel.
     OpenAlert(AlertView),
@@ -153,22 +155,21 @@ impl Monitor {
         };
         let feed = info.name.clone();
         let provider = info.provider.clone();
-        let record = |kind: &'static str, data: serde_json::Value| Effect::Record {
+        let record = |payload: Payload| Effect::Record {
             feed: Some(feed.clone()),
-            kind,
-            data,
+            payload,
         };
 
         if state.last_raw != Some(health.level) {
             effects.push(record(
-                "feed.observed",
-                json!({
-                    "provider": provider,
-                    "from": state.last_raw,
-                    "to": health.level,
-                    "summary": health.summary,
-                    "reason": health.reason,
-                }),
+                FeedObserved {
+                    provider: provider.clone(),
+                    from: state.last_raw,
+                    to: Some(health.level),
+                    summary: health.summary.clone(),
+                    reason: health.reason.clone(),
+                }
+                .into(),
             ));
             state.last_raw = Some(health.level);
         }
@@ -180,8 +181,12 @@ impl Monitor {
                 state.unreadable_reported = true;
                 let reason = health.reason.clone().unwrap_or_else(|| "unknown".into());
                 effects.push(record(
-                    "feed.unreadable",
-                    json!({ "provider": provider, "since": since, "reason": reason }),
+                    FeedUnreadable {
+                        provider: provider.clone(),
+                        since: Some(since),
+                        reason: reason.clone(),
+                    }
+                    .into(),
                 ));
                 effects.push(Effect::Notice {
                     feed: feed.clone(),
@@ -194,7 +199,12 @@ impl Monitor {
         } else {
             if state.unreadable_since.take().is_some() && state.unreadable_reported {
                 state.unreadable_reported = false;
-                effects.push(record("feed.readable", json!({ "provider": provider })));
+                effects.push(record(
+                    FeedReadable {
+                        provider: provider.clone(),
+                    }
+                    .into(),
+                ));
                 effects.push(Effect::Notice {
                     feed: feed.clone(),
                     text: format!("Feed `{feed}` ({provider}) is readable again."),
@@ -230,11 +240,14 @@ impl Monitor {
                     state.candidate = None;
                     let from = state.stable.replace(level);
                     provider_changed = true;
-                    if let Some(kind) = signal_kind(from, level) {
-                        effects.push(record(
-                            kind,
-                            json!({ "provider": provider, "from": from, "to": level, "summary": health.summary }),
-                        ));
+                    let change = FeedLevelChanged {
+                        provider: provider.clone(),
+                        from,
+                        to: Some(level),
+                        summary: health.summary.clone(),
+                    };
+                    if let Some(signal) = signal(change) {
+                        effects.push(record(signal));
                     }
                     if from.is_some() {
                         state.changes.push_back(now);
@@ -255,8 +268,12 @@ impl Monitor {
             state.flapping = true;
             provider_changed = true;
             effects.push(record(
-                "feed.flapping",
-                json!({ "provider": provider, "changes": state.changes.len(), "window_secs": settings.flap_window.num_seconds() }),
+                FeedFlapping {
+                    provider: provider.clone(),
+                    changes: state.changes.len(),
+                    window_secs: settings.flap_window.num_seconds(),
+                }
+                .into(),
             ));
             effects.push(Effect::Notice {
                 feed: feed.clone(),
@@ -270,8 +287,11 @@ impl Monitor {
             state.flapping = false;
             provider_changed = true;
             effects.push(record(
-                "feed.settled",
-                json!({ "provider": provider, "level": state.stable }),
+                FeedSettled {
+                    provider: provider.clone(),
+                    level: state.stable,
+                }
+                .into(),
             ));
         }
 
@@ -349,15 +369,19 @@ impl Monitor {
     }
 }
 
-fn signal_kind(from: Option<HealthLevel>, to: HealthLevel) -> Option<&'static str> {
-    let was_bad = from.is_some_and(is_bad);
-    match to {
-        HealthLevel::PartialOutage | HealthLevel::MajorOutage => Some("feed.outage"),
-        HealthLevel::Degraded => Some("feed.degraded"),
-        HealthLevel::Operational | HealthLevel::Maintenance if was_bad => Some("feed.recovered"),
-        HealthLevel::Maintenance => Some("feed.maintenance"),
-        _ => None,
-    }
+/// The settled signal a level change gives, by where it goes: an outage, a degradation, a
+/// recovery (from a bad level) or maintenance; none for a change to health from nothing.
+fn signal(change: FeedLevelChanged) -> Option<Payload> {
+    let was_bad = change.from.is_some_and(is_bad);
+    Some(match change.to? {
+        HealthLevel::PartialOutage | HealthLevel::MajorOutage => Payload::FeedOutage(change),
+        HealthLevel::Degraded => Payload::FeedDegraded(change),
+        HealthLevel::Operational | HealthLevel::Maintenance if was_bad => {
+            Payload::FeedRecovered(change)
+        }
+        HealthLevel::Maintenance => Payload::FeedMaintenance(change),
+        _ => return None,
+    })
 }
 
 /// Vendor incidents opened, updated or resolved since the last readable observation.
@@ -369,20 +393,23 @@ fn diff_incidents(
     alert_open: bool,
 ) -> Vec<Effect> {
     let mut effects = Vec::new();
-    let record = |kind: &'static str, incident: &VendorIncident| Effect::Record {
-        feed: Some(feed.to_owned()),
-        kind,
-        data: json!({ "provider": provider, "incident": incident }),
-    };
+    let record =
+        |variant: fn(VendorIncidentChanged) -> Payload, incident: &VendorIncident| Effect::Record {
+            feed: Some(feed.to_owned()),
+            payload: variant(VendorIncidentChanged {
+                provider: provider.to_owned(),
+                incident: Some(incident.clone()),
+            }),
+        };
     for incident in &health.incidents {
         match state.incidents.get(&incident.id) {
-            None => effects.push(record("vendor.incident_opened", incident)),
+            None => effects.push(record(Payload::VendorIncidentOpened, incident)),
             Some(old)
                 if old.status != incident.status
                     || old.latest_update != incident.latest_update
                     || old.impact != incident.impact =>
             {
-                effects.push(record("vendor.incident_updated", incident));
+                effects.push(record(Payload::VendorIncidentUpdated, incident));
                 if alert_open {
                     effects.push(Effect::AlertReply {
                         provider: provider.to_owned(),
@@ -405,7 +432,7 @@ fn diff_incidents(
     }
     for (id, old) in &state.incidents {
         if !health.incidents.iter().any(|i| &i.id == id) {
-            effects.push(record("vendor.incident_resolved", old));
+            effects.push(record(Payload::VendorIncidentResolved, old));
         }
     }
     effects
@@ -473,7 +500,7 @@ mod tests {
         effects
             .iter()
             .filter_map(|e| match e {
-                Effect::Record { kind, .. } => Some(*kind),
+                Effect::Record { payload, .. } => payload.kind().map(|k| k.as_str()),
                 _ => None,
             })
             .collect()

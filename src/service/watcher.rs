@@ -7,7 +7,6 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
 use tokio::sync::{mpsc, watch};
 use tracing::{Instrument, info_span, instrument, warn};
 
@@ -15,6 +14,7 @@ use crate::chat::render::{self, ProviderInfo};
 use crate::config::{Config, WatchConfig};
 use crate::domain::event::NewEvent;
 use crate::domain::{Actor, HealthLevel};
+use crate::events::{AlertFailed, AlertRecovered, AlertState, Payload};
 use crate::feeds::fetch::{FeedSpec, Fetched, Fetcher, Validators};
 use crate::feeds::monitor::{AlertView, Effect, FeedInfo, Monitor, WatchSettings};
 use crate::feeds::{FeedError, ProviderHealth};
@@ -148,32 +148,26 @@ impl Watcher {
         };
         let mut open: BTreeMap<String, (AlertView, MessageRef)> = BTreeMap::new();
         for event in events {
-            let provider = event.data["provider"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            match event.kind.as_str() {
-                "alert.posted" => {
+            match event.payload() {
+                Ok(Payload::AlertPosted(posted)) => {
                     let restored = (|| {
                         let view = AlertView {
-                            alert_id: event.data["alert_id"].as_str()?.to_owned(),
-                            provider: provider.clone(),
-                            level: serde_json::from_value(event.data["level"].clone()).ok()?,
-                            confirmed: event.data["confirmed"].as_bool()?,
+                            alert_id: posted.alert_id,
+                            provider: posted.provider.clone(),
+                            level: posted.level?,
+                            confirmed: posted.confirmed,
                             sources: Vec::new(),
                             incidents: Vec::new(),
                             opened_at: event.at,
                         };
-                        let message: MessageRef =
-                            serde_json::from_value(event.data["message"].clone()).ok()?;
-                        Some((view, message))
+                        Some((view, posted.message?))
                     })();
                     if let Some(entry) = restored {
-                        open.insert(provider, entry);
+                        open.insert(posted.provider, entry);
                     }
                 }
-                "alert.recovered" => {
-                    open.remove(&provider);
+                Ok(Payload::AlertRecovered(recovered)) => {
+                    open.remove(&recovered.alert.provider);
                 }
                 _ => {}
             }
@@ -246,29 +240,31 @@ impl Watcher {
 
     async fn apply(&mut self, effect: Effect) {
         match effect {
-            Effect::Record { feed, kind, data } => {
+            Effect::Record { feed, payload } => {
                 let actor = feed.map_or(Actor::Bot, |name| Actor::Feed { name });
-                self.append(NewEvent::new(actor, kind, data));
+                self.append(NewEvent::of(actor, payload));
             }
             Effect::OpenAlert(alert) => {
                 let message = render::alert(&alert, &self.provider_info(&alert.provider));
                 match self.chat.post(&self.channel, &message).await {
                     Ok(posted) => {
                         self.metrics.alert(&alert.provider, "posted");
-                        self.append(NewEvent::new(
+                        self.append(NewEvent::of(
                             Actor::Bot,
-                            "alert.posted",
-                            alert_data(&alert, Some(&posted)),
+                            Payload::AlertPosted(alert_state(&alert, Some(&posted))),
                         ));
                         self.alert_messages.insert(alert.provider.clone(), posted);
                     }
                     Err(err) => {
                         self.metrics.alert(&alert.provider, "failed");
                         warn!(error = %err, provider = %alert.provider, "alert could not be posted");
-                        self.append(NewEvent::new(
+                        self.append(NewEvent::of(
                             Actor::Bot,
-                            "alert.failed",
-                            json!({ "provider": alert.provider, "alert_id": alert.alert_id, "error": err.to_string() }),
+                            AlertFailed {
+                                provider: alert.provider.clone(),
+                                alert_id: alert.alert_id.clone(),
+                                error: err.to_string(),
+                            },
                         ));
                     }
                 }
@@ -281,10 +277,9 @@ impl Watcher {
                 {
                     warn!(error = %err, provider = %alert.provider, "alert could not be edited");
                 }
-                self.append(NewEvent::new(
+                self.append(NewEvent::of(
                     Actor::Bot,
-                    "alert.updated",
-                    alert_data(&alert, None),
+                    Payload::AlertUpdated(alert_state(&alert, None)),
                 ));
             }
             Effect::AlertReply { provider, text } => {
@@ -302,10 +297,14 @@ impl Watcher {
                     warn!(error = %err, provider = %alert.provider, "recovery notice could not be posted");
                 }
                 self.alert_messages.remove(&alert.provider);
-                let mut data = alert_data(&alert, posted.as_ref().ok());
-                data["duration_secs"] = json!((at - alert.opened_at).num_seconds());
-                data["duration_ms"] = json!((at - alert.opened_at).num_milliseconds());
-                self.append(NewEvent::new(Actor::Bot, "alert.recovered", data));
+                self.append(NewEvent::of(
+                    Actor::Bot,
+                    AlertRecovered {
+                        alert: alert_state(&alert, posted.as_ref().ok()),
+                        duration_secs: Some((at - alert.opened_at).num_seconds()),
+                        duration_ms: Some((at - alert.opened_at).num_milliseconds()),
+                    },
+                ));
             }
             Effect::Notice { feed, text } => {
                 if let Err(err) = self.chat.post(&self.channel, &render::notice(&text)).await {
@@ -332,16 +331,16 @@ impl Watcher {
     }
 }
 
-fn alert_data(alert: &AlertView, message: Option<&MessageRef>) -> serde_json::Value {
-    json!({
-        "alert_id": alert.alert_id,
-        "provider": alert.provider,
-        "level": alert.level,
-        "confirmed": alert.confirmed,
-        "sources": alert.sources,
-        "incidents": alert.incidents.iter().map(|i| &i.id).collect::<Vec<_>>(),
-        "message": message,
-    })
+fn alert_state(alert: &AlertView, message: Option<&MessageRef>) -> AlertState {
+    AlertState {
+        alert_id: alert.alert_id.clone(),
+        provider: alert.provider.clone(),
+        level: Some(alert.level),
+        confirmed: alert.confirmed,
+        sources: alert.sources.clone(),
+        incidents: alert.incidents.iter().map(|i| i.id.clone()).collect(),
+        message: message.cloned(),
+    }
 }
 
 /// Polls one feed until shutdown. A 304 repeats the last snapshot; `Retry-After` stretches
