@@ -20,6 +20,7 @@ use crate::domain::RunId;
 use crate::domain::event::Event;
 use crate::drill::history::{DrillRecord, drilled_protocols, drills_from_events};
 use crate::duration::{HumanDuration, format_elapsed};
+use crate::events::{BackupCheckOutput, read_output};
 use crate::ports::aws::{AwsError, ClusterState, RecordState, ServiceState, TaskDefinitionState};
 use crate::ports::llm::{LlmError, LlmRequest};
 use crate::ports::store::EventStore;
@@ -690,11 +691,12 @@ async fn gather_backups(env: &StepEnv, runbooks: &[Runbook]) -> Vec<BackupObserv
         let max_age = args.max_age.unwrap_or(env.config.objectives.rpo).get();
         let checked = crate::steps::backup::check(env, &input, args).await;
         // Too old is still a reading: the decision is made in `assess`, from the time.
-        let (data, error) = match checked {
+        let (output, error) = match checked {
             Ok(output) => (output.data, None),
             Err(err) => (err.data.clone(), Some(err.message)),
         };
-        let completed_at = match data["completed_at"].as_str().map(parse_time) {
+        let output: BackupCheckOutput = read_output(&output);
+        let completed_at = match output.completed_at.as_deref().map(parse_time) {
             Some(Ok(at)) => Ok(at),
             _ => Err(error.unwrap_or_else(|| "no completion time was read".to_owned())),
         };

@@ -15,6 +15,7 @@ use super::command::{
 use super::http::{Verdict, classify, valid_url, within_step};
 use super::{StepEnv, StepError, StepInput, StepOutput};
 use crate::duration::{HumanDuration, format_elapsed};
+use crate::events::{BackupCheckOutput, read_output};
 use crate::ports::http::{describe, read_capped, truncate_chars};
 use crate::reminders::BackupReading;
 use crate::runbook::BackupCheck;
@@ -139,38 +140,44 @@ pub async fn check(
     };
     let now = Utc::now();
     let stamp = completed_at.to_rfc3339_opts(SecondsFormat::Secs, true);
-    let mut data = json!({
-        "source": match source { Source::Url => "url", Source::Command => "command" },
-        "from": origin,
-        "completed_at": stamp,
-        "max_age_secs": max_age.get().as_secs(),
-    });
+    let mut output = BackupCheckOutput {
+        source: match source {
+            Source::Url => "url",
+            Source::Command => "command",
+        }
+        .to_owned(),
+        from: origin,
+        completed_at: Some(stamp.clone()),
+        max_age_secs: max_age.get().as_secs(),
+        age_secs: None,
+    };
+    let data = |output: &BackupCheckOutput| serde_json::to_value(output).unwrap_or_default();
     match freshness(completed_at, now, max_age.get()) {
         Freshness::Fresh { age } => {
-            data["age_secs"] = json!(age.as_secs());
+            output.age_secs = Some(age.as_secs());
             info!(completed_at = %stamp, age_secs = age.as_secs(), "backup fresh enough");
             Ok(StepOutput::new(
                 format!(
                     "latest backup completed at {stamp}, {} ago (within {limit_name})",
                     format_elapsed(age)
                 ),
-                data,
+                data(&output),
             ))
         }
         Freshness::TooOld { age } => {
-            data["age_secs"] = json!(age.as_secs());
+            output.age_secs = Some(age.as_secs());
             warn!(completed_at = %stamp, age_secs = age.as_secs(), "backup too old");
             Err(StepError::invalid(format!(
                 "latest backup is {} old, older than {limit_name}",
                 format_elapsed(age)
             ))
-            .with_data(data))
+            .with_data(data(&output)))
         }
         Freshness::InFuture { by } => Err(StepError::invalid(format!(
             "latest backup claims to complete at {stamp}, {} from now: check the clock or time zone of its source",
             format_elapsed(by)
         ))
-        .with_data(data)),
+        .with_data(data(&output))),
     }
 }
 
@@ -270,12 +277,13 @@ impl BackupReading {
     /// Reads `backup_check`'s result: a failure that measured an age is a stale backup; any
     /// other failure means the age is unknown.
     pub fn from_check(result: &Result<StepOutput, StepError>) -> Self {
-        let (data, ok) = match result {
+        let (output, ok) = match result {
             Ok(out) => (&out.data, true),
             Err(err) => (&err.data, false),
         };
-        let completed_at = data["completed_at"].as_str().map(str::to_owned);
-        match (data["age_secs"].as_u64().map(Duration::from_secs), ok) {
+        let output: BackupCheckOutput = read_output(output);
+        let completed_at = output.completed_at;
+        match (output.age_secs.map(Duration::from_secs), ok) {
             (Some(age), true) => BackupReading::Fresh { age, completed_at },
             (Some(age), false) => BackupReading::TooOld { age, completed_at },
             (None, _) => BackupReading::Unreadable {

@@ -295,15 +295,15 @@ pub async fn run(
     };
     match run_program(&invocation).await {
         Ok(done) => {
-            let mut data =
+            let mut output =
                 output_data(&argv, &env_names, &done.stdout, &done.stderr, done.duration);
-            data["exit_code"] = json!(done.status.code());
+            output["exit_code"] = json!(done.status.code());
             let ms = done.duration.as_millis();
             if done.status.success() {
                 info!(%program, duration_ms = ms as u64, "succeeded");
                 Ok(StepOutput::new(
                     format!("`{program}` succeeded in {ms} ms"),
-                    data,
+                    output,
                 ))
             } else {
                 let how = describe_exit(done.status);
@@ -312,7 +312,7 @@ pub async fn run(
                     "`{program}` {how}: {}",
                     stderr_excerpt(&done.stderr)
                 ))
-                .with_data(data))
+                .with_data(output))
             }
         }
         Err(RunError::Spawn { program, reason }) => Err(StepError::invalid(format!(
@@ -328,13 +328,13 @@ pub async fn run(
             duration,
         }) => {
             warn!(%program, "timed out; killed");
-            let mut data = output_data(&argv, &env_names, &stdout, &stderr, duration);
-            data["timed_out"] = json!(true);
+            let mut output = output_data(&argv, &env_names, &stdout, &stderr, duration);
+            output["timed_out"] = json!(true);
             Err(StepError::invalid(format!(
                 "`{program}` timed out after {} and was killed",
                 input.step.timeout
             ))
-            .with_data(data))
+            .with_data(output))
         }
         Err(RunError::Wait { program, reason }) => Err(StepError::invalid(format!(
             "lost track of `{program}` while it ran: {reason}"

@@ -181,7 +181,7 @@ pub async fn check(
         // rest of the window cannot change the answer.
         if Instant::now() + poll >= deadline {
             warn!(%url, attempts, %problem, "still unhealthy at the deadline");
-            let mut data = json!({
+            let mut output = json!({
                 "url": url,
                 "attempts": attempts,
                 "window": window.to_string(),
@@ -191,15 +191,15 @@ pub async fn check(
                 status, latency, ..
             } = &seen
             {
-                data["status"] = json!(status);
-                data["latency_ms"] = json!(latency.as_millis() as u64);
+                output["status"] = json!(status);
+                output["latency_ms"] = json!(latency.as_millis() as u64);
             }
             // Not retryable: the check already had its whole window; the runbook's
             // `on_failure` decides what happens next.
             return Err(StepError::invalid(format!(
                 "{url} {problem} for {window} ({attempts} attempts)"
             ))
-            .with_data(data));
+            .with_data(output));
         }
         last = Some((problem, seen));
         tokio::time::sleep(poll).await;
@@ -350,7 +350,7 @@ pub async fn request(
         .as_ref()
         .map(|j| expand_json(j, &mut |text| input.expand(env, text)))
         .transpose()?;
-    let mut data = json!({ "method": method.as_str(), "url": url, "headers": header_names });
+    let mut output = json!({ "method": method.as_str(), "url": url, "headers": header_names });
 
     let mut builder = env.http.request(method.clone(), &url).headers(headers);
     if let Some(body) = &body {
@@ -371,30 +371,30 @@ pub async fn request(
                     "{method} {url} timed out after {}",
                     input.step.timeout
                 ))
-                .with_data(data));
+                .with_data(output));
             }
             Ok(Err(err)) if err.is_timeout() => {
                 return Err(StepError::retryable(format!(
                     "{method} {url} timed out after {}",
                     input.step.timeout
                 ))
-                .with_data(data));
+                .with_data(output));
             }
             Ok(Err(err)) => {
                 let reason = redact(&describe(&err), &secrets);
                 return Err(
                     StepError::retryable(format!("{method} {url} failed: {reason}"))
-                        .with_data(data),
+                        .with_data(output),
                 );
             }
             Ok(Ok(answer)) => answer,
         };
     let latency = started.elapsed();
     let text = redact(&String::from_utf8_lossy(&bytes), &secrets);
-    data["status"] = json!(status);
-    data["body"] = json!(text);
-    data["body_truncated"] = json!(truncated);
-    data["latency_ms"] = json!(latency.as_millis() as u64);
+    output["status"] = json!(status);
+    output["body"] = json!(text);
+    output["body_truncated"] = json!(truncated);
+    output["latency_ms"] = json!(latency.as_millis() as u64);
     let expected = if args.expect_status.is_empty() {
         "2xx".to_owned()
     } else {
@@ -415,7 +415,7 @@ pub async fn request(
             // A successful answer is not recorded: endpoints such as Heroku's config-vars PATCH
             // echo every config var of the app, secrets included, and the log is forever.
             // Failures keep the (redacted) body, since people need it to decide what to do.
-            if let Some(fields) = data.as_object_mut() {
+            if let Some(fields) = output.as_object_mut() {
                 fields.remove("body");
                 fields.insert("body_bytes".into(), json!(bytes.len()));
             }
@@ -425,16 +425,16 @@ pub async fn request(
                     "{method} {url} answered {status} in {} ms",
                     latency.as_millis()
                 ),
-                data,
+                output,
             ))
         }
         Verdict::Retry => {
             warn!(%method, %url, status, "failed; a retry may help");
-            Err(StepError::retryable(refused()).with_data(data))
+            Err(StepError::retryable(refused()).with_data(output))
         }
         Verdict::Refused => {
             warn!(%method, %url, status, "refused");
-            Err(StepError::invalid(refused()).with_data(data))
+            Err(StepError::invalid(refused()).with_data(output))
         }
     }
 }

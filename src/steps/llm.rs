@@ -45,7 +45,7 @@ pub async fn probe(
         .timeout
         .get()
         .min(within_step(input.step.timeout.get()));
-    let mut data = json!({ "provider": name, "model": provider.model });
+    let mut output = json!({ "provider": name, "model": provider.model });
 
     let completion = env
         .llm
@@ -60,18 +60,18 @@ pub async fn probe(
         .await
         .map_err(|err| {
             if let Some(status) = err.status() {
-                data["status"] = json!(status);
+                output["status"] = json!(status);
             }
             StepError {
                 message: err.to_string(),
                 retryable: err.is_retryable(),
-                data: data.clone(),
+                data: output.clone(),
             }
         })?;
     let answer = truncate_chars(&completion.text, ANSWER_KEPT);
     let latency_ms = completion.latency.as_millis() as u64;
-    data["latency_ms"] = json!(latency_ms);
-    data["answer"] = json!(answer);
+    output["latency_ms"] = json!(latency_ms);
+    output["answer"] = json!(answer);
 
     // A probe that got the wrong answer or a slow one said no: not retried automatically.
     if let Some(expect) = expect.filter(|e| !contains_ignoring_case(&completion.text, e)) {
@@ -79,7 +79,7 @@ pub async fn probe(
             "{name} answered without {expect:?}: {:?}",
             truncate_chars(&completion.text, 120)
         ))
-        .with_data(data));
+        .with_data(output));
     }
     if let Some(max) = args
         .max_latency
@@ -88,11 +88,11 @@ pub async fn probe(
         return Err(StepError::invalid(format!(
             "{name} answered in {latency_ms} ms, slower than {max}"
         ))
-        .with_data(data));
+        .with_data(output));
     }
     Ok(StepOutput::new(
         format!("{name} ({}) answered in {latency_ms} ms", provider.model),
-        data,
+        output,
     ))
 }
 
