@@ -16,6 +16,7 @@ use crate::config::SecretSource;
 use crate::config::{Config, TeamConfig};
 use crate::domain::event::NewEvent;
 use crate::domain::{Actor, IncidentId, RunId};
+use crate::events::{CommsDeliveryFailed, CommsSent, NotifyDelivered, NotifyFailed, Payload};
 use crate::ports::chat::{ChannelId, Chat, Message};
 use crate::ports::store::EventStore;
 
@@ -174,15 +175,15 @@ pub fn backoff(base: Duration, attempt: u32) -> Duration {
 }
 
 impl Delivery<'_> {
-    fn record(&self, kind: &str, data: Value) {
+    /// The run a delivery is recorded for. It is named in the payload, not the envelope: a
+    /// run's own events stay the steps' start/end pairs its state is folded from.
+    fn run(&self) -> Option<RunId> {
+        self.run.cloned()
+    }
+
+    fn record(&self, payload: impl Into<Payload>) {
         let Some(store) = self.store else { return };
-        let mut data = data;
-        // The run is named in the data, not the envelope: a run's own events stay the steps'
-        // start/end pairs its state is folded from.
-        if let (Some(r), Some(map)) = (self.run, data.as_object_mut()) {
-            map.insert("run".to_owned(), json!(r));
-        }
-        let mut event = NewEvent::new(self.actor.clone(), kind, data);
+        let mut event = NewEvent::of(self.actor.clone(), payload);
         if let Some(i) = self.incident {
             event = event.incident(i.clone());
         }
@@ -204,17 +205,25 @@ impl Delivery<'_> {
         let route = route.to_owned();
         let action = action.map(str::to_owned);
         let text = text.to_owned();
-        move |attempt, result, last| {
-            match result {
-            Ok(detail) => self.record(
-                "notify.delivered",
-                json!({ "team": team, "route": route, "action": action, "attempt": attempt, "text": text, "detail": detail }),
-            ),
-            Err(error) => self.record(
-                "notify.failed",
-                json!({ "team": team, "route": route, "action": action, "attempt": attempt, "error": error, "final": last }),
-            ),
-        }
+        move |attempt, result, last| match result {
+            Ok(detail) => self.record(NotifyDelivered {
+                team: team.clone(),
+                route: route.clone(),
+                action: action.clone(),
+                attempt,
+                text: text.clone(),
+                detail: detail.clone(),
+                run: self.run(),
+            }),
+            Err(error) => self.record(NotifyFailed {
+                team: team.clone(),
+                route: route.clone(),
+                action: action.clone(),
+                attempt,
+                error: error.clone(),
+                last,
+                run: self.run(),
+            }),
         }
     }
 
@@ -443,24 +452,29 @@ impl Delivery<'_> {
         let comms = &self.config.comms;
         let wanted = |output: &str| only.contains(&output);
         let mut results = Vec::new();
-        let record = |output: &str, extra: Value| {
+        // `via`: what the output adds to each `comms.sent` (its channel, or the email sent).
+        let record = |output: &str, via: CommsSent| {
             let output = output.to_owned();
             let draft = draft.to_owned();
             let text = text.to_owned();
-            move |attempt: u32, result: &Result<String, String>, last: bool| {
-                match result {
-                Ok(detail) => {
-                    let mut data = json!({ "draft": draft, "output": output, "attempt": attempt, "text": text, "detail": detail });
-                    if let (Some(d), Some(e)) = (data.as_object_mut(), extra.as_object()) {
-                        d.extend(e.clone());
-                    }
-                    self.record("comms.sent", data);
-                }
-                Err(error) => self.record(
-                    "comms.delivery_failed",
-                    json!({ "draft": draft, "output": output, "attempt": attempt, "error": error, "final": last }),
-                ),
-            }
+            move |attempt: u32, result: &Result<String, String>, last: bool| match result {
+                Ok(detail) => self.record(CommsSent {
+                    draft: draft.clone(),
+                    output: output.clone(),
+                    attempt,
+                    text: text.clone(),
+                    detail: detail.clone(),
+                    run: self.run(),
+                    ..via.clone()
+                }),
+                Err(error) => self.record(CommsDeliveryFailed {
+                    draft: draft.clone(),
+                    output: output.clone(),
+                    attempt,
+                    error: error.clone(),
+                    last,
+                    run: self.run(),
+                }),
             }
         };
         if let Some(id) = comms
@@ -477,7 +491,13 @@ impl Delivery<'_> {
                 self.with_retries(
                     "announcement",
                     || self.post(&channel, &message),
-                    record("announcement", json!({ "channel": id })),
+                    record(
+                        "announcement",
+                        CommsSent {
+                            channel: Some(id.clone()),
+                            ..CommsSent::default()
+                        },
+                    ),
                 )
                 .await,
             );
@@ -488,7 +508,7 @@ impl Delivery<'_> {
                 self.with_retries(
                     "webhook",
                     || self.post_json(url, &body, None),
-                    record("webhook", json!({})),
+                    record("webhook", CommsSent::default()),
                 )
                 .await,
             );
@@ -510,7 +530,12 @@ impl Delivery<'_> {
                     || email::send(cfg, self.secrets, &subject, &body),
                     record(
                         "email",
-                        json!({ "recipients": cfg.recipients, "subject": subject, "body": body }),
+                        CommsSent {
+                            recipients: Some(cfg.recipients.clone()),
+                            subject: Some(subject.clone()),
+                            body: Some(body.clone()),
+                            ..CommsSent::default()
+                        },
                     ),
                 )
                 .await,

@@ -8,6 +8,7 @@ use crate::approval::{self, Person, Role};
 use crate::config::AccessConfig;
 use crate::domain::event::Event;
 use crate::domain::{Actor, IncidentId};
+use crate::events::{EventKind, Payload};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -64,16 +65,29 @@ pub struct Draft {
 pub fn fold(events: &[Event]) -> Vec<Draft> {
     let mut drafts: Vec<Draft> = Vec::new();
     for e in events {
-        let id = e.data["draft"].as_str().unwrap_or_default();
-        if e.kind == "comms.drafted" {
+        // Only the kinds that change a draft are decoded.
+        if !matches!(
+            e.event_kind(),
+            Some(
+                EventKind::CommsDrafted
+                    | EventKind::CommsEdited
+                    | EventKind::CommsApproved
+                    | EventKind::CommsDiscarded
+                    | EventKind::CommsSent
+            )
+        ) {
+            continue;
+        }
+        let Ok(payload) = e.payload() else { continue };
+        if let Payload::CommsDrafted(drafted) = payload {
             drafts.push(Draft {
-                id: id.to_owned(),
-                audience: e.data["audience"].as_str().unwrap_or_default().to_owned(),
-                kind: e.data["kind"].as_str().unwrap_or_default().to_owned(),
+                id: drafted.draft,
+                audience: drafted.audience,
+                kind: drafted.kind,
                 incident: e.incident.clone(),
                 author: e.actor.clone(),
-                text: e.data["text"].as_str().unwrap_or_default().to_owned(),
-                writer: e.data["writer"].as_str().unwrap_or("template").to_owned(),
+                text: drafted.text,
+                writer: drafted.writer,
                 state: DraftState::Drafted,
                 version: 1,
                 edited_by: Vec::new(),
@@ -84,29 +98,34 @@ pub fn fold(events: &[Event]) -> Vec<Draft> {
             });
             continue;
         }
-        let Some(d) = drafts.iter_mut().find(|d| d.id == id) else {
+        let id = match &payload {
+            Payload::CommsEdited(p) => &p.draft,
+            Payload::CommsApproved(p) => &p.draft,
+            Payload::CommsDiscarded(p) => &p.draft,
+            Payload::CommsSent(p) => &p.draft,
+            _ => continue,
+        };
+        let Some(d) = drafts.iter_mut().find(|d| &d.id == id) else {
             continue;
         };
-        match e.kind.as_str() {
-            "comms.edited" => {
-                d.text = e.data["text"].as_str().unwrap_or_default().to_owned();
+        match payload {
+            Payload::CommsEdited(edited) => {
+                d.text = edited.text;
                 d.state = DraftState::Edited;
                 d.version += 1;
                 d.edited_by.push(name(&e.actor));
                 d.editors.push(e.actor.clone());
             }
-            "comms.approved" => {
+            Payload::CommsApproved(approved) => {
                 d.state = DraftState::Approved;
                 d.approved_by = Some(name(&e.actor));
-                d.approved_text = e.data["text"].as_str().map(str::to_owned);
+                d.approved_text = approved.text;
             }
-            "comms.discarded" => d.state = DraftState::Discarded,
-            "comms.sent" => {
+            Payload::CommsDiscarded(_) => d.state = DraftState::Discarded,
+            Payload::CommsSent(sent) => {
                 d.state = DraftState::Sent;
-                if let Some(output) = e.data["output"].as_str()
-                    && !d.sent_to.iter().any(|o| o == output)
-                {
-                    d.sent_to.push(output.to_owned());
+                if !d.sent_to.contains(&sent.output) {
+                    d.sent_to.push(sent.output);
                 }
             }
             _ => {}
@@ -124,7 +143,10 @@ fn name(actor: &Actor) -> String {
 
 /// The id the next draft gets: `DRAFT-<n>`, counting every draft ever made.
 pub fn next_id(events: &[Event]) -> String {
-    let n = events.iter().filter(|e| e.kind == "comms.drafted").count();
+    let n = events
+        .iter()
+        .filter(|e| e.is(EventKind::CommsDrafted))
+        .count();
     format!("DRAFT-{}", n + 1)
 }
 

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::domain::event::Event;
 use crate::domain::{IncidentId, RunId, Workstream};
+use crate::events::{EventKind, Payload};
 
 /// Every variable a communication template may use, by name.
 pub const VARIABLES: &[&str] = &[
@@ -91,7 +92,7 @@ pub fn gather(
     // The runs that belong to the scope: those started for the incident, and the given run.
     let mut runs: BTreeSet<&RunId> = scope.run.into_iter().collect();
     for e in events {
-        if e.kind == "run.started"
+        if e.is(EventKind::RunStarted)
             && scope.incident.is_some()
             && e.incident.as_ref() == scope.incident
             && let Some(run) = &e.run
@@ -105,39 +106,35 @@ pub fn gather(
     };
     let mine: Vec<&Event> = events.iter().filter(relevant).collect();
 
-    let declared = mine.iter().find(|e| e.kind == "incident.declared");
+    let declared = mine.iter().find(|e| e.is(EventKind::IncidentDeclared));
     let started = declared.or_else(|| mine.first()).map_or(now, |e| e.at);
-    let resolved = mine.iter().any(|e| e.kind == "incident.resolved");
-    let drill = mine
-        .iter()
-        .any(|e| e.kind == "drill.marked" || e.data["drill"] == true);
+    let resolved = mine.iter().any(|e| e.is(EventKind::IncidentResolved));
+    let drill = mine.iter().any(|e| e.is(EventKind::DrillMarked));
 
     let mut workstreams: Vec<Workstream> = Vec::new();
-    let mut titles: BTreeMap<(&RunId, &str), &str> = BTreeMap::new();
+    let mut titles: BTreeMap<(&RunId, String), String> = BTreeMap::new();
     let mut steps_done = Vec::new();
     let mut data_loss = None;
     let mut run_active = false;
     let mut run_succeeded = false;
     for e in &mine {
         let Some(run) = &e.run else { continue };
-        let step = e.data["step"].as_str().unwrap_or_default();
-        match e.kind.as_str() {
-            "run.started" => {
+        let Ok(payload) = e.payload() else { continue };
+        match payload {
+            Payload::RunStarted(started) => {
                 run_active = true;
-                if let Ok(ws) = serde_json::from_value::<Workstream>(e.data["workstream"].clone())
+                if let Some(ws) = started.workstream
                     && !workstreams.contains(&ws)
                 {
                     workstreams.push(ws);
                 }
             }
-            "step.started" => {
-                if let Some(title) = e.data["title"].as_str() {
-                    titles.insert((run, step), title);
-                }
+            Payload::StepStarted(step) => {
+                titles.insert((run, step.step), step.title);
             }
-            "step.succeeded" => {
-                let title = titles.get(&(run, step)).copied().unwrap_or(step);
-                steps_done.push(title.to_owned());
+            Payload::StepSucceeded(step) => {
+                let title = titles.get(&(run, step.step.clone())).unwrap_or(&step.step);
+                steps_done.push(title.clone());
                 // The measured window, as `incident::view`'s achieved RPO reads it.
                 if let Some(secs) = crate::incident::restored_backup_age_secs(
                     mine.iter().copied().filter(|m| m.seq <= e.seq),
@@ -147,11 +144,11 @@ pub fn gather(
                     ));
                 }
             }
-            "run.succeeded" => {
+            Payload::RunSucceeded(_) => {
                 run_active = false;
                 run_succeeded = true;
             }
-            "run.failed" | "run.cancelled" => run_active = false,
+            Payload::RunFailed(_) | Payload::RunCancelled(_) => run_active = false,
             _ => {}
         }
     }
@@ -273,15 +270,17 @@ pub fn mark_drill(text: &str) -> String {
 /// Providers named by alerts recorded in the scope (alerts carry the incident once declared
 /// from them) or by the declaration itself.
 fn alerted_providers(events: &[&Event]) -> Vec<String> {
-    let mut names = Vec::new();
+    let mut names: Vec<String> = Vec::new();
     for e in events {
-        if matches!(
-            e.kind.as_str(),
-            "incident.declared" | "alert.posted" | "alert.updated"
-        ) && let Some(p) = e.data["provider"].as_str()
-            && !names.iter().any(|n| n == p)
+        let provider = match e.payload() {
+            Ok(Payload::IncidentDeclared(declared)) => declared.provider,
+            Ok(Payload::AlertPosted(alert) | Payload::AlertUpdated(alert)) => Some(alert.provider),
+            _ => None,
+        };
+        if let Some(p) = provider
+            && !names.contains(&p)
         {
-            names.push(p.to_owned());
+            names.push(p);
         }
     }
     names

@@ -19,11 +19,10 @@ pub mod template;
 
 use std::sync::{Arc, Mutex};
 
-use serde_json::json;
-
 use crate::config::{Config, SecretSource};
 use crate::domain::event::{Event, NewEvent};
 use crate::domain::{Actor, IncidentId, RunId};
+use crate::events::{CommsDrafted, EventKind, NotifyDelivered};
 use crate::ports::chat::{Button, ButtonStyle, ChannelId, Chat, Message};
 use crate::ports::llm::Llm;
 use crate::ports::store::EventStore;
@@ -187,11 +186,10 @@ fn next_draft_id(store: &dyn EventStore) -> Result<String, String> {
     loop {
         let lo = hi.saturating_sub(LOOKBACK - 1).max(1);
         let events = store.range(lo..=hi).map_err(read)?;
-        if let Some(drafted) = events.iter().rev().find(|e| e.kind == "comms.drafted") {
-            let number = drafted.data["draft"]
-                .as_str()
-                .and_then(|id| id.strip_prefix("DRAFT-"))
-                .and_then(|n| n.parse::<u64>().ok());
+        if let Some(drafted) = events.iter().rev().find(|e| e.is(EventKind::CommsDrafted)) {
+            let number = drafted
+                .data_as::<CommsDrafted>()
+                .and_then(|d| d.draft.strip_prefix("DRAFT-")?.parse::<u64>().ok());
             return match number {
                 Some(n) => Ok(format!("DRAFT-{}", n + 1)),
                 // Not one of ours: count them all, as the ids are defined.
@@ -246,24 +244,23 @@ pub async fn draft(
     let id = {
         let _one_at_a_time = env.shared.exclusive();
         let id = next_draft_id(store)?;
-        let mut event = NewEvent::new(
+        let mut event = NewEvent::of(
             author,
-            "comms.drafted",
-            json!({
-                "draft": id,
-                "audience": audience.as_str(),
-                "kind": kind.as_str(),
-                "template": name,
-                "text": polished.text,
-                "template_text": rendered,
-                "writer": polished.writer,
-                "fallback": polished.fell_back(),
-                "attempts": polished.attempts,
-                "note": polished.note,
-                "facts": facts,
+            CommsDrafted {
+                draft: id.clone(),
+                audience: audience.as_str().to_owned(),
+                kind: kind.as_str().to_owned(),
+                template: name.clone(),
+                text: polished.text.clone(),
+                template_text: rendered.clone(),
+                writer: polished.writer.clone(),
+                fallback: polished.fell_back(),
+                attempts: polished.attempts.clone(),
+                note: polished.note.clone(),
+                facts: serde_json::to_value(&facts).unwrap_or_default(),
                 // Named here rather than on the envelope, like deliveries (see `deliver`).
-                "run": scope.run,
-            }),
+                run: scope.run.cloned(),
+            },
         );
         if let Some(i) = scope.incident {
             event = event.incident(i.clone());
@@ -359,15 +356,16 @@ pub fn summarise(results: &[RouteResult]) -> String {
 /// Teams paged on PagerDuty for `incident` (their alerts resolve with it).
 pub fn paged_teams(events: &[crate::domain::event::Event], incident: &IncidentId) -> Vec<String> {
     let mut teams: Vec<String> = Vec::new();
-    for e in events {
-        if e.kind == "notify.delivered"
-            && e.incident.as_ref() == Some(incident)
-            && e.data["route"] == "pagerduty"
-            && e.data["action"] == "trigger"
-            && let Some(team) = e.data["team"].as_str()
-            && !teams.iter().any(|t| t == team)
+    for e in events
+        .iter()
+        .filter(|e| e.incident.as_ref() == Some(incident))
+    {
+        if let Some(delivered) = e.data_as::<NotifyDelivered>()
+            && delivered.route == "pagerduty"
+            && delivered.action.as_deref() == Some("trigger")
+            && !teams.contains(&delivered.team)
         {
-            teams.push(team.to_owned());
+            teams.push(delivered.team);
         }
     }
     teams
@@ -376,6 +374,7 @@ pub fn paged_teams(events: &[crate::domain::event::Event], incident: &IncidentId
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn a_draft_is_sent_by_one_caller_at_a_time() {

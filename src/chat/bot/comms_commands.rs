@@ -1,14 +1,15 @@
 //! The bot's communication commands: `/comms draft|show|edit|approve|resend|discard` and
 //! `/notify team`. Decisions live in `crate::comms`; this only authorises, records and answers.
 
-use serde_json::json;
-
 use super::{Bot, Reply, actor, text};
 use crate::approval::{self, Person, Role};
 use crate::chat::command::Command;
 use crate::comms::{self, Audience, Kind, Scope, drafts};
 use crate::domain::IncidentId;
 use crate::domain::event::NewEvent;
+use crate::events::{
+    CommsApprovalRefused, CommsApproved, CommsDiscarded, CommsEdited, CommsResend,
+};
 use crate::ports::chat::ChannelId;
 
 /// Commands a communicator may issue without the responder role.
@@ -134,10 +135,13 @@ impl Bot {
                 Ok(d) => d,
                 Err(err) => return Reply::private(err),
             };
-            let mut event = NewEvent::new(
+            let mut event = NewEvent::of(
                 actor(who),
-                "comms.edited",
-                json!({ "draft": d.id, "text": new_text, "previous": d.text }),
+                CommsEdited {
+                    draft: d.id.clone(),
+                    text: new_text.clone(),
+                    previous: d.text.clone(),
+                },
             );
             if let Some(i) = &d.incident {
                 event = event.incident(i.clone());
@@ -173,8 +177,12 @@ impl Bot {
         let all = self.drafts();
         match drafts::find(&all, draft).and_then(|d| drafts::may_change(d).map(|()| d)) {
             Ok(d) => {
-                let mut event =
-                    NewEvent::new(actor(who), "comms.discarded", json!({ "draft": d.id }));
+                let mut event = NewEvent::of(
+                    actor(who),
+                    CommsDiscarded {
+                        draft: d.id.clone(),
+                    },
+                );
                 if let Some(i) = &d.incident {
                     event = event.incident(i.clone());
                 }
@@ -216,10 +224,13 @@ impl Bot {
                     let Some(sending) = env.comms.start_sending(&d.id) else {
                         return Reply::private(format!("{} is being sent right now.", d.id));
                     };
-                    let mut event = NewEvent::new(
+                    let mut event = NewEvent::of(
                         actor(who),
-                        "comms.approved",
-                        json!({ "draft": d.id, "version": d.version, "text": d.text }),
+                        CommsApproved {
+                            draft: d.id.clone(),
+                            version: d.version,
+                            text: Some(d.text.clone()),
+                        },
                     );
                     if let Some(i) = &d.incident {
                         event = event.incident(i.clone());
@@ -235,10 +246,13 @@ impl Bot {
                     (d, sending)
                 }
                 Err(reason) => {
-                    self.append(NewEvent::new(
+                    self.append(NewEvent::of(
                         actor(who),
-                        "comms.approval_refused",
-                        json!({ "draft": draft, "version": version, "reason": reason }),
+                        CommsApprovalRefused {
+                            draft: draft.to_owned(),
+                            version,
+                            reason: reason.clone(),
+                        },
                     ));
                     return Reply::private(format!("Refused: {reason}."));
                 }
@@ -289,10 +303,12 @@ impl Bot {
                             d.id
                         ));
                     };
-                    let mut event = NewEvent::new(
+                    let mut event = NewEvent::of(
                         actor(who),
-                        "comms.resend",
-                        json!({ "draft": d.id, "outputs": missing }),
+                        CommsResend {
+                            draft: d.id.clone(),
+                            outputs: missing.iter().map(|o| (*o).to_owned()).collect(),
+                        },
                     );
                     if let Some(i) = &d.incident {
                         event = event.incident(i.clone());
