@@ -13,15 +13,18 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::config::{ClockStart, Config, Objectives};
 pub use crate::domain::Severity;
 use crate::domain::event::Event;
-use crate::domain::{Actor, IncidentId, RunId, Workstream};
+use crate::domain::{Actor, HealthLevel, IncidentId, RunId, Workstream};
 use crate::duration::format_elapsed;
-use crate::runbook::Runbook;
+use crate::events::{
+    BackupCheckOutput, ClockCheckpoint, DbWindowOutput, EventKind, IncidentDeclared, NoteAdded,
+    Payload, RunRequested, StepSucceeded, read_output,
+};
 use crate::runbook::state::{self, RunStatus, RunView};
+use crate::runbook::{Runbook, StepKind};
 
 /// Where an incident is in its lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -133,10 +136,6 @@ pub fn title_is_drill(title: &str) -> bool {
     title.trim_start().starts_with("[DRILL]")
 }
 
-fn str_of(v: &Value) -> Option<String> {
-    v.as_str().map(str::to_owned)
-}
-
 /// The data-loss window in seconds. Per run: the last *measured* window (a `db_verify` that
 /// counted the restored rows, or a `db_copy` that copied a source that answered), else — for
 /// runbooks that only check a backup's age — the age of the backup the last succeeded
@@ -147,16 +146,22 @@ fn str_of(v: &Value) -> Option<String> {
 pub fn restored_backup_age_secs<'a>(events: impl IntoIterator<Item = &'a Event>) -> Option<u64> {
     let mut per_run: BTreeMap<Option<&RunId>, (Option<u64>, Option<u64>)> = BTreeMap::new();
     for e in events {
-        if e.kind != "step.succeeded" {
+        let Some(step) = e.data_as::<StepSucceeded>() else {
             continue;
-        }
-        let out = &e.data["output"];
+        };
         let slot = per_run.entry(e.run.as_ref()).or_default();
-        match e.data["kind"].as_str() {
-            Some("db_verify" | "db_copy") if out["measured"] == true => {
-                slot.0 = out["data_loss_secs"].as_u64().or(slot.0);
+        match step.kind {
+            Some(StepKind::DbVerify | StepKind::DbCopy) => {
+                let out = read_output::<DbWindowOutput>(&step.output);
+                if out.measured {
+                    slot.0 = out.data_loss_secs.or(slot.0);
+                }
             }
-            Some("backup_check") => slot.1 = out["age_secs"].as_u64().or(slot.1),
+            Some(StepKind::BackupCheck) => {
+                slot.1 = read_output::<BackupCheckOutput>(&step.output)
+                    .age_secs
+                    .or(slot.1);
+            }
             _ => {}
         }
     }
@@ -177,76 +182,63 @@ pub fn outage_start(all: &[Event], incident: &IncidentId) -> Option<DateTime<Utc
 /// Folds one incident from its events (the output of [`incident_events`]).
 pub fn view(events: &[Event], id: &IncidentId) -> IncidentView {
     let mine = |e: &&Event| e.incident.as_ref() == Some(id);
-    let declared = events
-        .iter()
-        .filter(mine)
-        .find(|e| e.kind == "incident.declared");
-    let resolved = events
-        .iter()
-        .filter(mine)
-        .find(|e| e.kind == "incident.resolved");
-    let reviewed = events
-        .iter()
-        .filter(mine)
-        .find(|e| e.kind == "incident.reviewed");
-    let title = declared
-        .and_then(|e| str_of(&e.data["title"]))
-        .unwrap_or_else(|| id.to_string());
-    let drill =
-        title_is_drill(&title) || events.iter().filter(mine).any(|e| e.kind == "drill.marked");
-    let severity = declared
-        .and_then(|e| e.data["severity"].as_str())
-        .and_then(|s| s.parse().ok())
+    let first = |kind: EventKind| events.iter().filter(mine).find(|e| e.is(kind));
+    let declared = first(EventKind::IncidentDeclared);
+    let resolved = first(EventKind::IncidentResolved);
+    let reviewed = first(EventKind::IncidentReviewed);
+    let declaration = declared
+        .and_then(Event::data_as::<IncidentDeclared>)
         .unwrap_or_default();
-    let commander = declared.and_then(|e| str_of(&e.data["commander"]));
+    let title = Some(declaration.title)
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| id.to_string());
+    let drill = title_is_drill(&title)
+        || events
+            .iter()
+            .filter(mine)
+            .any(|e| e.is(EventKind::DrillMarked));
     let first_signal = events
         .iter()
         .find(|e| {
             matches!(
-                e.kind.as_str(),
-                "feed.degraded" | "feed.outage" | "alert.posted"
+                e.event_kind(),
+                Some(EventKind::FeedDegraded | EventKind::FeedOutage | EventKind::AlertPosted)
             )
         })
         .map(|e| Signal {
             at: e.at,
             kind: e.kind.clone(),
-            provider: str_of(&e.data["provider"]),
+            provider: provider_of(e),
         });
     let providers = events
         .iter()
-        .filter(|e| {
-            e.kind.starts_with("feed.")
-                || e.kind.starts_with("alert.")
-                || e.kind.starts_with("vendor.")
-        })
-        .filter_map(|e| str_of(&e.data["provider"]))
+        .filter(|e| e.event_kind().is_some_and(EventKind::is_about_a_provider))
+        .filter_map(provider_of)
         .collect();
     let runs: Vec<RunView> = state::fold(events)
         .into_iter()
         .filter(|r| r.incident.as_ref() == Some(id))
         .collect();
-    let mut workstreams: BTreeSet<Workstream> = declared
-        .map(|e| serde_json::from_value(e.data["workstreams"].clone()).unwrap_or_default())
-        .unwrap_or_default();
+    let mut workstreams = declaration.workstreams;
     workstreams.extend(runs.iter().filter_map(|r| r.workstream));
     let notes = events
         .iter()
-        .filter(|e| e.kind == "note.added")
-        .map(|e| Note {
-            at: e.at,
-            by: who(&e.actor),
-            text: str_of(&e.data["text"]).unwrap_or_default(),
-            lesson: e.data["lesson"].as_bool().unwrap_or(false),
+        .filter_map(|e| {
+            let note = e.data_as::<NoteAdded>()?;
+            Some(Note {
+                at: e.at,
+                by: who(&e.actor),
+                text: note.text,
+                lesson: note.lesson,
+            })
         })
         .collect();
     let checkpoints = events
         .iter()
         .filter(mine)
-        .filter(|e| e.kind == "clock.checkpoint")
         .filter_map(|e| {
-            let ws = serde_json::from_value(e.data["workstream"].clone()).ok()?;
-            let percent = u8::try_from(e.data["percent"].as_u64()?).ok()?;
-            Some((ws, percent))
+            let checkpoint = e.data_as::<ClockCheckpoint>()?;
+            Some((checkpoint.workstream?, checkpoint.percent))
         })
         .collect();
     let run_ids: BTreeSet<&RunId> = runs.iter().map(|r| &r.run).collect();
@@ -286,8 +278,8 @@ pub fn view(events: &[Event], id: &IncidentId) -> IncidentView {
         id: id.clone(),
         title,
         drill,
-        severity,
-        commander,
+        severity: declaration.severity,
+        commander: declaration.commander,
         declared_at: declared.map(|e| e.at),
         declared_by: declared.map(|e| who(&e.actor)),
         phase,
@@ -310,7 +302,7 @@ pub fn view(events: &[Event], id: &IncidentId) -> IncidentView {
 pub fn all(log: &[Event]) -> Vec<IncidentView> {
     let mut seen = BTreeSet::new();
     log.iter()
-        .filter(|e| e.kind == "incident.declared")
+        .filter(|e| e.is(EventKind::IncidentDeclared))
         .filter_map(|e| e.incident.as_ref())
         .filter(|id| seen.insert((*id).clone()))
         .map(|id| view(&incident_events(log, id), id))
@@ -321,12 +313,12 @@ pub fn all(log: &[Event]) -> Vec<IncidentView> {
 pub fn open(log: &[Event]) -> Vec<IncidentView> {
     let resolved: BTreeSet<&IncidentId> = log
         .iter()
-        .filter(|e| e.kind == "incident.resolved")
+        .filter(|e| e.is(EventKind::IncidentResolved))
         .filter_map(|e| e.incident.as_ref())
         .collect();
     let mut seen = BTreeSet::new();
     log.iter()
-        .filter(|e| e.kind == "incident.declared")
+        .filter(|e| e.is(EventKind::IncidentDeclared))
         .filter_map(|e| e.incident.as_ref())
         .filter(|id| !resolved.contains(id) && seen.insert((*id).clone()))
         .map(|id| view(&incident_events(log, id), id))
@@ -338,14 +330,11 @@ pub fn open(log: &[Event]) -> Vec<IncidentView> {
 pub fn last_open(log: &[Event]) -> Option<(IncidentId, String)> {
     let mut open: Option<(IncidentId, String)> = None;
     for e in log {
-        match (e.kind.as_str(), &e.incident) {
-            ("incident.declared", Some(id)) => {
-                open = Some((id.clone(), str_of(&e.data["title"]).unwrap_or_default()));
-            }
-            ("incident.resolved", Some(id)) if open.as_ref().is_some_and(|(o, _)| o == id) => {
-                open = None;
-            }
-            _ => {}
+        let Some(id) = &e.incident else { continue };
+        if let Some(declared) = e.data_as::<IncidentDeclared>() {
+            open = Some((id.clone(), declared.title));
+        } else if e.is(EventKind::IncidentResolved) && open.as_ref().is_some_and(|(o, _)| o == id) {
+            open = None;
         }
     }
     open
@@ -819,24 +808,44 @@ pub fn checkpoint_text(
 // ---------------------------------------------------------------------------------------------
 // Which events belong to an incident
 
-pub(crate) fn provider_of(e: &Event) -> Option<&str> {
-    e.data["provider"].as_str()
+/// The provider a `feed.*`, `vendor.*`, `alert.*` or `drill.outage_simulated` event is about.
+pub(crate) fn provider_of(e: &Event) -> Option<String> {
+    e.payload().ok()?.provider().map(str::to_owned)
 }
 
-fn is_provider_kind(kind: &str) -> bool {
-    kind.starts_with("feed.") || kind.starts_with("alert.") || kind.starts_with("vendor.")
+/// How a provider event marks a bad episode: a settled outage or degradation or an alert
+/// posted (which alone make a provider involved), an unhealthy raw observation (which may
+/// start an episode), or a recovery (which ends one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mark {
+    Settled,
+    Observed,
+    Recovered,
 }
 
-/// An unhealthy raw observation or a settled bad signal: where a bad episode can start.
-fn is_bad_start(e: &Event) -> bool {
-    match e.kind.as_str() {
-        "feed.degraded" | "feed.outage" | "alert.posted" => true,
-        "feed.observed" => matches!(
-            e.data["to"].as_str(),
-            Some("degraded" | "partial_outage" | "major_outage")
-        ),
-        _ => false,
+/// A provider event's provider and its mark, if it has one; other events are not decoded.
+fn episode_mark(e: &Event) -> Option<(String, Mark)> {
+    let kind = e.event_kind()?;
+    if !kind.is_about_a_provider() {
+        return None;
     }
+    let payload = e.payload().ok()?;
+    let mark = match &payload {
+        Payload::FeedDegraded(_) | Payload::FeedOutage(_) | Payload::AlertPosted(_) => {
+            Mark::Settled
+        }
+        Payload::FeedObserved(observed)
+            if matches!(
+                observed.to,
+                Some(HealthLevel::Degraded | HealthLevel::PartialOutage | HealthLevel::MajorOutage)
+            ) =>
+        {
+            Mark::Observed
+        }
+        Payload::FeedRecovered(_) | Payload::AlertRecovered(_) => Mark::Recovered,
+        _ => return None,
+    };
+    Some((payload.provider()?.to_owned(), mark))
 }
 
 /// The incident's events and the related ones that carry no incident id, in seq order:
@@ -856,65 +865,75 @@ pub fn incident_events(all: &[Event], incident: &IncidentId) -> Vec<Event> {
     let mine = |e: &Event| e.incident.as_ref() == Some(incident);
     let runs: BTreeSet<&RunId> = all
         .iter()
-        .filter(|e| e.kind == "run.started" && mine(e))
+        .filter(|e| e.is(EventKind::RunStarted) && mine(e))
         .filter_map(|e| e.run.as_ref())
         .collect();
-    let requests: BTreeSet<&str> = all
+    let requests: BTreeSet<String> = all
         .iter()
-        .filter(|e| e.kind == "run.requested" && mine(e))
-        .filter_map(|e| e.data["request"].as_str())
+        .filter(|e| mine(e))
+        .filter_map(Event::data_as::<RunRequested>)
+        .map(|r| r.request)
+        .filter(|r| !r.is_empty())
         .collect();
     let declared = all
         .iter()
-        .find(|e| e.kind == "incident.declared" && mine(e));
+        .find(|e| e.is(EventKind::IncidentDeclared) && mine(e));
     let declared_seq = declared.map_or(0, |e| e.seq);
     let end_seq = all
         .iter()
-        .find(|e| e.kind == "incident.resolved" && mine(e))
+        .find(|e| e.is(EventKind::IncidentResolved) && mine(e))
         .map_or(u64::MAX, |e| e.seq);
 
     // Per provider, the seq where its current bad episode started, as of the declaration.
-    let mut episode: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut episode: BTreeMap<String, u64> = BTreeMap::new();
+    // Per provider, the seqs of its settled signals before the declaration.
+    let mut settled: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for e in all.iter().filter(|e| e.seq < declared_seq) {
-        let Some(provider) = provider_of(e) else {
+        let Some((provider, mark)) = episode_mark(e) else {
             continue;
         };
-        match e.kind.as_str() {
-            "feed.recovered" | "alert.recovered" => {
-                episode.remove(provider);
+        match mark {
+            Mark::Recovered => {
+                episode.remove(&provider);
             }
-            _ if is_bad_start(e) => {
+            Mark::Settled | Mark::Observed => {
+                if mark == Mark::Settled {
+                    settled.entry(provider.clone()).or_default().push(e.seq);
+                }
                 episode.entry(provider).or_insert(e.seq);
             }
-            _ => {}
         }
     }
     // Only providers with a settled signal or an alert count: a single raw observation is noise.
     episode.retain(|provider, start| {
-        all.iter().any(|e| {
-            e.seq >= *start
-                && e.seq < declared_seq
-                && provider_of(e) == Some(provider)
-                && matches!(
-                    e.kind.as_str(),
-                    "feed.degraded" | "feed.outage" | "alert.posted"
-                )
-        })
+        settled
+            .get(provider)
+            .is_some_and(|seqs| seqs.iter().any(|seq| seq >= start))
     });
-    let drill = all.iter().any(|e| e.kind == "drill.marked" && mine(e))
-        || declared.is_some_and(|e| title_is_drill(e.data["title"].as_str().unwrap_or_default()));
+    let drill = all.iter().any(|e| e.is(EventKind::DrillMarked) && mine(e))
+        || declared
+            .and_then(Event::data_as::<IncidentDeclared>)
+            .is_some_and(|d| title_is_drill(&d.title));
     let drill_started = drill
         .then(|| {
             all.iter()
-                .filter(|e| e.kind == "drill.started" && e.seq < declared_seq)
+                .filter(|e| e.is(EventKind::DrillStarted) && e.seq < declared_seq)
                 .map(|e| e.seq)
                 .next_back()
         })
         .flatten();
     // The drill's simulated outages: logged between its start and the declaration.
     let outage_simulated = |e: &Event| {
-        e.kind == "drill.outage_simulated"
+        e.is(EventKind::DrillOutageSimulated)
             && drill_started.is_some_and(|start| e.seq > start && e.seq < declared_seq)
+    };
+    // An event of the approval trail of one of the incident's requests.
+    let approval_trail = |e: &Event| {
+        e.event_kind().is_some_and(EventKind::names_a_request)
+            && e.payload()
+                .ok()
+                .and_then(|p| p.request().map(|r| requests.contains(r)))
+                .unwrap_or(false)
     };
 
     let mut selected: Vec<Event> = all
@@ -922,15 +941,11 @@ pub fn incident_events(all: &[Event], incident: &IncidentId) -> Vec<Event> {
         .filter(|e| {
             mine(e)
                 || e.run.as_ref().is_some_and(|r| runs.contains(r))
-                || (e.incident.is_none()
-                    && (e.kind.starts_with("run.") || e.kind.starts_with("approval."))
-                    && e.data["request"]
-                        .as_str()
-                        .is_some_and(|r| requests.contains(r)))
-                || (is_provider_kind(&e.kind)
+                || (e.incident.is_none() && approval_trail(e))
+                || (e.event_kind().is_some_and(EventKind::is_about_a_provider)
                     && e.seq <= end_seq
                     && provider_of(e)
-                        .and_then(|p| episode.get(p))
+                        .and_then(|p| episode.get(&p))
                         .is_some_and(|start| e.seq >= *start))
                 || Some(e.seq) == drill_started
                 || outage_simulated(e)
@@ -948,28 +963,30 @@ pub fn affected_at_declaration(
     events: &[Event],
     alert: Option<&str>,
 ) -> (BTreeSet<Workstream>, BTreeSet<String>) {
+    let alerts: Vec<Payload> = events
+        .iter()
+        .filter(|e| e.event_kind().is_some_and(EventKind::is_about_a_provider))
+        .filter_map(|e| e.payload().ok())
+        .filter(|p| p.alert_id().is_some_and(|id| !id.is_empty()))
+        .collect();
     let mut open: BTreeMap<String, String> = BTreeMap::new();
-    for e in events {
-        let (Some(provider), Some(id)) = (e.data["provider"].as_str(), e.data["alert_id"].as_str())
-        else {
-            continue;
-        };
-        match e.kind.as_str() {
-            "alert.posted" => {
-                open.insert(provider.to_owned(), id.to_owned());
+    for payload in &alerts {
+        match payload {
+            Payload::AlertPosted(posted) if !posted.provider.is_empty() => {
+                open.insert(posted.provider.clone(), posted.alert_id.clone());
             }
-            "alert.recovered" => {
-                open.remove(provider);
+            Payload::AlertRecovered(recovered) if !recovered.alert.provider.is_empty() => {
+                open.remove(&recovered.alert.provider);
             }
             _ => {}
         }
     }
     let providers: BTreeSet<String> = match alert {
         Some(alert) => {
-            let from_log = events
+            let from_log = alerts
                 .iter()
-                .filter(|e| e.data["alert_id"].as_str() == Some(alert))
-                .find_map(|e| e.data["provider"].as_str().map(str::to_owned));
+                .filter(|p| p.alert_id() == Some(alert))
+                .find_map(|p| p.provider().filter(|p| !p.is_empty()).map(str::to_owned));
             // Alert ids are `<provider>-<timestamp>`: the prefix names the provider.
             from_log
                 .or_else(|| alert.rsplit_once('-').map(|(p, _)| p.to_owned()))
@@ -991,7 +1008,7 @@ mod tests {
     use super::*;
     use crate::domain::event::{GENESIS, NewEvent};
     use crate::toml_source::TomlSource;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     const INC: &str = "INC-1";
 

@@ -10,12 +10,16 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::config::Objectives;
 use crate::domain::event::Event;
 use crate::domain::{IncidentId, RunId, Workstream};
 use crate::duration::{HumanDuration, format_elapsed};
+use crate::events::{
+    CommsDraftOutput, DrillOutageSimulated, EventKind, NotifyOutput, Payload, RunApprovalCounted,
+    RunApproved, RunRequested, RunStarted, StepSucceeded, read_output,
+};
+use crate::runbook::StepKind;
 use crate::runbook::state::{self, RunStatus};
 
 /// The export formats of `lifeboat export --format`.
@@ -164,26 +168,36 @@ pub struct Detection {
 pub fn drill_detections(events: &[Event]) -> Vec<Detection> {
     events
         .iter()
-        .filter(|e| e.kind == "drill.outage_simulated")
         .filter_map(|outage| {
-            let provider = crate::incident::provider_of(outage)?;
+            let provider = outage.data_as::<DrillOutageSimulated>()?.provider;
+            if provider.is_empty() {
+                return None;
+            }
             let confirmed_at = events
                 .iter()
-                .find(|c| {
-                    c.seq > outage.seq
-                        && c.kind.starts_with("alert.")
-                        && c.data["confirmed"] == Value::Bool(true)
-                        && crate::incident::provider_of(c) == Some(provider)
-                })
+                .find(|c| c.seq > outage.seq && confirmed_alert(c).is_some_and(|p| p == provider))
                 .map(|c| c.at);
             Some(Detection {
-                provider: provider.to_owned(),
+                provider,
                 outage_at: outage.at,
                 confirmed_at,
                 detection_ms: confirmed_at.map(|c| (c - outage.at).num_milliseconds()),
             })
         })
         .collect()
+}
+
+/// The provider of a confirmed alert's event (`alert.*` with `confirmed = true`).
+fn confirmed_alert(e: &Event) -> Option<String> {
+    if !matches!(
+        e.event_kind(),
+        Some(EventKind::AlertPosted | EventKind::AlertUpdated | EventKind::AlertRecovered)
+    ) {
+        return None;
+    }
+    let payload = e.payload().ok()?;
+    let alert = payload.alert().filter(|a| a.confirmed)?;
+    Some(alert.provider.clone())
 }
 
 /// What the post-mortem says, derived from the incident's events only.
@@ -234,10 +248,6 @@ impl Summary {
 
 use crate::incident::who;
 
-fn str_of(v: &Value) -> Option<String> {
-    v.as_str().map(str::to_owned)
-}
-
 /// Derives the summary from [`crate::incident::incident_events`]' output; the incident's own state (title,
 /// declaration, signal, notes) is [`crate::incident::view`]'s, shared with the status views.
 pub fn summarize(events: &[Event], incident: &IncidentId) -> Summary {
@@ -246,15 +256,15 @@ pub fn summarize(events: &[Event], incident: &IncidentId) -> Summary {
     let providers: Vec<String> = view.providers.iter().cloned().collect();
     let alert_at = events
         .iter()
-        .find(|e| e.kind == "alert.posted")
+        .find(|e| e.is(EventKind::AlertPosted))
         .map(|e| e.at);
     let confirmed_at = events
         .iter()
-        .find(|e| e.kind.starts_with("alert.") && e.data["confirmed"] == Value::Bool(true))
+        .find(|e| confirmed_alert(e).is_some())
         .map(|e| e.at);
     let providers_recovered_at = events
         .iter()
-        .rfind(|e| e.kind == "alert.recovered")
+        .rfind(|e| e.is(EventKind::AlertRecovered))
         .map(|e| e.at);
     let origin = first_signal.as_ref().map(|s| s.at).or(view.declared_at);
 
@@ -311,110 +321,197 @@ fn communications(events: &[Event]) -> (Vec<Communication>, Vec<Communication>) 
     let mut sent: Vec<Communication> = Vec::new();
     let mut drafts: Vec<Communication> = Vec::new();
     for e in events {
-        let d = &e.data;
-        let Some(text) = d["text"].as_str() else {
+        if !matches!(
+            e.event_kind(),
+            Some(
+                EventKind::NotifyDelivered
+                    | EventKind::CommsSent
+                    | EventKind::CommsDrafted
+                    | EventKind::CommsEdited
+                    | EventKind::CommsApproved
+            )
+        ) {
             continue;
-        };
-        match e.kind.as_str() {
-            "notify.delivered" | "comms.sent" => {
-                let (kind, to, via) = if e.kind == "notify.delivered" {
-                    ("notify", str_of(&d["team"]), str_of(&d["route"]))
-                } else {
-                    let draft = d["draft"].as_str();
-                    let audience = drafts
-                        .iter()
-                        .find(|c| c.draft.as_deref() == draft)
-                        .and_then(|c| c.to.clone());
-                    ("comms.sent", audience, str_of(&d["output"]))
-                };
-                match sent
-                    .iter_mut()
-                    .find(|c| c.kind == kind && c.to == to && c.text == text)
-                {
-                    Some(c) => add_once(&mut c.via, via),
-                    None => sent.push(Communication {
-                        at: e.at,
-                        run: e.run.clone(),
-                        step: None,
-                        kind: kind.to_owned(),
-                        to,
-                        draft: str_of(&d["draft"]),
-                        via: via.into_iter().collect(),
-                        text: text.to_owned(),
-                    }),
-                }
+        }
+        match e.payload() {
+            Ok(Payload::NotifyDelivered(delivered)) => add_sent(
+                &mut sent,
+                e,
+                "notify",
+                Some(delivered.team),
+                None,
+                Some(delivered.route),
+                delivered.text,
+            ),
+            Ok(Payload::CommsSent(delivered)) => {
+                let audience = drafts
+                    .iter()
+                    .find(|c| c.draft.as_deref() == Some(&delivered.draft))
+                    .and_then(|c| c.to.clone());
+                add_sent(
+                    &mut sent,
+                    e,
+                    EventKind::CommsSent.as_str(),
+                    audience,
+                    Some(delivered.draft),
+                    Some(delivered.output),
+                    delivered.text,
+                );
             }
-            "comms.drafted" | "comms.edited" | "comms.approved" => {
-                let draft = str_of(&d["draft"]);
-                let to = str_of(&d["audience"]).or_else(|| {
-                    drafts
-                        .iter()
-                        .find(|c| c.draft == draft)
-                        .and_then(|c| c.to.clone())
-                });
-                match drafts
-                    .iter_mut()
-                    .find(|c| c.draft == draft && c.text == text)
-                {
-                    Some(c) => {
-                        if !c.kind.split(", ").any(|k| k == e.kind) {
-                            c.kind = format!("{}, {}", c.kind, e.kind);
-                        }
-                    }
-                    None => drafts.push(Communication {
-                        at: e.at,
-                        run: e.run.clone(),
-                        step: None,
-                        kind: e.kind.clone(),
-                        to,
-                        draft,
-                        via: Vec::new(),
-                        text: text.to_owned(),
-                    }),
+            Ok(Payload::CommsDrafted(drafted)) => add_draft(
+                &mut drafts,
+                e,
+                drafted.draft,
+                Some(drafted.audience),
+                drafted.text,
+            ),
+            Ok(Payload::CommsEdited(edited)) => {
+                add_draft(&mut drafts, e, edited.draft, None, edited.text);
+            }
+            Ok(Payload::CommsApproved(approved)) => {
+                if let Some(text) = approved.text {
+                    add_draft(&mut drafts, e, approved.draft, None, text);
                 }
             }
             _ => {}
         }
     }
-    for e in events.iter().filter(|e| e.kind == "step.succeeded") {
-        let out = &e.data["output"];
-        let Some(text) = out["text"].as_str() else {
+    for e in events {
+        let Some(step) = e.data_as::<StepSucceeded>() else {
             continue;
         };
-        let step = str_of(&e.data["step"]);
-        let (list, to) = match e.data["kind"].as_str() {
-            Some("notify") => (&mut sent, str_of(&out["team"])),
-            Some("comms_draft") => (&mut drafts, str_of(&out["template"])),
+        let (list, kind, to, draft, text) = match step.kind {
+            Some(StepKind::Notify) => {
+                let out: NotifyOutput = read_output(&step.output);
+                (&mut sent, "notify", out.team, None, out.text)
+            }
+            Some(StepKind::CommsDraft) => {
+                let out: CommsDraftOutput = read_output(&step.output);
+                (
+                    &mut drafts,
+                    "comms_draft",
+                    out.template,
+                    out.draft,
+                    out.text,
+                )
+            }
             _ => continue,
         };
-        let kind = if e.data["kind"] == "notify" {
-            "notify"
-        } else {
-            "comms_draft"
+        let Some(text) = text else {
+            continue;
         };
         let known = list
             .iter_mut()
             .find(|c| c.text == text && (kind == "comms_draft" || c.to.is_none() || c.to == to));
         match known {
             Some(c) => {
-                c.step = c.step.take().or(step);
+                c.step = c.step.take().or(Some(step.step));
                 c.run = c.run.take().or_else(|| e.run.clone());
             }
             None => list.push(Communication {
                 at: e.at,
                 run: e.run.clone(),
-                step,
+                step: Some(step.step),
                 kind: kind.to_owned(),
                 to,
-                draft: str_of(&out["draft"]),
+                draft,
                 via: Vec::new(),
-                text: text.to_owned(),
+                text,
             }),
         }
     }
     sent.sort_by_key(|c| c.at);
     drafts.sort_by_key(|c| c.at);
     (sent, drafts)
+}
+
+/// A delivered text: one entry per `kind`, recipient and text, with every route it went by.
+fn add_sent(
+    sent: &mut Vec<Communication>,
+    e: &Event,
+    kind: &str,
+    to: Option<String>,
+    draft: Option<String>,
+    via: Option<String>,
+    text: String,
+) {
+    match sent
+        .iter_mut()
+        .find(|c| c.kind == kind && c.to == to && c.text == text)
+    {
+        Some(c) => add_once(&mut c.via, via),
+        None => sent.push(Communication {
+            at: e.at,
+            run: e.run.clone(),
+            step: None,
+            kind: kind.to_owned(),
+            to,
+            draft,
+            via: via.into_iter().collect(),
+            text,
+        }),
+    }
+}
+
+/// A draft's text: one entry per draft and text, with the `comms.*` stages it went through;
+/// `to` is the draft's audience (from its `comms.drafted`).
+fn add_draft(
+    drafts: &mut Vec<Communication>,
+    e: &Event,
+    draft: String,
+    audience: Option<String>,
+    text: String,
+) {
+    let draft = Some(draft);
+    let to = audience.or_else(|| {
+        drafts
+            .iter()
+            .find(|c| c.draft == draft)
+            .and_then(|c| c.to.clone())
+    });
+    match drafts
+        .iter_mut()
+        .find(|c| c.draft == draft && c.text == text)
+    {
+        Some(c) => {
+            if !c.kind.split(", ").any(|k| k == e.kind) {
+                c.kind = format!("{}, {}", c.kind, e.kind);
+            }
+        }
+        None => drafts.push(Communication {
+            at: e.at,
+            run: e.run.clone(),
+            step: None,
+            kind: e.kind.clone(),
+            to,
+            draft,
+            via: Vec::new(),
+            text,
+        }),
+    }
+}
+
+impl StepSummary {
+    /// The step's end at `at`: its outcome, attempts, error and duration (from its start when
+    /// the event has none).
+    fn end(
+        &mut self,
+        at: DateTime<Utc>,
+        outcome: &str,
+        attempts: Option<u32>,
+        error: Option<String>,
+        duration_ms: Option<u64>,
+    ) {
+        self.ended_at = Some(at);
+        self.outcome = outcome.to_owned();
+        if let Some(n) = attempts {
+            self.attempts = self.attempts.max(n);
+        }
+        self.error = error;
+        self.duration_ms = duration_ms
+            .and_then(|ms| i64::try_from(ms).ok())
+            .or_else(|| self.started_at.map(|s| (at - s).num_milliseconds()));
+    }
 }
 
 fn status_name(status: &RunStatus) -> &'static str {
@@ -439,25 +536,26 @@ fn run_summary(
         .collect();
     let request = run_events
         .iter()
-        .find(|e| e.kind == "run.approved")
-        .and_then(|e| str_of(&e.data["request"]));
+        .find_map(|e| e.data_as::<RunApproved>())
+        .map(|approved| approved.request)
+        .filter(|r| !r.is_empty());
     let requested = request.as_ref().and_then(|r| {
-        events
-            .iter()
-            .find(|e| e.kind == "run.requested" && e.data["request"].as_str() == Some(r))
+        events.iter().find(|e| {
+            e.is(EventKind::RunRequested)
+                && e.data_as::<RunRequested>().is_some_and(|q| &q.request == r)
+        })
     });
     let approvals = request
         .as_ref()
         .map(|r| {
             events
                 .iter()
-                .filter(|e| {
-                    e.kind == "run.approval_counted" && e.data["request"].as_str() == Some(r)
-                })
-                .map(|e| ApprovalSummary {
-                    by: e.data["by"]["name"]
-                        .as_str()
-                        .map_or_else(|| who(&e.actor), str::to_owned),
+                .filter_map(|e| Some((e, e.data_as::<RunApprovalCounted>()?)))
+                .filter(|(_, counted)| &counted.request == r)
+                .map(|(e, counted)| ApprovalSummary {
+                    by: counted
+                        .by
+                        .map_or_else(|| who(&e.actor), |person| person.name),
                     at: e.at,
                     wait_ms: requested.map(|q| (e.at - q.at).num_milliseconds()),
                 })
@@ -469,14 +567,23 @@ fn run_summary(
     let mut steps: Vec<StepSummary> = Vec::new();
     let index = |steps: &Vec<StepSummary>, id: &str| steps.iter().position(|s| s.id == id);
     for e in &run_events {
-        let Some(id) = e.data["step"].as_str() else {
+        let Ok(payload) = e.payload() else {
             continue;
+        };
+        let id = match &payload {
+            Payload::StepStarted(p) => &p.step,
+            Payload::StepRetrying(p) => &p.step,
+            Payload::StepSucceeded(p) => &p.step,
+            Payload::StepFailed(p) => &p.step,
+            Payload::StepSkipped(p) => &p.step,
+            Payload::StepInterrupted(p) => &p.step,
+            _ => continue,
         };
         let pos = match index(&steps, id) {
             Some(pos) => pos,
-            None if e.kind == "step.started" || e.kind == "step.skipped" => {
+            None if matches!(payload, Payload::StepStarted(_) | Payload::StepSkipped(_)) => {
                 steps.push(StepSummary {
-                    id: id.to_owned(),
+                    id: id.clone(),
                     kind: None,
                     started_at: None,
                     ended_at: None,
@@ -490,41 +597,47 @@ fn run_summary(
             None => continue,
         };
         let step = &mut steps[pos];
-        let attempt = e.data["attempt"].as_u64().map(|a| a as u32);
-        match e.kind.as_str() {
-            "step.started" => {
+        match payload {
+            Payload::StepStarted(started) => {
                 step.started_at.get_or_insert(e.at);
-                step.kind = step.kind.take().or_else(|| str_of(&e.data["kind"]));
-                step.attempts = step.attempts.max(attempt.unwrap_or(1));
+                step.kind = step
+                    .kind
+                    .take()
+                    .or_else(|| started.kind.map(|k| k.as_str().to_owned()));
+                step.attempts = step.attempts.max(started.attempt);
                 step.outcome = "running".to_owned();
             }
-            "step.retrying" => {
-                step.attempts = step.attempts.max(attempt.unwrap_or(1) + 1);
+            Payload::StepRetrying(retrying) => {
+                step.attempts = step.attempts.max(retrying.attempt + 1);
             }
-            "step.succeeded" | "step.failed" | "step.skipped" => {
-                step.ended_at = Some(e.at);
-                step.outcome = e.kind["step.".len()..].to_owned();
-                if let Some(n) = e.data["attempts"].as_u64() {
-                    step.attempts = step.attempts.max(n as u32);
-                }
-                step.error = str_of(&e.data["error"]);
-                step.duration_ms = e.data["duration_ms"]
-                    .as_i64()
-                    .or_else(|| step.started_at.map(|s| (e.at - s).num_milliseconds()));
-            }
-            "step.interrupted" => step.outcome = "interrupted".to_owned(),
+            Payload::StepSucceeded(succeeded) => step.end(
+                e.at,
+                "succeeded",
+                succeeded.attempts,
+                None,
+                succeeded.duration_ms,
+            ),
+            Payload::StepFailed(failed) => step.end(
+                e.at,
+                "failed",
+                failed.attempts,
+                Some(failed.error),
+                failed.duration_ms,
+            ),
+            Payload::StepSkipped(_) => step.end(e.at, "skipped", None, None, None),
+            Payload::StepInterrupted(_) => step.outcome = "interrupted".to_owned(),
             _ => {}
         }
     }
     if let Some(planned) = run_events
         .iter()
-        .find(|e| e.kind == "run.started")
-        .and_then(|e| e.data["steps"].as_array())
+        .find(|e| e.is(EventKind::RunStarted))
+        .and_then(|e| e.data_as::<RunStarted>())
     {
-        for id in planned.iter().filter_map(Value::as_str) {
+        for id in &planned.steps {
             if index(&steps, id).is_none() {
                 steps.push(StepSummary {
-                    id: id.to_owned(),
+                    id: id.clone(),
                     kind: None,
                     started_at: None,
                     ended_at: None,
@@ -539,7 +652,7 @@ fn run_summary(
 
     let succeeded_at = run_events
         .iter()
-        .find(|e| e.kind == "run.succeeded")
+        .find(|e| e.is(EventKind::RunSucceeded))
         .map(|e| e.at);
     let achieved_rpo_secs = crate::incident::restored_backup_age_secs(run_events.iter().copied());
     RunSummary {
@@ -709,167 +822,41 @@ fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn s<'a>(data: &'a Value, key: &str) -> &'a str {
-    data[key].as_str().unwrap_or("?")
+/// `: text`, or nothing when `text` is empty.
+fn suffix(text: &str) -> String {
+    if text.is_empty() {
+        String::new()
+    } else {
+        format!(": {text}")
+    }
 }
 
-/// One human line per event kind; unknown kinds fall back to the kind name.
+/// A value an event lacks reads as `?`.
+fn or_unknown<T: AsRef<str>>(value: Option<T>) -> String {
+    value.map_or_else(|| "?".to_owned(), |v| v.as_ref().to_owned())
+}
+
+/// One human line per event kind; unknown kinds (and events whose data does not decode) fall
+/// back to the kind name.
 pub fn describe(e: &Event) -> String {
-    let d = &e.data;
-    let provider = s(d, "provider");
-    let step = s(d, "step");
-    let suffix = |key: &str| {
-        d[key]
-            .as_str()
-            .filter(|t| !t.is_empty())
-            .map(|t| format!(": {t}"))
-            .unwrap_or_default()
+    let text = match e.payload() {
+        Ok(payload) => describe_feed(&payload)
+            .or_else(|| describe_incident(&payload))
+            .or_else(|| describe_run(e, &payload))
+            .or_else(|| describe_comms(&payload))
+            .or_else(|| describe_uncatalogued(e))
+            .unwrap_or_else(|| e.kind.clone()),
+        Err(_) => e.kind.clone(),
     };
-    let text = match e.kind.as_str() {
-        "drill.started" => format!(
-            "Drill started (simulated outage of {})",
-            d["providers"]
-                .as_array()
-                .map(|p| p
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join(", "))
-                .unwrap_or_default()
-        ),
-        "drill.marked" => "Incident marked as a drill".to_owned(),
-        "drill.outage_simulated" => format!("Drill: simulated outage of {provider} begins"),
-        "drill.finished" => "Drill finished; results recorded".to_owned(),
-        "feed.observed" => format!(
-            "{provider} observed {} → {}{}",
-            d["from"].as_str().unwrap_or("nothing"),
-            s(d, "to"),
-            suffix("summary")
-        ),
-        "feed.degraded" | "feed.outage" | "feed.recovered" | "feed.maintenance" => format!(
-            "{provider} settled at {} ({}){}",
-            s(d, "to"),
-            &e.kind["feed.".len()..],
-            suffix("summary")
-        ),
-        "feed.unreadable" => format!("{provider} feed unreadable{}", suffix("reason")),
-        "feed.readable" => format!("{provider} feed readable again"),
-        "feed.flapping" => format!("{provider} feed flapping; alerts held"),
-        "feed.settled" => format!("{provider} feed settled"),
-        "vendor.incident_opened" | "vendor.incident_updated" | "vendor.incident_resolved" => {
-            format!(
-                "{provider} status page: incident \"{}\" {} ({})",
-                s(&d["incident"], "title"),
-                &e.kind["vendor.incident_".len()..],
-                s(&d["incident"], "status")
-            )
-        }
-        "alert.posted" | "alert.updated" => format!(
-            "Alert {}: {provider} {} ({})",
-            &e.kind["alert.".len()..],
-            s(d, "level"),
-            if d["confirmed"] == true {
-                "confirmed"
-            } else {
-                "unconfirmed"
-            }
-        ),
-        "alert.failed" => format!(
-            "Alert for {provider} could not be posted{}",
-            suffix("error")
-        ),
-        "alert.recovered" => format!(
-            "{provider} recovered{}",
-            d["duration_ms"]
-                .as_i64()
-                .map(chrono::Duration::milliseconds)
-                .or_else(|| d["duration_secs"].as_i64().map(chrono::Duration::seconds))
-                .map(|d| format!(" after {}", span(d)))
-                .unwrap_or_default()
-        ),
-        "incident.declared" => format!("Incident declared: {}", s(d, "title")),
-        "incident.resolved" => "Incident resolved".to_owned(),
-        "incident.reviewed" => "Incident reviewed".to_owned(),
-        "clock.checkpoint" => format!(
-            "RTO clock {}: {}% of the budget",
-            s(d, "workstream"),
-            d["percent"].as_u64().unwrap_or_default()
-        ),
-        "plan.reviewed" => format!("DR plan reviewed{}", suffix("note")),
-        "reminder.posted" => format!("Reminder posted: {} due", s(d, "reminder")),
-        "rpo.breached" | "rpo.recovered" | "rpo.unreadable" | "rpo.readable" => format!(
-            "RPO watch: {}{}",
-            &e.kind["rpo.".len()..],
-            d["age_secs"]
-                .as_u64()
-                .map(|a| format!(
-                    ", latest backup {} old",
-                    format_elapsed(Duration::from_secs(a))
-                ))
-                .unwrap_or_default()
-        ),
-        "note.added" if d["lesson"] == true => format!("Lesson: {}", s(d, "text")),
-        "note.added" => format!("Note: {}", s(d, "text")),
-        "command.refused" => format!("/{} refused (needs {})", s(d, "command"), s(d, "needs")),
-        "run.requested" => format!("Run of {} requested ({})", s(d, "runbook"), s(d, "request")),
-        "run.approval_counted" => format!(
-            "Approval of {} by {}",
-            s(d, "request"),
-            d["by"]["name"]
-                .as_str()
-                .map_or_else(|| who(&e.actor), str::to_owned)
-        ),
-        "approval.refused" => format!(
-            "Approval of {} refused{}",
-            s(d, "request"),
-            suffix("reason")
-        ),
-        "run.approved" => format!(
-            "{} approved; run {} started{}",
-            s(d, "request"),
-            s(d, "run"),
-            d["wait_secs"]
-                .as_i64()
-                .map(|w| format!(
-                    " ({} after the request)",
-                    span(chrono::Duration::seconds(w))
-                ))
-                .unwrap_or_default()
-        ),
-        "run.denied" => format!("{} denied{}", s(d, "request"), suffix("reason")),
-        "run.started" => format!(
-            "Runbook {} started ({})",
-            s(d, "runbook"),
-            s(d, "workstream")
-        ),
-        "run.paused" => format!("Run paused at {step}{}", suffix("reason")),
-        "run.resumed" => format!("Run resumed at {step} ({})", s(d, "decision")),
-        "run.cancel_requested" => "Run cancellation requested".to_owned(),
-        "run.succeeded" => "Run succeeded".to_owned(),
-        "run.failed" => format!("Run failed at {step}{}", suffix("error")),
-        "run.aborted" => format!("Run aborted at {step}"),
-        "run.cancelled" => "Run cancelled".to_owned(),
-        "step.started" => format!(
-            "Step {step} ({}) started, attempt {}",
-            s(d, "kind"),
-            d["attempt"].as_u64().unwrap_or(1)
-        ),
-        "step.retrying" => format!(
-            "Step {step} attempt {} failed{}; retrying",
-            d["attempt"].as_u64().unwrap_or(1),
-            suffix("error")
-        ),
-        "step.succeeded" => format!(
-            "Step {step} succeeded in {}{}",
-            ms_text(d["duration_ms"].as_i64()),
-            suffix("summary")
-        ),
-        "step.failed" => format!(
-            "Step {step} failed after {} attempt(s){}",
-            d["attempts"].as_u64().unwrap_or(1),
-            suffix("error")
-        ),
-        "step.skipped" => format!("Step {step} skipped"),
+    one_line(&text)
+}
+
+/// The kinds of data recovery and parity, not yet in the catalogue.
+fn describe_uncatalogued(e: &Event) -> Option<String> {
+    let d = &e.data;
+    let s = |key: &str| or_unknown(d[key].as_str());
+    let provider = s("provider");
+    Some(match e.kind.as_str() {
         "llm.parity_gated" => format!(
             "LLM parity gate for {provider}: {} of {} prompts passed ({:.0}%, minimum {:.0}%): {}",
             d["passed"].as_u64().unwrap_or_default(),
@@ -887,79 +874,274 @@ pub fn describe(e: &Event) -> String {
             d["drift"].as_array().map_or(0, Vec::len),
             d["new"].as_array().map_or(0, Vec::len)
         ),
-        "step.interrupted" => format!("Step {step} interrupted ({})", s(d, "action")),
-        "comms.drafted" => format!(
-            "Communication {} drafted ({} {}){}",
-            s(d, "draft"),
-            s(d, "audience"),
-            s(d, "kind"),
-            d["writer"]
-                .as_str()
-                .map(|w| format!(", written by {w}"))
-                .unwrap_or_default()
-        ),
-        "comms.edited" => format!("Communication {} edited", s(d, "draft")),
-        "comms.approved" => format!(
-            "Communication {} approved (v{})",
-            s(d, "draft"),
-            d["version"].as_u64().unwrap_or(1)
-        ),
-        "comms.approval_refused" => format!(
-            "Approval of communication {} refused{}",
-            s(d, "draft"),
-            suffix("reason")
-        ),
-        "comms.discarded" => format!("Communication {} discarded", s(d, "draft")),
-        "comms.resend" => format!("Communication {} re-sent", s(d, "draft")),
-        "comms.sent" => format!("Communication {} sent by {}", s(d, "draft"), s(d, "output")),
-        "comms.delivery_failed" => format!(
-            "Communication {} not delivered by {} (attempt {}){}",
-            s(d, "draft"),
-            s(d, "output"),
-            d["attempt"].as_u64().unwrap_or(1),
-            suffix("error")
-        ),
-        "notify.delivered" => format!("{} notified by {}", s(d, "team"), s(d, "route")),
-        "notify.failed" => format!(
-            "{} not notified by {} (attempt {}){}",
-            s(d, "team"),
-            s(d, "route"),
-            d["attempt"].as_u64().unwrap_or(1),
-            suffix("error")
-        ),
-        "incident.thread_opened" => "Incident thread opened".to_owned(),
-        "run.request_expired" => format!("{} expired without approval", s(d, "request")),
-        "drill.requested" => format!("Drill {} requested", s(d, "scenario")),
-        "clock.checkpoint_failed" => format!(
-            "RTO clock {} checkpoint could not be posted{}",
-            s(d, "workstream"),
-            suffix("error")
-        ),
-        "reminder.failed" => format!(
-            "Reminder {} could not be posted{}",
-            s(d, "reminder"),
-            suffix("error")
-        ),
-        "rpo.alert_failed" => format!("RPO watch alert could not be posted{}", suffix("error")),
         "db.data_loss_accepted" => format!(
             "More data loss than the plan allows accepted by {}: {} ({} old, older than {})",
-            s(d, "by"),
-            s(d, "location"),
+            s("by"),
+            s("location"),
             format_elapsed(Duration::from_secs(
                 d["age_secs"].as_u64().unwrap_or_default()
             )),
-            s(d, "limit")
+            s("limit")
         ),
         "db.backup_taken" => format!(
             "Database backup {} taken ({} bytes in {})",
-            s(d, "location"),
+            s("location"),
             d["size"].as_u64().unwrap_or_default(),
             ms_text(d["duration_ms"].as_i64())
         ),
-        "db.backup_failed" => format!("Database backup failed{}", suffix("error")),
-        other => other.to_owned(),
-    };
-    one_line(&text)
+        "db.backup_failed" => format!(
+            "Database backup failed{}",
+            suffix(d["error"].as_str().unwrap_or_default())
+        ),
+        _ => return None,
+    })
+}
+
+/// Feeds, vendor incidents and alerts.
+fn describe_feed(payload: &Payload) -> Option<String> {
+    use Payload::*;
+    let level = |l: Option<crate::domain::HealthLevel>| or_unknown(l.map(|l| l.as_str()));
+    Some(match payload {
+        FeedObserved(p) => format!(
+            "{} observed {} → {}{}",
+            p.provider,
+            p.from.map_or("nothing", |l| l.as_str()),
+            level(p.to),
+            suffix(&p.summary)
+        ),
+        FeedDegraded(p) | FeedOutage(p) | FeedRecovered(p) | FeedMaintenance(p) => {
+            let how = match payload {
+                FeedDegraded(_) => "degraded",
+                FeedOutage(_) => "outage",
+                FeedRecovered(_) => "recovered",
+                _ => "maintenance",
+            };
+            format!(
+                "{} settled at {} ({how}){}",
+                p.provider,
+                level(p.to),
+                suffix(&p.summary)
+            )
+        }
+        FeedUnreadable(p) => format!("{} feed unreadable{}", p.provider, suffix(&p.reason)),
+        FeedReadable(p) => format!("{} feed readable again", p.provider),
+        FeedFlapping(p) => format!("{} feed flapping; alerts held", p.provider),
+        FeedSettled(p) => format!("{} feed settled", p.provider),
+        VendorIncidentOpened(p) | VendorIncidentUpdated(p) | VendorIncidentResolved(p) => {
+            let how = match payload {
+                VendorIncidentOpened(_) => "opened",
+                VendorIncidentUpdated(_) => "updated",
+                _ => "resolved",
+            };
+            format!(
+                "{} status page: incident \"{}\" {how} ({})",
+                p.provider,
+                or_unknown(p.incident.as_ref().map(|i| &i.title)),
+                or_unknown(p.incident.as_ref().map(|i| &i.status)),
+            )
+        }
+        AlertPosted(p) | AlertUpdated(p) => format!(
+            "Alert {}: {} {} ({})",
+            if matches!(payload, AlertPosted(_)) {
+                "posted"
+            } else {
+                "updated"
+            },
+            p.provider,
+            level(p.level),
+            if p.confirmed {
+                "confirmed"
+            } else {
+                "unconfirmed"
+            }
+        ),
+        AlertFailed(p) => format!(
+            "Alert for {} could not be posted{}",
+            p.provider,
+            suffix(&p.error)
+        ),
+        AlertRecovered(p) => format!(
+            "{} recovered{}",
+            p.alert.provider,
+            p.duration_ms
+                .map(chrono::Duration::milliseconds)
+                .or_else(|| p.duration_secs.map(chrono::Duration::seconds))
+                .map(|d| format!(" after {}", span(d)))
+                .unwrap_or_default()
+        ),
+        _ => return None,
+    })
+}
+
+/// Incidents, drills and upkeep.
+fn describe_incident(payload: &Payload) -> Option<String> {
+    use Payload::*;
+    Some(match payload {
+        DrillStarted(p) => format!(
+            "Drill started (simulated outage of {})",
+            p.providers.join(", ")
+        ),
+        DrillMarked(_) => "Incident marked as a drill".to_owned(),
+        DrillOutageSimulated(p) => format!("Drill: simulated outage of {} begins", p.provider),
+        DrillFinished(_) => "Drill finished; results recorded".to_owned(),
+        DrillRequested(p) => format!("Drill {} requested", p.scenario),
+        IncidentDeclared(p) => format!(
+            "Incident declared: {}",
+            or_unknown(Some(&p.title).filter(|t| !t.is_empty()))
+        ),
+        IncidentResolved(_) => "Incident resolved".to_owned(),
+        IncidentReviewed(_) => "Incident reviewed".to_owned(),
+        IncidentThreadOpened(_) => "Incident thread opened".to_owned(),
+        NoteAdded(p) if p.lesson => format!("Lesson: {}", p.text),
+        NoteAdded(p) => format!("Note: {}", p.text),
+        CommandRefused(p) => format!("/{} refused (needs {})", p.command, p.needs),
+        ClockCheckpoint(p) => format!(
+            "RTO clock {}: {}% of the budget",
+            or_unknown(p.workstream.map(|w| w.as_str())),
+            p.percent
+        ),
+        ClockCheckpointFailed(p) => format!(
+            "RTO clock {} checkpoint could not be posted{}",
+            or_unknown(p.workstream.map(|w| w.as_str())),
+            suffix(&p.error)
+        ),
+        PlanReviewed(p) => format!(
+            "DR plan reviewed{}",
+            suffix(p.note.as_deref().unwrap_or_default())
+        ),
+        ReminderPosted(p) => format!("Reminder posted: {} due", p.reminder),
+        ReminderFailed(p) => format!(
+            "Reminder {} could not be posted{}",
+            p.reminder,
+            suffix(&p.error)
+        ),
+        RpoBreached(p) | RpoRecovered(p) | RpoReadable(p) => format!(
+            "RPO watch: {}{}",
+            match payload {
+                RpoBreached(_) => "breached",
+                RpoRecovered(_) => "recovered",
+                _ => "readable",
+            },
+            p.backup
+                .as_ref()
+                .map(|b| format!(
+                    ", latest backup {} old",
+                    format_elapsed(Duration::from_secs(b.age_secs))
+                ))
+                .unwrap_or_default()
+        ),
+        RpoUnreadable(_) => "RPO watch: unreadable".to_owned(),
+        RpoAlertFailed(p) => format!("RPO watch alert could not be posted{}", suffix(&p.error)),
+        _ => return None,
+    })
+}
+
+/// Requests, approvals, runs and steps.
+fn describe_run(e: &Event, payload: &Payload) -> Option<String> {
+    use Payload::*;
+    Some(match payload {
+        RunRequested(p) => format!("Run of {} requested ({})", p.runbook, p.request),
+        RunApprovalCounted(p) => format!(
+            "Approval of {} by {}",
+            p.request,
+            p.by.as_ref()
+                .map_or_else(|| who(&e.actor), |person| person.name.clone())
+        ),
+        ApprovalRefused(p) => format!("Approval of {} refused{}", p.request, suffix(&p.reason)),
+        RunApproved(p) => format!(
+            "{} approved; run {} started{}",
+            p.request,
+            or_unknown(p.run.as_ref().map(|r| r.as_str())),
+            p.wait_secs
+                .map(|w| format!(
+                    " ({} after the request)",
+                    span(chrono::Duration::seconds(w))
+                ))
+                .unwrap_or_default()
+        ),
+        RunDenied(p) => format!(
+            "{} denied{}",
+            p.request,
+            suffix(p.reason.as_deref().unwrap_or_default())
+        ),
+        RunRequestExpired(p) => format!("{} expired without approval", p.request),
+        RunStarted(p) => format!(
+            "Runbook {} started ({})",
+            p.runbook,
+            or_unknown(p.workstream.map(|w| w.as_str()))
+        ),
+        RunPaused(p) => format!("Run paused at {}{}", p.step, suffix(&p.reason)),
+        RunResumed(p) => format!("Run resumed at {} ({})", p.step, p.decision),
+        RunCancelRequested(_) => "Run cancellation requested".to_owned(),
+        RunSucceeded(_) => "Run succeeded".to_owned(),
+        RunFailed(p) => format!("Run failed at {}{}", p.step, suffix(&p.error)),
+        RunAborted(p) => format!("Run aborted at {}", p.step),
+        RunCancelled(_) => "Run cancelled".to_owned(),
+        StepStarted(p) => format!(
+            "Step {} ({}) started, attempt {}",
+            p.step,
+            or_unknown(p.kind.map(|k| k.as_str())),
+            p.attempt
+        ),
+        StepRetrying(p) => format!(
+            "Step {} attempt {} failed{}; retrying",
+            p.step,
+            p.attempt,
+            suffix(&p.error)
+        ),
+        StepSucceeded(p) => format!(
+            "Step {} succeeded in {}{}",
+            p.step,
+            ms_text(p.duration_ms.and_then(|ms| i64::try_from(ms).ok())),
+            suffix(&p.summary)
+        ),
+        StepFailed(p) => format!(
+            "Step {} failed after {} attempt(s){}",
+            p.step,
+            p.attempts.unwrap_or(1),
+            suffix(&p.error)
+        ),
+        StepSkipped(p) => format!("Step {} skipped", p.step),
+        StepInterrupted(p) => format!("Step {} interrupted ({})", p.step, p.action),
+        _ => return None,
+    })
+}
+
+/// Drafts, notices and notifications.
+fn describe_comms(payload: &Payload) -> Option<String> {
+    use Payload::*;
+    Some(match payload {
+        CommsDrafted(p) => format!(
+            "Communication {} drafted ({} {}), written by {}",
+            p.draft, p.audience, p.kind, p.writer
+        ),
+        CommsEdited(p) => format!("Communication {} edited", p.draft),
+        CommsApproved(p) => format!("Communication {} approved (v{})", p.draft, p.version),
+        CommsApprovalRefused(p) => format!(
+            "Approval of communication {} refused{}",
+            p.draft,
+            suffix(&p.reason)
+        ),
+        CommsDiscarded(p) => format!("Communication {} discarded", p.draft),
+        CommsResend(p) => format!("Communication {} re-sent", p.draft),
+        CommsSent(p) => format!("Communication {} sent by {}", p.draft, p.output),
+        CommsDeliveryFailed(p) => format!(
+            "Communication {} not delivered by {} (attempt {}){}",
+            p.draft,
+            p.output,
+            p.attempt,
+            suffix(&p.error)
+        ),
+        NotifyDelivered(p) => format!("{} notified by {}", p.team, p.route),
+        NotifyFailed(p) => format!(
+            "{} not notified by {} (attempt {}){}",
+            p.team,
+            p.route,
+            p.attempt,
+            suffix(&p.error)
+        ),
+        _ => return None,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1771,7 +1953,7 @@ mod tests {
     use crate::domain::Actor;
     use crate::domain::event::{GENESIS, NewEvent};
     use crate::incident::incident_events;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     const INC: &str = "INC-20261125-0901";
     const RUN: &str = "RUN-20261125-090210-failover-hosting-ab12";
@@ -2021,7 +2203,9 @@ mod tests {
         assert!(kinds.contains(&"step.retrying"));
         assert!(kinds.contains(&"alert.recovered"));
         assert!(
-            !events.iter().any(|e| e.data["provider"] == "openai"),
+            !events
+                .iter()
+                .any(|e| crate::incident::provider_of(e).as_deref() == Some("openai")),
             "a provider that recovered before the declaration is not involved"
         );
         assert!(

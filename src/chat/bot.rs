@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
-use serde_json::json;
 
 use super::command::{Command, HELP};
 use crate::approval::{self, Person, Request, Role, Verdict};
@@ -19,9 +18,14 @@ use crate::domain::event::NewEvent;
 use crate::domain::{Actor, IncidentId, RunId};
 use crate::engine::plan::{plan, plan_hash};
 use crate::engine::{Engine, EngineError};
+use crate::events::{
+    ApprovalRefused, CommandRefused, DrillRequested, EventKind, IncidentDeclared, IncidentResolved,
+    IncidentReviewed, IncidentThreadOpened, NoteAdded, Payload, PlanReviewed, RunApprovalCounted,
+    RunApproved, RunDenied, RunRequestExpired, RunRequested,
+};
 use crate::ports::chat::{
-    Attachment, Button, ButtonStyle, ChannelId, Message, MessageRef, THREAD_OPENED,
-    incident_channel, incident_thread,
+    Attachment, Button, ButtonStyle, ChannelId, Message, MessageRef, incident_channel,
+    incident_thread,
 };
 use crate::ports::clock::Clock;
 use crate::ports::drill::{DrillReport, Drills};
@@ -135,28 +139,27 @@ impl Bot {
         *self.incident_slot() = crate::incident::last_open(&events);
         let mut requests = self.lock();
         for event in events {
-            let id = event.data["request"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            match event.kind.as_str() {
-                "run.requested" => {
-                    if let Ok(request) =
-                        serde_json::from_value::<Request>(event.data["detail"].clone())
-                    {
-                        requests.insert(request.id.clone(), request);
+            if !event.event_kind().is_some_and(EventKind::names_a_request) {
+                continue;
+            }
+            match event.payload() {
+                Ok(Payload::RunRequested(RunRequested {
+                    detail: Some(request),
+                    ..
+                })) => {
+                    requests.insert(request.id.clone(), request);
+                }
+                Ok(Payload::RunApprovalCounted(RunApprovalCounted {
+                    request,
+                    by: Some(by),
+                })) => {
+                    if let Some(r) = requests.get_mut(&request) {
+                        r.approvals.push(by);
                     }
                 }
-                "run.approval_counted" => {
-                    if let (Some(r), Ok(p)) = (
-                        requests.get_mut(&id),
-                        serde_json::from_value(event.data["by"].clone()),
-                    ) {
-                        r.approvals.push(p);
-                    }
-                }
-                "run.approved" | "run.denied" => {
-                    if let Some(r) = requests.get_mut(&id) {
+                Ok(Payload::RunApproved(RunApproved { request, .. }))
+                | Ok(Payload::RunDenied(RunDenied { request, .. })) => {
+                    if let Some(r) = requests.get_mut(&request) {
                         r.closed = true;
                     }
                 }
@@ -177,10 +180,12 @@ impl Bot {
 
     /// Records a refusal decided by an adapter (e.g. a command outside the incident channel).
     pub fn refuse(&self, who: &Person, command: &Command, needs: &str) {
-        self.append(NewEvent::new(
+        self.append(NewEvent::of(
             actor(who),
-            "command.refused",
-            json!({ "command": command.name(), "needs": needs }),
+            CommandRefused {
+                command: command.name().to_owned(),
+                needs: needs.to_owned(),
+            },
         ));
     }
 
@@ -200,10 +205,12 @@ impl Bot {
             && !approval::holds(&self.config.access, who, role)
             && !comms_commands::allowed_as_communicator(self, &command, who)
         {
-            self.append(NewEvent::new(
+            self.append(NewEvent::of(
                 actor(who),
-                "command.refused",
-                json!({ "command": command.name(), "needs": role.as_str() }),
+                CommandRefused {
+                    command: command.name().to_owned(),
+                    needs: role.as_str().to_owned(),
+                },
             ));
             return Reply::private(format!(
                 "Refused: `/{}` needs the {} role.",
@@ -265,11 +272,13 @@ impl Bot {
                 if self.answers.needs_approver(&key)
                     && !approval::holds(&self.config.access, who, Role::Approver)
                 {
-                    self.append(NewEvent::new(
+                    self.append(NewEvent::of(
                         actor(who),
-                        "command.refused",
                         // The shape of every refusal (the reply names the run and step).
-                        json!({ "command": "confirm", "needs": Role::Approver.as_str() }),
+                        CommandRefused {
+                            command: "confirm".to_owned(),
+                            needs: Role::Approver.as_str().to_owned(),
+                        },
                     ));
                     return Reply::private(format!(
                         "Refused: only an approver may answer {run} step {step} (it accepts more data loss than the RPO)."
@@ -304,12 +313,7 @@ impl Bot {
             Command::IncidentNote { text, lesson } => match self.open_incident() {
                 Some((id, _)) => {
                     self.append(
-                        NewEvent::new(
-                            actor(who),
-                            "note.added",
-                            json!({ "text": text, "lesson": lesson }),
-                        )
-                        .incident(id.clone()),
+                        NewEvent::of(actor(who), NoteAdded { text, lesson }).incident(id.clone()),
                     );
                     Reply::private(format!("note added to {id}"))
                 }
@@ -317,10 +321,7 @@ impl Bot {
             },
             Command::IncidentResolve => match self.open_incident() {
                 Some((id, _)) => {
-                    self.append(
-                        NewEvent::new(actor(who), "incident.resolved", json!({}))
-                            .incident(id.clone()),
-                    );
+                    self.append(NewEvent::of(actor(who), IncidentResolved {}).incident(id.clone()));
                     *self.incident_slot() = None;
                     // Recovery resolves the PagerDuty alerts the incident opened.
                     let pages = self.resolve_pages(&id, who).await;
@@ -380,29 +381,32 @@ impl Bot {
         let events = self.store.all().unwrap_or_default();
         let (workstreams, providers) =
             crate::incident::affected_at_declaration(&self.config, &events, alert.as_deref());
+        // The level of the alert's latest event (its posting, an update or its recovery).
         let alert_level = alert.as_deref().and_then(|a| {
             events
                 .iter()
                 .rev()
-                .find(|e| e.data["alert_id"].as_str() == Some(a))
-                .and_then(|e| serde_json::from_value(e.data["level"].clone()).ok())
+                .filter(|e| e.event_kind().is_some_and(EventKind::is_about_a_provider))
+                .filter_map(|e| e.payload().ok())
+                .find(|p| p.alert_id() == Some(a))
+                .and_then(|p| p.alert()?.level)
         });
         let severity = severity
             .or(alert_level.map(crate::incident::Severity::for_level))
             .unwrap_or_default();
         let commander = commander.unwrap_or_else(|| who.name.clone());
         self.append(
-            NewEvent::new(
+            NewEvent::of(
                 actor(who),
-                "incident.declared",
-                json!({
-                    "title": title,
-                    "severity": severity,
-                    "commander": commander,
-                    "workstreams": workstreams,
-                    "providers": providers,
-                    "alert": alert,
-                }),
+                IncidentDeclared {
+                    title: title.clone(),
+                    severity,
+                    commander: Some(commander.clone()),
+                    workstreams: workstreams.clone(),
+                    providers,
+                    alert,
+                    provider: None,
+                },
             )
             .incident(id.clone()),
         );
@@ -490,10 +494,7 @@ impl Bot {
         };
         match crate::incident::awaiting_review(&events) {
             Some(inc) => {
-                self.append(
-                    NewEvent::new(actor(who), "incident.reviewed", json!({}))
-                        .incident(inc.id.clone()),
-                );
+                self.append(NewEvent::of(actor(who), IncidentReviewed {}).incident(inc.id.clone()));
                 let lessons = inc.notes.iter().filter(|n| n.lesson).count();
                 Reply::public(text(format!(
                     "📝 Incident {} reviewed by {} ({lessons} lesson{} on record).",
@@ -513,11 +514,7 @@ impl Bot {
 
     /// `/dr reviewed`: records a review of the plan, which resets the review reminder.
     fn plan_reviewed(&self, note: Option<String>, who: &Person) -> Reply {
-        self.append(NewEvent::new(
-            actor(who),
-            crate::reminders::PLAN_REVIEWED,
-            json!({ "note": note }),
-        ));
+        self.append(NewEvent::of(actor(who), PlanReviewed { note }));
         let next = self.clock.now()
             + chrono::Duration::from_std(self.config.schedule.review_every.get())
                 .unwrap_or(chrono::Duration::MAX);
@@ -576,10 +573,13 @@ impl Bot {
             request
         };
         let id = request.id.clone();
-        let mut event = NewEvent::new(
+        let mut event = NewEvent::of(
             actor(who),
-            "run.requested",
-            json!({ "request": id, "runbook": rb.name, "detail": request }),
+            RunRequested {
+                request: id.clone(),
+                runbook: rb.name.clone(),
+                detail: Some(request.clone()),
+            },
         );
         if let Some((incident, _)) = self.open_incident() {
             event = event.incident(incident);
@@ -642,10 +642,12 @@ impl Bot {
                 // Logged under the lock, so the log holds approvals in the order decided; and
                 // before it counts, so an approval the log refused never counts (the request
                 // stays open for another try).
-                if let Err(err) = self.store.append(NewEvent::new(
+                if let Err(err) = self.store.append(NewEvent::of(
                     actor(who),
-                    "run.approval_counted",
-                    json!({ "request": id, "by": who }),
+                    RunApprovalCounted {
+                        request: id.to_owned(),
+                        by: Some(who.clone()),
+                    },
                 )) {
                     tracing::error!(error = %err, request = %id, "approval could not be stored");
                     return Reply::private(format!(
@@ -665,10 +667,12 @@ impl Bot {
         };
         match verdict {
             Verdict::Refused(refusal) => {
-                self.append(NewEvent::new(
+                self.append(NewEvent::of(
                     actor(who),
-                    "approval.refused",
-                    json!({ "request": id, "reason": refusal.to_string() }),
+                    ApprovalRefused {
+                        request: id.to_owned(),
+                        reason: refusal.to_string(),
+                    },
                 ));
                 let reply = Reply::private(format!("Refused: {refusal}."));
                 match refusal {
@@ -710,10 +714,13 @@ impl Bot {
                         .unwrap_or_default(),
                 );
                 self.append(
-                    NewEvent::new(
+                    NewEvent::of(
                         actor(who),
-                        "run.approved",
-                        json!({ "request": request.id, "run": handle.run, "wait_secs": waited }),
+                        RunApproved {
+                            request: request.id.clone(),
+                            run: Some(handle.run.clone()),
+                            wait_secs: Some(waited),
+                        },
                     )
                     .run(handle.run.clone()),
                 );
@@ -723,10 +730,13 @@ impl Bot {
                 )))
             }
             Err(err) => {
-                self.append(NewEvent::new(
+                self.append(NewEvent::of(
                     actor(who),
-                    "run.denied",
-                    json!({ "request": request.id, "reason": err.to_string() }),
+                    RunDenied {
+                        request: request.id.clone(),
+                        reason: Some(err.to_string()),
+                        by: None,
+                    },
                 ));
                 Reply::private(format!("Cannot start: {err}"))
             }
@@ -739,10 +749,13 @@ impl Bot {
             Some(r) if !r.closed => {
                 r.closed = true;
                 drop(requests);
-                self.append(NewEvent::new(
+                self.append(NewEvent::of(
                     actor(who),
-                    "run.denied",
-                    json!({ "request": id, "by": who }),
+                    RunDenied {
+                        request: id.to_owned(),
+                        reason: None,
+                        by: Some(who.clone()),
+                    },
                 ));
                 Reply::public(text(format!("❌ {} denied {id}.", who.name)))
                     .settling(format!("denied by {}", who.name))
@@ -806,7 +819,7 @@ impl Bot {
                     .all()
                     .unwrap_or_default()
                     .into_iter()
-                    .filter(|e| e.kind == "incident.declared")
+                    .filter(|e| e.is(EventKind::IncidentDeclared))
                     .filter_map(|e| e.incident.map(|i| i.0))
                     .collect();
                 ids.reverse();
@@ -840,10 +853,13 @@ impl Bot {
         match env.chat.open_thread(&env.channel, from, &name).await {
             Ok(thread) => {
                 self.append(
-                    NewEvent::new(
+                    NewEvent::of(
                         Actor::Bot,
-                        THREAD_OPENED,
-                        json!({ "thread": thread.0, "channel": env.channel.0, "from": from.map(|m| &m.id) }),
+                        IncidentThreadOpened {
+                            thread: thread.clone(),
+                            channel: env.channel.clone(),
+                            from: from.map(|m| m.id.clone()),
+                        },
                     )
                     .incident(id),
                 );
@@ -932,10 +948,12 @@ impl Bot {
             "drill-{}",
             self.clock.now().format("%Y%m%d-%H%M%S-%3f")
         ));
-        self.append(NewEvent::new(
+        self.append(NewEvent::of(
             actor(who),
-            "drill.requested",
-            json!({ "scenario": name, "log": dir.display().to_string() }),
+            DrillRequested {
+                scenario: name.to_owned(),
+                log: dir.display().to_string(),
+            },
         ));
         // A drill from chat runs inside the live bot: always against the simulated AWS, even
         // when `[aws] endpoint_url` is set (a VPC endpoint reaches the real account).
@@ -982,10 +1000,14 @@ impl Bot {
         if request.closed || self.clock.now() < request.expires_at {
             return None;
         }
-        let mut event = NewEvent::new(
+        let mut event = NewEvent::of(
             Actor::Bot,
-            "run.request_expired",
-            json!({ "request": id, "runbook": request.runbook, "approvals": request.approvals.len(), "required": request.required }),
+            RunRequestExpired {
+                request: id.to_owned(),
+                runbook: request.runbook.clone(),
+                approvals: request.approvals.len(),
+                required: request.required,
+            },
         );
         if let Some((incident, _)) = self.open_incident() {
             event = event.incident(incident);

@@ -131,3 +131,12 @@ pub struct CommsDraftOutput {
     pub template: Option<String>,
     pub text: Option<String>,
 }
+
+/// The parts of a `db_verify` or `db_copy` step's output read back: whether it measured the
+/// data-loss window (a real database answered) and the window.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct DbWindowOutput {
+    pub measured: bool,
+    pub data_loss_secs: Option<u64>,
+}

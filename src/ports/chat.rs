@@ -133,16 +133,18 @@ pub trait ChatHealth: Send + Sync {
     async fn check(&self) -> Result<(), String>;
 }
 
-/// The event that records an incident's thread: `{ "thread": "<channel id>" }`.
-pub const THREAD_OPENED: &str = "incident.thread_opened";
+/// The kind of the event that records an incident's thread
+/// ([`crate::events::IncidentThreadOpened`]).
+pub const THREAD_OPENED: &str = crate::events::EventKind::IncidentThreadOpened.as_str();
 
 /// The thread opened for an incident, from that incident's events (the last one recorded).
 pub fn incident_thread(events: &[crate::domain::event::Event]) -> Option<ChannelId> {
     events
         .iter()
         .rev()
-        .filter(|e| e.kind == THREAD_OPENED)
-        .find_map(|e| e.data["thread"].as_str().map(|t| ChannelId(t.to_owned())))
+        .filter_map(|e| e.data_as::<crate::events::IncidentThreadOpened>())
+        .map(|opened| opened.thread)
+        .find(|thread| !thread.0.is_empty())
 }
 
 /// Where an incident's messages go: its thread when one is open, else `fallback`.
