@@ -6,14 +6,11 @@
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::{Value, json};
 
 use crate::domain::event::Event;
 use crate::drill::history::DrillRecord;
 use crate::duration::format_elapsed;
-
-/// The event that records a plan review (`/dr reviewed`).
-pub const PLAN_REVIEWED: &str = "plan.reviewed";
+use crate::events::{BackupAge, EventKind, ReminderPosted};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReminderKind {
@@ -47,7 +44,7 @@ pub fn review_basis(events: &[Event]) -> Option<Basis> {
     events
         .iter()
         .rev()
-        .find(|e| e.kind == PLAN_REVIEWED)
+        .find(|e| e.is(EventKind::PlanReviewed))
         .map(|e| Basis {
             at: e.at,
             by: Some(crate::incident::who(&e.actor)),
@@ -152,13 +149,11 @@ pub fn reminder_due(
         return None;
     }
     let due = Due { basis, period };
-    let basis_at = json!(due.basis_at());
-    let already = events.iter().any(|e| {
-        e.kind == "reminder.posted"
-            && e.data["reminder"] == kind.as_str()
-            && e.data["basis_at"] == basis_at
-            && e.data["period"].as_u64() == Some(period)
-    });
+    let basis_at = due.basis_at();
+    let already = events
+        .iter()
+        .filter_map(Event::data_as::<ReminderPosted>)
+        .any(|r| r.reminder == kind.as_str() && r.basis_at == basis_at && r.period == period);
     (!already).then_some(due)
 }
 
@@ -183,14 +178,15 @@ pub enum BackupReading {
 }
 
 impl BackupReading {
-    /// What the watch logs about the reading.
-    pub fn data(&self) -> Value {
+    /// The backup's age, as the watch logs it; `None` when it could not be read.
+    pub fn backup(&self) -> Option<BackupAge> {
         match self {
             BackupReading::Fresh { age, completed_at }
-            | BackupReading::TooOld { age, completed_at } => {
-                json!({ "age_secs": age.as_secs(), "completed_at": completed_at })
-            }
-            BackupReading::Unreadable { error } => json!({ "error": error }),
+            | BackupReading::TooOld { age, completed_at } => Some(BackupAge {
+                age_secs: age.as_secs(),
+                completed_at: completed_at.clone(),
+            }),
+            BackupReading::Unreadable { .. } => None,
         }
     }
 }
@@ -207,10 +203,10 @@ pub fn rpo_state(events: &[Event]) -> RpoState {
     events
         .iter()
         .rev()
-        .find_map(|e| match e.kind.as_str() {
-            "rpo.breached" => Some(RpoState::Breached),
-            "rpo.recovered" | "rpo.readable" => Some(RpoState::Ok),
-            "rpo.unreadable" => Some(RpoState::Unreadable),
+        .find_map(|e| match e.event_kind()? {
+            EventKind::RpoBreached => Some(RpoState::Breached),
+            EventKind::RpoRecovered | EventKind::RpoReadable => Some(RpoState::Ok),
+            EventKind::RpoUnreadable => Some(RpoState::Unreadable),
             _ => None,
         })
         .unwrap_or(RpoState::Ok)
@@ -226,13 +222,18 @@ pub enum RpoEffect {
 }
 
 impl RpoEffect {
-    pub fn kind(self) -> &'static str {
+    /// The kind of the event it records.
+    pub fn event_kind(self) -> EventKind {
         match self {
-            RpoEffect::Breached => "rpo.breached",
-            RpoEffect::Recovered => "rpo.recovered",
-            RpoEffect::Unreadable => "rpo.unreadable",
-            RpoEffect::Readable => "rpo.readable",
+            RpoEffect::Breached => EventKind::RpoBreached,
+            RpoEffect::Recovered => EventKind::RpoRecovered,
+            RpoEffect::Unreadable => EventKind::RpoUnreadable,
+            RpoEffect::Readable => EventKind::RpoReadable,
         }
+    }
+
+    pub fn kind(self) -> &'static str {
+        self.event_kind().as_str()
     }
 
     /// What the watch posts.
@@ -290,7 +291,7 @@ mod tests {
     use crate::domain::event::NewEvent;
     use crate::domain::event::testing::Log;
     use crate::drill::history::drills_from_events;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn t0() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
@@ -434,7 +435,7 @@ mod tests {
                     id: "1".into(),
                     name: "dana".into(),
                 },
-                PLAN_REVIEWED,
+                "plan.reviewed",
                 json!({}),
             ),
         );

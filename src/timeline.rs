@@ -844,55 +844,49 @@ pub fn describe(e: &Event) -> String {
             .or_else(|| describe_incident(&payload))
             .or_else(|| describe_run(e, &payload))
             .or_else(|| describe_comms(&payload))
-            .or_else(|| describe_uncatalogued(e))
+            .or_else(|| describe_data(&payload))
             .unwrap_or_else(|| e.kind.clone()),
         Err(_) => e.kind.clone(),
     };
     one_line(&text)
 }
 
-/// The kinds of data recovery and parity, not yet in the catalogue.
-fn describe_uncatalogued(e: &Event) -> Option<String> {
-    let d = &e.data;
-    let s = |key: &str| or_unknown(d[key].as_str());
-    let provider = s("provider");
-    Some(match e.kind.as_str() {
-        "llm.parity_gated" => format!(
-            "LLM parity gate for {provider}: {} of {} prompts passed ({:.0}%, minimum {:.0}%): {}",
-            d["passed"].as_u64().unwrap_or_default(),
-            d["total"].as_u64().unwrap_or_default(),
-            d["share"].as_f64().unwrap_or_default() * 100.0,
-            d["min_pass"].as_f64().unwrap_or_default() * 100.0,
-            if d["gate"] == "open" {
+/// Data recovery and parity.
+fn describe_data(payload: &Payload) -> Option<String> {
+    use Payload::*;
+    Some(match payload {
+        LlmParityGated(p) => format!(
+            "LLM parity gate for {}: {} of {} prompts passed ({:.0}%, minimum {:.0}%): {}",
+            p.provider,
+            p.passed,
+            p.total,
+            p.share * 100.0,
+            p.min_pass * 100.0,
+            if p.is_open() {
                 "open, the switch may go ahead"
             } else {
                 "closed, the switch stops"
             }
         ),
-        "parity.checked" => format!(
+        ParityChecked(p) => format!(
             "Parity check: {} drift(s), {} new",
-            d["drift"].as_array().map_or(0, Vec::len),
-            d["new"].as_array().map_or(0, Vec::len)
+            p.drift.len(),
+            p.new.len()
         ),
-        "db.data_loss_accepted" => format!(
+        DbDataLossAccepted(p) => format!(
             "More data loss than the plan allows accepted by {}: {} ({} old, older than {})",
-            s("by"),
-            s("location"),
-            format_elapsed(Duration::from_secs(
-                d["age_secs"].as_u64().unwrap_or_default()
-            )),
-            s("limit")
+            p.by,
+            p.location,
+            format_elapsed(Duration::from_secs(p.age_secs)),
+            p.limit
         ),
-        "db.backup_taken" => format!(
+        DbBackupTaken(p) => format!(
             "Database backup {} taken ({} bytes in {})",
-            s("location"),
-            d["size"].as_u64().unwrap_or_default(),
-            ms_text(d["duration_ms"].as_i64())
+            p.location,
+            p.size,
+            ms_text(i64::try_from(p.duration_ms).ok())
         ),
-        "db.backup_failed" => format!(
-            "Database backup failed{}",
-            suffix(d["error"].as_str().unwrap_or_default())
-        ),
+        DbBackupFailed(p) => format!("Database backup failed{}", suffix(&p.error)),
         _ => return None,
     })
 }

@@ -4,12 +4,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use serde_json::json;
-
 use super::{BackupTaken, DataEdges, take_backup};
 use crate::config::{Config, Secret};
 use crate::domain::Actor;
 use crate::domain::event::NewEvent;
+use crate::events::{DbBackupFailed, DbBackupTaken};
 use crate::ports::data::{DataError, stamp};
 use crate::ports::store::EventStore;
 
@@ -18,24 +17,24 @@ pub const BACKUP_LIMIT: Duration = Duration::from_secs(6 * 3600);
 
 /// `db.backup_taken`'s payload.
 pub fn taken_event(taken: &BackupTaken) -> NewEvent {
-    NewEvent::new(
+    NewEvent::of(
         Actor::Scheduler,
-        "db.backup_taken",
-        json!({
-            "key": taken.backup.key,
-            "location": taken.backup.location,
-            "size": taken.backup.size,
-            "duration_ms": taken.duration.as_millis() as u64,
-            "completed_at": stamp(taken.backup.completed_at),
-        }),
+        DbBackupTaken {
+            key: taken.backup.key.clone(),
+            location: taken.backup.location.clone(),
+            size: taken.backup.size,
+            duration_ms: taken.duration.as_millis() as u64,
+            completed_at: stamp(taken.backup.completed_at),
+        },
     )
 }
 
 pub fn failed_event(err: &DataError) -> NewEvent {
-    NewEvent::new(
+    NewEvent::of(
         Actor::Scheduler,
-        "db.backup_failed",
-        json!({ "error": err.to_string() }),
+        DbBackupFailed {
+            error: err.to_string(),
+        },
     )
 }
 

@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 
 use crate::config::Config;
 use crate::domain::event::Event;
+use crate::events::{DrillFinished, EventKind};
 use crate::runbook::Runbook;
 
 /// A finished drill, from its `drill.finished` event.
@@ -43,31 +43,32 @@ impl DrillResult {
 
 /// The finished drills in `events` (`drill.finished`, as `src/drill` writes it), oldest first.
 pub fn drills_from_events(events: &[Event]) -> Vec<DrillRecord> {
-    let millis = |v: &Value| v.as_u64().map(Duration::from_millis);
-    let secs = |v: &Value| v.as_u64().map(Duration::from_secs);
+    let millis = |v: Option<u64>| v.map(Duration::from_millis);
+    let secs = |v: Option<u64>| v.map(Duration::from_secs);
     let mut drills: Vec<DrillRecord> = events
         .iter()
-        .filter(|e| e.kind == "drill.finished")
+        .filter(|e| e.is(EventKind::DrillFinished))
         .map(|e| DrillRecord {
             at: e.at,
             incident: e.incident.as_ref().map(|i| i.0.clone()),
-            results: e.data["results"]
-                .as_array()
-                .map(Vec::as_slice)
+            // A drill whose results do not read is still on record, without results.
+            results: e
+                .data_as::<DrillFinished>()
                 .unwrap_or_default()
-                .iter()
+                .results
+                .into_iter()
                 .map(|r| DrillResult {
-                    provider: r["provider"].as_str().unwrap_or_default().to_owned(),
-                    runbook: r["runbook"].as_str().unwrap_or_default().to_owned(),
-                    run: r["run"].as_str().unwrap_or_default().to_owned(),
-                    status: r["status"].as_str().unwrap_or("unknown").to_owned(),
-                    detection: millis(&r["detection_ms"]),
-                    recovery: millis(&r["recovery_ms"]),
-                    rto: secs(&r["rto_secs"]),
-                    data_loss: secs(&r["data_loss_secs"]),
-                    rpo: secs(&r["rpo_secs"]),
-                    rto_met: r["rto_met"].as_bool().unwrap_or(false),
-                    rpo_met: r["rpo_met"].as_bool().unwrap_or(false),
+                    provider: r.provider,
+                    runbook: r.runbook,
+                    run: r.run,
+                    status: r.status,
+                    detection: millis(r.detection_ms),
+                    recovery: millis(r.recovery_ms),
+                    rto: secs(r.rto_secs),
+                    data_loss: secs(r.data_loss_secs),
+                    rpo: secs(r.rpo_secs),
+                    rto_met: r.rto_met,
+                    rpo_met: r.rpo_met,
                 })
                 .collect(),
         })

@@ -17,13 +17,13 @@ pub mod history;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use serde_json::json;
 
 use crate::approval::Person;
 use crate::config::{AwsMode, Config, FeedConfig, FeedKind, LlmProviderConfig, WatchConfig};
 use crate::domain::event::{Event, NewEvent};
 use crate::domain::{Actor, Scenario, Workstream};
 use crate::duration::{HumanDuration, format_elapsed};
+use crate::events::{DrillFinished, DrillResultRecord};
 use crate::ports::chat::Message;
 use crate::runbook::Runbook;
 
@@ -271,19 +271,24 @@ pub fn as_logged(drilled: &mut Drilled, events: &[Event]) {
 /// The `drill.finished` event: one result per drilled protocol, as readiness, the drill
 /// reminder and the DRP document read it back (`history`).
 pub fn finished(drilled: &Drilled) -> NewEvent {
-    NewEvent::new(
-        Actor::Scheduler,
-        "drill.finished",
-        json!({
-            "results": drilled.outcomes.iter().map(|o| json!({
-                "provider": o.provider, "runbook": o.runbook, "run": o.run, "status": o.status,
-                "detection_ms": o.detection.as_millis() as u64, "recovery_ms": o.recovery.as_millis() as u64,
-                "rto_secs": o.rto.as_secs(), "data_loss_secs": o.data_loss.map(|d| d.as_secs()),
-                "rpo_secs": o.rpo.as_secs(), "rto_met": o.rto_met(), "rpo_met": o.rpo_met(),
-            })).collect::<Vec<_>>(),
-        }),
-    )
-    .incident(drilled.incident.clone())
+    let results = drilled
+        .outcomes
+        .iter()
+        .map(|o| DrillResultRecord {
+            provider: o.provider.clone(),
+            runbook: o.runbook.clone(),
+            run: o.run.clone(),
+            status: o.status.clone(),
+            detection_ms: Some(o.detection.as_millis() as u64),
+            recovery_ms: Some(o.recovery.as_millis() as u64),
+            rto_secs: Some(o.rto.as_secs()),
+            data_loss_secs: o.data_loss.map(|d| d.as_secs()),
+            rpo_secs: Some(o.rpo.as_secs()),
+            rto_met: o.rto_met(),
+            rpo_met: o.rpo_met(),
+        })
+        .collect();
+    NewEvent::of(Actor::Scheduler, DrillFinished { results }).incident(drilled.incident.clone())
 }
 
 /// The results table and where the data steps acted: what a drill reports.

@@ -14,9 +14,11 @@
 //! decodes to [`Payload::Unknown`], so export and verify never stop at one.
 
 pub mod comms;
+pub mod data;
 pub mod drill;
 pub mod feed;
 pub mod incident;
+pub mod parity;
 pub mod run;
 pub mod step;
 pub mod upkeep;
@@ -31,9 +33,11 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 pub use comms::*;
+pub use data::*;
 pub use drill::*;
 pub use feed::*;
 pub use incident::*;
+pub use parity::*;
 pub use run::*;
 pub use step::*;
 pub use upkeep::*;
@@ -180,6 +184,13 @@ catalogue! {
     RpoReadable = "rpo.readable" => RpoMeasured,
     RpoUnreadable = "rpo.unreadable" => RpoUnreadable,
     RpoAlertFailed = "rpo.alert_failed" => RpoAlertFailed,
+    DbBackupTaken = "db.backup_taken" => DbBackupTaken,
+    DbBackupFailed = "db.backup_failed" => DbBackupFailed,
+    DbDataLossAccepted = "db.data_loss_accepted" => DbDataLossAccepted,
+    ParityChecked = "parity.checked" => ParityChecked,
+    ParityUnreadable = "parity.unreadable" => ParityUnreadable,
+    ParityAlertFailed = "parity.alert_failed" => ParityAlertFailed,
+    LlmParityGated = "llm.parity_gated" => LlmParityGated,
 }
 
 impl EventKind {
@@ -465,6 +476,13 @@ one_kind!(
     ReminderFailed,
     RpoUnreadable,
     RpoAlertFailed,
+    DbBackupTaken,
+    DbBackupFailed,
+    DbDataLossAccepted,
+    ParityChecked,
+    ParityUnreadable,
+    ParityAlertFailed,
+    LlmParityGated,
 );
 
 /// Decoding as tolerant as the readers before the catalogue were.

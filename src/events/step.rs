@@ -140,3 +140,37 @@ pub struct DbWindowOutput {
     pub measured: bool,
     pub data_loss_secs: Option<u64>,
 }
+
+/// The parts of a `route53_upsert` step's output read back: the side it pointed DNS at
+/// (`standby` or `primary`, written since parity) and, for older logs, the record values.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct Route53UpsertOutput {
+    pub to: Option<String>,
+    pub records: Option<Vec<RecordValues>>,
+}
+
+/// One record a `route53_upsert` wrote: its values.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct RecordValues {
+    pub values: Vec<String>,
+}
+
+/// The parts of an `llm_switch` step's output read back: where it switched and, on AWS,
+/// the services it moved from one task definition to another.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct LlmSwitchOutput {
+    pub platform: Option<String>,
+    pub services: Vec<ServiceMoved>,
+}
+
+/// One service an `llm_switch` moved on AWS.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct ServiceMoved {
+    pub service: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}

@@ -3,12 +3,11 @@
 //! LLM switches already made on AWS (so a switch back returns to the revision it came from).
 //! Pure folds over events.
 
-use serde_json::Value;
-
 use crate::config::DnsConfig;
 use crate::domain::event::Event;
+use crate::events::{LlmSwitchOutput, Route53UpsertOutput, StepSucceeded, read_output};
 use crate::ports::aws::{normalize_name, task_definition_name};
-use crate::runbook::Side;
+use crate::runbook::{Side, StepKind};
 
 /// The app runs where DNS points: Heroku (the primary) or the AWS standby.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,18 +19,18 @@ pub struct HostingNow {
 
 /// The side one `route53_upsert` output pointed at: its `to` (written since parity), or, in
 /// older logs, whether its record values are the configured standby's.
-fn side_of(output: &Value, dns: Option<&DnsConfig>) -> Option<Side> {
-    match output["to"].as_str() {
+fn side_of(output: &Route53UpsertOutput, dns: Option<&DnsConfig>) -> Option<Side> {
+    match output.to.as_deref() {
         Some("standby") => return Some(Side::Standby),
         Some("primary") => return Some(Side::Primary),
         _ => {}
     }
     let dns = dns?;
-    let values: Vec<String> = output["records"]
-        .as_array()?
+    let values: Vec<String> = output
+        .records
+        .as_ref()?
         .iter()
-        .flat_map(|r| r["values"].as_array().cloned().unwrap_or_default())
-        .filter_map(|v| v.as_str().map(normalize_name))
+        .flat_map(|r| r.values.iter().map(|v| normalize_name(v)))
         .collect();
     let any = |pick: fn(&crate::config::DnsRecordConfig) -> &str| {
         dns.records
@@ -52,9 +51,11 @@ pub fn hosting_now(events: &[Event], dns: Option<&DnsConfig>) -> HostingNow {
     events
         .iter()
         .rev()
-        .filter(|e| e.kind == "step.succeeded" && e.data["kind"] == "route53_upsert")
         .find_map(|e| {
-            side_of(&e.data["output"], dns).map(|side| HostingNow {
+            let step = e
+                .data_as::<StepSucceeded>()
+                .filter(|s| s.kind == Some(StepKind::Route53Upsert))?;
+            side_of(&read_output(&step.output), dns).map(|side| HostingNow {
                 side,
                 since_seq: Some(e.seq),
             })
@@ -78,22 +79,16 @@ pub fn aws_switches(events: &[Event]) -> Vec<Moved> {
     events
         .iter()
         .rev()
-        .filter(|e| {
-            e.kind == "step.succeeded"
-                && e.data["kind"] == "llm_switch"
-                && e.data["output"]["platform"] == "aws"
-        })
-        .flat_map(|e| {
-            e.data["output"]["services"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        })
+        .filter_map(Event::data_as::<StepSucceeded>)
+        .filter(|s| s.kind == Some(StepKind::LlmSwitch))
+        .map(|s| read_output::<LlmSwitchOutput>(&s.output))
+        .filter(|out| out.platform.as_deref() == Some("aws"))
+        .flat_map(|out| out.services)
         .filter_map(|s| {
             Some(Moved {
-                service: s["service"].as_str()?.to_owned(),
-                from: task_definition_name(s["from"].as_str()?).to_owned(),
-                to: task_definition_name(s["to"].as_str()?).to_owned(),
+                service: s.service?,
+                from: task_definition_name(&s.from?).to_owned(),
+                to: task_definition_name(&s.to?).to_owned(),
             })
         })
         .filter(|m| m.from != m.to)
@@ -103,7 +98,7 @@ pub fn aws_switches(events: &[Event]) -> Vec<Moved> {
 #[cfg(test)]
 mod tests {
     use chrono::Utc;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
     use crate::domain::Actor;

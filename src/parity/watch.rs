@@ -9,34 +9,32 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::domain::event::Event;
+use crate::events::{EventKind, ParityChecked};
 
-/// The kinds the check records: a comparison (with its drift keys), Heroku unreadable, and
-/// an alert that could not be posted (which counts for nothing: the next check alerts again).
-pub const CHECKED: &str = "parity.checked";
-pub const UNREADABLE: &str = "parity.unreadable";
-pub const ALERT_FAILED: &str = "parity.alert_failed";
+// The check records a comparison (`parity.checked`, with its drift keys), Heroku unreadable
+// (`parity.unreadable`), and an alert that could not be posted (`parity.alert_failed`, which
+// counts for nothing: the next check alerts again).
 
 /// When the next check is due: `every` after the last one recorded, or now.
 pub fn next_due(events: &[Event], every: Duration, now: DateTime<Utc>) -> DateTime<Utc> {
     events
         .iter()
         .rev()
-        .find(|e| e.kind == CHECKED || e.kind == UNREADABLE)
+        .find(|e| e.is(EventKind::ParityChecked) || e.is(EventKind::ParityUnreadable))
         .and_then(|e| chrono::Duration::from_std(every).ok().map(|d| e.at + d))
         .unwrap_or(now)
 }
 
 /// The drift keys of the last recorded comparison; `None` before the first one.
 pub fn last_drift(events: &[Event]) -> Option<BTreeSet<String>> {
-    let last = events.iter().rev().find(|e| e.kind == CHECKED)?;
+    let last = events
+        .iter()
+        .rev()
+        .find(|e| e.is(EventKind::ParityChecked))?;
+    // A comparison whose drift does not read counts as one without drift, as before.
     Some(
-        last.data["drift"]
-            .as_array()
-            .map(|keys| {
-                keys.iter()
-                    .filter_map(|k| k.as_str().map(str::to_owned))
-                    .collect()
-            })
+        last.data_as::<ParityChecked>()
+            .map(|checked| checked.drift.into_iter().collect())
             .unwrap_or_default(),
     )
 }
@@ -68,9 +66,9 @@ mod tests {
         let week = Duration::from_secs(7 * 86_400);
         assert_eq!(next_due(&[], week, now), now);
         let log = vec![
-            event(CHECKED, now, json!({ "drift": ["config_var:A"] })),
+            event("parity.checked", now, json!({ "drift": ["config_var:A"] })),
             event(
-                ALERT_FAILED,
+                "parity.alert_failed",
                 now,
                 json!({ "drift": ["config_var:A", "code:x"] }),
             ),
@@ -85,7 +83,7 @@ mod tests {
         assert_eq!(new_drift(&current, None), current);
         assert!(new_drift(&["config_var:A".to_owned()], Some(&last)).is_empty());
         // Drift that went away and came back is new again.
-        let fixed = vec![event(CHECKED, now, json!({ "drift": [] }))];
+        let fixed = vec![event("parity.checked", now, json!({ "drift": [] }))];
         let last = last_drift(&fixed).unwrap();
         assert_eq!(
             new_drift(&["config_var:A".to_owned()], Some(&last)),

@@ -21,12 +21,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
 use tracing::{info, instrument, warn};
 
 use crate::domain::event::{Event, NewEvent};
 use crate::domain::{Actor, RunId};
 use crate::drill::history::{DrillRecord, drilled_protocols, drills_from_events};
+use crate::events::{
+    ClockCheckpoint, ClockCheckpointFailed, Delivery, Payload, ReminderFailed, ReminderPosted,
+    RpoAlertFailed, RpoMeasured, RpoUnreadable,
+};
 use crate::incident::{self, IncidentView, StepHistory};
 use crate::ports::chat::{ChannelId, Message, incident_thread};
 use crate::ports::clock::Clock;
@@ -266,13 +269,13 @@ impl Scheduler {
     }
 
     /// Posts one message: what was posted, or why it was not.
-    async fn post(&self, channel: &ChannelId, text: String) -> Result<Value, String> {
+    async fn post(&self, channel: &ChannelId, text: String) -> Result<Delivery, String> {
         let message = Message {
             content: text,
             ..Message::default()
         };
         match self.env.chat.post(channel, &message).await {
-            Ok(posted) => Ok(json!({ "delivered": true, "message": posted })),
+            Ok(posted) => Ok(Delivery::posted(posted)),
             Err(err) => {
                 warn!(error = %err, "a scheduled message could not be posted; it is retried");
                 Err(err.to_string())
@@ -363,15 +366,14 @@ impl Scheduler {
             Ok(delivery) => delivery,
             Err(error) => {
                 self.append(vec![
-                    NewEvent::new(
+                    NewEvent::of(
                         Actor::Scheduler,
-                        "clock.checkpoint_failed",
-                        json!({
-                            "workstream": clock.workstream,
-                            "percents": due,
-                            "posted_as": highest,
-                            "error": error,
-                        }),
+                        ClockCheckpointFailed {
+                            workstream: Some(clock.workstream),
+                            percents: due.to_vec(),
+                            posted_as: highest,
+                            error,
+                        },
                     )
                     .incident(inc.id.clone()),
                 ])
@@ -382,19 +384,18 @@ impl Scheduler {
         let batch = due
             .iter()
             .map(|percent| {
-                NewEvent::new(
+                NewEvent::of(
                     Actor::Scheduler,
-                    "clock.checkpoint",
-                    json!({
-                        "workstream": clock.workstream,
-                        "percent": percent,
-                        "posted_as": highest,
-                        "elapsed_secs": clock.elapsed(now).as_secs(),
-                        "budget_secs": clock.budget.as_secs(),
-                        "forecast_fits": forecast.as_ref().map(incident::Forecast::fits),
-                        "text": text,
-                        "delivery": delivery,
-                    }),
+                    ClockCheckpoint {
+                        workstream: Some(clock.workstream),
+                        percent: *percent,
+                        posted_as: highest,
+                        elapsed_secs: clock.elapsed(now).as_secs(),
+                        budget_secs: clock.budget.as_secs(),
+                        forecast_fits: forecast.as_ref().map(incident::Forecast::fits),
+                        text: text.clone(),
+                        delivery: Some(delivery.clone()),
+                    },
                 )
                 .incident(inc.id.clone())
             })
@@ -431,26 +432,34 @@ impl Scheduler {
                 period = due.period,
                 "reminder due"
             );
-            let mut data = json!({
-                "reminder": kind.as_str(),
-                "basis_at": due.basis_at(),
-                "protocol": due.basis.as_ref().and_then(|b| b.protocol.clone()),
-                "period": due.period,
-            });
-            let kind_done = match self
+            let (reminder, basis_at, protocol, period) = (
+                kind.as_str().to_owned(),
+                due.basis_at(),
+                due.basis.as_ref().and_then(|b| b.protocol.clone()),
+                due.period,
+            );
+            let done: Payload = match self
                 .post(&self.env.channel, due.text(kind, every, now))
                 .await
             {
-                Ok(delivery) => {
-                    data["delivery"] = delivery;
-                    "reminder.posted"
+                Ok(delivery) => ReminderPosted {
+                    reminder,
+                    basis_at,
+                    protocol,
+                    period,
+                    delivery: Some(delivery),
                 }
-                Err(error) => {
-                    data["error"] = json!(error);
-                    "reminder.failed"
+                .into(),
+                Err(error) => ReminderFailed {
+                    reminder,
+                    basis_at,
+                    protocol,
+                    period,
+                    error,
                 }
+                .into(),
             };
-            self.append(vec![NewEvent::new(Actor::Scheduler, kind_done, data)])
+            self.append(vec![NewEvent::of(Actor::Scheduler, done)])
                 .await;
         }
     }
@@ -513,27 +522,50 @@ impl Scheduler {
         let rpo = self.env.config.objectives.rpo.get();
         let text = effect.text(&reading, rpo, &watch.runbook, &watch.step.id);
         info!(effect = effect.kind(), "RPO watch");
-        let mut data = reading.data();
-        data["rpo_secs"] = json!(rpo.as_secs());
-        data["runbook"] = json!(watch.runbook);
-        data["step"] = json!(watch.step.id);
+        let (rpo_secs, runbook, step) =
+            (rpo.as_secs(), watch.runbook.clone(), watch.step.id.clone());
         match self.post(&self.env.channel, text).await {
             Ok(delivery) => {
-                data["delivery"] = delivery;
-                self.append(vec![NewEvent::new(Actor::Scheduler, effect.kind(), data)])
+                let delivery = Some(delivery);
+                let done = match &reading {
+                    BackupReading::Unreadable { error } => Payload::RpoUnreadable(RpoUnreadable {
+                        error: error.clone(),
+                        rpo_secs,
+                        runbook,
+                        step,
+                        delivery,
+                    }),
+                    _ => {
+                        let measured = RpoMeasured {
+                            backup: reading.backup(),
+                            rpo_secs,
+                            runbook,
+                            step,
+                            delivery,
+                        };
+                        match effect {
+                            RpoEffect::Breached => Payload::RpoBreached(measured),
+                            RpoEffect::Recovered => Payload::RpoRecovered(measured),
+                            _ => Payload::RpoReadable(measured),
+                        }
+                    }
+                };
+                self.append(vec![NewEvent::of(Actor::Scheduler, done)])
                     .await;
                 Some(effect)
             }
             Err(error) => {
                 // Not a state change: the next check decides (and posts) again.
-                data["effect"] = json!(effect.kind());
-                data["error"] = json!(error);
-                self.append(vec![NewEvent::new(
-                    Actor::Scheduler,
-                    "rpo.alert_failed",
-                    data,
-                )])
-                .await;
+                let failed = RpoAlertFailed {
+                    backup: reading.backup(),
+                    error,
+                    effect: Some(effect.event_kind()),
+                    rpo_secs,
+                    runbook,
+                    step,
+                };
+                self.append(vec![NewEvent::of(Actor::Scheduler, failed)])
+                    .await;
                 None
             }
         }

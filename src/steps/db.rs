@@ -30,7 +30,7 @@ use crate::ports::data::{
 use crate::runbook::{DbCopy, DbRestore, DbVerify, IfUnreachable};
 
 /// The event that records an approver accepting more data loss than the RPO.
-pub const DATA_LOSS_ACCEPTED: &str = "db.data_loss_accepted";
+pub const DATA_LOSS_ACCEPTED: &str = crate::events::EventKind::DbDataLossAccepted.as_str();
 
 fn side_name(side: Side) -> &'static str {
     match side {
@@ -363,14 +363,17 @@ async fn accept_more_loss(
     if let Some(store) = &env.comms.store {
         // The approver who answered is the actor; the bot only when the answer came without
         // a person (never through chat).
-        let mut event = NewEvent::new(
+        let mut event = NewEvent::of(
             actor.unwrap_or(Actor::Bot),
-            DATA_LOSS_ACCEPTED,
-            json!({
-                "step": input.step.id, "by": answer.by, "backup": backup.key,
-                "location": backup.location, "age_secs": age.as_secs(),
-                "limit": limit_name, "question": question,
-            }),
+            crate::events::DbDataLossAccepted {
+                step: input.step.id.clone(),
+                by: answer.by.clone(),
+                backup: backup.key.clone(),
+                location: backup.location.clone(),
+                age_secs: age.as_secs(),
+                limit: limit_name.to_owned(),
+                question,
+            },
         )
         .run(input.run.clone());
         if let Some(incident) = input.incident {

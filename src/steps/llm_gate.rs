@@ -3,19 +3,19 @@
 //! and fails — so the run stops before the flip — when the provider passes less than the
 //! minimum share.
 
-use serde_json::json;
 use tracing::{info, instrument};
 
 use super::http::within_step;
 use super::{StepEnv, StepError, StepInput, StepOutput};
 use crate::domain::Actor;
 use crate::domain::event::NewEvent;
+use crate::events::{LlmParityGated, Payload};
 use crate::parity::llm::run;
 use crate::parity::suite;
 use crate::runbook::LlmParity;
 
 /// The kind of the event that records a gate's result.
-pub const GATED: &str = "llm.parity_gated";
+pub const GATED: &str = crate::events::EventKind::LlmParityGated.as_str();
 
 #[instrument(skip_all, fields(run = %input.run, step = %input.step.id, provider = %args.provider))]
 pub async fn gate(
@@ -46,22 +46,24 @@ pub async fn gate(
     )
     .await;
     let open = measured.meets(min);
-    let data = json!({
-        "provider": measured.provider,
-        "model": measured.model,
-        "suite": path.display().to_string(),
-        "min_pass": min,
-        "passed": measured.passed(),
-        "total": measured.total,
-        "share": measured.share(),
-        "p50_ms": measured.p50().map(|d| d.as_millis() as u64),
-        "p95_ms": measured.p95().map(|d| d.as_millis() as u64),
-        "skipped": measured.skipped,
-        "failures": measured.failures(),
-        "gate": if open { "open" } else { "closed" },
+    let gated = Payload::LlmParityGated(LlmParityGated {
+        provider: measured.provider.clone(),
+        model: measured.model.clone(),
+        suite: path.display().to_string(),
+        min_pass: min,
+        passed: measured.passed() as u64,
+        total: measured.total as u64,
+        share: measured.share(),
+        p50_ms: measured.p50().map(|d| d.as_millis() as u64),
+        p95_ms: measured.p95().map(|d| d.as_millis() as u64),
+        skipped: measured.skipped.clone(),
+        failures: measured.failures(),
+        gate: if open { "open" } else { "closed" }.to_owned(),
     });
+    // The step's output is the event's data.
+    let data = gated.to_data();
     if let Some(store) = &env.comms.store {
-        let mut event = NewEvent::new(Actor::Bot, GATED, data.clone()).run(input.run.clone());
+        let mut event = NewEvent::of(Actor::Bot, gated).run(input.run.clone());
         if let Some(incident) = input.incident {
             event = event.incident(incident.clone());
         }

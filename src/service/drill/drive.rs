@@ -7,7 +7,6 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail};
-use serde_json::json;
 
 use super::data::Throwaway;
 use super::{Scripted, print_line};
@@ -22,7 +21,9 @@ use crate::domain::IncidentId;
 use crate::domain::event::NewEvent;
 use crate::drill::{DRILL_MARK, Drilled, Outcome, Target, mark, person};
 use crate::duration::format_elapsed;
+use crate::events::{DrillMarked, DrillOutageSimulated, DrillStarted, StepStarted};
 use crate::ports::store::EventStore;
+use crate::runbook::StepKind;
 use crate::runbook::state::RunStatus;
 use crate::store::SledStore;
 
@@ -108,10 +109,11 @@ impl Stage<'_> {
                 ""
             }
         );
-        self.store.append(NewEvent::new(
+        self.store.append(NewEvent::of(
             Actor::Scheduler,
-            "drill.started",
-            json!({ "providers": self.targets.iter().map(|t| &t.provider).collect::<Vec<_>>() }),
+            DrillStarted {
+                providers: self.targets.iter().map(|t| t.provider.clone()).collect(),
+            },
         ))?;
         // Settle on green, then the disaster.
         tokio::time::sleep(Duration::from_millis(800)).await;
@@ -119,10 +121,11 @@ impl Stage<'_> {
         for t in self.targets {
             println!("== {DRILL_MARK} {} goes down ==", t.title);
             // Logged at the flip: the drill's detection time counts from this event.
-            self.store.append(NewEvent::new(
+            self.store.append(NewEvent::of(
                 Actor::Scheduler,
-                "drill.outage_simulated",
-                json!({ "provider": t.provider }),
+                DrillOutageSimulated {
+                    provider: t.provider.clone(),
+                },
             ))?;
             if t.provider == "heroku" {
                 &self.script.heroku_down
@@ -186,8 +189,7 @@ impl Stage<'_> {
             .open_incident()
             .ok_or_else(|| anyhow!("the drill incident was not declared"))?;
         self.store.append(
-            NewEvent::new(Actor::Scheduler, "drill.marked", json!({ "drill": true }))
-                .incident(incident.clone()),
+            NewEvent::of(Actor::Scheduler, DrillMarked { drill: true }).incident(incident.clone()),
         )?;
         Ok((incident, commander))
     }
@@ -288,10 +290,12 @@ impl Stage<'_> {
                 data_loss,
                 rpo: self.config.objectives.rpo.get(),
                 status,
-                workstream_has_data: self.store.by_run(&view.run)?.iter().any(|e| {
-                    e.kind == "step.started"
-                        && matches!(e.data["kind"].as_str(), Some("db_restore" | "db_copy"))
-                }),
+                workstream_has_data: self
+                    .store
+                    .by_run(&view.run)?
+                    .iter()
+                    .filter_map(|e| e.data_as::<StepStarted>())
+                    .any(|s| matches!(s.kind, Some(StepKind::DbRestore | StepKind::DbCopy))),
             });
         }
         Ok(outcomes)

@@ -6,14 +6,14 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use tracing::{info, instrument};
 
 use super::Scheduler;
 use crate::domain::Actor;
 use crate::domain::event::NewEvent;
+use crate::events::{Delivery, ParityAlertFailed, ParityChecked, ParityUnreadable};
 use crate::parity::render;
-use crate::parity::watch::{ALERT_FAILED, CHECKED, UNREADABLE, last_drift, new_drift, next_due};
+use crate::parity::watch::{last_drift, new_drift, next_due};
 
 /// An alert that could not be posted is tried again this much later, not a week later.
 const ALERT_RETRY: Duration = Duration::from_secs(3600);
@@ -81,10 +81,9 @@ impl Scheduler {
                 .map(|f| f.detail.clone())
                 .unwrap_or_default();
             info!(%why, "parity check: Heroku unreadable");
-            self.append(vec![NewEvent::new(
+            self.append(vec![NewEvent::of(
                 Actor::Scheduler,
-                UNREADABLE,
-                json!({ "error": why }),
+                ParityUnreadable { error: why },
             )])
             .await;
             return Some(ParityEffect::Unreadable);
@@ -92,11 +91,16 @@ impl Scheduler {
         let drift = report.drift_keys();
         let new = new_drift(&drift, last_drift(&events).as_ref());
         let unknown: Vec<String> = report.unknown().iter().map(|f| f.key()).collect();
-        let mut data = json!({ "drift": drift, "new": new, "unknown": unknown });
         info!(drift = drift.len(), new = new.len(), "parity check");
+        let checked = |delivery: Option<Delivery>| ParityChecked {
+            drift: drift.clone(),
+            new: new.clone(),
+            unknown: unknown.clone(),
+            alerted: delivery.is_some(),
+            delivery,
+        };
         if new.is_empty() {
-            data["alerted"] = json!(false);
-            self.append(vec![NewEvent::new(Actor::Scheduler, CHECKED, data)])
+            self.append(vec![NewEvent::of(Actor::Scheduler, checked(None))])
                 .await;
             return Some(ParityEffect::Recorded);
         }
@@ -105,15 +109,18 @@ impl Scheduler {
             .await
         {
             Ok(delivery) => {
-                data["alerted"] = json!(true);
-                data["delivery"] = delivery;
-                self.append(vec![NewEvent::new(Actor::Scheduler, CHECKED, data)])
-                    .await;
+                let event = NewEvent::of(Actor::Scheduler, checked(Some(delivery)));
+                self.append(vec![event]).await;
                 Some(ParityEffect::Alerted { new })
             }
             Err(error) => {
-                data["error"] = json!(error);
-                self.append(vec![NewEvent::new(Actor::Scheduler, ALERT_FAILED, data)])
+                let failed = ParityAlertFailed {
+                    drift,
+                    new,
+                    unknown,
+                    error,
+                };
+                self.append(vec![NewEvent::of(Actor::Scheduler, failed)])
                     .await;
                 Some(ParityEffect::AlertFailed)
             }
