@@ -873,13 +873,24 @@ fn describe_data(payload: &Payload) -> Option<String> {
             p.drift.len(),
             p.new.len()
         ),
-        DbDataLossAccepted(p) => format!(
-            "More data loss than the plan allows accepted by {}: {} ({} old, older than {})",
-            p.by,
-            p.location,
-            format_elapsed(Duration::from_secs(p.age_secs)),
-            p.limit
-        ),
+        DbDataLossAccepted(p) => match p.window_secs {
+            Some(window) => format!(
+                "More data loss than the plan allows accepted by {}: {} (loses {} of data before the outage, more than {}; {} old)",
+                p.by,
+                p.location,
+                format_elapsed(Duration::from_secs(window)),
+                p.limit,
+                format_elapsed(Duration::from_secs(p.age_secs)),
+            ),
+            // Recorded before the window was measured against the outage start.
+            None => format!(
+                "More data loss than the plan allows accepted by {}: {} ({} old, older than {})",
+                p.by,
+                p.location,
+                format_elapsed(Duration::from_secs(p.age_secs)),
+                p.limit
+            ),
+        },
         DbBackupTaken(p) => format!(
             "Database backup {} taken ({} bytes in {})",
             p.location,

@@ -37,8 +37,16 @@ pub struct DbDataLossAccepted {
     /// The backup's key and where it is.
     pub backup: String,
     pub location: String,
+    /// The backup's age when it was accepted.
     pub age_secs: u64,
-    /// The limit it is older than (e.g. `the RPO (1h)`).
+    /// The data it loses: outage start − its data time, what the limit is held against
+    /// (absent in events recorded before it was measured).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window_secs: Option<u64>,
+    /// The outage start the window is measured from (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outage_start: Option<String>,
+    /// The limit the window is over (e.g. `the RPO of 1h`).
     pub limit: String,
     /// The question as it was asked.
     pub question: String,

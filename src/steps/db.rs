@@ -3,7 +3,8 @@
 //!
 //! - `db_copy` streams one database into the other when the source answers (nothing lost);
 //!   on failover a source that does not answer sends the run on to the backup path.
-//! - `db_restore` checks the chosen backup's age *before* touching the target; one older than
+//! - `db_restore` measures the data the chosen backup would lose (outage start − its data
+//!   time) *before* touching the target; a window over
 //!   the RPO needs an approver to accept the extra loss (asked in chat, recorded), else the run
 //!   stops there, before DNS. A half-done restore is re-run from a clean target.
 //! - `db_verify` counts the configured tables against what they should hold and measures the
@@ -205,18 +206,9 @@ pub async fn restore(
         "max_age_secs": max_age.get().as_secs(), "to": side_name(args.to),
         "simulated": data_edges.db.simulated(),
     });
-    let mut accepted = None;
-    match freshness(backup.data_at(), now, max_age.get()) {
-        Freshness::Fresh { age } => data["backup_age_secs"] = json!(age.as_secs()),
-        Freshness::TooOld { age } => {
-            data["backup_age_secs"] = json!(age.as_secs());
-            let by = accept_more_loss(env, input, &backup, age, &limit_name)
-                .await
-                .map_err(|e| e.with_data(data.clone()))?;
-            data["accepted_by"] = json!(by);
-            accepted = Some(by);
-        }
-        Freshness::InFuture { by } => {
+    let loss = match judge_loss(&backup, outage_start(env, input), now, max_age.get()) {
+        Ok(loss) => loss,
+        Err(by) => {
             return Err(StepError::invalid(format!(
                 "backup {} claims to be from {}, {} from now: check the clock of the host that took it",
                 backup.location,
@@ -225,6 +217,17 @@ pub async fn restore(
             ))
             .with_data(data));
         }
+    };
+    data["backup_age_secs"] = json!(loss.age.as_secs());
+    data["outage_start"] = json!(stamp(loss.outage_start));
+    data["loss_window_secs"] = json!(loss.window.as_secs());
+    let mut accepted = None;
+    if loss.too_much {
+        let by = accept_more_loss(env, input, &backup, &loss, &limit_name)
+            .await
+            .map_err(|e| e.with_data(data.clone()))?;
+        data["accepted_by"] = json!(by);
+        accepted = Some(by);
     }
     let limit = within_step(input.step.timeout.get());
     // Everything that can refuse the backup does so before the target is touched.
@@ -263,10 +266,9 @@ pub async fn restore(
     data["duration_ms"] = json!(took.as_millis() as u64);
     data["at"] = finished_now();
     data["jobs"] = json!(jobs);
-    let age = data["backup_age_secs"].as_u64().unwrap_or_default();
     let accepted_text = accepted
-        .map(|by| format!("; older than {limit_name}, more data loss accepted by {by}"))
-        .unwrap_or_else(|| format!(" (within {limit_name})"));
+        .map(|by| format!(", more than {limit_name}: accepted by {by}"))
+        .unwrap_or_else(|| format!(", within {limit_name}"));
     let simulated = if data_edges.db.simulated() {
         "simulated: "
     } else {
@@ -274,14 +276,47 @@ pub async fn restore(
     };
     Ok(StepOutput::new(
         format!(
-            "{simulated}restored {} (data from {}, {} old{accepted_text}) into {target} in {}",
+            "{simulated}restored {} (data from {}, {} old now; data-loss window {} before the outage began at {}{accepted_text}) into {target} in {}",
             backup.location,
             stamp(backup.data_at()),
-            format_elapsed(Duration::from_secs(age)),
+            format_elapsed(loss.age),
+            format_elapsed(loss.window),
+            stamp(loss.outage_start),
             format_elapsed(took)
         ),
         data,
     ))
+}
+
+/// What restoring a backup would cost: its age now, and the data it loses — the writes
+/// between the backup's data time and the outage start (`window`). The limit (the RPO) is
+/// held against the window, not the age: detection and approval take time that loses no data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Loss {
+    age: Duration,
+    outage_start: DateTime<Utc>,
+    window: Duration,
+    too_much: bool,
+}
+
+/// Judges `backup` against `limit`; `Err(by)` when it claims to be from the future.
+fn judge_loss(
+    backup: &BackupInfo,
+    outage_start: DateTime<Utc>,
+    now: DateTime<Utc>,
+    limit: Duration,
+) -> Result<Loss, Duration> {
+    let age = match freshness(backup.data_at(), now, limit) {
+        Freshness::Fresh { age } | Freshness::TooOld { age } => age,
+        Freshness::InFuture { by } => return Err(by),
+    };
+    let window = loss_window(outage_start, backup.data_at());
+    Ok(Loss {
+        age,
+        outage_start,
+        window,
+        too_much: window > limit,
+    })
 }
 
 /// The backup named by the step (or a parameter), else the newest.
@@ -310,13 +345,16 @@ async fn accept_more_loss(
     env: &StepEnv,
     input: &StepInput<'_>,
     backup: &BackupInfo,
-    age: Duration,
+    loss: &Loss,
     limit_name: &str,
 ) -> Result<String, StepError> {
     let question = format!(
-        "The newest usable backup {} is {} old, older than {limit_name}: restoring it loses more data than the plan allows. An approver may accept that and restore it; otherwise the run stops here, before DNS moves.",
+        "Restoring backup {} loses {} of data (its data is from {}, the outage began at {}), more than {limit_name}; it is {} old now. An approver may accept that and restore it; otherwise the run stops here, before DNS moves.",
         backup.location,
-        format_elapsed(age)
+        format_elapsed(loss.window),
+        stamp(backup.data_at()),
+        stamp(loss.outage_start),
+        format_elapsed(loss.age)
     );
     let key = Answers::key(input.run.as_str(), &input.step.id);
     let answer = env.answers.ask_approver(key.clone());
@@ -341,9 +379,10 @@ async fn accept_more_loss(
     };
     let refused = || {
         StepError::invalid(format!(
-            "backup {} is {} old, older than {limit_name}: the run stops before DNS moves (an approver may accept more data loss when the step is retried)",
+            "backup {} would lose {} of data before the outage, more than {limit_name} ({} old now): the run stops before DNS moves (an approver may accept more data loss when the step is retried)",
             backup.location,
-            format_elapsed(age)
+            format_elapsed(loss.window),
+            format_elapsed(loss.age)
         ))
     };
     if let Err(err) = env.chat.post(&env.channel, &message).await {
@@ -370,7 +409,9 @@ async fn accept_more_loss(
                 by: answer.by.clone(),
                 backup: backup.key.clone(),
                 location: backup.location.clone(),
-                age_secs: age.as_secs(),
+                age_secs: loss.age.as_secs(),
+                window_secs: Some(loss.window.as_secs()),
+                outage_start: Some(stamp(loss.outage_start)),
                 limit: limit_name.to_owned(),
                 question,
             },
@@ -638,16 +679,27 @@ pub async fn plan_restore(
     let limit = args.max_age.unwrap_or(env.config.objectives.rpo);
     let target = env.data.db.describe(args.to);
     Ok(vec![match pick(env, input, args).await {
-        Ok(b) => {
-            let age = (Utc::now() - b.data_at()).to_std().unwrap_or_default();
-            format!(
-                "restore {} ({} old, limit {}) into {target} with {} jobs, unless a copy filled it",
+        Ok(b) => match judge_loss(&b, outage_start(env, input), Utc::now(), limit.get()) {
+            Ok(loss) => format!(
+                "restore {} ({} old now; data-loss window {} before the outage began at {}, limit {}{}) into {target} with {} jobs, unless a copy filled it",
                 b.location,
-                format_elapsed(age),
+                format_elapsed(loss.age),
+                format_elapsed(loss.window),
+                stamp(loss.outage_start),
                 HumanDuration(limit.get()),
+                if loss.too_much {
+                    ": an approver would have to accept more data loss"
+                } else {
+                    ""
+                },
                 jobs(env)
-            )
-        }
+            ),
+            Err(by) => format!(
+                "restore into {target}: backup {} claims to be from {} from now (check the clock of the host that took it)",
+                b.location,
+                format_elapsed(by)
+            ),
+        },
         Err(err) => format!("restore into {target}: no backup to restore now ({err})"),
     }])
 }
@@ -668,6 +720,62 @@ pub fn plan_verify(env: &StepEnv, args: &DbVerify) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn taken_at(at: DateTime<Utc>) -> BackupInfo {
+        BackupInfo {
+            key: "k".into(),
+            location: "s3://b/k".into(),
+            completed_at: at,
+            size: 1,
+            manifest: None,
+        }
+    }
+
+    #[test]
+    fn the_rpo_is_held_against_the_loss_before_the_outage_not_the_age_now() {
+        let outage: DateTime<Utc> = "2026-11-25T10:00:00Z".parse().unwrap();
+        let now = outage + chrono::Duration::hours(2);
+        let hour = Duration::from_secs(3600);
+        // Taken 20 min before the outage, restored 2 h into it: 2h 20m old, 20 min lost.
+        let loss = judge_loss(
+            &taken_at(outage - chrono::Duration::minutes(20)),
+            outage,
+            now,
+            hour,
+        )
+        .unwrap();
+        assert_eq!(loss.age, Duration::from_secs(140 * 60));
+        assert_eq!(loss.window, Duration::from_secs(20 * 60));
+        assert!(!loss.too_much);
+        let loss = judge_loss(
+            &taken_at(outage - chrono::Duration::minutes(90)),
+            outage,
+            now,
+            hour,
+        )
+        .unwrap();
+        assert_eq!(loss.window, Duration::from_secs(90 * 60));
+        assert!(loss.too_much);
+        // A backup taken after the outage began loses nothing it held.
+        let after = judge_loss(
+            &taken_at(outage + chrono::Duration::minutes(5)),
+            outage,
+            now,
+            hour,
+        )
+        .unwrap();
+        assert_eq!(after.window, Duration::ZERO);
+        assert!(
+            judge_loss(
+                &taken_at(now + chrono::Duration::hours(1)),
+                outage,
+                now,
+                hour
+            )
+            .is_err(),
+            "from the future"
+        );
+    }
 
     #[test]
     fn rows_back_are_per_table_deltas() {

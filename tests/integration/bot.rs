@@ -454,7 +454,7 @@ async fn only_an_approver_may_accept_more_data_loss_and_is_recorded_as_its_actor
     let asked = bench.chat().posts();
     let question = asked
         .iter()
-        .find(|m| m.content.contains("older than the maximum age of 1m"))
+        .find(|m| m.content.contains("more than the maximum age of 1m"))
         .unwrap_or_else(|| panic!("{asked:#?}"));
     assert!(
         question

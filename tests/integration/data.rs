@@ -147,6 +147,20 @@ impl World {
         (id, event.at)
     }
 
+    /// Declares an incident at `at` (in the past): the log must still be empty.
+    fn declare_at(&self, at: DateTime<Utc>) -> IncidentId {
+        let id = IncidentId::from("INC-20261125-100000");
+        let declared = NewEvent::new(
+            alice(),
+            "incident.declared",
+            json!({ "title": "Heroku is down", "severity": "sev1" }),
+        )
+        .incident(id.clone());
+        let sealed = Event::seal(declared, 1, at, lifeboat::domain::event::GENESIS);
+        self.store.import(&[sealed]).unwrap();
+        id
+    }
+
     fn start(&self, name: &str, incident: Option<IncidentId>) -> RunHandle {
         self.engine
             .start(&self.shipped(name), BTreeMap::new(), incident, alice())
@@ -425,14 +439,8 @@ async fn a_backup_older_than_the_rpo_stops_before_dns_unless_an_approver_accepts
     let (incident, outage) = world.declare();
     seed(&primary, 500, &rfc3339(outage - chrono::Duration::hours(2)));
     let key = backup(&world, &primary, &standby_db).await;
-    // The backup's data is two hours old (the nightly job failed since).
-    let manifest_path = dir.path().join(format!("{key}.json"));
-    let mut manifest: Value =
-        serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
-    let old = rfc3339(Utc::now() - chrono::Duration::hours(2));
-    manifest["started_at"] = json!(old);
-    manifest["completed_at"] = json!(old);
-    std::fs::write(&manifest_path, manifest.to_string()).unwrap();
+    // The backup's data is from two hours before the outage (the nightly job failed since).
+    backdate(dir.path(), &key, outage - chrono::Duration::hours(2));
     standby_db.sql("CREATE TABLE marker (x int); INSERT INTO marker VALUES (1);");
 
     let handle = world.start("failover-hosting", Some(incident.clone()));
@@ -444,7 +452,7 @@ async fn a_backup_older_than_the_rpo_stops_before_dns_unless_an_approver_accepts
         paused.data["reason"]
             .as_str()
             .unwrap()
-            .contains("older than the RPO of 1h: the run stops before DNS moves"),
+            .contains("would lose 2h 00m of data before the outage, more than the RPO of 1h (2h 00m old now): the run stops before DNS moves"),
         "{paused:?}"
     );
     assert!(
@@ -460,9 +468,9 @@ async fn a_backup_older_than_the_rpo_stops_before_dns_unless_an_approver_accepts
     );
     let asked = world.chat().posts();
     assert!(
-        asked.iter().any(|m| m
-            .content
-            .contains("is 2h 00m old, older than the RPO of 1h")),
+        asked
+            .iter()
+            .any(|m| m.content.contains("loses 2h 00m of data (its data is from")),
         "{asked:#?}"
     );
 
@@ -489,6 +497,116 @@ async fn a_backup_older_than_the_rpo_stops_before_dns_unless_an_approver_accepts
         "{markdown}"
     );
     assert!(markdown.contains(&key), "{markdown}");
+}
+
+/// Rewrites the manifest of the dump `key` in `dir` as if its data were from `at`.
+fn backdate(dir: &Path, key: &str, at: DateTime<Utc>) {
+    let manifest_path = dir.join(format!("{key}.json"));
+    let mut manifest: Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    manifest["started_at"] = json!(rfc3339(at));
+    manifest["completed_at"] = json!(rfc3339(at));
+    std::fs::write(&manifest_path, manifest.to_string()).unwrap();
+}
+
+/// A failover two hours into an outage, restoring a backup whose data is from `before` the
+/// outage began: the run has passed `confirm-scope`.
+struct LateFailover {
+    world: World,
+    handle: RunHandle,
+    standby: Db,
+    _dir: tempfile::TempDir,
+    _app: HttpServer,
+    _moto: tokio::sync::MutexGuard<'static, crate::support::moto::MotoServer>,
+}
+
+async fn two_hours_into_an_outage(before: chrono::Duration) -> LateFailover {
+    let moto = moto().await;
+    let aws = moto.clients().await;
+    let zone_id = standby::seed(&aws, &["web", "worker"], 300).await;
+    let (primary, standby_db, app) = (Db::new("primary"), Db::new("standby"), app());
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(
+        &moto.endpoint(),
+        &zone_id,
+        &Store::Dir(dir.path()),
+        &app.base_url(),
+    );
+    let world = World::new(&config, DEAD_PRIMARY, &standby_db.url()).await;
+    let outage = Utc::now() - chrono::Duration::hours(2);
+    let incident = world.declare_at(outage);
+    seed(&primary, 300, &rfc3339(outage - before));
+    let key = backup(&world, &primary, &standby_db).await;
+    backdate(dir.path(), &key, outage - before);
+    let handle = world.start("failover-hosting", Some(incident));
+    world.answer(&handle.run, "confirm-scope", true).await;
+    LateFailover {
+        world,
+        handle,
+        standby: standby_db,
+        _dir: dir,
+        _app: app,
+        _moto: moto,
+    }
+}
+
+#[tokio::test]
+async fn the_rpo_gate_measures_the_loss_before_the_outage_not_the_backups_age_now() {
+    // 20 minutes of data lost, though the backup is 2h 20m old when restored: no question.
+    let late = two_hours_into_an_outage(chrono::Duration::minutes(20)).await;
+    let world = &late.world;
+    let (status, events) = world.finish(late.handle).await;
+    assert_eq!(status, RunStatus::Succeeded, "{:#?}", kinds(&events));
+    let restore = output(&events, "restore");
+    assert_eq!(restore["loss_window_secs"], 1200, "{restore:#}");
+    assert!(
+        restore["backup_age_secs"].as_u64().unwrap() >= 8400,
+        "{restore:#}"
+    );
+    assert!(restore.get("accepted_by").is_none(), "{restore:#}");
+    let said = events
+        .iter()
+        .find(|e| e.kind == "step.succeeded" && e.data["step"] == "restore")
+        .and_then(|e| e.data["summary"].as_str())
+        .unwrap_or_default();
+    assert!(
+        said.contains("data-loss window 20m 00s") && said.contains("2h 20m old now"),
+        "{said}"
+    );
+    assert!(
+        !world
+            .chat()
+            .posts()
+            .iter()
+            .any(|m| m.buttons.iter().any(|b| b.label == "Accept more data loss")),
+        "nothing asked"
+    );
+    assert_eq!(output(&events, "verify-data")["data_loss_secs"], 1200);
+    assert_eq!(late.standby.count("SELECT count(*) FROM orders"), 300);
+    drop(late._moto);
+
+    // 90 minutes lost: more than the RPO of 1h, so an approver is asked.
+    let late = two_hours_into_an_outage(chrono::Duration::minutes(90)).await;
+    let (world, run) = (&late.world, late.handle.run.clone());
+    world.answer(&run, "restore", false).await;
+    let paused = world.until(&run, "run.paused", "restore").await;
+    let reason = paused.data["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(
+            "would lose 1h 30m of data before the outage, more than the RPO of 1h (3h 30m old now)"
+        ),
+        "{reason}"
+    );
+    let asked = world.chat().posts();
+    assert!(
+        asked
+            .iter()
+            .any(|m| m.content.contains("loses 1h 30m of data")
+                && m.content.contains("it is 3h 30m old now")),
+        "{asked:#?}"
+    );
+    world.engine.decide(&run, Decision::Abort, alice()).unwrap();
+    world.finish(late.handle).await;
 }
 
 #[tokio::test]
