@@ -12,8 +12,8 @@ use chrono::Utc;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use super::process::{self, GroupGuard, RunError, Stdout, Tool};
-use super::url::{ConnInfo, redact};
+use super::process::{self, GroupGuard, RunError, Stdout, Tail, Tool};
+use super::url::{ConnInfo, Redactor};
 use crate::config::{DataConfig, Secret, TableConfig};
 use crate::ports::data::{DataError, Database, DumpContents, Dumped, Side, TableStats};
 
@@ -117,7 +117,7 @@ pub struct PgTools {
     tools: Result<Tools, String>,
     connect_timeout: Duration,
     /// Every secret of both URLs: a tool may print either side's.
-    secrets: Vec<String>,
+    secrets: Redactor,
 }
 
 impl PgTools {
@@ -132,12 +132,13 @@ impl PgTools {
         };
         let primary = conn(&config.primary_url_env);
         let standby = conn(&config.standby_url_env);
-        let mut secrets: Vec<String> = [&primary, &standby]
-            .iter()
-            .filter_map(|c| c.info.as_ref().ok())
-            .flat_map(|i| i.secrets().iter().cloned())
-            .collect();
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        let secrets = Redactor::new(
+            [&primary, &standby]
+                .iter()
+                .filter_map(|c| c.info.as_ref().ok())
+                .flat_map(|i| i.secrets().iter().cloned())
+                .collect(),
+        );
         Self {
             primary,
             standby,
@@ -216,7 +217,7 @@ impl PgTools {
     }
 
     fn redact(&self, text: &str) -> String {
-        redact(text, &self.secrets)
+        self.secrets.redact(text)
     }
 
     fn tool(&self, program: &Path, args: &[&str], env: Vec<(String, String)>) -> Tool {
@@ -224,6 +225,7 @@ impl PgTools {
             program: program.to_owned(),
             args: args.iter().map(OsString::from).collect(),
             env,
+            redactor: self.secrets.clone(),
         }
     }
 
@@ -241,7 +243,7 @@ impl PgTools {
             Ok(ran) => Err(fail(format!(
                 "{name} {}: {}",
                 process::describe_exit(ran.status),
-                self.redact(&process::excerpt(&ran.stderr))
+                process::excerpt(&ran.stderr)
             ))),
             Err(RunError::Spawn(why)) => Err(DataError::Setup(format!("cannot run {name}: {why}"))),
             Err(RunError::Wait(why)) => {
@@ -252,7 +254,7 @@ impl PgTools {
                 crate::duration::format_elapsed(limit),
                 match stderr.trim() {
                     "" => String::new(),
-                    said => format!(": {}", self.redact(&process::excerpt(said))),
+                    said => format!(": {}", process::excerpt(said)),
                 }
             ))),
         }
@@ -458,9 +460,9 @@ impl Database for PgTools {
             Ok(found) => found,
             Err(err) => {
                 group.kill();
-                let mut said = Vec::new();
-                process::drain(stderr_pipe, |b| process::keep_tail(&mut said, b)).await;
-                let said = self.redact(&process::excerpt(&String::from_utf8_lossy(&said)));
+                let mut said = Tail::new(&self.secrets);
+                process::drain(stderr_pipe, |b| said.push(b)).await;
+                let said = process::excerpt(&said.into_text());
                 return Err(match err {
                     DataError::Unreachable(m) => DataError::Unreachable(format!("{m}: {said}")),
                     other => other,
@@ -668,19 +670,20 @@ async fn copy_pipeline(dump: &Tool, restore: &Tool, limit: Duration) -> Result<(
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| DataError::Setup(format!("cannot run pg_restore: {e}")))?;
-    let (mut said_dump, mut said_restore) = (Vec::new(), Vec::new());
+    let (mut said_dump, mut said_restore) =
+        (Tail::new(&dump.redactor), Tail::new(&restore.redactor));
     let (e1, e2) = (first.stderr.take(), second.stderr.take());
     let waited = tokio::time::timeout(limit, async {
         let (_, _, a, b) = tokio::join!(
-            process::drain(e1, |b| process::keep_tail(&mut said_dump, b)),
-            process::drain(e2, |b| process::keep_tail(&mut said_restore, b)),
+            process::drain(e1, |b| said_dump.push(b)),
+            process::drain(e2, |b| said_restore.push(b)),
             first.wait(),
             second.wait()
         );
         (a, b)
     })
     .await;
-    let text = |b: &[u8]| process::excerpt(&String::from_utf8_lossy(b));
+    let text = |said: Tail<'_>| process::excerpt(&said.into_text());
     match waited {
         Err(_) => {
             group.kill();
@@ -699,14 +702,14 @@ async fn copy_pipeline(dump: &Tool, restore: &Tool, limit: Duration) -> Result<(
                 return Err(DataError::Tool(format!(
                     "pg_dump {}: {}",
                     process::describe_exit(a),
-                    text(&said_dump)
+                    text(said_dump)
                 )));
             }
             if !b.success() {
                 return Err(DataError::Tool(format!(
                     "pg_restore {}: {}",
                     process::describe_exit(b),
-                    text(&said_restore)
+                    text(said_restore)
                 )));
             }
             Ok(())

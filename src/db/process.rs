@@ -12,6 +12,8 @@ use rustix::process::{Pid, Signal, kill_process_group};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::{Child, Command};
 
+use super::url::Redactor;
+
 /// Bytes kept from the end of stderr: where tools say what went wrong.
 const STDERR_KEPT: usize = 8 * 1024;
 
@@ -60,6 +62,8 @@ pub(crate) struct Tool {
     pub program: PathBuf,
     pub args: Vec<OsString>,
     pub env: Vec<(String, String)>,
+    /// What its stderr must not show.
+    pub redactor: Redactor,
 }
 
 impl Tool {
@@ -92,14 +96,14 @@ pub(crate) struct Ran {
     pub status: ExitStatus,
     /// Stdout, when captured (capped).
     pub stdout: String,
-    /// The end of stderr, not yet redacted.
+    /// The end of stderr, redacted.
     pub stderr: String,
 }
 
 #[derive(Debug)]
 pub(crate) enum RunError {
     Spawn(String),
-    /// Killed at the limit (with its whole group); what it said until then.
+    /// Killed at the limit (with its whole group); what it said until then, redacted.
     TimedOut {
         stderr: String,
     },
@@ -125,7 +129,7 @@ pub(crate) async fn run(tool: &Tool, limit: Duration, stdout: Stdout<'_>) -> Res
     let mut group = GroupGuard::of(&child);
     let out = child.stdout.take();
     let err = child.stderr.take();
-    let mut stderr = Vec::new();
+    let mut stderr = Tail::new(&tool.redactor);
     let mut captured = Vec::new();
     let outcome = tokio::time::timeout(limit, async {
         let (_, _, status) = tokio::join!(
@@ -135,7 +139,7 @@ pub(crate) async fn run(tool: &Tool, limit: Duration, stdout: Stdout<'_>) -> Res
                     Stdout::Stream(f) => drain(out, f).await,
                 }
             },
-            drain(err, |b| keep_tail(&mut stderr, b)),
+            drain(err, |b| stderr.push(b)),
             child.wait()
         );
         status
@@ -148,7 +152,7 @@ pub(crate) async fn run(tool: &Tool, limit: Duration, stdout: Stdout<'_>) -> Res
             Ok(Ran {
                 status,
                 stdout: text(&captured),
-                stderr: text(&stderr),
+                stderr: stderr.into_text(),
             })
         }
         Ok(Err(err)) => Err(RunError::Wait(err.to_string())),
@@ -156,7 +160,7 @@ pub(crate) async fn run(tool: &Tool, limit: Duration, stdout: Stdout<'_>) -> Res
             group.kill();
             let _ = child.wait().await;
             Err(RunError::TimedOut {
-                stderr: text(&stderr),
+                stderr: stderr.into_text(),
             })
         }
     }
@@ -184,12 +188,66 @@ pub(crate) async fn drain(pipe: Option<impl AsyncRead + Unpin>, mut sink: impl F
     }
 }
 
-pub(crate) fn keep_tail(buf: &mut Vec<u8>, bytes: &[u8]) {
-    buf.extend_from_slice(bytes);
-    if buf.len() > 2 * STDERR_KEPT {
-        let cut = buf.len() - STDERR_KEPT;
-        buf.drain(..cut);
+/// The end of what a tool says on stderr, redacted *before* anything is cut: cutting first
+/// could keep the tail of a password (or of a URL's user info), which no redaction matches.
+pub(crate) struct Tail<'a> {
+    buf: Vec<u8>,
+    redactor: &'a Redactor,
+}
+
+impl<'a> Tail<'a> {
+    pub(crate) fn new(redactor: &'a Redactor) -> Self {
+        Self {
+            buf: Vec::new(),
+            redactor,
+        }
     }
+
+    pub(crate) fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+        if self.buf.len() <= 2 * STDERR_KEPT {
+            return;
+        }
+        // Redact what has fully arrived (a character cut by the pipe waits for its rest), so
+        // a secret is replaced whole before the cut; one still arriving is at the end, kept.
+        let whole = complete_utf8(&self.buf);
+        let mut redacted = self
+            .redactor
+            .redact(&String::from_utf8_lossy(&self.buf[..whole]))
+            .into_bytes();
+        redacted.extend_from_slice(&self.buf[whole..]);
+        let mut cut = redacted.len().saturating_sub(STDERR_KEPT);
+        // On a character boundary: no half character at the start of the excerpt.
+        while cut < redacted.len() && redacted[cut] & 0xC0 == 0x80 {
+            cut += 1;
+        }
+        redacted.drain(..cut);
+        self.buf = redacted;
+    }
+
+    /// Everything kept, redacted.
+    pub(crate) fn into_text(self) -> String {
+        self.redactor.redact(&String::from_utf8_lossy(&self.buf))
+    }
+}
+
+/// The length of `buf` without a UTF-8 character cut short at its end.
+fn complete_utf8(buf: &[u8]) -> usize {
+    let n = buf.len();
+    for back in 1..=n.min(4) {
+        let b = buf[n - back];
+        if b & 0xC0 == 0x80 {
+            continue;
+        }
+        let wants = match b {
+            0xF0.. => 4,
+            0xE0.. => 3,
+            0xC0.. => 2,
+            _ => 1,
+        };
+        return if back < wants { n - back } else { n };
+    }
+    n
 }
 
 fn keep_head(buf: &mut Vec<u8>, bytes: &[u8], cap: usize) {
@@ -229,6 +287,7 @@ mod tests {
             program: "/bin/sh".into(),
             args: vec!["-c".into(), script.into()],
             env: vec![("GREETING".into(), "hi".into())],
+            redactor: Redactor::default(),
         }
     }
 
@@ -280,12 +339,59 @@ mod tests {
 
     #[test]
     fn stderr_keeps_its_end() {
-        let mut buf = Vec::new();
+        let none = Redactor::default();
+        let mut tail = Tail::new(&none);
         for _ in 0..100 {
-            keep_tail(&mut buf, &[b'x'; 1000]);
+            tail.push(&[b'x'; 1000]);
         }
-        assert!(buf.len() <= 2 * STDERR_KEPT);
+        assert!(tail.buf.len() <= 2 * STDERR_KEPT);
         assert_eq!(excerpt("  pg_restore: error: x\n"), "pg_restore: error: x");
         assert_eq!(excerpt(&"y".repeat(700)).chars().count(), 601);
+    }
+
+    #[test]
+    fn a_secret_across_the_cut_is_redacted_before_it_is_cut() {
+        let secret = "S3cret-standby-pw";
+        let redactor = Redactor::new(vec![secret.to_owned()]);
+        let mut tail = Tail::new(&redactor);
+        // The cut (STDERR_KEPT from the end) falls 3 bytes before the secret's end.
+        let mut said = vec![b'x'; STDERR_KEPT];
+        said.extend_from_slice(format!("password is {secret}").as_bytes());
+        said.extend(std::iter::repeat_n(b'y', STDERR_KEPT - 3));
+        tail.push(&said);
+        let text = tail.into_text();
+        for end in 2..secret.len() {
+            assert!(!text.contains(&secret[end..]), "{} kept", &secret[end..]);
+        }
+        // Arriving in pieces across the pushes, it is still caught whole.
+        let mut tail = Tail::new(&redactor);
+        for chunk in format!(
+            "{}{secret}{}",
+            "x".repeat(3 * STDERR_KEPT),
+            "y".repeat(STDERR_KEPT)
+        )
+        .as_bytes()
+        .chunks(7)
+        {
+            tail.push(chunk);
+        }
+        let text = tail.into_text();
+        assert!(!text.contains("-pw") && !text.contains("S3c"), "{text}");
+    }
+
+    #[test]
+    fn the_tail_is_cut_on_a_character_boundary() {
+        let none = Redactor::default();
+        let mut tail = Tail::new(&none);
+        // 2-byte characters, fed in odd pieces: a piece may end inside one.
+        for chunk in "é".repeat(3 * STDERR_KEPT).as_bytes().chunks(3) {
+            tail.push(chunk);
+        }
+        let text = tail.into_text();
+        assert!(!text.contains('\u{FFFD}'), "a character was cut");
+        assert!(text.chars().all(|c| c == 'é'));
+        assert_eq!(complete_utf8("aé".as_bytes()), 3);
+        assert_eq!(complete_utf8(&"aé".as_bytes()[..2]), 1);
+        assert_eq!(complete_utf8(&"a€".as_bytes()[..3]), 1);
     }
 }

@@ -143,6 +143,31 @@ impl ConnInfo {
     }
 }
 
+/// The secrets no text a tool prints may show (the URLs, passwords and user info of both
+/// sides), longest first so a URL goes before the password inside it. Its `Debug` shows only
+/// how many it holds.
+#[derive(Clone, Default)]
+pub struct Redactor(std::sync::Arc<[String]>);
+
+impl Redactor {
+    pub fn new(mut secrets: Vec<String>) -> Self {
+        secrets.retain(|s| !s.is_empty());
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets.dedup();
+        Self(secrets.into())
+    }
+
+    pub fn redact(&self, text: &str) -> String {
+        redact(text, &self.0)
+    }
+}
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Redactor({} secrets)", self.0.len())
+    }
+}
+
 /// `text` with each of `secrets` replaced by `[redacted]`, and any `postgres://…@` user info
 /// a tool prints (from a URL Lifeboat did not hand it) too.
 pub fn redact(text: &str, secrets: &[String]) -> String {
