@@ -109,7 +109,8 @@ struct Conn {
     info: Result<ConnInfo, String>,
 }
 
-/// PostgreSQL through its tools.
+/// PostgreSQL through its tools. Its derived `Debug` shows no secret: `ConnInfo` prints only
+/// what it describes (host, database) and `Redactor` only how many secrets it holds.
 #[derive(Debug, Clone)]
 pub struct PgTools {
     primary: Conn,
@@ -754,6 +755,40 @@ mod tests {
         .unwrap();
         assert_eq!(parsed[0].rows, 3);
         assert_eq!(parsed[1].newest, None);
+    }
+
+    #[test]
+    fn debug_output_holds_no_url_or_password() {
+        let config: DataConfig = toml::from_str(
+            r#"
+primary_url_env = "P"
+standby_url_env = "S"
+backups = { dir = "/tmp/nowhere" }
+"#,
+        )
+        .unwrap();
+        let urls = |var: &str| {
+            Some(Secret::new(format!(
+                "postgres://app:pw-{var}-9f2c@db.example.com:5432/main"
+            )))
+        };
+        let pg = PgTools::new(&config, &urls);
+        let tool = pg.tool(
+            Path::new("/usr/bin/psql"),
+            &["-c", "SELECT 1"],
+            pg.env(Side::Primary).unwrap(),
+        );
+        for shown in [format!("{pg:?}"), format!("{tool:?}"), format!("{pg:#?}")] {
+            assert!(
+                !shown.contains("pw-P-9f2c") && !shown.contains("pw-S-9f2c"),
+                "{shown}"
+            );
+            assert!(!shown.contains("app:"), "{shown}");
+        }
+        assert!(
+            format!("{tool:?}").contains("PGPASSWORD"),
+            "names are shown"
+        );
     }
 
     #[test]

@@ -56,14 +56,28 @@ impl Drop for GroupGuard {
     }
 }
 
-/// One tool to run.
-#[derive(Debug, Clone)]
+/// One tool to run. Its `Debug` names the variables, never their values (`PGPASSWORD`).
+#[derive(Clone)]
 pub(crate) struct Tool {
     pub program: PathBuf,
     pub args: Vec<OsString>,
     pub env: Vec<(String, String)>,
     /// What its stderr must not show.
     pub redactor: Redactor,
+}
+
+impl std::fmt::Debug for Tool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tool")
+            .field("program", &self.program)
+            .field("args", &self.args)
+            .field(
+                "env",
+                &self.env.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+            )
+            .field("redactor", &self.redactor)
+            .finish()
+    }
 }
 
 impl Tool {
