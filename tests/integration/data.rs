@@ -770,6 +770,139 @@ async fn a_tool_that_prints_the_url_leaves_it_out_of_the_log_chat_and_export() {
     );
 }
 
+/// Says the URL and password it was given on stderr, as a careless wrapper would.
+const SAY_SECRETS: &str = "echo \"connecting to postgres://$PGUSER:$PGPASSWORD@$PGHOST:$PGPORT/$PGDATABASE\" >&2\necho \"password is $PGPASSWORD\" >&2\n";
+
+#[tokio::test]
+async fn pg_dump_psql_and_the_copy_pipeline_leave_no_secret_in_the_log_chat_export_or_traces() {
+    let traces = crate::support::app::logs::Logs::default();
+    let _traced = traces.install();
+    let moto = moto().await;
+    let aws = moto.clients().await;
+    let zone_id = standby::seed(&aws, &["web", "worker"], 300).await;
+    let (primary, standby_db, app) = (Db::new("primary"), Db::new("standby"), app());
+    let dir = tempfile::tempdir().unwrap();
+    let tools = dir.path().join("tools");
+    std::fs::create_dir(&tools).unwrap();
+    let real = lifeboat::db::pg::Tools::find(None).unwrap();
+    let fail_psql = tools.join("fail-psql");
+    // psql fails (saying the secrets) when asked to end earlier restores, while the flag is
+    // there; pg_dump always does; pg_restore is the real one.
+    write_script(
+        &tools.join("psql"),
+        &format!(
+            "#!/bin/sh\nif [ -e {flag} ]; then case \"$*\" in *pg_terminate_backend*) {SAY_SECRETS}exit 2;; esac; fi\nexec {psql} \"$@\"\n",
+            flag = fail_psql.display(),
+            psql = real.psql.display()
+        ),
+    );
+    write_script(
+        &tools.join("pg_dump"),
+        &format!("#!/bin/sh\n{SAY_SECRETS}exit 1\n"),
+    );
+    write_script(
+        &tools.join("pg_restore"),
+        &format!("#!/bin/sh\nexec {} \"$@\"\n", real.pg_restore.display()),
+    );
+    let config = config(
+        &moto.endpoint(),
+        &zone_id,
+        &Store::Dir(&dir.path().join("backups")),
+        &app.base_url(),
+    )
+    .set("data.tools_dir", tools.display().to_string());
+    let port = crate::support::postgres::cluster().port();
+    // Roles are per cluster: names of this test's own.
+    primary.sql("CREATE ROLE leak_primary LOGIN PASSWORD 'S3cret-primary-pw'; GRANT ALL ON SCHEMA public TO leak_primary;");
+    standby_db.sql("CREATE ROLE leak_standby LOGIN PASSWORD 'S3cret-standby-pw2'; GRANT ALL ON SCHEMA public TO leak_standby;");
+    let primary_url = format!(
+        "postgres://leak_primary:S3cret-primary-pw@127.0.0.1:{port}/{}",
+        primary.name
+    );
+    let standby_url = format!(
+        "postgres://leak_standby:S3cret-standby-pw2@127.0.0.1:{port}/{}",
+        standby_db.name
+    );
+    seed(&primary, 100, &rfc3339(Utc::now()));
+    primary.sql("GRANT SELECT ON ALL TABLES IN SCHEMA public TO leak_primary;");
+    let world = World::new(&config, &primary_url, &standby_url).await;
+    let (incident, _) = world.declare();
+
+    // A backup: pg_dump fails saying the secrets.
+    let secrets: BTreeMap<String, String> = [
+        ("DATABASE_URL".to_owned(), primary_url.clone()),
+        ("STANDBY_DATABASE_URL".to_owned(), standby_url.clone()),
+    ]
+    .into();
+    let live = data_edges(&world.config, &secrets).await;
+    let failed = lifeboat::db::cli::backup_into(&live, &world.config, Some(world.store.as_ref()))
+        .await
+        .expect_err("pg_dump fails")
+        .to_string();
+    assert!(failed.contains("[redacted]"), "{failed}");
+
+    // The copy fails in psql (ending earlier restores), then in the pg_dump | pg_restore
+    // pipeline; each run goes on to the backup path and pauses there (no backup).
+    std::fs::write(&fail_psql, "").unwrap();
+    let mut reasons = Vec::new();
+    for round in 0..2 {
+        if round == 1 {
+            std::fs::remove_file(&fail_psql).unwrap();
+        }
+        let handle = world.start("failover-hosting", Some(incident.clone()));
+        let run = handle.run.clone();
+        world.answer(&run, "confirm-scope", true).await;
+        world.until(&run, "run.paused", "restore").await;
+        let copy = output(&world.events(&run), "copy-data").clone();
+        reasons.push(copy["reason"].as_str().unwrap_or_default().to_owned());
+        world.engine.decide(&run, Decision::Abort, alice()).unwrap();
+        world.finish(handle).await;
+    }
+    assert!(
+        reasons[0].contains("psql") && reasons[0].contains("connecting to [redacted]"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[1].contains("pg_dump exited with code 1")
+            && reasons[1].contains("connecting to [redacted]"),
+        "{reasons:?}"
+    );
+
+    let all = world.store.all().unwrap();
+    let scoped = lifeboat::incident::incident_events(&all, &incident);
+    let summary = lifeboat::timeline::summarize(&scoped, &incident);
+    let exports = [
+        lifeboat::timeline::markdown(&summary, &scoped, &world.config.objectives),
+        lifeboat::timeline::json(&summary, &scoped),
+        lifeboat::timeline::csv(&scoped),
+        lifeboat::timeline::html(&summary, &scoped, &world.config.objectives),
+    ];
+    let chat: Vec<String> = world
+        .chat()
+        .posts()
+        .into_iter()
+        .map(|m| m.content)
+        .collect();
+    let traced = traces.text();
+    assert!(traced.contains("copy failed"), "the warn! is captured");
+    let everything = format!(
+        "{}\n{}\n{}\n{failed}\n{traced}",
+        world.log_text(),
+        exports.join("\n"),
+        chat.join("\n")
+    );
+    for secret in [
+        "S3cret-primary-pw",
+        "S3cret-standby-pw2",
+        &primary_url,
+        &standby_url,
+        "leak_primary:",
+        "leak_standby:",
+    ] {
+        assert!(!everything.contains(secret), "`{secret}` leaked");
+    }
+}
+
 fn write_script(path: &Path, text: &str) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::write(path, text).unwrap();
