@@ -1,11 +1,15 @@
 //! Event-log benchmarks: durable single appends, batched appends, reading one incident out
-//! of a 100,000-event log, and verifying the whole chain of 100,000 events.
+//! of a 100,000-event log, verifying the whole chain of 100,000 events, and the bot's status
+//! views (`/dr status`, `/incident status`, `/runbook status`, and the bot's restore on start)
+//! built from logs of 10k, 100k and 1M realistic events through the same code the bot runs.
 //!
 //! `cargo bench --bench store`; throughput is printed as elements per second.
+//! `LIFEBOAT_BENCH_LOG_SIZES` (default `10000,100000,1000000`) sets the views' log sizes, and
+//! `LIFEBOAT_BENCH_VIEWS=only|skip` runs only the views or skips them.
 
 use std::time::Duration;
 
-use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group};
 use lifeboat::domain::event::NewEvent;
 use lifeboat::domain::{Actor, IncidentId};
 use lifeboat::ports::store::EventStore;
@@ -79,4 +83,17 @@ fn reads(c: &mut Criterion) {
 }
 
 criterion_group!(benches, appends, reads);
-criterion_main!(benches);
+
+fn main() {
+    let views = std::env::var("LIFEBOAT_BENCH_VIEWS").unwrap_or_default();
+    if views != "skip" {
+        views::run();
+    }
+    if views != "only" {
+        benches();
+        Criterion::default().configure_from_args().final_summary();
+    }
+}
+
+#[path = "store/views.rs"]
+mod views;

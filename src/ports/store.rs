@@ -21,7 +21,33 @@ pub enum StoreError {
     Corrupt { seq: u64, reason: String },
 }
 
+/// Where an event is filed in the store's kind index: enough to tell which incidents and runs
+/// began or ended without reading the events themselves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filed {
+    pub seq: u64,
+    pub kind: String,
+    pub incident: Option<IncidentId>,
+    pub run: Option<RunId>,
+}
+
+impl Filed {
+    pub fn of(event: &Event) -> Self {
+        Self {
+            seq: event.seq,
+            kind: event.kind.clone(),
+            incident: event.incident.clone(),
+            run: event.run.clone(),
+        }
+    }
+}
+
 /// The append-only event log. Appends are serialised and durable before they return.
+///
+/// Command paths read through the narrow queries (by incident, by run, by kind, the newest of
+/// some kinds), never the whole log: their cost follows what they show, not the log's length.
+/// The defaults walk `all()`, for small stores (tests' wrappers); the sled store answers them
+/// from indexes kept with every append.
 pub trait EventStore: Send + Sync {
     fn append(&self, event: NewEvent) -> Result<Event, StoreError>;
     /// Appends several events atomically, with one flush.
@@ -32,6 +58,35 @@ pub trait EventStore: Send + Sync {
     /// Every event, in seq order.
     fn all(&self) -> Result<Vec<Event>, StoreError> {
         self.range(1..=u64::MAX)
+    }
+    /// Every event of these kinds, in seq order.
+    fn by_kinds(&self, kinds: &[&str]) -> Result<Vec<Event>, StoreError> {
+        Ok(self
+            .all()?
+            .into_iter()
+            .filter(|e| kinds.contains(&e.kind.as_str()))
+            .collect())
+    }
+    /// The newest events of these kinds with a seq below `before`, newest first, at most
+    /// `limit` of them (page further back with the last one's seq).
+    fn recent_of_kinds(
+        &self,
+        kinds: &[&str],
+        before: u64,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
+        Ok(self
+            .all()?
+            .into_iter()
+            .rev()
+            .filter(|e| e.seq < before && kinds.contains(&e.kind.as_str()))
+            .take(limit)
+            .collect())
+    }
+    /// Where every event of these kinds is filed (seq, kind, incident, run), in seq order,
+    /// without reading the events.
+    fn filed(&self, kinds: &[&str]) -> Result<Vec<Filed>, StoreError> {
+        Ok(self.by_kinds(kinds)?.iter().map(Filed::of).collect())
     }
     /// The last event, if any.
     fn last(&self) -> Result<Option<Event>, StoreError>;
