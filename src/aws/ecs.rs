@@ -25,6 +25,33 @@ impl EcsContainers {
     pub fn new(client: aws_sdk_ecs::Client) -> Self {
         Self { client }
     }
+
+    /// UpdateService with a new desired count, nothing else.
+    async fn update_desired(
+        &self,
+        resource: &str,
+        cluster: &str,
+        name: &str,
+        wanted: i32,
+    ) -> Result<(), AwsError> {
+        self.client
+            .update_service()
+            .cluster(cluster)
+            .service(name)
+            .desired_count(wanted)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|err| {
+                classify(
+                    Call {
+                        operation: "UpdateService",
+                        resource,
+                    },
+                    &err,
+                )
+            })
+    }
 }
 
 fn count(n: i32) -> u32 {
@@ -131,24 +158,27 @@ impl Containers for EcsContainers {
             .into_iter()
             .next()
             .ok_or_else(|| AwsError::not_found(&resource, "DescribeServices returned nothing"))?;
-        self.client
-            .update_service()
-            .cluster(cluster)
-            .service(name)
-            .desired_count(wanted)
-            .send()
-            .await
-            .map_err(|err| {
-                classify(
-                    Call {
-                        operation: "UpdateService",
-                        resource: &resource,
-                    },
-                    &err,
-                )
-            })?;
+        self.update_desired(&resource, cluster, name, wanted)
+            .await?;
         tracing::info!(from = before.desired, to = desired, "service scaled");
         Ok(before)
+    }
+
+    #[instrument(skip_all, fields(cluster = %cluster, service = %before.name, desired = desired))]
+    async fn scale_known(
+        &self,
+        cluster: &str,
+        before: &ServiceState,
+        desired: u32,
+    ) -> Result<(), AwsError> {
+        let resource = service_resource(cluster, &before.name);
+        let wanted = i32::try_from(desired).map_err(|_| {
+            AwsError::Invalid(format!("{resource}: desired count {desired} is too large"))
+        })?;
+        self.update_desired(&resource, cluster, &before.name, wanted)
+            .await?;
+        tracing::info!(from = before.desired, to = desired, "service scaled");
+        Ok(())
     }
 
     #[instrument(skip_all, fields(cluster = %cluster))]

@@ -40,18 +40,19 @@ pub async fn run(
 ) -> Result<StepOutput, StepError> {
     let ecs = config(env)?;
     // Check every service exists before scaling any, so a missing one leaves nothing half-done.
+    // That read is also each service's state before the change: no second read per service.
     let names: Vec<String> = targets(ecs, args).iter().map(|s| s.name.clone()).collect();
-    env.aws
+    let states = env
+        .aws
         .containers
         .describe_services(&ecs.cluster, &names)
         .await?;
     let mut changes = Vec::new();
-    for service in targets(ecs, args) {
+    for (service, before) in targets(ecs, args).into_iter().zip(&states) {
         let want = desired(service, args);
-        let before = env
-            .aws
+        env.aws
             .containers
-            .scale_service(&ecs.cluster, &service.name, want)
+            .scale_known(&ecs.cluster, before, want)
             .await?;
         changes.push(json!({ "service": service.name, "from": before.desired, "to": want }));
     }

@@ -61,6 +61,20 @@ pub trait Containers: Send + Sync {
         desired: u32,
     ) -> Result<ServiceState, AwsError>;
 
+    /// Sets the desired count of a service whose state the caller has just read (`before`),
+    /// without reading it again: one call instead of two. Adapters where the read costs
+    /// nothing keep this default.
+    async fn scale_known(
+        &self,
+        cluster: &str,
+        before: &ServiceState,
+        desired: u32,
+    ) -> Result<(), AwsError> {
+        self.scale_service(cluster, &before.name, desired)
+            .await
+            .map(drop)
+    }
+
     /// The cluster's state. A missing cluster is `NotFound`.
     async fn describe_cluster(&self, cluster: &str) -> Result<ClusterState, AwsError>;
 
