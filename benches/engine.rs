@@ -10,6 +10,10 @@
 //! - **engine**: one run of the 3-step runbook: those 6 calls plus 8 durable log appends
 //!   (run started, each step started and succeeded, run succeeded) and chat progress.
 //!
+//! Then the engine alone: the same runbook against the in-memory simulated AWS (no network),
+//! on its own log, so its own time per step is measured directly rather than as a difference
+//! of two noisy series.
+//!
 //! `cargo bench --bench engine`. moto comes from `LIFEBOAT_PYTHON` or `.venv/bin/python`
 //! (`scripts/test` installs it); `LIFEBOAT_BENCH_ROUNDS` sets the rounds (default 50).
 
@@ -25,7 +29,7 @@ use aws_sdk_route53::config::Credentials;
 use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
 };
-use lifeboat::aws::AwsClients;
+use lifeboat::aws::{AwsClients, SimulatedAws};
 use lifeboat::chat::recorder::RecordingChat;
 use lifeboat::config::Config;
 use lifeboat::domain::Actor;
@@ -429,6 +433,15 @@ records = [{{ name = "app.example.com.", type = "CNAME", primary = "primary.exam
         comms: Default::default(),
         data: Default::default(),
     };
+    // The engine alone: the same config and runbooks, AWS simulated in memory, its own log.
+    let alone_store = Arc::new(SledStore::open(&dir.path().join("alone")).unwrap());
+    let alone = Engine::new(
+        StepEnv {
+            aws: AwsEdges::simulated(Arc::new(SimulatedAws::from_config(&config.aws))),
+            ..env.clone()
+        },
+        alone_store,
+    );
     let engine = Engine::new(env, store.clone());
     let runbooks = ["standby", "primary"].map(|to| {
         let path = dir.path().join(format!("bench-{to}.toml"));
@@ -460,6 +473,16 @@ records = [{{ name = "app.example.com.", type = "CNAME", primary = "primary.exam
             }
             series[which].times.push(started.elapsed());
         }
+    }
+
+    let mut alone_series = Series::new("engine alone, simulated AWS", "8 log");
+    for round in 0..WARMUP {
+        engine_round(&alone, &runbooks, round).await;
+    }
+    for round in 0..rounds {
+        let started = Instant::now();
+        engine_round(&alone, &runbooks, WARMUP + round).await;
+        alone_series.times.push(started.elapsed());
     }
 
     // What one durable append costs on this disk, for reading the engine's share.
@@ -516,5 +539,13 @@ records = [{{ name = "app.example.com.", type = "CNAME", primary = "primary.exam
     println!(
         "  one durable log append (sled, flushed): {append_ms:.2} ms; a 3-step run appends 8 → {:.2} ms",
         append_ms * 8.0
+    );
+    println!();
+    println!("{}", alone_series.row());
+    println!(
+        "    per step: {:.2} ms by mean, {:.2} ms by median (floor: 2 appends = {:.2} ms; run start and end add 2 more per run)",
+        alone_series.mean_ms() / 3.0,
+        alone_series.quantile_ms(0.5) / 3.0,
+        append_ms * 2.0
     );
 }
