@@ -279,6 +279,7 @@ pub fn run() {
         name: "alice".into(),
         roles: vec!["200000000000000001".into()],
     };
+    let mut queries = Vec::new();
     println!("status views through Bot::handle (median of ≥3 runs):");
     println!(
         "{:>9} | {:>10} | {:>12} | {:>16} | {:>15} | {:>15}",
@@ -302,5 +303,37 @@ pub fn run() {
             "{events:>9} | {:>10.2?} | {start:>12.2?} | {dr:>16.2?} | {incident:>15.2?} | {runbook:>15.2?}",
             fill_time
         );
+        queries.push((events, indexed_queries(&store, size)));
     }
+    println!();
+    println!("the store's narrow queries on the same logs (median of ≥3 runs):");
+    println!(
+        "{:>9} | {:>22} | {:>24} | {:>26}",
+        "events",
+        "open incident's events",
+        "open incidents and runs",
+        "newest 50 feed/alert events"
+    );
+    for (events, [incident, filed, recent]) in queries {
+        println!("{events:>9} | {incident:>22.2?} | {filed:>28.2?} | {recent:>27.2?}");
+    }
+}
+
+/// What the views need from the log, read through the indexes: the open incident's events,
+/// which incidents and runs are open (ids only), the newest feed and alert events.
+fn indexed_queries(store: &SledStore, size: u64) -> [Duration; 3] {
+    let open = IncidentId(format!("INC-20260101-{:06}", (size / CYCLE).max(1) - 1));
+    let incident = time(|| store.by_incident(&open).unwrap());
+    let filed = time(|| (store.open_incidents().unwrap(), store.open_runs().unwrap()));
+    let feeds = [
+        "feed.observed",
+        "feed.degraded",
+        "feed.outage",
+        "feed.recovered",
+        "feed.maintenance",
+        "alert.posted",
+        "alert.recovered",
+    ];
+    let recent = time(|| store.recent_of_kinds(&feeds, u64::MAX, 50).unwrap());
+    [incident, filed, recent]
 }

@@ -42,6 +42,30 @@ impl Filed {
     }
 }
 
+/// The kinds that open and close incidents and runs, for `open_incidents` and `open_runs`.
+pub const OPENS_INCIDENT: &str = "incident.declared";
+pub const CLOSES_INCIDENT: &str = "incident.resolved";
+pub const OPENS_RUN: &str = "run.started";
+pub const CLOSE_RUN: [&str; 4] = [
+    "run.succeeded",
+    "run.failed",
+    "run.aborted",
+    "run.cancelled",
+];
+
+/// The ids still open after a sequence of (opens?, id), in order of their opening.
+fn still_open<T: Ord + Clone>(marks: impl Iterator<Item = (bool, Option<T>)>) -> Vec<T> {
+    let mut open: Vec<T> = Vec::new();
+    for (opens, id) in marks {
+        let Some(id) = id else { continue };
+        open.retain(|o| *o != id);
+        if opens {
+            open.push(id);
+        }
+    }
+    open
+}
+
 /// The append-only event log. Appends are serialised and durable before they return.
 ///
 /// Command paths read through the narrow queries (by incident, by run, by kind, the newest of
@@ -87,6 +111,25 @@ pub trait EventStore: Send + Sync {
     /// without reading the events.
     fn filed(&self, kinds: &[&str]) -> Result<Vec<Filed>, StoreError> {
         Ok(self.by_kinds(kinds)?.iter().map(Filed::of).collect())
+    }
+    /// Incidents declared and not resolved since, oldest declaration first.
+    fn open_incidents(&self) -> Result<Vec<IncidentId>, StoreError> {
+        let filed = self.filed(&[OPENS_INCIDENT, CLOSES_INCIDENT])?;
+        Ok(still_open(
+            filed
+                .into_iter()
+                .map(|f| (f.kind == OPENS_INCIDENT, f.incident)),
+        ))
+    }
+    /// Runs started and not finished (succeeded, failed, aborted or cancelled), oldest first;
+    /// paused runs are open.
+    fn open_runs(&self) -> Result<Vec<RunId>, StoreError> {
+        let mut kinds = vec![OPENS_RUN];
+        kinds.extend(CLOSE_RUN);
+        let filed = self.filed(&kinds)?;
+        Ok(still_open(
+            filed.into_iter().map(|f| (f.kind == OPENS_RUN, f.run)),
+        ))
     }
     /// The last event, if any.
     fn last(&self) -> Result<Option<Event>, StoreError>;

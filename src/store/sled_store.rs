@@ -14,7 +14,9 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use crate::domain::event::{Event, GENESIS, NewEvent, Verdict, verify_chain};
 use crate::domain::{IncidentId, RunId};
-use crate::ports::store::{EventStore, Filed, StoreError};
+use crate::ports::store::{
+    CLOSE_RUN, CLOSES_INCIDENT, EventStore, Filed, OPENS_INCIDENT, OPENS_RUN, StoreError,
+};
 
 /// Names of the sled trees, public so that tests and tools can inspect the raw log.
 pub mod trees {
@@ -24,6 +26,8 @@ pub mod trees {
     /// `kind \0 seq` → the event's incident and run ids (JSON), so that which incidents and
     /// runs began or ended is known without reading the events.
     pub const BY_KIND: &str = "by_kind";
+    /// The incidents and runs open now: `i \0 id` or `r \0 id` → the seq that opened it.
+    pub const OPEN: &str = "open";
     pub const META: &str = "meta";
     pub const HEAD_KEY: &[u8] = b"head";
     /// `[version, seq]`: the indexes' layout version and the last seq they cover.
@@ -38,6 +42,7 @@ pub struct SledStore {
     by_incident: sled::Tree,
     by_run: sled::Tree,
     by_kind: sled::Tree,
+    open: sled::Tree,
     meta: sled::Tree,
     /// Last seq and hash. Held while sealing and inserting so appends are serialised; the
     /// flush happens after release so concurrent appenders share one fsync.
@@ -68,6 +73,7 @@ impl SledStore {
             by_incident: open_tree(trees::BY_INCIDENT)?,
             by_run: open_tree(trees::BY_RUN)?,
             by_kind: open_tree(trees::BY_KIND)?,
+            open: open_tree(trees::OPEN)?,
             meta: open_tree(trees::META)?,
             head: Mutex::new((0, GENESIS.to_owned())),
             db,
@@ -96,7 +102,7 @@ impl SledStore {
             tracing::info!(events = head, "rebuilding the event log's indexes");
         }
         self.meta.remove(trees::INDEX_KEY).map_err(io)?;
-        for tree in [&self.by_incident, &self.by_run, &self.by_kind] {
+        for tree in [&self.by_incident, &self.by_run, &self.by_kind, &self.open] {
             tree.clear().map_err(io)?;
         }
         let mut batch = IndexBatch::default();
@@ -181,10 +187,11 @@ impl SledStore {
             &self.by_incident,
             &self.by_run,
             &self.by_kind,
+            &self.open,
             &self.meta,
         );
         trees
-            .transaction(|(events, by_incident, by_run, by_kind, meta)| {
+            .transaction(|(events, by_incident, by_run, by_kind, open, meta)| {
                 for event in &sealed {
                     let key = event.seq.to_be_bytes();
                     if events.get(key)?.is_some() {
@@ -199,6 +206,15 @@ impl SledStore {
                         by_run.insert(index_key(run.as_str(), event.seq), &[])?;
                     }
                     by_kind.insert(index_key(&event.kind, event.seq), kind_value(event))?;
+                    match opens_or_closes(event) {
+                        Some((key, true)) => {
+                            open.insert(key, &event.seq.to_be_bytes())?;
+                        }
+                        Some((key, false)) => {
+                            open.remove(key)?;
+                        }
+                        None => {}
+                    }
                 }
                 meta.insert(trees::HEAD_KEY, head_bytes.as_slice())?;
                 meta.insert(trees::INDEX_KEY, index_bytes.as_slice())?;
@@ -228,6 +244,18 @@ impl SledStore {
             out.push(self.indexed(u64::from_be_bytes(seq_bytes))?);
         }
         Ok(out)
+    }
+
+    /// The open ids under `prefix` of the open index, in order of their opening.
+    fn open_of<T>(&self, prefix: &[u8], id: fn(String) -> T) -> Result<Vec<T>, StoreError> {
+        let mut open = Vec::new();
+        for entry in self.open.scan_prefix(prefix) {
+            let (key, seq) = entry.map_err(io)?;
+            let name = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+            open.push((key_seq(&seq), id(name)));
+        }
+        open.sort_by_key(|(seq, _)| *seq);
+        Ok(open.into_iter().map(|(_, id)| id).collect())
     }
 
     /// An event an index points at; its absence is corruption.
@@ -392,6 +420,14 @@ impl EventStore for SledStore {
             .collect()
     }
 
+    fn open_incidents(&self) -> Result<Vec<IncidentId>, StoreError> {
+        self.open_of(OPEN_INCIDENT, IncidentId)
+    }
+
+    fn open_runs(&self) -> Result<Vec<RunId>, StoreError> {
+        self.open_of(OPEN_RUN, RunId)
+    }
+
     fn last(&self) -> Result<Option<Event>, StoreError> {
         match self.events.last().map_err(io)? {
             Some((key, bytes)) => decode(key_seq(&key), &bytes).map(Some),
@@ -452,10 +488,30 @@ fn open_db(dir: &Path, path: &str) -> Result<sled::Db, StoreError> {
 }
 
 /// The layout of the indexes; a log whose index record names another is re-indexed on open.
-const INDEX_VERSION: u32 = 1;
+const INDEX_VERSION: u32 = 2;
 
 fn index_record(seq: u64) -> Vec<u8> {
     serde_json::to_vec(&(INDEX_VERSION, seq)).unwrap_or_default()
+}
+
+const OPEN_INCIDENT: &[u8] = b"i\0";
+const OPEN_RUN: &[u8] = b"r\0";
+
+/// The open index's key an event opens (`true`) or closes (`false`), if it does either.
+fn opens_or_closes(event: &Event) -> Option<(Vec<u8>, bool)> {
+    let key = |prefix: &[u8], id: &str| [prefix, id.as_bytes()].concat();
+    let kind = event.kind.as_str();
+    match (&event.incident, &event.run) {
+        (_, Some(run)) if kind == OPENS_RUN => Some((key(OPEN_RUN, run.as_str()), true)),
+        (_, Some(run)) if CLOSE_RUN.contains(&kind) => Some((key(OPEN_RUN, run.as_str()), false)),
+        (Some(incident), _) if kind == OPENS_INCIDENT => {
+            Some((key(OPEN_INCIDENT, incident.as_str()), true))
+        }
+        (Some(incident), _) if kind == CLOSES_INCIDENT => {
+            Some((key(OPEN_INCIDENT, incident.as_str()), false))
+        }
+        _ => None,
+    }
 }
 
 /// The kind index's value: the event's incident and run ids.
@@ -473,6 +529,7 @@ struct IndexBatch {
     incidents: sled::Batch,
     runs: sled::Batch,
     kinds: sled::Batch,
+    open: sled::Batch,
     len: usize,
 }
 
@@ -487,13 +544,20 @@ impl IndexBatch {
         }
         self.kinds
             .insert(index_key(&event.kind, event.seq), kind_value(event));
+        // A batch keeps the last write per key: a close after an open in it wins, as in order.
+        match opens_or_closes(event) {
+            Some((key, true)) => self.open.insert(key, &event.seq.to_be_bytes()),
+            Some((key, false)) => self.open.remove(key),
+            None => {}
+        }
         self.len += 1;
     }
 
     fn apply(self, store: &SledStore) -> Result<(), StoreError> {
         store.by_incident.apply_batch(self.incidents).map_err(io)?;
         store.by_run.apply_batch(self.runs).map_err(io)?;
-        store.by_kind.apply_batch(self.kinds).map_err(io)
+        store.by_kind.apply_batch(self.kinds).map_err(io)?;
+        store.open.apply_batch(self.open).map_err(io)
     }
 }
 
@@ -695,6 +759,30 @@ mod tests {
                 walked.recent_of_kinds(&kinds, before, limit).unwrap()
             );
         }
+        assert!(store.open_incidents().unwrap().is_empty());
+        assert!(store.open_runs().unwrap().is_empty());
+        // A second incident, still open, with a run paused in it; a third declared after it.
+        let (two, three) = (IncidentId::from("INC-2"), IncidentId::from("INC-3"));
+        let run = RunId::from("RUN-2");
+        store
+            .append_batch(vec![
+                NewEvent::new(Actor::Bot, "incident.declared", json!({})).incident(two.clone()),
+                NewEvent::new(Actor::Bot, "run.started", json!({}))
+                    .incident(two.clone())
+                    .run(run.clone()),
+                NewEvent::new(Actor::Bot, "run.paused", json!({}))
+                    .incident(two.clone())
+                    .run(run.clone()),
+                NewEvent::new(Actor::Bot, "incident.declared", json!({})).incident(three.clone()),
+            ])
+            .unwrap();
+        assert_eq!(store.open_incidents().unwrap(), vec![two, three]);
+        assert_eq!(store.open_runs().unwrap(), vec![run]);
+        assert_eq!(
+            store.open_incidents().unwrap(),
+            walked.open_incidents().unwrap()
+        );
+        assert_eq!(store.open_runs().unwrap(), walked.open_runs().unwrap());
     }
 
     #[test]
@@ -729,6 +817,10 @@ mod tests {
         assert_eq!(
             seqs(&store.by_kinds(&["incident.resolved"]).unwrap()),
             vec![8]
+        );
+        assert!(
+            store.open_incidents().unwrap().is_empty(),
+            "closed in order"
         );
         assert!(matches!(
             store.verify().unwrap(),
