@@ -132,11 +132,26 @@ impl Bot {
 
     /// Pending requests and the open incident survive a restart: they are read back from
     /// the log, once.
+    /// Reads only what it restores: the last declaration (through the kind index) and the
+    /// requests' trail, never the whole log.
     fn restore(&self) {
-        let Ok(events) = self.store.all() else {
+        let declared =
+            self.store
+                .recent_of_kinds(&[EventKind::IncidentDeclared.as_str()], u64::MAX, 1);
+        let open = self.store.open_incidents();
+        if let (Ok(declared), Ok(open)) = (declared, open) {
+            // As `incident::last_open`: the last declaration, unless it was resolved since.
+            *self.incident_slot() =
+                crate::incident::last_open(&declared).filter(|(id, _)| open.contains(id));
+        }
+        let kinds: Vec<&str> = EventKind::ALL
+            .iter()
+            .filter(|k| k.names_a_request())
+            .map(|k| k.as_str())
+            .collect();
+        let Ok(events) = self.store.by_kinds(&kinds) else {
             return;
         };
-        *self.incident_slot() = crate::incident::last_open(&events);
         let mut requests = self.lock();
         for event in events {
             if !event.event_kind().is_some_and(EventKind::names_a_request) {
@@ -814,13 +829,13 @@ impl Bot {
     pub fn suggestions(&self, option: &str) -> Vec<String> {
         match option {
             "incident" => {
+                // Ids only, from the kind index: no event is read.
                 let mut ids: Vec<String> = self
                     .store
-                    .all()
+                    .filed(&[EventKind::IncidentDeclared.as_str()])
                     .unwrap_or_default()
                     .into_iter()
-                    .filter(|e| e.is(EventKind::IncidentDeclared))
-                    .filter_map(|e| e.incident.map(|i| i.0))
+                    .filter_map(|f| f.incident.map(|i| i.0))
                     .collect();
                 ids.reverse();
                 ids.dedup();
