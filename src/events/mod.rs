@@ -191,6 +191,7 @@ catalogue! {
     ParityUnreadable = "parity.unreadable" => ParityUnreadable,
     ParityAlertFailed = "parity.alert_failed" => ParityAlertFailed,
     LlmParityGated = "llm.parity_gated" => LlmParityGated,
+    LlmRevisionDeployed = "llm.revision_deployed" => LlmRevisionDeployed,
 }
 
 impl EventKind {
@@ -483,6 +484,7 @@ one_kind!(
     ParityUnreadable,
     ParityAlertFailed,
     LlmParityGated,
+    LlmRevisionDeployed,
 );
 
 /// Decoding as tolerant as the readers before the catalogue were.

@@ -21,11 +21,19 @@ pub struct ParityChecked {
     pub delivery: Option<Delivery>,
 }
 
-/// `parity.unreadable`: Heroku could not be read; nothing compared.
+/// `parity.unreadable`: a side could not be read; nothing compared.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ParityUnreadable {
     pub error: String,
+    /// `heroku` or `aws`; omitted by versions that only knew Heroku's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub side: Option<String>,
+    /// Whether it was posted (only when it became unreadable); omitted by older versions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alerted: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Delivery>,
 }
 
 /// `parity.alert_failed`: new drift could not be posted (the next check alerts again).
@@ -68,4 +76,18 @@ impl LlmParityGated {
     pub fn is_open(&self) -> bool {
         self.gate == "open"
     }
+}
+
+/// `llm.revision_deployed`: an `llm_switch` on AWS is about to deploy `to` to `service` (which
+/// runs `from`); recorded before the deploy, so a retry and the switch back know each move.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LlmRevisionDeployed {
+    pub service: String,
+    pub cluster: String,
+    /// `family:revision`.
+    pub from: String,
+    pub to: String,
+    /// `registered`, `reused` or `returned`.
+    pub how: String,
 }

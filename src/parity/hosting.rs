@@ -1,11 +1,15 @@
 //! Where the app runs now, read from the log: the side the last successful `route53_upsert`
 //! pointed DNS at (the standby after a failover, the primary after a failback), and the
-//! LLM switches already made on AWS (so a switch back returns to the revision it came from).
+//! LLM switches already made on AWS (so a retry reuses the revision it registered, and a switch
+//! back returns to the revision it came from).
 //! Pure folds over events.
 
 use crate::config::DnsConfig;
 use crate::domain::event::Event;
-use crate::events::{LlmSwitchOutput, Route53UpsertOutput, StepSucceeded, read_output};
+use crate::events::{
+    LlmRevisionDeployed, LlmSwitchOutput, Route53UpsertOutput, ServiceMoved, StepSucceeded,
+    read_output,
+};
 use crate::ports::aws::{normalize_name, task_definition_name};
 use crate::runbook::{Side, StepKind};
 
@@ -74,16 +78,30 @@ pub struct Moved {
     pub to: String,
 }
 
-/// Every service move of the `llm_switch` steps that succeeded on AWS, newest first.
+/// Every service move of the LLM switches on AWS, newest first: each deploy recorded before it
+/// was made (`llm.revision_deployed`; a deploy that then failed is listed too, which is
+/// harmless: the service still runs the revision it came from), and the moves in the outputs of
+/// `llm_switch` steps that succeeded (logs written before that event existed).
 pub fn aws_switches(events: &[Event]) -> Vec<Moved> {
     events
         .iter()
         .rev()
-        .filter_map(Event::data_as::<StepSucceeded>)
-        .filter(|s| s.kind == Some(StepKind::LlmSwitch))
-        .map(|s| read_output::<LlmSwitchOutput>(&s.output))
-        .filter(|out| out.platform.as_deref() == Some("aws"))
-        .flat_map(|out| out.services)
+        .flat_map(|e| {
+            if let Some(moved) = e.data_as::<LlmRevisionDeployed>() {
+                vec![ServiceMoved {
+                    service: Some(moved.service),
+                    from: Some(moved.from),
+                    to: Some(moved.to),
+                }]
+            } else {
+                e.data_as::<StepSucceeded>()
+                    .filter(|s| s.kind == Some(StepKind::LlmSwitch))
+                    .map(|s| read_output::<LlmSwitchOutput>(&s.output))
+                    .filter(|out| out.platform.as_deref() == Some("aws"))
+                    .map(|out| out.services)
+                    .unwrap_or_default()
+            }
+        })
         .filter_map(|s| {
             Some(Moved {
                 service: s.service?,
@@ -182,14 +200,16 @@ mod tests {
                 "step.succeeded",
                 json!({ "kind": "llm_switch", "output": { "platform": "heroku" }}),
             ),
+            (
+                "llm.revision_deployed",
+                json!({ "service": "worker", "cluster": "c", "from": "app:3", "to": "app:4", "how": "reused" }),
+            ),
         ]);
-        assert_eq!(
-            aws_switches(&events),
-            [Moved {
-                service: "web".into(),
-                from: "app:3".into(),
-                to: "app:4".into()
-            }]
-        );
+        let moved = |service: &str| Moved {
+            service: service.into(),
+            from: "app:3".into(),
+            to: "app:4".into(),
+        };
+        assert_eq!(aws_switches(&events), [moved("worker"), moved("web")]);
     }
 }

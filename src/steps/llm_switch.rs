@@ -2,7 +2,9 @@
 //! log says (`crate::parity::hosting`). While Heroku serves: `PATCH` its config vars through
 //! the `Platform` port. After a hosting failover: a new revision of each service's task
 //! definition with the variable changed (or, switching back, the revision an earlier switch
-//! came from, which is kept registered), deployed and waited on until stable.
+//! came from, which is kept registered), deployed and waited on until stable. Each move is
+//! recorded (`llm.revision_deployed`) before it is deployed, so a retry after a partial switch
+//! reuses the revision it registered and the switch back finds every service's way back.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -12,7 +14,9 @@ use tracing::instrument;
 
 use super::{StepEnv, StepError, StepInput, StepOutput};
 use crate::config::EcsConfig;
-use crate::domain::event::Event;
+use crate::domain::Actor;
+use crate::domain::event::{Event, NewEvent};
+use crate::events::LlmRevisionDeployed;
 use crate::parity::gather::target;
 use crate::parity::hosting::{Moved, aws_switches, hosting_now};
 use crate::ports::aws::{EnvChange, TaskDefinitionSpec, task_definition_name, wait_stable};
@@ -192,12 +196,10 @@ async fn on_aws(
         });
         let (to, how) = if set {
             (spec.name.clone(), "unchanged")
-        } else if let Some(back) =
-            returnable(env, &earlier, &service, &spec.name, &var, &wanted).await
-        {
-            (back, "returned")
         } else if let Some(new) = registered.get(&spec.name) {
             (new.clone(), "registered")
+        } else if let Some(known) = known_revision(env, &earlier, &spec.name, &var, &wanted).await {
+            known
         } else {
             let changes: Vec<EnvChange> = containers
                 .iter()
@@ -216,6 +218,16 @@ async fn on_aws(
             (new, "registered")
         };
         if how != "unchanged" {
+            // Recorded first: should the deploy (or the step) fail half-way, a retry and the
+            // switch back still know where this service came from.
+            let moved = LlmRevisionDeployed {
+                service: service.clone(),
+                cluster: ecs.cluster.clone(),
+                from: spec.name.clone(),
+                to: to.clone(),
+                how: how.to_owned(),
+            };
+            record(env, input, moved)?;
             env.aws
                 .containers
                 .deploy(&ecs.cluster, &service, &to)
@@ -259,31 +271,65 @@ async fn on_aws(
     ))
 }
 
-/// The revision an earlier switch moved `service` away from, when the service still runs the
-/// one that switch made and the old one (still registered) already has the wanted value.
-async fn returnable(
+/// Records a move on AWS (`llm.revision_deployed`) before it is made; outside the engine (no
+/// log) there is nothing to record into. A move that cannot be recorded is not made.
+fn record(
+    env: &StepEnv,
+    input: &StepInput<'_>,
+    moved: LlmRevisionDeployed,
+) -> Result<(), StepError> {
+    let Some(store) = &env.comms.store else {
+        return Ok(());
+    };
+    let mut event = NewEvent::of(Actor::Bot, moved).run(input.run.clone());
+    if let Some(incident) = input.incident {
+        event = event.incident(incident.clone());
+    }
+    store.append(event).map(|_| ()).map_err(|e| {
+        StepError::retryable(format!(
+            "the move could not be recorded in the event log, so it was not made: {e}"
+        ))
+    })
+}
+
+/// A revision an earlier switch (or an earlier attempt of this one) moved between, still
+/// registered and already carrying the wanted value: the one a service on `current` came from
+/// (`returned`), or the one made from `current` (`reused`), newest first. Two revisions one
+/// switch moved between differ only in the variable, whichever service moved.
+async fn known_revision(
     env: &StepEnv,
     earlier: &[Moved],
-    service: &str,
     current: &str,
     var: &str,
     wanted: &ValueDigest,
-) -> Option<String> {
-    let moved = earlier
-        .iter()
-        .find(|m| m.service == service && m.to == task_definition_name(current))?;
-    let old = env
-        .aws
-        .containers
-        .task_definition_spec(&moved.from)
-        .await
-        .ok()?;
-    let fits = old.status == "ACTIVE"
-        && old
-            .containers
-            .iter()
-            .any(|c| c.environment.get(var) == Some(wanted));
-    fits.then_some(old.name)
+) -> Option<(String, &'static str)> {
+    let current = task_definition_name(current);
+    let mut tried: Vec<&str> = Vec::new();
+    for moved in earlier {
+        let (candidate, how) = if moved.to == current {
+            (moved.from.as_str(), "returned")
+        } else if moved.from == current {
+            (moved.to.as_str(), "reused")
+        } else {
+            continue;
+        };
+        if tried.contains(&candidate) {
+            continue;
+        }
+        tried.push(candidate);
+        let Ok(spec) = env.aws.containers.task_definition_spec(candidate).await else {
+            continue;
+        };
+        let fits = spec.status == "ACTIVE"
+            && spec
+                .containers
+                .iter()
+                .any(|c| c.environment.get(var) == Some(wanted));
+        if fits {
+            return Some((spec.name, how));
+        }
+    }
+    None
 }
 
 /// What the switch would do, for `lifeboat plan` (where the app runs is read when it runs).

@@ -83,7 +83,10 @@ impl Scheduler {
             info!(%why, "parity check: Heroku unreadable");
             self.append(vec![NewEvent::of(
                 Actor::Scheduler,
-                ParityUnreadable { error: why },
+                ParityUnreadable {
+                    error: why,
+                    ..Default::default()
+                },
             )])
             .await;
             return Some(ParityEffect::Unreadable);
