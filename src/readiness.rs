@@ -35,41 +35,7 @@ const PROBE_LIMIT: Duration = Duration::from_secs(30);
 /// What the Anthropic probe asks; any answer proves the key and the endpoint work.
 const PROBE_PROMPT: &str = "Reply with the single word: pong";
 
-/// One line of the report.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Check {
-    pub name: String,
-    pub ok: bool,
-    pub reason: String,
-}
-
-impl Check {
-    fn ok(name: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self {
-            name: name.into(),
-            ok: true,
-            reason: reason.into(),
-        }
-    }
-
-    fn fail(name: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self {
-            name: name.into(),
-            ok: false,
-            reason: reason.into(),
-        }
-    }
-
-    /// `ok    NAME: REASON` or `FAIL  NAME: REASON`.
-    pub fn line(&self) -> String {
-        format!(
-            "{:<4}  {}: {}",
-            if self.ok { "ok" } else { "FAIL" },
-            self.name,
-            self.reason
-        )
-    }
-}
+pub use crate::domain::check::Check;
 
 /// Every check, in a fixed order (AWS, ECS, DNS, LLM, backups, drills).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,6 +2,7 @@
 //! severities, actors, ids (incidents, runs, chat channels and messages) and drill scenarios;
 //! the events of the log are [`event`] (the envelope) and `crate::events` (the kinds).
 
+pub mod check;
 pub mod event;
 
 use std::fmt;

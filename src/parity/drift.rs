@@ -6,6 +6,7 @@
 mod vars;
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -47,8 +48,12 @@ pub struct HealthSeen {
     pub expect_status: u16,
     /// The body must contain one of these (the runbooks' `body_contains`); empty: any body.
     pub expect_any: Vec<String>,
+    /// The lowest `max_latency` the runbooks' checks of it allow; `None`: no bound.
+    pub max_latency: Option<Duration>,
     /// Status and body, or why there was no answer.
     pub answer: Result<(u16, String), String>,
+    /// How long the answer took.
+    pub latency: Option<Duration>,
 }
 
 #[derive(Debug, Clone)]
@@ -108,12 +113,46 @@ impl Finding {
     }
 }
 
+/// The side that could not be read at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadSide {
+    Heroku,
+    Aws,
+}
+
+impl ReadSide {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReadSide::Heroku => "heroku",
+            ReadSide::Aws => "aws",
+        }
+    }
+
+    /// For people: `Heroku` or `AWS`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReadSide::Heroku => "Heroku",
+            ReadSide::Aws => "AWS",
+        }
+    }
+}
+
+/// Nothing could be compared: one side could not be read at all, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unreadable {
+    pub side: ReadSide,
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ParityReport {
     pub at: DateTime<Utc>,
     pub app: String,
     pub cluster: Option<String>,
     pub findings: Vec<Finding>,
+    /// Set when a whole side could not be read (Heroku first): nothing was compared.
+    pub unreadable: Option<Unreadable>,
 }
 
 impl ParityReport {
@@ -136,17 +175,79 @@ impl ParityReport {
         let keys: BTreeSet<String> = self.drifted().iter().map(|f| f.key()).collect();
         keys.into_iter().collect()
     }
+}
 
-    /// Whether nothing could be read from Heroku at all.
-    pub fn heroku_unreadable(&self) -> bool {
-        let heroku_parts = [Area::ConfigVar, Area::Process, Area::Code];
-        let parts: Vec<&Finding> = self
-            .findings
-            .iter()
-            .filter(|f| heroku_parts.contains(&f.area))
-            .collect();
-        !parts.is_empty() && parts.iter().all(|f| f.status == Status::Unknown)
+/// The side nothing could be read from, if any: Heroku when none of its three parts was read,
+/// else AWS when there is no standby to read or none of its services could be read (a service
+/// that is not found was read: that is drift).
+fn unreadable(obs: &Observations) -> Option<Unreadable> {
+    let heroku = &obs.heroku;
+    if let (Err(why), Err(_), Err(_)) = (&heroku.config_vars, &heroku.formation, &heroku.release) {
+        return Some(Unreadable {
+            side: ReadSide::Heroku,
+            reason: why.clone(),
+        });
     }
+    let reason = match &obs.ecs {
+        Err(why) => why.clone(),
+        Ok(ecs) => {
+            let mut errors = ecs.services.iter().map(|s| match &s.state {
+                Err(err) if !matches!(err, AwsError::NotFound { .. }) => Some(err.to_string()),
+                _ => None,
+            });
+            match errors.next() {
+                Some(Some(first)) if errors.all(|e| e.is_some()) => first,
+                _ => return None,
+            }
+        }
+    };
+    Some(Unreadable {
+        side: ReadSide::Aws,
+        reason,
+    })
+}
+
+/// Why the app's containers of `spec` cannot be found: `[app] container` names none of them.
+/// Every variable would otherwise look missing from the standby.
+fn missing_container(config: &Config, spec: &TaskDefinitionSpec) -> Option<String> {
+    let name = config.app.container.as_deref()?;
+    if spec.containers.iter().any(|c| c.name == name) {
+        return None;
+    }
+    let names: Vec<&str> = spec.containers.iter().map(|c| c.name.as_str()).collect();
+    Some(format!(
+        "[app] container = \"{name}\" names no container of {} (it has: {}): fix [app] container",
+        spec.name,
+        names.join(", ")
+    ))
+}
+
+/// A part of Heroku that could not be read: unknown, not drift.
+fn unread_part(area: Area, subject: &str, what: &str, why: &str) -> Finding {
+    finding(
+        area,
+        subject,
+        "not read",
+        "",
+        Status::Unknown,
+        format!("could not read Heroku's {what}: {why}"),
+    )
+}
+
+/// The parts of Heroku that could not be read, shown even when the standby is not compared
+/// (readiness must still say that the token is missing).
+fn unread_heroku(heroku: &HerokuSeen) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if let Err(why) = &heroku.config_vars {
+        out.push(unread_part(Area::ConfigVar, "names", "config vars", why));
+    }
+    if let Err(why) = &heroku.formation {
+        out.push(unread_part(Area::Process, "formation", "formation", why));
+    }
+    if let Err(why) = &heroku.release {
+        out.push(unread_part(Area::Code, "release", "current release", why));
+    }
+    out
 }
 
 fn finding(
@@ -177,14 +278,17 @@ pub fn compare(config: &Config, obs: &Observations) -> ParityReport {
             findings.extend(processes(config, &obs.heroku, ecs));
             findings.extend(code(config, &obs.heroku, ecs));
         }
-        Err(why) => findings.push(finding(
-            Area::Process,
-            "standby",
-            "",
-            "",
-            Status::Unknown,
-            why.clone(),
-        )),
+        Err(why) => {
+            findings.extend(unread_heroku(&obs.heroku));
+            findings.push(finding(
+                Area::Process,
+                "standby",
+                "",
+                "",
+                Status::Unknown,
+                why.clone(),
+            ));
+        }
     }
     findings.extend(obs.health.iter().map(health));
     ParityReport {
@@ -192,6 +296,7 @@ pub fn compare(config: &Config, obs: &Observations) -> ParityReport {
         app: obs.heroku.app.clone(),
         cluster: obs.ecs.as_ref().ok().map(|e| e.cluster.clone()),
         findings,
+        unreadable: unreadable(obs),
     }
 }
 
@@ -199,16 +304,7 @@ fn processes(config: &Config, heroku: &HerokuSeen, ecs: &EcsSeen) -> Vec<Finding
     let area = Area::Process;
     let formation = match &heroku.formation {
         Ok(formation) => formation,
-        Err(why) => {
-            return vec![finding(
-                area,
-                "formation",
-                "not read",
-                "",
-                Status::Unknown,
-                format!("could not read Heroku's formation: {why}"),
-            )];
-        }
+        Err(why) => return vec![unread_part(area, "formation", "formation", why)],
     };
     let mut findings = Vec::new();
     for process in formation.iter().filter(|p| p.quantity > 0) {
@@ -293,16 +389,7 @@ fn code(config: &Config, heroku: &HerokuSeen, ecs: &EcsSeen) -> Vec<Finding> {
     let area = Area::Code;
     let release = match &heroku.release {
         Ok(release) => release,
-        Err(why) => {
-            return vec![finding(
-                area,
-                "release",
-                "not read",
-                "",
-                Status::Unknown,
-                format!("could not read Heroku's current release: {why}"),
-            )];
-        }
+        Err(why) => return vec![unread_part(area, "release", "current release", why)],
     };
     let Some(commit) = &release.commit else {
         return vec![finding(
@@ -332,6 +419,17 @@ fn code(config: &Config, heroku: &HerokuSeen, ecs: &EcsSeen) -> Vec<Finding> {
             .map(|s| s.name.as_str())
             .collect();
         let subject = format!("{} ({})", spec.name, services.join(", "));
+        if let Some(why) = missing_container(config, spec) {
+            findings.push(finding(
+                area,
+                subject,
+                on_heroku.clone(),
+                "not compared",
+                Status::Unknown,
+                why,
+            ));
+            continue;
+        }
         let containers = spec.app_containers(config.app.container.as_deref());
         let (what, version) = match &config.parity.code {
             CodeSource::ImageTag => (
@@ -411,6 +509,23 @@ fn health(seen: &HealthSeen) -> Finding {
             Status::Drift,
             format!("answered {status}; the runbooks expect {expected}"),
         ),
+        Ok((status, _))
+            if seen
+                .max_latency
+                .zip(seen.latency)
+                .is_some_and(|(max, took)| took > max) =>
+        {
+            let took = seen.latency.unwrap_or_default();
+            let max = crate::duration::HumanDuration(seen.max_latency.unwrap_or_default());
+            finding(
+                area,
+                seen.url.as_str(),
+                "",
+                format!("answered {status} in {} ms", took.as_millis()),
+                Status::Drift,
+                format!("slower than the runbooks allow ({max}): their check would fail on it"),
+            )
+        }
         Ok((status, body)) => {
             let named: Vec<&String> = seen
                 .expect_any

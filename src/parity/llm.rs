@@ -1,7 +1,8 @@
-//! Running the LLM parity suite against a provider through the `Llm` port (each provider in
-//! its own wire format), and what a run measured: which prompts passed, the pass share, and
-//! latency percentiles (p50, p95). `lifeboat llm-parity` runs both providers side by side;
-//! the `llm_parity` gate of `switch-llm` runs the one about to take over.
+//! What a run of the LLM parity suite against one provider measured, pure: which prompts
+//! passed, the pass share, and latency percentiles (p50, p95), a prompt that timed out counted
+//! at its bound. The running itself (through the `Llm` port) is `super::gather::run_suite`;
+//! `lifeboat llm-parity` runs both providers side by side, the `llm_parity` gate of
+//! `switch-llm` the one about to take over.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -9,19 +10,16 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::suite::Suite;
-use crate::config::{Config, SecretSource};
-use crate::ports::http::truncate_chars;
-use crate::ports::llm::{Llm, LlmRequest};
-
-/// Characters of an answer kept for people to read.
-const ANSWER_KEPT: usize = 200;
 
 /// One prompt's outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PromptResult {
     pub id: String,
-    /// How long the answer took; `None` when there was none.
+    /// How long the answer took; for a prompt that timed out, its bound (the answer took at
+    /// least that long); `None` when the provider failed otherwise.
     pub latency: Option<Duration>,
+    /// No answer within the bound: `latency` is the bound, a lower limit.
+    pub timed_out: bool,
     /// Why it failed: the checks it missed, or the provider's error. Empty: passed.
     pub failures: Vec<String>,
     /// The start of the answer.
@@ -75,6 +73,22 @@ impl ProviderRun {
         self.results.iter().filter_map(|r| r.latency).collect()
     }
 
+    /// Prompts that got no answer within their bound.
+    pub fn timed_out(&self) -> usize {
+        self.results.iter().filter(|r| r.timed_out).count()
+    }
+
+    /// The `p`-th percentile (timed-out prompts counted at their bound), and whether it is
+    /// such a bound (the true value is at least that).
+    fn percentile_of(&self, p: f64) -> Option<(Duration, bool)> {
+        let at = percentile(&self.latencies(), p)?;
+        let bound = self
+            .results
+            .iter()
+            .any(|r| r.timed_out && r.latency.is_some_and(|l| l <= at));
+        Some((at, bound))
+    }
+
     pub fn p50(&self) -> Option<Duration> {
         percentile(&self.latencies(), 50.0)
     }
@@ -92,17 +106,23 @@ impl ProviderRun {
         if let Some(why) = &self.skipped {
             return format!("{}: not run: {why}", self.provider);
         }
-        let ms = |d: Option<Duration>| {
-            d.map_or_else(|| "—".to_owned(), |d| format!("{} ms", d.as_millis()))
+        let ms = |d: Option<(Duration, bool)>| match d {
+            None => "—".to_owned(),
+            Some((d, false)) => format!("{} ms", d.as_millis()),
+            Some((d, true)) => format!("≥ {} ms", d.as_millis()),
+        };
+        let timed_out = match self.timed_out() {
+            0 => String::new(),
+            n => format!(" ({n} timed out)"),
         };
         format!(
-            "{}: {} of {} passed ({:.0}%), p50 {}, p95 {}",
+            "{}: {} of {} passed ({:.0}%), p50 {}, p95 {}{timed_out}",
             self.provider,
             self.passed(),
             self.total,
             self.share() * 100.0,
-            ms(self.p50()),
-            ms(self.p95())
+            ms(self.percentile_of(50.0)),
+            ms(self.percentile_of(95.0))
         )
     }
 
@@ -126,74 +146,17 @@ impl ProviderRun {
             "meets_min": self.meets(min),
             "p50_ms": self.p50().map(|d| d.as_millis() as u64),
             "p95_ms": self.p95().map(|d| d.as_millis() as u64),
+            "timed_out": self.timed_out(),
             "results": self.results.iter().map(|r| json!({
                 "id": r.id,
                 "passed": r.passed(),
                 "latency_ms": r.latency.map(|d| d.as_millis() as u64),
+                "timed_out": r.timed_out,
                 "failures": r.failures,
                 "answer": r.answer,
             })).collect::<Vec<_>>(),
         })
     }
-}
-
-/// Runs every prompt of `suite` against `provider`, one after the other (so latencies are
-/// not skewed by the suite competing with itself), each bounded by `timeout` and by the
-/// provider's own `timeout`.
-pub async fn run(
-    llm: &dyn Llm,
-    config: &Config,
-    secrets: &dyn SecretSource,
-    provider: &str,
-    suite: &Suite,
-    timeout: Duration,
-) -> ProviderRun {
-    let mut run = ProviderRun {
-        provider: provider.to_owned(),
-        model: None,
-        skipped: None,
-        results: Vec::new(),
-        total: suite.prompts.len(),
-    };
-    let Some(settings) = config.llm.provider(provider) else {
-        run.skipped = Some(format!("no [llm.{provider}] in the config"));
-        return run;
-    };
-    run.model = Some(settings.model.clone());
-    let Some(key) = secrets.get(&settings.key_env) else {
-        run.skipped = Some(format!(
-            "the environment variable {} is not set",
-            settings.key_env
-        ));
-        return run;
-    };
-    for prompt in &suite.prompts {
-        let answer = llm
-            .complete(LlmRequest {
-                provider,
-                config: settings,
-                key: &key,
-                prompt: &prompt.prompt,
-                max_tokens: prompt.max_tokens,
-                timeout: timeout.min(settings.timeout.get()),
-            })
-            .await;
-        run.results.push(match answer {
-            Ok(done) => PromptResult {
-                id: prompt.id.clone(),
-                latency: Some(done.latency),
-                failures: prompt.checks.judge(&done.text, Some(done.latency)),
-                answer: Some(truncate_chars(&done.text, ANSWER_KEPT)),
-            },
-            Err(err) => PromptResult {
-                id: prompt.id.clone(),
-                latency: None,
-                failures: vec![err.to_string()],
-                answer: None,
-            },
-        });
-    }
-    run
 }
 
 /// `lifeboat llm-parity`'s table: one row per prompt, one column per provider, then each
@@ -222,9 +185,10 @@ pub fn table(suite: &Suite, runs: &[ProviderRun], min: f64) -> String {
             row.push(match run.results.iter().find(|r| r.id == prompt.id) {
                 None => "—".to_owned(),
                 Some(r) => {
+                    let at_least = if r.timed_out { "≥" } else { "" };
                     let took = r
                         .latency
-                        .map(|d| format!(" {} ms", d.as_millis()))
+                        .map(|d| format!(" {at_least}{} ms", d.as_millis()))
                         .unwrap_or_default();
                     if r.passed() {
                         format!("pass{took}")
@@ -287,6 +251,7 @@ mod tests {
         let result = |id: &str, latency: Option<u64>, failures: &[&str]| PromptResult {
             id: id.into(),
             latency: latency.map(ms),
+            timed_out: false,
             failures: failures.iter().map(|f| (*f).to_owned()).collect(),
             answer: None,
         };
@@ -322,6 +287,22 @@ mod tests {
             ..run
         };
         assert!(!skipped.meets(0.0));
+        // A prompt that timed out counts at its bound, and the line says so.
+        let mut slow = skipped.clone();
+        slow.skipped = None;
+        slow.results = vec![
+            result("a", Some(100), &[]),
+            PromptResult {
+                timed_out: true,
+                ..result("b", Some(5000), &["anthropic did not answer within 5s"])
+            },
+        ];
+        slow.total = 2;
+        assert_eq!(slow.p95(), Some(ms(5000)));
+        assert_eq!(
+            slow.line(),
+            "anthropic: 1 of 2 passed (50%), p50 100 ms, p95 ≥ 5000 ms (1 timed out)"
+        );
         assert_eq!(
             skipped.line(),
             "anthropic: not run: the environment variable K is not set"

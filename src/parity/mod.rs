@@ -4,11 +4,12 @@
 //! - [`drift`]: the comparison of Heroku (config var names and digests, formation, release)
 //!   with the ECS standby (task definitions, services) and the app's health endpoints (pure).
 //! - [`render`]: the table, `--json`, the chat alert and the readiness lines (pure).
-//! - [`gather`]: the looking, through the `Platform` and `Containers` ports and HTTP.
+//! - [`gather`]: the looking, through the `Platform` and `Containers` ports and reqwest GETs of
+//!   the health endpoints; and the running of the LLM suite through the `Llm` port.
 //! - [`watch`]: what the weekly check decides (when it is due, which drift is new; pure).
 //! - [`hosting`]: where the app runs now, read from the log (pure), for the LLM switch.
 //! - [`suite`], [`schema`]: the LLM parity suite's file and its checks (pure).
-//! - [`llm`]: running the suite through the `Llm` port; pass share and latency percentiles.
+//! - [`llm`]: what a run of the suite measured: pass share and latency percentiles (pure).
 
 pub mod config;
 pub mod drift;

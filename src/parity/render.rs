@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use chrono::SecondsFormat;
 use serde_json::{Value, json};
 
-use super::drift::{Area, Finding, ParityReport, Status};
-use crate::readiness::Check;
+use super::drift::{Area, Finding, ParityReport, Status, Unreadable};
+use crate::domain::check::Check;
 
 fn status_text(status: Status) -> &'static str {
     match status {
@@ -99,6 +99,7 @@ pub fn json(report: &ParityReport) -> Value {
         "cluster": report.cluster,
         "drift": !report.drifted().is_empty(),
         "verdict": verdict(report),
+        "unreadable": report.unreadable,
         "findings": report.findings,
     })
 }
@@ -125,6 +126,17 @@ pub fn alert(report: &ParityReport, new: &[String]) -> String {
     }
     out.push_str("A failover now would meet these. Run `lifeboat parity` for the full table.");
     out
+}
+
+/// The post of the scheduled check when a side becomes unreadable: from then on drift goes
+/// unnoticed, which people must know.
+pub fn unreadable_alert(unread: &Unreadable) -> String {
+    format!(
+        "⚠️ The scheduled parity check cannot read {} (side: {}): {}. Until it can, drift between the standby and production goes unnoticed; this is posted once, not on every check.",
+        unread.side.name(),
+        unread.side.as_str(),
+        unread.reason
+    )
 }
 
 /// The lines `lifeboat readiness` and `/dr readiness` show: one per area, and one per health

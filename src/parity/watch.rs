@@ -1,7 +1,7 @@
 //! What the scheduler's parity check decides, pure: when the next check is due (the last
 //! `parity.checked` or `parity.unreadable` plus `[schedule] parity_every`, so a restart does not
-//! check again) and which drift is new since the last check that was recorded (only new drift
-//! is posted in the incident channel).
+//! check again), which drift is new since the last check that was recorded (only new drift
+//! is posted in the incident channel), and whether an unreadable side is news.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::domain::event::Event;
-use crate::events::{EventKind, ParityChecked};
+use crate::events::{EventKind, ParityChecked, ParityUnreadable};
 
 // The check records a comparison (`parity.checked`, with its drift keys), Heroku unreadable
 // (`parity.unreadable`), and an alert that could not be posted (`parity.alert_failed`, which
@@ -23,6 +23,18 @@ pub fn next_due(events: &[Event], every: Duration, now: DateTime<Utc>) -> DateTi
         .find(|e| e.is(EventKind::ParityChecked) || e.is(EventKind::ParityUnreadable))
         .and_then(|e| chrono::Duration::from_std(every).ok().map(|d| e.at + d))
         .unwrap_or(now)
+}
+
+/// Whether the last recorded check already found `side` (`heroku` or `aws`) unreadable: then it
+/// was posted when it became so, and is not posted again until a check reads both sides (or
+/// the other side fails). Checks recorded before the side was written blamed Heroku.
+pub fn already_unreadable(events: &[Event], side: &str) -> bool {
+    events
+        .iter()
+        .rev()
+        .find(|e| e.is(EventKind::ParityChecked) || e.is(EventKind::ParityUnreadable))
+        .and_then(Event::data_as::<ParityUnreadable>)
+        .is_some_and(|u| u.side.as_deref().unwrap_or("heroku") == side)
 }
 
 /// The drift keys of the last recorded comparison; `None` before the first one.
@@ -89,5 +101,24 @@ mod tests {
             new_drift(&["config_var:A".to_owned()], Some(&last)),
             ["config_var:A"]
         );
+    }
+
+    #[test]
+    fn an_unreadable_side_is_posted_only_when_it_becomes_so() {
+        let now = Utc::now();
+        assert!(!already_unreadable(&[], "heroku"));
+        let mut log = vec![event("parity.checked", now, json!({ "drift": [] }))];
+        assert!(!already_unreadable(&log, "heroku"));
+        log.push(event(
+            "parity.unreadable",
+            now,
+            json!({ "side": "heroku", "error": "401" }),
+        ));
+        log.push(event("parity.alert_failed", now, json!({})));
+        assert!(already_unreadable(&log, "heroku"));
+        assert!(!already_unreadable(&log, "aws"), "the other side is news");
+        // Written before the side was: Heroku's.
+        let old = vec![event("parity.unreadable", now, json!({ "error": "503" }))];
+        assert!(already_unreadable(&old, "heroku"));
     }
 }

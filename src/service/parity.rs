@@ -82,7 +82,7 @@ pub async fn llm_parity(config_path: &Path, suite_path: Option<PathBuf>, json: b
     // The run's own bound: each prompt is bounded by its provider's `timeout` as well.
     let limit = std::time::Duration::from_secs(10 * 60);
     let (openai, anthropic) = tokio::join!(
-        llm::run(
+        gather::run_suite(
             env.llm.as_ref(),
             &config,
             env.secrets.as_ref(),
@@ -90,7 +90,7 @@ pub async fn llm_parity(config_path: &Path, suite_path: Option<PathBuf>, json: b
             &suite,
             limit
         ),
-        llm::run(
+        gather::run_suite(
             env.llm.as_ref(),
             &config,
             env.secrets.as_ref(),

@@ -185,6 +185,11 @@ impl Scheduler {
         let backing_up = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let parity_every = self.parity_every();
         let mut next_parity = None;
+        // The parity check in progress: polled beside the sleep (below), never awaited in line,
+        // so a slow Heroku or ECS holds up neither checkpoints nor shutdown (which drops it).
+        let mut parity_check: Option<
+            std::pin::Pin<Box<dyn Future<Output = Option<ParityEffect>> + Send + '_>>,
+        > = None;
         loop {
             if let Some(every) = db_every
                 && tokio::time::Instant::now() >= next_db_backup
@@ -207,9 +212,16 @@ impl Scheduler {
             if db_every.is_some() {
                 wake = wake.min(next_db_backup);
             }
-            if let Some(every) = parity_every {
-                let until = self.parity_pass(every, &mut next_parity).await;
-                wake = wake.min(tokio::time::Instant::now() + until.max(Duration::from_millis(1)));
+            if let Some(every) = parity_every
+                && parity_check.is_none()
+            {
+                match self.parity_due(every, &mut next_parity).await {
+                    Ok(()) => parity_check = Some(Box::pin(self.watch_parity())),
+                    Err(until) => {
+                        wake = wake
+                            .min(tokio::time::Instant::now() + until.max(Duration::from_millis(1)));
+                    }
+                }
             }
             if let Some(at) = next_checkpoint {
                 // At least a millisecond: under paused time a zero sleep would never let
@@ -222,6 +234,14 @@ impl Scheduler {
             }
             tokio::select! {
                 () = tokio::time::sleep_until(wake) => {}
+                effect = async { parity_check.as_mut().expect("enabled only when running").await },
+                    if parity_check.is_some() =>
+                {
+                    parity_check = None;
+                    if let Some(every) = parity_every {
+                        next_parity = Some(self.parity_next(every, effect.as_ref()));
+                    }
+                }
                 () = &mut shutdown => break,
             }
         }

@@ -10,7 +10,7 @@ use super::{StepEnv, StepError, StepInput, StepOutput};
 use crate::domain::Actor;
 use crate::domain::event::NewEvent;
 use crate::events::{LlmParityGated, Payload};
-use crate::parity::llm::run;
+use crate::parity::gather::run_suite;
 use crate::parity::suite;
 use crate::runbook::LlmParity;
 
@@ -36,7 +36,7 @@ pub async fn gate(
         ))
     })?;
     let min = args.min_pass.unwrap_or(config.parity.llm_min_pass);
-    let measured = run(
+    let measured = run_suite(
         env.llm.as_ref(),
         config,
         env.secrets.as_ref(),

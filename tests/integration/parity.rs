@@ -516,7 +516,7 @@ async fn the_weekly_check_alerts_in_the_incident_channel_only_on_new_drift() {
     assert!(last.contains("• NEW process worker"), "{last}");
     assert!(last.contains("• still config var NEW_FLAG"), "{last}");
 
-    // Heroku unreadable: recorded as such, nothing posted, the last comparison still counts.
+    // Heroku unreadable: recorded as such and posted (once), the last comparison still counts.
     setup.heroku.fail_with(Some((
         503,
         serde_json::json!({"id": "unavailable", "message": "API temporarily unavailable"}),
@@ -524,11 +524,14 @@ async fn the_weekly_check_alerts_in_the_incident_channel_only_on_new_drift() {
     )));
     assert_eq!(
         scheduler.watch_parity().await,
-        Some(ParityEffect::Unreadable)
+        Some(ParityEffect::Unreadable {
+            side: "heroku",
+            alerted: true
+        })
     );
     setup.heroku.fail_with(None);
     assert_eq!(scheduler.watch_parity().await, Some(ParityEffect::Recorded));
-    assert_eq!(chat.posts().len(), 2);
+    assert_eq!(chat.posts().len(), 3);
 
     let events = store.all().unwrap();
     let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
@@ -546,6 +549,245 @@ async fn the_weekly_check_alerts_in_the_incident_channel_only_on_new_drift() {
     let log = serde_json::to_string(&events).unwrap();
     assert_no_secret("the event log", &log);
     drop(setup.moto);
+}
+
+/// A check that cannot read a side says so once, naming the side and why, and not again while
+/// it stays so; Heroku answering while the standby cannot be read is blamed on AWS.
+#[tokio::test]
+async fn an_unreadable_side_is_posted_once_with_its_reason_and_side() {
+    let setup = Setup::mirrored().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SledStore::open(dir.path()).unwrap());
+    let (scheduler, chat) = scheduler(&setup, store.clone()).await;
+
+    setup.heroku.fail_with(Some((
+        401,
+        serde_json::json!({"id": "unauthorized", "message": "Invalid credentials provided."}),
+        Vec::new(),
+    )));
+    for alerted in [true, false] {
+        assert_eq!(
+            scheduler.watch_parity().await,
+            Some(ParityEffect::Unreadable {
+                side: "heroku",
+                alerted
+            })
+        );
+    }
+    let posts = chat.posts();
+    assert_eq!(posts.len(), 1, "{posts:#?}");
+    for text in ["token", "cannot read Heroku (side: heroku)"] {
+        assert!(posts[0].content.contains(text), "{}", posts[0].content);
+    }
+
+    // Heroku answers again, but the standby cannot be read: that is news, and AWS's.
+    setup.heroku.fail_with(None);
+    drop(setup.moto);
+    assert_eq!(
+        scheduler.watch_parity().await,
+        Some(ParityEffect::Unreadable {
+            side: "aws",
+            alerted: true
+        })
+    );
+    let posts = chat.posts();
+    assert_eq!(posts.len(), 2);
+    assert!(
+        posts[1].content.contains("cannot read AWS (side: aws)"),
+        "{}",
+        posts[1].content
+    );
+    let sides: Vec<(String, Value)> = store
+        .all()
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.kind, e.data["side"].clone()))
+        .collect();
+    assert_eq!(
+        sides,
+        [
+            ("parity.unreadable".to_owned(), Value::from("heroku")),
+            ("parity.unreadable".to_owned(), Value::from("heroku")),
+            ("parity.unreadable".to_owned(), Value::from("aws")),
+        ]
+    );
+}
+
+/// A Heroku that never answers: every call hangs (no timers of its own, so paused time runs).
+#[derive(Default)]
+struct HangingHeroku {
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl lifeboat::ports::heroku::Platform for HangingHeroku {
+    async fn config_vars(
+        &self,
+        _: lifeboat::ports::heroku::PlatformTarget<'_>,
+    ) -> Result<lifeboat::ports::heroku::ConfigVars, lifeboat::ports::heroku::PlatformError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::future::pending().await
+    }
+
+    async fn formation(
+        &self,
+        _: lifeboat::ports::heroku::PlatformTarget<'_>,
+    ) -> Result<Vec<lifeboat::ports::heroku::Process>, lifeboat::ports::heroku::PlatformError> {
+        std::future::pending().await
+    }
+
+    async fn current_release(
+        &self,
+        _: lifeboat::ports::heroku::PlatformTarget<'_>,
+    ) -> Result<lifeboat::ports::heroku::Release, lifeboat::ports::heroku::PlatformError> {
+        std::future::pending().await
+    }
+
+    async fn set_config_vars(
+        &self,
+        _: lifeboat::ports::heroku::PlatformTarget<'_>,
+        _: &BTreeMap<String, String>,
+    ) -> Result<(), lifeboat::ports::heroku::PlatformError> {
+        panic!("the parity check only reads")
+    }
+}
+
+/// The scheduler loop with a parity check that never ends: the RTO checkpoint of an incident
+/// is still posted on time, and shutdown still ends the loop at once.
+#[tokio::test(start_paused = true)]
+async fn a_hanging_parity_check_holds_up_neither_checkpoints_nor_shutdown() {
+    use lifeboat::domain::event::NewEvent;
+    use lifeboat::domain::{Actor, IncidentId};
+
+    let dir = tempfile::tempdir().unwrap();
+    let runbooks = dir.path().join("commands");
+    std::fs::create_dir_all(&runbooks).unwrap();
+    let text = format!(
+        r#"
+[paths]
+runbooks = {runbooks}
+templates = {templates}
+
+[objectives]
+hosting_rto = "4h"
+llm_rto = "2h"
+rpo = "1h"
+
+[[teams]]
+name = "engineering"
+
+[[teams]]
+name = "support"
+
+[heroku]
+app = "example-app"
+token_env = "{TOKEN_ENV}"
+
+[schedule]
+parity_every = "7d"
+"#,
+        runbooks = quoted(&runbooks.display().to_string()),
+        templates = quoted(&root().join("config/templates").display().to_string()),
+    );
+    let config = Arc::new(
+        Config::from_source(TomlSource::new("lifeboat.toml", text))
+            .unwrap()
+            .config,
+    );
+    let store = Arc::new(SledStore::open(&dir.path().join("data")).unwrap());
+    store
+        .append(
+            NewEvent::new(
+                Actor::User {
+                    id: "1".into(),
+                    name: "alice".into(),
+                },
+                "incident.declared",
+                serde_json::json!({"alert": null, "commander": "alice", "providers": ["heroku"], "severity": "sev1", "title": "Heroku down", "workstreams": ["hosting"]}),
+            )
+            .incident(IncidentId::from("INC-20261205-000000")),
+        )
+        .unwrap();
+    let chat = Arc::new(RecordingChat::new());
+    let heroku = Arc::new(HangingHeroku::default());
+    let credentials =
+        aws_sdk_route53::config::Credentials::new("testing", "testing", None, None, "moto");
+    let env = StepEnv {
+        aws: AwsEdges::connect_with_credentials(&config.aws, credentials).await,
+        config: config.clone(),
+        http: lifeboat::ports::http::client(),
+        chat: chat.clone(),
+        channel: ChannelId("incident".into()),
+        answers: Arc::default(),
+        secrets: Arc::new(BTreeMap::from([(TOKEN_ENV.to_owned(), TOKEN.to_owned())])),
+        llm: Arc::new(lifeboat::llm::HttpLlm::new(lifeboat::ports::http::client())),
+        heroku: heroku.clone(),
+        clock: Arc::new(lifeboat::ports::clock::TokioClock::new()),
+        comms: Default::default(),
+        data: Default::default(),
+    };
+    let clock = env.clock.clone();
+    let scheduler = Scheduler::new(env, Vec::new(), store.clone(), clock).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(scheduler.run(async move {
+        let _ = stopped.await;
+    }));
+
+    // Half the hosting RTO (4h) and a little: the 50 % checkpoint is due.
+    tokio::time::sleep(Duration::from_secs(2 * 3600 + 120)).await;
+    assert_eq!(
+        heroku.calls.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the check started (once) and still hangs"
+    );
+    let rto: Vec<_> = chat
+        .posts()
+        .into_iter()
+        .filter(|m| m.content.contains("RTO"))
+        .collect();
+    assert_eq!(rto.len(), 1, "{:#?}", chat.posts());
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(1), task)
+        .await
+        .expect("shutdown ends the loop at once, the hanging check with it")
+        .unwrap();
+    let kinds: Vec<String> = store.all().unwrap().into_iter().map(|e| e.kind).collect();
+    assert!(kinds.iter().all(|k| !k.starts_with("parity.")), "{kinds:?}");
+    assert!(kinds.contains(&"clock.checkpoint".to_owned()), "{kinds:?}");
+}
+
+/// Against the simulated standby (`[aws] mode = "simulated"`, the shipped default), there is
+/// nothing real to compare: one row says so, no drift is invented, exit 2 (unknown).
+#[tokio::test]
+async fn a_simulated_standby_is_not_compared() {
+    let setup = Setup::mirrored().await;
+    let config = setup
+        .config()
+        .replace(r#"mode = "live""#, r#"mode = "simulated""#);
+    let path = setup.dir.path().join("simulated.toml");
+    std::fs::write(&path, config).unwrap();
+    let out = lifeboat(
+        setup.dir.path(),
+        &["parity", "--json", "--config", path.to_str().unwrap()],
+        &[(TOKEN_ENV, TOKEN)],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let value: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let findings = value["findings"].as_array().unwrap();
+    let unknown: Vec<&Value> = findings
+        .iter()
+        .filter(|f| f["status"] == "unknown")
+        .collect();
+    assert_eq!(unknown.len(), 1, "{findings:#?}");
+    assert_eq!(
+        unknown[0]["detail"],
+        "standby is simulated: no real standby to compare ([aws] mode = \"simulated\")"
+    );
+    assert!(
+        findings.iter().all(|f| f["status"] != "drift"),
+        "{findings:#?}"
+    );
+    assert_eq!(value["drift"], false);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -572,6 +814,11 @@ impl Providers {
     }
 
     fn run(&self, json: bool) -> Output {
+        self.run_with(if json { &["--json"][..] } else { &[][..] })
+    }
+
+    /// `lifeboat llm-parity ARGS` against the two local providers.
+    fn run_with(&self, extra: &[&str]) -> Output {
         let root = root();
         // No runbooks: `llm-parity` needs only [llm] and the suite.
         let runbooks = self.dir.path().join("commands");
@@ -618,9 +865,7 @@ app_url = "http://127.0.0.1:9"
         let path = self.dir.path().join("lifeboat.toml");
         std::fs::write(&path, config).unwrap();
         let mut args = vec!["llm-parity", "--config", path.to_str().unwrap()];
-        if json {
-            args.push("--json");
-        }
+        args.extend(extra);
         lifeboat(
             self.dir.path(),
             &args,
@@ -701,7 +946,14 @@ fn llm_parity_prints_pass_rates_and_latency_percentiles_per_provider() {
         (Some(2), Some(5))
     );
     assert_eq!(anthropic["meets_min"], false);
-    assert!(anthropic["p50_ms"].is_u64() && anthropic["p95_ms"].is_u64());
+    assert!(anthropic["p50_ms"].is_u64());
+    // `pong` timed out: it counts at its bound (5 s), not left out of the percentiles.
+    assert!(
+        anthropic["p95_ms"].as_u64().unwrap() >= 5000,
+        "{}",
+        anthropic["p95_ms"]
+    );
+    assert_eq!(anthropic["timed_out"], 1);
     let results = anthropic["results"].as_array().unwrap();
     let failures =
         |id: &str| results.iter().find(|r| r["id"] == id).unwrap()["failures"].to_string();
@@ -721,7 +973,41 @@ fn llm_parity_prints_pass_rates_and_latency_percentiles_per_provider() {
     println!("{text}");
     assert_eq!(out.status.code(), Some(1));
     assert!(text.contains("anthropic: 2 of 5 passed (40%)"), "{text}");
+    assert!(text.contains("p95 ≥ 5000 ms (1 timed out)"), "{text}");
     assert!(text.contains("BELOW the minimum"), "{text}");
+}
+
+/// `max_latency` through the real path: a suite of one prompt bounded at 300 ms, Anthropic
+/// answering correctly but after 600 ms (well within its 5 s timeout): it fails on latency.
+#[test]
+fn an_answer_slower_than_max_latency_fails_the_prompt() {
+    let providers = Providers::start();
+    let prompt = "Reply with the single word: quick";
+    let suite = providers.dir.path().join("latency.toml");
+    std::fs::write(
+        &suite,
+        format!(
+            "max_tokens = 50\n\n[[prompts]]\nid = \"quick\"\nprompt = {}\nexample = \"quick\"\ncontains = [\"quick\"]\nmax_latency = \"300ms\"\n",
+            quoted(prompt)
+        ),
+    )
+    .unwrap();
+    providers.openai.answer(prompt, "quick", Duration::ZERO);
+    providers
+        .anthropic
+        .answer(prompt, "quick", Duration::from_millis(600));
+    let out = providers.run_with(&["--suite", suite.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}\n{}", stderr(&out));
+    for line in [
+        "slower than 300ms",
+        "openai: 1 of 1 passed (100%)",
+        "anthropic: 0 of 1 passed (0%)",
+        "BELOW the minimum",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+    assert!(!text.contains("timed out"), "{text}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -909,14 +1195,30 @@ async fn the_ecs_adapter_reads_task_definitions_registers_revisions_and_deploys_
     assert!(matches!(err, AwsError::NotFound { .. }), "{err:?}");
 }
 
-/// `lifeboat readiness` on the shipped config, offline (simulated AWS, no keys, no token):
-/// one line per check, each saying what could not be reached and why.
+/// `lifeboat readiness` on the shipped config, offline (simulated AWS, no keys, no token; the
+/// app's URL moved to a closed loopback port, so nothing leaves the machine): one line per
+/// check, each saying what could not be reached and why.
 #[test]
 fn readiness_on_the_shipped_config_says_in_one_line_per_check_what_it_could_not_reach() {
     let data = tempfile::tempdir().unwrap();
+    let app_url = crate::support::http::dead_port_url("");
+    let shipped = std::fs::read_to_string(root().join("config/lifeboat.toml")).unwrap();
+    let config = shipped.replace(
+        r#"app_url = "https://app.example.com""#,
+        &format!("app_url = {}", quoted(&app_url)),
+    );
+    assert_ne!(config, shipped, "the shipped [vars] app_url moved");
+    let path = data.path().join("lifeboat.toml");
+    std::fs::write(&path, config).unwrap();
     let out = lifeboat(
         &root(),
-        &["readiness", "--data-dir", data.path().to_str().unwrap()],
+        &[
+            "readiness",
+            "--data-dir",
+            data.path().to_str().unwrap(),
+            "--config",
+            path.to_str().unwrap(),
+        ],
         &[
             ("HEROKU_API_KEY", ""),
             ("ANTHROPIC_API_KEY", ""),
@@ -939,9 +1241,16 @@ fn readiness_on_the_shipped_config_says_in_one_line_per_check_what_it_could_not_
         "FAIL  parity config vars: names: could not read Heroku's config vars: the environment variable HEROKU_API_KEY (the Platform API token) is not set",
         "FAIL  parity processes: formation: could not read Heroku's formation: the environment variable HEROKU_API_KEY",
         "FAIL  parity code: release: could not read Heroku's current release: the environment variable HEROKU_API_KEY",
-        "app endpoint https://app.example.com/health: ",
-        "app endpoint https://app.example.com/health/llm: ",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    for endpoint in ["/health", "/health/llm"] {
+        let line = format!(
+            "FAIL  app endpoint {app_url}{endpoint}: could not reach it: cannot connect: Connection refused (os error 111)"
+        );
+        assert!(
+            lines.contains(&line.as_str()),
+            "missing {line:?} in:\n{text}"
+        );
     }
 }

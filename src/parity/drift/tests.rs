@@ -122,7 +122,9 @@ fn mirrored() -> Observations {
             url: "https://app.example.com/health/llm".into(),
             expect_status: 200,
             expect_any: vec!["anthropic".into(), "openai".into()],
+            max_latency: Some(std::time::Duration::from_secs(30)),
             answer: Ok((200, r#"{"provider":"openai"}"#.into())),
+            latency: Some(std::time::Duration::from_millis(40)),
         }],
     }
 }
@@ -236,7 +238,23 @@ fn what_cannot_be_read_is_unknown_not_drift() {
     obs.health[0].answer = Err("cannot connect: refused".into());
     let report = compare(&config(), &obs);
     assert!(report.drifted().is_empty());
-    assert!(report.heroku_unreadable());
+    let unread = report.unreadable.as_ref().expect("Heroku unreadable");
+    assert_eq!(unread.side, ReadSide::Heroku);
+    assert!(unread.reason.contains("HEROKU_API_KEY"), "{unread:?}");
+    // The standby unreadable while Heroku answers: the blame is on AWS.
+    let mut standby_down = mirrored();
+    for service in match &mut standby_down.ecs {
+        Ok(ecs) => &mut ecs.services,
+        Err(_) => unreachable!(),
+    } {
+        service.state = Err(AwsError::Transient("connection refused".into()));
+        service.task_definition = None;
+    }
+    let unread = compare(&config(), &standby_down)
+        .unreadable
+        .expect("AWS unreadable");
+    assert_eq!(unread.side, ReadSide::Aws);
+    assert!(compare(&config(), &mirrored()).unreadable.is_none());
     assert_eq!(
         render::verdict(&report),
         "UNKNOWN: no drift found, but 4 of 4 checks could not be read"
@@ -275,4 +293,60 @@ fn must_match_secrets_cannot_be_compared_and_commits_match_by_prefix() {
     assert!(same_commit("ABC1234", "abc1234def"));
     assert!(!same_commit("abc12", "abc1234def"));
     assert!(!same_commit("v42", "abc1234"));
+}
+
+#[test]
+fn a_misconfigured_app_container_is_one_unknown_finding_not_drift_on_every_var() {
+    let config = Config::from_source(TomlSource::new(
+        "t.toml",
+        format!("{CONFIG}\n[app]\ncontainer = \"web-app\"\n"),
+    ))
+    .unwrap()
+    .config;
+    let report = compare(&config, &mirrored());
+    assert!(report.drifted().is_empty(), "{:#?}", report.findings);
+    let vars: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.area == Area::ConfigVar)
+        .collect();
+    assert_eq!(vars.len(), 1, "{vars:#?}");
+    assert_eq!(vars[0].status, Status::Unknown);
+    assert_eq!(vars[0].subject, "task definition app:3");
+    assert!(
+        vars[0]
+            .detail
+            .contains("[app] container = \"web-app\" names no container of app:3 (it has: app)"),
+        "{}",
+        vars[0].detail
+    );
+    let code: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.area == Area::Code)
+        .collect();
+    assert_eq!(code.len(), 1);
+    assert_eq!(code[0].status, Status::Unknown);
+    assert!(code[0].detail.contains("\"web-app\""), "{}", code[0].detail);
+}
+
+#[test]
+fn a_health_endpoint_slower_than_the_runbooks_allow_is_drift() {
+    let mut obs = mirrored();
+    obs.health[0].max_latency = Some(std::time::Duration::from_millis(500));
+    obs.health[0].latency = Some(std::time::Duration::from_millis(900));
+    let report = compare(&config(), &obs);
+    let slow = report
+        .findings
+        .iter()
+        .find(|f| f.area == Area::Health)
+        .unwrap();
+    assert_eq!(slow.status, Status::Drift);
+    assert_eq!(slow.standby, "answered 200 in 900 ms");
+    assert!(
+        slow.detail
+            .contains("slower than the runbooks allow (500ms)"),
+        "{}",
+        slow.detail
+    );
 }

@@ -50,6 +50,20 @@ fn task_definitions<'a>(
             view.services.push(&service.name);
             continue;
         }
+        if let Some(why) = super::missing_container(config, spec) {
+            let subject = format!("task definition {}", spec.name);
+            if !unread.iter().any(|f: &Finding| f.subject == subject) {
+                unread.push(finding(
+                    area,
+                    subject,
+                    "",
+                    "not compared",
+                    Status::Unknown,
+                    why,
+                ));
+            }
+            continue;
+        }
         let containers = spec.app_containers(config.app.container.as_deref());
         views.push(TaskDefinitionView {
             name: spec.name.clone(),
@@ -69,16 +83,7 @@ pub(super) fn config_vars(config: &Config, heroku: &HerokuSeen, ecs: &EcsSeen) -
     let area = Area::ConfigVar;
     let vars = match &heroku.config_vars {
         Ok(vars) => vars,
-        Err(why) => {
-            return vec![finding(
-                area,
-                "names",
-                "not read",
-                "",
-                Status::Unknown,
-                format!("could not read Heroku's config vars: {why}"),
-            )];
-        }
+        Err(why) => return vec![super::unread_part(area, "names", "config vars", why)],
     };
     let parity = &config.parity;
     let (views, mut findings) = task_definitions(config, ecs, area);

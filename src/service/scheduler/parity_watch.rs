@@ -1,7 +1,10 @@
 //! The scheduler's parity check (`[schedule] parity_every`, with `[heroku]` configured):
 //! compare the standby with production, record the result (`parity.checked`, drift keys only,
 //! never a value), and post in the incident channel only the drift that is new since the last
-//! recorded check. When the check is due and what is new are decided in `crate::parity::watch`.
+//! recorded check, or, once, that a side (Heroku or AWS) cannot be read (`parity.unreadable`,
+//! with its `side`). When the check is due and what is new are decided in
+//! `crate::parity::watch`. The loop runs a check beside its other work (`Scheduler::run`), so
+//! a slow Heroku holds up neither checkpoints nor shutdown.
 
 use std::time::Duration;
 
@@ -10,10 +13,11 @@ use tracing::{info, instrument};
 
 use super::Scheduler;
 use crate::domain::Actor;
-use crate::domain::event::NewEvent;
+use crate::domain::event::{Event, NewEvent};
 use crate::events::{Delivery, ParityAlertFailed, ParityChecked, ParityUnreadable};
+use crate::parity::drift::Unreadable;
 use crate::parity::render;
-use crate::parity::watch::{last_drift, new_drift, next_due};
+use crate::parity::watch::{already_unreadable, last_drift, new_drift, next_due};
 
 /// An alert that could not be posted is tried again this much later, not a week later.
 const ALERT_RETRY: Duration = Duration::from_secs(3600);
@@ -25,8 +29,9 @@ pub enum ParityEffect {
     Alerted { new: Vec<String> },
     /// Recorded without a post: no drift, or none that is new.
     Recorded,
-    /// Heroku could not be read; nothing compared, nothing posted.
-    Unreadable,
+    /// A side (`heroku` or `aws`) could not be read; nothing compared. Posted (`alerted`) only
+    /// when it becomes unreadable, so a check that stays blind is said once, not never.
+    Unreadable { side: &'static str, alerted: bool },
     /// The post failed; the next check alerts again.
     AlertFailed,
 }
@@ -42,13 +47,13 @@ impl Scheduler {
             .map(|every| every.get())
     }
 
-    /// Runs the check when it is due (`next` remembers when that is across passes); returns
-    /// how long until the next one.
-    pub(super) async fn parity_pass(
+    /// When the next check is due (`next` remembers it across passes; the log decides the
+    /// first time): `Ok(())` when it is due now, else how long until it is.
+    pub(super) async fn parity_due(
         &self,
         every: Duration,
         next: &mut Option<DateTime<Utc>>,
-    ) -> Duration {
+    ) -> Result<(), Duration> {
         let due = match *next {
             Some(at) => at,
             None => match self.read().await {
@@ -56,17 +61,67 @@ impl Scheduler {
                 None => self.clock.now() + chrono::Duration::minutes(1),
             },
         };
-        let due = if self.clock.now() >= due {
-            let wait = match self.watch_parity().await {
-                Some(ParityEffect::AlertFailed) => ALERT_RETRY.min(every),
-                _ => every,
-            };
-            self.clock.now() + chrono::Duration::from_std(wait).unwrap_or_default()
-        } else {
-            due
-        };
         *next = Some(due);
-        (due - self.clock.now()).to_std().unwrap_or_default()
+        if self.clock.now() >= due {
+            Ok(())
+        } else {
+            Err((due - self.clock.now()).to_std().unwrap_or_default())
+        }
+    }
+
+    /// When the check after one that did `effect` is due.
+    pub(super) fn parity_next(
+        &self,
+        every: Duration,
+        effect: Option<&ParityEffect>,
+    ) -> DateTime<Utc> {
+        let wait = match effect {
+            Some(ParityEffect::AlertFailed) => ALERT_RETRY.min(every),
+            _ => every,
+        };
+        self.clock.now() + chrono::Duration::from_std(wait).unwrap_or_default()
+    }
+
+    /// A side could not be read: recorded each time, posted when it becomes so.
+    async fn parity_unreadable(&self, unread: &Unreadable, events: &[Event]) -> ParityEffect {
+        let side = unread.side.as_str();
+        info!(side, why = %unread.reason, "parity check: a side is unreadable");
+        let recorded = |alerted: bool, delivery: Option<Delivery>| ParityUnreadable {
+            error: unread.reason.clone(),
+            side: Some(side.to_owned()),
+            alerted: Some(alerted),
+            delivery,
+        };
+        if already_unreadable(events, side) {
+            self.append(vec![NewEvent::of(Actor::Scheduler, recorded(false, None))])
+                .await;
+            return ParityEffect::Unreadable {
+                side,
+                alerted: false,
+            };
+        }
+        match self
+            .post(&self.env.channel, render::unreadable_alert(unread))
+            .await
+        {
+            Ok(delivery) => {
+                let event = NewEvent::of(Actor::Scheduler, recorded(true, Some(delivery)));
+                self.append(vec![event]).await;
+                ParityEffect::Unreadable {
+                    side,
+                    alerted: true,
+                }
+            }
+            Err(error) => {
+                let failed = ParityAlertFailed {
+                    error,
+                    ..Default::default()
+                };
+                self.append(vec![NewEvent::of(Actor::Scheduler, failed)])
+                    .await;
+                ParityEffect::AlertFailed
+            }
+        }
     }
 
     /// One check now: compare, record, and alert on new drift.
@@ -74,22 +129,8 @@ impl Scheduler {
     pub async fn watch_parity(&self) -> Option<ParityEffect> {
         let report = crate::parity::gather::check(&self.env, &self.runbooks).await?;
         let events = self.read().await?;
-        if report.heroku_unreadable() {
-            let why = report
-                .unknown()
-                .first()
-                .map(|f| f.detail.clone())
-                .unwrap_or_default();
-            info!(%why, "parity check: Heroku unreadable");
-            self.append(vec![NewEvent::of(
-                Actor::Scheduler,
-                ParityUnreadable {
-                    error: why,
-                    ..Default::default()
-                },
-            )])
-            .await;
-            return Some(ParityEffect::Unreadable);
+        if let Some(unread) = &report.unreadable {
+            return Some(self.parity_unreadable(unread, &events).await);
         }
         let drift = report.drift_keys();
         let new = new_drift(&drift, last_drift(&events).as_ref());
