@@ -8,6 +8,7 @@
 //! [[teams]], [llm]), the way an operator would write it.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::Duration;
 
@@ -26,12 +27,17 @@ use lifeboat::domain::event::Event;
 use lifeboat::domain::{Actor, RunId, Workstream};
 use lifeboat::engine::plan::plan;
 use lifeboat::engine::{Decision, EngineError, RunHandle};
+use lifeboat::ports::aws::{
+    AwsError, ClusterState, Containers, EnvChange, ServiceState, TaskDefinitionSpec,
+    TaskDefinitionState,
+};
 use lifeboat::ports::chat::Message;
 use lifeboat::ports::store::EventStore;
 use lifeboat::runbook::state::RunStatus;
 use lifeboat::runbook::{Runbook, load_file};
 use lifeboat::steps::confirm::{Answer, Answers};
 
+use crate::support::app::AppSpec;
 use crate::support::heroku::{App as HerokuApp, HerokuServer};
 use crate::support::http::{HttpServer, Reply};
 use crate::support::llm::LlmServer;
@@ -131,7 +137,19 @@ fn alice() -> Actor {
 
 impl World {
     async fn new(config: TestConfig) -> World {
-        let app = spawn_app(config)
+        World::started(spawn_app(config)).await
+    }
+
+    /// The app whose steps act on ECS through `wrap` (e.g. a deploy that fails once).
+    async fn with_containers(
+        config: TestConfig,
+        wrap: impl FnOnce(Arc<dyn Containers>) -> Arc<dyn Containers>,
+    ) -> World {
+        World::started(spawn_app(config).containers_through(wrap)).await
+    }
+
+    async fn started(spec: AppSpec<'_>) -> World {
+        let app = spec
             .secret("HEROKU_API_KEY", HEROKU_API_KEY)
             .secret("OPENAI_API_KEY", OPENAI_KEY)
             .secret("ANTHROPIC_API_KEY", ANTHROPIC_KEY)
@@ -1238,6 +1256,279 @@ async fn after_a_hosting_failover_the_switch_registers_a_revision_and_the_switch
         "no fourth revision"
     );
     assert!(heroku.seen().is_empty());
+}
+
+/// Moto's ECS, but the first deploy to one service fails (as a deploy can, half-way through a
+/// switch of several services).
+struct FailingDeployOnce {
+    inner: Arc<dyn Containers>,
+    service: &'static str,
+    failed: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl Containers for FailingDeployOnce {
+    async fn describe_services(
+        &self,
+        cluster: &str,
+        names: &[String],
+    ) -> Result<Vec<ServiceState>, AwsError> {
+        self.inner.describe_services(cluster, names).await
+    }
+
+    async fn scale_service(
+        &self,
+        cluster: &str,
+        name: &str,
+        desired: u32,
+    ) -> Result<ServiceState, AwsError> {
+        self.inner.scale_service(cluster, name, desired).await
+    }
+
+    async fn describe_cluster(&self, cluster: &str) -> Result<ClusterState, AwsError> {
+        self.inner.describe_cluster(cluster).await
+    }
+
+    async fn describe_task_definition(&self, td: &str) -> Result<TaskDefinitionState, AwsError> {
+        self.inner.describe_task_definition(td).await
+    }
+
+    async fn task_definition_spec(&self, td: &str) -> Result<TaskDefinitionSpec, AwsError> {
+        self.inner.task_definition_spec(td).await
+    }
+
+    async fn register_revision(&self, td: &str, changes: &[EnvChange]) -> Result<String, AwsError> {
+        self.inner.register_revision(td, changes).await
+    }
+
+    async fn deploy(
+        &self,
+        cluster: &str,
+        service: &str,
+        td: &str,
+    ) -> Result<ServiceState, AwsError> {
+        if service == self.service && !self.failed.swap(true, Ordering::SeqCst) {
+            return Err(AwsError::Transient(format!(
+                "the deploy of {service} failed (injected, once)"
+            )));
+        }
+        self.inner.deploy(cluster, service, td).await
+    }
+}
+
+/// A switch on AWS that fails half-way (web moved to the new revision, worker's deploy failed)
+/// and is retried: the retry reuses the revision the first attempt registered (no fourth
+/// revision), and the switch back still returns both services to where they came from.
+#[tokio::test]
+async fn a_switch_on_aws_retried_after_a_partial_deploy_reuses_its_revision_and_returns() {
+    let moto = moto().await;
+    let aws = moto.clients().await;
+    let zone_id = standby::seed(&aws, &["web", "worker"], 60).await;
+    let parts = Parts::start(Duration::from_secs(10 * 60));
+    let openai = LlmServer::start(OPENAI_KEY);
+    openai.answer_suite(&shipped_suite());
+    let anthropic = LlmServer::start(ANTHROPIC_KEY);
+    anthropic.answer_suite(&shipped_suite());
+    let heroku = heroku_app();
+    let config = with_aws(config(&parts.vars()), &moto.endpoint(), &zone_id);
+    let config = with_llm(config, &openai, &anthropic, "10s", &heroku);
+    let world = World::with_containers(config, |inner| {
+        Arc::new(FailingDeployOnce {
+            inner,
+            service: "worker",
+            failed: Default::default(),
+        })
+    })
+    .await;
+    aws.ecs
+        .register_task_definition()
+        .family("app")
+        .container_definitions(
+            aws_sdk_ecs::types::ContainerDefinition::builder()
+                .name("app")
+                .image("example/app:1")
+                .memory(512)
+                .environment(
+                    aws_sdk_ecs::types::KeyValuePair::builder()
+                        .name("LLM_PROVIDER")
+                        .value("openai")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    for service in ["web", "worker"] {
+        aws.ecs
+            .update_service()
+            .cluster(CLUSTER)
+            .service(service)
+            .task_definition("app:2")
+            .send()
+            .await
+            .unwrap();
+    }
+    fail_over(&world).await;
+
+    parts
+        .app
+        .reply("/health/llm", Reply::json(r#"{"provider":"anthropic"}"#));
+    let runbook = world.shipped("switch-llm");
+    let (status, events) = world.finish(world.start(&runbook)).await;
+    assert_eq!(status, RunStatus::Succeeded, "{:#?}", kinds(&events));
+    let retried = find(&events, "step.retrying", "flip-switch");
+    assert!(
+        retried.data["error"]
+            .as_str()
+            .unwrap()
+            .contains("the deploy of worker failed"),
+        "{retried:#?}"
+    );
+    // Each move was recorded before it was made, the failed one too.
+    let moves: Vec<Value> = events
+        .iter()
+        .filter(|e| e.kind == "llm.revision_deployed")
+        .map(|e| {
+            json!([
+                e.data["service"],
+                e.data["from"],
+                e.data["to"],
+                e.data["how"]
+            ])
+        })
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            json!(["web", "app:2", "app:3", "registered"]),
+            json!(["worker", "app:2", "app:3", "registered"]),
+            json!(["worker", "app:2", "app:3", "reused"]),
+        ]
+    );
+    let flipped = &find(&events, "step.succeeded", "flip-switch").data["output"];
+    assert_eq!(
+        flipped["services"],
+        json!([
+            {"service": "web", "from": "app:3", "to": "app:3", "how": "unchanged"},
+            {"service": "worker", "from": "app:2", "to": "app:3", "how": "reused"},
+        ])
+    );
+    for service in ["web", "worker"] {
+        let (td, value) = running(&aws, service).await;
+        assert!(td.ends_with("app:3"), "{service} runs {td}");
+        assert_eq!(value.as_deref(), Some("anthropic"));
+    }
+    async fn revisions(aws: &AwsClients) -> usize {
+        aws.ecs
+            .list_task_definitions()
+            .family_prefix("app")
+            .send()
+            .await
+            .unwrap()
+            .task_definition_arns()
+            .len()
+    }
+    assert_eq!(revisions(&aws).await, 3, "no app:4");
+
+    // The switch back finds both services' way back, web's from the first attempt.
+    parts
+        .app
+        .reply("/health/llm", Reply::json(r#"{"provider":"openai"}"#));
+    let back = world.shipped("switch-llm-back");
+    let (status, events) = world.finish(world.start(&back)).await;
+    assert_eq!(status, RunStatus::Succeeded, "{:#?}", kinds(&events));
+    let returned = &find(&events, "step.succeeded", "flip-switch").data["output"];
+    assert_eq!(
+        returned["services"],
+        json!([
+            {"service": "web", "from": "app:3", "to": "app:2", "how": "returned"},
+            {"service": "worker", "from": "app:3", "to": "app:2", "how": "returned"},
+        ])
+    );
+    for service in ["web", "worker"] {
+        assert!(running(&aws, service).await.0.ends_with("app:2"));
+    }
+    assert_eq!(revisions(&aws).await, 3);
+    assert!(heroku.seen().is_empty());
+}
+
+/// Heroku's error classes through the engine: a refused token fails the flip after exactly one
+/// PATCH; a rate limit with `Retry-After: 2` is waited out (at least 2 s) and the next attempt
+/// succeeds.
+#[tokio::test]
+async fn switch_llm_on_heroku_stops_at_a_refused_token_and_waits_out_a_rate_limit() {
+    let openai = LlmServer::start(OPENAI_KEY);
+    let anthropic = LlmServer::start(ANTHROPIC_KEY);
+    anthropic.answer_suite(&shipped_suite());
+    let heroku = heroku_app();
+    let app = HttpServer::start();
+    app.reply("/health/llm", Reply::json(r#"{"provider":"anthropic"}"#));
+    let world = World::new(with_llm(
+        config(&[("app_url", app.base_url())]),
+        &openai,
+        &anthropic,
+        "10s",
+        &heroku,
+    ))
+    .await;
+    let runbook = world.shipped("switch-llm");
+    let patches = || heroku.seen().iter().filter(|s| s.method == "PATCH").count();
+
+    heroku.fail_with(Some((
+        401,
+        json!({"id": "unauthorized", "message": "Invalid credentials provided."}),
+        Vec::new(),
+    )));
+    let (status, events) = world.finish(world.start(&runbook)).await;
+    match &status {
+        RunStatus::Failed { step, .. } => assert_eq!(step, "flip-switch"),
+        other => panic!("{other:?}: {:#?}", kinds(&events)),
+    }
+    assert_eq!(patches(), 1, "a refused token is not tried again");
+    assert!(
+        !events
+            .iter()
+            .any(|e| e.kind == "step.retrying" && e.data["step"] == "flip-switch"),
+        "{:#?}",
+        kinds(&events)
+    );
+    let failed = find(&events, "step.failed", "flip-switch");
+    assert!(
+        failed.data["error"]
+            .as_str()
+            .unwrap()
+            .contains("Heroku refused the token (401 unauthorized)"),
+        "{failed:#?}"
+    );
+
+    heroku.fail_with(Some((
+        429,
+        json!({"id": "rate_limit", "message": "Your account reached the API rate limit"}),
+        vec![("Retry-After".to_owned(), "2".to_owned())],
+    )));
+    let handle = world.start(&runbook);
+    // Only the first PATCH of this run is limited.
+    tokio::time::timeout(WAIT, async {
+        while patches() < 2 {
+            tokio::time::sleep(POLL).await;
+        }
+    })
+    .await
+    .expect("the flip sent its PATCH");
+    heroku.fail_with(None);
+    let (status, events) = world.finish(handle).await;
+    assert_eq!(status, RunStatus::Succeeded, "{:#?}", kinds(&events));
+    let retrying = find(&events, "step.retrying", "flip-switch");
+    assert!(
+        retrying.data["delay_ms"].as_u64().unwrap() >= 2000,
+        "{retrying:#?}"
+    );
+    assert_eq!(patches(), 3);
+    assert_eq!(
+        heroku.config_var("LLM_PROVIDER").as_deref(),
+        Some("anthropic")
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -18,6 +18,10 @@
 //! As the binary ([`AppSpec::binary`]) it is `lifeboat run` as a child process in that temp
 //! dir: on the console, or with `.discord()` connected to the fake; see [`binary::Binary`].
 //!
+//! A test may put a wrapper between the steps and ECS ([`AppSpec::containers_through`]), to
+//! make the outside world fail in ways moto and the simulation do not (a deploy that fails
+//! once, half-way through a switch).
+//!
 //! Every wait is bounded by the app's patience (10 s in process, 60 s for the binary, unless
 //! [`AppSpec::patience`] says).
 
@@ -38,7 +42,7 @@ use lifeboat::config::{AwsMode, Config, Secret};
 use lifeboat::db::DataEdges;
 use lifeboat::domain::event::Event;
 use lifeboat::engine::Engine;
-use lifeboat::ports::aws::AwsEdges;
+use lifeboat::ports::aws::{AwsEdges, Containers};
 use lifeboat::ports::chat::{ChannelId, Chat};
 use lifeboat::ports::clock::{Clock, TokioClock};
 use lifeboat::ports::store::EventStore;
@@ -71,6 +75,8 @@ const BINARY_PATIENCE: Duration = Duration::from_secs(60);
 type Seed<'a> = Box<dyn FnOnce(&SledStore) + 'a>;
 /// Wraps the log the engine and the bot write through (e.g. a log that refuses some appends).
 type Wrap<'a> = Box<dyn FnOnce(Arc<dyn EventStore>) -> Arc<dyn EventStore> + 'a>;
+/// Wraps the ECS edge the steps act through (e.g. one whose first deploy fails).
+type WrapContainers<'a> = Box<dyn FnOnce(Arc<dyn Containers>) -> Arc<dyn Containers> + 'a>;
 
 /// What to start: the config, and where chat, secrets and time come from.
 pub struct AppSpec<'a> {
@@ -80,6 +86,7 @@ pub struct AppSpec<'a> {
     env: Vec<(String, String)>,
     seed: Option<Seed<'a>>,
     wrap: Option<Wrap<'a>>,
+    containers: Option<WrapContainers<'a>>,
     watcher: bool,
     patience: Option<Duration>,
 }
@@ -93,6 +100,7 @@ pub fn spawn_app<'a>(config: TestConfig) -> AppSpec<'a> {
         env: Vec::new(),
         seed: None,
         wrap: None,
+        containers: None,
         watcher: false,
         patience: None,
     }
@@ -130,6 +138,17 @@ impl<'a> AppSpec<'a> {
         wrap: impl FnOnce(Arc<dyn EventStore>) -> Arc<dyn EventStore> + 'a,
     ) -> Self {
         self.wrap = Some(Box::new(wrap));
+        self
+    }
+
+    /// The steps act on ECS through `wrap(containers)` (moto's or the simulation's), in
+    /// process only. The wrapper is made once and kept across [`App::restart`], as the cloud
+    /// would be; the test still reads moto or the simulation itself.
+    pub fn containers_through(
+        mut self,
+        wrap: impl FnOnce(Arc<dyn Containers>) -> Arc<dyn Containers> + 'a,
+    ) -> Self {
+        self.containers = Some(Box::new(wrap));
         self
     }
 
@@ -189,6 +208,12 @@ impl<'a> AppSpec<'a> {
                 AwsEdges::connect_with_credentials(&config.aws, moto_credentials()).await,
             ),
         };
+        let containers = self.containers.map(|wrap| {
+            wrap(match &aws {
+                World::Simulated(simulation) => AwsEdges::simulated(simulation.clone()).containers,
+                World::Live(edges) => edges.containers.clone(),
+            })
+        });
         let front = match discord {
             Some((logs, guard, fake)) => Front::Discord(Box::new(DiscordFront {
                 fake,
@@ -201,6 +226,7 @@ impl<'a> AppSpec<'a> {
         let parts = Parts {
             config: config.clone(),
             aws,
+            containers,
             secrets: Arc::new(self.secrets),
             // The process's one clock, as in `lifeboat run` (tokio's: paused time moves it).
             clock: Arc::new(TokioClock::new()),
@@ -231,6 +257,10 @@ impl<'a> AppSpec<'a> {
     /// Starts `lifeboat run` in a temp dir holding the config (with `[server]` on a free
     /// port); on the console unless `.discord()` is asked.
     pub fn binary(self) -> Binary {
+        assert!(
+            self.containers.is_none(),
+            "containers_through wraps the edge in process; the binary builds its own"
+        );
         let patience = self.patience.unwrap_or(BINARY_PATIENCE);
         let fake = self.discord.then(|| {
             let fake = FakeDiscord::start();
@@ -272,6 +302,8 @@ enum World {
 struct Parts {
     config: Arc<Config>,
     aws: World,
+    /// The wrapped ECS edge, when the test asked for one (`containers_through`).
+    containers: Option<Arc<dyn Containers>>,
     secrets: Arc<BTreeMap<String, String>>,
     clock: Arc<dyn Clock>,
 }
@@ -298,6 +330,9 @@ impl Parts {
                 // `[data]`'s S3 backups on moto too.
                 env.data = data_edges(&self.config, &self.secrets).await;
             }
+        }
+        if let Some(containers) = &self.containers {
+            env.aws.containers = containers.clone();
         }
         env
     }
