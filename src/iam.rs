@@ -269,7 +269,12 @@ fn backup_statements(config: &Config, part: &str) -> Vec<Value> {
     vec![
         list,
         statement("ReadBackups", &["s3:GetObject"], vec![objects.clone()]),
-        statement("WriteBackups", &["s3:PutObject"], vec![objects]),
+        // A multipart upload's parts are PutObject; aborting a failed one is its own action.
+        statement(
+            "WriteBackups",
+            &["s3:PutObject", "s3:AbortMultipartUpload"],
+            vec![objects],
+        ),
     ]
 }
 

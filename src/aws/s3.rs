@@ -1,13 +1,15 @@
 //! The S3 backup store: dumps under `[data.backups] bucket` and `prefix`, named by their
 //! completion time, each with its completion time (and snapshot time and SHA-256) in the
-//! object's metadata and its manifest beside it as `<key>.json`. The client comes from the same
+//! object's metadata and its manifest beside it as `<key>.json`; a dump above 256 MiB goes up
+//! as a multipart upload (one PutObject takes at most 5 GB). The client comes from the same
 //! SDK config as Route 53 and ECS (`[aws]`: region, credentials chain, `endpoint_url`), with
 //! path-style addressing so a loopback endpoint (moto) works.
 
 use std::path::Path;
 
 use async_trait::async_trait;
-use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::primitives::{ByteStream, Length};
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
@@ -34,7 +36,17 @@ pub struct S3Backups {
     client: aws_sdk_s3::Client,
     bucket: String,
     prefix: String,
+    /// Dumps larger than this go up in parts: one PutObject takes at most 5 GB.
+    multipart_above: u64,
+    part_size: u64,
 }
+
+/// Above this a dump is uploaded in parts (well under PutObject's 5 GB limit).
+const MULTIPART_ABOVE: u64 = 256 * 1024 * 1024;
+/// 10,000 parts of 64 MiB hold 640 GiB; S3 takes parts of 5 MiB to 5 GiB.
+const PART_SIZE: u64 = 64 * 1024 * 1024;
+/// S3's smallest part (all but the last).
+const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 
 fn data_error(err: AwsError) -> DataError {
     match err {
@@ -51,7 +63,133 @@ impl S3Backups {
             client,
             bucket: bucket.to_owned(),
             prefix: prefix.to_owned(),
+            multipart_above: MULTIPART_ABOVE,
+            part_size: PART_SIZE,
         }
+    }
+
+    /// Uploads dumps larger than `above` bytes in parts of `part_size` (at least S3's 5 MiB).
+    pub fn with_multipart(mut self, above: u64, part_size: u64) -> Self {
+        self.multipart_above = above;
+        self.part_size = part_size.max(MIN_PART_SIZE);
+        self
+    }
+
+    /// Uploads `file` as `key` in parts; a failed upload is aborted, so no parts linger
+    /// (and are billed) in the bucket.
+    async fn put_in_parts(
+        &self,
+        file: &Path,
+        size: u64,
+        manifest: &Manifest,
+        call: Call<'_>,
+    ) -> Result<(), DataError> {
+        let created = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&manifest.key)
+            .content_type("application/octet-stream")
+            .metadata("completed-at", stamp(manifest.completed_at))
+            .metadata("started-at", stamp(manifest.started_at))
+            .metadata("sha256", &manifest.sha256)
+            .send()
+            .await
+            .map_err(|e| {
+                let call = Call {
+                    operation: "CreateMultipartUpload",
+                    ..call
+                };
+                data_error(classify(call, &e))
+            })?;
+        let upload_id = created.upload_id().unwrap_or_default().to_owned();
+        let uploaded = self
+            .upload_parts(file, size, &manifest.key, &upload_id, call)
+            .await;
+        let completed = match uploaded {
+            Ok(parts) => self
+                .client
+                .complete_multipart_upload()
+                .bucket(&self.bucket)
+                .key(&manifest.key)
+                .upload_id(&upload_id)
+                .multipart_upload(
+                    CompletedMultipartUpload::builder()
+                        .set_parts(Some(parts))
+                        .build(),
+                )
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| {
+                    let call = Call {
+                        operation: "CompleteMultipartUpload",
+                        ..call
+                    };
+                    data_error(classify(call, &e))
+                }),
+            Err(err) => Err(err),
+        };
+        if completed.is_err() {
+            let _ = self
+                .client
+                .abort_multipart_upload()
+                .bucket(&self.bucket)
+                .key(&manifest.key)
+                .upload_id(&upload_id)
+                .send()
+                .await;
+        }
+        completed
+    }
+
+    async fn upload_parts(
+        &self,
+        file: &Path,
+        size: u64,
+        key: &str,
+        upload_id: &str,
+        call: Call<'_>,
+    ) -> Result<Vec<CompletedPart>, DataError> {
+        let mut parts = Vec::new();
+        let mut offset = 0u64;
+        let mut number = 1i32;
+        while offset < size {
+            let length = self.part_size.min(size - offset);
+            let body = ByteStream::read_from()
+                .path(file)
+                .offset(offset)
+                .length(Length::Exact(length))
+                .build()
+                .await
+                .map_err(|e| DataError::Tool(format!("cannot read the dump: {e}")))?;
+            let part = self
+                .client
+                .upload_part()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .part_number(number)
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| {
+                    let call = Call {
+                        operation: "UploadPart",
+                        ..call
+                    };
+                    data_error(classify(call, &e))
+                })?;
+            parts.push(
+                CompletedPart::builder()
+                    .part_number(number)
+                    .set_e_tag(part.e_tag().map(str::to_owned))
+                    .build(),
+            );
+            offset += length;
+            number += 1;
+        }
+        Ok(parts)
     }
 
     fn url(&self, key: &str) -> String {
@@ -168,9 +306,10 @@ impl BackupStore for S3Backups {
             operation: "PutObject",
             resource: &location,
         };
-        let body = ByteStream::from_path(file)
+        let size = tokio::fs::metadata(file)
             .await
-            .map_err(|e| DataError::Tool(format!("cannot read the dump: {e}")))?;
+            .map_err(|e| DataError::Tool(format!("cannot read the dump: {e}")))?
+            .len();
         // The manifest first: a dump is only listed once it is complete, with its manifest.
         let json = serde_json::to_vec_pretty(manifest).unwrap_or_default();
         self.client
@@ -182,6 +321,13 @@ impl BackupStore for S3Backups {
             .send()
             .await
             .map_err(|e| data_error(classify(call, &e)))?;
+        if size > self.multipart_above {
+            self.put_in_parts(file, size, manifest, call).await?;
+            return self.get(&manifest.key).await;
+        }
+        let body = ByteStream::from_path(file)
+            .await
+            .map_err(|e| DataError::Tool(format!("cannot read the dump: {e}")))?;
         self.client
             .put_object()
             .bucket(&self.bucket)

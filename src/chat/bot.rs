@@ -204,6 +204,30 @@ impl Bot {
         ));
     }
 
+    /// The id of the person who requested a run (read from the log: the request its
+    /// approval named).
+    fn requester_of(&self, run: &str) -> Option<String> {
+        let events = self.store.all().ok()?;
+        let request = events.iter().find_map(|e| match e.payload() {
+            Ok(Payload::RunApproved(RunApproved {
+                request,
+                run: Some(r),
+                ..
+            })) if r.as_str() == run => Some(request),
+            _ => None,
+        })?;
+        events.iter().find_map(|e| match e.payload() {
+            Ok(Payload::RunRequested(RunRequested {
+                request: r, detail, ..
+            })) if r == request => Some(match (detail, &e.actor) {
+                (Some(detail), _) => detail.requester.id,
+                (None, Actor::User { id, .. }) => id.clone(),
+                (None, other) => other.to_string(),
+            }),
+            _ => None,
+        })
+    }
+
     /// The role a command needs.
     fn needs(command: &Command) -> Option<Role> {
         match command {
@@ -297,6 +321,21 @@ impl Bot {
                     ));
                     return Reply::private(format!(
                         "Refused: only an approver may answer {run} step {step} (it accepts more data loss than the RPO)."
+                    ));
+                }
+                // Two-person rule: whoever asked for the run does not also accept its loss.
+                if self.answers.needs_approver(&key)
+                    && self.requester_of(&run).as_deref() == Some(who.id.as_str())
+                {
+                    self.append(NewEvent::of(
+                        actor(who),
+                        CommandRefused {
+                            command: "confirm".to_owned(),
+                            needs: "an approver other than the requester".to_owned(),
+                        },
+                    ));
+                    return Reply::private(format!(
+                        "Refused: you requested {run}; another approver must accept more data loss than the RPO for step {step}."
                     ));
                 }
                 // The answer carries the person, so what the step records names them.

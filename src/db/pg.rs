@@ -166,7 +166,7 @@ impl PgTools {
         let info = conn
             .info
             .as_ref()
-            .map_err(|e| DataError::Setup(format!("{side:?} database: {e}").to_lowercase()))?;
+            .map_err(|e| DataError::Setup(format!("{} database: {e}", side_name(side))))?;
         let info = info.clone().with_default(
             "PGCONNECT_TIMEOUT",
             self.connect_timeout.as_secs().max(1).to_string(),
@@ -636,14 +636,19 @@ impl Database for PgTools {
 
     fn describe(&self, side: Side) -> String {
         let conn = self.conn(side);
-        let what = match side {
-            Side::Primary => "primary",
-            Side::Standby => "standby",
-        };
+        let what = side_name(side);
         match &conn.info {
             Ok(info) => format!("{what} {} ({})", info.describe(), conn.var),
             Err(_) => format!("{what} ({}, not set)", conn.var),
         }
+    }
+}
+
+/// The side as the messages name it.
+fn side_name(side: Side) -> &'static str {
+    match side {
+        Side::Primary => "primary",
+        Side::Standby => "standby",
     }
 }
 
@@ -788,6 +793,26 @@ backups = { dir = "/tmp/nowhere" }
         assert!(
             format!("{tool:?}").contains("PGPASSWORD"),
             "names are shown"
+        );
+    }
+
+    #[test]
+    fn an_unset_url_variable_is_named_as_it_is_spelled() {
+        let config: DataConfig = toml::from_str(
+            r#"
+primary_url_env = "HEROKU_DATABASE_URL"
+standby_url_env = "AWS_DATABASE_URL"
+backups = { dir = "/tmp/nowhere" }
+"#,
+        )
+        .unwrap();
+        let pg = PgTools::new(&config, &|_: &str| None);
+        let Err(DataError::Setup(message)) = pg.env(Side::Primary) else {
+            panic!("an unset variable is a set-up error");
+        };
+        assert_eq!(
+            message,
+            "primary database: the URL variable HEROKU_DATABASE_URL is not set"
         );
     }
 

@@ -411,7 +411,7 @@ with = { to = "standby", max_age = "1m" }
 "#;
 
 #[tokio::test]
-async fn only_an_approver_may_accept_more_data_loss_and_is_recorded_as_its_actor() {
+async fn only_an_approver_other_than_the_requester_may_accept_more_data_loss_and_is_recorded() {
     let bench = crate::engine::bench().await;
     let bot = Bot::new(
         bench.config.clone(),
@@ -422,7 +422,7 @@ async fn only_an_approver_may_accept_more_data_loss_and_is_recorded_as_its_actor
     let reply = bot
         .handle(
             command("/runbook run restore-old"),
-            &person("alice", &["responder"]),
+            &person("alice", &["responder", "approver"]),
         )
         .await;
     let request = reply.message.buttons[0]
@@ -494,6 +494,37 @@ async fn only_an_approver_may_accept_more_data_loss_and_is_recorded_as_its_actor
         }
     );
     assert_eq!(refusal.data["needs"], "approver");
+
+    // The requester, although an approver, does not accept their own run's loss.
+    let alice = person("alice", &["responder", "approver"]);
+    let own = bot
+        .handle(command(&format!("/confirm {run} restore yes")), &alice)
+        .await;
+    assert!(own.ephemeral, "{own:?}");
+    assert!(
+        own.message.content.contains("Refused: you requested"),
+        "{own:?}"
+    );
+    assert!(
+        bench.engine.env().answers.open().contains(&key),
+        "the requester answered it"
+    );
+    let all = bench.store.all().unwrap();
+    let refusal = all
+        .iter()
+        .rfind(|e| e.kind == "command.refused")
+        .expect("the refusal is logged");
+    assert_eq!(
+        refusal.actor,
+        lifeboat::domain::Actor::User {
+            id: "alice".into(),
+            name: "alice".into()
+        }
+    );
+    assert_eq!(
+        refusal.data["needs"],
+        "an approver other than the requester"
+    );
 
     // An approver (who may also answer questions, as a responder) is accepted and recorded.
     let dan = person("dan", &["responder", "approver"]);

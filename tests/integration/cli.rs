@@ -362,6 +362,10 @@ fn sdk_actions() -> std::collections::BTreeSet<String> {
             let action = match (service, pascal.as_str()) {
                 ("s3", "ListObjectsV2") => "ListBucket".to_owned(),
                 ("s3", "HeadObject") => "GetObject".to_owned(),
+                // The parts of a multipart upload are authorised as PutObject.
+                ("s3", "CreateMultipartUpload" | "UploadPart" | "CompleteMultipartUpload") => {
+                    "PutObject".to_owned()
+                }
                 _ => pascal,
             };
             actions.insert(format!("{service}:{action}"));

@@ -982,3 +982,56 @@ async fn failback_copies_the_rows_written_on_aws_home_before_dns_moves_back() {
     );
     assert_eq!(output(&events, "verify-data")["data_loss_secs"], 0);
 }
+
+#[tokio::test]
+async fn a_dump_above_the_threshold_goes_up_to_s3_in_parts_and_comes_back_whole() {
+    use lifeboat::aws::S3Backups;
+    use lifeboat::ports::data::{BackupStore, MANIFEST_FORMAT, Manifest};
+    use sha2::{Digest, Sha256};
+
+    let moto = moto().await;
+    let aws = moto.clients().await;
+    aws.s3.create_bucket().bucket(BUCKET).send().await.unwrap();
+    // 11 MiB in parts of 5 MiB (S3's smallest): three parts, the last one short.
+    let bytes: Vec<u8> = (0..11 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("big.dump");
+    std::fs::write(&file, &bytes).unwrap();
+    let now = Utc::now();
+    let manifest = Manifest {
+        format: MANIFEST_FORMAT.to_owned(),
+        version: 1,
+        key: "pg/lifeboat-20261205T070000Z.dump".to_owned(),
+        started_at: now,
+        completed_at: now,
+        size: bytes.len() as u64,
+        sha256: hex::encode(Sha256::digest(&bytes)),
+        tables: Vec::new(),
+    };
+    let store = S3Backups::new(aws.s3.clone(), BUCKET, "pg/").with_multipart(1024 * 1024, 0);
+    let info = store.put(&file, &manifest).await.unwrap();
+    assert_eq!(info.size, bytes.len() as u64);
+    let head = aws
+        .s3
+        .head_object()
+        .bucket(BUCKET)
+        .key(&manifest.key)
+        .send()
+        .await
+        .unwrap();
+    // A multipart object's ETag ends in its number of parts.
+    assert!(
+        head.e_tag().unwrap().trim_matches('"').ends_with("-3"),
+        "{:?}",
+        head.e_tag()
+    );
+    assert_eq!(
+        head.metadata().unwrap().get("sha256"),
+        Some(&manifest.sha256)
+    );
+    let latest = store.latest().await.unwrap().unwrap();
+    let local = store.fetch(&latest).await.unwrap();
+    assert!(std::fs::read(&local.path).unwrap() == bytes, "not whole");
+}
