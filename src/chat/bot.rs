@@ -24,7 +24,7 @@ use crate::events::{
     RunApproved, RunDenied, RunRequestExpired, RunRequested,
 };
 use crate::ports::chat::{
-    Attachment, Button, ButtonStyle, ChannelId, Message, MessageRef, incident_channel,
+    Action, Attachment, Button, ButtonStyle, ChannelId, Message, MessageRef, incident_channel,
     incident_thread,
 };
 use crate::ports::clock::Clock;
@@ -657,12 +657,18 @@ impl Bot {
             embeds: Vec::new(),
             buttons: vec![
                 Button {
-                    custom_id: format!("approve:{id}"),
+                    custom_id: Action::Approve {
+                        request: id.clone(),
+                    }
+                    .to_custom_id(),
                     label: "Approve".into(),
                     style: ButtonStyle::Success,
                 },
                 Button {
-                    custom_id: format!("deny:{id}"),
+                    custom_id: Action::Deny {
+                        request: id.clone(),
+                    }
+                    .to_custom_id(),
                     label: "Deny".into(),
                     style: ButtonStyle::Danger,
                 },

@@ -26,7 +26,7 @@ use crate::approval::Person;
 use crate::config::Secret;
 use crate::engine::Decision;
 use crate::ports::chat::{
-    Attachment, ButtonStyle, ChannelId, Chat, ChatError, ChatHealth, Message, MessageRef,
+    Action, Attachment, ButtonStyle, ChannelId, Chat, ChatError, ChatHealth, Message, MessageRef,
 };
 
 /// Discord's limits on one message.
@@ -34,7 +34,6 @@ const MAX_CONTENT: usize = 2000;
 const MAX_EMBEDS: usize = 10;
 const MAX_BUTTONS_PER_ROW: usize = 5;
 const MAX_ROWS: usize = 5;
-const MAX_CUSTOM_ID: usize = 100;
 const MAX_THREAD_NAME: usize = 100;
 /// How often a REST call is retried after a 429 or a 5xx, and the first pause.
 const RETRIES: u32 = 3;
@@ -301,12 +300,7 @@ fn parse_params(text: &str) -> Result<BTreeMap<String, String>, String> {
 }
 
 fn parse_decision(text: &str) -> Result<Decision, String> {
-    match text {
-        "retry" => Ok(Decision::Retry),
-        "skip" => Ok(Decision::Skip),
-        "abort" => Ok(Decision::Abort),
-        other => Err(format!("`{other}`: resume with retry, skip or abort")),
-    }
+    text.parse()
 }
 
 /// A slash command's data as a typed `Command`; the error is shown to the user.
@@ -403,92 +397,39 @@ pub fn command_from(data: &CommandData) -> Result<Command, String> {
 /// A button's `custom_id` as a typed `Command`. Ids carry everything needed, so buttons on
 /// old messages still work after a restart.
 pub fn command_from_custom_id(id: &str) -> Result<Command, String> {
-    let unknown = || format!("unknown button `{id}`");
-    let (kind, rest) = id.split_once(':').ok_or_else(unknown)?;
-    let owned = |s: &str| s.to_owned();
-    match kind {
-        "approve" | "deny" if !rest.is_empty() && !rest.contains(':') => Ok(if kind == "approve" {
-            Command::Approve {
-                request: owned(rest),
-            }
-        } else {
-            Command::Deny {
-                request: owned(rest),
-            }
-        }),
-        // The step id is the part between the run id and the answer; it may hold colons.
-        "confirm" => {
-            let (key, answer) = rest.rsplit_once(':').ok_or_else(unknown)?;
-            let (run, step) = key.split_once(':').ok_or_else(unknown)?;
-            let yes = match answer {
-                "yes" => true,
-                "no" => false,
-                _ => return Err(unknown()),
-            };
-            if run.is_empty() || step.is_empty() {
-                return Err(unknown());
-            }
-            Ok(Command::Confirm {
-                run: owned(run),
-                step: owned(step),
-                yes,
-            })
-        }
-        "run" => {
-            let (run, decision) = rest.rsplit_once(':').ok_or_else(unknown)?;
-            if run.is_empty() {
-                return Err(unknown());
-            }
-            Ok(Command::RunbookDecide {
-                run: owned(run),
-                decision: parse_decision(decision).map_err(|_| unknown())?,
-            })
-        }
-        "declare" => Ok(Command::IncidentDeclare {
-            title: if rest.is_empty() {
+    let action = Action::parse(id).map_err(|err| err.to_string())?;
+    command_from_action(action).ok_or_else(|| format!("unknown button `{id}`: it opens a form"))
+}
+
+/// The command a pressed button stands for; `None` for the edit button, which opens a form
+/// instead (see `Handler::on_component`).
+pub fn command_from_action(action: Action) -> Option<Command> {
+    Some(match action {
+        Action::Approve { request } => Command::Approve { request },
+        Action::Deny { request } => Command::Deny { request },
+        Action::Confirm { run, step, yes } => Command::Confirm { run, step, yes },
+        Action::Decide { run, decision } => Command::RunbookDecide { run, decision },
+        Action::Declare { alert } => Command::IncidentDeclare {
+            title: if alert.is_empty() {
                 String::new()
             } else {
-                format!("Outage: {rest}")
+                format!("Outage: {alert}")
             },
             severity: None,
             commander: None,
-            alert: (!rest.is_empty()).then(|| owned(rest)),
-        }),
-        "plan" => {
-            let (runbook, _alert) = rest.split_once(':').ok_or_else(unknown)?;
-            if runbook.is_empty() {
-                return Err(unknown());
-            }
-            Ok(Command::RunbookPlan {
-                name: owned(runbook),
-                params: BTreeMap::new(),
-            })
-        }
-        // `comms:edit:<draft>` opens a form instead (see `Handler::on_component`).
-        "comms" => match rest.split_once(':') {
-            // `comms:approve:<draft>:v<version>`: the approval covers the text shown.
-            Some(("approve", ids)) => {
-                let (draft, version) = ids.split_once(':').ok_or_else(unknown)?;
-                if draft.is_empty() || version.contains(':') {
-                    return Err(unknown());
-                }
-                Ok(Command::CommsApprove {
-                    draft: owned(draft),
-                    version: Some(
-                        crate::chat::command::parse_draft_version(version)
-                            .map_err(|_| unknown())?,
-                    ),
-                })
-            }
-            Some(("discard", draft)) if !draft.is_empty() && !draft.contains(':') => {
-                Ok(Command::CommsDiscard {
-                    draft: owned(draft),
-                })
-            }
-            _ => Err(unknown()),
+            alert: (!alert.is_empty()).then_some(alert),
         },
-        _ => Err(unknown()),
-    }
+        Action::Plan { runbook, alert: _ } => Command::RunbookPlan {
+            name: runbook,
+            params: BTreeMap::new(),
+        },
+        Action::CommsApprove { draft, version } => Command::CommsApprove {
+            draft,
+            version: Some(version),
+        },
+        Action::CommsDiscard { draft } => Command::CommsDiscard { draft },
+        Action::CommsEdit { .. } => return None,
+    })
 }
 
 /// Commands that may take longer than Discord's 3 s: acknowledged first, answered later.
@@ -553,7 +494,7 @@ pub fn rows(message: &Message) -> Vec<CreateActionRow> {
         .buttons
         .iter()
         .filter(|b| {
-            let ok = !b.custom_id.is_empty() && b.custom_id.len() <= MAX_CUSTOM_ID;
+            let ok = !b.custom_id.is_empty() && b.custom_id.len() <= crate::ports::chat::action::MAX_CUSTOM_ID;
             if !ok {
                 tracing::warn!(custom_id = %b.custom_id, "button dropped: custom_id too long or empty");
             }
@@ -882,18 +823,17 @@ pub fn disabled_rows(rows: &[ActionRow]) -> Vec<CreateActionRow> {
         .collect()
 }
 
-/// The edit-draft modal's ids: the modal carries the draft, its one input the text.
-const EDIT_PREFIX: &str = "comms:edit:";
+/// The edit-draft modal's input id; the modal's own id is the edit button's
+/// (`Action::CommsEdit`), so it carries the draft.
 const EDIT_INPUT: &str = "text";
 /// Discord's cap on a text input's value.
 const MAX_INPUT: usize = 4000;
 
 /// A submitted modal as a typed `Command`.
 pub fn command_from_modal(custom_id: &str, rows: &[ActionRow]) -> Result<Command, String> {
-    let draft = custom_id
-        .strip_prefix(EDIT_PREFIX)
-        .filter(|d| !d.is_empty() && !d.contains(':'))
-        .ok_or_else(|| format!("unknown form `{custom_id}`"))?;
+    let Ok(Action::CommsEdit { draft }) = Action::parse(custom_id) else {
+        return Err(format!("unknown form `{custom_id}`"));
+    };
     let text = rows
         .iter()
         .flat_map(|r| &r.components)
@@ -906,16 +846,16 @@ pub fn command_from_modal(custom_id: &str, rows: &[ActionRow]) -> Result<Command
         .map(|t| t.trim().to_owned())
         .filter(|t| !t.is_empty())
         .ok_or_else(|| "the draft text is empty".to_owned())?;
-    Ok(Command::CommsEdit {
-        draft: draft.to_owned(),
-        text,
-    })
+    Ok(Command::CommsEdit { draft, text })
 }
 
 /// The modal that edits a draft, prefilled with its current text.
 pub fn edit_modal(draft: &str, current: &str) -> CreateModal {
     CreateModal::new(
-        format!("{EDIT_PREFIX}{draft}"),
+        Action::CommsEdit {
+            draft: draft.to_owned(),
+        }
+        .to_custom_id(),
         truncate(&format!("Edit {draft}"), 45),
     )
     .components(vec![CreateActionRow::InputText(
@@ -1115,18 +1055,22 @@ impl Handler {
     /// and it says so (pressing them would only be refused). Watched by this process only; after
     /// a restart the first press settles it instead.
     fn watch_expiry(&self, http: &Arc<Http>, reply: &Reply, posted: serenity::all::Message) {
-        let Some(id) = reply
-            .message
-            .buttons
-            .iter()
-            .find_map(|b| b.custom_id.strip_prefix("approve:"))
+        let Some(id) =
+            reply
+                .message
+                .buttons
+                .iter()
+                .find_map(|b| match Action::parse(&b.custom_id) {
+                    Ok(Action::Approve { request }) => Some(request),
+                    _ => None,
+                })
         else {
             return;
         };
-        let Some(request) = self.bot.pending_request(id) else {
+        let Some(request) = self.bot.pending_request(&id) else {
             return;
         };
-        let (bot, http, id) = (self.bot.clone(), http.clone(), id.to_owned());
+        let (bot, http) = (self.bot.clone(), http.clone());
         let wait = (request.expires_at - self.bot.now())
             .to_std()
             .unwrap_or_default();
@@ -1166,7 +1110,11 @@ impl Handler {
             tracing::info!(guild = ?press.guild_id, "button from another guild refused");
             return reply_now(Self::private(OTHER_GUILD)).await;
         }
-        if let Some(draft) = press.data.custom_id.strip_prefix(EDIT_PREFIX) {
+        let action = match Action::parse(&press.data.custom_id) {
+            Ok(action) => action,
+            Err(problem) => return reply_now(Self::private(problem.to_string())).await,
+        };
+        if let Action::CommsEdit { draft } = &action {
             let Some(current) = self.bot.draft_text(draft) else {
                 return reply_now(Self::private(format!("no draft {draft}"))).await;
             };
@@ -1178,9 +1126,9 @@ impl Handler {
             }
             return;
         }
-        let command = match command_from_custom_id(&press.data.custom_id) {
-            Ok(command) => command,
-            Err(problem) => return reply_now(Self::private(problem)).await,
+        let Some(command) = command_from_action(action) else {
+            // Only the edit button has no command, and it was answered with its form above.
+            return reply_now(Self::private("this button opens a form")).await;
         };
         let who = person(&press.user, press.member.as_ref());
         tracing::info!(command = command.name(), user = %who.id, "button");

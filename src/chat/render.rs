@@ -2,7 +2,7 @@
 
 use crate::domain::HealthLevel;
 use crate::feeds::monitor::AlertView;
-use crate::ports::chat::{Button, ButtonStyle, Colour, Embed, Field, Message};
+use crate::ports::chat::{Action, Button, ButtonStyle, Colour, Embed, Field, Message};
 
 /// What the config knows about a provider, for the alert's wording and buttons.
 #[derive(Debug, Clone, Default)]
@@ -72,13 +72,20 @@ pub fn alert(alert: &AlertView, provider: &ProviderInfo) -> Message {
         ),
     };
     let mut buttons = vec![Button {
-        custom_id: format!("declare:{}", alert.alert_id),
+        custom_id: Action::Declare {
+            alert: alert.alert_id.clone(),
+        }
+        .to_custom_id(),
         label: "Declare incident".into(),
         style: ButtonStyle::Danger,
     }];
     if let Some(runbook) = &provider.runbook {
         buttons.push(Button {
-            custom_id: format!("plan:{runbook}:{}", alert.alert_id),
+            custom_id: Action::Plan {
+                runbook: runbook.clone(),
+                alert: alert.alert_id.clone(),
+            }
+            .to_custom_id(),
             label: format!("Plan {runbook}"),
             style: ButtonStyle::Primary,
         });

@@ -23,7 +23,7 @@ use crate::config::{Config, SecretSource};
 use crate::domain::event::{Event, NewEvent};
 use crate::domain::{Actor, IncidentId, RunId};
 use crate::events::{CommsDrafted, EventKind, NotifyDelivered};
-use crate::ports::chat::{Button, ButtonStyle, ChannelId, Chat, Message};
+use crate::ports::chat::{Action, Button, ButtonStyle, ChannelId, Chat, Message};
 use crate::ports::llm::Llm;
 use crate::ports::store::EventStore;
 
@@ -94,9 +94,19 @@ impl CommsShared {
 /// approve button names the version shown, so it never approves a later edit.
 pub fn button_ids(draft: &str, version: u32) -> [String; 3] {
     [
-        format!("comms:edit:{draft}"),
-        format!("comms:approve:{draft}:v{version}"),
-        format!("comms:discard:{draft}"),
+        Action::CommsEdit {
+            draft: draft.to_owned(),
+        }
+        .to_custom_id(),
+        Action::CommsApprove {
+            draft: draft.to_owned(),
+            version,
+        }
+        .to_custom_id(),
+        Action::CommsDiscard {
+            draft: draft.to_owned(),
+        }
+        .to_custom_id(),
     ]
 }
 

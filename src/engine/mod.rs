@@ -22,22 +22,14 @@ use crate::events::{
     RunStarted, RunSucceeded, StepFailed, StepInterrupted, StepRetrying, StepSkipped, StepStarted,
     StepSucceeded,
 };
-use crate::ports::chat::{Button, ButtonStyle, Message};
+use crate::ports::chat::{Action, Button, ButtonStyle, Message};
 use crate::ports::store::{EventStore, StoreError};
 use crate::runbook::state::{RunStatus, RunView, fold};
 use crate::runbook::{OnFailure, Runbook, Step};
 use crate::steps::{self, StepEnv, StepError, StepInput, StepOutput};
 
-/// What a responder decides for a paused run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
-    /// Run the paused step again.
-    Retry,
-    /// Mark it skipped and go on.
-    Skip,
-    /// Stop the run.
-    Abort,
-}
+/// What a responder decides for a paused run (defined with the buttons that carry it).
+pub use crate::ports::chat::Decision;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -711,13 +703,17 @@ impl Driver {
         let run = &self.view.run;
         let buttons = if paused {
             [
-                ("retry", "Resume", ButtonStyle::Primary),
-                ("skip", "Skip", ButtonStyle::Secondary),
-                ("abort", "Abort", ButtonStyle::Danger),
+                (Decision::Retry, "Resume", ButtonStyle::Primary),
+                (Decision::Skip, "Skip", ButtonStyle::Secondary),
+                (Decision::Abort, "Abort", ButtonStyle::Danger),
             ]
             .into_iter()
-            .map(|(what, label, style)| Button {
-                custom_id: format!("run:{run}:{what}"),
+            .map(|(decision, label, style)| Button {
+                custom_id: Action::Decide {
+                    run: run.to_string(),
+                    decision,
+                }
+                .to_custom_id(),
                 label: label.into(),
                 style,
             })

@@ -6,7 +6,10 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::HealthLevel;
+
+pub mod action;
 pub use crate::domain::{ChannelId, MessageRef};
+pub use action::{Action, ActionError, Decision};
 
 /// Colours follow the health levels, so a glance at the channel tells how bad it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

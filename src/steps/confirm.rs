@@ -11,7 +11,7 @@ use tokio::sync::oneshot;
 
 use super::{StepEnv, StepError, StepInput, StepOutput};
 use crate::domain::Actor;
-use crate::ports::chat::{Button, ButtonStyle, Message};
+use crate::ports::chat::{Action, Button, ButtonStyle, Message};
 use crate::runbook::Confirm;
 
 /// A human's answer to a `confirm` step.
@@ -132,12 +132,22 @@ pub async fn ask(
         embeds: Vec::new(),
         buttons: vec![
             Button {
-                custom_id: format!("confirm:{key}:yes"),
+                custom_id: Action::Confirm {
+                    run: input.run.to_string(),
+                    step: input.step.id.clone(),
+                    yes: true,
+                }
+                .to_custom_id(),
                 label: "Confirm".into(),
                 style: ButtonStyle::Success,
             },
             Button {
-                custom_id: format!("confirm:{key}:no"),
+                custom_id: Action::Confirm {
+                    run: input.run.to_string(),
+                    step: input.step.id.clone(),
+                    yes: false,
+                }
+                .to_custom_id(),
                 label: "Reject".into(),
                 style: ButtonStyle::Danger,
             },

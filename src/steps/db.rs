@@ -24,7 +24,7 @@ use crate::config::TableConfig;
 use crate::domain::Actor;
 use crate::domain::event::NewEvent;
 use crate::duration::{HumanDuration, format_elapsed};
-use crate::ports::chat::{Button, ButtonStyle, Message};
+use crate::ports::chat::{Action, Button, ButtonStyle, Message};
 use crate::ports::data::{
     BackupInfo, DataError, Side, TableStats, loss_window, newest_row, row_mismatches, stamp,
 };
@@ -366,12 +366,22 @@ async fn accept_more_loss(
         embeds: Vec::new(),
         buttons: vec![
             Button {
-                custom_id: format!("confirm:{key}:yes"),
+                custom_id: Action::Confirm {
+                    run: input.run.to_string(),
+                    step: input.step.id.clone(),
+                    yes: true,
+                }
+                .to_custom_id(),
                 label: "Accept more data loss".into(),
                 style: ButtonStyle::Danger,
             },
             Button {
-                custom_id: format!("confirm:{key}:no"),
+                custom_id: Action::Confirm {
+                    run: input.run.to_string(),
+                    step: input.step.id.clone(),
+                    yes: false,
+                }
+                .to_custom_id(),
                 label: "Stop the run".into(),
                 style: ButtonStyle::Secondary,
             },

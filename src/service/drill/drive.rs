@@ -22,6 +22,7 @@ use crate::domain::event::NewEvent;
 use crate::drill::{DRILL_MARK, Drilled, Outcome, Target, mark, person};
 use crate::duration::format_elapsed;
 use crate::events::{DrillMarked, DrillOutageSimulated, DrillStarted, StepStarted};
+use crate::ports::chat::Action;
 use crate::ports::store::EventStore;
 use crate::runbook::StepKind;
 use crate::runbook::state::RunStatus;
@@ -213,7 +214,10 @@ impl Stage<'_> {
                 .message
                 .buttons
                 .iter()
-                .find_map(|b| b.custom_id.strip_prefix("approve:").map(str::to_owned))
+                .find_map(|b| match Action::parse(&b.custom_id) {
+                    Ok(Action::Approve { request }) => Some(request),
+                    _ => None,
+                })
                 .ok_or_else(|| {
                     anyhow!(
                         "the {} request was not posted: {}",
