@@ -14,7 +14,7 @@
 //!    among the scheduler's), the operators' HTTP server, `lifeboat parity` and `llm-parity`
 //!    (`service::parity`), and the drill runner (`service::drill`, with its throwaway PostgreSQL).
 //! 2. **Adapters** (I/O; they implement the ports and decide no policy): [`chat`]'s `discord`
-//!    (the only Discord client), `ratelimit`, `console` and `recorder`; [`aws`] (the SDK
+//!    (the only Discord client, with its `ratelimit` gate), `console` and `recorder`; [`aws`] (the SDK
 //!    clients, the S3 backup store and the simulation); [`db`] (PostgreSQL through its tools in
 //!    process groups, a directory of backups, the simulated data, a throwaway local cluster);
 //!    [`llm`] (OpenAI and Anthropic over reqwest); [`heroku`] (the Platform API over

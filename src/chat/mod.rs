@@ -7,6 +7,5 @@ pub mod bot;
 pub mod command;
 pub mod console;
 pub mod discord;
-pub mod ratelimit;
 pub mod recorder;
 pub mod render;
