@@ -326,7 +326,7 @@ fn the_readme_names_exactly_the_gateway_intents_the_code_asks_for() {
         .map(|(name, _)| name.to_owned())
         .collect();
     assert!(known.iter().any(|n| n == "MESSAGE_CONTENT"), "{known:?}");
-    let code = std::fs::read_to_string(root().join("src/chat/discord.rs")).unwrap();
+    let code = std::fs::read_to_string(root().join("src/chat/discord/connect.rs")).unwrap();
     let used: BTreeSet<String> = code
         .split("GatewayIntents::")
         .skip(1)
@@ -337,7 +337,10 @@ fn the_readme_names_exactly_the_gateway_intents_the_code_asks_for() {
         })
         .filter(|name| !name.is_empty())
         .collect();
-    assert!(!used.is_empty(), "no intent found in src/chat/discord.rs");
+    assert!(
+        !used.is_empty(),
+        "no intent found in src/chat/discord/connect.rs"
+    );
     for name in &used {
         assert!(known.contains(name), "{name} is not a gateway intent");
     }
