@@ -8,17 +8,15 @@
 //! Heroku's `{"id", "message"}` shape. Runs on its own thread and runtime; stops when dropped.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 
+use super::http::Serving;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 
 pub const ACCEPT: &str = "application/vnd.heroku+json; version=3";
 
@@ -64,18 +62,13 @@ struct Shared {
 }
 
 pub struct HerokuServer {
-    addr: SocketAddr,
+    serving: Serving,
     shared: Arc<Mutex<Shared>>,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl HerokuServer {
     /// Serves app `name` to holders of `token`.
     pub fn start(name: &str, token: &str, app: App) -> Self {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
         let shared = Arc::new(Mutex::new(Shared {
             name: name.to_owned(),
             token: token.to_owned(),
@@ -84,30 +77,14 @@ impl HerokuServer {
             failure: None,
         }));
         let router = Router::new().fallback(answer).with_state(shared.clone());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                tokio::select! {
-                    _ = axum::serve(listener, router) => {}
-                    _ = stopped => {}
-                }
-            });
-        });
         Self {
-            addr,
+            serving: Serving::start(router),
             shared,
-            stop: Some(stop),
-            thread: Some(thread),
         }
     }
 
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.serving.base_url()
     }
 
     fn shared(&self) -> MutexGuard<'_, Shared> {
@@ -132,17 +109,6 @@ impl HerokuServer {
     /// Every request so far.
     pub fn seen(&self) -> Vec<Seen> {
         self.shared().seen.clone()
-    }
-}
-
-impl Drop for HerokuServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

@@ -127,23 +127,22 @@ struct Routes {
 
 type Shared = Arc<Mutex<Routes>>;
 
-pub struct HttpServer {
+/// A router served on a free loopback port from a thread of its own, until dropped. Every
+/// local server of the tests (this one, the Heroku and LLM servers) stands on it.
+pub struct Serving {
     addr: SocketAddr,
-    routes: Shared,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
-impl HttpServer {
-    /// Binds a free loopback port and starts serving; returns once the port accepts.
-    pub fn start() -> Self {
+impl Serving {
+    /// Binds a free loopback port and starts serving `app`; returns once the port accepts.
+    pub fn start(app: Router) -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         listener
             .set_nonblocking(true)
             .expect("make the listener non-blocking");
         let addr = listener.local_addr().expect("the listener has an address");
-        let routes = Shared::default();
-        let app = Router::new().fallback(answer).with_state(routes.clone());
         let (stop, stopped) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
             .name(format!("http-test-server-{}", addr.port()))
@@ -170,7 +169,6 @@ impl HttpServer {
             .expect("spawn the server thread");
         Self {
             addr,
-            routes,
             stop: Some(stop),
             thread: Some(thread),
         }
@@ -179,6 +177,39 @@ impl HttpServer {
     /// `http://127.0.0.1:PORT`.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+pub struct HttpServer {
+    serving: Serving,
+    routes: Shared,
+}
+
+impl HttpServer {
+    /// Binds a free loopback port and starts serving; returns once the port accepts.
+    pub fn start() -> Self {
+        let routes = Shared::default();
+        let app = Router::new().fallback(answer).with_state(routes.clone());
+        Self {
+            serving: Serving::start(app),
+            routes,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        self.serving.base_url()
     }
 
     /// `http://127.0.0.1:PORT{path}`; `path` starts with `/`.
@@ -262,17 +293,6 @@ impl HttpServer {
         self.routes
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-impl Drop for HttpServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

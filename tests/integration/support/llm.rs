@@ -6,18 +6,16 @@
 //! thread and runtime; stops when dropped.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
+use super::http::Serving;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 
 /// How one prompt is answered.
 #[derive(Debug, Clone)]
@@ -37,18 +35,13 @@ struct Shared {
 }
 
 pub struct LlmServer {
-    addr: SocketAddr,
+    serving: Serving,
     shared: Arc<Mutex<Shared>>,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl LlmServer {
     /// A provider that accepts `key` and answers "pong" until told otherwise.
     pub fn start(key: &str) -> Self {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
         let shared = Arc::new(Mutex::new(Shared {
             key: key.to_owned(),
             answers: BTreeMap::new(),
@@ -60,31 +53,14 @@ impl LlmServer {
             headers: Vec::new(),
         }));
         let router = Router::new().fallback(answer).with_state(shared.clone());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                tokio::select! {
-                    _ = axum::serve(listener, router) => {}
-                    _ = stopped => {}
-                }
-            });
-        });
         Self {
-            addr,
+            serving: Serving::start(router),
             shared,
-            stop: Some(stop),
-            thread: Some(thread),
         }
     }
 
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.serving.base_url()
     }
 
     fn shared(&self) -> MutexGuard<'_, Shared> {
@@ -129,17 +105,6 @@ impl LlmServer {
     /// Every request's headers so far.
     pub fn headers(&self) -> Vec<BTreeMap<String, String>> {
         self.shared().headers.clone()
-    }
-}
-
-impl Drop for LlmServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 
