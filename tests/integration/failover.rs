@@ -1095,6 +1095,40 @@ async fn the_gate_stops_the_switch_before_the_flip_when_anthropic_answers_wrongl
     );
 }
 
+/// The app's task definition as it should be before a switch: a revision (app:2) with
+/// `LLM_PROVIDER` set to OpenAI, which web and worker run.
+async fn on_openai_revision(aws: &AwsClients) {
+    aws.ecs
+        .register_task_definition()
+        .family("app")
+        .container_definitions(
+            aws_sdk_ecs::types::ContainerDefinition::builder()
+                .name("app")
+                .image("example/app:1")
+                .memory(512)
+                .environment(
+                    aws_sdk_ecs::types::KeyValuePair::builder()
+                        .name("LLM_PROVIDER")
+                        .value("openai")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    for service in ["web", "worker"] {
+        aws.ecs
+            .update_service()
+            .cluster(CLUSTER)
+            .service(service)
+            .task_definition("app:2")
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
 /// The task definition a service runs, and the LLM variable of its `app` container, in moto.
 async fn running(aws: &AwsClients, service: &str) -> (String, Option<String>) {
     let described = aws
@@ -1145,36 +1179,7 @@ async fn after_a_hosting_failover_the_switch_registers_a_revision_and_the_switch
     let config = with_aws(config(&parts.vars()), &moto.endpoint(), &zone_id);
     let world = World::new(with_llm(config, &openai, &anthropic, "10s", &heroku)).await;
 
-    // The app's task definition as it should be: the variable set to OpenAI (app:2).
-    aws.ecs
-        .register_task_definition()
-        .family("app")
-        .container_definitions(
-            aws_sdk_ecs::types::ContainerDefinition::builder()
-                .name("app")
-                .image("example/app:1")
-                .memory(512)
-                .environment(
-                    aws_sdk_ecs::types::KeyValuePair::builder()
-                        .name("LLM_PROVIDER")
-                        .value("openai")
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    for service in ["web", "worker"] {
-        aws.ecs
-            .update_service()
-            .cluster(CLUSTER)
-            .service(service)
-            .task_definition("app:2")
-            .send()
-            .await
-            .unwrap();
-    }
+    on_openai_revision(&aws).await;
 
     // Disaster one: Heroku is down; hosting fails over to AWS.
     fail_over(&world).await;
@@ -1340,35 +1345,7 @@ async fn a_switch_on_aws_retried_after_a_partial_deploy_reuses_its_revision_and_
         })
     })
     .await;
-    aws.ecs
-        .register_task_definition()
-        .family("app")
-        .container_definitions(
-            aws_sdk_ecs::types::ContainerDefinition::builder()
-                .name("app")
-                .image("example/app:1")
-                .memory(512)
-                .environment(
-                    aws_sdk_ecs::types::KeyValuePair::builder()
-                        .name("LLM_PROVIDER")
-                        .value("openai")
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    for service in ["web", "worker"] {
-        aws.ecs
-            .update_service()
-            .cluster(CLUSTER)
-            .service(service)
-            .task_definition("app:2")
-            .send()
-            .await
-            .unwrap();
-    }
+    on_openai_revision(&aws).await;
     fail_over(&world).await;
 
     parts
