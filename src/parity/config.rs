@@ -1,5 +1,5 @@
 //! The config sections of parity and of the LLM switch: `[heroku]` (the production app and the
-//! Platform API), `[app]` (what the app reads and answers, see README "What the app must
+//! Platform API), `[app]` (what the app reads and answers, see docs/parity.md "What the app must
 //! provide") and `[parity]` (what `lifeboat parity` compares and the LLM parity suite).
 //! They are fields of `crate::config::Config`, validated with it.
 

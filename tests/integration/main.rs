@@ -20,6 +20,7 @@ mod comms;
 mod crash;
 mod data;
 mod discord;
+mod docs;
 mod drill;
 mod engine;
 mod failover;

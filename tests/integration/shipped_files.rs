@@ -348,18 +348,21 @@ fn the_readme_names_exactly_the_gateway_intents_the_code_asks_for() {
     for privileged in ["GUILD_MEMBERS", "GUILD_PRESENCES", "MESSAGE_CONTENT"] {
         assert!(!used.contains(privileged), "{privileged} is privileged");
     }
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
     // Both the Discord section and the deployment section say so.
-    for heading in ["## Discord\n", "## Running it for real\n"] {
+    for (page, heading) in [
+        ("docs/chat.md", "## Discord\n"),
+        ("docs/operations.md", "## Running it for real\n"),
+    ] {
+        let readme = std::fs::read_to_string(root().join(page)).unwrap();
         let start = readme
             .find(heading)
-            .unwrap_or_else(|| panic!("README has no {heading:?}"));
+            .unwrap_or_else(|| panic!("{page} has no {heading:?}"));
         let section = &readme[start + heading.len()..];
         let section = &section[..section.find("\n## ").unwrap_or(section.len())];
         assert_eq!(
             intents_named(section, &known),
             used,
-            "the intents in README {heading:?} differ from the code's"
+            "the intents in {page} {heading:?} differ from the code's"
         );
         assert!(section.contains("intent"), "{heading:?}");
     }
