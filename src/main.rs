@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use lifeboat::config::{DEFAULT_CONFIG_PATH, FeedKind};
 use lifeboat::service::app::FAILURE;
@@ -169,6 +169,20 @@ enum Command {
         #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
         config: PathBuf,
     },
+    /// Print a completion script for a shell, e.g. `lifeboat completions bash >
+    /// /etc/bash_completion.d/lifeboat` (see docs/commands.md for each shell).
+    Completions {
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
+}
+
+/// The shells `lifeboat completions` writes for.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Debug, Subcommand)]
@@ -305,7 +319,21 @@ fn main() -> ExitCode {
             out,
         } => docs(&config, data_dir, out),
         Command::Register { config } => block_on(register(&config)),
+        Command::Completions { shell } => {
+            completions(shell, &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
     }
+}
+
+/// Writes the completion script of `shell` for the whole command tree.
+fn completions(shell: CompletionShell, out: &mut dyn std::io::Write) {
+    let shell = match shell {
+        CompletionShell::Bash => clap_complete::Shell::Bash,
+        CompletionShell::Zsh => clap_complete::Shell::Zsh,
+        CompletionShell::Fish => clap_complete::Shell::Fish,
+    };
+    clap_complete::generate(shell, &mut Cli::command(), "lifeboat", out);
 }
 
 /// Runs an async command on a fresh multi-threaded runtime.
@@ -352,4 +380,127 @@ fn parse_param(text: &str) -> Result<(String, String), String> {
     text.split_once('=')
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .ok_or_else(|| format!("`{text}` is not NAME=VALUE"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every command (`lifeboat store backup`) with each of its flags, from clap's tree.
+    fn commands_and_flags() -> Vec<(String, Vec<String>)> {
+        fn walk(command: &clap::Command, path: &str, out: &mut Vec<(String, Vec<String>)>) {
+            for sub in command.get_subcommands() {
+                let path = format!("{path} {}", sub.get_name());
+                let flags = sub
+                    .get_arguments()
+                    .filter(|arg| !arg.is_global_set())
+                    .filter_map(|arg| arg.get_long())
+                    .filter(|long| !["help", "version"].contains(long))
+                    .map(|long| format!("--{long}"))
+                    .collect();
+                out.push((path.clone(), flags));
+                walk(sub, &path, out);
+            }
+        }
+        let mut out = Vec::new();
+        walk(&Cli::command(), "lifeboat", &mut out);
+        out
+    }
+
+    /// What `doc` lacks: each command needs a code span that starts with it (`lifeboat store
+    /// backup --out FILE ...`), and each flag must be in one of those spans.
+    fn undocumented(commands: &[(String, Vec<String>)], doc: &str) -> Vec<String> {
+        let spans: Vec<&str> = doc.split('`').skip(1).step_by(2).collect();
+        let mut missing = Vec::new();
+        for (command, flags) in commands {
+            let own: Vec<&str> = spans
+                .iter()
+                .copied()
+                .filter(|span| {
+                    span.strip_prefix(command.as_str())
+                        .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+                })
+                .collect();
+            if own.is_empty() {
+                missing.push(format!("`{command}`"));
+                continue;
+            }
+            for flag in flags {
+                let named = own.iter().any(|span| {
+                    span.split(|c: char| !(c.is_alphanumeric() || c == '-'))
+                        .any(|word| word == flag)
+                });
+                if !named {
+                    missing.push(format!("`{command} {flag}`"));
+                }
+            }
+        }
+        missing
+    }
+
+    #[test]
+    fn every_command_and_flag_is_documented_in_docs_commands_md() {
+        let commands = commands_and_flags();
+        assert!(
+            commands
+                .iter()
+                .any(|(c, flags)| c == "lifeboat store backup"
+                    && flags.contains(&"--out".to_owned())),
+            "{commands:?}"
+        );
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/commands.md");
+        let doc = std::fs::read_to_string(path).unwrap();
+        let missing = undocumented(&commands, &doc);
+        assert!(
+            missing.is_empty(),
+            "docs/commands.md does not document (as a code span starting with the command): {missing:#?}"
+        );
+        for global in Cli::command()
+            .get_arguments()
+            .filter_map(|arg| arg.get_long())
+        {
+            assert!(doc.contains(&format!("--{global}")), "global --{global}");
+        }
+    }
+
+    #[test]
+    fn the_check_names_a_missing_command_and_a_missing_flag() {
+        let commands = vec![
+            ("lifeboat store".to_owned(), vec![]),
+            (
+                "lifeboat store backup".to_owned(),
+                vec!["--out".to_owned(), "--data-dir".to_owned()],
+            ),
+            ("lifeboat feed".to_owned(), vec![]),
+        ];
+        let doc = "`lifeboat store backup --out FILE [--data-dir-x D]` and `lifeboat feeder`";
+        assert_eq!(
+            undocumented(&commands, doc),
+            ["`lifeboat store backup --data-dir`", "`lifeboat feed`"]
+        );
+    }
+
+    #[test]
+    fn completions_cover_every_command_in_each_shell() {
+        for shell in [
+            CompletionShell::Bash,
+            CompletionShell::Zsh,
+            CompletionShell::Fish,
+        ] {
+            let mut script = Vec::new();
+            completions(shell, &mut script);
+            let script = String::from_utf8(script).unwrap();
+            // Fish names long flags without their dashes (`-l data-dir`).
+            for word in [
+                "lifeboat",
+                "llm-parity",
+                "iam-policy",
+                "completions",
+                "data-dir",
+                "postgres",
+            ] {
+                assert!(script.contains(word), "{shell:?} lacks {word}");
+            }
+        }
+    }
 }
