@@ -1116,7 +1116,11 @@ impl Config {
             {
                 errors.push(source.error_at(
                     &key_path!["comms", "email", "ca_file"],
-                    format!("ca_file `{}` is not a readable file", ca.display()),
+                    format!(
+                        "ca_file `{}` is not a readable file{}",
+                        ca.display(),
+                        crate::toml_source::relative_path_hint(ca)
+                    ),
                 ));
             }
             if email.username_env.is_some() != email.password_env.is_some() {

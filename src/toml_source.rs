@@ -8,6 +8,22 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use toml::de::{DeTable, DeValue};
 
+/// What to add to "cannot find PATH" when `path` is relative: relative paths in the config and
+/// on the command line are taken from the directory Lifeboat was started in (not the config
+/// file's), so the usual cause is starting it elsewhere. Empty for an absolute path.
+pub fn relative_path_hint(path: &Path) -> String {
+    if path.is_absolute() {
+        return String::new();
+    }
+    let from = std::env::current_dir()
+        .map(|dir| dir.display().to_string())
+        .unwrap_or_else(|_| "the current directory (unreadable)".to_owned());
+    format!(
+        " (a relative path, resolved from {from}, the directory Lifeboat was started in: \
+         run it from the project root, or make the path absolute)"
+    )
+}
+
 /// One problem in one file, printed as `path:line:col: message`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
@@ -76,12 +92,19 @@ impl TomlSource {
     pub fn read(path: &Path) -> Result<Self, Diagnostic> {
         match std::fs::read_to_string(path) {
             Ok(text) => Ok(Self::new(path, text)),
-            Err(err) => Err(Diagnostic {
-                file: path.to_owned(),
-                line: 1,
-                col: 1,
-                message: format!("cannot read {}: {err}", path.display()),
-            }),
+            Err(err) => {
+                let hint = if err.kind() == std::io::ErrorKind::NotFound {
+                    relative_path_hint(path)
+                } else {
+                    String::new()
+                };
+                Err(Diagnostic {
+                    file: path.to_owned(),
+                    line: 1,
+                    col: 1,
+                    message: format!("cannot read {}: {err}{hint}", path.display()),
+                })
+            }
         }
     }
 

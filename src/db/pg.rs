@@ -65,7 +65,11 @@ impl Tools {
             .collect();
         if !missing.is_empty() {
             let place = match dir {
-                Some(dir) => format!("in [data] tools_dir {}", dir.display()),
+                Some(dir) => format!(
+                    "in [data] tools_dir {}{}",
+                    dir.display(),
+                    crate::toml_source::relative_path_hint(dir)
+                ),
                 None => "on PATH or in `pg_config --bindir`".to_owned(),
             };
             return Err(format!(

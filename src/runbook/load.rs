@@ -71,7 +71,15 @@ pub fn load_dir(dir: &Path, config: &Config) -> LoadedRunbooks {
                 file: dir.to_owned(),
                 line: 1,
                 col: 1,
-                message: format!("cannot read the runbook directory {}: {err}", dir.display()),
+                message: format!(
+                    "cannot read the runbook directory {}: {err}{}",
+                    dir.display(),
+                    if err.kind() == std::io::ErrorKind::NotFound {
+                        crate::toml_source::relative_path_hint(dir)
+                    } else {
+                        String::new()
+                    }
+                ),
             });
             return loaded;
         }

@@ -15,6 +15,7 @@ use crate::feeds::fetch::FeedSpec;
 use crate::ports::clock::TokioClock;
 use crate::ports::store::EventStore;
 use crate::store::SledStore;
+use crate::toml_source::relative_path_hint;
 
 /// `lifeboat feed`: exit 0 when the source was read and parsed, whatever the level; exit 2
 /// with a one-line reason when it could not be.
@@ -137,7 +138,11 @@ pub fn export(
     };
     let data_dir = data_dir.unwrap_or_else(|| config.store.data_dir.clone());
     if !data_dir.is_dir() {
-        eprintln!("lifeboat export: no event log at {}", data_dir.display());
+        eprintln!(
+            "lifeboat export: no event log at {}{}",
+            data_dir.display(),
+            relative_path_hint(&data_dir)
+        );
         return ExitCode::from(FAILURE);
     }
     let events = match SledStore::open(&data_dir).and_then(|store| store.all()) {
@@ -326,7 +331,11 @@ pub fn docs(config_path: &Path, data_dir: Option<PathBuf>, out: Option<PathBuf>)
     };
     let drills = match &data_dir {
         Some(dir) if !dir.is_dir() => {
-            eprintln!("lifeboat docs: no event log at {}", dir.display());
+            eprintln!(
+                "lifeboat docs: no event log at {}{}",
+                dir.display(),
+                relative_path_hint(dir)
+            );
             return ExitCode::from(FAILURE);
         }
         Some(dir) => Some(crate::drill::history::drills_from_events(
@@ -372,8 +381,9 @@ pub async fn store_backup(out: &Path, data_dir: Option<PathBuf>, config_path: &P
     };
     if !data_dir.is_dir() {
         eprintln!(
-            "lifeboat store backup: no event log at {}",
-            data_dir.display()
+            "lifeboat store backup: no event log at {}{}",
+            data_dir.display(),
+            relative_path_hint(&data_dir)
         );
         return ExitCode::from(FAILURE);
     }
@@ -456,8 +466,9 @@ pub fn audit_verify(data_dir: Option<PathBuf>, config: &Path) -> ExitCode {
     };
     if !data_dir.is_dir() {
         eprintln!(
-            "lifeboat audit verify: no event log at {}",
-            data_dir.display()
+            "lifeboat audit verify: no event log at {}{}",
+            data_dir.display(),
+            relative_path_hint(&data_dir)
         );
         return ExitCode::from(FAILURE);
     }

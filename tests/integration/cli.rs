@@ -186,6 +186,54 @@ fn a_missing_config_names_the_path_tried() {
     );
 }
 
+/// Relative paths are taken from the directory Lifeboat was started in: started elsewhere, each
+/// error names that directory and says how to fix it.
+#[test]
+fn a_relative_path_not_found_names_the_directory_it_was_resolved_from() {
+    let project = project(CONFIG, RUNBOOK);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let from = elsewhere.path().canonicalize().unwrap();
+    let fix = "run it from the project root, or make the path absolute";
+    let config = project.path().join("lifeboat.toml");
+    let out = lifeboat(&from, &["check", "--config", config.to_str().unwrap()], &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "cannot read the runbook directory commands: No such file or directory (os error 2) \
+             (a relative path, resolved from {}, the directory Lifeboat was started in: {fix})",
+            from.display()
+        )),
+        "{err}"
+    );
+    // The same for the config file itself, and for a log directory.
+    let out = lifeboat(&from, &["check", "--config", "lifeboat.toml"], &[]);
+    assert!(
+        stderr(&out).contains(&format!("resolved from {}", from.display()))
+            && stderr(&out).contains(fix),
+        "{}",
+        stderr(&out)
+    );
+    let out = lifeboat(&from, &["audit", "verify", "--data-dir", "data"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(&format!(
+            "no event log at data (a relative path, resolved from {}",
+            from.display()
+        )) && stderr(&out).contains(fix),
+        "{}",
+        stderr(&out)
+    );
+    // An absolute path is its own explanation.
+    let absent = from.join("absent");
+    let out = lifeboat(
+        &from,
+        &["audit", "verify", "--data-dir", absent.to_str().unwrap()],
+        &[],
+    );
+    assert!(!stderr(&out).contains(fix), "{}", stderr(&out));
+}
+
 #[test]
 fn a_data_dir_held_by_another_lifeboat_gets_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
