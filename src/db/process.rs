@@ -8,53 +8,14 @@ use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
-use rustix::process::{Pid, Signal, kill_process_group};
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 use super::url::Redactor;
+pub(crate) use crate::steps::process_group::GroupGuard;
 
 /// Bytes kept from the end of stderr: where tools say what went wrong.
 const STDERR_KEPT: usize = 8 * 1024;
-
-/// Kills a whole process group when dropped, unless disarmed after a clean exit.
-pub(crate) struct GroupGuard {
-    pgid: Option<Pid>,
-}
-
-impl GroupGuard {
-    pub(crate) fn of(child: &Child) -> Self {
-        Self {
-            pgid: child
-                .id()
-                .and_then(|id| i32::try_from(id).ok())
-                .and_then(Pid::from_raw),
-        }
-    }
-
-    pub(crate) fn pgid(&self) -> Option<i32> {
-        self.pgid.map(|p| p.as_raw_nonzero().get())
-    }
-
-    /// Kills every process of the group now.
-    pub(crate) fn kill(&mut self) {
-        if let Some(pgid) = self.pgid.take() {
-            // ESRCH (all gone already) is the only expected error, and harmless.
-            let _ = kill_process_group(pgid, Signal::KILL);
-        }
-    }
-
-    /// The group ended by itself: nothing to kill (its id may be reused later).
-    pub(crate) fn disarm(&mut self) {
-        self.pgid = None;
-    }
-}
-
-impl Drop for GroupGuard {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 /// One tool to run. Its `Debug` names the variables, never their values (`PGPASSWORD`).
 #[derive(Clone)]

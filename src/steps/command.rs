@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use tracing::{info, instrument, warn};
 
 use super::http::within_step;
+use super::process_group::GroupGuard;
 use super::{StepEnv, StepError, StepInput, StepOutput};
 use crate::runbook::CommandStep;
 
@@ -104,10 +105,9 @@ pub(crate) enum RunError {
 
 /// Runs `argv[0]` with `argv[1..]`, stdin closed, output captured, killed at `limit`.
 ///
-/// `kill_on_drop` also covers the other way a run ends early: the engine's own timeout (or a
-/// cancellation) dropping this future. Only the child itself is killed: processes it started
-/// in turn (a wrapper script's `pg_restore`) are not, since that needs a process group and a
-/// signal call the crate has no dependency for.
+/// The program leads a process group of its own, and the whole group is killed at the limit or
+/// when this future is dropped (the engine's own timeout, a cancellation): processes it started
+/// in turn (a wrapper script's `pg_restore` and its workers) end with it.
 pub(crate) async fn run_program(invocation: &Invocation<'_>) -> Result<Finished, RunError> {
     let Some((program, args)) = invocation.argv.split_first() else {
         return Err(RunError::Spawn {
@@ -123,6 +123,7 @@ pub(crate) async fn run_program(invocation: &Invocation<'_>) -> Result<Finished,
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .kill_on_drop(true);
     if let Some(dir) = invocation.workdir {
         command.current_dir(dir);
@@ -136,6 +137,7 @@ pub(crate) async fn run_program(invocation: &Invocation<'_>) -> Result<Finished,
             _ => err.to_string(),
         },
     })?;
+    let mut group = GroupGuard::of(&child);
     let mut stdout = Tail::new(OUTPUT_KEPT);
     let mut stderr = Tail::new(OUTPUT_KEPT);
     let out_pipe = child.stdout.take();
@@ -152,20 +154,25 @@ pub(crate) async fn run_program(invocation: &Invocation<'_>) -> Result<Finished,
     .await;
     let duration = started.elapsed();
     match outcome {
-        Ok(Ok(status)) => Ok(Finished {
-            status,
-            stdout,
-            stderr,
-            duration,
-        }),
+        Ok(Ok(status)) => {
+            group.disarm();
+            Ok(Finished {
+                status,
+                stdout,
+                stderr,
+                duration,
+            })
+        }
         Ok(Err(err)) => Err(RunError::Wait {
             program: program.clone(),
             reason: err.to_string(),
         }),
         Err(_) => {
-            // Kill and reap, so no zombie outlives the step.
-            if let Err(err) = child.kill().await {
-                warn!(%program, %err, "killing the timed-out program failed");
+            // Kill the whole group and reap the leader, so nothing it started outlives the
+            // step and no zombie stays.
+            group.kill();
+            if let Err(err) = child.wait().await {
+                warn!(%program, %err, "reaping the timed-out program failed");
             }
             Err(RunError::TimedOut {
                 program: program.clone(),

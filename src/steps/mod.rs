@@ -12,6 +12,7 @@ pub mod llm;
 pub mod llm_gate;
 pub mod llm_switch;
 pub mod notify;
+pub(crate) mod process_group;
 pub mod route53;
 pub mod wait;
 

@@ -1012,6 +1012,62 @@ async fn command_timeout_kills_the_child() {
     );
 }
 
+/// Whether `pid` still runs: gone, or a zombie waiting for a reaper (killed all the same).
+fn running(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let state = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .next()?
+                .to_owned();
+            Some(state != "Z" && state != "X")
+        })
+        .unwrap_or(false)
+}
+
+#[tokio::test]
+async fn command_timeout_kills_the_whole_process_group() {
+    let dir = tempfile::tempdir().unwrap();
+    // A wrapper as a restore script is one: it starts a worker (here `sleep`) and waits for it;
+    // the worker's pid is printed first.
+    let wrapper = dir.path().join("restore-wrapper");
+    std::fs::write(
+        &wrapper,
+        "#!/bin/sh
+sleep 30 &
+echo $!
+wait
+",
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let err = act(
+        &env().await,
+        command(&[wrapper.to_str().unwrap()], &[]),
+        Duration::from_millis(600),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.data["timed_out"], true, "{}", err.data);
+    let grandchild = err.data["stdout"].as_str().unwrap().trim().to_owned();
+    assert!(grandchild.parse::<u32>().is_ok(), "{}", err.data);
+    // SIGKILL is delivered at once, but give the kernel a moment to tear the process down.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while running(&grandchild) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        !running(&grandchild),
+        "the wrapper's worker {grandchild} outlived the step's timeout"
+    );
+}
+
 #[tokio::test]
 async fn command_program_not_found_names_it() {
     let err = act(
