@@ -72,7 +72,11 @@ pub fn render(
     format: Format,
     objectives: &Objectives,
 ) -> Result<String, TimelineError> {
-    let events = crate::incident::incident_events(all_events, incident);
+    let mut events = crate::incident::incident_events(all_events, incident);
+    // Clients' addresses in older logs never reach an export.
+    for e in events.iter_mut().filter(|e| e.is(EventKind::CommsSent)) {
+        crate::events::comms::scrub_recipients(&mut e.data);
+    }
     if !events.iter().any(|e| e.incident.as_ref() == Some(incident)) {
         return Err(TimelineError::NoEvents(incident.clone()));
     }
@@ -1129,7 +1133,10 @@ fn describe_comms(payload: &Payload) -> Option<String> {
         ),
         CommsDiscarded(p) => format!("Communication {} discarded", p.draft),
         CommsResend(p) => format!("Communication {} re-sent", p.draft),
-        CommsSent(p) => format!("Communication {} sent by {}", p.draft, p.output),
+        CommsSent(p) => match p.recipients_line() {
+            Some(to) => format!("Communication {} sent by {} to {to}", p.draft, p.output),
+            None => format!("Communication {} sent by {}", p.draft, p.output),
+        },
         CommsDeliveryFailed(p) => format!(
             "Communication {} not delivered by {} (attempt {}){}",
             p.draft,
@@ -2649,6 +2656,53 @@ mod tests {
             }
             assert!(!out.contains("[redacted]"), "{format:?} printed a Secret");
         }
+    }
+
+    #[test]
+    fn an_older_comms_sent_with_addresses_exports_as_a_count_and_domains() {
+        let mut events = with_comms();
+        let last = events.last().unwrap().clone();
+        // As logs before this change recorded an email: the addresses themselves.
+        events.push(Event::seal(
+            NewEvent::new(
+                Actor::Bot,
+                "comms.sent",
+                json!({"draft": "DRAFT-1", "output": "email", "attempt": 2, "text": "v2 text", "detail": "250",
+                    "recipients": ["ops@Client-One.example", "Jo Doe <jo.doe@client-two.example>", "cto@client-one.example"],
+                    "subject": "Notice", "body": "v2 text"}),
+            )
+            .incident(inc()),
+            last.seq + 1,
+            last.at,
+            &last.hash,
+        ));
+        let payload: crate::events::CommsSent = events.last().unwrap().data_as().unwrap();
+        assert_eq!(
+            payload.recipients_line().as_deref(),
+            Some("3 recipients at client-one.example, client-two.example")
+        );
+        for format in [Format::Markdown, Format::Json, Format::Csv, Format::Html] {
+            let out = render(&events, &inc(), format, &objectives(4 * 3600)).unwrap();
+            for address in ["ops@", "jo.doe@", "cto@", "Jo Doe"] {
+                assert!(!out.contains(address), "{format:?} shows `{address}`");
+            }
+            if format == Format::Json {
+                let doc: Value = serde_json::from_str(&out).unwrap();
+                let sent = doc["events"].as_array().unwrap().last().unwrap();
+                assert_eq!(sent["data"]["recipient_count"], 3);
+                assert_eq!(
+                    sent["data"]["recipient_domains"],
+                    json!(["client-one.example", "client-two.example"])
+                );
+            }
+        }
+        // A new event never holds the addresses.
+        let new =
+            crate::events::CommsSent::to_recipients(&["a@x.example".into(), "b@x.example".into()]);
+        let json = serde_json::to_value(&new).unwrap();
+        assert_eq!(json["recipient_count"], 2);
+        assert_eq!(json["recipient_domains"], json!(["x.example"]));
+        assert!(json.get("recipients").is_none(), "{json}");
     }
 
     /// The fixture plus the communication events of a real run: a team told on two routes,

@@ -531,10 +531,9 @@ impl Delivery<'_> {
                     record(
                         "email",
                         CommsSent {
-                            recipients: Some(cfg.recipients.clone()),
                             subject: Some(subject.clone()),
                             body: Some(body.clone()),
-                            ..CommsSent::default()
+                            ..CommsSent::to_recipients(&cfg.recipients)
                         },
                     ),
                 )

@@ -95,8 +95,10 @@ pub struct CommsResend {
 }
 
 /// `comms.sent`: one output delivered an approved notice (one event per attempt that did).
-/// Each output adds what it sent through: `channel` (announcement), or `recipients`,
-/// `subject` and `body` (email); a webhook adds nothing.
+/// Each output adds what it sent through: `channel` (announcement), or `recipient_count`,
+/// `recipient_domains`, `subject` and `body` (email); a webhook adds nothing. Clients'
+/// addresses stay in the config: logs written before this kept them in `recipients`, which
+/// still decodes and is shown only as a count and domains (`scrub_recipients`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CommsSent {
@@ -109,8 +111,15 @@ pub struct CommsSent {
     pub detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
+    /// Older logs only: the addresses themselves. Never written again.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recipients: Option<Vec<String>>,
+    /// Email: how many addresses it went to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipient_count: Option<usize>,
+    /// Email: the addresses' domains, lowercase, sorted, each once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipient_domains: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -118,6 +127,68 @@ pub struct CommsSent {
     /// The run that sent it (a step), when one did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run: Option<RunId>,
+}
+
+impl CommsSent {
+    /// The count and domains of `addresses`, for a new event (never the addresses).
+    pub fn to_recipients(addresses: &[String]) -> Self {
+        Self {
+            recipient_count: Some(addresses.len()),
+            recipient_domains: Some(domains(addresses.iter().map(String::as_str))),
+            ..Self::default()
+        }
+    }
+
+    /// `3 recipients at example.com, example.org`, from the count and domains (or, in an
+    /// older event, from the addresses); `None` when the output has no recipients.
+    pub fn recipients_line(&self) -> Option<String> {
+        let (count, domains) = match (&self.recipient_count, &self.recipients) {
+            (Some(count), _) => (*count, self.recipient_domains.clone().unwrap_or_default()),
+            (None, Some(old)) => (old.len(), domains(old.iter().map(String::as_str))),
+            (None, None) => return None,
+        };
+        let s = if count == 1 { "" } else { "s" };
+        Some(if domains.is_empty() {
+            format!("{count} recipient{s}")
+        } else {
+            format!("{count} recipient{s} at {}", domains.join(", "))
+        })
+    }
+}
+
+/// The domain of each address (`Ops <ops@Example.com>` → `example.com`), sorted, each once.
+fn domains<'a>(addresses: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut out: Vec<String> = addresses
+        .filter_map(|a| a.rsplit_once('@'))
+        .map(|(_, domain)| domain.trim().trim_end_matches('>').trim().to_lowercase())
+        .filter(|d| !d.is_empty())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The data of a `comms.sent` event as exports show it: an older event's `recipients` (the
+/// addresses) become `recipient_count` and `recipient_domains`; anything else is unchanged.
+/// (The event's hash was over the addresses, so such an event no longer verifies on its own
+/// in an export: the log itself, where it does, is unchanged.)
+pub fn scrub_recipients(data: &mut Value) {
+    let Some(object) = data.as_object_mut() else {
+        return;
+    };
+    let Some(old) = object.remove("recipients") else {
+        return;
+    };
+    let addresses: Vec<&str> = old
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    object
+        .entry("recipient_count")
+        .or_insert_with(|| addresses.len().into());
+    object
+        .entry("recipient_domains")
+        .or_insert_with(|| domains(addresses.into_iter()).into());
 }
 
 /// `comms.delivery_failed`: one attempt of an output failed; `final` on the last one.

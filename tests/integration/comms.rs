@@ -1196,7 +1196,13 @@ async fn a_notice_is_drafted_edited_approved_by_a_communicator_and_sent_as_appro
     for e in &sent {
         assert_eq!(e.data["text"], edited.as_str(), "{e:?}");
     }
-    assert_eq!(sent[2].data["recipients"][1], "it@client-two.example");
+    // The number of recipients and their domains; the addresses stay in the config.
+    assert_eq!(sent[2].data["recipient_count"], 2);
+    assert_eq!(
+        sent[2].data["recipient_domains"],
+        json!(["client-one.example", "client-two.example"])
+    );
+    assert!(sent[2].data.get("recipients").is_none(), "{:?}", sent[2]);
 
     // Sent is final.
     let reply = b
@@ -2459,10 +2465,13 @@ mod from_discord {
         let sent = of("comms.sent");
         assert_eq!(sent.len(), 1);
         assert_eq!(sent[0].data["text"], edited.as_str());
+        // The number of recipients and their domains; the addresses stay in the config.
+        assert_eq!(sent[0].data["recipient_count"], 2);
         assert_eq!(
-            sent[0].data["recipients"],
-            json!(["ops@client-one.example", "it@client-two.example"])
+            sent[0].data["recipient_domains"],
+            json!(["client-one.example", "client-two.example"])
         );
+        assert!(!sent[0].data.to_string().contains("ops@"), "{:?}", sent[0]);
         assert_eq!(
             of("comms.approval_refused").len() + of("command.refused").len(),
             1
