@@ -27,7 +27,8 @@
 //! 4. **The core** (pure, unit-tested in place): [`ports`] (every trait an edge implements —
 //!    `Chat`, `Dns`, `Containers`, `Llm`, `Platform`, `Clock`, `EventStore`, `Drills`, `Database`,
 //!    `BackupStore` — with its value types), [`domain`] (vocabulary, the event envelope and its hash chain), [`config`],
-//!    [`toml_source`], [`duration`], [`runbook`] (model, loader, a run's folded state),
+//!    [`toml_source`], [`duration`], [`redact`] (the one redactor of secrets), [`runbook`]
+//!    (model, loader, a run's folded state),
 //!    [`approval`], [`incident`], [`status`], [`reminders`], [`timeline`], [`feeds`] (parsers
 //!    and the monitor), [`comms`] (facts, templates, drafts, polish), [`drill`] (what a drill
 //!    decides, its data, the drills on record), [`parity`] (the drift comparison and its rendering, the
@@ -56,6 +57,7 @@ pub mod metrics;
 pub mod parity;
 pub mod ports;
 pub mod readiness;
+pub mod redact;
 pub mod reminders;
 pub mod runbook;
 pub mod service;

@@ -143,64 +143,8 @@ impl ConnInfo {
     }
 }
 
-/// The secrets no text a tool prints may show (the URLs, passwords and user info of both
-/// sides), longest first so a URL goes before the password inside it. Its `Debug` shows only
-/// how many it holds.
-#[derive(Clone, Default)]
-pub struct Redactor(std::sync::Arc<[String]>);
-
-impl Redactor {
-    pub fn new(mut secrets: Vec<String>) -> Self {
-        secrets.retain(|s| !s.is_empty());
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        secrets.dedup();
-        Self(secrets.into())
-    }
-
-    pub fn redact(&self, text: &str) -> String {
-        redact(text, &self.0)
-    }
-}
-
-impl std::fmt::Debug for Redactor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Redactor({} secrets)", self.0.len())
-    }
-}
-
-/// `text` with each of `secrets` replaced by `[redacted]`, and any `postgres://…@` user info
-/// a tool prints (from a URL Lifeboat did not hand it) too.
-pub fn redact(text: &str, secrets: &[String]) -> String {
-    let mut out = text.to_owned();
-    for secret in secrets {
-        if !secret.is_empty() {
-            out = out.replace(secret.as_str(), "[redacted]");
-        }
-    }
-    redact_userinfo(&out)
-}
-
-/// `postgres://user:pw@host` → `postgres://[redacted]@host`, for URLs nobody told us about.
-fn redact_userinfo(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find("://") {
-        let (head, tail) = rest.split_at(i + 3);
-        out.push_str(head);
-        let end = tail
-            .find(|c: char| c.is_whitespace() || c == '/' || c == '"' || c == '\'')
-            .unwrap_or(tail.len());
-        match tail[..end].rfind('@') {
-            Some(at) => {
-                out.push_str("[redacted]");
-                rest = &tail[at..];
-            }
-            None => rest = tail,
-        }
-    }
-    out.push_str(rest);
-    out
-}
+/// The one redactor (`crate::redact`): the URLs, passwords and user info of both sides.
+pub use crate::redact::{Redactor, redact};
 
 #[cfg(test)]
 mod tests {

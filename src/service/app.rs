@@ -25,6 +25,7 @@ use crate::config::{Config, DiscordConfig, ProcessEnv, Secret, ServerConfig};
 use crate::engine::Engine;
 use crate::ports::chat::{ChannelId, Chat, ChatHealth};
 use crate::ports::clock::{Clock, TokioClock};
+use crate::redact::{RedactingChat, Redactor};
 use crate::runbook::Runbook;
 use crate::store::SledStore;
 use crate::toml_source::Diagnostic;
@@ -145,14 +146,18 @@ pub async fn run(config_path: &Path, console: bool) -> ExitCode {
         Ok(discord) => discord,
         Err(code) => return code,
     };
+    // Every secret the config and runbooks name: no log line, event or message shows one.
+    let redactor = Redactor::for_process(&config, &runbooks, &ProcessEnv);
+    crate::telemetry::redact_secrets(&redactor);
     let store = match SledStore::open(&config.store.data_dir) {
-        Ok(store) => Arc::new(store),
+        Ok(store) => Arc::new(store.with_redactor(redactor.clone())),
         Err(err) => {
             eprintln!("lifeboat run: {err}");
             return ExitCode::from(FAILURE);
         }
     };
     let (chat, channel) = chat_adapter(&config, &discord);
+    let chat = RedactingChat::wrap(chat, redactor);
     // The process's one clock: the engine, the bot, the watcher and the scheduler read it.
     let clock: Arc<dyn Clock> = Arc::new(TokioClock::new());
     let env = step_env(

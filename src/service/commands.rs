@@ -145,13 +145,20 @@ pub fn export(
         );
         return ExitCode::from(FAILURE);
     }
-    let events = match SledStore::open(&data_dir).and_then(|store| store.all()) {
+    let mut events = match SledStore::open(&data_dir).and_then(|store| store.all()) {
         Ok(events) => events,
         Err(err) => {
             eprintln!("lifeboat export: {err}");
             return ExitCode::from(FAILURE);
         }
     };
+    // A log written before redaction (or with a secret added since) still exports clean.
+    let runbooks = crate::runbook::load_dir(&config.paths.runbooks, &config).runbooks;
+    let redactor =
+        crate::redact::Redactor::for_process(&config, &runbooks, &crate::config::ProcessEnv);
+    for event in &mut events {
+        redactor.redact_json(&mut event.data);
+    }
     let id = crate::domain::IncidentId(incident.to_owned());
     let text = match crate::timeline::render(&events, &id, format, &config.objectives) {
         Ok(text) => text,

@@ -277,18 +277,10 @@ pub fn expand_json(
     })
 }
 
-/// Replaces every occurrence of a secret in `text`: a server that echoes a header back must
-/// not get it into the event log.
+/// Replaces every occurrence of a secret in `text` (through the one redactor): a server that
+/// echoes a header back must not get it into the event log.
 fn redact(text: &str, secrets: &[String]) -> String {
-    let mut secrets: Vec<&String> = secrets.iter().collect();
-    // Longest first, so a whole header value goes before the token inside it.
-    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    secrets
-        .into_iter()
-        .filter(|s| !s.is_empty())
-        .fold(text.to_owned(), |text, secret| {
-            text.replace(secret.as_str(), "[redacted]")
-        })
+    crate::redact::Redactor::new(secrets.to_vec()).redact(text)
 }
 
 /// The headers to send, with the values of those that use `${env.*}` (the secrets), kept

@@ -48,6 +48,8 @@ pub struct SledStore {
     /// flush happens after release so concurrent appenders share one fsync.
     head: Mutex<(u64, String)>,
     metrics: crate::metrics::Recorder,
+    /// What no event may hold (`lifeboat run`'s secrets); `None`: events go as given.
+    redactor: Option<crate::redact::Redactor>,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -78,6 +80,7 @@ impl SledStore {
             head: Mutex::new((0, GENESIS.to_owned())),
             db,
             metrics: crate::metrics::Recorder::live(),
+            redactor: None,
         };
         let head = match store.meta.get(trees::HEAD_KEY).map_err(io)? {
             Some(bytes) => parse_head(&bytes)?,
@@ -118,6 +121,13 @@ impl SledStore {
             .insert(trees::INDEX_KEY, index_record(head))
             .map_err(io)?;
         self.flush()
+    }
+
+    /// Every string of every event appended from now on loses these secrets (and any URL's
+    /// user info) before it is sealed: command output, HTTP error bodies, error messages.
+    pub fn with_redactor(mut self, redactor: crate::redact::Redactor) -> Self {
+        self.redactor = Some(redactor);
+        self
     }
 
     /// Replaces where metrics go (a drill's log turns them off).
@@ -170,7 +180,10 @@ impl SledStore {
         let mut seq = head.0;
         let sealed: Vec<Event> = batch
             .into_iter()
-            .map(|new| {
+            .map(|mut new| {
+                if let Some(redactor) = &self.redactor {
+                    redactor.redact_json(&mut new.data);
+                }
                 seq += 1;
                 let event = Event::seal(new, seq, now, &prev);
                 prev = event.hash.clone();

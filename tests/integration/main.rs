@@ -29,6 +29,7 @@ mod feeds;
 mod ops;
 mod parity;
 mod readiness;
+mod redaction;
 mod shipped_files;
 mod steps;
 mod store;
