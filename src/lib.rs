@@ -56,6 +56,8 @@ pub mod llm;
 pub mod metrics;
 pub mod parity;
 pub mod ports;
+#[cfg(test)]
+mod properties;
 pub mod readiness;
 pub mod redact;
 pub mod reminders;

@@ -127,7 +127,10 @@ pub fn load_file(path: &Path, config: &Config) -> Result<Runbook, Vec<Diagnostic
     load_source(&source, config)
 }
 
-fn load_source(source: &TomlSource, config: &Config) -> Result<Runbook, Vec<Diagnostic>> {
+pub(crate) fn load_source(
+    source: &TomlSource,
+    config: &Config,
+) -> Result<Runbook, Vec<Diagnostic>> {
     let raw: RawRunbook = source.parse().map_err(|d| vec![d])?;
     let mut errors = Vec::new();
     let mut steps = Vec::new();

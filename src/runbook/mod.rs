@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 use crate::domain::Workstream;
 use crate::duration::HumanDuration;
 
+#[cfg(test)]
+pub(crate) use load::load_source;
 pub use load::{LoadedRunbooks, load_dir, load_file};
 
 /// A validated runbook.
