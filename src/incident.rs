@@ -17,12 +17,13 @@ use serde::Serialize;
 use crate::config::{ClockStart, Config, Objectives};
 pub use crate::domain::Severity;
 use crate::domain::event::Event;
-use crate::domain::{Actor, HealthLevel, IncidentId, RunId, Workstream};
+use crate::domain::{Actor, IncidentId, RunId, Workstream};
 use crate::duration::format_elapsed;
 use crate::events::{
     BackupCheckOutput, ClockCheckpoint, DbWindowOutput, EventKind, IncidentDeclared, NoteAdded,
     Payload, RunRequested, StepSucceeded, read_output,
 };
+use crate::ports::store::{episode_mark, episode_starts};
 use crate::runbook::state::{self, RunStatus, RunView};
 use crate::runbook::{Runbook, StepKind};
 
@@ -500,7 +501,7 @@ pub struct StepHistory {
 type StepKey = (String, String);
 
 /// How many recent runs of a step the estimate averages.
-const RECENT: usize = 3;
+pub const RECENT: usize = 3;
 
 impl StepHistory {
     /// Succeeded steps of every run, oldest first.
@@ -813,41 +814,6 @@ pub(crate) fn provider_of(e: &Event) -> Option<String> {
     e.payload().ok()?.provider().map(str::to_owned)
 }
 
-/// How a provider event marks a bad episode: a settled outage or degradation or an alert
-/// posted (which alone make a provider involved), an unhealthy raw observation (which may
-/// start an episode), or a recovery (which ends one).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mark {
-    Settled,
-    Observed,
-    Recovered,
-}
-
-/// A provider event's provider and its mark, if it has one; other events are not decoded.
-fn episode_mark(e: &Event) -> Option<(String, Mark)> {
-    let kind = e.event_kind()?;
-    if !kind.is_about_a_provider() {
-        return None;
-    }
-    let payload = e.payload().ok()?;
-    let mark = match &payload {
-        Payload::FeedDegraded(_) | Payload::FeedOutage(_) | Payload::AlertPosted(_) => {
-            Mark::Settled
-        }
-        Payload::FeedObserved(observed)
-            if matches!(
-                observed.to,
-                Some(HealthLevel::Degraded | HealthLevel::PartialOutage | HealthLevel::MajorOutage)
-            ) =>
-        {
-            Mark::Observed
-        }
-        Payload::FeedRecovered(_) | Payload::AlertRecovered(_) => Mark::Recovered,
-        _ => return None,
-    };
-    Some((payload.provider()?.to_owned(), mark))
-}
-
 /// The incident's events and the related ones that carry no incident id, in seq order:
 /// - every event carrying the incident's id;
 /// - every event of a run started for the incident (`run.started` with that incident id);
@@ -885,31 +851,11 @@ pub fn incident_events(all: &[Event], incident: &IncidentId) -> Vec<Event> {
         .map_or(u64::MAX, |e| e.seq);
 
     // Per provider, the seq where its current bad episode started, as of the declaration.
-    let mut episode: BTreeMap<String, u64> = BTreeMap::new();
-    // Per provider, the seqs of its settled signals before the declaration.
-    let mut settled: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    for e in all.iter().filter(|e| e.seq < declared_seq) {
-        let Some((provider, mark)) = episode_mark(e) else {
-            continue;
-        };
-        match mark {
-            Mark::Recovered => {
-                episode.remove(&provider);
-            }
-            Mark::Settled | Mark::Observed => {
-                if mark == Mark::Settled {
-                    settled.entry(provider.clone()).or_default().push(e.seq);
-                }
-                episode.entry(provider).or_insert(e.seq);
-            }
-        }
-    }
-    // Only providers with a settled signal or an alert count: a single raw observation is noise.
-    episode.retain(|provider, start| {
-        settled
-            .get(provider)
-            .is_some_and(|seqs| seqs.iter().any(|seq| seq >= start))
-    });
+    let episode = episode_starts(
+        all.iter()
+            .filter(|e| e.seq < declared_seq)
+            .filter_map(|e| episode_mark(e).map(|(provider, mark)| (e.seq, provider, mark))),
+    );
     let drill = all.iter().any(|e| e.is(EventKind::DrillMarked) && mine(e))
         || declared
             .and_then(Event::data_as::<IncidentDeclared>)

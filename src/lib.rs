@@ -69,3 +69,4 @@ pub mod store;
 pub mod telemetry;
 pub mod timeline;
 pub mod toml_source;
+pub mod views;

@@ -192,8 +192,9 @@ impl BackupReading {
 }
 
 /// The watch's state, from its last event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RpoState {
+    #[default]
     Ok,
     Breached,
     Unreadable,

@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::event::Event;
 use crate::events::{EventKind, Payload};
-use crate::incident::{self, StepHistory};
+use crate::incident::{self, IncidentView, StepHistory};
 use crate::reminders::{RpoState, rpo_state};
 use crate::runbook::Runbook;
-use crate::runbook::state;
+use crate::runbook::state::{self, RunView};
 
 /// Each provider's level as its feeds last reported it (settled or observed), by provider.
 pub fn provider_levels(events: &[Event]) -> BTreeMap<String, (String, DateTime<Utc>)> {
@@ -47,6 +47,36 @@ pub fn provider_levels(events: &[Event]) -> BTreeMap<String, (String, DateTime<U
     levels
 }
 
+/// What `/dr status` shows, read from the log: providers' levels, the open incidents, recent
+/// step durations for their forecasts, the runs not finished, the RPO watch's state.
+#[derive(Debug, Clone, Default)]
+pub struct Picture {
+    pub levels: BTreeMap<String, (String, DateTime<Utc>)>,
+    pub open: Vec<IncidentView>,
+    pub history: StepHistory,
+    /// Runs started and not finished, in order of start.
+    pub running: Vec<RunView>,
+    pub rpo: RpoState,
+}
+
+impl Picture {
+    /// The picture folded from a whole log (the bot reads it through the store's indexes:
+    /// `crate::views::dr_picture`).
+    pub fn of_log(events: &[Event]) -> Self {
+        let runs = state::fold(events);
+        Self {
+            levels: provider_levels(events),
+            open: incident::open(events),
+            history: StepHistory::from_runs(&runs),
+            running: runs
+                .into_iter()
+                .filter(|r| !r.status.is_terminal())
+                .collect(),
+            rpo: rpo_state(events),
+        }
+    }
+}
+
 /// The whole disaster-recovery picture: providers, open incidents with their clocks, runs,
 /// and the RPO watch.
 pub fn dr_status(
@@ -55,8 +85,18 @@ pub fn dr_status(
     events: &[Event],
     now: DateTime<Utc>,
 ) -> String {
+    render(config, runbooks, &Picture::of_log(events), now)
+}
+
+/// `/dr status`'s text of a picture.
+pub fn render(
+    config: &crate::config::Config,
+    runbooks: &[Runbook],
+    picture: &Picture,
+    now: DateTime<Utc>,
+) -> String {
     let mut out = String::from("providers:\n");
-    let levels = provider_levels(events);
+    let levels = &picture.levels;
     let mut names: BTreeSet<&str> = config.providers.iter().map(|p| p.name.as_str()).collect();
     names.extend(levels.keys().map(String::as_str));
     for name in names {
@@ -74,16 +114,22 @@ pub fn dr_status(
             None => out.push_str(&format!("  {name}{ws}: no reading yet\n")),
         }
     }
-    let open = incident::open(events);
-    let history = StepHistory::from_runs(&state::fold(events));
+    let open = &picture.open;
     if open.is_empty() {
         out.push_str("incidents: none open\n");
     }
-    for inc in &open {
+    for inc in open {
         out.push_str("incident ");
-        out.push_str(&incident::status_text(inc, config, runbooks, &history, now));
+        out.push_str(&incident::status_text(
+            inc,
+            config,
+            runbooks,
+            &picture.history,
+            now,
+        ));
     }
-    let running: Vec<String> = state::fold(events)
+    let running: Vec<String> = picture
+        .running
         .iter()
         .filter(|r| !r.status.is_terminal())
         .filter(|r| !open.iter().any(|i| i.runs.iter().any(|ir| ir.run == r.run)))
@@ -100,7 +146,7 @@ pub fn dr_status(
         out.push_str(&line);
         out.push('\n');
     }
-    match rpo_state(events) {
+    match picture.rpo {
         RpoState::Breached => {
             out.push_str("RPO watch: BREACHED (latest backup older than the RPO)\n")
         }

@@ -484,17 +484,27 @@ impl Bot {
         })
     }
 
+    /// Logs a failed read of the event log; the reply to give instead.
+    fn unreadable(err: crate::ports::store::StoreError) -> Reply {
+        tracing::error!(error = %err, "the event log could not be read");
+        Reply::private("the event log could not be read; see the bot's log")
+    }
+
     /// `/incident status`: state, severity, commander, workstreams and clocks.
     fn incident_status(&self) -> Reply {
-        let events = match self.events_or_reply() {
-            Ok(events) => events,
-            Err(reply) => return reply,
+        let store = self.store.as_ref();
+        let read = crate::views::open_incidents(store).and_then(|open| {
+            let needed = crate::views::forecast_runbooks(&open, &self.config, &self.runbooks);
+            let history = crate::views::step_history(store, &needed)?;
+            Ok((open, history))
+        });
+        let (open, history) = match read {
+            Ok(read) => read,
+            Err(err) => return Self::unreadable(err),
         };
-        let open = crate::incident::open(&events);
         if open.is_empty() {
             return Reply::private("no open incident");
         }
-        let history = crate::incident::StepHistory::from_runs(&fold(&events));
         Reply::private(
             open.iter()
                 .map(|i| {
@@ -529,14 +539,14 @@ impl Bot {
 
     /// `/dr status`: providers, open incidents with their clocks, runs, the RPO watch.
     fn dr_status(&self) -> Reply {
-        match self.events_or_reply() {
-            Ok(events) => Reply::private(crate::status::dr_status(
+        match crate::views::dr_picture(self.store.as_ref(), &self.config, &self.runbooks) {
+            Ok(picture) => Reply::private(crate::status::render(
                 &self.config,
                 &self.runbooks,
-                &events,
+                &picture,
                 self.clock.now(),
             )),
-            Err(reply) => reply,
+            Err(err) => Self::unreadable(err),
         }
     }
 

@@ -2,10 +2,12 @@
 //! sled implementation is `crate::store::SledStore`; the events themselves and the chain's
 //! rules are `crate::domain::event`.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::RangeInclusive;
 
 use crate::domain::event::{Event, NewEvent, Verdict};
-use crate::domain::{IncidentId, RunId};
+use crate::domain::{HealthLevel, IncidentId, RunId};
+use crate::events::{EventKind, Payload};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -52,6 +54,81 @@ pub const CLOSE_RUN: [&str; 4] = [
     "run.aborted",
     "run.cancelled",
 ];
+
+/// How a provider event bears on a bad episode of its provider: a settled outage or
+/// degradation or an alert posted (which alone make a provider involved in an incident), an
+/// unhealthy raw observation (which may start an episode), or a recovery (which ends one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum EpisodeMark {
+    Settled,
+    Observed,
+    Recovered,
+}
+
+/// The provider an event is about (`feed.*`, `alert.*`, `vendor.*` events), if any.
+pub fn provider_of(event: &Event) -> Option<String> {
+    if !event
+        .event_kind()
+        .is_some_and(EventKind::is_about_a_provider)
+    {
+        return None;
+    }
+    event.payload().ok()?.provider().map(str::to_owned)
+}
+
+/// A provider event's provider and its episode mark, if it has one; other events are not
+/// decoded.
+pub fn episode_mark(event: &Event) -> Option<(String, EpisodeMark)> {
+    if !event
+        .event_kind()
+        .is_some_and(EventKind::is_about_a_provider)
+    {
+        return None;
+    }
+    let payload = event.payload().ok()?;
+    let mark = match &payload {
+        Payload::FeedDegraded(_) | Payload::FeedOutage(_) | Payload::AlertPosted(_) => {
+            EpisodeMark::Settled
+        }
+        Payload::FeedObserved(observed)
+            if matches!(
+                observed.to,
+                Some(HealthLevel::Degraded | HealthLevel::PartialOutage | HealthLevel::MajorOutage)
+            ) =>
+        {
+            EpisodeMark::Observed
+        }
+        Payload::FeedRecovered(_) | Payload::AlertRecovered(_) => EpisodeMark::Recovered,
+        _ => return None,
+    };
+    Some((payload.provider()?.to_owned(), mark))
+}
+
+/// Per provider, the seq where its bad episode still open after these marks (in seq order)
+/// began: the first settled or observed mark after its last recovery. Only episodes with a
+/// settled mark count: a single raw observation is noise.
+pub fn episode_starts(
+    marks: impl IntoIterator<Item = (u64, String, EpisodeMark)>,
+) -> BTreeMap<String, u64> {
+    // Per provider: (start of the current episode, whether it has a settled mark).
+    let mut episode: BTreeMap<String, (u64, bool)> = BTreeMap::new();
+    for (seq, provider, mark) in marks {
+        match mark {
+            EpisodeMark::Recovered => {
+                episode.remove(&provider);
+            }
+            EpisodeMark::Settled | EpisodeMark::Observed => {
+                let slot = episode.entry(provider).or_insert((seq, false));
+                slot.1 |= mark == EpisodeMark::Settled;
+            }
+        }
+    }
+    episode
+        .into_iter()
+        .filter(|(_, (_, settled))| *settled)
+        .map(|(provider, (start, _))| (provider, start))
+        .collect()
+}
 
 /// The ids still open after a sequence of (opens?, id), in order of their opening.
 fn still_open<T: Ord + Clone>(marks: impl Iterator<Item = (bool, Option<T>)>) -> Vec<T> {
@@ -106,6 +183,58 @@ pub trait EventStore: Send + Sync {
             .filter(|e| e.seq < before && kinds.contains(&e.kind.as_str()))
             .take(limit)
             .collect())
+    }
+    /// The events of these kinds with a seq in `seqs`, in seq order.
+    fn kinds_in(
+        &self,
+        kinds: &[&str],
+        seqs: RangeInclusive<u64>,
+    ) -> Result<Vec<Event>, StoreError> {
+        Ok(self
+            .range(seqs)?
+            .into_iter()
+            .filter(|e| kinds.contains(&e.kind.as_str()))
+            .collect())
+    }
+    /// Every provider named by a provider event (`feed.*`, `alert.*`, `vendor.*`), by name.
+    fn providers(&self) -> Result<Vec<String>, StoreError> {
+        let names: BTreeSet<String> = self.all()?.iter().filter_map(provider_of).collect();
+        Ok(names.into_iter().collect())
+    }
+    /// The events about `provider` with a seq in `seqs`, in seq order.
+    fn by_provider(
+        &self,
+        provider: &str,
+        seqs: RangeInclusive<u64>,
+    ) -> Result<Vec<Event>, StoreError> {
+        Ok(self
+            .range(seqs)?
+            .into_iter()
+            .filter(|e| provider_of(e).as_deref() == Some(provider))
+            .collect())
+    }
+    /// The newest events about `provider` with a seq below `before`, newest first, at most
+    /// `limit` of them.
+    fn recent_of_provider(
+        &self,
+        provider: &str,
+        before: u64,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
+        let mut events = self.by_provider(provider, 1..=before.saturating_sub(1))?;
+        events.reverse();
+        events.truncate(limit);
+        Ok(events)
+    }
+    /// Where the bad episode of `provider` still open just before seq `before` began (see
+    /// [`episode_starts`]), if one is.
+    fn episode_start(&self, provider: &str, before: u64) -> Result<Option<u64>, StoreError> {
+        let marks = self
+            .by_provider(provider, 1..=before.saturating_sub(1))?
+            .iter()
+            .filter_map(|e| episode_mark(e).map(|(p, mark)| (e.seq, p, mark)))
+            .collect::<Vec<_>>();
+        Ok(episode_starts(marks).remove(provider))
     }
     /// Where every event of these kinds is filed (seq, kind, incident, run), in seq order,
     /// without reading the events.

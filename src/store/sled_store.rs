@@ -15,7 +15,8 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use crate::domain::event::{Event, GENESIS, NewEvent, Verdict, verify_chain};
 use crate::domain::{IncidentId, RunId};
 use crate::ports::store::{
-    CLOSE_RUN, CLOSES_INCIDENT, EventStore, Filed, OPENS_INCIDENT, OPENS_RUN, StoreError,
+    CLOSE_RUN, CLOSES_INCIDENT, EpisodeMark, EventStore, Filed, OPENS_INCIDENT, OPENS_RUN,
+    StoreError, episode_mark, provider_of,
 };
 
 /// Names of the sled trees, public so that tests and tools can inspect the raw log.
@@ -26,6 +27,10 @@ pub mod trees {
     /// `kind \0 seq` → the event's incident and run ids (JSON), so that which incidents and
     /// runs began or ended is known without reading the events.
     pub const BY_KIND: &str = "by_kind";
+    /// The events about a provider: `provider \0 tag seq`, where tag `e` files every event
+    /// about it and `s`, `o`, `r` its episode marks (settled, observed, recovered), so that
+    /// where its bad episode began is found without reading events.
+    pub const BY_PROVIDER: &str = "by_provider";
     /// The incidents and runs open now: `i \0 id` or `r \0 id` → the seq that opened it.
     pub const OPEN: &str = "open";
     pub const META: &str = "meta";
@@ -42,6 +47,7 @@ pub struct SledStore {
     by_incident: sled::Tree,
     by_run: sled::Tree,
     by_kind: sled::Tree,
+    by_provider: sled::Tree,
     open: sled::Tree,
     meta: sled::Tree,
     /// Last seq and hash. Held while sealing and inserting so appends are serialised; the
@@ -75,6 +81,7 @@ impl SledStore {
             by_incident: open_tree(trees::BY_INCIDENT)?,
             by_run: open_tree(trees::BY_RUN)?,
             by_kind: open_tree(trees::BY_KIND)?,
+            by_provider: open_tree(trees::BY_PROVIDER)?,
             open: open_tree(trees::OPEN)?,
             meta: open_tree(trees::META)?,
             head: Mutex::new((0, GENESIS.to_owned())),
@@ -105,7 +112,13 @@ impl SledStore {
             tracing::info!(events = head, "rebuilding the event log's indexes");
         }
         self.meta.remove(trees::INDEX_KEY).map_err(io)?;
-        for tree in [&self.by_incident, &self.by_run, &self.by_kind, &self.open] {
+        for tree in [
+            &self.by_incident,
+            &self.by_run,
+            &self.by_kind,
+            &self.by_provider,
+            &self.open,
+        ] {
             tree.clear().map_err(io)?;
         }
         let mut batch = IndexBatch::default();
@@ -200,39 +213,45 @@ impl SledStore {
             &self.by_incident,
             &self.by_run,
             &self.by_kind,
+            &self.by_provider,
             &self.open,
             &self.meta,
         );
         trees
-            .transaction(|(events, by_incident, by_run, by_kind, open, meta)| {
-                for event in &sealed {
-                    let key = event.seq.to_be_bytes();
-                    if events.get(key)?.is_some() {
-                        // Never overwrite: a stored event is history.
-                        return Err(ConflictableTransactionError::Abort(event.seq));
-                    }
-                    events.insert(&key, event.to_bytes())?;
-                    if let Some(incident) = &event.incident {
-                        by_incident.insert(index_key(incident.as_str(), event.seq), &[])?;
-                    }
-                    if let Some(run) = &event.run {
-                        by_run.insert(index_key(run.as_str(), event.seq), &[])?;
-                    }
-                    by_kind.insert(index_key(&event.kind, event.seq), kind_value(event))?;
-                    match opens_or_closes(event) {
-                        Some((key, true)) => {
-                            open.insert(key, &event.seq.to_be_bytes())?;
+            .transaction(
+                |(events, by_incident, by_run, by_kind, by_provider, open, meta)| {
+                    for event in &sealed {
+                        let key = event.seq.to_be_bytes();
+                        if events.get(key)?.is_some() {
+                            // Never overwrite: a stored event is history.
+                            return Err(ConflictableTransactionError::Abort(event.seq));
                         }
-                        Some((key, false)) => {
-                            open.remove(key)?;
+                        events.insert(&key, event.to_bytes())?;
+                        if let Some(incident) = &event.incident {
+                            by_incident.insert(index_key(incident.as_str(), event.seq), &[])?;
                         }
-                        None => {}
+                        if let Some(run) = &event.run {
+                            by_run.insert(index_key(run.as_str(), event.seq), &[])?;
+                        }
+                        by_kind.insert(index_key(&event.kind, event.seq), kind_value(event))?;
+                        for key in provider_keys(event) {
+                            by_provider.insert(key, &[])?;
+                        }
+                        match opens_or_closes(event) {
+                            Some((key, true)) => {
+                                open.insert(key, &event.seq.to_be_bytes())?;
+                            }
+                            Some((key, false)) => {
+                                open.remove(key)?;
+                            }
+                            None => {}
+                        }
                     }
-                }
-                meta.insert(trees::HEAD_KEY, head_bytes.as_slice())?;
-                meta.insert(trees::INDEX_KEY, index_bytes.as_slice())?;
-                Ok(())
-            })
+                    meta.insert(trees::HEAD_KEY, head_bytes.as_slice())?;
+                    meta.insert(trees::INDEX_KEY, index_bytes.as_slice())?;
+                    Ok(())
+                },
+            )
             .map_err(|err| match err {
                 TransactionError::Abort(seq) => StoreError::Corrupt {
                     seq,
@@ -292,6 +311,37 @@ impl SledStore {
             let (key, value) = entry.map_err(io)?;
             Ok((key_seq(&key[prefix..]), value))
         })
+    }
+
+    /// The seqs filed under `provider` and `tag` within `seqs`, oldest first (or newest first
+    /// when `rev`), at most `limit` of them; reads only the index.
+    fn provider_seqs(
+        &self,
+        provider: &str,
+        tag: u8,
+        seqs: RangeInclusive<u64>,
+        rev: bool,
+        limit: usize,
+    ) -> Result<Vec<u64>, StoreError> {
+        if seqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let start = provider_key(provider, tag, *seqs.start());
+        let end = provider_key(provider, tag, *seqs.end());
+        let prefix = start.len() - 8;
+        let range = self.by_provider.range(start..=end);
+        let entries: Box<dyn Iterator<Item = _>> = if rev {
+            Box::new(range.rev())
+        } else {
+            Box::new(range)
+        };
+        entries
+            .take(limit)
+            .map(|entry| {
+                let (key, _) = entry.map_err(io)?;
+                Ok(key_seq(&key[prefix..]))
+            })
+            .collect()
     }
 
     fn get(&self, seq: u64) -> Result<Option<Event>, StoreError> {
@@ -395,6 +445,90 @@ impl EventStore for SledStore {
             out.push(self.indexed(seq)?);
         }
         Ok(out)
+    }
+
+    fn kinds_in(
+        &self,
+        kinds: &[&str],
+        seqs: RangeInclusive<u64>,
+    ) -> Result<Vec<Event>, StoreError> {
+        if seqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut found = Vec::new();
+        for kind in kinds {
+            let start = index_key(kind, *seqs.start());
+            let end = index_key(kind, *seqs.end());
+            let prefix = start.len() - 8;
+            for entry in self.by_kind.range(start..=end) {
+                let (key, _) = entry.map_err(io)?;
+                found.push(key_seq(&key[prefix..]));
+            }
+        }
+        found.sort_unstable();
+        found.into_iter().map(|seq| self.indexed(seq)).collect()
+    }
+
+    fn providers(&self) -> Result<Vec<String>, StoreError> {
+        // Skips from one provider's entries to the next: reads one key per provider.
+        let mut names = Vec::new();
+        let mut from: Vec<u8> = Vec::new();
+        while let Some(entry) = self.by_provider.range(from.clone()..).next() {
+            let (key, _) = entry.map_err(io)?;
+            let end = key.iter().position(|b| *b == 0).unwrap_or(key.len());
+            names.push(String::from_utf8_lossy(&key[..end]).into_owned());
+            from = [&key[..end], &[1u8][..]].concat();
+        }
+        Ok(names)
+    }
+
+    fn by_provider(
+        &self,
+        provider: &str,
+        seqs: RangeInclusive<u64>,
+    ) -> Result<Vec<Event>, StoreError> {
+        self.provider_seqs(provider, EVERY, seqs, false, usize::MAX)?
+            .into_iter()
+            .map(|seq| self.indexed(seq))
+            .collect()
+    }
+
+    fn recent_of_provider(
+        &self,
+        provider: &str,
+        before: u64,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
+        self.provider_seqs(provider, EVERY, 1..=before.saturating_sub(1), true, limit)?
+            .into_iter()
+            .map(|seq| self.indexed(seq))
+            .collect()
+    }
+
+    fn episode_start(&self, provider: &str, before: u64) -> Result<Option<u64>, StoreError> {
+        // Four index lookups: the last recovery, the last settled mark (none after the
+        // recovery: no episode), and the first settled or observed mark after the recovery.
+        let upto = before.saturating_sub(1);
+        let last = |mark| -> Result<Option<u64>, StoreError> {
+            Ok(self
+                .provider_seqs(provider, mark_tag(mark), 1..=upto, true, 1)?
+                .pop())
+        };
+        let recovered = last(EpisodeMark::Recovered)?.unwrap_or(0);
+        if last(EpisodeMark::Settled)?.is_none_or(|settled| settled <= recovered) {
+            return Ok(None);
+        }
+        let first = |mark| -> Result<Option<u64>, StoreError> {
+            Ok(self
+                .provider_seqs(provider, mark_tag(mark), recovered + 1..=upto, false, 1)?
+                .pop())
+        };
+        Ok(
+            [first(EpisodeMark::Settled)?, first(EpisodeMark::Observed)?]
+                .into_iter()
+                .flatten()
+                .min(),
+        )
     }
 
     fn filed(&self, kinds: &[&str]) -> Result<Vec<Filed>, StoreError> {
@@ -501,7 +635,7 @@ fn open_db(dir: &Path, path: &str) -> Result<sled::Db, StoreError> {
 }
 
 /// The layout of the indexes; a log whose index record names another is re-indexed on open.
-const INDEX_VERSION: u32 = 2;
+const INDEX_VERSION: u32 = 3;
 
 fn index_record(seq: u64) -> Vec<u8> {
     serde_json::to_vec(&(INDEX_VERSION, seq)).unwrap_or_default()
@@ -527,6 +661,39 @@ fn opens_or_closes(event: &Event) -> Option<(Vec<u8>, bool)> {
     }
 }
 
+/// The provider index's tags: every event about a provider, and its episode marks.
+const EVERY: u8 = b'e';
+
+fn mark_tag(mark: EpisodeMark) -> u8 {
+    match mark {
+        EpisodeMark::Settled => b's',
+        EpisodeMark::Observed => b'o',
+        EpisodeMark::Recovered => b'r',
+    }
+}
+
+/// `provider \0 tag seq`.
+fn provider_key(provider: &str, tag: u8, seq: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(provider.len() + 10);
+    key.extend_from_slice(provider.as_bytes());
+    key.push(0);
+    key.push(tag);
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
+/// The provider index's keys of an event: none unless it is about a provider.
+fn provider_keys(event: &Event) -> Vec<Vec<u8>> {
+    let Some(provider) = provider_of(event) else {
+        return Vec::new();
+    };
+    let mut keys = vec![provider_key(&provider, EVERY, event.seq)];
+    if let Some((_, mark)) = episode_mark(event) {
+        keys.push(provider_key(&provider, mark_tag(mark), event.seq));
+    }
+    keys
+}
+
 /// The kind index's value: the event's incident and run ids.
 fn kind_value(event: &Event) -> Vec<u8> {
     serde_json::to_vec(&(
@@ -542,6 +709,7 @@ struct IndexBatch {
     incidents: sled::Batch,
     runs: sled::Batch,
     kinds: sled::Batch,
+    providers: sled::Batch,
     open: sled::Batch,
     len: usize,
 }
@@ -557,6 +725,9 @@ impl IndexBatch {
         }
         self.kinds
             .insert(index_key(&event.kind, event.seq), kind_value(event));
+        for key in provider_keys(event) {
+            self.providers.insert(key, &[]);
+        }
         // A batch keeps the last write per key: a close after an open in it wins, as in order.
         match opens_or_closes(event) {
             Some((key, true)) => self.open.insert(key, &event.seq.to_be_bytes()),
@@ -570,6 +741,7 @@ impl IndexBatch {
         store.by_incident.apply_batch(self.incidents).map_err(io)?;
         store.by_run.apply_batch(self.runs).map_err(io)?;
         store.by_kind.apply_batch(self.kinds).map_err(io)?;
+        store.by_provider.apply_batch(self.providers).map_err(io)?;
         store.open.apply_batch(self.open).map_err(io)
     }
 }
@@ -796,6 +968,196 @@ mod tests {
             walked.open_incidents().unwrap()
         );
         assert_eq!(store.open_runs().unwrap(), walked.open_runs().unwrap());
+    }
+
+    /// A log of two providers' episodes (recoveries, raw flaps, settled signals, alerts),
+    /// incidents with runs and approval trails, a drill, one incident still open.
+    fn providers_log(store: &SledStore) -> Vec<IncidentId> {
+        let feed = |kind: &str, provider: &str, to: &str| {
+            NewEvent::new(
+                Actor::Feed {
+                    name: format!("{provider}-status"),
+                },
+                kind,
+                json!({ "provider": provider, "from": "operational", "to": to }),
+            )
+        };
+        let alert = |kind: &str, provider: &str| {
+            NewEvent::new(
+                Actor::Bot,
+                kind,
+                json!({ "alert_id": format!("{provider}-1"), "provider": provider,
+                        "level": "major_outage", "confirmed": true }),
+            )
+        };
+        let on = |kind: &str, inc: &IncidentId, data: serde_json::Value| {
+            NewEvent::new(Actor::Bot, kind, data).incident(inc.clone())
+        };
+        let ran = |kind: &str, inc: &IncidentId, run: &str, data: serde_json::Value| {
+            on(kind, inc, data).run(RunId::from(run))
+        };
+        let ids: Vec<IncidentId> = ["INC-A", "INC-B", "INC-C", "INC-D"]
+            .map(IncidentId::from)
+            .to_vec();
+        let [a, b, c, d] = [&ids[0], &ids[1], &ids[2], &ids[3]];
+        let log = vec![
+            feed("feed.observed", "openai", "degraded"),
+            feed("feed.observed", "openai", "operational"),
+            feed("feed.outage", "heroku", "major_outage"),
+            feed("feed.recovered", "heroku", "operational"),
+            feed("feed.observed", "heroku", "degraded"),
+            feed("feed.degraded", "heroku", "degraded"),
+            alert("alert.posted", "heroku"),
+            feed("feed.observed", "openai", "degraded"),
+            on("incident.declared", a, json!({ "title": "Heroku down" })),
+            on(
+                "run.requested",
+                a,
+                json!({ "request": "REQ-1", "runbook": "failover-hosting" }),
+            ),
+            NewEvent::new(
+                Actor::Bot,
+                "run.approval_counted",
+                json!({ "request": "REQ-1" }),
+            ),
+            NewEvent::new(Actor::Bot, "run.denied", json!({ "request": "REQ-9" })),
+            on(
+                "run.approved",
+                a,
+                json!({ "request": "REQ-1", "runbook": "failover-hosting" }),
+            ),
+            ran(
+                "run.started",
+                a,
+                "RUN-1",
+                json!({ "runbook": "failover-hosting", "workstream": "hosting" }),
+            ),
+            NewEvent::new(
+                Actor::Bot,
+                "step.started",
+                json!({ "step": "scale", "attempt": 1 }),
+            )
+            .run(RunId::from("RUN-1")),
+            ran(
+                "step.succeeded",
+                a,
+                "RUN-1",
+                json!({ "step": "scale", "attempt": 1, "output": {} }),
+            ),
+            feed("feed.recovered", "heroku", "operational"),
+            alert("alert.recovered", "heroku"),
+            ran("run.succeeded", a, "RUN-1", json!({})),
+            on("incident.resolved", a, json!({})),
+            feed("feed.outage", "heroku", "major_outage"),
+            NewEvent::new(
+                Actor::Bot,
+                "drill.started",
+                json!({ "providers": ["openai"] }),
+            ),
+            NewEvent::new(
+                Actor::Bot,
+                "drill.outage_simulated",
+                json!({ "provider": "openai" }),
+            ),
+            feed("feed.outage", "openai", "major_outage"),
+            on(
+                "incident.declared",
+                b,
+                json!({ "title": "DRILL: OpenAI down" }),
+            ),
+            on("note.added", b, json!({ "text": "noted" })),
+            feed("feed.recovered", "openai", "operational"),
+            on("incident.resolved", b, json!({})),
+            on("incident.declared", c, json!({ "title": "Nothing wrong" })),
+            on("incident.resolved", c, json!({})),
+            feed("feed.observed", "openai", "degraded"),
+            on("incident.declared", d, json!({ "title": "Heroku again" })),
+            ran(
+                "run.started",
+                d,
+                "RUN-2",
+                json!({ "runbook": "failover-hosting", "workstream": "hosting" }),
+            ),
+            feed("feed.degraded", "heroku", "degraded"),
+            feed("rpo.breached", "heroku", "degraded"),
+        ];
+        store.append_batch(log).unwrap();
+        ids
+    }
+
+    #[test]
+    fn the_provider_index_answers_as_a_walk_of_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        providers_log(&store);
+        let walked = Walked(&store);
+        assert_eq!(store.providers().unwrap(), vec!["heroku", "openai"]);
+        assert_eq!(store.providers().unwrap(), walked.providers().unwrap());
+        let head = store.last().unwrap().unwrap().seq;
+        for provider in ["heroku", "openai", "nobody"] {
+            for before in 0..=head + 1 {
+                assert_eq!(
+                    store.episode_start(provider, before).unwrap(),
+                    walked.episode_start(provider, before).unwrap(),
+                    "{provider} before {before}"
+                );
+                assert_eq!(
+                    store.recent_of_provider(provider, before, 3).unwrap(),
+                    walked.recent_of_provider(provider, before, 3).unwrap()
+                );
+                assert_eq!(
+                    store.by_provider(provider, before..=head).unwrap(),
+                    walked.by_provider(provider, before..=head).unwrap()
+                );
+            }
+        }
+        let kinds = ["run.denied", "run.approval_counted", "feed.outage"];
+        for from in 0..=head + 1 {
+            assert_eq!(
+                store.kinds_in(&kinds, from..=head - 3).unwrap(),
+                walked.kinds_in(&kinds, from..=head - 3).unwrap()
+            );
+        }
+        assert_eq!(store.episode_start("heroku", 9).unwrap(), Some(5));
+        // A log indexed before the provider index existed (version 2) gets it on open.
+        store.by_provider.clear().unwrap();
+        store
+            .meta
+            .insert(trees::INDEX_KEY, serde_json::to_vec(&(2u32, head)).unwrap())
+            .unwrap();
+        store.flush().unwrap();
+        drop(store);
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(store.providers().unwrap(), vec!["heroku", "openai"]);
+        assert_eq!(store.episode_start("heroku", 9).unwrap(), Some(5));
+    }
+
+    #[test]
+    fn the_views_read_through_indexes_what_the_folds_find_in_the_whole_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let ids = providers_log(&store);
+        let all = store.all().unwrap();
+        for id in &ids {
+            let indexed = crate::views::incident_log(&store, id).unwrap();
+            assert_eq!(
+                seqs(&indexed),
+                seqs(&crate::incident::incident_events(&all, id)),
+                "{id}"
+            );
+            assert!(indexed.len() > 1, "{id}");
+        }
+        let loaded = crate::config::Config::load(Path::new("config/lifeboat.toml")).unwrap();
+        let config = loaded.config;
+        let runbooks = crate::runbook::load_dir(Path::new("commands"), &config).runbooks;
+        let now = Utc::now() + chrono::Duration::minutes(30);
+        let picture = crate::views::dr_picture(&store, &config, &runbooks).unwrap();
+        assert_eq!(
+            crate::status::render(&config, &runbooks, &picture, now),
+            crate::status::dr_status(&config, &runbooks, &all, now)
+        );
+        assert_eq!(picture.open.len(), 1);
+        assert_eq!(picture.rpo, crate::reminders::RpoState::Breached);
     }
 
     #[test]
