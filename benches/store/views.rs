@@ -280,6 +280,7 @@ pub fn run() {
         roles: vec!["200000000000000001".into()],
     };
     let mut queries = Vec::new();
+    let mut whole = Vec::new();
     println!("status views through Bot::handle (median of ≥3 runs):");
     println!(
         "{:>9} | {:>10} | {:>12} | {:>16} | {:>15} | {:>15}",
@@ -303,7 +304,26 @@ pub fn run() {
             "{events:>9} | {:>10.2?} | {start:>12.2?} | {dr:>16.2?} | {incident:>15.2?} | {runbook:>15.2?}",
             fill_time
         );
+        whole.push((events, dr, incident, whole_log(&store, &config, &runbooks)));
         queries.push((events, indexed_queries(&store, size)));
+    }
+    println!();
+    println!("the same views built from the whole log, as before the indexes (median of ≥3 runs):");
+    println!(
+        "{:>9} | {:>22} | {:>22} | {:>22} | {:>22}",
+        "events",
+        "/dr status whole-log",
+        "indexed (ratio)",
+        "/incident status whole",
+        "indexed (ratio)"
+    );
+    for (events, dr, incident, [dr_whole, incident_whole]) in whole {
+        let ratio = |w: Duration, i: Duration| w.as_secs_f64() / i.as_secs_f64().max(1e-9);
+        println!(
+            "{events:>9} | {dr_whole:>22.2?} | {:>22} | {incident_whole:>22.2?} | {:>22}",
+            format!("{dr:.2?} ({:.0}×)", ratio(dr_whole, dr)),
+            format!("{incident:.2?} ({:.0}×)", ratio(incident_whole, incident)),
+        );
     }
     println!();
     println!("the store's narrow queries on the same logs (median of ≥3 runs):");
@@ -317,6 +337,26 @@ pub fn run() {
     for (events, [incident, filed, recent]) in queries {
         println!("{events:>9} | {incident:>22.2?} | {filed:>28.2?} | {recent:>27.2?}");
     }
+}
+
+/// `/dr status` and `/incident status` as they were built before the indexes: the whole log
+/// read, then folded.
+fn whole_log(store: &SledStore, config: &Config, runbooks: &[Runbook]) -> [Duration; 2] {
+    let now = chrono::Utc::now();
+    let dr = time(|| {
+        let all = store.all().unwrap();
+        lifeboat::status::dr_status(config, runbooks, &all, now)
+    });
+    let incident = time(|| {
+        let all = store.all().unwrap();
+        let open = lifeboat::incident::open(&all);
+        let history =
+            lifeboat::incident::StepHistory::from_runs(&lifeboat::runbook::state::fold(&all));
+        open.iter()
+            .map(|i| lifeboat::incident::status_text(i, config, runbooks, &history, now))
+            .collect::<Vec<_>>()
+    });
+    [dr, incident]
 }
 
 /// What the views need from the log, read through the indexes: the open incident's events,
