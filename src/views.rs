@@ -8,9 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::IncidentId;
 use crate::domain::event::Event;
-use crate::events::{EventKind, IncidentDeclared, RunStarted};
+use crate::domain::{Actor, IncidentId, RunId};
+use crate::events::{EventKind, IncidentDeclared, Payload, RunApproved, RunRequested, RunStarted};
 use crate::incident::{self, IncidentView, StepHistory};
 use crate::ports::store::{EventStore, StoreError};
 use crate::reminders::RpoState;
@@ -46,7 +46,7 @@ pub fn incident_log(store: &dyn EventStore, id: &IncidentId) -> Result<Vec<Event
     // incident's id, from the first request on.
     let requested: Vec<(u64, String)> = mine
         .iter()
-        .filter_map(|e| Some((e.seq, e.data_as::<crate::events::RunRequested>()?.request)))
+        .filter_map(|e| Some((e.seq, e.data_as::<RunRequested>()?.request)))
         .filter(|(_, r)| !r.is_empty())
         .collect();
     if let Some(first) = requested.iter().map(|(seq, _)| *seq).min() {
@@ -114,47 +114,53 @@ pub fn open_runs(store: &dyn EventStore) -> Result<Vec<RunView>, StoreError> {
     Ok(runs)
 }
 
-/// How many of the newest runs the step history looks through at most: "recent" durations
-/// come from them, so the history's cost does not grow with the log.
-pub const HISTORY_RUNS: usize = 100;
+/// How many of the newest runs the step history looks at (their starts), and how many of
+/// those of the runbooks it needs it reads in full, at most: "recent" durations come from
+/// them, so the history's cost does not grow with the log (a step that never runs, e.g. one
+/// skipped by a condition, would otherwise send it through every run on record).
+pub const HISTORY_STARTS: usize = 100;
+pub const HISTORY_RUNS: usize = 20;
 
 /// Recent step durations of `runbooks` (the ones a forecast needs), from the newest runs:
 /// it stops once each of their steps has as many durations as a forecast averages, or after
-/// [`HISTORY_RUNS`] runs.
+/// [`HISTORY_RUNS`] of their runs or [`HISTORY_STARTS`] runs of any runbook.
 pub fn step_history(
     store: &dyn EventStore,
     runbooks: &[&Runbook],
 ) -> Result<StepHistory, StoreError> {
     let names: BTreeSet<&str> = runbooks.iter().map(|r| r.name.as_str()).collect();
-    let mut runs: Vec<RunView> = Vec::new();
-    let mut before = u64::MAX;
-    let mut looked = 0;
     if names.is_empty() {
         return Ok(StepHistory::default());
     }
-    'pages: while looked < HISTORY_RUNS {
+    let complete = |runs: &[RunView]| {
+        let history = StepHistory::from_runs(runs);
+        runbooks.iter().all(|rb| {
+            rb.steps.iter().all(|s| {
+                history
+                    .recent(&rb.name, &s.id)
+                    .is_some_and(|(_, n)| n >= incident::RECENT)
+            })
+        })
+    };
+    let mut runs: Vec<RunView> = Vec::new();
+    let mut before = u64::MAX;
+    let mut looked = 0;
+    'pages: while looked < HISTORY_STARTS && runs.len() < HISTORY_RUNS {
         let page = store.recent_of_kinds(&[EventKind::RunStarted.as_str()], before, 20)?;
         let Some(last) = page.last() else { break };
         before = last.seq;
         for started in page {
             looked += 1;
-            let of_interest = started
+            let needed = started
                 .data_as::<RunStarted>()
                 .is_some_and(|s| names.contains(s.runbook.as_str()));
-            if let (true, Some(run)) = (of_interest, &started.run) {
+            if let (true, Some(run)) = (needed, &started.run) {
                 runs.extend(state::fold(&store.by_run(run)?));
-                let history = StepHistory::from_runs(&runs);
-                if runbooks.iter().all(|rb| {
-                    rb.steps.iter().all(|s| {
-                        history
-                            .recent(&rb.name, &s.id)
-                            .is_some_and(|(_, n)| n >= incident::RECENT)
-                    })
-                }) {
+                if complete(&runs) {
                     break 'pages;
                 }
             }
-            if looked >= HISTORY_RUNS {
+            if looked >= HISTORY_STARTS || runs.len() >= HISTORY_RUNS {
                 break 'pages;
             }
         }
@@ -239,4 +245,133 @@ pub fn dr_picture(
         running: open_runs(store)?,
         rpo: rpo_state(store)?,
     })
+}
+
+/// The id of the person who requested `run`: the request its approval named (the approval is
+/// filed under the run), then that request, read back from the approval.
+pub fn requester_of(store: &dyn EventStore, run: &RunId) -> Result<Option<String>, StoreError> {
+    let approved = |e: &Event| match e.payload() {
+        Ok(Payload::RunApproved(RunApproved {
+            request,
+            run: Some(r),
+            ..
+        })) if &r == run => Some((e.seq, request)),
+        _ => None,
+    };
+    let found = match store.by_run(run)?.iter().find_map(approved) {
+        Some(found) => Some(found),
+        // Logs from before approvals were filed under their run.
+        None => store
+            .by_kinds(&[EventKind::RunApproved.as_str()])?
+            .iter()
+            .find_map(approved),
+    };
+    let Some((approved_at, request)) = found else {
+        return Ok(None);
+    };
+    let mut before = approved_at;
+    loop {
+        let page = store.recent_of_kinds(&[EventKind::RunRequested.as_str()], before, 32)?;
+        let Some(last) = page.last() else {
+            return Ok(None);
+        };
+        before = last.seq;
+        for e in &page {
+            if let Some(RunRequested {
+                request: r, detail, ..
+            }) = e.data_as::<RunRequested>()
+                && r == request
+            {
+                return Ok(Some(match (detail, &e.actor) {
+                    (Some(detail), _) => detail.requester.id,
+                    (None, Actor::User { id, .. }) => id.clone(),
+                    (None, other) => other.to_string(),
+                }));
+            }
+        }
+    }
+}
+
+/// The provider events that say which alerts are open (a declaration's affected providers,
+/// `incident::affected_at_declaration`; the watcher's restart): per provider, everything from
+/// its newest alert posted or recovered on; and for a named alert, its provider's events from
+/// that alert's posting on (its provider and latest level).
+pub fn alert_events(store: &dyn EventStore, alert: Option<&str>) -> Result<Vec<Event>, StoreError> {
+    let opens_or_closes = |e: &Event| {
+        matches!(
+            e.payload(),
+            Ok(Payload::AlertPosted(_) | Payload::AlertRecovered(_))
+        ) && e
+            .payload()
+            .ok()
+            .and_then(|p| p.alert_id().map(|id| !id.is_empty()))
+            .unwrap_or(false)
+    };
+    let posts = |e: &Event, alert: &str| matches!(e.payload(), Ok(Payload::AlertPosted(p)) if p.alert_id == alert);
+    let mut selected: BTreeMap<u64, Event> = BTreeMap::new();
+    let named = alert.and_then(|a| a.rsplit_once('-').map(|(p, _)| (a, p.to_owned())));
+    for provider in store.providers()? {
+        let mut before = u64::MAX;
+        let mut latest_seen = false;
+        let named_here = named.as_ref().filter(|(_, p)| *p == provider);
+        let mut named_seen = named_here.is_none();
+        'pages: while !(latest_seen && named_seen) {
+            let page = store.recent_of_provider(&provider, before, 64)?;
+            let Some(last) = page.last() else { break };
+            before = last.seq;
+            for e in page {
+                latest_seen |= opens_or_closes(&e);
+                named_seen |= named_here.is_some_and(|(a, _)| posts(&e, a));
+                selected.insert(e.seq, e);
+                if latest_seen && named_seen {
+                    break 'pages;
+                }
+            }
+        }
+    }
+    Ok(selected.into_values().collect())
+}
+
+/// The latest resolved incident not yet reviewed (`incident::awaiting_review`), found in the
+/// kind index without reading events; only that incident is read.
+pub fn awaiting_review(store: &dyn EventStore) -> Result<Option<IncidentView>, StoreError> {
+    let kinds = [
+        EventKind::IncidentDeclared,
+        EventKind::IncidentResolved,
+        EventKind::IncidentReviewed,
+    ]
+    .map(EventKind::as_str);
+    // Per incident, in order of declaration: its first resolution and first review.
+    let mut order: Vec<IncidentId> = Vec::new();
+    let mut marks: BTreeMap<IncidentId, (Option<u64>, Option<u64>)> = BTreeMap::new();
+    for filed in store.filed(&kinds)? {
+        let Some(id) = filed.incident else { continue };
+        let slot = marks.entry(id.clone()).or_default();
+        match filed.kind.as_str() {
+            k if k == kinds[0] => {
+                if !order.contains(&id) {
+                    order.push(id);
+                }
+            }
+            k if k == kinds[1] => {
+                slot.0.get_or_insert(filed.seq);
+            }
+            _ => {
+                slot.1.get_or_insert(filed.seq);
+            }
+        }
+    }
+    let waiting = order.into_iter().rev().find(|id| {
+        matches!(marks.get(id), Some((Some(resolved), reviewed))
+            if reviewed.is_none_or(|r| r <= *resolved))
+    });
+    waiting
+        .map(|id| Ok(incident::view(&incident_log(store, &id)?, &id)))
+        .transpose()
+}
+
+/// The events of these kinds, for folds that read only them (drafts, drills, reminders).
+pub fn of_kinds(store: &dyn EventStore, kinds: &[EventKind]) -> Result<Vec<Event>, StoreError> {
+    let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+    store.by_kinds(&kinds)
 }

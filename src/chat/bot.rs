@@ -207,25 +207,10 @@ impl Bot {
     /// The id of the person who requested a run (read from the log: the request its
     /// approval named).
     fn requester_of(&self, run: &str) -> Option<String> {
-        let events = self.store.all().ok()?;
-        let request = events.iter().find_map(|e| match e.payload() {
-            Ok(Payload::RunApproved(RunApproved {
-                request,
-                run: Some(r),
-                ..
-            })) if r.as_str() == run => Some(request),
-            _ => None,
-        })?;
-        events.iter().find_map(|e| match e.payload() {
-            Ok(Payload::RunRequested(RunRequested {
-                request: r, detail, ..
-            })) if r == request => Some(match (detail, &e.actor) {
-                (Some(detail), _) => detail.requester.id,
-                (None, Actor::User { id, .. }) => id.clone(),
-                (None, other) => other.to_string(),
-            }),
-            _ => None,
-        })
+        crate::views::requester_of(self.store.as_ref(), &RunId(run.to_owned()))
+            .inspect_err(|err| tracing::error!(error = %err, "the event log could not be read"))
+            .ok()
+            .flatten()
     }
 
     /// The role a command needs.
@@ -432,7 +417,11 @@ impl Bot {
             title
         };
         // The affected workstreams: the alert's provider's, else every provider alerting now.
-        let events = self.store.all().unwrap_or_default();
+        let events = crate::views::alert_events(self.store.as_ref(), alert.as_deref())
+            .unwrap_or_else(|err| {
+                tracing::error!(error = %err, "the event log could not be read");
+                Vec::new()
+            });
         let (workstreams, providers) =
             crate::incident::affected_at_declaration(&self.config, &events, alert.as_deref());
         // The level of the alert's latest event (its posting, an update or its recovery).
@@ -475,13 +464,6 @@ impl Bot {
                 format!(", affects {}", affected.join(", "))
             }
         )))
-    }
-
-    fn events_or_reply(&self) -> Result<Vec<crate::domain::event::Event>, Reply> {
-        self.store.all().map_err(|err| {
-            tracing::error!(error = %err, "the event log could not be read");
-            Reply::private("the event log could not be read; see the bot's log")
-        })
     }
 
     /// Logs a failed read of the event log; the reply to give instead.
@@ -552,11 +534,11 @@ impl Bot {
 
     /// `/incident review`: the latest resolved incident was reviewed (never an open one).
     fn review(&self, who: &Person) -> Reply {
-        let events = match self.events_or_reply() {
-            Ok(events) => events,
-            Err(reply) => return reply,
+        let waiting = match crate::views::awaiting_review(self.store.as_ref()) {
+            Ok(waiting) => waiting,
+            Err(err) => return Self::unreadable(err),
         };
-        match crate::incident::awaiting_review(&events) {
+        match waiting {
             Some(inc) => {
                 self.append(NewEvent::of(actor(who), IncidentReviewed {}).incident(inc.id.clone()));
                 let lessons = inc.notes.iter().filter(|n| n.lesson).count();
@@ -972,7 +954,8 @@ impl Bot {
                 }
             },
         };
-        let events = match self.store.all() {
+        // The incident's own history (what the export selects from a whole log).
+        let events = match crate::views::incident_log(self.store.as_ref(), &id) {
             Ok(events) => events,
             Err(err) => {
                 tracing::error!(error = %err, "the log could not be read for an export");
@@ -1052,9 +1035,20 @@ impl Bot {
         )))
     }
 
-    /// Every run's state, from the log (for status views).
+    /// A run's state, from its events.
+    pub fn run(&self, run: &RunId) -> Option<crate::runbook::state::RunView> {
+        self.store.by_run(run).ok().and_then(|e| fold(&e).pop())
+    }
+
+    /// Every run's state in order of start (the kind index names them; each run's own events
+    /// are read): its cost grows with the runs on record, so no command path calls it.
     pub fn runs(&self) -> Vec<crate::runbook::state::RunView> {
-        self.store.all().map(|e| fold(&e)).unwrap_or_default()
+        let started = self.store.filed(&[EventKind::RunStarted.as_str()]);
+        started
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|filed| self.run(&filed.run?))
+            .collect()
     }
 
     /// A run request, pending or decided.

@@ -62,20 +62,20 @@ pub struct Draft {
 }
 
 /// Every draft in the log, in the order drafted.
+/// The kinds that change a draft: all [`fold`] reads.
+pub const KINDS: [EventKind; 5] = [
+    EventKind::CommsDrafted,
+    EventKind::CommsEdited,
+    EventKind::CommsApproved,
+    EventKind::CommsDiscarded,
+    EventKind::CommsSent,
+];
+
 pub fn fold(events: &[Event]) -> Vec<Draft> {
     let mut drafts: Vec<Draft> = Vec::new();
     for e in events {
         // Only the kinds that change a draft are decoded.
-        if !matches!(
-            e.event_kind(),
-            Some(
-                EventKind::CommsDrafted
-                    | EventKind::CommsEdited
-                    | EventKind::CommsApproved
-                    | EventKind::CommsDiscarded
-                    | EventKind::CommsSent
-            )
-        ) {
+        if !e.event_kind().is_some_and(|k| KINDS.contains(&k)) {
             continue;
         }
         let Ok(payload) = e.payload() else { continue };

@@ -169,47 +169,43 @@ fn append(store: &dyn EventStore, event: NewEvent) -> Result<(), String> {
         .map_err(|e| format!("the event log refused the draft: {e}"))
 }
 
-/// The events [`facts::gather`] needs for `scope`, read without walking the whole log when it
-/// can: a run outside any incident needs only its own events. An incident needs more than its
-/// own: its first signal (an alert or feed event before the declaration, carrying no incident
-/// id) decides when it started (see `crate::incident::incident_events`), so it reads the log.
+/// The events [`facts::gather`] needs for `scope`, read through the store's indexes: a run's
+/// own events; an incident's history as `crate::views::incident_log` selects it (its first
+/// signal, an alert or feed event before the declaration carrying no incident id, decides
+/// when it started), with the given run's events besides.
 pub fn scope_events(store: &dyn EventStore, scope: &Scope<'_>) -> Result<Vec<Event>, String> {
-    let events = match (scope.incident, scope.run) {
-        (Some(_), _) => store.all(),
-        (None, Some(run)) => store.by_run(run),
-        (None, None) => Ok(Vec::new()),
+    let read = |e: crate::ports::store::StoreError| format!("the event log: {e}");
+    let mut events = match scope.incident {
+        Some(incident) => crate::views::incident_log(store, incident).map_err(read)?,
+        None => Vec::new(),
     };
-    events.map_err(|e| format!("the event log: {e}"))
+    if let Some(run) = scope.run {
+        events.extend(store.by_run(run).map_err(read)?);
+        events.sort_by_key(|e| e.seq);
+        events.dedup_by_key(|e| e.seq);
+    }
+    Ok(events)
 }
 
-/// Events read per step when looking back through the log for the last draft.
-const LOOKBACK: u64 = 512;
-
-/// The id the next draft gets: one past the last `comms.drafted` in the log, found by reading
-/// back from the end (drafts are numbered in order, one at a time).
+/// The id the next draft gets: one past the last `comms.drafted` in the log, read from the
+/// kind index (drafts are numbered in order, one at a time).
 fn next_draft_id(store: &dyn EventStore) -> Result<String, String> {
     let read = |e: crate::ports::store::StoreError| format!("the event log: {e}");
-    let Some(last) = store.last().map_err(read)? else {
+    let drafted = EventKind::CommsDrafted.as_str();
+    let Some(last) = store
+        .recent_of_kinds(&[drafted], u64::MAX, 1)
+        .map_err(read)?
+        .pop()
+    else {
         return Ok(drafts::next_id(&[]));
     };
-    let mut hi = last.seq;
-    loop {
-        let lo = hi.saturating_sub(LOOKBACK - 1).max(1);
-        let events = store.range(lo..=hi).map_err(read)?;
-        if let Some(drafted) = events.iter().rev().find(|e| e.is(EventKind::CommsDrafted)) {
-            let number = drafted
-                .data_as::<CommsDrafted>()
-                .and_then(|d| d.draft.strip_prefix("DRAFT-")?.parse::<u64>().ok());
-            return match number {
-                Some(n) => Ok(format!("DRAFT-{}", n + 1)),
-                // Not one of ours: count them all, as the ids are defined.
-                None => Ok(drafts::next_id(&store.all().map_err(read)?)),
-            };
-        }
-        if lo <= 1 {
-            return Ok(drafts::next_id(&[]));
-        }
-        hi = lo - 1;
+    let number = last
+        .data_as::<CommsDrafted>()
+        .and_then(|d| d.draft.strip_prefix("DRAFT-")?.parse::<u64>().ok());
+    match number {
+        Some(n) => Ok(format!("DRAFT-{}", n + 1)),
+        // Not one of ours: count them all, as the ids are defined.
+        None => Ok(drafts::next_id(&store.by_kinds(&[drafted]).map_err(read)?)),
     }
 }
 
@@ -409,8 +405,8 @@ mod tests {
             )
         };
         store.append_batch(vec![drafted(1), drafted(2)]).unwrap();
-        // More than one look-back window of other events after the last draft.
-        let noise = (0..LOOKBACK + 10)
+        // Many other events after the last draft (more than a look-back window once was).
+        let noise = (0..522)
             .map(|i| NewEvent::new(Actor::Bot, "feed.observed", json!({ "i": i })))
             .collect();
         store.append_batch(noise).unwrap();

@@ -180,10 +180,14 @@ impl Engine {
 
     /// Finds runs the log says are unfinished and carries them on. Returns their handles.
     pub fn recover(&self, runbooks: &[Runbook]) -> Result<Vec<RunHandle>, EngineError> {
-        let events = self.store.all()?;
+        // The open-run index names them; only their events are read.
+        let mut unfinished = Vec::new();
+        for run in self.store.open_runs()? {
+            unfinished.extend(fold(&self.store.by_run(&run)?));
+        }
         let mut handles = Vec::new();
         let mut controls = self.lock();
-        for view in fold(&events) {
+        for view in unfinished {
             if view.status.is_terminal() || controls.contains_key(&view.run) {
                 continue;
             }

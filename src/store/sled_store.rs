@@ -1070,6 +1070,7 @@ mod tests {
             on("incident.resolved", b, json!({})),
             on("incident.declared", c, json!({ "title": "Nothing wrong" })),
             on("incident.resolved", c, json!({})),
+            on("incident.reviewed", c, json!({})),
             feed("feed.observed", "openai", "degraded"),
             on("incident.declared", d, json!({ "title": "Heroku again" })),
             ran(
@@ -1146,7 +1147,21 @@ mod tests {
                 "{id}"
             );
             assert!(indexed.len() > 1, "{id}");
+            assert_eq!(
+                crate::incident::incident_events(&indexed, id),
+                indexed,
+                "what it selects selects itself: the folds may take it for the whole log"
+            );
         }
+        assert_eq!(
+            crate::views::awaiting_review(&store).unwrap().map(|i| i.id),
+            crate::incident::awaiting_review(&all).map(|i| i.id)
+        );
+        assert_eq!(
+            crate::views::awaiting_review(&store).unwrap().map(|i| i.id),
+            Some(ids[1].clone()),
+            "the latest resolved, not the reviewed one after it"
+        );
         let loaded = crate::config::Config::load(Path::new("config/lifeboat.toml")).unwrap();
         let config = loaded.config;
         let runbooks = crate::runbook::load_dir(Path::new("commands"), &config).runbooks;
@@ -1157,6 +1172,15 @@ mod tests {
             crate::status::dr_status(&config, &runbooks, &all, now)
         );
         assert_eq!(picture.open.len(), 1);
+        for alert in [None, Some("heroku-1"), Some("openai-1")] {
+            let events = crate::views::alert_events(&store, alert).unwrap();
+            assert_eq!(
+                crate::incident::affected_at_declaration(&config, &events, alert),
+                crate::incident::affected_at_declaration(&config, &all, alert),
+                "{alert:?}"
+            );
+            assert!(events.len() < all.len());
+        }
         assert_eq!(picture.rpo, crate::reminders::RpoState::Breached);
     }
 

@@ -32,8 +32,7 @@ impl Bot {
     }
 
     fn drafts(&self) -> Vec<drafts::Draft> {
-        self.store
-            .all()
+        crate::views::of_kinds(self.store.as_ref(), &drafts::KINDS)
             .map(|events| drafts::fold(&events))
             .unwrap_or_default()
     }
@@ -397,7 +396,7 @@ impl Bot {
 
     /// Resolves the PagerDuty alerts opened for `incident`.
     pub(super) async fn resolve_pages(&self, incident: &IncidentId, who: &Person) -> Vec<String> {
-        let Ok(events) = self.store.all() else {
+        let Ok(events) = self.store.by_incident(incident) else {
             return Vec::new();
         };
         let env = self.engine.env();

@@ -17,8 +17,8 @@ use crate::chat::recorder::RecordingChat;
 use crate::config::Config;
 use crate::db::DataEdges;
 use crate::domain::Actor;
-use crate::domain::IncidentId;
 use crate::domain::event::NewEvent;
+use crate::domain::{IncidentId, RunId};
 use crate::drill::{DRILL_MARK, Drilled, Outcome, Target, mark, person};
 use crate::duration::format_elapsed;
 use crate::events::{DrillMarked, DrillOutageSimulated, DrillStarted, StepStarted};
@@ -86,7 +86,8 @@ impl Stage<'_> {
         let Some((throwaway, edges)) = self.data else {
             return Ok(());
         };
-        let start = crate::incident::outage_start(&self.store.all()?, incident)
+        let log = crate::views::incident_log(self.store.as_ref(), incident)?;
+        let start = crate::incident::outage_start(&log, incident)
             .ok_or_else(|| anyhow!("the drill incident {incident} is not in its log"))?;
         let line = throwaway
             .prepare(self.config, edges, self.store.as_ref(), start)
@@ -266,9 +267,8 @@ impl Stage<'_> {
         for (t, run) in runs {
             let view = wait_until(&format!("run {run}"), Duration::from_secs(120), || {
                 self.bot
-                    .runs()
-                    .into_iter()
-                    .find(|v| v.run.as_str() == run && v.status.is_terminal())
+                    .run(&RunId(run.clone()))
+                    .filter(|v| v.status.is_terminal())
             })
             .await?;
             let recovery = outage.elapsed();
