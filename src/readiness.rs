@@ -715,12 +715,14 @@ pub async fn run(env: &StepEnv, runbooks: &[Runbook], drill_log: &[Event]) -> Re
     report
 }
 
-/// Every event of `store`, for the drills it may hold (the bot's own log).
+/// The drills `store` holds (the bot's own log): its `drill.finished` events.
 pub fn store_events(store: &dyn EventStore) -> Vec<Event> {
-    store.all().unwrap_or_else(|err| {
-        tracing::warn!(error = %err, "the event log could not be read for drills");
-        Vec::new()
-    })
+    crate::views::of_kinds(store, &[crate::events::EventKind::DrillFinished]).unwrap_or_else(
+        |err| {
+            tracing::warn!(error = %err, "the event log could not be read for drills");
+            Vec::new()
+        },
+    )
 }
 
 #[cfg(test)]

@@ -27,20 +27,28 @@ use crate::domain::event::{Event, NewEvent};
 use crate::domain::{Actor, RunId};
 use crate::drill::history::{DrillRecord, drilled_protocols, drills_from_events};
 use crate::events::{
-    ClockCheckpoint, ClockCheckpointFailed, Delivery, Payload, ReminderFailed, ReminderPosted,
-    RpoAlertFailed, RpoMeasured, RpoUnreadable,
+    ClockCheckpoint, ClockCheckpointFailed, Delivery, EventKind, Payload, ReminderFailed,
+    ReminderPosted, RpoAlertFailed, RpoMeasured, RpoUnreadable,
 };
 use crate::incident::{self, IncidentView, StepHistory};
 use crate::ports::chat::{ChannelId, Message, incident_thread};
 use crate::ports::clock::Clock;
-use crate::ports::store::EventStore;
+use crate::ports::store::{EventStore, StoreError};
 use crate::reminders::{
     BackupReading, ReminderKind, RpoEffect, drill_basis, reminder_due, review_basis, rpo_decision,
-    rpo_state,
 };
-use crate::runbook::state;
 use crate::runbook::{BackupCheck, Runbook, Step, StepAction};
 use crate::steps::{StepEnv, StepError, StepInput};
+
+/// What one pass of the scheduler reads of the log (see `Scheduler::read_pass`).
+struct Pass {
+    open: Vec<IncidentView>,
+    history: StepHistory,
+    /// Each open incident's thread, if one was opened.
+    threads: BTreeMap<crate::domain::IncidentId, Option<ChannelId>>,
+    /// The events the reminders fold: finished drills, plan reviews, reminders posted.
+    reminders: Vec<Event>,
+}
 
 /// The longest the loop sleeps: new incidents and runs are noticed within this time.
 pub const TICK: Duration = Duration::from_secs(60);
@@ -248,11 +256,14 @@ impl Scheduler {
         info!("scheduler stopped");
     }
 
-    /// The whole log, read off the async threads (sled reads block).
-    async fn read(&self) -> Option<Vec<Event>> {
+    /// Reads the log off the async threads (sled reads block), through `read`.
+    async fn read<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&dyn EventStore) -> Result<T, StoreError> + Send + 'static,
+    ) -> Option<T> {
         let store = self.store.clone();
-        match tokio::task::spawn_blocking(move || store.all()).await {
-            Ok(Ok(events)) => Some(events),
+        match tokio::task::spawn_blocking(move || read(store.as_ref())).await {
+            Ok(Ok(read)) => Some(read),
             Ok(Err(err)) => {
                 warn!(error = %err, "the scheduler could not read the event log");
                 None
@@ -262,6 +273,37 @@ impl Scheduler {
                 None
             }
         }
+    }
+
+    /// What one pass reads, through the store's indexes: the open incidents (with their
+    /// threads) and the step history their forecasts need, and the events the reminders fold
+    /// (finished drills, plan reviews, reminders posted).
+    async fn read_pass(&self) -> Option<Pass> {
+        let (config, runbooks) = (self.env.config.clone(), self.runbooks.clone());
+        self.read(move |store| {
+            let open = crate::views::open_incidents(store)?;
+            let needed = crate::views::forecast_runbooks(&open, &config, &runbooks);
+            let history = crate::views::step_history(store, &needed)?;
+            let mut threads = BTreeMap::new();
+            for inc in &open {
+                threads.insert(
+                    inc.id.clone(),
+                    incident_thread(&store.by_incident(&inc.id)?),
+                );
+            }
+            let kinds = [
+                EventKind::DrillFinished,
+                EventKind::PlanReviewed,
+                EventKind::ReminderPosted,
+            ];
+            Ok(Pass {
+                open,
+                history,
+                threads,
+                reminders: crate::views::of_kinds(store, &kinds)?,
+            })
+        })
+        .await
     }
 
     /// Every finished drill: those in the live log and those in the `drill-*` logs beside it
@@ -319,30 +361,29 @@ impl Scheduler {
 
     /// One pass over the clocks and reminders. Returns when the next checkpoint falls due.
     pub async fn tick(&self) -> Option<DateTime<Utc>> {
-        let events = self.read().await?;
-        let next = self.checkpoints(&events).await;
-        let drills = self.drills(&events).await;
-        self.reminders(&events, &drills).await;
+        let pass = self.read_pass().await?;
+        let next = self.checkpoints(&pass).await;
+        let drills = self.drills(&pass.reminders).await;
+        self.reminders(&pass.reminders, &drills).await;
         next
     }
 
     /// Posts the checkpoints due on every open incident's clocks; returns the next one.
     #[instrument(skip_all)]
-    pub async fn checkpoints(&self, events: &[Event]) -> Option<DateTime<Utc>> {
+    async fn checkpoints(&self, pass: &Pass) -> Option<DateTime<Utc>> {
         let now = self.clock.now();
-        let open = incident::open(events);
+        let (open, history) = (&pass.open, &pass.history);
         if open.is_empty() {
             return None;
         }
-        let history = StepHistory::from_runs(&state::fold(events));
         let mut next: Option<DateTime<Utc>> = None;
-        for inc in &open {
+        for inc in open {
             for clock in incident::clocks(inc, &self.env.config.objectives) {
                 let mut posted = incident::posted(inc, clock.workstream);
                 let due = clock.due_checkpoints(now, &posted);
                 if let Some(&highest) = due.last() {
                     let delivered = self
-                        .post_checkpoint(events, inc, &clock, &due, highest, &history, now)
+                        .post_checkpoint(pass, inc, &clock, &due, highest, history, now)
                         .await;
                     if !delivered {
                         // Retried on the next pass (within a `TICK`), not in a tight loop.
@@ -364,7 +405,7 @@ impl Scheduler {
     )]
     async fn post_checkpoint(
         &self,
-        events: &[Event],
+        pass: &Pass,
         inc: &IncidentView,
         clock: &incident::RtoClock,
         due: &[u8],
@@ -375,12 +416,8 @@ impl Scheduler {
         let forecast =
             incident::clock_forecast(inc, clock, &self.env.config, &self.runbooks, history, now);
         let text = incident::checkpoint_text(inc, clock, highest, forecast.as_ref(), now);
-        let own: Vec<Event> = events
-            .iter()
-            .filter(|e| e.incident.as_ref() == Some(&inc.id))
-            .cloned()
-            .collect();
-        let channel = incident_thread(&own).unwrap_or_else(|| self.env.channel.clone());
+        let channel = (pass.threads.get(&inc.id).cloned().flatten())
+            .unwrap_or_else(|| self.env.channel.clone());
         info!(incident = %inc.id, workstream = %clock.workstream, percent = highest, "RTO checkpoint");
         let delivery = match self.post(&channel, text.clone()).await {
             Ok(delivery) => delivery,
@@ -537,8 +574,8 @@ impl Scheduler {
             )))
         });
         let reading = BackupReading::from_check(&checked);
-        let events = self.read().await?;
-        let effect = rpo_decision(rpo_state(&events), &reading)?;
+        let state = self.read(crate::views::rpo_state).await?;
+        let effect = rpo_decision(state, &reading)?;
         let rpo = self.env.config.objectives.rpo.get();
         let text = effect.text(&reading, rpo, &watch.runbook, &watch.step.id);
         info!(effect = effect.kind(), "RPO watch");

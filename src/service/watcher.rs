@@ -143,7 +143,8 @@ impl Watcher {
 
     /// Alerts posted before a restart and not yet recovered are edited, never posted twice.
     fn restore_open_alerts(&mut self) {
-        let Ok(events) = self.store.all() else {
+        // Per provider, its events from its newest alert posted or recovered on.
+        let Ok(events) = crate::views::alert_events(self.store.as_ref(), None) else {
             return;
         };
         let mut open: BTreeMap<String, (AlertView, MessageRef)> = BTreeMap::new();

@@ -447,11 +447,11 @@ fn outage_start(env: &StepEnv, input: &StepInput<'_>) -> DateTime<Utc> {
     let Some(store) = &env.comms.store else {
         return Utc::now();
     };
-    // The whole log, once per verify: the signals before a declaration carry no incident id,
-    // so only an index by kind (issue 12's store indexes) could narrow this read.
+    // The incident's history through the indexes: the signals before a declaration carry no
+    // incident id, the provider index finds them.
     if let Some(incident) = input.incident
-        && let Ok(all) = store.all()
-        && let Some(at) = crate::incident::outage_start(&all, incident)
+        && let Ok(log) = crate::views::incident_log(store.as_ref(), incident)
+        && let Some(at) = crate::incident::outage_start(&log, incident)
     {
         return at;
     }

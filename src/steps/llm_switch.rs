@@ -37,13 +37,18 @@ fn platform_error(err: PlatformError) -> StepError {
     }
 }
 
-/// The log so far (empty when the step runs outside the engine).
+/// What the switch reads of the log so far (empty when the step runs outside the engine):
+/// the steps that succeeded (the DNS moves say where the app runs, earlier switches what they
+/// moved) and the deploys recorded before they were made.
 fn log(env: &StepEnv) -> Result<Vec<Event>, StepError> {
+    use crate::events::EventKind;
     match &env.comms.store {
         None => Ok(Vec::new()),
-        Some(store) => store
-            .all()
-            .map_err(|e| StepError::retryable(format!("the event log could not be read: {e}"))),
+        Some(store) => crate::views::of_kinds(
+            store.as_ref(),
+            &[EventKind::StepSucceeded, EventKind::LlmRevisionDeployed],
+        )
+        .map_err(|e| StepError::retryable(format!("the event log could not be read: {e}"))),
     }
 }
 

@@ -14,7 +14,7 @@ use tracing::{info, instrument};
 use super::Scheduler;
 use crate::domain::Actor;
 use crate::domain::event::{Event, NewEvent};
-use crate::events::{Delivery, ParityAlertFailed, ParityChecked, ParityUnreadable};
+use crate::events::{Delivery, EventKind, ParityAlertFailed, ParityChecked, ParityUnreadable};
 use crate::parity::drift::Unreadable;
 use crate::parity::render;
 use crate::parity::watch::{already_unreadable, last_drift, new_drift, next_due};
@@ -56,7 +56,7 @@ impl Scheduler {
     ) -> Result<(), Duration> {
         let due = match *next {
             Some(at) => at,
-            None => match self.read().await {
+            None => match self.parity_events().await {
                 Some(events) => next_due(&events, every, self.clock.now()),
                 None => self.clock.now() + chrono::Duration::minutes(1),
             },
@@ -67,6 +67,23 @@ impl Scheduler {
         } else {
             Err((due - self.clock.now()).to_std().unwrap_or_default())
         }
+    }
+
+    /// What the watch folds of the log (`crate::parity::watch`): the newest comparison and the
+    /// newest check of either kind, read from the kind index.
+    async fn parity_events(&self) -> Option<Vec<Event>> {
+        self.read(|store| {
+            let (checked, unreadable) = (
+                EventKind::ParityChecked.as_str(),
+                EventKind::ParityUnreadable.as_str(),
+            );
+            let mut events = store.recent_of_kinds(&[checked], u64::MAX, 1)?;
+            events.extend(store.recent_of_kinds(&[checked, unreadable], u64::MAX, 1)?);
+            events.sort_by_key(|e| e.seq);
+            events.dedup_by_key(|e| e.seq);
+            Ok(events)
+        })
+        .await
     }
 
     /// When the check after one that did `effect` is due.
@@ -128,7 +145,7 @@ impl Scheduler {
     #[instrument(skip_all)]
     pub async fn watch_parity(&self) -> Option<ParityEffect> {
         let report = crate::parity::gather::check(&self.env, &self.runbooks).await?;
-        let events = self.read().await?;
+        let events = self.parity_events().await?;
         if let Some(unread) = &report.unreadable {
             return Some(self.parity_unreadable(unread, &events).await);
         }
