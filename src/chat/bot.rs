@@ -636,6 +636,7 @@ impl Bot {
             return self.start(&request, who).await;
         }
         Reply::public(Message {
+            pings: Box::default(),
             content: format!(
                 "{} requests `{}` ({}). Needs {} approval{} by {}.\n{}",
                 who.name,

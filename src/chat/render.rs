@@ -91,6 +91,7 @@ pub fn alert(alert: &AlertView, provider: &ProviderInfo) -> Message {
         });
     }
     Message {
+        pings: Box::default(),
         content: format!("[{label}] {} {}", provider.title, level_words(alert.level)),
         embeds: vec![Embed {
             title: format!("{}: {} ({label})", provider.title, level_words(alert.level)),
@@ -116,6 +117,7 @@ pub fn recovered(
 ) -> Message {
     let minutes = (at - alert.opened_at).num_minutes();
     Message {
+        pings: Box::default(),
         content: format!("[RECOVERED] {} is operational again", provider.title),
         embeds: vec![Embed {
             title: format!("{}: recovered", provider.title),

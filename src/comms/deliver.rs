@@ -359,8 +359,10 @@ impl Delivery<'_> {
             .as_deref()
             .map(|r| format!("<@&{r}> "))
             .unwrap_or_default();
+        // Only the team's role pings: `text` is user text and may hold other mentions.
         let message = Message {
             content: format!("{mention}{text}"),
+            pings: team.role_id.iter().cloned().collect(),
             ..Message::default()
         };
         results.push(

@@ -130,6 +130,7 @@ pub fn draft_message(
     content.push_str(text);
     let [edit, approve, discard] = button_ids(id, version);
     Message {
+        pings: Box::default(),
         content,
         embeds: Vec::new(),
         buttons: vec![

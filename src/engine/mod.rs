@@ -726,6 +726,7 @@ impl Driver {
             Vec::new()
         };
         let message = Message {
+            pings: Box::default(),
             content: format!("[{run}] {text}"),
             embeds: Vec::new(),
             buttons,

@@ -87,6 +87,13 @@ pub struct Message {
     pub content: String,
     pub embeds: Vec<Embed>,
     pub buttons: Vec<Button>,
+    /// The role ids this message means to ping (a notification's team role, the approvers of
+    /// a break-glass run). Nothing else in it pings: user text (titles, notes, drafts) may
+    /// hold `@everyone` or `<@&id>`, and adapters deliver it inert.
+    /// (A boxed slice, not a `Vec`: replies travel in `Result`s, and a smaller `Message`
+    /// keeps them cheap.)
+    #[serde(default, skip_serializing_if = "<[String]>::is_empty")]
+    pub pings: Box<[String]>,
 }
 
 #[derive(Debug, thiserror::Error)]

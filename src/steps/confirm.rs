@@ -125,6 +125,7 @@ pub async fn ask(
     let key = Answers::key(input.run.as_str(), &input.step.id);
     let answer = env.answers.ask(key.clone());
     let message = Message {
+        pings: Box::default(),
         content: format!(
             "❓ {} — run {}, step `{}`",
             question, input.run, input.step.id

@@ -359,6 +359,7 @@ async fn accept_more_loss(
     let key = Answers::key(input.run.as_str(), &input.step.id);
     let answer = env.answers.ask_approver(key.clone());
     let message = Message {
+        pings: Box::default(),
         content: format!(
             "⚠️ {question} — run {}, step `{}`",
             input.run, input.step.id

@@ -26,6 +26,7 @@ mod engine;
 mod failover;
 mod feed_cli;
 mod feeds;
+mod mentions;
 mod ops;
 mod parity;
 mod readiness;

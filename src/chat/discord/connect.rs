@@ -10,7 +10,8 @@ use crate::config::Secret;
 /// serenity's ratelimiter ignores the proxy and would send requests to discord.com. Without
 /// it serenity would not honour `retry_after` either, so the calls go through the loopback
 /// gate of `super::ratelimit`, which does. Without `api_base`, serenity's ratelimiter
-/// handles 429s itself (it reads `Retry-After`).
+/// handles 429s itself (it reads `Retry-After`). Every request pings nobody unless its
+/// message names the roles it means to ping (`Message::pings`).
 pub fn build_http(token: &Secret, api_base: Option<&str>) -> Http {
     match api_base {
         Some(base) => {
@@ -25,9 +26,12 @@ pub fn build_http(token: &Secret, api_base: Option<&str>) -> Http {
             HttpBuilder::new(token.expose())
                 .proxy(via)
                 .ratelimiter_disabled(true)
+                .default_allowed_mentions(super::message::no_mentions())
                 .build()
         }
-        None => HttpBuilder::new(token.expose()).build(),
+        None => HttpBuilder::new(token.expose())
+            .default_allowed_mentions(super::message::no_mentions())
+            .build(),
     }
 }
 

@@ -74,6 +74,7 @@ impl DiscordChat {
             .content(content(message))
             .embeds(embeds(message))
             .components(rows(message))
+            .allowed_mentions(allowed_mentions(message))
             .nonce(Nonce::String(nonce.to_owned()))
             .enforce_nonce(true)
     }
@@ -105,7 +106,8 @@ impl Chat for DiscordChat {
                 EditMessage::new()
                     .content(content(message))
                     .embeds(embeds(message))
-                    .components(rows(message)),
+                    .components(rows(message))
+                    .allowed_mentions(allowed_mentions(message)),
             )
         })
         .await

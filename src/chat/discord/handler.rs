@@ -77,6 +77,7 @@ impl Handler {
     fn response(reply: &Reply) -> CreateInteractionResponseMessage {
         CreateInteractionResponseMessage::new()
             .content(content(&reply.message))
+            .allowed_mentions(allowed_mentions(&reply.message))
             .embeds(embeds(&reply.message))
             .components(rows(&reply.message))
             .ephemeral(reply.ephemeral)
@@ -85,6 +86,7 @@ impl Handler {
     fn followup(reply: &Reply) -> CreateInteractionResponseFollowup {
         CreateInteractionResponseFollowup::new()
             .content(content(&reply.message))
+            .allowed_mentions(allowed_mentions(&reply.message))
             .embeds(embeds(&reply.message))
             .components(rows(&reply.message))
             .ephemeral(reply.ephemeral)
@@ -206,7 +208,8 @@ impl Handler {
                     EditInteractionResponse::new()
                         .content(content(&reply.message))
                         .embeds(embeds(&reply.message))
-                        .components(rows(&reply.message)),
+                        .components(rows(&reply.message))
+                        .allowed_mentions(allowed_mentions(&reply.message)),
                 )
             })
             .await
@@ -351,7 +354,8 @@ impl Handler {
                     &ctx.http,
                     EditInteractionResponse::new()
                         .content(text.clone())
-                        .components(rows.clone()),
+                        .components(rows.clone())
+                        .allowed_mentions(no_mentions()),
                 )
             })
             .await

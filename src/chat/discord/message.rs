@@ -3,7 +3,7 @@
 
 use serenity::all::{
     ActionRow, ActionRowComponent, ButtonStyle as DiscordButtonStyle, CreateActionRow,
-    CreateButton, CreateEmbed, CreateEmbedFooter,
+    CreateAllowedMentions, CreateButton, CreateEmbed, CreateEmbedFooter, RoleId,
 };
 
 use crate::ports::chat::{ButtonStyle, Message};
@@ -82,6 +82,29 @@ pub fn rows(message: &Message) -> Vec<CreateActionRow> {
         .collect()
 }
 
+/// Who a message may ping: exactly the roles it names in `pings`, never `@everyone`, `@here`,
+/// users or any other role written in its text (titles, notes and drafts are user text).
+pub(super) fn allowed_mentions(message: &Message) -> CreateAllowedMentions {
+    let roles = message
+        .pings
+        .iter()
+        .filter_map(|role| super::connect::snowflake(role).ok())
+        .map(RoleId::new);
+    no_mentions().roles(roles)
+}
+
+/// Nothing pings: the REST client's default, so a response built without
+/// [`allowed_mentions`] (interaction answers, follow-ups, edits) is inert too.
+pub(super) fn no_mentions() -> CreateAllowedMentions {
+    CreateAllowedMentions::new()
+        .everyone(false)
+        .all_users(false)
+        .all_roles(false)
+        .empty_users()
+        .empty_roles()
+        .replied_user(false)
+}
+
 pub(super) fn content(message: &Message) -> String {
     truncate(&message.content, MAX_CONTENT)
 }
@@ -140,6 +163,23 @@ mod tests {
     }
 
     #[test]
+    fn only_the_named_roles_may_ping() {
+        let message = Message {
+            content: "<@&42> @everyone @here <@7> hello".into(),
+            pings: ["42".into(), "not-an-id".into()].into(),
+            ..Message::default()
+        };
+        let allowed = serde_json::to_value(allowed_mentions(&message)).unwrap();
+        assert_eq!(allowed["parse"], json!([]));
+        assert_eq!(allowed["users"], json!([]));
+        assert_eq!(allowed["roles"], json!(["42"]));
+        assert_eq!(allowed["replied_user"], false);
+        let none = serde_json::to_value(no_mentions()).unwrap();
+        assert_eq!(none["parse"], json!([]));
+        assert_eq!(none["roles"], json!([]));
+    }
+
+    #[test]
     fn messages_fit_discord_limits() {
         let long = "é".repeat(2500);
         let cut = truncate(&long, MAX_CONTENT);
@@ -150,6 +190,7 @@ mod tests {
         let message = Message {
             content: String::new(),
             embeds: Vec::new(),
+            pings: Box::default(),
             buttons: (0..12)
                 .map(|i| crate::ports::chat::Button {
                     custom_id: format!("approve:{i}"),
