@@ -467,12 +467,15 @@ pub fn production_problems(checked: &Checked, is_set: &dyn Fn(&str) -> bool) -> 
     // The operators' endpoints ask no one for credentials and `/backup` hands out the whole
     // event log: they stay on this machine (scrape through a local agent or a proxy that
     // authenticates).
-    if config.server.enabled && !config.server.listen.ip().is_loopback() {
+    // With `[server] token_env` they ask for a bearer token (that it is set is checked with
+    // every other `*_env` above).
+    let server = &config.server;
+    if server.enabled && server.token_env.is_none() && !server.listen.ip().is_loopback() {
         errors.push(source.error_at(
             &crate::key_path!["server", "listen"],
             format!(
-                "[server] listen = \"{}\" is not a loopback address: /healthz, /metrics and /backup (the whole event log) are served without authentication; listen on 127.0.0.1 and put an authenticating proxy in front if they must be reached from elsewhere",
-                config.server.listen
+                "[server] listen = \"{}\" is not a loopback address: /healthz, /metrics and /backup (the whole event log) are served without authentication; listen on 127.0.0.1, or set [server] token_env to the variable holding a bearer token that /metrics and /backup then require",
+                server.listen
             ),
         ));
     }
@@ -707,8 +710,20 @@ with = { url = "https://api.example.com/x", headers = { Authorization = "Bearer 
                 "{found:#?}"
             );
         }
-        // Loopback, the default, or no server at all: fine.
+        // Beyond loopback with a bearer token: fine once its variable is set.
+        let guarded = "[server]\nlisten = \"0.0.0.0:9090\"\ntoken_env = \"SERVER_TOKEN_UNSET\"\n";
+        let (dir, with_token) = checked(&format!("{production}\n{guarded}"), &runbook);
+        let found = problems(&dir, &with_token);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(
+            found[0].ends_with(
+                "`token_env` names the environment variable SERVER_TOKEN_UNSET, which is not set"
+            ),
+            "{found:#?}"
+        );
+        // Loopback, the default, no server at all, or a token: fine.
         for server in [
+            "[server]\nlisten = \"0.0.0.0:9090\"\ntoken_env = \"SET_VAR\"\n",
             "[server]\nlisten = \"127.0.0.1:9090\"\n",
             "[server]\nlisten = \"[::1]:9090\"\n",
             "",

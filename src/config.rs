@@ -172,6 +172,11 @@ pub struct ServerConfig {
     /// anyway (the run then resumes on the next start, as after a crash).
     #[serde(default = "default_shutdown_grace")]
     pub shutdown_grace: HumanDuration,
+    /// The environment variable holding the bearer token that `/metrics` and `/backup` then
+    /// require (`Authorization: Bearer ...`); `lifeboat store backup` sends it. Unset: both
+    /// are open, which `check --production` accepts only on loopback.
+    #[serde(default)]
+    pub token_env: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -180,9 +185,21 @@ impl Default for ServerConfig {
             enabled: true,
             listen: default_listen(),
             shutdown_grace: default_shutdown_grace(),
+            token_env: None,
         }
     }
 }
+
+impl ServerConfig {
+    /// The bearer token from `token_env`; `None` when no variable is named or it is unset.
+    pub fn token(&self) -> Option<Secret> {
+        self.token_env.as_deref().and_then(Secret::from_env)
+    }
+}
+
+/// The file in the data dir where a running bot records the address its endpoints are bound
+/// to (`listen = "127.0.0.1:0"` picks a free port), for `lifeboat store backup` to find it.
+pub const BOUND_ADDRESS_FILE: &str = "lifeboat.addr";
 
 fn default_true() -> bool {
     true

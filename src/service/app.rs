@@ -5,6 +5,7 @@
 //!
 //! What it prints is `lifeboat run`'s own output: operators (and tests) wait for its lines.
 
+use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use crate::chat::bot::Bot;
 use crate::chat::console::{Console, ConsoleChat};
 use crate::chat::discord::{self, DiscordGateway};
 use crate::check::Checked;
-use crate::config::{Config, DiscordConfig, ProcessEnv, Secret, ServerConfig};
+use crate::config::{BOUND_ADDRESS_FILE, Config, DiscordConfig, ProcessEnv, Secret};
 use crate::engine::Engine;
 use crate::ports::chat::{ChannelId, Chat, ChatHealth};
 use crate::ports::clock::{Clock, TokioClock};
@@ -114,6 +115,18 @@ fn discord_target(config: &Config, console: bool) -> Result<DiscordTarget, ExitC
     }
 }
 
+/// Why `lifeboat run` without a token and without a terminal stops: a service (systemd) whose
+/// token went missing must fail loudly, not sit listening to a stdin nobody types into.
+fn missing_token(config: &Config) -> String {
+    let variable = config.discord.as_ref().map_or_else(
+        || "LIFEBOAT_DISCORD_TOKEN".to_owned(),
+        |d| d.token_env.clone(),
+    );
+    format!(
+        "no Discord token: the environment variable {variable} is not set and stdin is not a terminal; set {variable} (the variable [discord] token_env names) or pass --console"
+    )
+}
+
 /// The chat adapter `lifeboat run` speaks through, and its incident channel.
 fn chat_adapter(config: &Config, discord: &DiscordTarget) -> (Arc<dyn Chat>, ChannelId) {
     let channel = ChannelId(
@@ -146,6 +159,10 @@ pub async fn run(config_path: &Path, console: bool) -> ExitCode {
         Ok(discord) => discord,
         Err(code) => return code,
     };
+    if discord.is_none() && !console && !std::io::stdin().is_terminal() {
+        eprintln!("lifeboat run: {}", missing_token(&config));
+        return ExitCode::from(FAILURE);
+    }
     // Every secret the config and runbooks name: no log line, event or message shows one.
     let redactor = Redactor::for_process(&config, &runbooks, &ProcessEnv);
     crate::telemetry::redact_secrets(&redactor);
@@ -176,7 +193,7 @@ pub async fn run(config_path: &Path, console: bool) -> ExitCode {
     } else {
         Arc::new(Console)
     };
-    let serving = match start_server(&config.server, store.clone(), chat_health, &stopped).await {
+    let serving = match start_server(&config, store.clone(), chat_health, &stopped).await {
         Ok(task) => task,
         Err(code) => return code,
     };
@@ -425,13 +442,15 @@ async fn serve_discord(
 }
 
 /// Binds the operators' endpoints (when `[server] enabled`) and serves them until `stopped`;
-/// the bound address is printed (a `:0` port in the config picks a free one).
+/// the bound address is printed (a `:0` port in the config picks a free one) and recorded in
+/// the data dir for `lifeboat store backup`, until the server stops.
 async fn start_server(
-    server: &ServerConfig,
+    config: &Config,
     store: Arc<SledStore>,
     chat: Arc<dyn ChatHealth>,
     stopped: &watch::Receiver<bool>,
 ) -> Result<Option<JoinHandle<()>>, ExitCode> {
+    let server = &config.server;
     if !server.enabled {
         return Ok(None);
     }
@@ -446,12 +465,35 @@ async fn start_server(
         }
     };
     let bound = listener.local_addr().unwrap_or(server.listen);
+    // Recorded before it is announced: whoever read the announcement finds the record.
+    let recorded = config.store.data_dir.join(BOUND_ADDRESS_FILE);
+    if let Err(err) = record_address(&recorded, bound) {
+        tracing::warn!(error = %err, path = %recorded.display(), "the bound address could not be recorded; `lifeboat store backup` will use [server] listen");
+    }
     println!("Health and metrics on http://{bound} (/healthz, /metrics, /backup).");
-    let ops = Arc::new(super::server::Ops { store, chat });
+    let token = server.token();
+    if server.token_env.is_some() && token.is_none() {
+        eprintln!(
+            "lifeboat run: [server] token_env names {}, which is not set",
+            server.token_env.as_deref().unwrap_or_default()
+        );
+        return Err(ExitCode::from(FAILURE));
+    }
+    let ops = Arc::new(super::server::Ops { store, chat, token });
     let stopped = stopped.clone();
     Ok(Some(tokio::spawn(async move {
         if let Err(err) = super::server::serve(listener, ops, stopped).await {
             tracing::error!(error = %err, "the health and metrics server stopped");
         }
+        // Nobody answers there any more.
+        let _ = std::fs::remove_file(&recorded);
     })))
+}
+
+/// Writes `addr` to `path` whole or not at all (a temp file renamed over it), so a reader
+/// never sees half an address.
+fn record_address(path: &Path, addr: std::net::SocketAddr) -> std::io::Result<()> {
+    let partial = path.with_extension("addr.partial");
+    std::fs::write(&partial, format!("{addr}\n"))?;
+    std::fs::rename(&partial, path)
 }

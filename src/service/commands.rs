@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::app::{ConfigUse, FAILURE, UNAVAILABLE, load_all, load_config, report_config_errors};
 use super::env::reading_step_env;
 use crate::chat::discord;
-use crate::config::{Config, FeedKind};
+use crate::config::{BOUND_ADDRESS_FILE, Config, FeedKind};
 use crate::domain::event::Verdict;
 use crate::feeds::fetch::FeedSpec;
 use crate::ports::clock::TokioClock;
@@ -415,14 +415,19 @@ pub async fn store_backup(out: &Path, data_dir: Option<PathBuf>, config_path: &P
                     return ExitCode::from(FAILURE);
                 }
             };
-            match backup::fetch_backup(server.listen).await {
+            // The address the bot recorded when it bound (a `:0` port is known only then);
+            // the configured one when it recorded none.
+            let listen = std::fs::read_to_string(data_dir.join(BOUND_ADDRESS_FILE))
+                .ok()
+                .and_then(|text| text.trim().parse().ok())
+                .unwrap_or(server.listen);
+            match backup::fetch_backup(listen, server.token().as_ref()).await {
                 Ok(bytes) => backup::read(bytes.as_slice())
                     .and_then(|(_, summary)| backup::save_bytes(&bytes, out).map(|()| summary)),
                 Err(err) => {
                     eprintln!(
-                        "lifeboat store backup: {} is held by a running Lifeboat, which did not answer at {}: {err}",
+                        "lifeboat store backup: {} is held by a running Lifeboat, which did not answer at {listen}: {err}",
                         data_dir.display(),
-                        server.listen
                     );
                     return ExitCode::from(FAILURE);
                 }

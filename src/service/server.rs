@@ -2,19 +2,22 @@
 //! `GET /healthz` (is the event log writable and the chat connected?), `GET /metrics`
 //! (Prometheus/OpenMetrics text) and `GET /backup` (a consistent, gzip-compressed snapshot of
 //! the event log, which `lifeboat store backup` fetches while the bot holds the log's lock).
+//! With `[server] token_env`, `/metrics` and `/backup` require that bearer token; `/healthz`
+//! stays open (it says only whether the bot is up, and probes carry no credentials).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::config::Secret;
 use crate::ports::chat::ChatHealth;
 use crate::ports::store::EventStore;
 use crate::store::backup;
@@ -23,6 +26,36 @@ use crate::store::backup;
 pub struct Ops {
     pub store: Arc<dyn EventStore>,
     pub chat: Arc<dyn ChatHealth>,
+    /// The bearer token `/metrics` and `/backup` require (`[server] token_env`); `None`: open.
+    pub token: Option<Secret>,
+}
+
+/// The 401 to answer unless the request carries the configured bearer token.
+fn refused(ops: &Ops, headers: &HeaderMap) -> Option<Response> {
+    let token = ops.token.as_ref()?;
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if same(given.as_bytes(), token.expose().as_bytes()) {
+        return None;
+    }
+    let mut refused = json_response(
+        StatusCode::UNAUTHORIZED,
+        &json!({ "error": "a bearer token ([server] token_env) is required" }),
+    );
+    refused.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Bearer"),
+    );
+    Some(refused)
+}
+
+/// Compares without stopping at the first difference, so the time taken does not tell how
+/// much of a guess was right.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The routes, for serving and for in-process tests.
@@ -82,7 +115,10 @@ async fn healthz(State(ops): State<Arc<Ops>>) -> Response {
     json_response(code, &body)
 }
 
-async fn metrics() -> Response {
+async fn metrics(State(ops): State<Arc<Ops>>, headers: HeaderMap) -> Response {
+    if let Some(refused) = refused(&ops, &headers) {
+        return refused;
+    }
     (
         [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
         crate::metrics::encode(),
@@ -90,7 +126,10 @@ async fn metrics() -> Response {
         .into_response()
 }
 
-async fn backup(State(ops): State<Arc<Ops>>) -> Response {
+async fn backup(State(ops): State<Arc<Ops>>, headers: HeaderMap) -> Response {
+    if let Some(refused) = refused(&ops, &headers) {
+        return refused;
+    }
     let store = ops.store.clone();
     let taken = tokio::task::spawn_blocking(move || {
         let events = store.snapshot()?;

@@ -446,16 +446,21 @@ pub async fn scheduled(
 }
 
 /// GET /backup from the running bot (an unspecified listen address is reached on loopback).
-pub async fn fetch_backup(listen: std::net::SocketAddr) -> anyhow::Result<Vec<u8>> {
+pub async fn fetch_backup(
+    listen: std::net::SocketAddr,
+    token: Option<&crate::config::Secret>,
+) -> anyhow::Result<Vec<u8>> {
     let mut addr = listen;
     if addr.ip().is_unspecified() {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
-    let response = reqwest::Client::new()
+    let mut request = reqwest::Client::new()
         .get(format!("http://{addr}/backup"))
-        .timeout(std::time::Duration::from_secs(300))
-        .send()
-        .await?;
+        .timeout(std::time::Duration::from_secs(300));
+    if let Some(token) = token {
+        request = request.bearer_auth(token.expose());
+    }
+    let response = request.send().await?;
     let status = response.status();
     let body = response.bytes().await?;
     if !status.is_success() {

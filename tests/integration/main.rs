@@ -29,6 +29,7 @@ mod feeds;
 mod mentions;
 mod ops;
 mod parity;
+mod production;
 mod readiness;
 mod redaction;
 mod shipped_files;

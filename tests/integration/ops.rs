@@ -451,7 +451,11 @@ async fn serve(
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(lifeboat::service::server::serve(
         listener,
-        Arc::new(Ops { store, chat }),
+        Arc::new(Ops {
+            store,
+            chat,
+            token: None,
+        }),
         stopped,
     ));
     (addr, stop)

@@ -193,19 +193,28 @@ fn unit_command(key: &str, config: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The unit checks the config for production before it starts the bot: the shipped config is
+/// the offline demo (simulated AWS), which the unit must refuse to start as a service.
 #[test]
-fn the_units_exec_start_pre_passes_on_the_shipped_config() {
+fn the_units_exec_start_pre_checks_for_production_and_refuses_the_demo_config() {
     let args = unit_command("ExecStartPre", &root().join("config/lifeboat.toml"));
     assert_eq!(args.first().map(String::as_str), Some("check"), "{args:?}");
+    assert!(args.iter().any(|a| a == "--production"), "{args:?}");
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = lifeboat(&root(), &args, &[]);
-    assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+    assert!(stderr(&out).contains("simulated"), "{}", stderr(&out));
+    // Without --production the same config is valid: only the production start refuses it.
+    let plain: Vec<&str> = args.into_iter().filter(|a| *a != "--production").collect();
+    let out = lifeboat(&root(), &plain, &[]);
+    assert_eq!(out.status.code(), Some(0), "{plain:?}: {}", stderr(&out));
 }
 
 /// `ExecStart` as the unit runs it: the shipped config with the data directory in a temporary
 /// state directory (what `StateDirectory` gives), no feeds (they would reach the real
-/// providers) and a free port; it serves, and stops with exit 0 on the unit's `KillSignal`
-/// well within `TimeoutStopSec`.
+/// providers), a free port and the token in the environment (a service has no terminal, so
+/// without one it would refuse to start), on the fake Discord; it serves, and stops with exit
+/// 0 on the unit's `KillSignal` well within `TimeoutStopSec`.
 #[test]
 fn the_units_exec_start_runs_and_stops_on_its_kill_signal() {
     let root = root();
@@ -217,6 +226,11 @@ fn the_units_exec_start_runs_and_stops_on_its_kill_signal() {
     config["store"]["data_dir"] =
         toml::Value::from(state.path().join("data").display().to_string());
     config["server"]["listen"] = toml::Value::from("127.0.0.1:0");
+    let fake = crate::support::discord::FakeDiscord::start();
+    config["discord"]
+        .as_table_mut()
+        .unwrap()
+        .insert("api_base".into(), toml::Value::from(fake.api_base()));
     for (key, dir) in [("runbooks", "commands"), ("templates", "config/templates")] {
         config["paths"][key] = toml::Value::from(root.join(dir).display().to_string());
     }
@@ -228,7 +242,7 @@ fn the_units_exec_start_runs_and_stops_on_its_kill_signal() {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lifeboat"))
         .current_dir(state.path())
         .args(&args)
-        .env_remove("LIFEBOAT_DISCORD_TOKEN")
+        .env("LIFEBOAT_DISCORD_TOKEN", crate::support::app::TOKEN)
         .env_remove("RUST_LOG")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
