@@ -1174,6 +1174,7 @@ impl Config {
             vars.extend(data.secret_env_vars());
         }
         vars.extend(self.heroku.as_ref().map(|h| h.token_env.as_str()));
+        vars.extend(self.server.token_env.as_deref());
         vars
     }
 
