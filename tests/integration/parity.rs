@@ -10,24 +10,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_ecs::types::{ContainerDefinition, KeyValuePair, Secret as EcsSecret};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use lifeboat::aws::AwsClients;
 use lifeboat::chat::recorder::RecordingChat;
-use lifeboat::config::Config;
 use lifeboat::ports::aws::AwsEdges;
 use lifeboat::ports::chat::ChannelId;
 use lifeboat::ports::store::EventStore;
 use lifeboat::service::scheduler::{ParityEffect, Scheduler};
 use lifeboat::steps::StepEnv;
 use lifeboat::store::SledStore;
-use lifeboat::toml_source::TomlSource;
 
 use crate::support::heroku::{App, HerokuServer, Release};
 use crate::support::http::{HttpServer, Reply};
 use crate::support::llm::LlmServer;
 use crate::support::moto::MotoServer;
-use crate::support::{lifeboat, root, stderr, stdout};
+use crate::support::{TestConfig, lifeboat, root, stderr, stdout};
 
 const CLUSTER: &str = "lifeboat-standby";
 const TOKEN_ENV: &str = "PARITY_TEST_HEROKU_TOKEN";
@@ -42,8 +40,18 @@ const ANTHROPIC_KEY: &str = "sk-ant-parity-0c3d";
 const COMMIT: &str = "abc1234def9876543210";
 const NEWER_COMMIT: &str = "fedcba9876543210abcd";
 
+/// `text` as a TOML string (for the LLM suite files written here).
 fn quoted(text: &str) -> String {
     toml::Value::String(text.to_owned()).to_string()
+}
+
+/// The config every parity test starts from: the shipped templates, the DRP's objectives and
+/// the two teams.
+fn base() -> TestConfig {
+    TestConfig::minimal()
+        .shipped_templates()
+        .team("engineering", json!({}))
+        .team("support", json!({}))
 }
 
 /// Production on Heroku: five config vars (one Heroku-only, ignored), web and worker, and
@@ -203,81 +211,61 @@ impl Setup {
         });
     }
 
-    fn config(&self) -> String {
-        let root = root();
-        format!(
-            r#"
-[paths]
-runbooks = {runbooks}
-templates = {templates}
-
-[objectives]
-hosting_rto = "4h"
-llm_rto = "2h"
-rpo = "1h"
-data_rto = "2h"
-
-[aws]
-mode = "live"
-region = "us-east-1"
-endpoint_url = {endpoint}
-
-[aws.ecs]
-cluster = "{CLUSTER}"
-services = [{{ name = "web", standby = 3 }}, {{ name = "worker", standby = 2 }}]
-
-[aws.dns]
-zone_id = "Z0PARITYTEST"
-records = [{{ name = "app.example.com.", primary = "app-example.herokudns.com.", standby = "alb.example.com." }}]
-
-[llm.openai]
-base_url = "http://127.0.0.1:9"
-key_env = "PARITY_TEST_OPENAI_KEY"
-model = "gpt-4o-mini"
-
-[llm.anthropic]
-base_url = "http://127.0.0.1:9"
-key_env = "PARITY_TEST_ANTHROPIC_KEY"
-model = "claude-sonnet-4-5"
-
-[[teams]]
-name = "engineering"
-
-[[teams]]
-name = "support"
-
-[heroku]
-app = "example-app"
-token_env = "{TOKEN_ENV}"
-api_base = {heroku}
-timeout = "5s"
-
-[app]
-container = "app"
-
-[parity]
-ignore = ["HEROKU_*"]
-must_match = ["LLM_PROVIDER"]
-health_timeout = "3s"
-
-[schedule]
-parity_every = "7d"
-
-[vars]
-app_url = {app}
-"#,
-            runbooks = quoted(&root.join("commands").display().to_string()),
-            templates = quoted(&root.join("config/templates").display().to_string()),
-            endpoint = quoted(&self.endpoint),
-            heroku = quoted(&self.heroku.base_url()),
-            app = quoted(&self.app.base_url()),
-        )
+    /// What `lifeboat parity` reads: the shipped runbooks, [aws] live on moto with the
+    /// standby's services and record, Heroku and the app on loopback, two LLM providers
+    /// (never called: a closed port) and the weekly check.
+    fn config(&self) -> TestConfig {
+        base()
+            .shipped_runbooks()
+            .set("objectives.data_rto", "2h")
+            .moto(&self.endpoint)
+            .set(
+                "aws.ecs",
+                json!({
+                    "cluster": CLUSTER,
+                    "services": [{ "name": "web", "standby": 3 }, { "name": "worker", "standby": 2 }],
+                }),
+            )
+            .set(
+                "aws.dns",
+                json!({
+                    "zone_id": "Z0PARITYTEST",
+                    "records": [{ "name": "app.example.com.", "primary": "app-example.herokudns.com.", "standby": "alb.example.com." }],
+                }),
+            )
+            .set(
+                "llm.openai",
+                json!({ "base_url": "http://127.0.0.1:9", "key_env": "PARITY_TEST_OPENAI_KEY", "model": "gpt-4o-mini" }),
+            )
+            .set(
+                "llm.anthropic",
+                json!({ "base_url": "http://127.0.0.1:9", "key_env": "PARITY_TEST_ANTHROPIC_KEY", "model": "claude-sonnet-4-5" }),
+            )
+            .set(
+                "heroku",
+                json!({
+                    "app": "example-app",
+                    "token_env": TOKEN_ENV,
+                    "api_base": self.heroku.base_url(),
+                    "timeout": "5s",
+                }),
+            )
+            .set("app.container", "app")
+            .set(
+                "parity",
+                json!({
+                    "ignore": ["HEROKU_*"],
+                    "must_match": ["LLM_PROVIDER"],
+                    "health_timeout": "3s",
+                }),
+            )
+            .set("schedule.parity_every", "7d")
+            .var("app_url", self.app.base_url())
     }
 
     /// Runs `lifeboat ARGS --config ...` with the Heroku token and moto's keys, tracing all.
     fn run(&self, args: &[&str]) -> Output {
-        let path = self.dir.path().join("lifeboat.toml");
-        std::fs::write(&path, self.config()).unwrap();
+        let path = self.config().write(self.dir.path());
         let mut all: Vec<&str> = args.to_vec();
         all.extend(["--config", path.to_str().unwrap()]);
         lifeboat(
@@ -433,11 +421,7 @@ async fn secret_values_never_appear_in_output_readiness_or_logs() {
 
 /// The in-process scheduler over the setup's parts, with a log of its own.
 async fn scheduler(setup: &Setup, store: Arc<SledStore>) -> (Scheduler, Arc<RecordingChat>) {
-    let config = Arc::new(
-        Config::from_source(TomlSource::new("lifeboat.toml", setup.config()))
-            .unwrap()
-            .config,
-    );
+    let config = Arc::new(setup.config().config());
     let runbooks = lifeboat::runbook::load_dir(&config.paths.runbooks, &config).runbooks;
     let chat = Arc::new(RecordingChat::new());
     let secrets: BTreeMap<String, String> = [(TOKEN_ENV.to_owned(), TOKEN.to_owned())]
@@ -662,37 +646,15 @@ async fn a_hanging_parity_check_holds_up_neither_checkpoints_nor_shutdown() {
     let dir = tempfile::tempdir().unwrap();
     let runbooks = dir.path().join("commands");
     std::fs::create_dir_all(&runbooks).unwrap();
-    let text = format!(
-        r#"
-[paths]
-runbooks = {runbooks}
-templates = {templates}
-
-[objectives]
-hosting_rto = "4h"
-llm_rto = "2h"
-rpo = "1h"
-
-[[teams]]
-name = "engineering"
-
-[[teams]]
-name = "support"
-
-[heroku]
-app = "example-app"
-token_env = "{TOKEN_ENV}"
-
-[schedule]
-parity_every = "7d"
-"#,
-        runbooks = quoted(&runbooks.display().to_string()),
-        templates = quoted(&root().join("config/templates").display().to_string()),
-    );
     let config = Arc::new(
-        Config::from_source(TomlSource::new("lifeboat.toml", text))
-            .unwrap()
-            .config,
+        base()
+            .set("paths.runbooks", runbooks.display().to_string())
+            .set(
+                "heroku",
+                json!({ "app": "example-app", "token_env": TOKEN_ENV }),
+            )
+            .set("schedule.parity_every", "7d")
+            .config(),
     );
     let store = Arc::new(SledStore::open(&dir.path().join("data")).unwrap());
     store
@@ -761,11 +723,9 @@ parity_every = "7d"
 #[tokio::test]
 async fn a_simulated_standby_is_not_compared() {
     let setup = Setup::mirrored().await;
-    let config = setup
-        .config()
-        .replace(r#"mode = "live""#, r#"mode = "simulated""#);
+    let config = setup.config().set("aws.mode", "simulated");
     let path = setup.dir.path().join("simulated.toml");
-    std::fs::write(&path, config).unwrap();
+    std::fs::write(&path, config.text()).unwrap();
     let out = lifeboat(
         setup.dir.path(),
         &["parity", "--json", "--config", path.to_str().unwrap()],
@@ -819,51 +779,25 @@ impl Providers {
 
     /// `lifeboat llm-parity ARGS` against the two local providers.
     fn run_with(&self, extra: &[&str]) -> Output {
-        let root = root();
-        // No runbooks: `llm-parity` needs only [llm] and the suite.
-        let runbooks = self.dir.path().join("commands");
-        std::fs::create_dir_all(&runbooks).unwrap();
-        let config = format!(
-            r#"
-[paths]
-runbooks = {runbooks}
-templates = {templates}
-
-[objectives]
-hosting_rto = "4h"
-llm_rto = "2h"
-rpo = "1h"
-
-[[teams]]
-name = "engineering"
-
-[[teams]]
-name = "support"
-
-[llm.openai]
-base_url = {openai}
-key_env = "PARITY_OPENAI_KEY"
-model = "gpt-4o-mini"
-
-[llm.anthropic]
-base_url = {anthropic}
-key_env = "PARITY_ANTHROPIC_KEY"
-model = "claude-sonnet-4-5"
-timeout = "5s"
-
-[parity]
-llm_min_pass = 0.8
-
-[vars]
-app_url = "http://127.0.0.1:9"
-"#,
-            runbooks = quoted(&runbooks.display().to_string()),
-            templates = quoted(&root.join("config/templates").display().to_string()),
-            openai = quoted(&self.openai.base_url()),
-            anthropic = quoted(&self.anthropic.base_url()),
-        );
-        let path = self.dir.path().join("lifeboat.toml");
-        std::fs::write(&path, config).unwrap();
+        // No runbooks (an empty `commands/`, written by `write`): `llm-parity` needs only
+        // [llm] and the suite.
+        let path = base()
+            .set(
+                "llm.openai",
+                json!({ "base_url": self.openai.base_url(), "key_env": "PARITY_OPENAI_KEY", "model": "gpt-4o-mini" }),
+            )
+            .set(
+                "llm.anthropic",
+                json!({
+                    "base_url": self.anthropic.base_url(),
+                    "key_env": "PARITY_ANTHROPIC_KEY",
+                    "model": "claude-sonnet-4-5",
+                    "timeout": "5s",
+                }),
+            )
+            .set("parity.llm_min_pass", 0.8)
+            .var("app_url", "http://127.0.0.1:9")
+            .write(self.dir.path());
         let mut args = vec!["llm-parity", "--config", path.to_str().unwrap()];
         args.extend(extra);
         lifeboat(
@@ -1202,14 +1136,13 @@ async fn the_ecs_adapter_reads_task_definitions_registers_revisions_and_deploys_
 fn readiness_on_the_shipped_config_says_in_one_line_per_check_what_it_could_not_reach() {
     let data = tempfile::tempdir().unwrap();
     let app_url = crate::support::http::dead_port_url("");
-    let shipped = std::fs::read_to_string(root().join("config/lifeboat.toml")).unwrap();
-    let config = shipped.replace(
-        r#"app_url = "https://app.example.com""#,
-        &format!("app_url = {}", quoted(&app_url)),
+    let shipped = TestConfig::shipped();
+    assert_eq!(
+        shipped.get("vars.app_url").and_then(|url| url.as_str()),
+        Some("https://app.example.com"),
+        "the shipped [vars] app_url moved"
     );
-    assert_ne!(config, shipped, "the shipped [vars] app_url moved");
-    let path = data.path().join("lifeboat.toml");
-    std::fs::write(&path, config).unwrap();
+    let path = shipped.var("app_url", &app_url).write(data.path());
     let out = lifeboat(
         &root(),
         &[
