@@ -2005,13 +2005,12 @@ mod from_discord {
         modal_submit, text,
     };
     use crate::support::moto::moto;
-    use crate::support::standby::{self, CLUSTER, RECORD};
+    use crate::support::standby;
 
     const ENGINEERING: u64 = 110_000_000_000_000_003;
     const SUPPORT: u64 = 110_000_000_000_000_004;
     const ENGINEERING_ROLE: u64 = 410_000_000_000_000_001;
     const WAIT: Duration = Duration::from_secs(30);
-    const STANDBY: &str = "web-alb-123.us-east-1.elb.amazonaws.com.";
 
     fn alice() -> Member {
         Member::new(
@@ -2080,27 +2079,8 @@ mod from_discord {
                     "recipients": ["ops@client-one.example", "it@client-two.example"],
                     "timeout": "5s",
                 }),
-            )
-            .moto(p.moto)
-            .set(
-                "aws.ecs",
-                json!({
-                    "cluster": CLUSTER,
-                    "services": [
-                        { "name": "web", "standby": 3, "idle": 0 },
-                        { "name": "worker", "standby": 2, "idle": 1 },
-                    ],
-                }),
-            )
-            .set(
-                "aws.dns",
-                json!({
-                    "zone_id": p.zone_id,
-                    "ttl": 60,
-                    "records": [{ "name": RECORD, "type": "CNAME", "primary": "app-example.herokudns.com.", "standby": STANDBY }],
-                }),
             );
-        let mut config = config.var("company", "Example Co");
+        let mut config = standby::aws(config, p.moto, p.zone_id).var("company", "Example Co");
         for (name, value) in p.hosting.vars() {
             config = config.var(name, value);
         }

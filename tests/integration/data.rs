@@ -7,29 +7,24 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use aws_sdk_route53::types::RrType;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
-use lifeboat::aws::AwsClients;
+use lifeboat::domain::IncidentId;
 use lifeboat::domain::event::{Event, NewEvent};
-use lifeboat::domain::{Actor, IncidentId, RunId};
 use lifeboat::engine::{Decision, RunHandle};
 use lifeboat::ports::store::EventStore;
 use lifeboat::runbook::state::RunStatus;
-use lifeboat::runbook::{Runbook, load_file};
-use lifeboat::steps::confirm::{Answer, Answers};
 
 use crate::support::app::data_edges;
+use crate::support::app::runs::{alice, kinds};
 use crate::support::http::{HttpServer, Reply};
 use crate::support::moto::moto;
 use crate::support::postgres::{Db, seed, tables};
-use crate::support::standby::{self, CLUSTER, PRIMARY, RECORD};
-use crate::support::{App, TestConfig, root, spawn_app};
+use crate::support::standby::{self, PRIMARY, STANDBY, cname};
+use crate::support::{App, TestConfig, spawn_app};
 
 const WAIT: Duration = Duration::from_secs(60);
-const POLL: Duration = Duration::from_millis(20);
-const STANDBY_CNAME: &str = "web-alb-123.us-east-1.elb.amazonaws.com.";
 const BUCKET: &str = "lifeboat-backups";
 /// Nothing listens here: the primary of a Heroku outage.
 const DEAD_PRIMARY: &str = "postgres://lifeboat:heroku-pw-9f2c@127.0.0.1:9/gone";
@@ -40,45 +35,17 @@ enum Store<'a> {
     Dir(&'a Path),
 }
 
-/// The shipped templates, two teams, [aws] on moto with the standby's services
-/// and record, and [data] with both databases' URLs in `DATABASE_URL` and
-/// `STANDBY_DATABASE_URL` and its backups in `store`. (The shipped runbooks are loaded one by
-/// one against it: [`World::shipped`].)
+/// The shipped runbooks' config ([`standby::config`]) with [aws] on moto with the standby's
+/// services and record ([`standby::aws`]), and [data] with both databases' URLs in
+/// `DATABASE_URL` and `STANDBY_DATABASE_URL` and its backups in `store`.
 fn config(endpoint: &str, zone_id: &str, store: &Store<'_>, app_url: &str) -> TestConfig {
     let backups = match store {
         Store::S3 => json!({ "bucket": BUCKET, "prefix": "pg/" }),
         Store::Dir(dir) => json!({ "dir": dir.display().to_string() }),
     };
-    TestConfig::minimal()
-        .shipped_templates()
+    let config = standby::config(&[("app_url", app_url.to_owned())]);
+    standby::aws(config, endpoint, zone_id)
         .set("objectives.data_rto", "2h")
-        .team(
-            "engineering",
-            json!({ "channel_id": "300000000000000001", "role_id": "400000000000000001" }),
-        )
-        .team(
-            "support",
-            json!({ "channel_id": "300000000000000002", "role_id": "400000000000000002" }),
-        )
-        .moto(endpoint)
-        .set(
-            "aws.ecs",
-            json!({
-                "cluster": CLUSTER,
-                "services": [
-                    { "name": "web", "standby": 3, "idle": 0 },
-                    { "name": "worker", "standby": 2, "idle": 1 },
-                ],
-            }),
-        )
-        .set(
-            "aws.dns",
-            json!({
-                "zone_id": zone_id,
-                "ttl": 60,
-                "records": [{ "name": RECORD, "type": "CNAME", "primary": PRIMARY, "standby": STANDBY_CNAME }],
-            }),
-        )
         .set(
             "data",
             json!({
@@ -90,15 +57,6 @@ fn config(endpoint: &str, zone_id: &str, store: &Store<'_>, app_url: &str) -> Te
                 "tables": tables(),
             }),
         )
-        .var("company", "Example Co")
-        .var("app_url", app_url)
-}
-
-fn alice() -> Actor {
-    Actor::User {
-        id: "1".into(),
-        name: "alice".into(),
-    }
 }
 
 /// The app in process over moto, the two databases (their URLs as its secrets) and the backup
@@ -123,11 +81,6 @@ impl World {
             .start()
             .await;
         World { app }
-    }
-
-    fn shipped(&self, name: &str) -> Runbook {
-        let path = root().join("commands").join(format!("{name}.toml"));
-        load_file(&path, &self.config).unwrap_or_else(|e| panic!("{name}: {e:#?}"))
     }
 
     /// Declares an incident; its declaration time is the outage start of the window.
@@ -162,61 +115,7 @@ impl World {
     }
 
     fn start(&self, name: &str, incident: Option<IncidentId>) -> RunHandle {
-        self.engine
-            .start(&self.shipped(name), BTreeMap::new(), incident, alice())
-            .unwrap_or_else(|err| panic!("{name} refused: {err}"))
-    }
-
-    async fn answer(&self, run: &RunId, step: &str, yes: bool) {
-        let answers = &self.engine.env().answers;
-        let key = Answers::key(run.as_str(), step);
-        tokio::time::timeout(WAIT, async {
-            while !answers.open().contains(&key) {
-                tokio::time::sleep(POLL).await;
-            }
-        })
-        .await
-        .unwrap_or_else(|_| {
-            panic!(
-                "{run} never asked `{step}`: {:#?}",
-                kinds(&self.events(run))
-            )
-        });
-        let answer = Answer {
-            yes,
-            by: "bob".into(),
-        };
-        assert!(answers.answer(&key, answer));
-    }
-
-    async fn finish(&self, handle: RunHandle) -> (RunStatus, Vec<Event>) {
-        let run = handle.run.clone();
-        let status = tokio::time::timeout(WAIT, handle.task)
-            .await
-            .unwrap_or_else(|_| panic!("{run} did not end: {:#?}", kinds(&self.events(&run))))
-            .expect("the run task panicked");
-        (status, self.events(&run))
-    }
-
-    async fn until(&self, run: &RunId, kind: &str, step: &str) -> Event {
-        tokio::time::timeout(WAIT, async {
-            loop {
-                if let Some(e) = self
-                    .events(run)
-                    .into_iter()
-                    .find(|e| e.kind == kind && e.data["step"] == step)
-                {
-                    return e;
-                }
-                tokio::time::sleep(POLL).await;
-            }
-        })
-        .await
-        .unwrap_or_else(|_| panic!("no `{kind} {step}`: {:#?}", kinds(&self.events(run))))
-    }
-
-    fn events(&self, run: &RunId) -> Vec<Event> {
-        self.run_events(run)
+        self.start_run(&self.shipped(name), incident)
     }
 
     /// Everything the log holds, as text.
@@ -229,16 +128,6 @@ impl World {
     }
 }
 
-fn kinds(events: &[Event]) -> Vec<String> {
-    events
-        .iter()
-        .map(|e| match e.data["step"].as_str() {
-            Some(step) => format!("{} {step}", e.kind),
-            None => e.kind.clone(),
-        })
-        .collect()
-}
-
 fn output<'a>(events: &'a [Event], step: &str) -> &'a Value {
     &events
         .iter()
@@ -249,27 +138,6 @@ fn output<'a>(events: &'a [Event], step: &str) -> &'a Value {
 
 fn rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-async fn cname(aws: &AwsClients, zone_id: &str) -> Vec<String> {
-    let listed = aws
-        .route53
-        .list_resource_record_sets()
-        .hosted_zone_id(zone_id)
-        .send()
-        .await
-        .unwrap();
-    listed
-        .resource_record_sets()
-        .iter()
-        .find(|s| s.name() == RECORD && s.r#type() == &RrType::Cname)
-        .map(|s| {
-            s.resource_records()
-                .iter()
-                .map(|r| r.value().to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn app() -> HttpServer {
@@ -357,7 +225,7 @@ async fn failover_restores_the_s3_backup_into_the_standby_and_measures_the_seed_
     assert_eq!(verify["tables"][0]["expected"], 3000);
     assert_eq!(standby_db.count("SELECT count(*) FROM orders"), 3000);
     assert_eq!(standby_db.count("SELECT count(*) FROM events"), 3000);
-    assert_eq!(cname(&aws, &zone_id).await, [STANDBY_CNAME]);
+    assert_eq!(cname(&aws, &zone_id).await.0, [STANDBY]);
     // The one source of the window: the incident's view, the post-mortem and the notices.
     let all = world.store.all().unwrap();
     let scoped = lifeboat::incident::incident_events(&all, &incident);
@@ -447,7 +315,7 @@ async fn a_backup_older_than_the_rpo_stops_before_dns_unless_an_approver_accepts
     let run = handle.run.clone();
     world.answer(&run, "confirm-scope", true).await;
     world.answer(&run, "restore", false).await;
-    let paused = world.until(&run, "run.paused", "restore").await;
+    let paused = world.step_event(&run, "run.paused", "restore").await;
     assert!(
         paused.data["reason"]
             .as_str()
@@ -456,11 +324,11 @@ async fn a_backup_older_than_the_rpo_stops_before_dns_unless_an_approver_accepts
         "{paused:?}"
     );
     assert!(
-        !kinds(&world.events(&run))
+        !kinds(&world.run_events(&run))
             .iter()
             .any(|k| k.ends_with(" point-dns"))
     );
-    assert_eq!(cname(&aws, &zone_id).await, [PRIMARY]);
+    assert_eq!(cname(&aws, &zone_id).await.0, [PRIMARY]);
     assert_eq!(
         standby_db.count("SELECT count(*) FROM marker"),
         1,
@@ -480,7 +348,7 @@ async fn a_backup_older_than_the_rpo_stops_before_dns_unless_an_approver_accepts
     let (status, events) = world.finish(handle).await;
     assert_eq!(status, RunStatus::Succeeded, "{:#?}", kinds(&events));
     assert!(output(&events, "restore")["accepted_by"] == "bob");
-    assert_eq!(cname(&aws, &zone_id).await, [STANDBY_CNAME]);
+    assert_eq!(cname(&aws, &zone_id).await.0, [STANDBY]);
     let all = world.store.all().unwrap();
     let accepted = all
         .iter()
@@ -589,7 +457,7 @@ async fn the_rpo_gate_measures_the_loss_before_the_outage_not_the_backups_age_no
     let late = two_hours_into_an_outage(chrono::Duration::minutes(90)).await;
     let (world, run) = (&late.world, late.handle.run.clone());
     world.answer(&run, "restore", false).await;
-    let paused = world.until(&run, "run.paused", "restore").await;
+    let paused = world.step_event(&run, "run.paused", "restore").await;
     let reason = paused.data["reason"].as_str().unwrap();
     assert!(
         reason.contains(
@@ -633,7 +501,7 @@ async fn a_truncated_or_corrupted_dump_pauses_the_run_naming_the_object() {
     let handle = world.start("failover-hosting", None);
     let run = handle.run.clone();
     world.answer(&run, "confirm-scope", true).await;
-    let paused = world.until(&run, "run.paused", "restore").await;
+    let paused = world.step_event(&run, "run.paused", "restore").await;
     let reason = paused.data["reason"].as_str().unwrap();
     assert!(
         reason.contains(&dump.display().to_string()) && reason.contains("cut short"),
@@ -644,7 +512,7 @@ async fn a_truncated_or_corrupted_dump_pauses_the_run_naming_the_object() {
         1,
         "left as it was"
     );
-    assert_eq!(cname(&aws, &zone_id).await, [PRIMARY]);
+    assert_eq!(cname(&aws, &zone_id).await.0, [PRIMARY]);
     world.engine.decide(&run, Decision::Abort, alice()).unwrap();
     world.finish(handle).await;
 
@@ -656,11 +524,11 @@ async fn a_truncated_or_corrupted_dump_pauses_the_run_naming_the_object() {
     let handle = world.start("failover-hosting", None);
     let run = handle.run.clone();
     world.answer(&run, "confirm-scope", true).await;
-    let paused = world.until(&run, "run.paused", "restore").await;
+    let paused = world.step_event(&run, "run.paused", "restore").await;
     let reason = paused.data["reason"].as_str().unwrap();
     assert!(reason.contains(&foreign.display().to_string()), "{reason}");
     let failed = world
-        .events(&run)
+        .run_events(&run)
         .into_iter()
         .find(|e| e.kind == "step.failed" && e.data["step"] == "restore")
         .unwrap();
@@ -669,7 +537,7 @@ async fn a_truncated_or_corrupted_dump_pauses_the_run_naming_the_object() {
         "{failed:?}"
     );
     assert!(
-        !kinds(&world.events(&run))
+        !kinds(&world.run_events(&run))
             .iter()
             .any(|k| k.ends_with(" point-dns"))
     );
@@ -724,7 +592,7 @@ async fn a_tool_that_prints_the_url_leaves_it_out_of_the_log_chat_and_export() {
     let handle = world.start("failover-hosting", Some(incident.clone()));
     let run = handle.run.clone();
     world.answer(&run, "confirm-scope", true).await;
-    let paused = world.until(&run, "run.paused", "restore").await;
+    let paused = world.step_event(&run, "run.paused", "restore").await;
     assert!(
         paused.data["reason"]
             .as_str()
@@ -852,8 +720,8 @@ async fn pg_dump_psql_and_the_copy_pipeline_leave_no_secret_in_the_log_chat_expo
         let handle = world.start("failover-hosting", Some(incident.clone()));
         let run = handle.run.clone();
         world.answer(&run, "confirm-scope", true).await;
-        world.until(&run, "run.paused", "restore").await;
-        let copy = output(&world.events(&run), "copy-data").clone();
+        world.step_event(&run, "run.paused", "restore").await;
+        let copy = output(&world.run_events(&run), "copy-data").clone();
         reasons.push(copy["reason"].as_str().unwrap_or_default().to_owned());
         world.engine.decide(&run, Decision::Abort, alice()).unwrap();
         world.finish(handle).await;
@@ -968,7 +836,7 @@ async fn failback_copies_the_rows_written_on_aws_home_before_dns_moves_back() {
         stopped["changes"],
         json!([{"service": "web", "from": 3, "to": 0}, {"service": "worker", "from": 2, "to": 0}])
     );
-    assert_eq!(cname(&aws, &zone_id).await, [PRIMARY]);
+    assert_eq!(cname(&aws, &zone_id).await.0, [PRIMARY]);
     // The post-mortem records the rows that came back per table.
     let copy = events
         .iter()

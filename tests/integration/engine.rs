@@ -4,8 +4,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use lifeboat::domain::Actor;
-use lifeboat::domain::event::Event;
 use lifeboat::engine::{Decision, EngineError};
 use lifeboat::ports::aws::{Containers, Dns};
 use lifeboat::ports::store::EventStore;
@@ -13,6 +11,7 @@ use lifeboat::runbook::state::RunStatus;
 use lifeboat::steps::confirm::Answer;
 use serde_json::json;
 
+use crate::support::app::runs::{alice, kinds};
 use crate::support::{App, TestConfig, spawn_app};
 
 /// The bench's config: a simulated standby (two services, one record) and a team to notify.
@@ -43,23 +42,6 @@ pub type Bench = App;
 
 pub async fn bench() -> Bench {
     spawn_app(config()).start().await
-}
-
-fn kinds(events: &[Event]) -> Vec<String> {
-    events
-        .iter()
-        .map(|e| match e.data["step"].as_str() {
-            Some(step) => format!("{} {step}", e.kind),
-            None => e.kind.clone(),
-        })
-        .collect()
-}
-
-fn alice() -> Actor {
-    Actor::User {
-        id: "1".into(),
-        name: "alice".into(),
-    }
 }
 
 const FAILOVER: &str = r#"

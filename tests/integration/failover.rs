@@ -12,7 +12,6 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::Duration;
 
-use aws_sdk_route53::types::RrType;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -23,10 +22,10 @@ use serde_json::{Value, json};
 
 use lifeboat::aws::AwsClients;
 use lifeboat::chat::recorder::Recorded as ChatEntry;
+use lifeboat::domain::Workstream;
 use lifeboat::domain::event::Event;
-use lifeboat::domain::{Actor, RunId, Workstream};
 use lifeboat::engine::plan::plan;
-use lifeboat::engine::{Decision, EngineError, RunHandle};
+use lifeboat::engine::{Decision, EngineError};
 use lifeboat::ports::aws::{
     AwsError, ClusterState, Containers, EnvChange, ServiceState, TaskDefinitionSpec,
     TaskDefinitionState,
@@ -35,14 +34,17 @@ use lifeboat::ports::chat::Message;
 use lifeboat::ports::store::EventStore;
 use lifeboat::runbook::state::RunStatus;
 use lifeboat::runbook::{Runbook, load_file};
-use lifeboat::steps::confirm::{Answer, Answers};
 
 use crate::support::app::AppSpec;
+use crate::support::app::runs::{alice, kinds};
 use crate::support::heroku::{App as HerokuApp, HerokuServer};
 use crate::support::http::{HttpServer, Reply};
 use crate::support::llm::LlmServer;
 use crate::support::moto::moto;
-use crate::support::standby::{self, CLUSTER, PRIMARY, Parts, RECORD};
+use crate::support::standby::{
+    self, CLUSTER, ENGINEERING_CHANNEL, PRIMARY, Parts, RECORD, STANDBY, SUPPORT_CHANNEL, cname,
+    counts,
+};
 use crate::support::{App, TestConfig, root, spawn_app};
 
 /// The longest any wait in this module may take; a run that needs more has hung.
@@ -50,66 +52,13 @@ const WAIT: Duration = Duration::from_secs(20);
 /// The interval of the short polls that find a question or an event.
 const POLL: Duration = Duration::from_millis(10);
 
-const STANDBY: &str = "web-alb-123.us-east-1.elb.amazonaws.com.";
 const INCIDENT_CHANNEL: &str = "incident";
-const ENGINEERING_CHANNEL: &str = "300000000000000001";
-const SUPPORT_CHANNEL: &str = "300000000000000002";
 
 const HEROKU_API_KEY: &str = "heroku-test-key-7f3a9c";
 const OPENAI_KEY: &str = "sk-test-openai-4d2b";
 const ANTHROPIC_KEY: &str = "sk-ant-test-91ce";
 /// A config var the Heroku fake echoes back on every PATCH, as Heroku does with all of them.
 const DATABASE_URL: &str = "postgres://app:db-pass-5e1d@db.internal:5432/app";
-
-// ---------------------------------------------------------------------------------------------
-// The test config.
-
-/// A complete config: the shipped templates, the DRP's objectives, two teams, and `vars`;
-/// tests add `[aws]` or `[llm]`. (The shipped runbooks are loaded one by one, each against this
-/// config: [`World::shipped`].)
-fn config(vars: &[(&str, String)]) -> TestConfig {
-    let mut config = TestConfig::minimal()
-        .shipped_templates()
-        .team(
-            "engineering",
-            json!({ "channel_id": ENGINEERING_CHANNEL, "role_id": "400000000000000001" }),
-        )
-        .team(
-            "support",
-            json!({ "channel_id": SUPPORT_CHANNEL, "role_id": "400000000000000002" }),
-        )
-        .var("company", "Example Co");
-    for (name, value) in vars {
-        config = config.var(name, value);
-    }
-    config
-}
-
-/// [aws] in live mode against moto, with the standby environment: two services (the worker
-/// keeps one task while idle, so "back to idle" differs from "back to where it started") and
-/// one CNAME.
-fn with_aws(config: TestConfig, endpoint: &str, zone_id: &str) -> TestConfig {
-    config
-        .moto(endpoint)
-        .set(
-            "aws.ecs",
-            json!({
-                "cluster": CLUSTER,
-                "services": [
-                    { "name": "web", "standby": 3, "idle": 0 },
-                    { "name": "worker", "standby": 2, "idle": 1 },
-                ],
-            }),
-        )
-        .set(
-            "aws.dns",
-            json!({
-                "zone_id": zone_id,
-                "ttl": 60,
-                "records": [{ "name": RECORD, "type": "CNAME", "primary": PRIMARY, "standby": STANDBY }],
-            }),
-        )
-}
 
 // ---------------------------------------------------------------------------------------------
 // The engine and its log.
@@ -125,13 +74,6 @@ impl std::ops::Deref for World {
     type Target = App;
     fn deref(&self) -> &App {
         &self.app
-    }
-}
-
-fn alice() -> Actor {
-    Actor::User {
-        id: "1".into(),
-        name: "alice".into(),
     }
 }
 
@@ -153,15 +95,10 @@ impl World {
             .secret("HEROKU_API_KEY", HEROKU_API_KEY)
             .secret("OPENAI_API_KEY", OPENAI_KEY)
             .secret("ANTHROPIC_API_KEY", ANTHROPIC_KEY)
+            .patience(WAIT)
             .start()
             .await;
         World { app }
-    }
-
-    /// A runbook shipped in `commands/`, loaded and validated against the test config.
-    fn shipped(&self, name: &str) -> Runbook {
-        let path = root().join("commands").join(format!("{name}.toml"));
-        load_file(&path, &self.config).unwrap_or_else(|e| panic!("{name}: {e:#?}"))
     }
 
     /// A runbook written for one test.
@@ -169,75 +106,6 @@ impl World {
         let path = self.dir.path().join(format!("{name}.toml"));
         std::fs::write(&path, text).unwrap();
         load_file(&path, &self.config).unwrap_or_else(|e| panic!("{name}: {e:#?}"))
-    }
-
-    fn start(&self, runbook: &Runbook) -> RunHandle {
-        self.engine
-            .start(runbook, BTreeMap::new(), None, alice())
-            .unwrap_or_else(|err| panic!("{} refused: {err}", runbook.name))
-    }
-
-    /// Answers a `confirm` step as a person would, once the run has asked.
-    async fn answer(&self, run: &RunId, step: &str, yes: bool) {
-        let answers = &self.engine.env().answers;
-        let key = Answers::key(run.as_str(), step);
-        tokio::time::timeout(WAIT, async {
-            while !answers.open().contains(&key) {
-                tokio::time::sleep(POLL).await;
-            }
-        })
-        .await
-        .unwrap_or_else(|_| {
-            panic!(
-                "{run} never asked `{step}`; events: {:#?}",
-                kinds(&self.events(run))
-            )
-        });
-        let answer = Answer {
-            yes,
-            by: "bob".into(),
-        };
-        assert!(answers.answer(&key, answer), "nobody waited for {key}");
-    }
-
-    /// Waits for the run's end; its status and its whole log.
-    async fn finish(&self, handle: RunHandle) -> (RunStatus, Vec<Event>) {
-        let run = handle.run.clone();
-        let status = match tokio::time::timeout(WAIT, handle.task).await {
-            Ok(joined) => joined.expect("the run task panicked"),
-            Err(_) => panic!(
-                "{run} did not end within {WAIT:?}; events: {:#?}",
-                kinds(&self.events(&run))
-            ),
-        };
-        (status, self.events(&run))
-    }
-
-    fn events(&self, run: &RunId) -> Vec<Event> {
-        self.store.by_run(run).unwrap()
-    }
-
-    /// Waits until the run has logged `kind` for `step`.
-    async fn event(&self, run: &RunId, kind: &str, step: &str) -> Event {
-        let found = tokio::time::timeout(WAIT, async {
-            loop {
-                if let Some(event) = self
-                    .events(run)
-                    .into_iter()
-                    .find(|e| e.kind == kind && e.data["step"] == step)
-                {
-                    return event;
-                }
-                tokio::time::sleep(POLL).await;
-            }
-        })
-        .await;
-        found.unwrap_or_else(|_| {
-            panic!(
-                "no `{kind} {step}` within {WAIT:?}; events: {:#?}",
-                kinds(&self.events(run))
-            )
-        })
     }
 
     /// Messages posted in `channel`.
@@ -251,17 +119,6 @@ impl World {
             })
             .collect()
     }
-}
-
-/// `kind step` for each event, e.g. `step.started scale-standby`.
-fn kinds(events: &[Event]) -> Vec<String> {
-    events
-        .iter()
-        .map(|e| match e.data["step"].as_str() {
-            Some(step) => format!("{} {step}", e.kind),
-            None => e.kind.clone(),
-        })
-        .collect()
 }
 
 /// What a run that went step by step without a hitch logs.
@@ -288,50 +145,6 @@ fn find<'a>(events: &'a [Event], kind: &str, step: &str) -> &'a Event {
 
 // ---------------------------------------------------------------------------------------------
 // The standby environment in moto.
-
-/// The CNAME's values and TTL, read straight from moto.
-async fn cname(aws: &AwsClients, zone_id: &str) -> (Vec<String>, Option<i64>) {
-    let listed = aws
-        .route53
-        .list_resource_record_sets()
-        .hosted_zone_id(zone_id)
-        .send()
-        .await
-        .expect("list the records");
-    let set = listed
-        .resource_record_sets()
-        .iter()
-        .find(|s| s.name() == RECORD && s.r#type() == &RrType::Cname)
-        .unwrap_or_else(|| panic!("no {RECORD} CNAME in {listed:?}"));
-    let values = set
-        .resource_records()
-        .iter()
-        .map(|r| r.value().to_owned())
-        .collect();
-    (values, set.ttl())
-}
-
-/// `(desired, running)` of web and worker, read straight from moto.
-async fn counts(aws: &AwsClients) -> [(i32, i32); 2] {
-    let described = aws
-        .ecs
-        .describe_services()
-        .cluster(CLUSTER)
-        .services("web")
-        .services("worker")
-        .send()
-        .await
-        .expect("describe the services");
-    let of = |name: &str| {
-        let service = described
-            .services()
-            .iter()
-            .find(|s| s.service_name() == Some(name))
-            .unwrap_or_else(|| panic!("no service {name} in {described:?}"));
-        (service.desired_count(), service.running_count())
-    };
-    [of("web"), of("worker")]
-}
 
 /// The moto state a plan must not touch, as text: every record of the zone and both services.
 async fn snapshot(aws: &AwsClients, zone_id: &str) -> String {
@@ -369,7 +182,12 @@ async fn snapshot(aws: &AwsClients, zone_id: &str) -> String {
 
 /// A world for the hosting runbooks against the shared moto server.
 async fn hosting_world(endpoint: &str, zone_id: &str, parts: &Parts) -> World {
-    World::new(with_aws(config(&parts.vars()), endpoint, zone_id)).await
+    World::new(standby::aws(
+        standby::config(&parts.vars()),
+        endpoint,
+        zone_id,
+    ))
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -378,7 +196,7 @@ async fn hosting_world(endpoint: &str, zone_id: &str, parts: &Parts) -> World {
 /// Runs the shipped failover-hosting to success, answering its question.
 async fn fail_over(world: &World) -> (Runbook, Vec<Event>) {
     let runbook = world.shipped("failover-hosting");
-    let handle = world.start(&runbook);
+    let handle = world.start_run(&runbook, None);
     world.answer(&handle.run, "confirm-scope", true).await;
     let (status, events) = world.finish(handle).await;
     assert_eq!(
@@ -523,7 +341,7 @@ async fn failback_hosting_after_a_failover_puts_dns_and_ecs_back() {
     assert_eq!(counts(&aws).await, [(3, 3), (2, 2)]);
 
     let runbook = world.shipped("failback-hosting");
-    let handle = world.start(&runbook);
+    let handle = world.start_run(&runbook, None);
     world.answer(&handle.run, "confirm-heroku", true).await;
     let (status, events) = world.finish(handle).await;
     assert_eq!(
@@ -808,7 +626,7 @@ async fn switch_llm_and_back_speak_each_providers_wire_format_and_flip_the_app()
         "anthropic": { "base_url": anthropic.base, "key_env": "ANTHROPIC_API_KEY", "model": "claude-sonnet-4-5" },
     });
     let world = World::new(
-        config(&[
+        standby::config(&[
             ("app_url", app.base.clone()),
             (
                 "llm_switch_url",
@@ -825,7 +643,7 @@ async fn switch_llm_and_back_speak_each_providers_wire_format_and_flip_the_app()
 
     // OpenAI → Anthropic.
     let runbook = world.shipped("switch-llm");
-    let handle = world.start(&runbook);
+    let handle = world.start_run(&runbook, None);
     let (status, events) = world.finish(handle).await;
     assert_eq!(
         status,
@@ -899,7 +717,7 @@ async fn switch_llm_and_back_speak_each_providers_wire_format_and_flip_the_app()
 
     // Anthropic → OpenAI.
     let runbook = world.shipped("switch-llm-back");
-    let handle = world.start(&runbook);
+    let handle = world.start_run(&runbook, None);
     let (status, back) = world.finish(handle).await;
     assert_eq!(status, RunStatus::Succeeded, "events: {:#?}", kinds(&back));
     let mut expected = clean_run(&step_ids(&runbook));
@@ -997,7 +815,7 @@ async fn the_gate_stops_the_switch_before_the_flip_when_anthropic_answers_wrongl
     let app = HttpServer::start();
     app.reply("/health/llm", Reply::json(r#"{"provider":"anthropic"}"#));
     let world = World::new(with_llm(
-        config(&[("app_url", app.base_url())]),
+        standby::config(&[("app_url", app.base_url())]),
         &openai,
         &anthropic,
         "1s",
@@ -1034,10 +852,7 @@ async fn the_gate_stops_the_switch_before_the_flip_when_anthropic_answers_wrongl
             }
             anthropic.answer("Reply with the single word: pong", "pong", Duration::ZERO);
         }
-        let handle = world
-            .engine
-            .start(&runbook, BTreeMap::new(), Some(incident.clone()), alice())
-            .unwrap();
+        let handle = world.start_run(&runbook, Some(incident.clone()));
         let (status, events) = world.finish(handle).await;
         match &status {
             RunStatus::Failed { step, .. } => assert_eq!(step, "gate-anthropic", "{how}"),
@@ -1176,7 +991,7 @@ async fn after_a_hosting_failover_the_switch_registers_a_revision_and_the_switch
     let anthropic = LlmServer::start(ANTHROPIC_KEY);
     anthropic.answer_suite(&shipped_suite());
     let heroku = heroku_app();
-    let config = with_aws(config(&parts.vars()), &moto.endpoint(), &zone_id);
+    let config = standby::aws(standby::config(&parts.vars()), &moto.endpoint(), &zone_id);
     let world = World::new(with_llm(config, &openai, &anthropic, "10s", &heroku)).await;
 
     on_openai_revision(&aws).await;
@@ -1193,7 +1008,7 @@ async fn after_a_hosting_failover_the_switch_registers_a_revision_and_the_switch
         .app
         .reply("/health/llm", Reply::json(r#"{"provider":"anthropic"}"#));
     let runbook = world.shipped("switch-llm");
-    let (status, events) = world.finish(world.start(&runbook)).await;
+    let (status, events) = world.finish(world.start_run(&runbook, None)).await;
     assert_eq!(status, RunStatus::Succeeded, "{:#?}", kinds(&events));
     let flipped = &find(&events, "step.succeeded", "flip-switch").data["output"];
     assert_eq!(flipped["platform"], "aws", "{flipped:#}");
@@ -1235,7 +1050,7 @@ async fn after_a_hosting_failover_the_switch_registers_a_revision_and_the_switch
         .app
         .reply("/health/llm", Reply::json(r#"{"provider":"openai"}"#));
     let back = world.shipped("switch-llm-back");
-    let (status, events) = world.finish(world.start(&back)).await;
+    let (status, events) = world.finish(world.start_run(&back, None)).await;
     assert_eq!(status, RunStatus::Succeeded, "{:#?}", kinds(&events));
     let returned = &find(&events, "step.succeeded", "flip-switch").data["output"];
     assert_eq!(
@@ -1335,7 +1150,7 @@ async fn a_switch_on_aws_retried_after_a_partial_deploy_reuses_its_revision_and_
     let anthropic = LlmServer::start(ANTHROPIC_KEY);
     anthropic.answer_suite(&shipped_suite());
     let heroku = heroku_app();
-    let config = with_aws(config(&parts.vars()), &moto.endpoint(), &zone_id);
+    let config = standby::aws(standby::config(&parts.vars()), &moto.endpoint(), &zone_id);
     let config = with_llm(config, &openai, &anthropic, "10s", &heroku);
     let world = World::with_containers(config, |inner| {
         Arc::new(FailingDeployOnce {
@@ -1352,7 +1167,7 @@ async fn a_switch_on_aws_retried_after_a_partial_deploy_reuses_its_revision_and_
         .app
         .reply("/health/llm", Reply::json(r#"{"provider":"anthropic"}"#));
     let runbook = world.shipped("switch-llm");
-    let (status, events) = world.finish(world.start(&runbook)).await;
+    let (status, events) = world.finish(world.start_run(&runbook, None)).await;
     assert_eq!(status, RunStatus::Succeeded, "{:#?}", kinds(&events));
     let retried = find(&events, "step.retrying", "flip-switch");
     assert!(
@@ -1413,7 +1228,7 @@ async fn a_switch_on_aws_retried_after_a_partial_deploy_reuses_its_revision_and_
         .app
         .reply("/health/llm", Reply::json(r#"{"provider":"openai"}"#));
     let back = world.shipped("switch-llm-back");
-    let (status, events) = world.finish(world.start(&back)).await;
+    let (status, events) = world.finish(world.start_run(&back, None)).await;
     assert_eq!(status, RunStatus::Succeeded, "{:#?}", kinds(&events));
     let returned = &find(&events, "step.succeeded", "flip-switch").data["output"];
     assert_eq!(
@@ -1442,7 +1257,7 @@ async fn switch_llm_on_heroku_stops_at_a_refused_token_and_waits_out_a_rate_limi
     let app = HttpServer::start();
     app.reply("/health/llm", Reply::json(r#"{"provider":"anthropic"}"#));
     let world = World::new(with_llm(
-        config(&[("app_url", app.base_url())]),
+        standby::config(&[("app_url", app.base_url())]),
         &openai,
         &anthropic,
         "10s",
@@ -1457,7 +1272,7 @@ async fn switch_llm_on_heroku_stops_at_a_refused_token_and_waits_out_a_rate_limi
         json!({"id": "unauthorized", "message": "Invalid credentials provided."}),
         Vec::new(),
     )));
-    let (status, events) = world.finish(world.start(&runbook)).await;
+    let (status, events) = world.finish(world.start_run(&runbook, None)).await;
     match &status {
         RunStatus::Failed { step, .. } => assert_eq!(step, "flip-switch"),
         other => panic!("{other:?}: {:#?}", kinds(&events)),
@@ -1484,7 +1299,7 @@ async fn switch_llm_on_heroku_stops_at_a_refused_token_and_waits_out_a_rate_limi
         json!({"id": "rate_limit", "message": "Your account reached the API rate limit"}),
         vec![("Retry-After".to_owned(), "2".to_owned())],
     )));
-    let handle = world.start(&runbook);
+    let handle = world.start_run(&runbook, None);
     // Only the first PATCH of this run is limited.
     tokio::time::timeout(WAIT, async {
         while patches() < 2 {
@@ -1603,18 +1418,18 @@ async fn a_smoke_test_failing_until_its_timeout_pauses_the_run_naming_the_step()
         "/health",
         Reply::bytes("upstream unavailable").with_status(503),
     );
-    let world = World::new(config(&[("app_url", app.base_url())])).await;
+    let world = World::new(standby::config(&[("app_url", app.base_url())])).await;
     let runbook = world.runbook_named("smoke-only", SMOKE_ONLY);
-    let handle = world.start(&runbook);
+    let handle = world.start_run(&runbook, None);
 
-    let paused = world.event(&handle.run, "run.paused", "smoke").await;
+    let paused = world.step_event(&handle.run, "run.paused", "smoke").await;
     let reason = paused.data["reason"].as_str().unwrap();
     assert!(
         reason.starts_with("step `smoke` failed: ")
             && reason.contains("answered 503 (expected 200) for 1s"),
         "{reason}"
     );
-    let failed = find(&world.events(&handle.run), "step.failed", "smoke").clone();
+    let failed = find(&world.run_events(&handle.run), "step.failed", "smoke").clone();
     assert_eq!(failed.data["on_failure"], "pause");
     assert_eq!(failed.data["output"]["status"], 503);
     let polls = app.hits("/health");
@@ -1673,7 +1488,7 @@ async fn a_missing_ecs_service_fails_the_step_naming_cluster_and_service() {
     let parts = Parts::start(Duration::from_secs(10 * 60));
     let world = hosting_world(&moto.endpoint(), &zone_id, &parts).await;
     let runbook = world.shipped("failover-hosting");
-    let handle = world.start(&runbook);
+    let handle = world.start_run(&runbook, None);
     world.answer(&handle.run, "confirm-scope", true).await;
     let (status, events) = world.finish(handle).await;
 
@@ -1759,7 +1574,7 @@ async fn a_backup_older_than_the_rpo_stops_the_run_before_dns_moves() {
     // The shipped runbooks check a backup's age inside `db_restore` (tested on a real
     // database in `data.rs`); a runbook may still check one by URL, before DNS moves.
     let runbook = world.runbook_named("stale-check", STALE_CHECK);
-    let handle = world.start(&runbook);
+    let handle = world.start_run(&runbook, None);
     world.answer(&handle.run, "confirm-scope", true).await;
     let (status, events) = world.finish(handle).await;
 
@@ -1827,12 +1642,12 @@ async fn an_http_request_answered_500_then_200_is_retried_once_and_succeeds() {
             (200, r#"{"LLM_PROVIDER":"anthropic"}"#),
         ],
     );
-    let world = World::new(config(&[(
+    let world = World::new(standby::config(&[(
         "llm_switch_url",
         server.url("/apps/example-app/config-vars"),
     )]))
     .await;
-    let handle = world.start(&world.runbook_named("flip", FLIP));
+    let handle = world.start_run(&world.runbook_named("flip", FLIP), None);
     let (status, events) = world.finish(handle).await;
     assert_eq!(
         status,
@@ -1876,12 +1691,12 @@ async fn an_http_request_refused_with_422_is_not_retried() {
             r#"{"id":"invalid_params","message":"LLM_PROVIDER is not a valid value"}"#,
         )],
     );
-    let world = World::new(config(&[(
+    let world = World::new(standby::config(&[(
         "llm_switch_url",
         server.url("/apps/example-app/config-vars"),
     )]))
     .await;
-    let handle = world.start(&world.runbook_named("flip", FLIP));
+    let handle = world.start_run(&world.runbook_named("flip", FLIP), None);
     let (status, events) = world.finish(handle).await;
     let RunStatus::Failed { step, error } = &status else {
         panic!(

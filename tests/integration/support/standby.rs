@@ -14,6 +14,7 @@ use aws_sdk_route53::types::{
 use lifeboat::aws::AwsClients;
 use serde_json::json;
 
+use super::TestConfig;
 use super::http::{HttpServer, Reply};
 
 pub const CLUSTER: &str = "lifeboat-standby";
@@ -21,6 +22,103 @@ pub const ZONE: &str = "example.com.";
 pub const RECORD: &str = "app.example.com.";
 /// Where the record points before a failover: Heroku.
 pub const PRIMARY: &str = "app-example.herokudns.com.";
+/// Where it points after one: the standby's load balancer.
+pub const STANDBY: &str = "web-alb-123.us-east-1.elb.amazonaws.com.";
+/// The teams' Discord channels.
+pub const ENGINEERING_CHANNEL: &str = "300000000000000001";
+pub const SUPPORT_CHANNEL: &str = "300000000000000002";
+
+/// A complete config for the shipped runbooks: the shipped templates, the DRP's objectives,
+/// two teams with their channels and roles, and `vars` (beside `company`); tests add `[aws]`
+/// ([`aws`]), `[llm]` or `[data]`. (The shipped runbooks are loaded one by one, each against
+/// it: `App::shipped`.)
+pub fn config(vars: &[(&str, String)]) -> TestConfig {
+    let mut config = TestConfig::minimal()
+        .shipped_templates()
+        .team(
+            "engineering",
+            json!({ "channel_id": ENGINEERING_CHANNEL, "role_id": "400000000000000001" }),
+        )
+        .team(
+            "support",
+            json!({ "channel_id": SUPPORT_CHANNEL, "role_id": "400000000000000002" }),
+        )
+        .var("company", "Example Co");
+    for (name, value) in vars {
+        config = config.var(name, value);
+    }
+    config
+}
+
+/// [aws] in live mode against moto, with this standby: two services (the worker keeps one
+/// task while idle, so "back to idle" differs from "back to where it started") and one CNAME
+/// in `zone_id`.
+pub fn aws(config: TestConfig, endpoint: &str, zone_id: &str) -> TestConfig {
+    config
+        .moto(endpoint)
+        .set(
+            "aws.ecs",
+            json!({
+                "cluster": CLUSTER,
+                "services": [
+                    { "name": "web", "standby": 3, "idle": 0 },
+                    { "name": "worker", "standby": 2, "idle": 1 },
+                ],
+            }),
+        )
+        .set(
+            "aws.dns",
+            json!({
+                "zone_id": zone_id,
+                "ttl": 60,
+                "records": [{ "name": RECORD, "type": "CNAME", "primary": PRIMARY, "standby": STANDBY }],
+            }),
+        )
+}
+
+/// The CNAME's values and TTL, read straight from moto.
+pub async fn cname(aws: &AwsClients, zone_id: &str) -> (Vec<String>, Option<i64>) {
+    let listed = aws
+        .route53
+        .list_resource_record_sets()
+        .hosted_zone_id(zone_id)
+        .send()
+        .await
+        .expect("list the records");
+    let set = listed
+        .resource_record_sets()
+        .iter()
+        .find(|s| s.name() == RECORD && s.r#type() == &RrType::Cname)
+        .unwrap_or_else(|| panic!("no {RECORD} CNAME in {listed:?}"));
+    let values = set
+        .resource_records()
+        .iter()
+        .map(|r| r.value().to_owned())
+        .collect();
+    (values, set.ttl())
+}
+
+/// `(desired, running)` of web and worker, read straight from moto.
+pub async fn counts(aws: &AwsClients) -> [(i32, i32); 2] {
+    let described = aws
+        .ecs
+        .describe_services()
+        .cluster(CLUSTER)
+        .services("web")
+        .services("worker")
+        .send()
+        .await
+        .expect("describe the services");
+    let of = |name: &str| {
+        let service = described
+            .services()
+            .iter()
+            .find(|s| s.service_name() == Some(name))
+            .unwrap_or_else(|| panic!("no service {name} in {described:?}"));
+        (service.desired_count(), service.running_count())
+    };
+    [of("web"), of("worker")]
+}
 
 /// Creates the standby with `services` at desired 0 and the record at `PRIMARY` with `ttl`.
 /// Returns the zone id as Route 53 gives it (`/hostedzone/...`).

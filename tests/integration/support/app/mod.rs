@@ -27,6 +27,7 @@
 
 pub mod binary;
 pub mod logs;
+pub mod runs;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
