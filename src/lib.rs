@@ -33,7 +33,8 @@
 //!    and the monitor), [`comms`] (facts, templates, drafts, polish), [`drill`] (what a drill
 //!    decides, its data, the drills on record), [`parity`] (the drift comparison and its rendering, the
 //!    LLM parity suite and its checks, where the app runs now), [`check`], [`docs`], [`iam`],
-//!    [`metrics`], [`views`] (what the command paths read of the log, through the
+//!    [`metrics`], [`retry`] (the one retry policy: tries, backoff, cap, jitter, a server's
+//!    `Retry-After`), [`views`] (what the command paths read of the log, through the
 //!    `EventStore` port's narrow queries, never the whole log).
 
 pub mod approval;
@@ -62,6 +63,7 @@ mod properties;
 pub mod readiness;
 pub mod redact;
 pub mod reminders;
+pub mod retry;
 pub mod runbook;
 pub mod service;
 pub mod status;

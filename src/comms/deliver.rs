@@ -11,14 +11,16 @@ use serde_json::{Value, json};
 use tracing::warn;
 
 use super::email;
+use super::errors::{DeliveryError, PagerDutyError, WebhookError};
 use super::template::split_subject;
 use crate::config::SecretSource;
 use crate::config::{Config, TeamConfig};
 use crate::domain::event::NewEvent;
 use crate::domain::{Actor, IncidentId, RunId};
 use crate::events::{CommsDeliveryFailed, CommsSent, NotifyDelivered, NotifyFailed, Payload};
-use crate::ports::chat::{ChannelId, Chat, Message};
+use crate::ports::chat::{ChannelId, Chat, ChatError, Message};
 use crate::ports::store::EventStore;
+use crate::retry::{Asked, Policy, Retry};
 
 /// PagerDuty caps `payload.summary` at 1024 characters.
 const PAGERDUTY_SUMMARY_MAX: usize = 1024;
@@ -168,10 +170,16 @@ pub fn outputs(config: &Config) -> Vec<&'static str> {
     .collect()
 }
 
-/// The wait before attempt `attempt + 1`: `base`, doubled each time, capped at a minute.
-pub fn backoff(base: Duration, attempt: u32) -> Duration {
-    base.saturating_mul(1 << attempt.saturating_sub(1).min(16))
-        .min(Duration::from_secs(60))
+/// The longest pause between two attempts, and the longest an endpoint's `Retry-After` is
+/// honoured.
+const MAX_PAUSE: Duration = Duration::from_secs(60);
+
+/// A route's retries: `[comms] attempts` tries, the pause `[comms] backoff` doubled each time
+/// up to a minute, longer when the endpoint asked (within that minute).
+pub fn retry_policy(attempts: u32, backoff: Duration) -> Policy {
+    Policy::exponential(attempts.max(1), backoff)
+        .capped(MAX_PAUSE)
+        .asked(Asked::AtLeast(MAX_PAUSE))
 }
 
 impl Delivery<'_> {
@@ -200,7 +208,7 @@ impl Delivery<'_> {
         route: &str,
         action: Option<&str>,
         text: &str,
-    ) -> impl FnMut(u32, &Result<String, String>, bool) + use<'s> {
+    ) -> impl FnMut(u32, &Result<String, DeliveryError>, bool) + use<'s> {
         let team = team.to_owned();
         let route = route.to_owned();
         let action = action.map(str::to_owned);
@@ -220,7 +228,7 @@ impl Delivery<'_> {
                 route: route.clone(),
                 action: action.clone(),
                 attempt,
-                error: error.clone(),
+                error: error.to_string(),
                 last,
                 run: self.run(),
             }),
@@ -228,12 +236,11 @@ impl Delivery<'_> {
     }
 
     /// Posts `message` in `channel`; what the route reports either way.
-    async fn post(&self, channel: &ChannelId, message: &Message) -> Result<String, String> {
+    async fn post(&self, channel: &ChannelId, message: &Message) -> Result<String, ChatError> {
         self.chat
             .post(channel, message)
             .await
             .map(|posted| format!("posted in {} as {}", posted.channel.0, posted.id))
-            .map_err(|e| e.to_string())
     }
 
     /// The key PagerDuty groups pages by: the incident, or the run outside an incident.
@@ -246,45 +253,41 @@ impl Delivery<'_> {
 
     /// Runs `send` up to `[comms] attempts` times with backoff; `event(attempt, result, last)`
     /// records each result.
-    async fn with_retries<F, Fut>(
+    async fn with_retries<F, Fut, E>(
         &self,
         route: &str,
         mut send: F,
-        mut event: impl FnMut(u32, &Result<String, String>, bool),
+        mut event: impl FnMut(u32, &Result<String, DeliveryError>, bool),
     ) -> RouteResult
     where
         F: FnMut() -> Fut,
-        Fut: Future<Output = Result<String, String>>,
+        Fut: Future<Output = Result<String, E>>,
+        E: Into<DeliveryError>,
     {
-        let attempts = self.config.comms.attempts.max(1);
-        let mut attempt = 1;
-        loop {
-            let result = send().await;
-            let last = result.is_ok() || attempt >= attempts;
-            event(attempt, &result, last);
-            match result {
-                Ok(detail) => {
-                    return RouteResult {
-                        route: route.to_owned(),
-                        ok: true,
-                        attempts: attempt,
-                        detail,
-                    };
-                }
-                Err(err) if last => {
-                    return RouteResult {
-                        route: route.to_owned(),
-                        ok: false,
-                        attempts: attempt,
-                        detail: err,
-                    };
-                }
-                Err(err) => {
-                    warn!(route, attempt, error = %err, "delivery failed; retrying");
-                    tokio::time::sleep(backoff(self.config.comms.backoff.get(), attempt)).await;
-                    attempt += 1;
-                }
-            }
+        let comms = &self.config.comms;
+        let (result, attempts) = retry_policy(comms.attempts, comms.backoff.get())
+            .run(
+                || {
+                    let sent = send();
+                    async move { sent.await.map_err(Into::into) }
+                },
+                // Every failure is tried again, refusals too, as before this error was typed
+                // (a route's attempts are part of what the comms tests pin); the edge's own
+                // word on the wait is honoured.
+                |err: &DeliveryError| err.retry_after().map_or(Retry::Yes, Retry::After),
+                |attempt, result, last| {
+                    if let (Err(err), false) = (result, last) {
+                        warn!(route, attempt, retryable = err.retryable(), error = %err, "delivery failed; retrying");
+                    }
+                    event(attempt, result, last);
+                },
+            )
+            .await;
+        RouteResult {
+            route: route.to_owned(),
+            ok: result.is_ok(),
+            attempts,
+            detail: result.unwrap_or_else(|err| err.to_string()),
         }
     }
 
@@ -293,7 +296,7 @@ impl Delivery<'_> {
         url: &str,
         body: &Value,
         hide: Option<&str>,
-    ) -> Result<String, String> {
+    ) -> Result<String, WebhookError> {
         // Webhook URLs carry their credential in the path (Slack's do): name only the host.
         // Errors are described without their URL; the replacements are a backstop.
         let shown = url_origin(url);
@@ -305,13 +308,13 @@ impl Delivery<'_> {
             .json(body)
             .send()
             .await
-            .map_err(|e| {
-                hide(format!(
-                    "POST {shown}: {}",
-                    crate::ports::http::describe(&e.without_url())
-                ))
+            .map_err(|e| WebhookError::Unreachable {
+                shown: shown.clone(),
+                detail: hide(crate::ports::http::describe(&e.without_url())),
             })?;
         let status = response.status();
+        let retry_after = crate::feeds::fetch::retry_after(response.headers(), chrono::Utc::now())
+            .map(Duration::from_secs);
         let text = response.text().await.unwrap_or_default();
         let text = crate::ports::http::truncate_chars(text.trim(), 200);
         if status.is_success() {
@@ -319,10 +322,12 @@ impl Delivery<'_> {
                 .trim()
                 .to_owned())
         } else {
-            Err(hide(format!(
-                "POST {shown} answered {}: {text}",
-                status.as_u16()
-            )))
+            Err(WebhookError::answered(
+                shown.clone(),
+                status.as_u16(),
+                hide(text),
+                retry_after,
+            ))
         }
     }
 
@@ -403,26 +408,33 @@ impl Delivery<'_> {
     ) -> RouteResult
     where
         R: Fn(&str, Option<&str>) -> E,
-        E: FnMut(u32, &Result<String, String>, bool),
+        E: FnMut(u32, &Result<String, DeliveryError>, bool),
     {
         let var = team
             .pagerduty_routing_key_env
             .as_deref()
             .unwrap_or_default();
         let Some(key) = self.secrets.get(var) else {
+            let unset = PagerDutyError::NoRoutingKey {
+                var: var.to_owned(),
+            };
             let result = RouteResult {
                 route: "pagerduty".into(),
                 ok: false,
                 attempts: 0,
-                detail: format!("no routing key: {var} is not set"),
+                detail: unset.to_string(),
             };
-            record("pagerduty", Some(action.as_str()))(0, &Err(result.detail.clone()), true);
+            record("pagerduty", Some(action.as_str()))(0, &Err(unset.into()), true);
             return result;
         };
         let body = pagerduty_payload(key.expose(), action, &self.dedup_key(), &team.name, text);
         self.with_retries(
             "pagerduty",
-            || self.post_json(&team.events_url, &body, Some(key.expose())),
+            || async {
+                self.post_json(&team.events_url, &body, Some(key.expose()))
+                    .await
+                    .map_err(PagerDutyError::from)
+            },
             record("pagerduty", Some(action.as_str())),
         )
         .await
@@ -459,7 +471,7 @@ impl Delivery<'_> {
             let output = output.to_owned();
             let draft = draft.to_owned();
             let text = text.to_owned();
-            move |attempt: u32, result: &Result<String, String>, last: bool| match result {
+            move |attempt: u32, result: &Result<String, DeliveryError>, last: bool| match result {
                 Ok(detail) => self.record(CommsSent {
                     draft: draft.clone(),
                     output: output.clone(),
@@ -473,7 +485,7 @@ impl Delivery<'_> {
                     draft: draft.clone(),
                     output: output.clone(),
                     attempt,
-                    error: error.clone(),
+                    error: error.to_string(),
                     last,
                     run: self.run(),
                 }),
@@ -610,14 +622,5 @@ mod tests {
             redact("key R0UTING", url, &shown, Some("R0UTING")),
             "key [redacted]"
         );
-    }
-
-    #[test]
-    fn backoff_doubles_up_to_a_minute() {
-        let base = Duration::from_millis(500);
-        assert_eq!(backoff(base, 1), Duration::from_millis(500));
-        assert_eq!(backoff(base, 2), Duration::from_secs(1));
-        assert_eq!(backoff(base, 3), Duration::from_secs(2));
-        assert_eq!(backoff(base, 40), Duration::from_secs(60));
     }
 }

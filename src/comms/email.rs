@@ -12,24 +12,57 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use crate::config::SecretSource;
 use crate::config::{EmailConfig, SmtpTls};
 
+/// How sending one email failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EmailError {
+    /// `[comms.email]` names an address, a CA file or a login that cannot be used: no retry
+    /// mends it.
+    #[error("{0}")]
+    Config(String),
+    /// The relay could not be reached or failed for now (a 4xx reply, a dropped connection).
+    #[error("SMTP {host}:{port} refused or failed: {detail}")]
+    Transient {
+        host: String,
+        port: u16,
+        detail: String,
+    },
+    /// The relay refused the message for good (a 5xx reply), or TLS could not be had.
+    #[error("SMTP {host}:{port} refused or failed: {detail}")]
+    Refused {
+        host: String,
+        port: u16,
+        detail: String,
+    },
+}
+
+impl EmailError {
+    /// Whether trying again may work.
+    pub fn retryable(&self) -> bool {
+        matches!(self, Self::Transient { .. })
+    }
+}
+
 /// Builds the message: `from`, the subject, plain text, every key client as a blind copy so
 /// no client sees who else is on the list (the envelope still names each one).
-pub fn message(cfg: &EmailConfig, subject: &str, body: &str) -> Result<Message, String> {
+pub fn message(cfg: &EmailConfig, subject: &str, body: &str) -> Result<Message, EmailError> {
+    let config = EmailError::Config;
     let from: Mailbox = cfg
         .from
         .parse()
-        .map_err(|e| format!("from `{}`: {e}", cfg.from))?;
+        .map_err(|e| config(format!("from `{}`: {e}", cfg.from)))?;
     let mut builder = Message::builder()
         .from(from)
         .subject(subject)
         .header(ContentType::TEXT_PLAIN);
     for to in &cfg.recipients {
-        let mailbox: Mailbox = to.parse().map_err(|e| format!("recipient `{to}`: {e}"))?;
+        let mailbox: Mailbox = to
+            .parse()
+            .map_err(|e| config(format!("recipient `{to}`: {e}")))?;
         builder = builder.bcc(mailbox);
     }
     builder
         .body(body.to_owned())
-        .map_err(|e| format!("the email could not be built: {e}"))
+        .map_err(|e| config(format!("the email could not be built: {e}")))
 }
 
 /// How a connection is encrypted.
@@ -61,20 +94,25 @@ pub async fn send(
     secrets: &dyn SecretSource,
     subject: &str,
     body: &str,
-) -> Result<String, String> {
+) -> Result<String, EmailError> {
+    let config = EmailError::Config;
     let message = message(cfg, subject, body)?;
     let mut tls = TlsParameters::builder(cfg.smtp_host.clone());
     if let Some(path) = &cfg.ca_file {
         let pem = tokio::fs::read(path)
             .await
-            .map_err(|e| format!("ca_file {}: {e}", path.display()))?;
-        let root = Certificate::from_pem(&pem)
-            .map_err(|e| format!("ca_file {} is not a PEM certificate: {e}", path.display()))?;
+            .map_err(|e| config(format!("ca_file {}: {e}", path.display())))?;
+        let root = Certificate::from_pem(&pem).map_err(|e| {
+            config(format!(
+                "ca_file {} is not a PEM certificate: {e}",
+                path.display()
+            ))
+        })?;
         tls = tls.add_root_certificate(root);
     }
     let tls = tls
         .build_rustls()
-        .map_err(|e| format!("TLS set-up for {}: {e}", cfg.smtp_host))?;
+        .map_err(|e| config(format!("TLS set-up for {}: {e}", cfg.smtp_host)))?;
     let login = match (&cfg.username_env, &cfg.password_env) {
         (Some(user), Some(pass)) => Some((user, pass)),
         _ => None,
@@ -92,10 +130,10 @@ pub async fn send(
     if let Some((user_env, pass_env)) = login {
         let user = secrets
             .get(user_env)
-            .ok_or_else(|| format!("{user_env} is not set"))?;
+            .ok_or_else(|| config(format!("{user_env} is not set")))?;
         let pass = secrets
             .get(pass_env)
-            .ok_or_else(|| format!("{pass_env} is not set"))?;
+            .ok_or_else(|| config(format!("{pass_env} is not set")))?;
         builder = builder.credentials(Credentials::new(
             user.expose().to_owned(),
             pass.expose().to_owned(),
@@ -109,10 +147,13 @@ pub async fn send(
         } else {
             ""
         };
-        format!(
-            "SMTP {}:{} refused or failed: {e}{why}",
-            cfg.smtp_host, cfg.smtp_port
-        )
+        let (host, port, detail) = (cfg.smtp_host.clone(), cfg.smtp_port, format!("{e}{why}"));
+        // A permanent (5xx) reply or a TLS failure will be the same next time.
+        if e.is_permanent() || e.is_tls() || !why.is_empty() {
+            EmailError::Refused { host, port, detail }
+        } else {
+            EmailError::Transient { host, port, detail }
+        }
     })?;
     Ok(format!(
         "{} {}",
@@ -152,6 +193,7 @@ mod tests {
         assert!(
             message(&bad, "s", "b")
                 .unwrap_err()
+                .to_string()
                 .contains("not an address")
         );
     }

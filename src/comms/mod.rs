@@ -9,10 +9,12 @@
 //! - [`deliver`]: team routes (Discord, webhook, PagerDuty) and client outputs (announcement
 //!   channel, webhook, email) with retries, every attempt an event.
 //! - [`email`]: SMTP with lettre.
+//! - [`errors`]: how each delivery edge fails (webhook, PagerDuty, SMTP, chat), typed.
 
 pub mod deliver;
 pub mod drafts;
 pub mod email;
+pub mod errors;
 pub mod facts;
 pub mod polish;
 pub mod template;

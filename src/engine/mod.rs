@@ -24,6 +24,7 @@ use crate::events::{
 };
 use crate::ports::chat::{Action, Button, ButtonStyle, Message};
 use crate::ports::store::{EventStore, StoreError};
+use crate::retry::{Asked, Policy};
 use crate::runbook::state::{RunStatus, RunView, fold};
 use crate::runbook::{OnFailure, Runbook, Step};
 use crate::steps::{self, StepEnv, StepError, StepInput, StepOutput};
@@ -466,6 +467,7 @@ impl Driver {
     /// Executes one step with its timeout and retries, and records how it ended.
     async fn run_step(&mut self, step: &Step) -> Next {
         let mut attempt = 1;
+        let policy = retry_policy(step.retries, step.backoff.get());
         let started = Instant::now();
         self.record(StepStarted {
             step: step.id.clone(),
@@ -504,8 +506,8 @@ impl Driver {
                 ))),
             };
             match result {
-                Err(err) if err.retryable && attempt <= step.retries => {
-                    let delay = backoff(step, attempt).max(asked_wait(&err.data));
+                Err(err) if err.retryable && policy.allows_another(attempt) => {
+                    let delay = policy.delay(attempt, asked_wait(&err.data));
                     self.record(StepRetrying {
                         step: step.id.clone(),
                         attempt,
@@ -764,29 +766,23 @@ impl Driver {
     }
 }
 
-/// Exponential backoff with ±20 % jitter: `backoff × 2^(attempt-1)`.
 /// The longest a provider may make a retry wait (`Retry-After`), so one odd answer cannot
 /// hold a run for hours.
 const MAX_ASKED_WAIT: Duration = Duration::from_secs(5 * 60);
 
 /// How long the failed call asked to wait before another attempt (`retry_after_ms` in the
-/// step error's data, from a `Retry-After`), capped; zero when it did not say.
-fn asked_wait(data: &serde_json::Value) -> Duration {
-    data["retry_after_ms"]
-        .as_u64()
-        .map(Duration::from_millis)
-        .unwrap_or_default()
-        .min(MAX_ASKED_WAIT)
+/// step error's data, from a `Retry-After`); `None` when it did not say.
+fn asked_wait(data: &serde_json::Value) -> Option<Duration> {
+    data["retry_after_ms"].as_u64().map(Duration::from_millis)
 }
 
-fn backoff(step: &Step, attempt: u32) -> Duration {
-    let base = step
-        .backoff
-        .get()
-        .saturating_mul(1 << (attempt - 1).min(10));
-    let random =
-        std::collections::hash_map::RandomState::new().hash_one(attempt) as f64 / u64::MAX as f64;
-    base.mul_f64(0.8 + 0.4 * random)
+/// A step's retries: `backoff × 2^(attempt-1)` (the doubling stops at 2^10) with ±20 %
+/// jitter, and at least what the failed call asked for, within [`MAX_ASKED_WAIT`].
+fn retry_policy(retries: u32, base: Duration) -> Policy {
+    Policy::exponential(retries.saturating_add(1), base)
+        .capped(base.saturating_mul(1 << 10))
+        .jittered(0.2)
+        .asked(Asked::AtLeast(MAX_ASKED_WAIT))
 }
 
 #[cfg(test)]
@@ -797,15 +793,18 @@ mod tests {
 
     #[test]
     fn a_retry_waits_at_least_what_the_call_asked_for_within_a_cap() {
-        assert_eq!(asked_wait(&json!({})), Duration::ZERO);
+        let policy = retry_policy(2, Duration::from_secs(1));
+        let wait = |data: serde_json::Value| policy.delay_drawn(1, asked_wait(&data), 0.5);
+        assert_eq!(wait(json!({})), Duration::from_secs(1), "the backoff alone");
         assert_eq!(
-            asked_wait(&json!({ "retry_after_ms": 7000 })),
+            wait(json!({ "retry_after_ms": 7000 })),
             Duration::from_secs(7)
         );
         assert_eq!(
-            asked_wait(&json!({ "retry_after_ms": 86_400_000 })),
+            wait(json!({ "retry_after_ms": 86_400_000 })),
             MAX_ASKED_WAIT,
             "capped"
         );
+        assert!(policy.allows_another(2) && !policy.allows_another(3));
     }
 }

@@ -3,7 +3,6 @@
 //! events in the store, alerts through `Chat`.
 
 use std::collections::BTreeMap;
-use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +20,7 @@ use crate::feeds::{FeedError, ProviderHealth};
 use crate::ports::chat::{ChannelId, Chat, MessageRef};
 use crate::ports::clock::Clock;
 use crate::ports::store::EventStore;
+use crate::retry::{Asked, Policy};
 
 impl From<&WatchConfig> for WatchSettings {
     fn from(w: &WatchConfig) -> Self {
@@ -355,10 +355,14 @@ async fn poll_loop(
 ) {
     let mut validators = Validators::default();
     let mut last: Option<ProviderHealth> = None;
-    let mut round: u64 = 0;
+    // The interval, varied by up to ±jitter so feeds sharing an interval drift apart, and
+    // stretched (never cut) by a `Retry-After`, which has no cap here (as before).
+    let policy = Policy::every(poller.interval)
+        .jittered(poller.jitter)
+        .asked(Asked::AtLeast(Duration::MAX));
     loop {
         let result = source.fetch(&poller.spec, &validators).await;
-        let mut wait = jittered(poller.interval, poller.jitter, round);
+        let mut asked = None;
         let health = match result {
             Ok(Fetched::Changed {
                 health,
@@ -387,7 +391,7 @@ async fn poll_loop(
                     ..
                 } = err
                 {
-                    wait = wait.max(Duration::from_secs(secs));
+                    asked = Some(Duration::from_secs(secs));
                 }
                 unknown(&poller.spec, &clock, &err)
             }
@@ -398,9 +402,8 @@ async fn poll_loop(
         if tx.send((poller.index, health)).await.is_err() {
             return;
         }
-        round += 1;
         tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
+            _ = tokio::time::sleep(policy.delay(1, asked)) => {}
             _ = shutdown.changed() => return,
         }
     }
@@ -408,32 +411,4 @@ async fn poll_loop(
 
 fn unknown(spec: &FeedSpec, clock: &Arc<dyn Clock>, err: &FeedError) -> ProviderHealth {
     ProviderHealth::unknown(spec.kind, &spec.url, clock.now(), err)
-}
-
-/// `base` varied by up to ±`jitter`, so feeds sharing an interval drift apart.
-fn jittered(base: Duration, jitter: f64, salt: u64) -> Duration {
-    if jitter <= 0.0 {
-        return base;
-    }
-    let random =
-        std::collections::hash_map::RandomState::new().hash_one(salt) as f64 / u64::MAX as f64;
-    base.mul_f64(1.0 - jitter + 2.0 * jitter * random)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn jitter_stays_within_bounds() {
-        let base = Duration::from_secs(60);
-        for salt in 0..200 {
-            let d = jittered(base, 0.1, salt);
-            assert!(
-                d >= Duration::from_secs(54) && d <= Duration::from_secs(66),
-                "{d:?}"
-            );
-        }
-        assert_eq!(jittered(base, 0.0, 1), base);
-    }
 }

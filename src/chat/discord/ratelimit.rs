@@ -19,6 +19,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::serve::ListenerExt;
 
+use crate::retry::{Asked, Policy};
+
 /// The longest wait honoured for one 429; Discord can ask for minutes on a global limit,
 /// and a chat-ops bot would rather fail visibly than hang that long.
 pub const MAX_WAIT: Duration = Duration::from_secs(10);
@@ -68,13 +70,18 @@ pub fn loggable_path(path: &str) -> String {
     segments.join("/")
 }
 
+/// The gate's retries of one call: up to [`MAX_RATE_LIMITED`] waits, each as long as Discord
+/// asked (at most [`MAX_WAIT`]); without a readable hint, a short pause rather than a
+/// hammering retry.
+const POLICY: Policy = Policy::every(Duration::from_millis(500))
+    .asked(Asked::Instead(MAX_WAIT))
+    .tries(MAX_RATE_LIMITED + 1);
+
 /// What the gate does with one 429: how long to wait (capped), or `None` to pass it on.
 pub fn wait_for(asked: Option<Duration>, attempt: u32) -> Option<Duration> {
-    if attempt > MAX_RATE_LIMITED {
-        return None;
-    }
-    // Without a readable hint, a short pause rather than a hammering retry.
-    Some(asked.unwrap_or(Duration::from_millis(500)).min(MAX_WAIT))
+    POLICY
+        .allows_another(attempt)
+        .then(|| POLICY.delay(attempt, asked))
 }
 
 #[derive(Clone)]

@@ -3,9 +3,11 @@
 
 use std::time::Duration;
 
-/// How often a REST call is retried after a 429 or a 5xx, and the first pause.
-pub(super) const RETRIES: u32 = 3;
-pub(super) const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+use crate::retry::{Policy, Retry};
+
+/// A REST call is tried four times in all (three retries after a 429 or a 5xx), the first
+/// pause 200 ms, doubling.
+pub(super) const POLICY: Policy = Policy::exponential(4, Duration::from_millis(200));
 
 /// Whether a failed call is worth repeating (rate limited, or Discord's side failed).
 pub(super) fn retryable(err: &serenity::Error) -> bool {
@@ -26,24 +28,21 @@ where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = serenity::Result<T>>,
 {
-    let mut pause = FIRST_BACKOFF;
-    let mut attempt = 0;
-    loop {
-        match call().await {
-            Err(err) if attempt < RETRIES && retryable(&err) => {
-                attempt += 1;
-                tracing::warn!(call = what, attempt, error = %err, "Discord call failed; retrying");
-                tokio::time::sleep(pause).await;
-                pause *= 2;
-            }
-            other => {
-                if other.is_ok() && ACKNOWLEDGEMENTS.contains(&what) {
-                    acknowledged();
-                }
-                return other;
-            }
+    let judge = |err: &serenity::Error| {
+        if retryable(err) {
+            Retry::Yes
+        } else {
+            Retry::No
         }
-    }
+    };
+    let seen = |attempt: u32, result: &serenity::Result<T>, last: bool| match result {
+        Err(err) if !last => {
+            tracing::warn!(call = what, attempt, error = %err, "Discord call failed; retrying");
+        }
+        Ok(_) if ACKNOWLEDGEMENTS.contains(&what) => acknowledged(),
+        _ => {}
+    };
+    POLICY.run(call, judge, seen).await.0
 }
 
 tokio::task_local! {
