@@ -164,8 +164,8 @@ async fn bench() {
     };
     let engine = Engine::new(env, store.clone());
     let bot = Arc::new(Bot::new(config.clone(), vec![runbook], engine, store));
-    let handler =
-        Handler::new(bot, GUILD, vec!["scale-up".into()]).with_incident_channel(Some(CHANNEL));
+    // The incident channel comes from the config (`incident_channel_id`): the bot's rule.
+    let handler = Handler::new(bot, GUILD, vec!["scale-up".into()]);
     let mut client = discord::client(&token, Some(&base), handler)
         .await
         .expect("the client builds");

@@ -2,6 +2,7 @@
 //! approvals in the event log, and answers with messages any adapter can deliver.
 
 mod comms_commands;
+pub mod interaction;
 
 use std::collections::BTreeMap;
 use std::hash::BuildHasher;
@@ -20,8 +21,8 @@ use crate::engine::plan::{plan, plan_hash};
 use crate::engine::{Engine, EngineError};
 use crate::events::{
     ApprovalRefused, CommandRefused, DrillRequested, EventKind, IncidentDeclared, IncidentResolved,
-    IncidentReviewed, IncidentThreadOpened, NoteAdded, Payload, PlanReviewed, RunApprovalCounted,
-    RunApproved, RunDenied, RunRequestExpired, RunRequested,
+    IncidentReviewed, NoteAdded, Payload, PlanReviewed, RunApprovalCounted, RunApproved, RunDenied,
+    RunRequestExpired, RunRequested,
 };
 use crate::ports::chat::{
     Action, Attachment, Button, ButtonStyle, ChannelId, Message, MessageRef, incident_channel,
@@ -45,6 +46,9 @@ pub struct Reply {
     /// denied or expired, a question answered, a paused run decided): how it ended, so the
     /// adapter disables those buttons and says so on the message.
     pub settles: Option<String>,
+    /// The run request this reply asks approvals for: its buttons are settled when it
+    /// expires undecided. (Boxed: a `Reply` is the error side of several `Result`s.)
+    pub request: Option<Box<str>>,
 }
 
 impl Reply {
@@ -56,6 +60,7 @@ impl Reply {
                 ..Message::default()
             },
             settles: None,
+            request: None,
         }
     }
 
@@ -64,7 +69,14 @@ impl Reply {
             ephemeral: false,
             message,
             settles: None,
+            request: None,
         }
+    }
+
+    /// Marks the reply as asking approvals for `request`.
+    fn asking(mut self, request: String) -> Self {
+        self.request = Some(request.into());
+        self
     }
 
     /// Marks the reply as settling its message's buttons, with how it ended.
@@ -193,8 +205,8 @@ impl Bot {
         }
     }
 
-    /// Records a refusal decided by an adapter (e.g. a command outside the incident channel).
-    pub fn refuse(&self, who: &Person, command: &Command, needs: &str) {
+    /// Records a refusal (e.g. a command outside the incident channel).
+    fn refuse(&self, who: &Person, command: &Command, needs: &str) {
         self.append(NewEvent::of(
             actor(who),
             CommandRefused {
@@ -667,6 +679,7 @@ impl Bot {
                 },
             ],
         })
+        .asking(id)
     }
 
     /// Decides one approval. The decision, the approval it adds and closing the request happen
@@ -897,48 +910,7 @@ impl Bot {
     /// Opens the open incident's thread, once, started from `from` (the declaration or the
     /// alert it was declared from) where the adapter has it, and records it in the log.
     pub async fn open_thread(&self, from: Option<&MessageRef>) -> Option<ChannelId> {
-        let (id, title) = self.open_incident()?;
-        if let Some(thread) = self.incident_thread() {
-            return Some(thread);
-        }
-        let env = self.engine.env();
-        let name = format!("{id} {title}");
-        match env.chat.open_thread(&env.channel, from, &name).await {
-            Ok(thread) => {
-                self.append(
-                    NewEvent::of(
-                        Actor::Bot,
-                        IncidentThreadOpened {
-                            thread: thread.clone(),
-                            channel: env.channel.clone(),
-                            from: from.map(|m| m.id.clone()),
-                        },
-                    )
-                    .incident(id),
-                );
-                Some(thread)
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, incident = %id, "the incident thread could not be opened");
-                None
-            }
-        }
-    }
-
-    /// Repeats a public reply in the incident's `thread` when it was given elsewhere, so the
-    /// thread holds the whole story (approvals, the run starting, the resolution). Buttons
-    /// stay on the original.
-    pub async fn echo_in_thread(&self, thread: &ChannelId, from: &ChannelId, reply: &Reply) {
-        if reply.ephemeral || thread == from {
-            return;
-        }
-        let message = Message {
-            buttons: Vec::new(),
-            ..reply.message.clone()
-        };
-        if let Err(err) = self.engine.env().chat.post(thread, &message).await {
-            tracing::warn!(error = %err, "the reply could not be repeated in the incident thread");
-        }
+        self.open_thread_from(from).await
     }
 
     /// Renders the post-mortem of the open (or named) incident and attaches it in the

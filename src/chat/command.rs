@@ -146,6 +146,25 @@ impl Command {
             || matches!(self, Command::TimelineExport { .. } | Command::DrReadiness)
     }
 
+    /// Whether the command may take longer than Discord's 3 s: acknowledged first, answered
+    /// later.
+    pub fn is_slow(&self) -> bool {
+        matches!(
+            self,
+            Command::RunbookRun { .. }
+                | Command::RunbookPlan { .. }
+                | Command::Approve { .. }
+                | Command::TimelineExport { .. }
+                | Command::CommsDraft { .. }
+                | Command::CommsApprove { .. }
+                | Command::CommsResend { .. }
+                | Command::NotifyTeam { .. }
+                | Command::DrReadiness
+                // Resolving calls PagerDuty for the alerts the incident opened.
+                | Command::IncidentResolve
+        )
+    }
+
     /// Whether the command changes state (and so must come from the incident channel).
     pub fn changes_state(&self) -> bool {
         !matches!(

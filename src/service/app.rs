@@ -398,12 +398,7 @@ async fn serve_discord(
     (engine, health): (Engine, Arc<DiscordGateway>),
     signalled: watch::Receiver<bool>,
 ) -> ExitCode {
-    let incident_channel = config
-        .incident_channel_id
-        .as_deref()
-        .and_then(|c| c.parse::<u64>().ok());
-    let handler =
-        discord::Handler::new(bot, guild, runbooks).with_incident_channel(incident_channel);
+    let handler = discord::Handler::new(bot, guild, runbooks);
     let mut client = match discord::client(token, config.api_base.as_deref(), handler).await {
         Ok(client) => client,
         Err(err) => {

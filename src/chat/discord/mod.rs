@@ -24,7 +24,7 @@ pub use components::{
 pub use connect::{build_http, client, snowflake};
 pub use deliver::DiscordChat;
 pub use gateway::DiscordGateway;
-pub use handler::{Handler, allowed_channel, suggest};
+pub use handler::{Handler, suggest};
 pub use message::{disabled_rows, rows, settled_content, truncate};
 pub use registry::{commands, register};
-pub use slash::{command_from, is_slow};
+pub use slash::command_from;

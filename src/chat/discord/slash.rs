@@ -134,24 +134,6 @@ pub fn command_from(data: &CommandData) -> Result<Command, String> {
     }
 }
 
-/// Commands that may take longer than Discord's 3 s: acknowledged first, answered later.
-pub fn is_slow(command: &Command) -> bool {
-    matches!(
-        command,
-        Command::RunbookRun { .. }
-            | Command::RunbookPlan { .. }
-            | Command::Approve { .. }
-            | Command::TimelineExport { .. }
-            | Command::CommsDraft { .. }
-            | Command::CommsApprove { .. }
-            | Command::CommsResend { .. }
-            | Command::NotifyTeam { .. }
-            | Command::DrReadiness
-            // Resolving calls PagerDuty for the alerts the incident opened.
-            | Command::IncidentResolve
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,11 +210,11 @@ mod tests {
             Command::DrReadiness
         );
         assert!(
-            is_slow(&Command::DrReadiness),
+            Command::DrReadiness.is_slow(),
             "probes take time: defer first"
         );
         assert!(
-            is_slow(&Command::IncidentResolve),
+            Command::IncidentResolve.is_slow(),
             "resolving calls PagerDuty: defer first"
         );
         assert_eq!(

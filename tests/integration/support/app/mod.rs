@@ -488,8 +488,8 @@ impl App {
             return;
         };
         let names = self.runbooks.iter().map(|r| r.name.clone()).collect();
-        let handler =
-            Handler::new(self.bot.clone(), GUILD, names).with_incident_channel(Some(CHANNEL));
+        // The incident channel is the config's (`.discord()` sets it to CHANNEL): the bot's rule.
+        let handler = Handler::new(self.bot.clone(), GUILD, names);
         let sessions = front.fake.identifies();
         let mut client =
             discord::client(&Secret::new(TOKEN), Some(&front.fake.api_base()), handler)
