@@ -542,7 +542,7 @@ impl StepHistory {
 
 /// What a step's expected duration is based on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Basis {
+pub enum EstimateBasis {
     /// The mean of this many recent runs.
     Recent(usize),
     /// Never run: its timeout, the longest it may take.
@@ -554,7 +554,7 @@ pub enum Basis {
 pub struct StepEstimate {
     pub step: String,
     pub expected: Duration,
-    pub basis: Basis,
+    pub basis: EstimateBasis,
 }
 
 /// The steps of `runbook` that `run` has not finished, with their expected remaining time.
@@ -571,8 +571,8 @@ pub fn remaining_steps(
         .filter(|s| run.is_none_or(|r| !r.finished.contains(&s.id)))
         .map(|s| {
             let (full, basis) = match history.recent(&runbook.name, &s.id) {
-                Some((d, n)) => (d, Basis::Recent(n)),
-                None => (s.timeout.get(), Basis::Timeout),
+                Some((d, n)) => (d, EstimateBasis::Recent(n)),
+                None => (s.timeout.get(), EstimateBasis::Timeout),
             };
             let spent = run
                 .filter(|r| r.in_flight.as_deref() == Some(s.id.as_str()))
@@ -650,7 +650,7 @@ pub fn forecast(clock: &RtoClock, now: DateTime<Utc>, remaining: &[StepEstimate]
         steps_left: remaining.len(),
         from_timeouts: remaining
             .iter()
-            .filter(|s| s.basis == Basis::Timeout)
+            .filter(|s| s.basis == EstimateBasis::Timeout)
             .count(),
     }
 }
@@ -1340,7 +1340,7 @@ mod tests {
             steps.iter().map(|s| s.expected).sum::<Duration>(),
             Duration::from_secs(84 * 60)
         );
-        assert_eq!(steps[2].basis, Basis::Timeout);
+        assert_eq!(steps[2].basis, EstimateBasis::Timeout);
         let clock = RtoClock {
             workstream: Workstream::Hosting,
             started_at: t0(),

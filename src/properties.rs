@@ -14,7 +14,7 @@ use proptest::test_runner::{Config as Cases, RngAlgorithm, RngSeed};
 use serde_json::{Value, json};
 
 use crate::config::{Config, FeedKind};
-use crate::domain::event::{Event, NewEvent, Verdict, verify_chain};
+use crate::domain::event::{ChainCheck, Event, NewEvent, verify_chain};
 use crate::domain::{Actor, IncidentId};
 use crate::feeds::ParseContext;
 use crate::ports::chat::action::{Action, Decision, MAX_CUSTOM_ID};
@@ -367,7 +367,7 @@ proptest! {
         prop_assert_eq!(back.len(), events.len());
         let verdict = verify_chain(back.iter().map(|e| (e.seq, e.to_bytes())), None);
         prop_assert!(
-            matches!(verdict, Verdict::Intact { events: n, .. } if n == events.len() as u64),
+            matches!(verdict, ChainCheck::Intact { events: n, .. } if n == events.len() as u64),
             "{:?}",
             verdict
         );

@@ -31,7 +31,7 @@ impl ReminderKind {
 
 /// What a reminder counts from.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Basis {
+pub struct ReminderBasis {
     pub at: DateTime<Utc>,
     /// Who recorded the review (reviews only).
     pub by: Option<String>,
@@ -40,12 +40,12 @@ pub struct Basis {
 }
 
 /// The review reminder counts from the last `plan.reviewed` in the log.
-pub fn review_basis(events: &[Event]) -> Option<Basis> {
+pub fn review_basis(events: &[Event]) -> Option<ReminderBasis> {
     events
         .iter()
         .rev()
         .find(|e| e.is(EventKind::PlanReviewed))
-        .map(|e| Basis {
+        .map(|e| ReminderBasis {
             at: e.at,
             by: Some(crate::incident::who(&e.actor)),
             protocol: None,
@@ -57,8 +57,8 @@ pub fn review_basis(events: &[Event]) -> Option<Basis> {
 /// in which that protocol's run succeeded within its RTO and RPO. The reminder counts from
 /// the oldest of those, so a one-protocol drill renews only its own protocol. `None` while a
 /// protocol has no such drill.
-pub fn drill_basis(protocols: &[&str], drills: &[DrillRecord]) -> Option<Basis> {
-    let mut oldest: Option<Basis> = None;
+pub fn drill_basis(protocols: &[&str], drills: &[DrillRecord]) -> Option<ReminderBasis> {
+    let mut oldest: Option<ReminderBasis> = None;
     for protocol in protocols {
         let at = drills
             .iter()
@@ -66,7 +66,7 @@ pub fn drill_basis(protocols: &[&str], drills: &[DrillRecord]) -> Option<Basis> 
             .map(|d| d.at)
             .max()?;
         if oldest.as_ref().is_none_or(|o| at < o.at) {
-            oldest = Some(Basis {
+            oldest = Some(ReminderBasis {
                 at,
                 by: None,
                 protocol: Some((*protocol).to_owned()),
@@ -80,7 +80,7 @@ pub fn drill_basis(protocols: &[&str], drills: &[DrillRecord]) -> Option<Basis> 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Due {
     /// The last drill or review; `None` when there never was one.
-    pub basis: Option<Basis>,
+    pub basis: Option<ReminderBasis>,
     /// 1 for the first period past due, 2 a whole period later, ...; 0 with no basis.
     pub period: u64,
 }
@@ -93,7 +93,8 @@ impl Due {
             .map(|b| b.at.to_rfc3339_opts(SecondsFormat::Nanos, true))
     }
 
-    pub fn text(&self, kind: ReminderKind, every: Duration, now: DateTime<Utc>) -> String {
+    /// What the scheduler posts for this reminder.
+    pub fn message(&self, kind: ReminderKind, every: Duration, now: DateTime<Utc>) -> String {
         let every_text = crate::duration::HumanDuration(every).to_string();
         let when = |at: DateTime<Utc>| {
             format!(
@@ -132,7 +133,7 @@ impl Due {
 /// `reminder.posted` (a delivered reminder) counts as done; `reminder.failed` does not.
 pub fn reminder_due(
     kind: ReminderKind,
-    basis: Option<Basis>,
+    basis: Option<ReminderBasis>,
     events: &[Event],
     every: Duration,
     now: DateTime<Utc>,
@@ -238,7 +239,13 @@ impl RpoEffect {
     }
 
     /// What the watch posts.
-    pub fn text(self, reading: &BackupReading, rpo: Duration, runbook: &str, step: &str) -> String {
+    pub fn message(
+        self,
+        reading: &BackupReading,
+        rpo: Duration,
+        runbook: &str,
+        step: &str,
+    ) -> String {
         let rpo = format_elapsed(rpo);
         let (age, completed) = match reading {
             BackupReading::Fresh { age, completed_at }
@@ -344,7 +351,7 @@ mod tests {
         let due = drill_due(&log, &hosting, days(366)).unwrap();
         assert_eq!((due.basis.as_ref().unwrap().at, due.period), (t0(), 1));
         assert!(
-            due.text(ReminderKind::Drill, YEAR, days(366)).contains(
+            due.message(ReminderKind::Drill, YEAR, days(366)).contains(
                 "the last drill of failover-hosting that met its objectives was on 2026-01-01 (366 days ago)"
             )
         );
@@ -381,7 +388,7 @@ mod tests {
         let due = drill_due(&log, &both, days(1)).unwrap();
         assert_eq!(due.basis, None);
         assert!(
-            due.text(ReminderKind::Drill, YEAR, days(1))
+            due.message(ReminderKind::Drill, YEAR, days(1))
                 .contains("no drill that met its objectives on record for every protocol")
         );
         // One protocol drilled well: the other still has none.
@@ -424,7 +431,7 @@ mod tests {
         let due = review(&log, t0()).unwrap();
         assert_eq!((due.basis.clone(), due.period), (None, 0));
         assert!(
-            due.text(ReminderKind::Review, YEAR, t0())
+            due.message(ReminderKind::Review, YEAR, t0())
                 .contains("no review on record")
         );
         log.at(t0(), posted("review", &due));
@@ -443,7 +450,7 @@ mod tests {
         let due = review(&log, days(901 + 366)).unwrap();
         assert_eq!(due.basis.as_ref().unwrap().by.as_deref(), Some("dana"));
         assert!(
-            due.text(ReminderKind::Review, YEAR, days(901 + 366))
+            due.message(ReminderKind::Review, YEAR, days(901 + 366))
                 .contains("by dana")
         );
     }

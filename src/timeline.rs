@@ -683,19 +683,19 @@ fn run_summary(
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Verdict {
+pub enum ObjectiveOutcome {
     Met,
     Missed,
     /// No objective, or nothing to measure.
     NotMeasured,
 }
 
-impl Verdict {
+impl ObjectiveOutcome {
     fn as_str(self) -> &'static str {
         match self {
-            Verdict::Met => "met",
-            Verdict::Missed => "MISSED",
-            Verdict::NotMeasured => "not measured",
+            ObjectiveOutcome::Met => "met",
+            ObjectiveOutcome::Missed => "MISSED",
+            ObjectiveOutcome::NotMeasured => "not measured",
         }
     }
 }
@@ -709,7 +709,7 @@ pub struct ObjectiveRow {
     pub achieved: Option<Duration>,
     /// Why nothing was achieved (e.g. the run failed), when `achieved` is `None`.
     pub note: Option<String>,
-    pub verdict: Verdict,
+    pub verdict: ObjectiveOutcome,
 }
 
 /// RTO per workstream (a run that did not succeed misses it) and the RPO from the backup age.
@@ -736,17 +736,20 @@ pub fn objective_rows(summary: &Summary, objectives: &Objectives) -> Vec<Objecti
             .achieved_rto_ms
             .map(|ms| Duration::from_millis((ms - shift_ms).max(0) as u64));
         let (verdict, note) = match (target, achieved) {
-            (None, _) => (Verdict::NotMeasured, Some("no objective set".to_owned())),
+            (None, _) => (
+                ObjectiveOutcome::NotMeasured,
+                Some("no objective set".to_owned()),
+            ),
             (Some(t), Some(a)) => (
                 if a <= t {
-                    Verdict::Met
+                    ObjectiveOutcome::Met
                 } else {
-                    Verdict::Missed
+                    ObjectiveOutcome::Missed
                 },
                 None,
             ),
             (Some(_), None) => (
-                Verdict::Missed,
+                ObjectiveOutcome::Missed,
                 Some(format!("not recovered (run {})", run.status)),
             ),
         };
@@ -772,9 +775,9 @@ pub fn objective_rows(summary: &Summary, objectives: &Objectives) -> Vec<Objecti
             .is_none()
             .then(|| "no window measured: no real database restored, no backup checked".to_owned()),
         verdict: match age {
-            Some(a) if a <= rpo => Verdict::Met,
-            Some(_) => Verdict::Missed,
-            None => Verdict::NotMeasured,
+            Some(a) if a <= rpo => ObjectiveOutcome::Met,
+            Some(_) => ObjectiveOutcome::Missed,
+            None => ObjectiveOutcome::NotMeasured,
         },
     });
     rows
@@ -783,12 +786,13 @@ pub fn objective_rows(summary: &Summary, objectives: &Objectives) -> Vec<Objecti
 // ---------------------------------------------------------------------------------------------
 // Formatting helpers
 
-fn ts(at: DateTime<Utc>) -> String {
+/// A time as the documents show it: UTC to the millisecond.
+fn utc_ms(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M:%S%.3f UTC").to_string()
 }
 
-fn ts_opt(at: Option<DateTime<Utc>>) -> String {
-    at.map_or_else(|| "—".to_owned(), ts)
+fn utc_ms_or_dash(at: Option<DateTime<Utc>>) -> String {
+    at.map_or_else(|| "—".to_owned(), utc_ms)
 }
 
 /// `T+HH:MM:SS` (with `.mmm` when there are milliseconds), `T-…` before the origin.
@@ -1202,7 +1206,7 @@ fn document(summary: &Summary, events: &[Event], objectives: &Objectives) -> Vec
         "Incident {} ({}) was declared at {}{} and {}.",
         summary.incident,
         summary.title,
-        ts_opt(summary.declared_at),
+        utc_ms_or_dash(summary.declared_at),
         summary
             .declared_by
             .as_ref()
@@ -1211,7 +1215,7 @@ fn document(summary: &Summary, events: &[Event], objectives: &Objectives) -> Vec
         match summary.resolved_at {
             Some(at) => format!(
                 "resolved at {}{}",
-                ts(at),
+                utc_ms(at),
                 summary
                     .resolved_by
                     .as_ref()
@@ -1235,7 +1239,7 @@ fn document(summary: &Summary, events: &[Event], objectives: &Objectives) -> Vec
             run.workstream.map_or("no workstream", Workstream::as_str),
             run.status,
             run.ended_at
-                .map(|at| format!(" at {}", ts(at)))
+                .map(|at| format!(" at {}", utc_ms(at)))
                 .unwrap_or_default()
         );
     }
@@ -1296,7 +1300,7 @@ fn document(summary: &Summary, events: &[Event], objectives: &Objectives) -> Vec
         if let Some(at) = summary.providers_recovered_at {
             impact.push(format!(
                 "Providers healthy again at {} ({})",
-                ts(at),
+                utc_ms(at),
                 t_offset(at, origin)
             ));
         }
@@ -1359,7 +1363,7 @@ fn document(summary: &Summary, events: &[Event], objectives: &Objectives) -> Vec
             .map(|(name, at)| {
                 let row = vec![
                     name.clone(),
-                    ts(*at),
+                    utc_ms(*at),
                     origin.map(|o| t_offset(*at, o)).unwrap_or_default(),
                     previous.map_or_else(|| "—".to_owned(), |p| span(*at - p)),
                 ];
@@ -1401,7 +1405,7 @@ fn document(summary: &Summary, events: &[Event], objectives: &Objectives) -> Vec
             .map(|e| {
                 vec![
                     e.seq.to_string(),
-                    ts(e.at),
+                    utc_ms(e.at),
                     origin.map(|o| t_offset(e.at, o)).unwrap_or_default(),
                     one_line(&who(&e.actor)),
                     describe(e),
@@ -1422,7 +1426,7 @@ fn document(summary: &Summary, events: &[Event], objectives: &Objectives) -> Vec
                     run.request.clone().unwrap_or_default(),
                     run.requested_by.clone().unwrap_or_default(),
                     a.by.clone(),
-                    ts(a.at),
+                    utc_ms(a.at),
                     ms_text(a.wait_ms),
                 ]
             })
@@ -1456,8 +1460,8 @@ fn document(summary: &Summary, events: &[Event], objectives: &Objectives) -> Vec
             run.runbook,
             run.workstream.map_or("no workstream", Workstream::as_str),
             run.status,
-            ts(run.started_at),
-            ts_opt(run.ended_at)
+            utc_ms(run.started_at),
+            utc_ms_or_dash(run.ended_at)
         )));
         doc.push(Block::Table {
             head: vec![
@@ -1470,8 +1474,8 @@ fn document(summary: &Summary, events: &[Event], objectives: &Objectives) -> Vec
                     vec![
                         st.id.clone(),
                         st.kind.clone().unwrap_or_default(),
-                        ts_opt(st.started_at),
-                        ts_opt(st.ended_at),
+                        utc_ms_or_dash(st.started_at),
+                        utc_ms_or_dash(st.ended_at),
                         ms_text(st.duration_ms),
                         st.attempts.to_string(),
                         match &st.error {
@@ -1494,7 +1498,7 @@ fn document(summary: &Summary, events: &[Event], objectives: &Objectives) -> Vec
         doc.push(Block::Pre {
             caption: format!(
                 "{} — {}{}{}{}{}",
-                ts(c.at),
+                utc_ms(c.at),
                 if c.kind == "notify" {
                     "team notification"
                 } else {
@@ -1528,7 +1532,7 @@ fn document(summary: &Summary, events: &[Event], objectives: &Objectives) -> Vec
         doc.push(Block::Pre {
             caption: format!(
                 "{} — {}{} ({}){}",
-                ts(c.at),
+                utc_ms(c.at),
                 c.draft.as_deref().unwrap_or("draft"),
                 c.to.as_ref()
                     .map(|t| format!(" for {t}"))
@@ -1549,7 +1553,7 @@ fn document(summary: &Summary, events: &[Event], objectives: &Objectives) -> Vec
         .notes
         .iter()
         .filter(|n| n.lesson)
-        .map(|n| format!("{} ({}, {})", one_line(&n.text), n.by, ts(n.at)))
+        .map(|n| format!("{} ({}, {})", one_line(&n.text), n.by, utc_ms(n.at)))
         .collect();
     if lessons.is_empty() {
         doc.push(Block::Para(
@@ -1562,7 +1566,7 @@ fn document(summary: &Summary, events: &[Event], objectives: &Objectives) -> Vec
         .notes
         .iter()
         .filter(|n| !n.lesson)
-        .map(|n| format!("{} ({}, {})", one_line(&n.text), n.by, ts(n.at)))
+        .map(|n| format!("{} ({}, {})", one_line(&n.text), n.by, utc_ms(n.at)))
         .collect();
     if !notes.is_empty() {
         doc.push(Block::Heading("Notes".into()));
@@ -1572,7 +1576,10 @@ fn document(summary: &Summary, events: &[Event], objectives: &Objectives) -> Vec
     // Follow-ups
     doc.push(Block::Heading("Open follow-ups".into()));
     let mut todo = Vec::new();
-    for r in rows.iter().filter(|r| r.verdict == Verdict::Missed) {
+    for r in rows
+        .iter()
+        .filter(|r| r.verdict == ObjectiveOutcome::Missed)
+    {
         todo.push(format!(
             "{} missed: achieved {} against a target of {}",
             r.name,
@@ -1841,7 +1848,7 @@ fn chart(summary: &Summary, events: &[Event], objectives: &Objectives) -> String
             svg,
             "<line x1=\"{px:.1}\" y1=\"{top}\" x2=\"{px:.1}\" y2=\"{bottom}\" stroke=\"{color}\" stroke-dasharray=\"4 3\"><title>{} {}</title></line>\n<text x=\"{px:.1}\" y=\"{:.1}\" font-size=\"10\" fill=\"{color}\">{}</text>",
             esc(label),
-            esc(&ts(at)),
+            esc(&utc_ms(at)),
             10.0 + row * 10.0,
             esc(label)
         );
@@ -1906,7 +1913,7 @@ fn chart(summary: &Summary, events: &[Event], objectives: &Objectives) -> String
                     "<circle cx=\"{px:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"#36c\"><title>approved by {} at {}</title></circle>",
                     y + 10.0,
                     esc(&a.by),
-                    esc(&ts(a.at))
+                    esc(&utc_ms(a.at))
                 );
             }
             for st in &run.steps {
@@ -1941,7 +1948,7 @@ fn chart(summary: &Summary, events: &[Event], objectives: &Objectives) -> String
                     y + 44.0,
                     px + 5.0,
                     y + 44.0,
-                    esc(&ts(end))
+                    esc(&utc_ms(end))
                 );
             }
         }
@@ -2313,18 +2320,21 @@ mod tests {
         let (events, s) = selected();
         let rows = objective_rows(&s, &objectives(4 * 3600));
         assert_eq!(rows[0].name, "RTO hosting");
-        assert_eq!(rows[0].verdict, Verdict::Met);
+        assert_eq!(rows[0].verdict, ObjectiveOutcome::Met);
         assert_eq!(rows[1].name, "RPO");
         assert_eq!(rows[1].achieved, Some(Duration::from_secs(720)));
-        assert_eq!(rows[1].verdict, Verdict::Met);
+        assert_eq!(rows[1].verdict, ObjectiveOutcome::Met);
 
         // Exactly on the budget is met; one second less of budget is missed.
         assert_eq!(
             objective_rows(&s, &objectives(298))[0].verdict,
-            Verdict::Met
+            ObjectiveOutcome::Met
         );
         let tight = objectives(297);
-        assert_eq!(objective_rows(&s, &tight)[0].verdict, Verdict::Missed);
+        assert_eq!(
+            objective_rows(&s, &tight)[0].verdict,
+            ObjectiveOutcome::Missed
+        );
         let md = markdown(&s, &events, &tight);
         assert!(
             md.contains("| RTO hosting | 297s | 4m 58s | MISSED |"),
@@ -2343,7 +2353,7 @@ mod tests {
             .collect();
         let s = summarize(&failed, &inc());
         let row = &objective_rows(&s, &objectives(4 * 3600))[0];
-        assert_eq!(row.verdict, Verdict::Missed);
+        assert_eq!(row.verdict, ObjectiveOutcome::Missed);
         assert_eq!(row.note.as_deref(), Some("not recovered (run running)"));
     }
 

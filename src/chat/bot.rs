@@ -381,7 +381,7 @@ impl Bot {
                     } else {
                         format!(" {}.", pages.join(", "))
                     };
-                    Reply::public(text(format!(
+                    Reply::public(plain_message(format!(
                         "Incident {id} resolved by {}.{pages}",
                         who.name
                     )))
@@ -467,7 +467,7 @@ impl Bot {
         );
         *self.incident_slot() = Some((id.clone(), title.clone()));
         let affected: Vec<&str> = workstreams.iter().map(|w| w.as_str()).collect();
-        Reply::public(text(format!(
+        Reply::public(plain_message(format!(
             "🚨 Incident {id} declared by {}: {title} ({severity}, commander {commander}{})",
             who.name,
             if affected.is_empty() {
@@ -554,7 +554,7 @@ impl Bot {
             Some(inc) => {
                 self.append(NewEvent::of(actor(who), IncidentReviewed {}).incident(inc.id.clone()));
                 let lessons = inc.notes.iter().filter(|n| n.lesson).count();
-                Reply::public(text(format!(
+                Reply::public(plain_message(format!(
                     "📝 Incident {} reviewed by {} ({lessons} lesson{} on record).",
                     inc.id,
                     who.name,
@@ -576,7 +576,7 @@ impl Bot {
         let next = self.clock.now()
             + chrono::Duration::from_std(self.config.schedule.review_every.get())
                 .unwrap_or(chrono::Duration::MAX);
-        Reply::public(text(format!(
+        Reply::public(plain_message(format!(
             "📝 DR plan review recorded by {}. Next review due by {}.",
             who.name,
             next.format("%Y-%m-%d")
@@ -749,7 +749,7 @@ impl Bot {
                     _ => reply,
                 }
             }
-            Verdict::Counted { remaining } => Reply::public(text(format!(
+            Verdict::Counted { remaining } => Reply::public(plain_message(format!(
                 "{} approved {id}; {remaining} more needed.",
                 who.name
             ))),
@@ -790,7 +790,7 @@ impl Bot {
                     )
                     .run(handle.run.clone()),
                 );
-                Reply::public(text(format!(
+                Reply::public(plain_message(format!(
                     "✅ {} approved {}: run {} started.",
                     who.name, request.id, handle.run
                 )))
@@ -823,7 +823,7 @@ impl Bot {
                         by: Some(who.clone()),
                     },
                 ));
-                Reply::public(text(format!("❌ {} denied {id}.", who.name)))
+                Reply::public(plain_message(format!("❌ {} denied {id}.", who.name)))
                     .settling(format!("denied by {}", who.name))
             }
             Some(_) => {
@@ -945,7 +945,7 @@ impl Bot {
             filename: format!("postmortem-{id}.{}", format.extension()),
             bytes: rendered.into_bytes(),
         };
-        let note = text(format!("📄 Post-mortem of {id} ({})", format.extension()));
+        let note = plain_message(format!("📄 Post-mortem of {id} ({})", format.extension()));
         match env.chat.attach(&target, &note, &[file]).await {
             Ok(_) => Reply::private(format!(
                 "post-mortem of {id} attached in {}",
@@ -994,7 +994,10 @@ impl Bot {
                 Ok(report) => drill_message(name, &report),
                 Err(err) => {
                     tracing::error!(error = format!("{err:#}"), "the drill failed");
-                    (text(format!("🧪 DRILL {name} failed: {err:#}")), Vec::new())
+                    (
+                        plain_message(format!("🧪 DRILL {name} failed: {err:#}")),
+                        Vec::new(),
+                    )
                 }
             };
             if let Err(err) = env.chat.attach(&env.channel, &message, &files).await {
@@ -1002,7 +1005,7 @@ impl Bot {
             }
             drop(drilling);
         });
-        Reply::public(text(format!(
+        Reply::public(plain_message(format!(
             "🧪 DRILL {name} started by {}: simulated outage, separate event log; results follow here.",
             who.name
         )))
@@ -1068,7 +1071,7 @@ impl Drop for DrillRunning {
 
 /// A finished drill's report: its summary, and its Markdown post-mortem marked as a drill.
 fn drill_message(name: &str, report: &DrillReport) -> (Message, Vec<Attachment>) {
-    let message = text(format!(
+    let message = plain_message(format!(
         "🧪 DRILL {name} finished (simulated; the live log is untouched)\n```{}```",
         report.summary
     ));
@@ -1100,7 +1103,8 @@ fn request_id(now: chrono::DateTime<Utc>, runbook: &str, suffix: u16) -> String 
     format!("REQ-{}-{name}-{suffix:04x}", now.format("%Y%m%d-%H%M%S"))
 }
 
-fn text(content: String) -> Message {
+/// A message of text alone (no embeds, no buttons).
+fn plain_message(content: String) -> Message {
     Message {
         content,
         ..Message::default()

@@ -151,14 +151,14 @@ mod rfc3339_millis {
 
 /// The outcome of walking the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub enum ChainCheck {
     Intact { events: u64, head: Option<String> },
     Broken { seq: u64, reason: String },
 }
 
 /// Checks a sequence of `(key seq, stored bytes)` in key order. Pure, so the rules live in one
 /// place whatever holds the bytes (sled, a backup file).
-pub fn verify_chain<I>(stored: I, head: Option<(u64, String)>) -> Verdict
+pub fn verify_chain<I>(stored: I, head: Option<(u64, String)>) -> ChainCheck
 where
     I: IntoIterator<Item = (u64, Vec<u8>)>,
 {
@@ -167,7 +167,7 @@ where
     for (key, bytes) in stored {
         if key != expected_seq {
             let missing = expected_seq.min(key);
-            return Verdict::Broken {
+            return ChainCheck::Broken {
                 seq: missing,
                 reason: format!(
                     "expected event {expected_seq} but found {key}: an event was removed or reordered"
@@ -177,7 +177,7 @@ where
         let event: Event = match serde_json::from_slice(&bytes) {
             Ok(e) => e,
             Err(err) => {
-                return Verdict::Broken {
+                return ChainCheck::Broken {
                     seq: key,
                     reason: format!("stored bytes do not parse: {err}"),
                 };
@@ -195,7 +195,7 @@ where
             None
         };
         if let Some(reason) = reason {
-            return Verdict::Broken { seq: key, reason };
+            return ChainCheck::Broken { seq: key, reason };
         }
         prev = event.hash;
         expected_seq += 1;
@@ -203,14 +203,14 @@ where
     let count = expected_seq - 1;
     match head {
         Some((head_seq, head_hash)) if head_seq != count || (count > 0 && head_hash != prev) => {
-            Verdict::Broken {
+            ChainCheck::Broken {
                 seq: count + 1,
                 reason: format!(
                     "the log ends at event {count} but its head record says {head_seq}: events after {count} were removed"
                 ),
             }
         }
-        _ => Verdict::Intact {
+        _ => ChainCheck::Intact {
             events: count,
             head: (count > 0).then_some(prev),
         },
@@ -270,7 +270,7 @@ mod tests {
         let head = Some((5, events[4].hash.clone()));
         assert_eq!(
             verify_chain(stored(&events), head),
-            Verdict::Intact {
+            ChainCheck::Intact {
                 events: 5,
                 head: Some(events[4].hash.clone())
             }
@@ -286,7 +286,7 @@ mod tests {
         bytes[pos] = b'y';
         assert!(matches!(
             verify_chain(s, None),
-            Verdict::Broken { seq: 3, .. }
+            ChainCheck::Broken { seq: 3, .. }
         ));
     }
 
@@ -297,7 +297,7 @@ mod tests {
         s[1].1.insert(1, b' ');
         assert!(matches!(
             verify_chain(s, None),
-            Verdict::Broken { seq: 2, .. }
+            ChainCheck::Broken { seq: 2, .. }
         ));
     }
 
@@ -308,13 +308,13 @@ mod tests {
         s.remove(1);
         assert!(matches!(
             verify_chain(s, None),
-            Verdict::Broken { seq: 2, .. }
+            ChainCheck::Broken { seq: 2, .. }
         ));
         let mut s = stored(&events);
         s.swap(2, 3);
         assert!(matches!(
             verify_chain(s, None),
-            Verdict::Broken { seq: 3, .. }
+            ChainCheck::Broken { seq: 3, .. }
         ));
         // Swapping the bytes under the keys (keys still in order) is found too.
         let mut s = stored(&events);
@@ -323,7 +323,7 @@ mod tests {
         s[3].1 = a;
         assert!(matches!(
             verify_chain(s, None),
-            Verdict::Broken { seq: 3, .. }
+            ChainCheck::Broken { seq: 3, .. }
         ));
     }
 
@@ -334,7 +334,7 @@ mod tests {
         let s = stored(&events[..4]);
         assert!(matches!(
             verify_chain(s, head),
-            Verdict::Broken { seq: 5, .. }
+            ChainCheck::Broken { seq: 5, .. }
         ));
     }
 

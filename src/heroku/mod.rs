@@ -34,7 +34,7 @@ impl HerokuApi {
 }
 
 /// One answer: status, body, and the paging and rate-limit headers.
-struct Answer {
+struct HerokuResponse {
     status: u16,
     body: Vec<u8>,
     next_range: Option<String>,
@@ -68,7 +68,7 @@ impl HerokuApi {
         rest: &[&str],
         range: Option<&str>,
         body: Option<&serde_json::Value>,
-    ) -> Result<Answer, PlatformError> {
+    ) -> Result<HerokuResponse, PlatformError> {
         let url = Self::url(target, rest)?;
         let mut token = HeaderValue::from_str(&format!("Bearer {}", target.token.expose()))
             .map_err(|_| PlatformError::UnusableToken)?;
@@ -98,7 +98,7 @@ impl HerokuApi {
             let next_range = header("Next-Range");
             let retry_after = wire::retry_after(header(RETRY_AFTER.as_str()).as_deref());
             let (body, _) = read_capped(&mut response, BODY_LIMIT).await?;
-            Ok::<_, reqwest::Error>(Answer {
+            Ok::<_, reqwest::Error>(HerokuResponse {
                 status,
                 body,
                 next_range,
@@ -114,7 +114,7 @@ impl HerokuApi {
     }
 
     /// The answer's body when it is a success, else the classified error.
-    fn success(answer: Answer, what: &str) -> Result<Answer, PlatformError> {
+    fn success(answer: HerokuResponse, what: &str) -> Result<HerokuResponse, PlatformError> {
         if StatusCode::from_u16(answer.status).is_ok_and(|s| s.is_success()) {
             Ok(answer)
         } else {

@@ -53,14 +53,14 @@ pub fn request_body(format: WireFormat, model: &str, prompt: &str, max_tokens: u
 
 /// The text of a successful answer, and the model the provider says answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Answer {
+pub struct Completion {
     pub text: String,
     pub model: Option<String>,
 }
 
 /// Reads a 2xx body: `choices[0].message.content` (OpenAI) or the concatenated `text` blocks
 /// of `content` (Anthropic). An answer without text (a refusal, only tool calls) is an error.
-pub fn parse_answer(format: WireFormat, body: &[u8]) -> Result<Answer, String> {
+pub fn parse_answer(format: WireFormat, body: &[u8]) -> Result<Completion, String> {
     let value: Value =
         serde_json::from_slice(body).map_err(|e| format!("the answer is not JSON ({e})"))?;
     let model = value["model"].as_str().map(str::to_owned);
@@ -97,7 +97,7 @@ pub fn parse_answer(format: WireFormat, body: &[u8]) -> Result<Answer, String> {
             text
         }
     };
-    Ok(Answer {
+    Ok(Completion {
         text: text.trim().to_owned(),
         model,
     })

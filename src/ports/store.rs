@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::RangeInclusive;
 
-use crate::domain::event::{Event, NewEvent, Verdict};
+use crate::domain::event::{ChainCheck, Event, NewEvent};
 use crate::domain::{HealthLevel, IncidentId, RunId};
 use crate::events::{EventKind, Payload};
 
@@ -263,7 +263,7 @@ pub trait EventStore: Send + Sync {
     /// The last event, if any.
     fn last(&self) -> Result<Option<Event>, StoreError>;
     /// Walks the whole chain.
-    fn verify(&self) -> Result<Verdict, StoreError>;
+    fn verify(&self) -> Result<ChainCheck, StoreError>;
     /// Every event up to the last fully committed append, even while others append: what a
     /// backup copies. Stores whose `all` can see half of a batch override this.
     fn snapshot(&self) -> Result<Vec<Event>, StoreError> {

@@ -10,7 +10,7 @@ use super::app::{ConfigUse, FAILURE, UNAVAILABLE, load_all, load_config, report_
 use super::env::reading_step_env;
 use crate::chat::discord;
 use crate::config::{BOUND_ADDRESS_FILE, Config, FeedKind};
-use crate::domain::event::Verdict;
+use crate::domain::event::ChainCheck;
 use crate::feeds::fetch::FeedSpec;
 use crate::ports::clock::TokioClock;
 use crate::ports::store::EventStore;
@@ -492,14 +492,14 @@ pub fn audit_verify(data_dir: Option<PathBuf>, config: &Path) -> ExitCode {
         }
     };
     match store.verify() {
-        Ok(Verdict::Intact { events, head }) => {
+        Ok(ChainCheck::Intact { events, head }) => {
             let head = head
                 .map(|h| format!(", head {}", &h[..16]))
                 .unwrap_or_default();
             println!("{events} events, chain intact{head}");
             ExitCode::SUCCESS
         }
-        Ok(Verdict::Broken { seq, reason }) => {
+        Ok(ChainCheck::Broken { seq, reason }) => {
             println!("chain broken at seq {seq}: {reason}");
             ExitCode::from(FAILURE)
         }

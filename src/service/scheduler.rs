@@ -496,7 +496,7 @@ impl Scheduler {
                 due.period,
             );
             let done: Payload = match self
-                .post(&self.env.channel, due.text(kind, every, now))
+                .post(&self.env.channel, due.message(kind, every, now))
                 .await
             {
                 Ok(delivery) => ReminderPosted {
@@ -577,7 +577,7 @@ impl Scheduler {
         let state = self.read(crate::views::rpo_state).await?;
         let effect = rpo_decision(state, &reading)?;
         let rpo = self.env.config.objectives.rpo.get();
-        let text = effect.text(&reading, rpo, &watch.runbook, &watch.step.id);
+        let text = effect.message(&reading, rpo, &watch.runbook, &watch.step.id);
         info!(effect = effect.kind(), "RPO watch");
         let (rpo_secs, runbook, step) =
             (rpo.as_secs(), watch.runbook.clone(), watch.step.id.clone());

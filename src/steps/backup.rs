@@ -12,7 +12,7 @@ use tracing::{info, instrument, warn};
 use super::command::{
     Invocation, RunError, allowed_env, describe_exit, run_program, stderr_excerpt,
 };
-use super::http::{Verdict, classify, valid_url, within_step};
+use super::http::{StatusClass, classify, valid_url, within_step};
 use super::{StepEnv, StepError, StepInput, StepOutput};
 use crate::duration::{HumanDuration, format_elapsed};
 use crate::events::{BackupCheckOutput, read_output};
@@ -211,13 +211,13 @@ async fn from_endpoint(
     };
     let refused = format!("{url} answered {status}");
     match classify(status, &[]) {
-        Verdict::Accepted => {}
-        Verdict::Retry => {
+        StatusClass::Accepted => {}
+        StatusClass::Retry => {
             return Err(
                 StepError::retryable(refused).with_data(json!({ "url": url, "status": status }))
             );
         }
-        Verdict::Refused => {
+        StatusClass::Refused => {
             return Err(
                 StepError::invalid(refused).with_data(json!({ "url": url, "status": status }))
             );
@@ -441,7 +441,8 @@ mod tests {
                     error: "x answered 503".into()
                 }
             );
-            let text = RpoEffect::Breached.text(&old(4320), Duration::from_secs(3600), "rb", "s");
+            let text =
+                RpoEffect::Breached.message(&old(4320), Duration::from_secs(3600), "rb", "s");
             assert!(
                 text.contains("1h 12m old, older than the RPO of 1h 00m"),
                 "{text}"

@@ -228,7 +228,7 @@ async fn attempt(http: &reqwest::Client, url: &str, limit: Duration) -> Attempt 
 
 /// What to do with an answer's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub enum StatusClass {
     Accepted,
     /// The server is overloaded, throttling or failing: another attempt may succeed.
     Retry,
@@ -239,18 +239,18 @@ pub enum Verdict {
 /// Accepted statuses are `expect` (any 2xx when empty). Among the rest, 5xx, 429 (throttled)
 /// and 408 (the server timed out waiting for us) may pass on a retry; anything else is a
 /// refusal of the request itself (validation, auth, not found, an unexpected redirect).
-pub fn classify(status: u16, expect: &[u16]) -> Verdict {
+pub fn classify(status: u16, expect: &[u16]) -> StatusClass {
     let accepted = if expect.is_empty() {
         (200..300).contains(&status)
     } else {
         expect.contains(&status)
     };
     if accepted {
-        Verdict::Accepted
+        StatusClass::Accepted
     } else if status >= 500 || status == 429 || status == 408 {
-        Verdict::Retry
+        StatusClass::Retry
     } else {
-        Verdict::Refused
+        StatusClass::Refused
     }
 }
 
@@ -403,7 +403,7 @@ pub async fn request(
         )
     };
     match classify(status, &args.expect_status) {
-        Verdict::Accepted => {
+        StatusClass::Accepted => {
             // A successful answer is not recorded: endpoints such as Heroku's config-vars PATCH
             // echo every config var of the app, secrets included, and the log is forever.
             // Failures keep the (redacted) body, since people need it to decide what to do.
@@ -420,11 +420,11 @@ pub async fn request(
                 output,
             ))
         }
-        Verdict::Retry => {
+        StatusClass::Retry => {
             warn!(%method, %url, status, "failed; a retry may help");
             Err(StepError::retryable(refused()).with_data(output))
         }
-        Verdict::Refused => {
+        StatusClass::Refused => {
             warn!(%method, %url, status, "refused");
             Err(StepError::invalid(refused()).with_data(output))
         }
@@ -533,20 +533,20 @@ mod tests {
 
     #[test]
     fn classification_retries_only_what_may_pass_later() {
-        assert_eq!(classify(200, &[]), Verdict::Accepted);
-        assert_eq!(classify(204, &[]), Verdict::Accepted);
-        assert_eq!(classify(500, &[]), Verdict::Retry);
-        assert_eq!(classify(503, &[]), Verdict::Retry);
-        assert_eq!(classify(429, &[]), Verdict::Retry);
-        assert_eq!(classify(408, &[]), Verdict::Retry);
-        assert_eq!(classify(422, &[]), Verdict::Refused);
-        assert_eq!(classify(401, &[]), Verdict::Refused);
-        assert_eq!(classify(404, &[]), Verdict::Refused);
-        assert_eq!(classify(301, &[]), Verdict::Refused);
+        assert_eq!(classify(200, &[]), StatusClass::Accepted);
+        assert_eq!(classify(204, &[]), StatusClass::Accepted);
+        assert_eq!(classify(500, &[]), StatusClass::Retry);
+        assert_eq!(classify(503, &[]), StatusClass::Retry);
+        assert_eq!(classify(429, &[]), StatusClass::Retry);
+        assert_eq!(classify(408, &[]), StatusClass::Retry);
+        assert_eq!(classify(422, &[]), StatusClass::Refused);
+        assert_eq!(classify(401, &[]), StatusClass::Refused);
+        assert_eq!(classify(404, &[]), StatusClass::Refused);
+        assert_eq!(classify(301, &[]), StatusClass::Refused);
         // An explicit list replaces "any 2xx".
-        assert_eq!(classify(200, &[204]), Verdict::Refused);
-        assert_eq!(classify(409, &[200, 409]), Verdict::Accepted);
-        assert_eq!(classify(502, &[204]), Verdict::Retry);
+        assert_eq!(classify(200, &[204]), StatusClass::Refused);
+        assert_eq!(classify(409, &[200, 409]), StatusClass::Accepted);
+        assert_eq!(classify(502, &[204]), StatusClass::Retry);
     }
 
     #[test]

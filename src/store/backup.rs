@@ -25,7 +25,7 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use super::SledStore;
-use crate::domain::event::{Event, GENESIS, Verdict, verify_chain};
+use crate::domain::event::{ChainCheck, Event, GENESIS, verify_chain};
 use crate::ports::store::{EventStore, StoreError};
 
 /// The `format` of the header and the `end` of the trailer.
@@ -103,8 +103,8 @@ fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> BackupEr
 pub fn write<W: Write>(events: &[Event], out: W) -> Result<Summary, BackupError> {
     let stored = events.iter().map(|e| (e.seq, e.to_bytes()));
     let summary = match verify_chain(stored, None) {
-        Verdict::Intact { events, head } => Summary { events, head },
-        Verdict::Broken { seq, reason } => return Err(BackupError::BrokenLog { seq, reason }),
+        ChainCheck::Intact { events, head } => Summary { events, head },
+        ChainCheck::Broken { seq, reason } => return Err(BackupError::BrokenLog { seq, reason }),
     };
     let header = Header {
         format: FORMAT.into(),
@@ -344,15 +344,15 @@ pub fn restore(file: &Path, data_dir: &Path) -> Result<Summary, BackupError> {
         store.flush()?;
         drop(store);
         match verdict {
-            Verdict::Intact { events, head }
+            ChainCheck::Intact { events, head }
                 if events == summary.events && head == summary.head =>
             {
                 Ok(())
             }
-            Verdict::Intact { events, head } => Err(BackupError::RestoredMismatch(format!(
+            ChainCheck::Intact { events, head } => Err(BackupError::RestoredMismatch(format!(
                 "it holds {events} events ending in {head:?}, not {summary}"
             ))),
-            Verdict::Broken { seq, reason } => Err(BackupError::RestoredMismatch(format!(
+            ChainCheck::Broken { seq, reason } => Err(BackupError::RestoredMismatch(format!(
                 "its chain is broken at event {seq}: {reason}"
             ))),
         }

@@ -12,7 +12,7 @@ use chrono::Utc;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
-use crate::domain::event::{Event, GENESIS, NewEvent, Verdict, verify_chain};
+use crate::domain::event::{ChainCheck, Event, GENESIS, NewEvent, verify_chain};
 use crate::domain::{IncidentId, RunId};
 use crate::ports::store::{
     CLOSE_RUN, CLOSES_INCIDENT, EpisodeMark, EventStore, Filed, OPENS_INCIDENT, OPENS_RUN,
@@ -582,7 +582,7 @@ impl EventStore for SledStore {
         }
     }
 
-    fn verify(&self) -> Result<Verdict, StoreError> {
+    fn verify(&self) -> Result<ChainCheck, StoreError> {
         let head = match self.meta.get(trees::HEAD_KEY).map_err(io)? {
             Some(bytes) => Some(parse_head(&bytes)?),
             None => None,
@@ -813,7 +813,7 @@ mod tests {
         assert_eq!(store.last().unwrap().unwrap().seq, 3);
         assert!(matches!(
             store.verify().unwrap(),
-            Verdict::Intact { events: 3, .. }
+            ChainCheck::Intact { events: 3, .. }
         ));
     }
 
@@ -918,7 +918,7 @@ mod tests {
         fn last(&self) -> Result<Option<Event>, StoreError> {
             self.0.last()
         }
-        fn verify(&self) -> Result<Verdict, StoreError> {
+        fn verify(&self) -> Result<ChainCheck, StoreError> {
             self.0.verify()
         }
         fn check_writable(&self) -> Result<(), StoreError> {
@@ -1223,7 +1223,7 @@ mod tests {
         );
         assert!(matches!(
             store.verify().unwrap(),
-            Verdict::Intact { events: 8, .. }
+            ChainCheck::Intact { events: 8, .. }
         ));
     }
 

@@ -322,7 +322,7 @@ impl EventStore for RefusingApprovals {
     }
     fn verify(
         &self,
-    ) -> Result<lifeboat::domain::event::Verdict, lifeboat::ports::store::StoreError> {
+    ) -> Result<lifeboat::domain::event::ChainCheck, lifeboat::ports::store::StoreError> {
         self.inner.verify()
     }
     fn check_writable(&self) -> Result<(), lifeboat::ports::store::StoreError> {

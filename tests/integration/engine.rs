@@ -368,7 +368,7 @@ async fn after_a_restart_finished_steps_are_not_run_again() {
     );
     assert!(matches!(
         bench.store.verify().unwrap(),
-        lifeboat::domain::event::Verdict::Intact { .. }
+        lifeboat::domain::event::ChainCheck::Intact { .. }
     ));
 }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use lifeboat::chat::console::Console;
 use lifeboat::chat::discord::DiscordGateway;
-use lifeboat::domain::event::{Event, NewEvent, Verdict};
+use lifeboat::domain::event::{ChainCheck, Event, NewEvent};
 use lifeboat::domain::{Actor, IncidentId, RunId};
 use lifeboat::ports::chat::ChatHealth;
 use lifeboat::ports::store::{EventStore, StoreError};
@@ -102,7 +102,7 @@ fn backups_taken_during_concurrent_appends_restore_to_an_intact_prefix() {
         let restored = backup::restore(path, &target).unwrap();
         assert_eq!(&restored, summary);
         let copy = SledStore::open(&target).unwrap();
-        let Verdict::Intact { events, head } = copy.verify().unwrap() else {
+        let ChainCheck::Intact { events, head } = copy.verify().unwrap() else {
             panic!("restored log {i} is broken");
         };
         assert_eq!((events, &head), (summary.events, &summary.head));
@@ -430,7 +430,7 @@ impl EventStore for Unwritable {
     fn last(&self) -> Result<Option<Event>, StoreError> {
         self.0.last()
     }
-    fn verify(&self) -> Result<Verdict, StoreError> {
+    fn verify(&self) -> Result<ChainCheck, StoreError> {
         self.0.verify()
     }
     fn check_writable(&self) -> Result<(), StoreError> {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use lifeboat::domain::event::{NewEvent, Verdict};
+use lifeboat::domain::event::{ChainCheck, NewEvent};
 use lifeboat::domain::{Actor, IncidentId};
 use lifeboat::ports::store::EventStore;
 use lifeboat::store::SledStore;
@@ -41,7 +41,7 @@ async fn concurrent_appenders_get_consecutive_seqs_and_an_intact_chain() {
     assert_eq!(seqs, (1..=8000).collect::<Vec<u64>>());
     assert!(matches!(
         store.verify().unwrap(),
-        Verdict::Intact { events: 8000, .. }
+        ChainCheck::Intact { events: 8000, .. }
     ));
     let all = store.range(1..=8000).unwrap();
     assert!(all.windows(2).all(|w| w[1].prev == w[0].hash));
@@ -89,7 +89,7 @@ fn a_changed_byte_is_detected_at_its_seq() {
     });
     let store = SledStore::open(dir.path()).unwrap();
     match store.verify().unwrap() {
-        Verdict::Broken { seq, .. } => assert_eq!(seq, 13),
+        ChainCheck::Broken { seq, .. } => assert_eq!(seq, 13),
         other => panic!("tampering not detected: {other:?}"),
     }
 }
@@ -127,7 +127,7 @@ fn a_deleted_last_event_is_detected() {
     let store = SledStore::open(dir.path()).unwrap();
     assert!(matches!(
         store.verify().unwrap(),
-        Verdict::Broken { seq: 5, .. }
+        ChainCheck::Broken { seq: 5, .. }
     ));
 }
 
@@ -143,7 +143,7 @@ fn reordered_events_are_detected() {
     let store = SledStore::open(dir.path()).unwrap();
     assert!(matches!(
         store.verify().unwrap(),
-        Verdict::Broken { seq: 4, .. }
+        ChainCheck::Broken { seq: 4, .. }
     ));
 }
 

@@ -181,6 +181,6 @@ async fn heroku_goes_red_with_the_probe_and_comes_back() {
     );
     assert!(matches!(
         store.verify().unwrap(),
-        lifeboat::domain::event::Verdict::Intact { .. }
+        lifeboat::domain::event::ChainCheck::Intact { .. }
     ));
 }

@@ -1,7 +1,7 @@
 //! The bot's communication commands: `/comms draft|show|edit|approve|resend|discard` and
 //! `/notify team`. Decisions live in `crate::comms`; this only authorises, records and answers.
 
-use super::{Bot, Reply, actor, text};
+use super::{Bot, Reply, actor, plain_message};
 use crate::approval::{self, Person, Role};
 use crate::chat::command::Command;
 use crate::comms::{self, Audience, Kind, Scope, drafts};
@@ -191,8 +191,11 @@ impl Bot {
                         "Not discarded: the event log refused it ({err})."
                     ));
                 }
-                Reply::public(text(format!("🗑 {} discarded by {}.", d.id, who.name)))
-                    .settling(format!("discarded by {}", who.name))
+                Reply::public(plain_message(format!(
+                    "🗑 {} discarded by {}.",
+                    d.id, who.name
+                )))
+                .settling(format!("discarded by {}", who.name))
             }
             Err(err) => Reply::private(err),
         }
@@ -272,7 +275,7 @@ impl Bot {
         } else {
             format!("sent: {}", comms::summarise(&results))
         };
-        Reply::public(text(format!(
+        Reply::public(plain_message(format!(
             "✅ {} v{} approved by {}; {outcome}{}",
             approved.id,
             approved.version,
@@ -334,7 +337,7 @@ impl Bot {
         delivery.channel = &reports;
         let approved = d.approved_text.as_deref().unwrap_or(&d.text);
         let results = delivery.send_notice_to(&d.id, approved, &missing).await;
-        Reply::public(text(format!(
+        Reply::public(plain_message(format!(
             "🔁 {} resent by {}: {}{}",
             d.id,
             who.name,
@@ -386,7 +389,7 @@ impl Bot {
         );
         delivery.channel = &reports;
         let results = delivery.notify_team(team, &message).await;
-        Reply::public(text(format!(
+        Reply::public(plain_message(format!(
             "📣 {} notified {}: {}",
             who.name,
             team.name,

@@ -231,7 +231,7 @@ impl FromStr for Action {
 mod tests {
     use super::*;
 
-    fn s(text: &str) -> String {
+    fn owned(text: &str) -> String {
         text.to_owned()
     }
 
@@ -240,77 +240,84 @@ mod tests {
         vec![
             (
                 Action::Approve {
-                    request: s("REQ-1"),
+                    request: owned("REQ-1"),
                 },
                 "approve:REQ-1",
             ),
             (
                 Action::Deny {
-                    request: s("REQ-1"),
+                    request: owned("REQ-1"),
                 },
                 "deny:REQ-1",
             ),
             (
                 Action::Confirm {
-                    run: s("RUN-1"),
-                    step: s("db:restore"),
+                    run: owned("RUN-1"),
+                    step: owned("db:restore"),
                     yes: true,
                 },
                 "confirm:RUN-1:db:restore:yes",
             ),
             (
                 Action::Confirm {
-                    run: s("RUN-1"),
-                    step: s("scope"),
+                    run: owned("RUN-1"),
+                    step: owned("scope"),
                     yes: false,
                 },
                 "confirm:RUN-1:scope:no",
             ),
             (
                 Action::Decide {
-                    run: s("RUN-1"),
+                    run: owned("RUN-1"),
                     decision: Decision::Retry,
                 },
                 "run:RUN-1:retry",
             ),
             (
                 Action::Decide {
-                    run: s("RUN-1"),
+                    run: owned("RUN-1"),
                     decision: Decision::Skip,
                 },
                 "run:RUN-1:skip",
             ),
             (
                 Action::Decide {
-                    run: s("RUN-1"),
+                    run: owned("RUN-1"),
                     decision: Decision::Abort,
                 },
                 "run:RUN-1:abort",
             ),
             (
                 Action::Declare {
-                    alert: s("heroku-20261125083000"),
+                    alert: owned("heroku-20261125083000"),
                 },
                 "declare:heroku-20261125083000",
             ),
-            (Action::Declare { alert: s("") }, "declare:"),
+            (Action::Declare { alert: owned("") }, "declare:"),
             (
                 Action::Plan {
-                    runbook: s("failover-hosting"),
-                    alert: s("heroku-20261125083000"),
+                    runbook: owned("failover-hosting"),
+                    alert: owned("heroku-20261125083000"),
                 },
                 "plan:failover-hosting:heroku-20261125083000",
             ),
-            (Action::CommsEdit { draft: s("D-1") }, "comms:edit:D-1"),
+            (
+                Action::CommsEdit {
+                    draft: owned("D-1"),
+                },
+                "comms:edit:D-1",
+            ),
             (
                 Action::CommsApprove {
-                    draft: s("D-1"),
+                    draft: owned("D-1"),
                     version: 2,
                 },
                 "comms:approve:D-1:v2",
             ),
             (
-                Action::CommsDiscard { draft: s("D-1") },
+                Action::CommsDiscard {
+                    draft: owned("D-1"),
+                },
                 "comms:discard:D-1",
             ),
         ]
@@ -346,10 +353,10 @@ mod tests {
             },
             Action::Plan {
                 runbook: "x".repeat(24),
-                alert: s("cloudflare-20261125083000"),
+                alert: owned("cloudflare-20261125083000"),
             },
             Action::CommsApprove {
-                draft: s("DRAFT-99999"),
+                draft: owned("DRAFT-99999"),
                 version: u32::MAX,
             },
         ];
@@ -365,7 +372,7 @@ mod tests {
         assert_eq!(
             Action::parse("comms:approve:D-1:2").unwrap(),
             Action::CommsApprove {
-                draft: s("D-1"),
+                draft: owned("D-1"),
                 version: 2
             }
         );
