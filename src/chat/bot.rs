@@ -652,38 +652,41 @@ impl Bot {
         if request.required == 0 {
             return self.start(&request, who).await;
         }
-        Reply::public(Message {
-            pings: Box::default(),
-            content: format!(
-                "{} requests `{}` ({}). Needs {} approval{} by {}.\n{}",
-                who.name,
-                rb.name,
-                id,
-                request.required,
-                if request.required == 1 { "" } else { "s" },
-                request.expires_at.format("%H:%M UTC"),
-                planned.human()
-            ),
-            embeds: Vec::new(),
-            buttons: vec![
-                Button {
-                    custom_id: Action::Approve {
-                        request: id.clone(),
-                    }
-                    .to_custom_id(),
-                    label: "Approve".into(),
-                    style: ButtonStyle::Success,
-                },
-                Button {
-                    custom_id: Action::Deny {
-                        request: id.clone(),
-                    }
-                    .to_custom_id(),
-                    label: "Deny".into(),
-                    style: ButtonStyle::Danger,
-                },
-            ],
-        })
+        Reply::public(
+            Message {
+                pings: Box::default(),
+                content: format!(
+                    "{} requests `{}` ({}). Needs {} approval{} by {}.\n{}",
+                    who.name,
+                    rb.name,
+                    id,
+                    request.required,
+                    if request.required == 1 { "" } else { "s" },
+                    request.expires_at.format("%H:%M UTC"),
+                    planned.human()
+                ),
+                embeds: Vec::new(),
+                buttons: vec![
+                    Button {
+                        custom_id: Action::Approve {
+                            request: id.clone(),
+                        }
+                        .to_custom_id(),
+                        label: "Approve".into(),
+                        style: ButtonStyle::Success,
+                    },
+                    Button {
+                        custom_id: Action::Deny {
+                            request: id.clone(),
+                        }
+                        .to_custom_id(),
+                        label: "Deny".into(),
+                        style: ButtonStyle::Danger,
+                    },
+                ],
+            }
+            .simulated(self.engine.env().aws_simulated()),
+        )
         .asking(id)
     }
 
@@ -795,10 +798,13 @@ impl Bot {
                     )
                     .run(handle.run.clone()),
                 );
-                Reply::public(plain_message(format!(
-                    "✅ {} approved {}: run {} started.",
-                    who.name, request.id, handle.run
-                )))
+                Reply::public(
+                    plain_message(format!(
+                        "✅ {} approved {}: run {} started.",
+                        who.name, request.id, handle.run
+                    ))
+                    .simulated(self.engine.env().aws_simulated()),
+                )
             }
             Err(err) => {
                 self.append(NewEvent::of(

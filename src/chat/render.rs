@@ -9,6 +9,9 @@ use crate::ports::chat::{Action, Button, ButtonStyle, Colour, Embed, Field, Mess
 pub struct ProviderInfo {
     pub title: String,
     pub runbook: Option<String>,
+    /// `[aws] mode = "simulated"`: the failover it proposes moves nothing real, and the alert
+    /// says SIMULATED.
+    pub simulated: bool,
 }
 
 fn level_words(level: HealthLevel) -> &'static str {
@@ -107,6 +110,7 @@ pub fn alert(alert: &AlertView, provider: &ProviderInfo) -> Message {
         }],
         buttons,
     }
+    .simulated(provider.simulated)
 }
 
 /// The single recovery notice that closes an alert.
@@ -173,6 +177,7 @@ mod tests {
         let info = ProviderInfo {
             title: "Heroku".into(),
             runbook: Some("failover-hosting".into()),
+            simulated: false,
         };
         let m = alert(&view(false), &info);
         assert!(m.content.contains("UNCONFIRMED"));
@@ -191,5 +196,23 @@ mod tests {
             "Discord's custom_id limit"
         );
         assert!(alert(&view(true), &info).content.contains("[CONFIRMED]"));
+    }
+
+    #[test]
+    fn an_alert_with_simulated_aws_says_so_in_its_text_and_title() {
+        let mut info = ProviderInfo {
+            title: "Heroku".into(),
+            runbook: Some("failover-hosting".into()),
+            simulated: true,
+        };
+        let m = alert(&view(true), &info);
+        assert_eq!(m.content, "SIMULATED — [CONFIRMED] Heroku major outage");
+        assert_eq!(
+            m.embeds[0].title,
+            "SIMULATED — Heroku: major outage (CONFIRMED)"
+        );
+        info.simulated = false;
+        let m = alert(&view(true), &info);
+        assert!(!m.content.contains("SIMULATED") && !m.embeds[0].title.contains("SIMULATED"));
     }
 }

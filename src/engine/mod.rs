@@ -732,7 +732,8 @@ impl Driver {
             content: format!("[{run}] {text}"),
             embeds: Vec::new(),
             buttons,
-        };
+        }
+        .simulated(self.env.aws_simulated());
         if let Err(err) = self.env.chat.post(&self.channel(), &message).await {
             warn!(error = %err, "progress could not be posted");
         }

@@ -96,6 +96,25 @@ pub struct Message {
     pub pings: Box<[String]>,
 }
 
+/// What marks a run request, a run's progress and an outage alert while `[aws] mode =
+/// "simulated"`: the plain text and every embed title start with it, so nobody takes a drill or
+/// a demo for a real failover.
+pub const SIMULATED: &str = "SIMULATED — ";
+
+impl Message {
+    /// This message marked [`SIMULATED`] when `simulated`; unchanged with real AWS (an
+    /// `endpoint_url` such as moto's counts as real: the SDK calls are made).
+    pub fn simulated(mut self, simulated: bool) -> Self {
+        if simulated {
+            self.content = format!("{SIMULATED}{}", self.content);
+            for embed in &mut self.embeds {
+                embed.title = format!("{SIMULATED}{}", embed.title);
+            }
+        }
+        self
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ChatError {
     #[error("chat unavailable: {0}")]
@@ -167,4 +186,43 @@ pub fn incident_channel(
         .and_then(|id| store.by_incident(id).ok())
         .and_then(|events| incident_thread(&events))
         .unwrap_or_else(|| fallback.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message() -> Message {
+        Message {
+            content: "[CONFIRMED] Heroku major outage".into(),
+            embeds: vec![Embed {
+                title: "Heroku: major outage (CONFIRMED)".into(),
+                description: "d".into(),
+                colour: Colour::Red,
+                fields: Vec::new(),
+                url: None,
+                footer: None,
+            }],
+            ..Message::default()
+        }
+    }
+
+    #[test]
+    fn a_simulated_message_says_so_in_its_text_and_every_embed_title() {
+        let marked = message().simulated(true);
+        assert_eq!(
+            marked.content,
+            "SIMULATED — [CONFIRMED] Heroku major outage"
+        );
+        assert_eq!(
+            marked.embeds[0].title,
+            "SIMULATED — Heroku: major outage (CONFIRMED)"
+        );
+        assert_eq!(marked.embeds[0].description, "d");
+    }
+
+    #[test]
+    fn with_real_aws_a_message_is_unchanged() {
+        assert_eq!(message().simulated(false), message());
+    }
 }

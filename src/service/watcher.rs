@@ -69,6 +69,8 @@ pub struct Watcher {
     source: Arc<dyn FeedSource>,
     alert_messages: BTreeMap<String, MessageRef>,
     metrics: crate::metrics::Recorder,
+    /// `[aws] mode = "simulated"`: alerts say SIMULATED.
+    simulated: bool,
 }
 
 impl Watcher {
@@ -102,6 +104,7 @@ impl Watcher {
                 provider: f.provider.clone(),
             })
             .collect();
+        let simulated = config.aws.mode == crate::config::AwsMode::Simulated;
         let providers = config
             .providers
             .iter()
@@ -109,11 +112,13 @@ impl Watcher {
                 let info = ProviderInfo {
                     title: p.title.clone().unwrap_or_else(|| p.name.clone()),
                     runbook: p.runbook.clone(),
+                    simulated,
                 };
                 (p.name.clone(), info)
             })
             .collect();
         let mut watcher = Self {
+            simulated,
             pollers,
             monitor: Monitor::new(WatchSettings::from(&config.watch), infos),
             providers,
@@ -322,6 +327,7 @@ impl Watcher {
             .unwrap_or_else(|| ProviderInfo {
                 title: provider.to_owned(),
                 runbook: None,
+                simulated: self.simulated,
             })
     }
 

@@ -153,7 +153,8 @@ pub async fn ask(
                 style: ButtonStyle::Danger,
             },
         ],
-    };
+    }
+    .simulated(env.aws_simulated());
     env.chat
         .post(&env.channel, &message)
         .await

@@ -55,6 +55,12 @@ pub struct StepEnv {
 }
 
 impl StepEnv {
+    /// Whether the AWS edges are the simulation (`[aws] mode = "simulated"`): run requests,
+    /// progress and questions then say SIMULATED (`Message::simulated`).
+    pub fn aws_simulated(&self) -> bool {
+        self.aws.mode == crate::config::AwsMode::Simulated
+    }
+
     /// What communications (notify, drafts) act through, lent from this environment.
     pub fn comms_env(&self) -> crate::comms::CommsEnv<'_> {
         crate::comms::CommsEnv {

@@ -107,6 +107,7 @@ async fn from_alert_to_declared_incident_to_approved_run_through_discord() {
         &lifeboat::chat::render::ProviderInfo {
             title: "Heroku".into(),
             runbook: Some("scale-up".into()),
+            simulated: false,
         },
     );
     let posted = app
@@ -264,7 +265,9 @@ async fn from_alert_to_declared_incident_to_approved_run_through_discord() {
         )
         .await;
     assert!(
-        content(&finished.body).starts_with("[RUN-"),
+        content(&finished.body)
+            .trim_start_matches("SIMULATED — ")
+            .starts_with("[RUN-"),
         "{}",
         finished.body
     );
@@ -1179,7 +1182,10 @@ async fn the_incident_thread_survives_a_restart_and_holds_the_run() {
     .expect("the run finished in the thread");
     let in_channel = bench.chat().in_channel(&ChannelId("incident".into()));
     assert!(
-        in_channel.iter().all(|m| !m.content.starts_with("[RUN-")),
+        in_channel.iter().all(|m| !m
+            .content
+            .trim_start_matches("SIMULATED — ")
+            .starts_with("[RUN-")),
         "progress leaked into the channel: {in_channel:?}"
     );
 }
@@ -1955,7 +1961,9 @@ async fn an_alert_from_the_feed_watcher_leads_to_an_approved_run_in_the_thread()
             |c| {
                 c.method == "POST"
                     && c.path == in_thread
-                    && content(&c.body).starts_with(&format!("[{run}] 🏁"))
+                    && content(&c.body)
+                        .trim_start_matches("SIMULATED — ")
+                        .starts_with(&format!("[{run}] 🏁"))
             },
             WAIT,
         )

@@ -33,6 +33,7 @@ mod production;
 mod readiness;
 mod redaction;
 mod shipped_files;
+mod simulated;
 mod steps;
 mod store;
 mod watcher;

@@ -142,7 +142,10 @@ async fn heroku_goes_red_with_the_probe_and_comes_back() {
         })
         .unwrap();
     assert!(
-        last_version.content.starts_with("[CONFIRMED]"),
+        last_version
+            .content
+            .trim_start_matches("SIMULATED — ")
+            .starts_with("[CONFIRMED]"),
         "{last_version:#?}"
     );
     assert!(
