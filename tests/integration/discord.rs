@@ -1565,7 +1565,10 @@ async fn confirm_and_paused_run_buttons_work_through_discord() {
         .await;
 
     // The question, with [Confirm] [Reject]; carol (a responder) confirms.
-    let question = app.fake().wait_message("❓ scale up now?", &run).await;
+    let question = app
+        .fake()
+        .wait_message("SIMULATED — ❓ scale up now?", &run)
+        .await;
     assert_eq!(question["channel_id"], thread.to_string(), "in the thread");
     let ids: Vec<&str> = question["components"][0]["components"]
         .as_array()
@@ -1598,12 +1601,15 @@ async fn confirm_and_paused_run_buttons_work_through_discord() {
 
     // `try` fails and pauses the run: its failure says how long it took, and the paused
     // message carries [Resume] [Skip] [Abort].
-    let failed = app.fake().wait_message(&format!("[{run}]"), "✖ try").await;
+    let failed = app
+        .fake()
+        .wait_message(&format!("SIMULATED — [{run}]"), "✖ try")
+        .await;
     let said = failed["content"].as_str().unwrap();
     assert!(said.contains(" ms, 1 attempt(s)): "), "{said}");
     let paused = app
         .fake()
-        .wait_message(&format!("[{run}]"), "⏸ paused")
+        .wait_message(&format!("SIMULATED — [{run}]"), "⏸ paused")
         .await;
     assert_eq!(paused["channel_id"], thread.to_string(), "in the thread");
     let ids: Vec<String> = paused["components"][0]["components"]
