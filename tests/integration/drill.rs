@@ -198,10 +198,11 @@ fn both_drills_recover_within_the_objectives_and_leave_an_intact_log() {
 
         // Every message of the drill carries the marker: alerts, requests, progress, teams.
         for marked in [
-            "[DRILL] [CONFIRMED]",
+            // A drill's AWS is always simulated, so its alerts and run progress say so too.
+            "[DRILL] SIMULATED — [CONFIRMED]",
             "[DRILL] [RECOVERED]",
             "[DRILL] 🚨 Incident",
-            "[DRILL] [RUN-",
+            "[DRILL] SIMULATED — [RUN-",
             "[DRILL] <@&",
         ] {
             assert!(
