@@ -155,6 +155,76 @@ pub fn approve(
     }
 }
 
+/// Why the requester may not start a run alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BreakGlassRefusal {
+    /// The runbook has no `[approval] break_glass_after`.
+    Off,
+    Closed,
+    NotRequester,
+    NotSev1,
+    NoReason,
+    TooEarly {
+        at: DateTime<Utc>,
+    },
+}
+
+impl std::fmt::Display for BreakGlassRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BreakGlassRefusal::Off => f.write_str(
+                "this runbook does not allow break-glass (`[approval] break_glass_after`)",
+            ),
+            BreakGlassRefusal::Closed => f.write_str("this request is already decided"),
+            BreakGlassRefusal::NotRequester => {
+                f.write_str("only the person who requested the run may break the glass")
+            }
+            BreakGlassRefusal::NotSev1 => {
+                f.write_str("break-glass is only for a sev1 incident; wait for an approver")
+            }
+            BreakGlassRefusal::NoReason => f.write_str("state the reason for breaking the glass"),
+            BreakGlassRefusal::TooEarly { at } => write!(
+                f,
+                "an approver may still answer: break-glass opens at {}",
+                at.format("%H:%M:%S UTC")
+            ),
+        }
+    }
+}
+
+/// Decides whether the requester may start a run alone: the runbook allows it after
+/// `after`, the open incident is sev1, it is the requester, a reason is given, and the request
+/// has waited at least `after` without being decided. `Ok` holds the seconds waited.
+pub fn break_glass(
+    request: &Request,
+    who: &Person,
+    sev1: bool,
+    after: Option<std::time::Duration>,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<i64, BreakGlassRefusal> {
+    let Some(after) = after else {
+        return Err(BreakGlassRefusal::Off);
+    };
+    if request.closed {
+        return Err(BreakGlassRefusal::Closed);
+    }
+    if who.id != request.requester.id {
+        return Err(BreakGlassRefusal::NotRequester);
+    }
+    if !sev1 {
+        return Err(BreakGlassRefusal::NotSev1);
+    }
+    if reason.trim().is_empty() {
+        return Err(BreakGlassRefusal::NoReason);
+    }
+    let opens = request.requested_at + Duration::from_std(after).unwrap_or(Duration::MAX);
+    if now < opens {
+        return Err(BreakGlassRefusal::TooEarly { at: opens });
+    }
+    Ok((now - request.requested_at).num_seconds())
+}
+
 /// When a request made `now` with `expires` validity expires.
 pub fn expiry(now: DateTime<Utc>, expires: std::time::Duration) -> DateTime<Utc> {
     now + Duration::from_std(expires).unwrap_or(Duration::minutes(15))
@@ -248,6 +318,47 @@ mod tests {
                 "h1"
             ),
             Verdict::Approved
+        );
+    }
+
+    #[test]
+    fn break_glass_needs_the_delay_sev1_the_requester_and_a_reason() {
+        let r = request(1);
+        let alice = r.requester.clone();
+        let after = Some(std::time::Duration::from_secs(600));
+        let early = r.requested_at + Duration::seconds(599);
+        let late = r.requested_at + Duration::seconds(601);
+        assert_eq!(
+            break_glass(&r, &alice, true, None, "db down", late),
+            Err(BreakGlassRefusal::Off)
+        );
+        assert_eq!(
+            break_glass(&r, &alice, true, after, "db down", early),
+            Err(BreakGlassRefusal::TooEarly {
+                at: r.requested_at + Duration::seconds(600)
+            })
+        );
+        assert_eq!(
+            break_glass(&r, &alice, false, after, "db down", late),
+            Err(BreakGlassRefusal::NotSev1)
+        );
+        assert_eq!(
+            break_glass(&r, &person("bob", &["a"]), true, after, "db down", late),
+            Err(BreakGlassRefusal::NotRequester)
+        );
+        assert_eq!(
+            break_glass(&r, &alice, true, after, "  ", late),
+            Err(BreakGlassRefusal::NoReason)
+        );
+        assert_eq!(
+            break_glass(&r, &alice, true, after, "db down", late),
+            Ok(601)
+        );
+        let mut closed = r.clone();
+        closed.closed = true;
+        assert_eq!(
+            break_glass(&closed, &alice, true, after, "db down", late),
+            Err(BreakGlassRefusal::Closed)
         );
     }
 

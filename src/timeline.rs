@@ -1072,6 +1072,21 @@ fn describe_run(e: &Event, payload: &Payload) -> Option<String> {
                 ))
                 .unwrap_or_default()
         ),
+        RunBreakGlass(p) => format!(
+            "BREAK-GLASS: {} — {} started {} ({}) alone after {} without approval",
+            p.reason,
+            p.by.as_ref()
+                .map_or_else(|| who(&e.actor), |person| person.name.clone()),
+            p.request,
+            p.runbook,
+            span(chrono::Duration::seconds(p.waited_secs))
+        ),
+        RunBreakGlassAcknowledged(p) => format!(
+            "Break-glass run {} acknowledged by {}",
+            p.run.as_ref().map_or(p.request.as_str(), |r| r.as_str()),
+            p.by.as_ref()
+                .map_or_else(|| who(&e.actor), |person| person.name.clone())
+        ),
         RunDenied(p) => format!(
             "{} denied{}",
             p.request,

@@ -1,6 +1,7 @@
 //! The bot core: authorises and carries out typed commands, keeps run requests and their
 //! approvals in the event log, and answers with messages any adapter can deliver.
 
+mod break_glass;
 mod comms_commands;
 pub mod interaction;
 
@@ -229,7 +230,9 @@ impl Bot {
     /// The role a command needs.
     fn needs(command: &Command) -> Option<Role> {
         match command {
-            Command::Approve { .. } | Command::Deny { .. } => Some(Role::Approver),
+            Command::Approve { .. } | Command::Deny { .. } | Command::RunbookAcknowledge { .. } => {
+                Some(Role::Approver)
+            }
             Command::CommsApprove { .. } | Command::CommsResend { .. } => Some(Role::Communicator),
             c if c.needs_responder() => Some(Role::Responder),
             _ => None,
@@ -279,6 +282,10 @@ impl Bot {
             Command::RunbookRun { name, params } => self.request(&name, params, who).await,
             Command::Approve { request } => self.approve(&request, who).await,
             Command::Deny { request } => self.deny(&request, who),
+            Command::RunbookBreakGlass { request, reason } => {
+                self.break_glass(&request, &reason, who).await
+            }
+            Command::RunbookAcknowledge { run } => self.acknowledge(&run, who),
             Command::RunbookStatus => Reply::private(self.status()),
             Command::DrStatus => self.dr_status(),
             Command::DrReadiness => self.readiness().await,
@@ -557,6 +564,18 @@ impl Bot {
         };
         match waiting {
             Some(inc) => {
+                match self.unacknowledged(&inc.id) {
+                    Ok(runs) if !runs.is_empty() => {
+                        return Reply::private(format!(
+                            "incident {} cannot be reviewed yet: an approver must first acknowledge its break-glass run{} with `/runbook acknowledge`: {}",
+                            inc.id,
+                            if runs.len() == 1 { "" } else { "s" },
+                            runs.join(", ")
+                        ));
+                    }
+                    Ok(_) => {}
+                    Err(err) => return Self::unreadable(err),
+                }
                 self.append(NewEvent::of(actor(who), IncidentReviewed {}).incident(inc.id.clone()));
                 let lessons = inc.notes.iter().filter(|n| n.lesson).count();
                 Reply::public(plain_message(format!(

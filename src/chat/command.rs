@@ -46,6 +46,16 @@ pub enum Command {
     RunbookCancel {
         run: String,
     },
+    /// The requester starts a request alone on a sev1 incident, after the runbook's
+    /// `break_glass_after`, with a stated reason.
+    RunbookBreakGlass {
+        request: String,
+        reason: String,
+    },
+    /// An approver acknowledges a break-glass run (run or request id) after the fact.
+    RunbookAcknowledge {
+        run: String,
+    },
     Approve {
         request: String,
     },
@@ -120,6 +130,8 @@ impl Command {
             Command::RunbookStatus => "runbook status",
             Command::RunbookDecide { .. } => "runbook resume",
             Command::RunbookCancel { .. } => "runbook cancel",
+            Command::RunbookBreakGlass { .. } => "runbook break-glass",
+            Command::RunbookAcknowledge { .. } => "runbook acknowledge",
             Command::Approve { .. } => "approve",
             Command::Deny { .. } => "deny",
             Command::Confirm { .. } => "confirm",
@@ -154,6 +166,7 @@ impl Command {
             Command::RunbookRun { .. }
                 | Command::RunbookPlan { .. }
                 | Command::Approve { .. }
+                | Command::RunbookBreakGlass { .. }
                 | Command::TimelineExport { .. }
                 | Command::CommsDraft { .. }
                 | Command::CommsApprove { .. }
@@ -186,6 +199,7 @@ pub const HELP: &str = "\
 /incident declare TITLE [--sev sev1|sev2|sev3] [--commander NAME] | status | note TEXT [--lesson] | resolve | review
 /runbook list | plan NAME [k=v ...] | run NAME [k=v ...] | status
 /runbook resume RUN [retry|skip|abort] | cancel RUN
+/runbook break-glass REQUEST REASON | acknowledge RUN
 /approve REQUEST | /deny REQUEST
 /confirm RUN STEP yes|no
 /comms draft clients|internal initial|update|resolved | show [DRAFT] | edit DRAFT TEXT (\\n = line break)
@@ -352,6 +366,9 @@ fn parse_words(words: &[&str]) -> Result<Command, String> {
             Ok(Command::RunbookDecide { run: (*run).to_owned(), decision })
         }
         ["/runbook", "cancel", run] => Ok(Command::RunbookCancel { run: (*run).to_owned() }),
+        ["/runbook", "break-glass", request, _, ..] => Ok(Command::RunbookBreakGlass { request: (*request).to_owned(), reason: rest(3) }),
+        ["/runbook", "break-glass", ..] => Err("usage: /runbook break-glass REQUEST REASON".into()),
+        ["/runbook", "acknowledge", run] => Ok(Command::RunbookAcknowledge { run: (*run).to_owned() }),
         ["/approve", request] => Ok(Command::Approve { request: (*request).to_owned() }),
         ["/deny", request] => Ok(Command::Deny { request: (*request).to_owned() }),
         ["/confirm", run, step, answer] => {
@@ -381,7 +398,7 @@ fn parse_words(words: &[&str]) -> Result<Command, String> {
         ["/notify", "team", team, _, ..] => Ok(Command::NotifyTeam { team: (*team).to_owned(), text: Some(rest(3)) }),
         ["/comms", ..] => Err("usage: /comms draft clients|internal initial|update|resolved | show [DRAFT] | edit DRAFT TEXT | approve DRAFT [vN] | resend DRAFT | discard DRAFT".into()),
         ["/notify", ..] => Err("usage: /notify team TEAM [TEXT]".into()),
-        ["/runbook", ..] => Err("usage: /runbook list | plan NAME | run NAME [k=v ...] | status | resume RUN [retry|skip|abort] | cancel RUN".into()),
+        ["/runbook", ..] => Err("usage: /runbook list | plan NAME | run NAME [k=v ...] | status | resume RUN [retry|skip|abort] | cancel RUN | break-glass REQUEST REASON | acknowledge RUN".into()),
         ["/incident", ..] => Err("usage: /incident declare TITLE [--sev sev1|sev2|sev3] [--commander NAME] | status | note TEXT [--lesson] | resolve | review".into()),
         [other, ..] => Err(format!("unknown command `{other}`; type /help")),
         [] => Err("empty command".into()),

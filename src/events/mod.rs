@@ -146,6 +146,8 @@ catalogue! {
     ApprovalRefused = "approval.refused" => ApprovalRefused,
     RunApproved = "run.approved" => RunApproved,
     RunDenied = "run.denied" => RunDenied,
+    RunBreakGlass = "run.break_glass" => RunBreakGlass,
+    RunBreakGlassAcknowledged = "run.break_glass_acknowledged" => RunBreakGlassAcknowledged,
     RunRequestExpired = "run.request_expired" => RunRequestExpired,
     RunStarted = "run.started" => RunStarted,
     RunPaused = "run.paused" => RunPaused,
@@ -233,6 +235,8 @@ impl EventKind {
                 | RunApproved
                 | RunDenied
                 | RunRequestExpired
+                | RunBreakGlass
+                | RunBreakGlassAcknowledged
         )
     }
 }
@@ -330,6 +334,8 @@ impl Payload {
             RunApproved(p) => &p.request,
             RunDenied(p) => &p.request,
             RunRequestExpired(p) => &p.request,
+            RunBreakGlass(p) => &p.request,
+            RunBreakGlassAcknowledged(p) => &p.request,
             _ => return None,
         })
     }
@@ -442,6 +448,8 @@ one_kind!(
     ApprovalRefused,
     RunApproved,
     RunDenied,
+    RunBreakGlass,
+    RunBreakGlassAcknowledged,
     RunRequestExpired,
     RunStarted,
     RunPaused,

@@ -48,6 +48,32 @@ pub struct RunApproved {
     pub wait_secs: Option<i64>,
 }
 
+/// `run.break_glass`: the requester started the run alone on a sev1 incident, after the
+/// runbook's `break_glass_after` passed without approval. Recorded before the run starts;
+/// `run.approved` (by the requester) follows with the run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunBreakGlass {
+    pub request: String,
+    pub runbook: String,
+    #[serde(deserialize_with = "super::lenient::or_default")]
+    pub by: Option<Person>,
+    pub reason: String,
+    /// From the request to the break-glass.
+    pub waited_secs: i64,
+}
+
+/// `run.break_glass_acknowledged`: an approver looked at a break-glass run afterwards; until
+/// then its incident cannot be reviewed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunBreakGlassAcknowledged {
+    pub request: String,
+    pub run: Option<RunId>,
+    #[serde(deserialize_with = "super::lenient::or_default")]
+    pub by: Option<Person>,
+}
+
 /// `run.denied`: an approver denied the request (`by`), or the engine refused to start the
 /// approved run (`reason`); the one not given is omitted.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

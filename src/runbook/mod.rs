@@ -49,6 +49,10 @@ pub struct ApprovalPolicy {
     /// Whether the requester's own approval counts. Never, unless a runbook says so.
     #[serde(default)]
     pub requester_may_approve: bool,
+    /// On a sev1 incident, the requester may start the run alone (with a stated reason) once
+    /// the request has waited this long without approval. `None` (the default): never.
+    #[serde(default)]
+    pub break_glass_after: Option<HumanDuration>,
 }
 
 impl Default for ApprovalPolicy {
@@ -57,6 +61,7 @@ impl Default for ApprovalPolicy {
             approvals: 1,
             expires: default_expiry(),
             requester_may_approve: false,
+            break_glass_after: None,
         }
     }
 }

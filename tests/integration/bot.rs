@@ -567,3 +567,184 @@ async fn only_an_approver_other_than_the_requester_may_accept_more_data_loss_and
         .unwrap();
     assert_eq!(restored.data["output"]["accepted_by"], "dan");
 }
+
+const BREAK_GLASS: &str = r#"
+name = "scale-up"
+title = "Scale up"
+workstream = "hosting"
+
+[approval]
+break_glass_after = "10m"
+
+[[steps]]
+id = "scale"
+kind = "ecs_scale"
+with = { to = "standby" }
+"#;
+
+/// The request id of the last `run.requested`.
+fn last_request(bench: &Bench) -> String {
+    let events = bench.store.all().unwrap();
+    let e = events.iter().rev().find(|e| e.kind == "run.requested");
+    e.unwrap().data["request"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(start_paused = true)]
+async fn break_glass_lets_the_sev1_requester_start_alone_after_the_delay_until_acknowledged() {
+    let bench = crate::engine::bench().await;
+    // An approver role to ping (the bench's access names roles only by name).
+    let mut config = (*bench.config).clone();
+    config.access.approvers = vec!["900".into()];
+    let bot = Bot::new(
+        std::sync::Arc::new(config),
+        vec![bench.runbook(BREAK_GLASS)],
+        bench.engine.clone(),
+        bench.store.clone(),
+    );
+    let alice = person("alice", &["responder"]);
+    let bob = person("bob", &["responder", "approver"]);
+
+    // Sev2: refused even after the delay.
+    bot.handle(command("/incident declare slow --sev sev2"), &alice)
+        .await;
+    bot.handle(command("/runbook run scale-up"), &alice).await;
+    let sev2 = last_request(&bench);
+    tokio::time::advance(Duration::from_secs(11 * 60)).await;
+    let reply = bot
+        .handle(
+            command(&format!("/runbook break-glass {sev2} db down")),
+            &alice,
+        )
+        .await;
+    assert!(
+        reply.message.content.contains("only for a sev1"),
+        "{reply:?}"
+    );
+    bot.handle(command(&format!("/deny {sev2}")), &bob).await;
+    bot.handle(command("/incident resolve"), &alice).await;
+    bot.handle(command("/incident review"), &alice).await;
+
+    // Sev1: refused before the delay and to anyone but the requester; allowed after.
+    bot.handle(command("/incident declare down --sev sev1"), &alice)
+        .await;
+    bot.handle(command("/runbook run scale-up"), &alice).await;
+    let id = last_request(&bench);
+    tokio::time::advance(Duration::from_secs(9 * 60)).await;
+    let early = bot
+        .handle(
+            command(&format!("/runbook break-glass {id} db down")),
+            &alice,
+        )
+        .await;
+    assert!(
+        early.message.content.contains("break-glass opens at"),
+        "{early:?}"
+    );
+    tokio::time::advance(Duration::from_secs(2 * 60)).await;
+    let other = bot
+        .handle(command(&format!("/runbook break-glass {id} db down")), &bob)
+        .await;
+    assert!(
+        other
+            .message
+            .content
+            .contains("only the person who requested"),
+        "{other:?}"
+    );
+    assert!(!kinds(&bench).contains(&"run.break_glass".to_owned()));
+    let broke = bot
+        .handle(
+            command(&format!(
+                "/runbook break-glass {id} db down, nobody answers"
+            )),
+            &alice,
+        )
+        .await;
+    assert!(!broke.ephemeral, "{broke:?}");
+    assert!(
+        broke
+            .message
+            .content
+            .contains("BREAK-GLASS: db down, nobody answers")
+    );
+    assert_eq!(
+        broke.message.pings.as_ref(),
+        ["900".to_owned()],
+        "the approvers are pinged"
+    );
+    assert!(broke.message.content.contains("<@&900>"));
+    let k = kinds(&bench);
+    let glass = k.iter().position(|k| k == "run.break_glass").unwrap();
+    let started = k.iter().position(|k| k == "run.started").unwrap();
+    assert!(glass < started, "recorded before the run starts: {k:?}");
+    let events = bench.store.all().unwrap();
+    let e = events.iter().find(|e| e.kind == "run.break_glass").unwrap();
+    assert_eq!(e.data["reason"], "db down, nobody answers");
+    assert_eq!(e.data["waited_secs"], 660);
+    let run = events
+        .iter()
+        .find(|e| e.kind == "run.approved" && e.data["request"] == id.as_str())
+        .unwrap()
+        .data["run"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The review waits for an approver's acknowledgement (not the requester's).
+    bot.handle(command("/incident resolve"), &alice).await;
+    let (incident, _) = {
+        let all = bench.store.all().unwrap();
+        let d = all
+            .iter()
+            .rev()
+            .find(|e| e.kind == "incident.declared")
+            .unwrap();
+        (d.incident.clone().unwrap(), ())
+    };
+    let blocked = bot.handle(command("/incident review"), &alice).await;
+    assert!(
+        blocked.message.content.contains("cannot be reviewed yet"),
+        "{blocked:?}"
+    );
+    let own = bot
+        .handle(command(&format!("/runbook acknowledge {run}")), &alice)
+        .await;
+    assert!(
+        own.message.content.contains("needs the approver role"),
+        "{own:?}"
+    );
+    let ack = bot
+        .handle(command(&format!("/runbook acknowledge {run}")), &bob)
+        .await;
+    assert!(ack.message.content.contains("acknowledged"), "{ack:?}");
+    let reviewed = bot.handle(command("/incident review"), &alice).await;
+    assert!(
+        reviewed.message.content.contains("reviewed by"),
+        "{reviewed:?}"
+    );
+
+    // The post-mortem flags the run, with the acknowledgement, in every format.
+    let events = bench.store.all().unwrap();
+    for format in [
+        lifeboat::timeline::Format::Markdown,
+        lifeboat::timeline::Format::Json,
+        lifeboat::timeline::Format::Csv,
+        lifeboat::timeline::Format::Html,
+    ] {
+        let out = lifeboat::timeline::render(&events, &incident, format, &bench.config.objectives)
+            .unwrap();
+        // JSON and CSV carry the events themselves: their kinds and the reason.
+        let (flag, ack) = match format {
+            lifeboat::timeline::Format::Json | lifeboat::timeline::Format::Csv => {
+                ("run.break_glass", "run.break_glass_acknowledged")
+            }
+            _ => (
+                "BREAK-GLASS: db down, nobody answers",
+                "acknowledged by bob",
+            ),
+        };
+        assert!(out.contains(flag), "{format:?}: {out}");
+        assert!(out.contains("db down, nobody answers"), "{format:?}");
+        assert!(out.contains(ack), "{format:?}");
+    }
+}

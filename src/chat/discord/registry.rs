@@ -75,8 +75,22 @@ pub fn commands() -> Vec<CreateCommand> {
                             .add_string_choice("abort", "abort"),
                     ),
             )
+            .add_option(sub("cancel", "Stop a run after its current step").add_sub_option(run_id()))
             .add_option(
-                sub("cancel", "Stop a run after its current step").add_sub_option(run_id()),
+                sub(
+                    "break-glass",
+                    "Sev1: start your own request alone after the runbook's break_glass_after",
+                )
+                .add_sub_option(
+                    CreateCommandOption::new(Text, "request", "The request id").required(true),
+                )
+                .add_sub_option(
+                    CreateCommandOption::new(Text, "reason", "Why it cannot wait").required(true),
+                ),
+            )
+            .add_option(
+                sub("acknowledge", "Acknowledge a break-glass run (approvers)")
+                    .add_sub_option(run_id()),
             ),
         CreateCommand::new("dr")
             .description("Disaster-recovery status")

@@ -98,6 +98,13 @@ pub fn command_from(data: &CommandData) -> Result<Command, String> {
         ("runbook", "cancel") => Ok(Command::RunbookCancel {
             run: required(options, "run")?,
         }),
+        ("runbook", "break-glass") => Ok(Command::RunbookBreakGlass {
+            request: required(options, "request")?,
+            reason: required(options, "reason")?,
+        }),
+        ("runbook", "acknowledge") => Ok(Command::RunbookAcknowledge {
+            run: required(options, "run")?,
+        }),
         ("dr", "status") => Ok(Command::DrStatus),
         ("dr", "readiness") => Ok(Command::DrReadiness),
         ("timeline", "export") => Ok(Command::TimelineExport {
