@@ -167,6 +167,10 @@ pub enum BreakGlassRefusal {
     TooEarly {
         at: DateTime<Utc>,
     },
+    /// The request expired before anyone broke the glass: request the run again.
+    Expired {
+        at: DateTime<Utc>,
+    },
 }
 
 impl std::fmt::Display for BreakGlassRefusal {
@@ -188,13 +192,19 @@ impl std::fmt::Display for BreakGlassRefusal {
                 "an approver may still answer: break-glass opens at {}",
                 at.format("%H:%M:%S UTC")
             ),
+            BreakGlassRefusal::Expired { at } => write!(
+                f,
+                "the request expired at {}; request the run again",
+                at.format("%H:%M:%S UTC")
+            ),
         }
     }
 }
 
 /// Decides whether the requester may start a run alone: the runbook allows it after
 /// `after`, the open incident is sev1, it is the requester, a reason is given, and the request
-/// has waited at least `after` without being decided. `Ok` holds the seconds waited.
+/// has waited at least `after` without being decided nor expired (an expired request's
+/// parameters may be stale, as for an approval). `Ok` holds the seconds waited.
 pub fn break_glass(
     request: &Request,
     who: &Person,
@@ -221,6 +231,11 @@ pub fn break_glass(
     let opens = request.requested_at + Duration::from_std(after).unwrap_or(Duration::MAX);
     if now < opens {
         return Err(BreakGlassRefusal::TooEarly { at: opens });
+    }
+    if now >= request.expires_at {
+        return Err(BreakGlassRefusal::Expired {
+            at: request.expires_at,
+        });
     }
     Ok((now - request.requested_at).num_seconds())
 }
@@ -359,6 +374,10 @@ mod tests {
         assert_eq!(
             break_glass(&closed, &alice, true, after, "db down", late),
             Err(BreakGlassRefusal::Closed)
+        );
+        assert_eq!(
+            break_glass(&r, &alice, true, after, "db down", r.expires_at),
+            Err(BreakGlassRefusal::Expired { at: r.expires_at })
         );
     }
 

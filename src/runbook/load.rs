@@ -262,6 +262,19 @@ fn validate(source: &TomlSource, runbook: &Runbook, config: &Config) -> Vec<Diag
         }
     }
 
+    // Break-glass opens only while the request is alive: an expired request is refused.
+    if let Some(after) = runbook.approval.break_glass_after
+        && after.get() >= runbook.approval.expires.get()
+    {
+        push(
+            &key_path!["approval", "break_glass_after"],
+            format!(
+                "break_glass_after ({after}) must be shorter than expires ({}): a request expires before the glass could be broken",
+                runbook.approval.expires
+            ),
+        );
+    }
+
     let mut params: BTreeSet<&str> = BTreeSet::new();
     for (i, param) in runbook.params.iter().enumerate() {
         if !params.insert(param.name.as_str()) {
@@ -660,6 +673,21 @@ name = "engineering"
         let errs = load(text).unwrap_err();
         assert!(
             errs[0].contains(":3:1: workstream `data` has no objective"),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn break_glass_after_must_be_shorter_than_expires() {
+        let errs = load(&format!(
+            "{HEADER}\n[approval]\nexpires = \"15m\"\nbreak_glass_after = \"15m\"\n\n[[steps]]\nid = \"ask\"\nkind = \"confirm\"\nwith = {{ question = \"ok?\" }}\n"
+        ))
+        .unwrap_err();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].starts_with(
+                "rb.toml:7:1: break_glass_after (15m) must be shorter than expires (15m)"
+            ),
             "{errs:?}"
         );
     }
