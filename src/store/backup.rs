@@ -193,37 +193,77 @@ fn partial_path(path: &Path) -> PathBuf {
 /// Reads a backup, checking the header, every event's seq, chain link, hash and canonical
 /// bytes, the trailer and gzip's CRC. The first problem stops it, with its line number.
 pub fn read<R: Read>(input: R) -> Result<(Vec<Event>, Summary), BackupError> {
-    let mut reader = BufReader::new(GzDecoder::new(input));
-    let mut line_no: u64 = 0;
-    let mut buf = Vec::new();
-    let invalid = |line: u64, reason: String| BackupError::Invalid { line, reason };
-    // Reads the next line: `None` at a clean end of file.
-    let mut next = |buf: &mut Vec<u8>, line_no: &mut u64| -> Result<Option<()>, BackupError> {
-        buf.clear();
-        *line_no += 1;
-        let n = reader.read_until(b'\n', buf).map_err(|err| {
-            invalid(
-                *line_no,
-                format!("the file is cut short or damaged (gzip: {err})"),
-            )
-        })?;
-        if n == 0 {
-            return Ok(None);
+    let mut lines = Lines::new(input);
+    let header = read_header(&mut lines)?;
+    let (events, trailer) = read_events(&mut lines)?;
+    let summary = Summary {
+        events: events.len() as u64,
+        head: events.last().map(|e| e.hash.clone()),
+    };
+    check_counts(&header, &trailer, &summary, lines.line_no)?;
+    // Anything after the trailer, and the gzip CRC, which is checked at the end of the stream.
+    if lines.next()? {
+        return Err(invalid(lines.line_no, "data after the trailer".into()));
+    }
+    Ok((events, summary))
+}
+
+/// A line of the backup that is not what it should be.
+fn invalid(line: u64, reason: String) -> BackupError {
+    BackupError::Invalid { line, reason }
+}
+
+/// The uncompressed lines of a backup, numbered from 1.
+struct Lines<R: Read> {
+    reader: BufReader<GzDecoder<R>>,
+    /// The number of the line last read (or of the end of the file, once reached).
+    line_no: u64,
+    /// The line last read, without its newline.
+    buf: Vec<u8>,
+}
+
+impl<R: Read> Lines<R> {
+    fn new(input: R) -> Self {
+        Self {
+            reader: BufReader::new(GzDecoder::new(input)),
+            line_no: 0,
+            buf: Vec::new(),
         }
-        if buf.last() != Some(&b'\n') {
+    }
+
+    /// Reads the next line into `buf`: `false` at a clean end of file.
+    fn next(&mut self) -> Result<bool, BackupError> {
+        self.buf.clear();
+        self.line_no += 1;
+        let n = self
+            .reader
+            .read_until(b'\n', &mut self.buf)
+            .map_err(|err| {
+                invalid(
+                    self.line_no,
+                    format!("the file is cut short or damaged (gzip: {err})"),
+                )
+            })?;
+        if n == 0 {
+            return Ok(false);
+        }
+        if self.buf.last() != Some(&b'\n') {
             return Err(invalid(
-                *line_no,
+                self.line_no,
                 "the line is incomplete: the backup was cut short".into(),
             ));
         }
-        buf.pop();
-        Ok(Some(()))
-    };
+        self.buf.pop();
+        Ok(true)
+    }
+}
 
-    if next(&mut buf, &mut line_no)?.is_none() {
+/// Line 1: a header of this format and version.
+fn read_header<R: Read>(lines: &mut Lines<R>) -> Result<Header, BackupError> {
+    if !lines.next()? {
         return Err(invalid(1, "the backup is empty".into()));
     }
-    let header: Header = serde_json::from_slice(&buf).map_err(|err| {
+    let header: Header = serde_json::from_slice(&lines.buf).map_err(|err| {
         invalid(
             1,
             format!("not a Lifeboat backup header ({err}); is this the right file?"),
@@ -238,62 +278,74 @@ pub fn read<R: Read>(input: R) -> Result<(Vec<Event>, Summary), BackupError> {
             ),
         ));
     }
+    Ok(header)
+}
 
-    let mut events = Vec::new();
-    let mut prev = GENESIS.to_owned();
-    let trailer = loop {
-        if next(&mut buf, &mut line_no)?.is_none() {
+/// The events up to the trailer, each checked against the one before it; then the trailer.
+fn read_events<R: Read>(lines: &mut Lines<R>) -> Result<(Vec<Event>, Trailer), BackupError> {
+    let mut events: Vec<Event> = Vec::new();
+    loop {
+        if !lines.next()? {
             return Err(invalid(
-                line_no,
+                lines.line_no,
                 format!(
                     "the backup ends after event {} without its trailer: it was cut short",
                     events.len()
                 ),
             ));
         }
-        if let Ok(trailer) = serde_json::from_slice::<Trailer>(&buf) {
-            break trailer;
+        if let Ok(trailer) = serde_json::from_slice::<Trailer>(&lines.buf) {
+            return Ok((events, trailer));
         }
+        let event: Event = serde_json::from_slice(&lines.buf)
+            .map_err(|err| invalid(lines.line_no, format!("not an event: {err}")))?;
+        let prev = events.last().map_or(GENESIS, |e| e.hash.as_str());
         let expected = events.len() as u64 + 1;
-        let event: Event = serde_json::from_slice(&buf)
-            .map_err(|err| invalid(line_no, format!("not an event: {err}")))?;
-        let problem = if event.seq != expected {
-            Some(format!(
-                "expected event {expected} but found event {}: an event was removed, added or reordered",
-                event.seq
-            ))
-        } else if event.prev != prev {
-            Some(format!(
-                "event {} does not link to the event before it (prev hash differs)",
-                event.seq
-            ))
-        } else if event.compute_hash() != event.hash {
-            Some(format!(
-                "event {} does not match its hash: it was edited",
-                event.seq
-            ))
-        } else if event.to_bytes() != buf {
-            Some(format!(
-                "event {} is not in its stored (canonical) form: it was edited",
-                event.seq
-            ))
-        } else {
-            None
-        };
-        if let Some(reason) = problem {
-            return Err(invalid(line_no, reason));
+        if let Some(reason) = event_problem(&event, expected, prev, &lines.buf) {
+            return Err(invalid(lines.line_no, reason));
         }
-        prev = event.hash.clone();
         events.push(event);
-    };
+    }
+}
 
-    let summary = Summary {
-        events: events.len() as u64,
-        head: events.last().map(|e| e.hash.clone()),
-    };
+/// Why `event`, read from `line`, does not belong at seq `expected` after the hash `prev`;
+/// `None` when it does.
+fn event_problem(event: &Event, expected: u64, prev: &str, line: &[u8]) -> Option<String> {
+    if event.seq != expected {
+        Some(format!(
+            "expected event {expected} but found event {}: an event was removed, added or reordered",
+            event.seq
+        ))
+    } else if event.prev != prev {
+        Some(format!(
+            "event {} does not link to the event before it (prev hash differs)",
+            event.seq
+        ))
+    } else if event.compute_hash() != event.hash {
+        Some(format!(
+            "event {} does not match its hash: it was edited",
+            event.seq
+        ))
+    } else if event.to_bytes() != line {
+        Some(format!(
+            "event {} is not in its stored (canonical) form: it was edited",
+            event.seq
+        ))
+    } else {
+        None
+    }
+}
+
+/// The trailer (at `trailer_line`) and the header must both name what the file holds.
+fn check_counts(
+    header: &Header,
+    trailer: &Trailer,
+    summary: &Summary,
+    trailer_line: u64,
+) -> Result<(), BackupError> {
     if trailer.end != FORMAT || trailer.events != summary.events || trailer.head != summary.head {
         return Err(invalid(
-            line_no,
+            trailer_line,
             format!(
                 "the trailer says {} events ending in {:?}, but the file holds {}",
                 trailer.events, trailer.head, summary
@@ -309,11 +361,7 @@ pub fn read<R: Read>(input: R) -> Result<(Vec<Event>, Summary), BackupError> {
             ),
         ));
     }
-    // Anything after the trailer, and the gzip CRC, which is checked at the end of the stream.
-    match next(&mut buf, &mut line_no)? {
-        None => Ok((events, summary)),
-        Some(()) => Err(invalid(line_no, "data after the trailer".into())),
-    }
+    Ok(())
 }
 
 /// Restores the backup at `file` into `data_dir`, which must be missing or empty. The log is
