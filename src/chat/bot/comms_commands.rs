@@ -21,6 +21,23 @@ pub(super) fn communicator_may(command: &Command) -> bool {
 }
 
 impl Bot {
+    /// `/comms draft|show|edit|approve|resend|discard` and `/notify team` (routed here by
+    /// `Bot::handle`).
+    pub(super) async fn comms_command(&self, command: Command, who: &Person) -> Reply {
+        match command {
+            Command::CommsDraft { audience, kind } => self.comms_draft(&audience, &kind, who).await,
+            Command::CommsShow { draft } => self.comms_show(draft.as_deref()),
+            Command::CommsEdit { draft, text } => self.comms_edit(&draft, text, who),
+            Command::CommsApprove { draft, version } => {
+                self.comms_approve(&draft, version, who).await
+            }
+            Command::CommsResend { draft } => self.comms_resend(&draft, who).await,
+            Command::CommsDiscard { draft } => self.comms_discard(&draft, who),
+            Command::NotifyTeam { team, text } => self.notify_team(&team, text, who).await,
+            other => unreachable!("`/{}` is not a comms command", other.name()),
+        }
+    }
+
     /// Where delivery failures about `incident` are reported: its thread when one is open,
     /// else the incident channel.
     fn reports_channel(&self, incident: Option<&IncidentId>) -> ChannelId {

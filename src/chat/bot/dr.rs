@@ -1,0 +1,62 @@
+//! The DR commands: `/dr status` (providers, incidents, runs, the RPO watch), `/dr readiness`
+//! and `/dr reviewed` (the plan's review).
+
+use super::{Bot, Reply, actor, plain_message};
+use crate::approval::Person;
+use crate::chat::command::Command;
+use crate::domain::event::NewEvent;
+use crate::events::PlanReviewed;
+
+impl Bot {
+    /// `/dr status|readiness|reviewed` (routed here by `Bot::handle`).
+    pub(super) async fn dr_command(&self, command: Command, who: &Person) -> Reply {
+        match command {
+            Command::DrStatus => self.dr_status(),
+            Command::DrReadiness => self.readiness().await,
+            Command::DrReviewed { note } => self.plan_reviewed(note, who),
+            other => unreachable!("`/{}` is not a DR command", other.name()),
+        }
+    }
+
+    /// `/dr status`: providers, open incidents with their clocks, runs, the RPO watch.
+    fn dr_status(&self) -> Reply {
+        match crate::views::dr_picture(self.store.as_ref(), &self.config, &self.runbooks) {
+            Ok(picture) => Reply::private(crate::status::render(
+                &self.config,
+                &self.runbooks,
+                &picture,
+                self.clock.now(),
+            )),
+            Err(err) => Self::unreadable(err),
+        }
+    }
+
+    /// `/dr readiness`: the checks of `lifeboat readiness`, for the person who asked. Drills
+    /// are read from this log and the `drill-*` logs beside it.
+    async fn readiness(&self) -> Reply {
+        let mut events = crate::readiness::store_events(self.store.as_ref());
+        if let Some(drills) = self.drills.clone() {
+            let data_dir = self.config.store.data_dir.clone();
+            match tokio::task::spawn_blocking(move || drills.logged_events(&data_dir)).await {
+                Ok(mut drills) => events.append(&mut drills),
+                Err(err) => tracing::warn!(error = %err, "reading the drill logs failed"),
+            }
+        }
+        let report = crate::readiness::run(self.engine.env(), &self.runbooks, &events).await;
+        // The verdict first: a long report may be cut to fit one chat message.
+        Reply::private(format!("**{}**\n{}", report.verdict(), report.render()))
+    }
+
+    /// `/dr reviewed`: records a review of the plan, which resets the review reminder.
+    fn plan_reviewed(&self, note: Option<String>, who: &Person) -> Reply {
+        self.append(NewEvent::of(actor(who), PlanReviewed { note }));
+        let next = self.clock.now()
+            + chrono::Duration::from_std(self.config.schedule.review_every.get())
+                .unwrap_or(chrono::Duration::MAX);
+        Reply::public(plain_message(format!(
+            "📝 DR plan review recorded by {}. Next review due by {}.",
+            who.name,
+            next.format("%Y-%m-%d")
+        )))
+    }
+}
