@@ -15,8 +15,11 @@ use serenity::all::{
 };
 
 use super::{components::*, message::*, retry::*, slash::*};
-use crate::chat::bot::interaction::{Expiry, Interaction, Starter, ThreadStep, ThreadWork};
+use crate::chat::bot::interaction::{
+    Expiry, Interaction, Response, Starter, ThreadStep, ThreadWork,
+};
 use crate::chat::bot::{Bot, Reply};
+use crate::chat::command::Command;
 use crate::ports::chat::{Action, ChannelId, Message, MessageRef};
 
 pub(super) const OTHER_GUILD: &str = "Lifeboat only takes commands in its own server.";
@@ -91,6 +94,85 @@ fn acknowledged_ok<T>(result: serenity::Result<T>, what: &str) -> bool {
         tracing::error!(error = %err, "{what} failed");
     }
     result.is_ok()
+}
+
+/// Answers a button press with a message of its own.
+async fn reply_to_press(ctx: &Context, press: &ComponentInteraction, reply: Reply) {
+    let response = CreateInteractionResponse::Message(Handler::response(&reply));
+    if let Err(err) = with_retry("respond", || {
+        press.create_response(&ctx.http, response.clone())
+    })
+    .await
+    {
+        tracing::error!(error = %err, "interaction response failed");
+    }
+}
+
+/// The bot's interaction for a button press: who pressed it, where, and the pressed message.
+fn pressed_interaction(press: &ComponentInteraction, command: Command) -> Interaction {
+    let person = person(&press.user, press.member.as_ref());
+    tracing::info!(command = command.name(), user = %person.id, "button");
+    let channel = ChannelId(press.channel_id.to_string());
+    Interaction {
+        command,
+        person,
+        pressed: Some(MessageRef {
+            channel: channel.clone(),
+            id: press.message.id.to_string(),
+        }),
+        channel,
+        parent: parent_of(press.channel.as_ref()),
+    }
+}
+
+/// Settles the pressed message's buttons when the bot's reply says so, in the same response
+/// that answers the press (or, after an acknowledgement, by editing the original response:
+/// the button's message); else answers the press now unless it was deferred. The follow-up
+/// that a settled or deferred press still needs is the caller's.
+async fn settle_or_answer(
+    ctx: &Context,
+    press: &ComponentInteraction,
+    response: &Response,
+) -> serenity::Result<()> {
+    let reply = &response.reply;
+    let settled = reply.settles.as_ref().map(|outcome| {
+        (
+            settled_content(&press.message.content, outcome),
+            disabled_rows(&press.message.components),
+        )
+    });
+    match (settled, response.deferred) {
+        (None, false) => {
+            reply_to_press(ctx, press, reply.clone()).await;
+            Ok(())
+        }
+        (None, true) => Ok(()),
+        // The button's message is edited in the same response that answers the press.
+        (Some((text, rows)), false) => {
+            let update = CreateInteractionResponse::UpdateMessage(
+                CreateInteractionResponseMessage::new()
+                    .content(text)
+                    .components(rows),
+            );
+            with_retry("settle", || {
+                press.create_response(&ctx.http, update.clone())
+            })
+            .await
+            .map(|_| ())
+        }
+        // After an acknowledgement, the original response is the button's message.
+        (Some((text, rows)), true) => with_retry("settle", || {
+            press.edit_response(
+                &ctx.http,
+                EditInteractionResponse::new()
+                    .content(text.clone())
+                    .components(rows.clone())
+                    .allowed_mentions(no_mentions()),
+            )
+        })
+        .await
+        .map(|_| ()),
+    }
 }
 
 impl Handler {
@@ -218,53 +300,24 @@ impl Handler {
 
     #[tracing::instrument(skip_all, fields(interaction = %press.id, custom_id = %press.data.custom_id))]
     async fn on_component(&self, ctx: &Context, press: &ComponentInteraction) {
-        let reply_now = |reply: Reply| async move {
-            let response = CreateInteractionResponse::Message(Self::response(&reply));
-            if let Err(err) = with_retry("respond", || {
-                press.create_response(&ctx.http, response.clone())
-            })
-            .await
-            {
-                tracing::error!(error = %err, "interaction response failed");
-            }
-        };
         if press.guild_id != Some(self.guild) {
             tracing::info!(guild = ?press.guild_id, "button from another guild refused");
-            return reply_now(Self::private(OTHER_GUILD)).await;
+            return reply_to_press(ctx, press, Self::private(OTHER_GUILD)).await;
         }
         let action = match Action::parse(&press.data.custom_id) {
             Ok(action) => action,
-            Err(problem) => return reply_now(Self::private(problem.to_string())).await,
+            Err(problem) => {
+                return reply_to_press(ctx, press, Self::private(problem.to_string())).await;
+            }
         };
         if let Action::CommsEdit { draft } = &action {
-            let Some(current) = self.bot.draft_text(draft) else {
-                return reply_now(Self::private(format!("no draft {draft}"))).await;
-            };
-            let modal = CreateInteractionResponse::Modal(edit_modal(draft, &current));
-            if let Err(err) =
-                with_retry("modal", || press.create_response(&ctx.http, modal.clone())).await
-            {
-                tracing::error!(error = %err, "opening the edit form failed");
-            }
-            return;
+            return self.open_edit_form(ctx, press, draft).await;
         }
         let Some(command) = command_from_action(action) else {
             // Only the edit button has no command, and it was answered with its form above.
-            return reply_now(Self::private("this button opens a form")).await;
+            return reply_to_press(ctx, press, Self::private("this button opens a form")).await;
         };
-        let person = person(&press.user, press.member.as_ref());
-        tracing::info!(command = command.name(), user = %person.id, "button");
-        let channel = ChannelId(press.channel_id.to_string());
-        let interaction = Interaction {
-            command,
-            person,
-            pressed: Some(MessageRef {
-                channel: channel.clone(),
-                id: press.message.id.to_string(),
-            }),
-            channel,
-            parent: parent_of(press.channel.as_ref()),
-        };
+        let interaction = pressed_interaction(press, command);
         // Slow: acknowledge without changing the message, then answer with a follow-up.
         let acknowledge = || async {
             let sent = with_retry("ack", || {
@@ -277,45 +330,7 @@ impl Handler {
             return;
         };
         let reply = &response.reply;
-        let settled = reply.settles.as_ref().map(|outcome| {
-            (
-                settled_content(&press.message.content, outcome),
-                disabled_rows(&press.message.components),
-            )
-        });
-        let answered = match (settled, response.deferred) {
-            (None, false) => {
-                reply_now(reply.clone()).await;
-                Ok(())
-            }
-            (None, true) => Ok(()),
-            // The button's message is edited in the same response that answers the press.
-            (Some((text, rows)), false) => {
-                let update = CreateInteractionResponse::UpdateMessage(
-                    CreateInteractionResponseMessage::new()
-                        .content(text)
-                        .components(rows),
-                );
-                with_retry("settle", || {
-                    press.create_response(&ctx.http, update.clone())
-                })
-                .await
-                .map(|_| ())
-            }
-            // After an acknowledgement, the original response is the button's message.
-            (Some((text, rows)), true) => with_retry("settle", || {
-                press.edit_response(
-                    &ctx.http,
-                    EditInteractionResponse::new()
-                        .content(text.clone())
-                        .components(rows.clone())
-                        .allowed_mentions(no_mentions()),
-                )
-            })
-            .await
-            .map(|_| ()),
-        };
-        if let Err(err) = answered {
+        if let Err(err) = settle_or_answer(ctx, press, &response).await {
             tracing::error!(error = %err, "settling the buttons failed");
         }
         if (response.deferred || reply.settles.is_some())
@@ -329,6 +344,19 @@ impl Handler {
         if let Some(work) = response.thread {
             let from = starter(&work, std::future::pending::<serenity::Result<_>>()).await;
             work.carry_out(from).await;
+        }
+    }
+
+    /// A draft's edit button: opens the edit form with the draft's current text.
+    async fn open_edit_form(&self, ctx: &Context, press: &ComponentInteraction, draft: &str) {
+        let Some(current) = self.bot.draft_text(draft) else {
+            return reply_to_press(ctx, press, Self::private(format!("no draft {draft}"))).await;
+        };
+        let modal = CreateInteractionResponse::Modal(edit_modal(draft, &current));
+        if let Err(err) =
+            with_retry("modal", || press.create_response(&ctx.http, modal.clone())).await
+        {
+            tracing::error!(error = %err, "opening the edit form failed");
         }
     }
 
