@@ -302,6 +302,21 @@ impl Bot {
     }
 
     /// Logs a failed read of the event log; the reply to give instead.
+    /// A command a family's dispatch does not handle: `Bot::handle` routes every command to
+    /// its family, so this means a routing mistake. Answered and logged, never a panic: one
+    /// wrong arm must not take the bot down in the middle of an incident.
+    fn misrouted(family: &str, command: &Command) -> Reply {
+        tracing::error!(
+            command = command.name(),
+            family,
+            "a command reached the wrong family"
+        );
+        Reply::private(format!(
+            "`/{}` could not be handled (routed to the {family} commands); see the bot's log",
+            command.name()
+        ))
+    }
+
     fn unreadable(err: crate::ports::store::StoreError) -> Reply {
         tracing::error!(error = %err, "the event log could not be read");
         Reply::private("the event log could not be read; see the bot's log")
@@ -359,5 +374,20 @@ fn plain_message(content: String) -> Message {
     Message {
         content,
         ..Message::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_misrouted_command_is_answered_privately_not_a_panic() {
+        let reply = Bot::misrouted("run", &Command::DrStatus);
+        assert!(reply.ephemeral);
+        assert_eq!(
+            reply.message.content,
+            "`/dr status` could not be handled (routed to the run commands); see the bot's log"
+        );
     }
 }

@@ -34,7 +34,7 @@ impl Bot {
             Command::CommsResend { draft } => self.comms_resend(&draft, who).await,
             Command::CommsDiscard { draft } => self.comms_discard(&draft, who),
             Command::NotifyTeam { team, text } => self.notify_team(&team, text, who).await,
-            other => unreachable!("`/{}` is not a comms command", other.name()),
+            other => Self::misrouted("comms", &other),
         }
     }
 

@@ -14,7 +14,7 @@ impl Bot {
             Command::DrStatus => self.dr_status(),
             Command::DrReadiness => self.readiness().await,
             Command::DrReviewed { note } => self.plan_reviewed(note, who),
-            other => unreachable!("`/{}` is not a DR command", other.name()),
+            other => Self::misrouted("DR", &other),
         }
     }
 

@@ -23,7 +23,7 @@ impl Bot {
             Command::IncidentNote { text, lesson } => self.note(text, lesson, who),
             Command::IncidentResolve => self.resolve(who).await,
             Command::IncidentReview => self.review(who),
-            other => unreachable!("`/{}` is not an incident command", other.name()),
+            other => Self::misrouted("incident", &other),
         }
     }
 

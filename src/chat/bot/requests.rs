@@ -30,7 +30,7 @@ impl Bot {
                 self.break_glass(&request, &reason, who).await
             }
             Command::RunbookAcknowledge { run } => self.acknowledge(&run, who),
-            other => unreachable!("`/{}` is not a request command", other.name()),
+            other => Self::misrouted("request", &other),
         }
     }
 

@@ -26,7 +26,7 @@ impl Bot {
             Command::RunbookDecide { run, decision } => self.decide(run, decision, who),
             Command::RunbookCancel { run } => self.cancel(run, who),
             Command::Confirm { run, step, yes } => self.confirm(&run, &step, yes, who),
-            other => unreachable!("`/{}` is not a run command", other.name()),
+            other => Self::misrouted("run", &other),
         }
     }
 
