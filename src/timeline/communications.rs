@@ -46,6 +46,20 @@ fn add_once(list: &mut Vec<String>, item: Option<String>) {
 pub(super) fn communications(events: &[Event]) -> (Vec<Communication>, Vec<Communication>) {
     let mut sent: Vec<Communication> = Vec::new();
     let mut drafts: Vec<Communication> = Vec::new();
+    add_deliveries_and_drafts(events, &mut sent, &mut drafts);
+    add_step_outputs(events, &mut sent, &mut drafts);
+    sent.sort_by_key(|c| c.at);
+    drafts.sort_by_key(|c| c.at);
+    (sent, drafts)
+}
+
+/// The delivery and draft events: `notify.delivered` and `comms.sent` into `sent`,
+/// `comms.drafted`, `comms.edited` and `comms.approved` into `drafts`.
+fn add_deliveries_and_drafts(
+    events: &[Event],
+    sent: &mut Vec<Communication>,
+    drafts: &mut Vec<Communication>,
+) {
     for e in events {
         if !matches!(
             e.event_kind(),
@@ -61,7 +75,7 @@ pub(super) fn communications(events: &[Event]) -> (Vec<Communication>, Vec<Commu
         }
         match e.payload() {
             Ok(Payload::NotifyDelivered(delivered)) => add_sent(
-                &mut sent,
+                sent,
                 e,
                 "notify",
                 Some(delivered.team),
@@ -75,7 +89,7 @@ pub(super) fn communications(events: &[Event]) -> (Vec<Communication>, Vec<Commu
                     .find(|c| c.draft.as_deref() == Some(&delivered.draft))
                     .and_then(|c| c.to.clone());
                 add_sent(
-                    &mut sent,
+                    sent,
                     e,
                     EventKind::CommsSent.as_str(),
                     audience,
@@ -85,23 +99,32 @@ pub(super) fn communications(events: &[Event]) -> (Vec<Communication>, Vec<Commu
                 );
             }
             Ok(Payload::CommsDrafted(drafted)) => add_draft(
-                &mut drafts,
+                drafts,
                 e,
                 drafted.draft,
                 Some(drafted.audience),
                 drafted.text,
             ),
             Ok(Payload::CommsEdited(edited)) => {
-                add_draft(&mut drafts, e, edited.draft, None, edited.text);
+                add_draft(drafts, e, edited.draft, None, edited.text);
             }
             Ok(Payload::CommsApproved(approved)) => {
                 if let Some(text) = approved.text {
-                    add_draft(&mut drafts, e, approved.draft, None, text);
+                    add_draft(drafts, e, approved.draft, None, text);
                 }
             }
             _ => {}
         }
     }
+}
+
+/// A `notify` or `comms_draft` step's output: names the step and run of the entry with its
+/// text, or adds an entry when no delivery or draft event had it.
+fn add_step_outputs(
+    events: &[Event],
+    sent: &mut Vec<Communication>,
+    drafts: &mut Vec<Communication>,
+) {
     for e in events {
         let Some(step) = e.data_as::<StepSucceeded>() else {
             continue;
@@ -109,12 +132,12 @@ pub(super) fn communications(events: &[Event]) -> (Vec<Communication>, Vec<Commu
         let (list, kind, to, draft, text) = match step.kind {
             Some(StepKind::Notify) => {
                 let out: NotifyOutput = read_output(&step.output);
-                (&mut sent, "notify", out.team, None, out.text)
+                (&mut *sent, "notify", out.team, None, out.text)
             }
             Some(StepKind::CommsDraft) => {
                 let out: CommsDraftOutput = read_output(&step.output);
                 (
-                    &mut drafts,
+                    &mut *drafts,
                     "comms_draft",
                     out.template,
                     out.draft,
@@ -146,9 +169,6 @@ pub(super) fn communications(events: &[Event]) -> (Vec<Communication>, Vec<Commu
             }),
         }
     }
-    sent.sort_by_key(|c| c.at);
-    drafts.sort_by_key(|c| c.at);
-    (sent, drafts)
 }
 
 /// A delivered text: one entry per `kind`, recipient and text, with every route it went by.

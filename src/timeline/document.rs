@@ -1,5 +1,6 @@
 //! The post-mortem as one description (titled sections of paragraphs, tables, lists and
-//! captioned texts), written once here and rendered by `markdown.rs` and `html.rs`.
+//! captioned texts), written once here, one function per section, and rendered by
+//! `markdown.rs` and `html.rs`.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -7,7 +8,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 
 use super::text::{dur_opt, ms_text, one_line, span, utc_ms, utc_ms_or_dash};
-use super::{ObjectiveOutcome, Summary, describe, objective_rows, t_offset};
+use super::{ObjectiveOutcome, ObjectiveRow, Summary, describe, objective_rows, t_offset};
 use crate::config::Objectives;
 use crate::domain::Workstream;
 use crate::domain::event::Event;
@@ -33,21 +34,39 @@ pub(super) enum Block {
     Chart,
 }
 
+/// The post-mortem's sections in order, from the summary and the incident's events.
 pub(super) fn document(summary: &Summary, events: &[Event], objectives: &Objectives) -> Vec<Block> {
-    let mut doc = Vec::new();
+    let mut doc = vec![Block::Title(title(summary))];
+    let origin = summary.origin(events.first().map(|e| e.at));
+    let rows = objective_rows(summary, objectives);
+    summary_section(&mut doc, summary);
+    impact_section(&mut doc, summary, origin);
+    objectives_section(&mut doc, &rows);
+    detection_section(&mut doc, summary, origin);
+    timeline_section(&mut doc, events, origin);
+    approvals_section(&mut doc, summary);
+    steps_section(&mut doc, summary);
+    communications_section(&mut doc, summary);
+    lessons_section(&mut doc, summary);
+    follow_ups_section(&mut doc, summary, &rows);
+    doc
+}
+
+/// `Post-mortem: INC — title`, with `[DRILL]` for a drill whose title does not say so.
+fn title(summary: &Summary) -> String {
     let drill = if summary.drill { " [DRILL]" } else { "" };
-    let title = if summary.drill && !crate::incident::title_is_drill(&summary.title) {
+    if summary.drill && !crate::incident::title_is_drill(&summary.title) {
         format!(
             "Post-mortem{drill}: {} — {}",
             summary.incident, summary.title
         )
     } else {
         format!("Post-mortem: {} — {}", summary.incident, summary.title)
-    };
-    doc.push(Block::Title(title));
-    let origin = summary.origin(events.first().map(|e| e.at));
+    }
+}
 
-    // Summary
+/// Summary: who declared and resolved it, severity, commander, how each run ended.
+fn summary_section(doc: &mut Vec<Block>, summary: &Summary) {
     doc.push(Block::Heading("Summary".into()));
     let mut text = String::new();
     if summary.drill {
@@ -96,8 +115,10 @@ pub(super) fn document(summary: &Summary, events: &[Event], objectives: &Objecti
         );
     }
     doc.push(Block::Para(text));
+}
 
-    // Impact
+/// Impact: providers, severity, workstreams affected and recovered, time to recovery.
+fn impact_section(doc: &mut Vec<Block>, summary: &Summary, origin: Option<DateTime<Utc>>) {
     doc.push(Block::Heading("Impact".into()));
     let mut impact = Vec::new();
     impact.push(format!(
@@ -158,10 +179,11 @@ pub(super) fn document(summary: &Summary, events: &[Event], objectives: &Objecti
         }
     }
     doc.push(Block::List(impact));
+}
 
-    // Objectives
+/// Objectives: the table of [`objective_rows`], how they are measured, and the chart.
+fn objectives_section(doc: &mut Vec<Block>, rows: &[ObjectiveRow]) {
     doc.push(Block::Heading("Objectives".into()));
-    let rows = objective_rows(summary, objectives);
     doc.push(Block::Table {
         head: vec!["Objective", "Target", "Achieved", "Result"],
         rows: rows
@@ -184,8 +206,10 @@ pub(super) fn document(summary: &Summary, events: &[Event], objectives: &Objecti
         "RTO is measured from the first signal (the declaration when none was logged) to the runbook's success; RPO is the data-loss window measured from the restored rows (outage start − newest restored row; zero after a direct copy), else the age of the backup the run checked.".into(),
     ));
     doc.push(Block::Chart);
+}
 
-    // Detection
+/// Detection: the milestones from a simulated outage or the first signal to the declaration.
+fn detection_section(doc: &mut Vec<Block>, summary: &Summary, origin: Option<DateTime<Utc>>) {
     doc.push(Block::Heading("Detection".into()));
     let mut milestones: Vec<(String, DateTime<Utc>)> = Vec::new();
     for outage in &summary.simulated_outages {
@@ -247,8 +271,10 @@ pub(super) fn document(summary: &Summary, events: &[Event], objectives: &Objecti
                 .collect(),
         ));
     }
+}
 
-    // Timeline
+/// Timeline: one row per event.
+fn timeline_section(doc: &mut Vec<Block>, events: &[Event], origin: Option<DateTime<Utc>>) {
     doc.push(Block::Heading("Timeline".into()));
     doc.push(Block::Table {
         head: vec!["#", "Time (UTC)", "T+", "Actor", "What happened"],
@@ -265,8 +291,10 @@ pub(super) fn document(summary: &Summary, events: &[Event], objectives: &Objecti
             })
             .collect(),
     });
+}
 
-    // Approvals
+/// Approvals: who approved which request, when, and how long it waited.
+fn approvals_section(doc: &mut Vec<Block>, summary: &Summary) {
     doc.push(Block::Heading("Approvals".into()));
     let approvals: Vec<Vec<String>> = summary
         .runs
@@ -299,8 +327,10 @@ pub(super) fn document(summary: &Summary, events: &[Event], objectives: &Objecti
             rows: approvals,
         });
     }
+}
 
-    // Steps
+/// Steps: one table per run.
+fn steps_section(doc: &mut Vec<Block>, summary: &Summary) {
     doc.push(Block::Heading("Steps".into()));
     if summary.runs.is_empty() {
         doc.push(Block::Para("No runbook was run.".into()));
@@ -339,8 +369,10 @@ pub(super) fn document(summary: &Summary, events: &[Event], objectives: &Objecti
                 .collect(),
         });
     }
+}
 
-    // Communications
+/// Communications: the exact texts sent, then the drafts.
+fn communications_section(doc: &mut Vec<Block>, summary: &Summary) {
     doc.push(Block::Heading("Communications".into()));
     doc.push(Block::Sub("Sent".into()));
     if summary.sent.is_empty() {
@@ -398,8 +430,10 @@ pub(super) fn document(summary: &Summary, events: &[Event], objectives: &Objecti
             text: c.text.clone(),
         });
     }
+}
 
-    // Lessons and notes
+/// Lessons learned, then the other notes.
+fn lessons_section(doc: &mut Vec<Block>, summary: &Summary) {
     doc.push(Block::Heading("Lessons learned".into()));
     let lessons: Vec<String> = summary
         .notes
@@ -424,8 +458,10 @@ pub(super) fn document(summary: &Summary, events: &[Event], objectives: &Objecti
         doc.push(Block::Heading("Notes".into()));
         doc.push(Block::List(notes));
     }
+}
 
-    // Follow-ups
+/// Open follow-ups: missed objectives, steps that did not succeed, the plan review.
+fn follow_ups_section(doc: &mut Vec<Block>, summary: &Summary, rows: &[ObjectiveRow]) {
     doc.push(Block::Heading("Open follow-ups".into()));
     let mut todo = Vec::new();
     for r in rows
@@ -462,5 +498,4 @@ pub(super) fn document(summary: &Summary, events: &[Event], objectives: &Objecti
     }
     todo.push("Review the plan (DRP) and the runbooks with these lessons".into());
     doc.push(Block::Checklist(todo));
-    doc
 }

@@ -76,6 +76,7 @@ impl StepSummary {
     }
 }
 
+/// The run's status as the exports name it.
 fn status_name(status: &RunStatus) -> &'static str {
     match status {
         RunStatus::Running => "running",
@@ -87,6 +88,7 @@ fn status_name(status: &RunStatus) -> &'static str {
     }
 }
 
+/// What the run of `view` did, from the incident's events; its RTO counts from `origin`.
 pub(super) fn run_summary(
     events: &[Event],
     view: &state::RunView,
@@ -107,8 +109,44 @@ pub(super) fn run_summary(
                 && e.data_as::<RunRequested>().is_some_and(|q| &q.request == r)
         })
     });
-    let approvals = request
-        .as_ref()
+    let approvals = approvals(events, request.as_ref(), requested);
+
+    // Steps in the order they first started; planned steps that never started come last.
+    let mut steps = started_steps(&run_events);
+    add_not_run(&mut steps, &run_events);
+
+    let succeeded_at = run_events
+        .iter()
+        .find(|e| e.is(EventKind::RunSucceeded))
+        .map(|e| e.at);
+    let achieved_rpo_secs = crate::incident::restored_backup_age_secs(run_events.iter().copied());
+    RunSummary {
+        run: view.run.clone(),
+        runbook: view.runbook.clone(),
+        workstream: view.workstream,
+        request,
+        requested_at: requested.map(|e| e.at),
+        requested_by: requested.map(|e| who(&e.actor)),
+        started_at: view.started_at,
+        ended_at: view.ended_at,
+        status: status_name(&view.status).to_owned(),
+        steps,
+        approvals,
+        achieved_rto_ms: succeeded_at
+            .zip(origin)
+            .map(|(end, start)| (end - start).num_milliseconds()),
+        achieved_rpo_secs,
+    }
+}
+
+/// Who approved the run's request (`run.approval_counted`), when, and how long after the
+/// request (`requested`).
+fn approvals(
+    events: &[Event],
+    request: Option<&String>,
+    requested: Option<&Event>,
+) -> Vec<ApprovalSummary> {
+    request
         .map(|r| {
             events
                 .iter()
@@ -123,12 +161,15 @@ pub(super) fn run_summary(
                 })
                 .collect()
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
 
-    // Steps in the order they first started; planned steps that never started come last.
+/// The steps of the run's events, in the order they first started (or were skipped), with
+/// their attempts, outcome, error and duration.
+fn started_steps(run_events: &[&Event]) -> Vec<StepSummary> {
     let mut steps: Vec<StepSummary> = Vec::new();
     let index = |steps: &Vec<StepSummary>, id: &str| steps.iter().position(|s| s.id == id);
-    for e in &run_events {
+    for e in run_events {
         let Ok(payload) = e.payload() else {
             continue;
         };
@@ -191,13 +232,19 @@ pub(super) fn run_summary(
             _ => {}
         }
     }
+    steps
+}
+
+/// The steps `run.started` planned that never started, as `not_run`, after the others.
+fn add_not_run(steps: &mut Vec<StepSummary>, run_events: &[&Event]) {
+    let index = |steps: &Vec<StepSummary>, id: &str| steps.iter().position(|s| s.id == id);
     if let Some(planned) = run_events
         .iter()
         .find(|e| e.is(EventKind::RunStarted))
         .and_then(|e| e.data_as::<RunStarted>())
     {
         for id in &planned.steps {
-            if index(&steps, id).is_none() {
+            if index(steps, id).is_none() {
                 steps.push(StepSummary {
                     id: id.clone(),
                     kind: None,
@@ -210,28 +257,5 @@ pub(super) fn run_summary(
                 });
             }
         }
-    }
-
-    let succeeded_at = run_events
-        .iter()
-        .find(|e| e.is(EventKind::RunSucceeded))
-        .map(|e| e.at);
-    let achieved_rpo_secs = crate::incident::restored_backup_age_secs(run_events.iter().copied());
-    RunSummary {
-        run: view.run.clone(),
-        runbook: view.runbook.clone(),
-        workstream: view.workstream,
-        request,
-        requested_at: requested.map(|e| e.at),
-        requested_by: requested.map(|e| who(&e.actor)),
-        started_at: view.started_at,
-        ended_at: view.ended_at,
-        status: status_name(&view.status).to_owned(),
-        steps,
-        approvals,
-        achieved_rto_ms: succeeded_at
-            .zip(origin)
-            .map(|(end, start)| (end - start).num_milliseconds()),
-        achieved_rpo_secs,
     }
 }
