@@ -55,7 +55,7 @@ impl Driver {
         loop {
             match self.attempt(step, attempt).await {
                 Err(err) if err.retryable && policy.allows_another(attempt) => {
-                    let delay = policy.delay(attempt, asked_wait(&err.data));
+                    let delay = policy.delay(attempt, err.retry_after);
                     self.record(StepRetrying {
                         step: step.id.clone(),
                         attempt,
@@ -183,14 +183,9 @@ impl Driver {
 /// hold a run for hours.
 const MAX_ASKED_WAIT: Duration = Duration::from_secs(5 * 60);
 
-/// How long the failed call asked to wait before another attempt (`retry_after_ms` in the
-/// step error's data, from a `Retry-After`); `None` when it did not say.
-fn asked_wait(data: &serde_json::Value) -> Option<Duration> {
-    data["retry_after_ms"].as_u64().map(Duration::from_millis)
-}
-
 /// A step's retries: `backoff × 2^(attempt-1)` (the doubling stops at 2^10) with ±20 %
-/// jitter, and at least what the failed call asked for, within [`MAX_ASKED_WAIT`].
+/// jitter, and at least what the failed call asked for (`StepError::retry_after`), within
+/// [`MAX_ASKED_WAIT`].
 fn retry_policy(retries: u32, base: Duration) -> Policy {
     Policy::exponential(retries.saturating_add(1), base)
         .capped(base.saturating_mul(1 << 10))
@@ -200,21 +195,19 @@ fn retry_policy(retries: u32, base: Duration) -> Policy {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
 
     #[test]
     fn a_retry_waits_at_least_what_the_call_asked_for_within_a_cap() {
         let policy = retry_policy(2, Duration::from_secs(1));
-        let wait = |data: serde_json::Value| policy.delay_drawn(1, asked_wait(&data), 0.5);
-        assert_eq!(wait(json!({})), Duration::from_secs(1), "the backoff alone");
+        let wait = |asked: Option<Duration>| policy.delay_drawn(1, asked, 0.5);
+        assert_eq!(wait(None), Duration::from_secs(1), "the backoff alone");
         assert_eq!(
-            wait(json!({ "retry_after_ms": 7000 })),
+            wait(Some(Duration::from_millis(7000))),
             Duration::from_secs(7)
         );
         assert_eq!(
-            wait(json!({ "retry_after_ms": 86_400_000 })),
+            wait(Some(Duration::from_millis(86_400_000))),
             MAX_ASKED_WAIT,
             "capped"
         );

@@ -66,6 +66,7 @@ pub async fn probe(
                 message: err.to_string(),
                 retryable: err.is_retryable(),
                 data: output.clone(),
+                retry_after: None,
             }
         })?;
     let answer = truncate_chars(&completion.text, ANSWER_KEPT);

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde::Serialize;
 use tracing::instrument;
 
 use super::{StepEnv, StepError, StepInput, StepOutput};
@@ -24,16 +24,64 @@ use crate::ports::digest::ValueDigest;
 use crate::ports::heroku::PlatformError;
 use crate::runbook::{LlmSwitch, Side};
 
+/// An `llm_switch` step's output (read back as `events::LlmSwitchOutput`): what it switched
+/// where, and since which event the app runs there.
+#[derive(Debug, Serialize)]
+struct SwitchOutput {
+    #[serde(flatten)]
+    switched: Switched,
+    /// The `seq` of the event that moved the app where it runs now; `None` when it never
+    /// moved (the app runs on Heroku).
+    hosting_since_seq: Option<u64>,
+}
+
+/// Where the variable was set, as `platform` says.
+#[derive(Debug, Serialize)]
+#[serde(tag = "platform", rename_all = "lowercase")]
+enum Switched {
+    Heroku {
+        app: String,
+        variable: String,
+        value: String,
+    },
+    Aws {
+        cluster: String,
+        variable: String,
+        value: String,
+        services: Vec<ServiceSwitch>,
+    },
+}
+
+/// One service the switch moved (or found set already) on AWS.
+#[derive(Debug, Serialize)]
+struct ServiceSwitch {
+    service: String,
+    from: String,
+    to: String,
+    /// `unchanged`, `registered`, `returned` or `reused`.
+    how: &'static str,
+}
+
+/// What a failed Platform API call leaves in the step's output.
+#[derive(Debug, Serialize)]
+struct HerokuFailure {
+    heroku_error: String,
+    retry_after_ms: Option<u64>,
+}
+
 /// A Platform API error as a step error: retryable as the error says, with how long Heroku
 /// asked to wait (the engine waits at least that long before the next attempt).
 fn platform_error(err: PlatformError) -> StepError {
+    let retry_after = err.retry_after();
+    let failure = HerokuFailure {
+        heroku_error: err.to_string(),
+        retry_after_ms: retry_after.map(|d| d.as_millis() as u64),
+    };
     StepError {
         retryable: err.is_retryable(),
         message: err.to_string(),
-        data: json!({
-            "heroku_error": err.to_string(),
-            "retry_after_ms": err.retry_after().map(|d| d.as_millis() as u64),
-        }),
+        data: serde_json::to_value(failure).unwrap_or_default(),
+        retry_after,
     }
 }
 
@@ -67,15 +115,18 @@ pub async fn switch(
     let events = log(env)?;
     let hosting = hosting_now(&events, env.config.aws.dns.as_ref());
     tracing::info!(side = ?hosting.side, since = ?hosting.since_seq, "the app runs here now");
-    let mut output = match hosting.side {
+    let (summary, switched) = match hosting.side {
         Side::Primary => on_heroku(env, args).await?,
         Side::Standby => on_aws(env, input, args, &events).await?,
     };
-    output.data["hosting_since_seq"] = json!(hosting.since_seq);
-    Ok(output)
+    let output = SwitchOutput {
+        switched,
+        hosting_since_seq: hosting.since_seq,
+    };
+    Ok(StepOutput::typed(summary, &output))
 }
 
-async fn on_heroku(env: &StepEnv, args: &LlmSwitch) -> Result<StepOutput, StepError> {
+async fn on_heroku(env: &StepEnv, args: &LlmSwitch) -> Result<(String, Switched), StepError> {
     let heroku = env.config.heroku.as_ref().ok_or_else(|| {
         StepError::invalid(
             "the app runs on Heroku (no hosting failover in the log) but the config has no [heroku] to switch it through",
@@ -93,12 +144,16 @@ async fn on_heroku(env: &StepEnv, args: &LlmSwitch) -> Result<StepOutput, StepEr
         .set_config_vars(target(heroku, &token), &vars)
         .await
         .map_err(platform_error)?;
-    Ok(StepOutput::new(
+    Ok((
         format!(
             "Heroku app {}: {var} = {} (the dynos restart with it)",
             heroku.app, args.provider
         ),
-        json!({ "platform": "heroku", "app": heroku.app, "variable": var, "value": args.provider }),
+        Switched::Heroku {
+            app: heroku.app.clone(),
+            variable: var.clone(),
+            value: args.provider.clone(),
+        },
     ))
 }
 
@@ -183,7 +238,7 @@ async fn on_aws(
     input: &StepInput<'_>,
     args: &LlmSwitch,
     events: &[Event],
-) -> Result<StepOutput, StepError> {
+) -> Result<(String, Switched), StepError> {
     let ecs = env.config.aws.ecs.as_ref().ok_or_else(|| {
         StepError::invalid("the app runs on AWS (per the log) but the config has no [aws.ecs]")
     })?;
@@ -261,18 +316,29 @@ async fn on_aws(
             _ => format!("{s} {from} → {to} ({how})"),
         })
         .collect();
-    let services: Vec<Value> = moves
-        .iter()
-        .map(|(s, _, from, to, how)| json!({ "service": s, "from": from, "to": to, "how": how }))
+    let summary = format!(
+        "ECS {}: {var} = {}; {}",
+        ecs.cluster,
+        args.provider,
+        lines.join(", ")
+    );
+    let services = moves
+        .into_iter()
+        .map(|(service, _, from, to, how)| ServiceSwitch {
+            service,
+            from,
+            to,
+            how,
+        })
         .collect();
-    Ok(StepOutput::new(
-        format!(
-            "ECS {}: {var} = {}; {}",
-            ecs.cluster,
-            args.provider,
-            lines.join(", ")
-        ),
-        json!({ "platform": "aws", "cluster": ecs.cluster, "variable": var, "value": args.provider, "services": services }),
+    Ok((
+        summary,
+        Switched::Aws {
+            cluster: ecs.cluster.clone(),
+            variable: var,
+            value: args.provider.clone(),
+            services,
+        },
     ))
 }
 
@@ -358,6 +424,8 @@ pub fn plan(env: &StepEnv, args: &LlmSwitch) -> Vec<String> {
 mod tests {
     use std::collections::{BTreeMap, BTreeSet};
 
+    use serde_json::json;
+
     use super::*;
     use crate::ports::aws::ContainerSpec;
 
@@ -412,19 +480,68 @@ mod tests {
     }
 
     #[test]
+    fn the_output_keeps_the_shape_of_the_log_and_reads_back() {
+        let heroku = SwitchOutput {
+            switched: Switched::Heroku {
+                app: "acme".into(),
+                variable: "LLM_PROVIDER".into(),
+                value: "anthropic".into(),
+            },
+            hosting_since_seq: None,
+        };
+        assert_eq!(
+            StepOutput::typed("s", &heroku).data,
+            json!({ "platform": "heroku", "app": "acme", "variable": "LLM_PROVIDER", "value": "anthropic", "hosting_since_seq": null })
+        );
+        let aws = SwitchOutput {
+            switched: Switched::Aws {
+                cluster: "standby".into(),
+                variable: "LLM_PROVIDER".into(),
+                value: "anthropic".into(),
+                services: vec![ServiceSwitch {
+                    service: "web".into(),
+                    from: "web:1".into(),
+                    to: "web:2".into(),
+                    how: "registered",
+                }],
+            },
+            hosting_since_seq: Some(44),
+        };
+        let data = StepOutput::typed("s", &aws).data;
+        assert_eq!(
+            data,
+            json!({ "platform": "aws", "cluster": "standby", "variable": "LLM_PROVIDER", "value": "anthropic",
+                    "services": [{ "service": "web", "from": "web:1", "to": "web:2", "how": "registered" }],
+                    "hosting_since_seq": 44 })
+        );
+        let read: crate::events::LlmSwitchOutput = crate::events::read_output(&data);
+        assert_eq!(read.platform.as_deref(), Some("aws"));
+        assert_eq!(read.services[0].to.as_deref(), Some("web:2"));
+    }
+
+    #[test]
     fn heroku_errors_keep_their_class_and_retry_after() {
         let err = platform_error(PlatformError::Throttled {
             message: "rate limit".into(),
             retry_after: Some(Duration::from_secs(4)),
         });
         assert!(err.retryable);
-        assert_eq!(err.data["retry_after_ms"], 4000);
+        assert_eq!(err.retry_after, Some(Duration::from_secs(4)));
+        assert_eq!(
+            err.data,
+            json!({ "heroku_error": err.message, "retry_after_ms": 4000 }),
+            "the log keeps its shape"
+        );
         let err = platform_error(PlatformError::Refused {
             status: 403,
             id: "forbidden".into(),
             message: "no access".into(),
         });
         assert!(!err.retryable);
-        assert_eq!(err.data["retry_after_ms"], Value::Null);
+        assert_eq!(err.retry_after, None);
+        assert_eq!(
+            err.data,
+            json!({ "heroku_error": err.message, "retry_after_ms": null })
+        );
     }
 }

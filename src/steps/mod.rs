@@ -18,7 +18,9 @@ pub mod wait;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
+use serde::Serialize;
 use serde_json::json;
 
 use crate::config::{Config, Secret, SecretSource};
@@ -128,6 +130,12 @@ impl StepOutput {
             data,
         }
     }
+
+    /// An output from its typed shape. A struct of plain fields (string keys) always
+    /// serializes; the JSON is what the log gets.
+    pub fn typed(summary: impl Into<String>, data: &impl Serialize) -> Self {
+        Self::new(summary, serde_json::to_value(data).unwrap_or_default())
+    }
 }
 
 /// Why a step failed, and whether trying again may help (throttling, 5xx, timeouts,
@@ -138,6 +146,10 @@ pub struct StepError {
     pub message: String,
     pub retryable: bool,
     pub data: serde_json::Value,
+    /// How long the failed call asked to wait before another attempt (a server's
+    /// `Retry-After`); the engine waits at least that long, within its cap. Not logged as
+    /// such: a step that has one writes it into `data` as well.
+    pub retry_after: Option<Duration>,
 }
 
 impl StepError {
@@ -146,6 +158,7 @@ impl StepError {
             message: message.into(),
             retryable: true,
             data: serde_json::Value::Null,
+            retry_after: None,
         }
     }
 
@@ -154,6 +167,7 @@ impl StepError {
             message: message.into(),
             retryable: false,
             data: serde_json::Value::Null,
+            retry_after: None,
         }
     }
 
@@ -169,6 +183,7 @@ impl From<AwsError> for StepError {
             retryable: err.is_retryable(),
             message: err.to_string(),
             data: json!({ "aws_error": err.to_string() }),
+            retry_after: None,
         }
     }
 }
