@@ -12,7 +12,9 @@
 //!
 //! Then the engine alone: the same runbook against the in-memory simulated AWS (no network),
 //! on its own log, so its own time per step is measured directly rather than as a difference
-//! of two noisy series.
+//! of two noisy series. Its log times its appends, so the run splits into the durable
+//! appends (the floor) and the engine's own work. Once more in an incident of 1,000 events
+//! (an incident channel full of notes): what a run's progress costs where people talk.
 //!
 //! `cargo bench --bench engine`. moto comes from `LIFEBOAT_PYTHON` or `.venv/bin/python`
 //! (`scripts/test` installs it); `LIFEBOAT_BENCH_ROUNDS` sets the rounds (default 50).
@@ -20,9 +22,11 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_route53::config::Credentials;
@@ -32,12 +36,12 @@ use aws_sdk_route53::types::{
 use lifeboat::aws::{AwsClients, SimulatedAws};
 use lifeboat::chat::recorder::RecordingChat;
 use lifeboat::config::Config;
-use lifeboat::domain::Actor;
-use lifeboat::domain::event::NewEvent;
+use lifeboat::domain::event::{ChainCheck, Event, NewEvent};
+use lifeboat::domain::{Actor, IncidentId, RunId};
 use lifeboat::engine::Engine;
 use lifeboat::ports::aws::AwsEdges;
 use lifeboat::ports::chat::ChannelId;
-use lifeboat::ports::store::EventStore;
+use lifeboat::ports::store::{EventStore, StoreError};
 use lifeboat::runbook::state::RunStatus;
 use lifeboat::runbook::{Runbook, load_file};
 use lifeboat::steps::StepEnv;
@@ -259,11 +263,102 @@ timeout = "1m"
 }
 
 async fn engine_round(engine: &Engine, runbooks: &[Runbook; 2], round: usize) {
+    engine_round_in(engine, runbooks, round, None).await;
+}
+
+async fn engine_round_in(
+    engine: &Engine,
+    runbooks: &[Runbook; 2],
+    round: usize,
+    incident: Option<IncidentId>,
+) {
     let handle = engine
-        .start(&runbooks[round % 2], BTreeMap::new(), None, Actor::Bot)
+        .start(&runbooks[round % 2], BTreeMap::new(), incident, Actor::Bot)
         .expect("the engine starts the run");
     let status = handle.task.await.expect("the run task");
     assert_eq!(status, RunStatus::Succeeded);
+}
+
+/// The engine-alone log: sled, with the time spent in its appends (each one flushed) counted.
+struct TimedStore {
+    inner: SledStore,
+    appends: AtomicU64,
+    nanos: AtomicU64,
+}
+
+impl TimedStore {
+    fn new(inner: SledStore) -> Self {
+        TimedStore {
+            inner,
+            appends: AtomicU64::new(0),
+            nanos: AtomicU64::new(0),
+        }
+    }
+
+    fn timed<T>(&self, append: impl FnOnce() -> T) -> T {
+        let started = Instant::now();
+        let out = append();
+        self.nanos
+            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        self.appends.fetch_add(1, Ordering::Relaxed);
+        out
+    }
+
+    /// (appends, time in them) since the last call.
+    fn take(&self) -> (u64, Duration) {
+        (
+            self.appends.swap(0, Ordering::Relaxed),
+            Duration::from_nanos(self.nanos.swap(0, Ordering::Relaxed)),
+        )
+    }
+}
+
+impl EventStore for TimedStore {
+    fn append(&self, event: NewEvent) -> Result<Event, StoreError> {
+        self.timed(|| self.inner.append(event))
+    }
+    fn append_batch(&self, events: Vec<NewEvent>) -> Result<Vec<Event>, StoreError> {
+        self.timed(|| self.inner.append_batch(events))
+    }
+    fn by_incident(&self, incident: &IncidentId) -> Result<Vec<Event>, StoreError> {
+        self.inner.by_incident(incident)
+    }
+    fn by_run(&self, run: &RunId) -> Result<Vec<Event>, StoreError> {
+        self.inner.by_run(run)
+    }
+    fn range(&self, seqs: RangeInclusive<u64>) -> Result<Vec<Event>, StoreError> {
+        self.inner.range(seqs)
+    }
+    fn by_kinds(&self, kinds: &[&str]) -> Result<Vec<Event>, StoreError> {
+        self.inner.by_kinds(kinds)
+    }
+    fn recent_of_kinds(
+        &self,
+        kinds: &[&str],
+        before: u64,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
+        self.inner.recent_of_kinds(kinds, before, limit)
+    }
+    fn kinds_in(
+        &self,
+        kinds: &[&str],
+        seqs: RangeInclusive<u64>,
+    ) -> Result<Vec<Event>, StoreError> {
+        self.inner.kinds_in(kinds, seqs)
+    }
+    fn open_runs(&self) -> Result<Vec<RunId>, StoreError> {
+        self.inner.open_runs()
+    }
+    fn last(&self) -> Result<Option<Event>, StoreError> {
+        self.inner.last()
+    }
+    fn verify(&self) -> Result<ChainCheck, StoreError> {
+        self.inner.verify()
+    }
+    fn check_writable(&self) -> Result<(), StoreError> {
+        self.inner.check_writable()
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -434,13 +529,15 @@ records = [{{ name = "app.example.com.", type = "CNAME", primary = "primary.exam
         data: Default::default(),
     };
     // The engine alone: the same config and runbooks, AWS simulated in memory, its own log.
-    let alone_store = Arc::new(SledStore::open(&dir.path().join("alone")).unwrap());
+    let alone_store = Arc::new(TimedStore::new(
+        SledStore::open(&dir.path().join("alone")).unwrap(),
+    ));
     let alone = Engine::new(
         StepEnv {
             aws: AwsEdges::simulated(Arc::new(SimulatedAws::from_config(&config.aws))),
             ..env.clone()
         },
-        alone_store,
+        alone_store.clone(),
     );
     let engine = Engine::new(env, store.clone());
     let runbooks = ["standby", "primary"].map(|to| {
@@ -479,11 +576,38 @@ records = [{{ name = "app.example.com.", type = "CNAME", primary = "primary.exam
     for round in 0..WARMUP {
         engine_round(&alone, &runbooks, round).await;
     }
+    alone_store.take();
     for round in 0..rounds {
         let started = Instant::now();
         engine_round(&alone, &runbooks, WARMUP + round).await;
         alone_series.times.push(started.elapsed());
     }
+    let alone_appends = alone_store.take();
+
+    // The same in an incident whose channel is full of notes (no thread: the console's case).
+    let incident = IncidentId("INC-BENCH".into());
+    let notes: Vec<NewEvent> = (0..1_000)
+        .map(|n| {
+            NewEvent::new(
+                Actor::Bot,
+                "note.added",
+                json!({ "text": format!("note {n}") }),
+            )
+            .incident(incident.clone())
+        })
+        .collect();
+    alone_store.append_batch(notes).unwrap();
+    let mut incident_series = Series::new("engine alone, in an incident", "1,000 events");
+    for round in 0..WARMUP {
+        engine_round_in(&alone, &runbooks, round, Some(incident.clone())).await;
+    }
+    alone_store.take();
+    for round in 0..rounds {
+        let started = Instant::now();
+        engine_round_in(&alone, &runbooks, WARMUP + round, Some(incident.clone())).await;
+        incident_series.times.push(started.elapsed());
+    }
+    let incident_appends = alone_store.take();
 
     // What one durable append costs on this disk, for reading the engine's share.
     let appends = 50;
@@ -548,4 +672,23 @@ records = [{{ name = "app.example.com.", type = "CNAME", primary = "primary.exam
         alone_series.quantile_ms(0.5) / 3.0,
         append_ms * 2.0
     );
+    // The engine's own share, without the appends' fsync jitter: run time minus the time the
+    // runs spent inside their own appends.
+    let split = |series: &Series, (appends, in_log): (u64, Duration)| {
+        let per_run = ms(in_log) / rounds as f64;
+        println!(
+            "    of which in its {:.1} appends per run: {:.2} ms per step; the engine's own: {:.2} ms per step (by mean)",
+            appends as f64 / rounds as f64,
+            per_run / 3.0,
+            (series.mean_ms() - per_run) / 3.0
+        );
+    };
+    split(&alone_series, alone_appends);
+    println!("{}", incident_series.row());
+    println!(
+        "    per step: {:.2} ms by mean, {:.2} ms by median",
+        incident_series.mean_ms() / 3.0,
+        incident_series.quantile_ms(0.5) / 3.0,
+    );
+    split(&incident_series, incident_appends);
 }

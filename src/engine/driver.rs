@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::info;
 
 use super::Decision;
+use super::progress::ThreadWatch;
 use crate::domain::Actor;
 use crate::domain::event::NewEvent;
 use crate::events::{Payload, RunCancelled, RunSucceeded, StepInterrupted};
@@ -31,6 +32,8 @@ pub(super) struct Driver {
     pub(super) pause_open: bool,
     pub(super) stopping: watch::Receiver<bool>,
     pub(super) metrics: crate::metrics::Recorder,
+    /// Where the run's messages go (its incident's thread, once one is open).
+    pub(super) thread: ThreadWatch,
 }
 
 /// What the run does after a step or a decision.
@@ -132,8 +135,9 @@ impl Driver {
             event = event.incident(incident.clone());
         }
         let kind = event.kind.clone();
-        if let Err(err) = self.store.append(event) {
-            tracing::error!(error = %err, %kind, "run event could not be stored");
+        match self.store.append(event) {
+            Ok(event) => self.thread.appended(event.seq),
+            Err(err) => tracing::error!(error = %err, %kind, "run event could not be stored"),
         }
     }
 }

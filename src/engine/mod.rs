@@ -294,6 +294,7 @@ impl Engine {
             pause_open: false,
             stopping: self.stopping.subscribe(),
             metrics: self.metrics,
+            thread: Default::default(),
         };
         let controls = self.controls.clone();
         let span = info_span!("run", run = %run);

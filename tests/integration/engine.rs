@@ -507,3 +507,70 @@ async fn a_second_decision_for_one_pause_does_not_decide_the_next() {
     let status = handle.task.await.unwrap();
     assert!(matches!(status, RunStatus::Aborted { .. }), "{status:?}");
 }
+
+/// A run in an incident posts where the incident's thread is, looked up as the run goes: a
+/// thread opened mid-run takes the rest of the run's messages; another incident's thread
+/// never does.
+#[tokio::test]
+async fn a_thread_opened_mid_run_takes_the_rest_of_its_messages() {
+    use lifeboat::domain::event::NewEvent;
+    use lifeboat::domain::{Actor, IncidentId};
+    use lifeboat::events::IncidentThreadOpened;
+    use lifeboat::ports::chat::ChannelId;
+
+    let bench = bench().await;
+    let opened = |incident: &str, thread: &str| {
+        NewEvent::of(
+            Actor::Bot,
+            IncidentThreadOpened {
+                thread: ChannelId(thread.into()),
+                channel: bench.engine.env().channel.clone(),
+                from: None,
+            },
+        )
+        .incident(IncidentId(incident.into()))
+    };
+    bench
+        .store
+        .append(opened("INC-OTHER", "other-thread"))
+        .unwrap();
+    let rb = bench.runbook(&CONFIRM_FIRST.replace("{tail}", ""));
+    let handle = bench
+        .engine
+        .start(
+            &rb,
+            BTreeMap::new(),
+            Some(IncidentId("INC-1".into())),
+            alice(),
+        )
+        .unwrap();
+    let key = wait_for_question(&bench).await;
+    bench.store.append(opened("INC-1", "run-thread")).unwrap();
+    bench.engine.env().answers.answer(
+        &key,
+        Answer {
+            yes: true,
+            by: "bob".into(),
+        },
+    );
+    let status = tokio::time::timeout(Duration::from_secs(10), handle.task)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status, RunStatus::Succeeded);
+    let texts = |channel: &str| -> Vec<String> {
+        bench
+            .chat()
+            .in_channel(&ChannelId(channel.into()))
+            .into_iter()
+            .map(|m| m.content)
+            .filter(|c| c.contains(&format!("[{}]", handle.run)))
+            .collect()
+    };
+    let before = texts(&bench.engine.env().channel.0);
+    assert!(before.iter().any(|c| c.contains("▶ scale")), "{before:?}");
+    let after = texts("run-thread");
+    assert!(after.iter().any(|c| c.contains("✔ ask")), "{after:?}");
+    assert!(after.iter().any(|c| c.contains("🏁")), "{after:?}");
+    assert!(texts("other-thread").is_empty());
+}
