@@ -309,6 +309,17 @@ async fn on_aws(
         )
         .await?;
     }
+    Ok(switched_on_aws(&ecs.cluster, var, &args.provider, moves))
+}
+
+/// The summary and output of a switch on AWS, from its moves (service, desired count, from,
+/// to, how).
+fn switched_on_aws(
+    cluster: &str,
+    var: String,
+    provider: &str,
+    moves: Vec<(String, u32, String, String, &'static str)>,
+) -> (String, Switched) {
     let lines: Vec<String> = moves
         .iter()
         .map(|(s, _, from, to, how)| match *how {
@@ -318,8 +329,8 @@ async fn on_aws(
         .collect();
     let summary = format!(
         "ECS {}: {var} = {}; {}",
-        ecs.cluster,
-        args.provider,
+        cluster,
+        provider,
         lines.join(", ")
     );
     let services = moves
@@ -331,15 +342,15 @@ async fn on_aws(
             how,
         })
         .collect();
-    Ok((
+    (
         summary,
         Switched::Aws {
-            cluster: ecs.cluster.clone(),
+            cluster: cluster.to_owned(),
             variable: var,
-            value: args.provider.clone(),
+            value: provider.to_owned(),
             services,
         },
-    ))
+    )
 }
 
 /// Records a move on AWS (`llm.revision_deployed`) before it is made; outside the engine (no
