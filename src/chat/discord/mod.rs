@@ -28,3 +28,5 @@ pub use handler::{Handler, suggest};
 pub use message::{disabled_rows, rows, settled_content, truncate};
 pub use registry::{commands, register};
 pub use slash::command_from;
+#[cfg(test)]
+pub use slash::command_from_payload;

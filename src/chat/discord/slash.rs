@@ -43,6 +43,16 @@ pub(super) fn parse_decision(text: &str) -> Result<Decision, String> {
     text.parse()
 }
 
+/// A slash command's JSON payload (the interaction's `data`) as the handler reads it:
+/// `None` when Discord could not have sent it (it does not decode as command data), else
+/// what `command_from` makes of it. For tests outside the adapter (the property tests), which
+/// should not name serenity's types.
+#[cfg(test)]
+pub fn command_from_payload(payload: serde_json::Value) -> Option<Result<Command, String>> {
+    let data: CommandData = serde_json::from_value(payload).ok()?;
+    Some(command_from(&data))
+}
+
 /// A slash command's data as a typed `Command`; the error is shown to the user.
 pub fn command_from(data: &CommandData) -> Result<Command, String> {
     let (sub, options) = match data.options.first() {
