@@ -7,6 +7,7 @@
 
 pub mod interp;
 mod load;
+mod validate;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
