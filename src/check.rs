@@ -348,9 +348,31 @@ pub fn production_problems(checked: &Checked, is_set: &dyn Fn(&str) -> bool) -> 
         .flatten()
         .unwrap_or(toml::Value::Table(toml::Table::new()));
 
-    // Every secret the config names by environment variable (`token_env`, `key_env`,
-    // `*_routing_key_env`, ...): a key ending in `_env`.
-    walk_strings(&raw, &mut Vec::new(), &mut |path, var| {
+    unset_config_secrets(checked, &raw, is_set, &mut errors);
+    unset_runbook_secrets(checked, is_set, &mut errors);
+    if config.aws.mode == crate::config::AwsMode::Simulated {
+        errors.push(simulated_aws(source));
+    }
+    data_problems(checked, &mut errors);
+    errors.extend(unauthenticated_server(checked));
+    loopback_urls(checked, &raw, &mut errors);
+    runbooks_over_objective(checked, &mut errors);
+    errors.sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
+    errors
+}
+
+/// Every secret the config names by environment variable (`token_env`, `key_env`,
+/// `*_routing_key_env`, ...: a key ending in `_env`) that is not set, and the defaulted
+/// Discord token variable, which is not in the file.
+fn unset_config_secrets(
+    checked: &Checked,
+    raw: &toml::Value,
+    is_set: &dyn Fn(&str) -> bool,
+    errors: &mut Vec<Diagnostic>,
+) {
+    let config = &checked.config.config;
+    let source = &checked.config.source;
+    walk_strings(raw, &mut Vec::new(), &mut |path, var| {
         if let Some(key) = last_key(path)
             && key.ends_with("_env")
             && !is_set(var)
@@ -377,7 +399,14 @@ pub fn production_problems(checked: &Checked, is_set: &dyn Fn(&str) -> bool) -> 
             ),
         ));
     }
-    // Secrets the runbooks send (`${env.NAME}` in headers).
+}
+
+/// Secrets the runbooks send (`${env.NAME}` in headers) that are not set, each once per runbook.
+fn unset_runbook_secrets(
+    checked: &Checked,
+    is_set: &dyn Fn(&str) -> bool,
+    errors: &mut Vec<Diagnostic>,
+) {
     for rb in &checked.runbooks.runbooks {
         let Ok(rb_source) = TomlSource::read(&rb.source) else {
             continue;
@@ -403,24 +432,30 @@ pub fn production_problems(checked: &Checked, is_set: &dyn Fn(&str) -> bool) -> 
             }
         });
     }
+}
 
-    if config.aws.mode == crate::config::AwsMode::Simulated {
-        let at = if source
-            .keys_at(&crate::key_path!["aws"])
-            .iter()
-            .any(|k| k == "mode")
-        {
-            crate::key_path!["aws", "mode"].to_vec()
-        } else {
-            Vec::new()
-        };
-        errors.push(source.error_at(
-            &at,
-            "[aws] mode is `simulated`: a failover would change nothing real; set mode = \"live\"",
-        ));
-    }
+/// A simulated AWS would change nothing real: located at `[aws] mode` when the file says so.
+fn simulated_aws(source: &TomlSource) -> Diagnostic {
+    let at = if source
+        .keys_at(&crate::key_path!["aws"])
+        .iter()
+        .any(|k| k == "mode")
+    {
+        crate::key_path!["aws", "mode"].to_vec()
+    } else {
+        Vec::new()
+    };
+    source.error_at(
+        &at,
+        "[aws] mode is `simulated`: a failover would change nothing real; set mode = \"live\"",
+    )
+}
 
-    // The data steps against a simulation would restore nothing; the tools must be there.
+/// The data steps against a simulation would restore nothing; the tools must be there, and
+/// `db_verify` needs tables to count.
+fn data_problems(checked: &Checked, errors: &mut Vec<Diagnostic>) {
+    let config = &checked.config.config;
+    let source = &checked.config.source;
     let data_steps: Vec<&str> = checked
         .runbooks
         .runbooks
@@ -463,26 +498,32 @@ pub fn production_problems(checked: &Checked, is_set: &dyn Fn(&str) -> bool) -> 
             }
         }
     }
+}
 
-    // The operators' endpoints ask no one for credentials and `/backup` hands out the whole
-    // event log: they stay on this machine (scrape through a local agent or a proxy that
-    // authenticates).
-    // With `[server] token_env` they ask for a bearer token (that it is set is checked with
-    // every other `*_env` above).
-    let server = &config.server;
-    if server.enabled && server.token_env.is_none() && !server.listen.ip().is_loopback() {
-        errors.push(source.error_at(
-            &crate::key_path!["server", "listen"],
-            format!(
-                "[server] listen = \"{}\" is not a loopback address: /healthz, /metrics and /backup (the whole event log) are served without authentication; listen on 127.0.0.1, or set [server] token_env to the variable holding a bearer token that /metrics and /backup then require",
-                server.listen
-            ),
-        ));
+/// The operators' endpoints ask no one for credentials and `/backup` hands out the whole
+/// event log: they stay on this machine (scrape through a local agent or a proxy that
+/// authenticates). With `[server] token_env` they ask for a bearer token (that it is set is
+/// checked with every other `*_env`).
+fn unauthenticated_server(checked: &Checked) -> Option<Diagnostic> {
+    let server = &checked.config.config.server;
+    if !server.enabled || server.token_env.is_some() || server.listen.ip().is_loopback() {
+        return None;
     }
+    Some(checked.config.source.error_at(
+        &crate::key_path!["server", "listen"],
+        format!(
+            "[server] listen = \"{}\" is not a loopback address: /healthz, /metrics and /backup (the whole event log) are served without authentication; listen on 127.0.0.1, or set [server] token_env to the variable holding a bearer token that /metrics and /backup then require",
+            server.listen
+        ),
+    ))
+}
 
-    // Any URL that points at this machine: a feed or probe watching loopback sees only
-    // itself, an endpoint on loopback is a test double left in.
-    walk_strings(&raw, &mut Vec::new(), &mut |path, text| {
+/// Any URL that points at this machine: a feed or probe watching loopback sees only itself,
+/// an endpoint on loopback is a test double left in.
+fn loopback_urls(checked: &Checked, raw: &toml::Value, errors: &mut Vec<Diagnostic>) {
+    let config = &checked.config.config;
+    let source = &checked.config.source;
+    walk_strings(raw, &mut Vec::new(), &mut |path, text| {
         if is_loopback_url(text) {
             let what = match path.first() {
                 Some(Seg::Key(section)) if section == "feeds" => {
@@ -504,8 +545,12 @@ pub fn production_problems(checked: &Checked, is_set: &dyn Fn(&str) -> bool) -> 
             ));
         }
     });
+}
 
-    // Each runbook's worst case against its objective.
+/// Each runbook whose worst case exceeds its objective, with its three largest steps.
+fn runbooks_over_objective(checked: &Checked, errors: &mut Vec<Diagnostic>) {
+    let config = &checked.config.config;
+    let source = &checked.config.source;
     let ttl = config.aws.dns.as_ref().map(|d| d.ttl);
     for rb in &checked.runbooks.runbooks {
         let Some(objective) = config.objectives.rto_for(rb.workstream) else {
@@ -537,8 +582,6 @@ pub fn production_problems(checked: &Checked, is_set: &dyn Fn(&str) -> bool) -> 
             ),
         ));
     }
-    errors.sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
-    errors
 }
 
 #[cfg(test)]
