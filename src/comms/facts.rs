@@ -89,7 +89,42 @@ pub fn gather(
     audience: &str,
     now: DateTime<Utc>,
 ) -> Facts {
-    // The runs that belong to the scope: those started for the incident, and the given run.
+    let mine = scope_events(events, scope);
+    let mut found = Found::from_scope(&mine, config, now);
+    if let Some(id) = scope.incident {
+        found.follow_incident_view(events, id, config);
+    }
+    let expected_recovery = found
+        .expected_recovery(config)
+        .map(|at| at.format(TIME_FORMAT).to_string());
+    let incident = scope
+        .incident
+        .map(ToString::to_string)
+        .or_else(|| scope.run.map(ToString::to_string))
+        .unwrap_or_default();
+    Facts {
+        company: config
+            .vars
+            .get("company")
+            .cloned()
+            .unwrap_or_else(|| "Our service".to_owned()),
+        incident,
+        audience: audience.to_owned(),
+        status: found.status.to_owned(),
+        providers: found.providers,
+        services: config.comms.services.clone(),
+        started_at: found.started.format(TIME_FORMAT).to_string(),
+        steps_done: found.steps_done,
+        expected_recovery,
+        data_loss_window: found.data_loss,
+        now: now.format(TIME_FORMAT).to_string(),
+        drill: found.drill,
+    }
+}
+
+/// The events of the scope: the incident's, and those of the runs that belong to it (started
+/// for the incident, or the given run).
+fn scope_events<'e>(events: &'e [Event], scope: &Scope<'_>) -> Vec<&'e Event> {
     let mut runs: BTreeSet<&RunId> = scope.run.into_iter().collect();
     for e in events {
         if e.is(EventKind::RunStarted)
@@ -104,29 +139,34 @@ pub fn gather(
         (scope.incident.is_some() && e.incident.as_ref() == scope.incident)
             || e.run.as_ref().is_some_and(|r| runs.contains(r))
     };
-    let mine: Vec<&Event> = events.iter().filter(relevant).collect();
+    events.iter().filter(relevant).collect()
+}
 
-    let declared = mine.iter().find(|e| e.is(EventKind::IncidentDeclared));
-    let started = declared.or_else(|| mine.first()).map_or(now, |e| e.at);
-    let resolved = mine.iter().any(|e| e.is(EventKind::IncidentResolved));
-    let drill = mine.iter().any(|e| e.is(EventKind::DrillMarked));
+/// What the scope's runs did, in log order.
+#[derive(Default)]
+struct RunProgress {
+    workstreams: Vec<Workstream>,
+    /// Titles of the steps that succeeded.
+    steps_done: Vec<String>,
+    /// The age of the backup restored, as of the last step that measured one.
+    data_loss: Option<String>,
+    active: bool,
+    succeeded: bool,
+}
 
-    let mut workstreams: Vec<Workstream> = Vec::new();
+fn fold_runs(mine: &[&Event]) -> RunProgress {
+    let mut progress = RunProgress::default();
     let mut titles: BTreeMap<(&RunId, String), String> = BTreeMap::new();
-    let mut steps_done = Vec::new();
-    let mut data_loss = None;
-    let mut run_active = false;
-    let mut run_succeeded = false;
-    for e in &mine {
+    for e in mine {
         let Some(run) = &e.run else { continue };
         let Ok(payload) = e.payload() else { continue };
         match payload {
             Payload::RunStarted(started) => {
-                run_active = true;
+                progress.active = true;
                 if let Some(ws) = started.workstream
-                    && !workstreams.contains(&ws)
+                    && !progress.workstreams.contains(&ws)
                 {
-                    workstreams.push(ws);
+                    progress.workstreams.push(ws);
                 }
             }
             Payload::StepStarted(step) => {
@@ -134,36 +174,139 @@ pub fn gather(
             }
             Payload::StepSucceeded(step) => {
                 let title = titles.get(&(run, step.step.clone())).unwrap_or(&step.step);
-                steps_done.push(title.clone());
+                progress.steps_done.push(title.clone());
                 // The measured window, as `incident::view`'s achieved RPO reads it.
                 if let Some(secs) = crate::incident::restored_backup_age_secs(
                     mine.iter().copied().filter(|m| m.seq <= e.seq),
                 ) {
-                    data_loss = Some(crate::duration::format_elapsed(
+                    progress.data_loss = Some(crate::duration::format_elapsed(
                         std::time::Duration::from_secs(secs),
                     ));
                 }
             }
             Payload::RunSucceeded(_) => {
-                run_active = false;
-                run_succeeded = true;
+                progress.active = false;
+                progress.succeeded = true;
             }
-            Payload::RunFailed(_) | Payload::RunCancelled(_) => run_active = false,
+            Payload::RunFailed(_) | Payload::RunCancelled(_) => progress.active = false,
             _ => {}
         }
     }
-    if workstreams.is_empty() {
-        // No run yet: the workstreams of the providers the incident's alerts name.
-        for name in alerted_providers(&mine) {
-            if let Some(p) = config.provider(&name)
-                && !workstreams.contains(&p.workstream)
-            {
-                workstreams.push(p.workstream);
-            }
+    progress
+}
+
+/// The facts as they are being gathered: first from the scope's events, then refined by the
+/// incident's own view when there is one.
+struct Found {
+    started: DateTime<Utc>,
+    status: &'static str,
+    workstreams: Vec<Workstream>,
+    providers: Vec<String>,
+    steps_done: Vec<String>,
+    data_loss: Option<String>,
+    /// When the incident's RTO clocks run out, once a clock runs.
+    clock_due: Option<DateTime<Utc>>,
+    drill: bool,
+}
+
+impl Found {
+    fn from_scope(mine: &[&Event], config: &Config, now: DateTime<Utc>) -> Found {
+        let declared = mine.iter().find(|e| e.is(EventKind::IncidentDeclared));
+        let started = declared.or_else(|| mine.first()).map_or(now, |e| e.at);
+        let resolved = mine.iter().any(|e| e.is(EventKind::IncidentResolved));
+        let drill = mine.iter().any(|e| e.is(EventKind::DrillMarked));
+        let runs = fold_runs(mine);
+        let workstreams = if runs.workstreams.is_empty() {
+            alerted_workstreams(mine, config)
+        } else {
+            runs.workstreams
+        };
+        let providers = runbook_providers(&workstreams, config);
+        let status = if resolved {
+            "resolved"
+        } else if runs.succeeded && !runs.active {
+            "recovered"
+        } else if runs.active || !runs.steps_done.is_empty() {
+            "mitigating"
+        } else {
+            "investigating"
+        };
+        Found {
+            started,
+            status,
+            workstreams,
+            providers,
+            steps_done: runs.steps_done,
+            data_loss: runs.data_loss,
+            clock_due: None,
+            drill,
         }
     }
+
+    /// The incident's own view and RTO clocks, so notices state what the clocks say: the
+    /// outage began at the first signal, recovery is due when the clock's budget runs out.
+    fn follow_incident_view(&mut self, events: &[Event], id: &IncidentId, config: &Config) {
+        let scoped = crate::incident::incident_events(events, id);
+        let view = crate::incident::view(&scoped, id);
+        if let Some(signal) = &view.first_signal {
+            self.started = self.started.min(signal.at);
+            if let Some(p) = signal.provider.as_deref().and_then(|p| config.provider(p)) {
+                let name = p.title.clone().unwrap_or_else(|| p.name.clone());
+                if !self.providers.contains(&name) {
+                    self.providers.push(name);
+                }
+                if !self.workstreams.contains(&p.workstream) {
+                    self.workstreams.push(p.workstream);
+                }
+            }
+        }
+        let clocks = crate::incident::clocks(&view, &config.objectives);
+        self.clock_due = clocks.iter().map(|c| c.at_percent(100)).max();
+        if self.data_loss.is_none() {
+            self.data_loss = view
+                .achieved_rpo_secs
+                .map(|secs| crate::duration::format_elapsed(std::time::Duration::from_secs(secs)));
+        }
+        self.drill |= view.drill;
+        self.status = match view.phase {
+            crate::incident::Phase::Declared => "investigating",
+            crate::incident::Phase::Mitigating => "mitigating",
+            crate::incident::Phase::Recovered => "recovered",
+            crate::incident::Phase::Resolved | crate::incident::Phase::Reviewed => "resolved",
+        };
+    }
+
+    /// When recovery is due: the running clock's end, or without one (no workstream named
+    /// yet) the largest budget of the affected workstreams from the start.
+    fn expected_recovery(&self, config: &Config) -> Option<DateTime<Utc>> {
+        self.clock_due.or_else(|| {
+            self.workstreams
+                .iter()
+                .filter_map(|ws| config.objectives.rto_for(*ws))
+                .max_by_key(|d| d.get())
+                .and_then(|rto| chrono::Duration::from_std(rto.get()).ok())
+                .map(|d| self.started + d)
+        })
+    }
+}
+
+/// With no run yet: the workstreams of the providers the incident's alerts name.
+fn alerted_workstreams(mine: &[&Event], config: &Config) -> Vec<Workstream> {
+    let mut workstreams = Vec::new();
+    for name in alerted_providers(mine) {
+        if let Some(p) = config.provider(&name)
+            && !workstreams.contains(&p.workstream)
+        {
+            workstreams.push(p.workstream);
+        }
+    }
+    workstreams
+}
+
+/// The providers (by title) whose runbooks recover `workstreams`.
+fn runbook_providers(workstreams: &[Workstream], config: &Config) -> Vec<String> {
     let mut providers: Vec<String> = Vec::new();
-    for ws in &workstreams {
+    for ws in workstreams {
         for p in config
             .providers
             .iter()
@@ -175,84 +318,7 @@ pub fn gather(
             }
         }
     }
-    let mut status = if resolved {
-        "resolved"
-    } else if run_succeeded && !run_active {
-        "recovered"
-    } else if run_active || !steps_done.is_empty() {
-        "mitigating"
-    } else {
-        "investigating"
-    };
-    let mut started = started;
-    let mut clock_due = None;
-    let mut drill = drill;
-    if let Some(id) = scope.incident {
-        // The incident's own view and RTO clocks, so notices state what the clocks say: the
-        // outage began at the first signal, recovery is due when the clock's budget runs out.
-        let scoped = crate::incident::incident_events(events, id);
-        let view = crate::incident::view(&scoped, id);
-        if let Some(signal) = &view.first_signal {
-            started = started.min(signal.at);
-            if let Some(p) = signal.provider.as_deref().and_then(|p| config.provider(p)) {
-                let name = p.title.clone().unwrap_or_else(|| p.name.clone());
-                if !providers.contains(&name) {
-                    providers.push(name);
-                }
-                if !workstreams.contains(&p.workstream) {
-                    workstreams.push(p.workstream);
-                }
-            }
-        }
-        let clocks = crate::incident::clocks(&view, &config.objectives);
-        clock_due = clocks.iter().map(|c| c.at_percent(100)).max();
-        if data_loss.is_none() {
-            data_loss = view
-                .achieved_rpo_secs
-                .map(|secs| crate::duration::format_elapsed(std::time::Duration::from_secs(secs)));
-        }
-        drill |= view.drill;
-        status = match view.phase {
-            crate::incident::Phase::Declared => "investigating",
-            crate::incident::Phase::Mitigating => "mitigating",
-            crate::incident::Phase::Recovered => "recovered",
-            crate::incident::Phase::Resolved | crate::incident::Phase::Reviewed => "resolved",
-        };
-    }
-    // Without a running clock (no workstream named yet), the budget of the affected
-    // workstreams from the start.
-    let expected = clock_due.or_else(|| {
-        workstreams
-            .iter()
-            .filter_map(|ws| config.objectives.rto_for(*ws))
-            .max_by_key(|d| d.get())
-            .and_then(|rto| chrono::Duration::from_std(rto.get()).ok())
-            .map(|d| started + d)
-    });
-    let expected_recovery = expected.map(|at| at.format(TIME_FORMAT).to_string());
-    let incident = scope
-        .incident
-        .map(ToString::to_string)
-        .or_else(|| scope.run.map(ToString::to_string))
-        .unwrap_or_default();
-    Facts {
-        company: config
-            .vars
-            .get("company")
-            .cloned()
-            .unwrap_or_else(|| "Our service".to_owned()),
-        incident,
-        audience: audience.to_owned(),
-        status: status.to_owned(),
-        providers,
-        services: config.comms.services.clone(),
-        started_at: started.format(TIME_FORMAT).to_string(),
-        steps_done,
-        expected_recovery,
-        data_loss_window: data_loss,
-        now: now.format(TIME_FORMAT).to_string(),
-        drill,
-    }
+    providers
 }
 
 /// `text` with the drill marker: kept if present, else put at the start of the subject (or
