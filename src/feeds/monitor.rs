@@ -104,6 +104,225 @@ impl FeedState {
     }
 }
 
+/// The feed an observation is about, for the events and notices it gives.
+struct FeedEvents {
+    feed: String,
+    provider: String,
+}
+
+impl FeedEvents {
+    /// An event recorded as the feed's.
+    fn record(&self, payload: Payload) -> Effect {
+        Effect::Record {
+            feed: Some(self.feed.clone()),
+            payload,
+        }
+    }
+
+    fn notice(&self, text: String) -> Effect {
+        Effect::Notice {
+            feed: self.feed.clone(),
+            text,
+        }
+    }
+}
+
+/// The steps of one observation, each on the feed's own state.
+impl FeedState {
+    /// Records the raw level when it differs from the last observation's.
+    fn note_raw_level(
+        &mut self,
+        health: &ProviderHealth,
+        about: &FeedEvents,
+        effects: &mut Vec<Effect>,
+    ) {
+        if self.last_raw != Some(health.level) {
+            effects.push(
+                about.record(
+                    FeedObserved {
+                        provider: about.provider.clone(),
+                        from: self.last_raw,
+                        to: Some(health.level),
+                        summary: health.summary.clone(),
+                        reason: health.reason.clone(),
+                    }
+                    .into(),
+                ),
+            );
+            self.last_raw = Some(health.level);
+        }
+    }
+
+    /// An unreadable observation moves no level: it starts the timer, and once the feed has
+    /// been unreadable for `unreadable_after` one notice says so.
+    fn note_unreadable(
+        &mut self,
+        health: &ProviderHealth,
+        now: DateTime<Utc>,
+        settings: &WatchSettings,
+        about: &FeedEvents,
+        effects: &mut Vec<Effect>,
+    ) {
+        let since = *self.unreadable_since.get_or_insert(now);
+        if self.unreadable_reported || now - since < settings.unreadable_after {
+            return;
+        }
+        self.unreadable_reported = true;
+        let reason = health.reason.clone().unwrap_or_else(|| "unknown".into());
+        effects.push(
+            about.record(
+                FeedUnreadable {
+                    provider: about.provider.clone(),
+                    since: Some(since),
+                    reason: reason.clone(),
+                }
+                .into(),
+            ),
+        );
+        let FeedEvents { feed, provider } = about;
+        effects.push(about.notice(format!(
+            "Feed `{feed}` ({provider}) has been unreadable since {}: {reason}. Its last known level stands; check the source.",
+            since.format("%H:%M UTC")
+        )));
+    }
+
+    /// A readable observation stops the unreadable timer, and says so if it had been reported.
+    fn note_readable_again(&mut self, about: &FeedEvents, effects: &mut Vec<Effect>) {
+        if self.unreadable_since.take().is_some() && self.unreadable_reported {
+            self.unreadable_reported = false;
+            effects.push(
+                about.record(
+                    FeedReadable {
+                        provider: about.provider.clone(),
+                    }
+                    .into(),
+                ),
+            );
+            let FeedEvents { feed, provider } = about;
+            effects.push(about.notice(format!("Feed `{feed}` ({provider}) is readable again.")));
+        }
+    }
+
+    /// Records the vendor incidents opened, updated or resolved, and keeps them; whether the
+    /// provider's open alert must be edited to show them.
+    fn follow_vendor_incidents(
+        &mut self,
+        health: &ProviderHealth,
+        alert_open: bool,
+        about: &FeedEvents,
+        effects: &mut Vec<Effect>,
+    ) -> bool {
+        effects.extend(diff_incidents(
+            self,
+            &about.feed,
+            &about.provider,
+            health,
+            alert_open,
+        ));
+        // Keep the alert's incident list current even without a level change.
+        let alert_changed =
+            (!health.incidents.is_empty() || !self.incidents.is_empty()) && alert_open;
+        self.incidents = health
+            .incidents
+            .iter()
+            .map(|i| (i.id.clone(), i.clone()))
+            .collect();
+        alert_changed
+    }
+
+    /// Settles the level once `debounce` observations in a row agree, recording the signal
+    /// the change gives; whether the settled level changed.
+    fn debounce_level(
+        &mut self,
+        health: &ProviderHealth,
+        now: DateTime<Utc>,
+        settings: &WatchSettings,
+        about: &FeedEvents,
+        effects: &mut Vec<Effect>,
+    ) -> bool {
+        let level = health.level;
+        if self.stable == Some(level) {
+            self.candidate = None;
+            return false;
+        }
+        let count = match self.candidate {
+            Some((l, n)) if l == level => n + 1,
+            _ => 1,
+        };
+        self.candidate = Some((level, count));
+        if count < settings.debounce {
+            return false;
+        }
+        self.candidate = None;
+        let from = self.stable.replace(level);
+        let change = FeedLevelChanged {
+            provider: about.provider.clone(),
+            from,
+            to: Some(level),
+            summary: health.summary.clone(),
+        };
+        if let Some(signal) = signal(change) {
+            effects.push(about.record(signal));
+        }
+        if from.is_some() {
+            self.changes.push_back(now);
+        }
+        true
+    }
+
+    /// Flapping: too many settled changes within the window hold the feed's alerts, until it
+    /// has been still for a window; whether the feed started or stopped flapping.
+    fn track_flapping(
+        &mut self,
+        now: DateTime<Utc>,
+        settings: &WatchSettings,
+        about: &FeedEvents,
+        effects: &mut Vec<Effect>,
+    ) -> bool {
+        while self
+            .changes
+            .front()
+            .is_some_and(|t| now - *t > settings.flap_window)
+        {
+            self.changes.pop_front();
+        }
+        if !self.flapping && self.changes.len() >= settings.flap_changes {
+            self.flapping = true;
+            effects.push(
+                about.record(
+                    FeedFlapping {
+                        provider: about.provider.clone(),
+                        changes: self.changes.len(),
+                        window_secs: settings.flap_window.num_seconds(),
+                    }
+                    .into(),
+                ),
+            );
+            let FeedEvents { feed, provider } = about;
+            effects.push(about.notice(format!(
+                "Feed `{feed}` ({provider}) is flapping: {} level changes within {} minutes. Alerts from it are held until it settles.",
+                self.changes.len(),
+                settings.flap_window.num_minutes()
+            )));
+            true
+        } else if self.flapping && self.changes.is_empty() {
+            self.flapping = false;
+            effects.push(
+                about.record(
+                    FeedSettled {
+                        provider: about.provider.clone(),
+                        level: self.stable,
+                    }
+                    .into(),
+                ),
+            );
+            true
+        } else {
+            false
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Monitor {
     settings: WatchSettings,
@@ -141,7 +360,10 @@ impl Monitor {
         self.feeds.iter().map(|(f, s)| (f, s.stable)).collect()
     }
 
-    /// One observation of feed `index` at `now`.
+    /// One observation of feed `index` at `now`: the raw level recorded when it moves, then
+    /// either the unreadable timer (an `unknown` level) or the feed's vendor incidents and
+    /// debounced level, then flapping; the provider's alert is re-evaluated when any of that
+    /// may change it.
     pub fn observe(
         &mut self,
         index: usize,
@@ -153,150 +375,26 @@ impl Monitor {
         let Some((info, state)) = self.feeds.get_mut(index) else {
             return effects;
         };
-        let feed = info.name.clone();
-        let provider = info.provider.clone();
-        let record = |payload: Payload| Effect::Record {
-            feed: Some(feed.clone()),
-            payload,
+        let about = FeedEvents {
+            feed: info.name.clone(),
+            provider: info.provider.clone(),
         };
+        let alert_open = self.alerts.contains_key(&about.provider);
 
-        if state.last_raw != Some(health.level) {
-            effects.push(record(
-                FeedObserved {
-                    provider: provider.clone(),
-                    from: state.last_raw,
-                    to: Some(health.level),
-                    summary: health.summary.clone(),
-                    reason: health.reason.clone(),
-                }
-                .into(),
-            ));
-            state.last_raw = Some(health.level);
-        }
-
+        state.note_raw_level(health, &about, &mut effects);
         let mut provider_changed = false;
         if health.level == HealthLevel::Unknown {
-            let since = *state.unreadable_since.get_or_insert(now);
-            if !state.unreadable_reported && now - since >= settings.unreadable_after {
-                state.unreadable_reported = true;
-                let reason = health.reason.clone().unwrap_or_else(|| "unknown".into());
-                effects.push(record(
-                    FeedUnreadable {
-                        provider: provider.clone(),
-                        since: Some(since),
-                        reason: reason.clone(),
-                    }
-                    .into(),
-                ));
-                effects.push(Effect::Notice {
-                    feed: feed.clone(),
-                    text: format!(
-                        "Feed `{feed}` ({provider}) has been unreadable since {}: {reason}. Its last known level stands; check the source.",
-                        since.format("%H:%M UTC")
-                    ),
-                });
-            }
+            state.note_unreadable(health, now, &settings, &about, &mut effects);
         } else {
-            if state.unreadable_since.take().is_some() && state.unreadable_reported {
-                state.unreadable_reported = false;
-                effects.push(record(
-                    FeedReadable {
-                        provider: provider.clone(),
-                    }
-                    .into(),
-                ));
-                effects.push(Effect::Notice {
-                    feed: feed.clone(),
-                    text: format!("Feed `{feed}` ({provider}) is readable again."),
-                });
-            }
-            effects.extend(diff_incidents(
-                state,
-                &feed,
-                &provider,
-                health,
-                self.alerts.contains_key(&provider),
-            ));
-            if !health.incidents.is_empty() || !state.incidents.is_empty() {
-                // Keep the alert's incident list current even without a level change.
-                provider_changed |= self.alerts.contains_key(&provider);
-            }
-            state.incidents = health
-                .incidents
-                .iter()
-                .map(|i| (i.id.clone(), i.clone()))
-                .collect();
-
-            let level = health.level;
-            if state.stable == Some(level) {
-                state.candidate = None;
-            } else {
-                let count = match state.candidate {
-                    Some((l, n)) if l == level => n + 1,
-                    _ => 1,
-                };
-                state.candidate = Some((level, count));
-                if count >= settings.debounce {
-                    state.candidate = None;
-                    let from = state.stable.replace(level);
-                    provider_changed = true;
-                    let change = FeedLevelChanged {
-                        provider: provider.clone(),
-                        from,
-                        to: Some(level),
-                        summary: health.summary.clone(),
-                    };
-                    if let Some(signal) = signal(change) {
-                        effects.push(record(signal));
-                    }
-                    if from.is_some() {
-                        state.changes.push_back(now);
-                    }
-                }
-            }
+            state.note_readable_again(&about, &mut effects);
+            provider_changed |=
+                state.follow_vendor_incidents(health, alert_open, &about, &mut effects);
+            provider_changed |= state.debounce_level(health, now, &settings, &about, &mut effects);
         }
-
-        // Flapping: too many settled changes within the window.
-        while state
-            .changes
-            .front()
-            .is_some_and(|t| now - *t > settings.flap_window)
-        {
-            state.changes.pop_front();
-        }
-        if !state.flapping && state.changes.len() >= settings.flap_changes {
-            state.flapping = true;
-            provider_changed = true;
-            effects.push(record(
-                FeedFlapping {
-                    provider: provider.clone(),
-                    changes: state.changes.len(),
-                    window_secs: settings.flap_window.num_seconds(),
-                }
-                .into(),
-            ));
-            effects.push(Effect::Notice {
-                feed: feed.clone(),
-                text: format!(
-                    "Feed `{feed}` ({provider}) is flapping: {} level changes within {} minutes. Alerts from it are held until it settles.",
-                    state.changes.len(),
-                    settings.flap_window.num_minutes()
-                ),
-            });
-        } else if state.flapping && state.changes.is_empty() {
-            state.flapping = false;
-            provider_changed = true;
-            effects.push(record(
-                FeedSettled {
-                    provider: provider.clone(),
-                    level: state.stable,
-                }
-                .into(),
-            ));
-        }
+        provider_changed |= state.track_flapping(now, &settings, &about, &mut effects);
 
         if provider_changed {
-            effects.extend(self.evaluate_provider(&provider, now));
+            effects.extend(self.evaluate_provider(&about.provider, now));
         }
         effects
     }
