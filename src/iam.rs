@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use crate::config::{AwsMode, Config};
+use crate::config::{AwsConfig, AwsMode, Config};
 use crate::ports::aws::normalize_name;
 use crate::runbook::{Runbook, StepAction};
 
@@ -139,7 +139,25 @@ pub fn policy(config: &Config, runbooks: &[Runbook]) -> Policy {
     let aws = &config.aws;
     let part = partition(&aws.region);
     let mut notes = Vec::new();
-    let account = match &aws.account_id {
+    let account = account_id(aws, &mut notes);
+    if aws.mode == AwsMode::Simulated {
+        notes.push(
+            "[aws] mode is simulated: this is the policy `mode = \"live\"` will need".to_owned(),
+        );
+    }
+    let used = usage(config, runbooks);
+    let mut statements = dns_statements(aws, part, &used, &mut notes);
+    statements.extend(ecs_statements(aws, part, &account, &used, &mut notes));
+    statements.extend(backup_statements(config, part));
+    Policy {
+        document: json!({ "Version": "2012-10-17", "Statement": statements }),
+        notes,
+    }
+}
+
+/// `[aws] account_id`, or the placeholder with a note to replace it.
+fn account_id(aws: &AwsConfig, notes: &mut Vec<String>) -> String {
+    match &aws.account_id {
         Some(id) => id.clone(),
         None => {
             notes.push(format!(
@@ -147,107 +165,124 @@ pub fn policy(config: &Config, runbooks: &[Runbook]) -> Policy {
             ));
             ACCOUNT_PLACEHOLDER.to_owned()
         }
-    };
-    if aws.mode == AwsMode::Simulated {
-        notes.push(
-            "[aws] mode is simulated: this is the policy `mode = \"live\"` will need".to_owned(),
-        );
     }
-    let used = usage(config, runbooks);
+}
+
+/// Route 53 in the configured zone: reading its records, UPSERTing only the records the
+/// runbooks move (by name, type and action), following changes when a runbook waits for them.
+fn dns_statements(
+    aws: &AwsConfig,
+    part: &str,
+    used: &Usage,
+    notes: &mut Vec<String>,
+) -> Vec<Value> {
     let mut statements = Vec::new();
-    if let Some(dns) = &aws.dns {
-        let zone = dns.zone_id.trim();
-        let zone = zone.strip_prefix("/hostedzone/").unwrap_or(zone);
-        let zone_arn = format!("arn:{part}:route53:::hostedzone/{zone}");
-        // Readiness and `route53_upsert` (which records what it replaces) read the records.
-        statements.push(statement(
-            "ReadStandbyRecords",
-            &["route53:ListResourceRecordSets"],
-            vec![zone_arn.clone()],
-        ));
-        if !used.changed.is_empty() {
-            let names: BTreeSet<String> = used
-                .changed
-                .iter()
-                .map(|(name, _)| normalized_record_name(name))
-                .collect();
-            let types: BTreeSet<&str> = used.changed.iter().map(|(_, t)| t.as_str()).collect();
-            let mut moved = statement(
-                "MoveStandbyRecords",
-                &["route53:ChangeResourceRecordSets"],
-                vec![zone_arn],
-            );
-            moved["Condition"] = json!({
-                "ForAllValues:StringEquals": {
-                    "route53:ChangeResourceRecordSetsNormalizedRecordNames": names,
-                    "route53:ChangeResourceRecordSetsRecordTypes": types,
-                    "route53:ChangeResourceRecordSetsActions": ["UPSERT"],
-                }
-            });
-            statements.push(moved);
+    let Some(dns) = &aws.dns else {
+        if !used.changed.is_empty() || used.waits_for_changes {
+            notes.push("runbooks move DNS but the config has no [aws.dns]".to_owned());
         }
-        if used.waits_for_changes {
-            // Change ids are only known once a change is made.
-            statements.push(statement(
-                "FollowDnsChanges",
-                &["route53:GetChange"],
-                vec![format!("arn:{part}:route53:::change/*")],
-            ));
-        }
-    } else if !used.changed.is_empty() || used.waits_for_changes {
-        notes.push("runbooks move DNS but the config has no [aws.dns]".to_owned());
+        return statements;
+    };
+    let zone = dns.zone_id.trim();
+    let zone = zone.strip_prefix("/hostedzone/").unwrap_or(zone);
+    let zone_arn = format!("arn:{part}:route53:::hostedzone/{zone}");
+    // Readiness and `route53_upsert` (which records what it replaces) read the records.
+    statements.push(statement(
+        "ReadStandbyRecords",
+        &["route53:ListResourceRecordSets"],
+        vec![zone_arn.clone()],
+    ));
+    if !used.changed.is_empty() {
+        let names: BTreeSet<String> = used
+            .changed
+            .iter()
+            .map(|(name, _)| normalized_record_name(name))
+            .collect();
+        let types: BTreeSet<&str> = used.changed.iter().map(|(_, t)| t.as_str()).collect();
+        let mut moved = statement(
+            "MoveStandbyRecords",
+            &["route53:ChangeResourceRecordSets"],
+            vec![zone_arn],
+        );
+        moved["Condition"] = json!({
+            "ForAllValues:StringEquals": {
+                "route53:ChangeResourceRecordSetsNormalizedRecordNames": names,
+                "route53:ChangeResourceRecordSetsRecordTypes": types,
+                "route53:ChangeResourceRecordSetsActions": ["UPSERT"],
+            }
+        });
+        statements.push(moved);
     }
-    if let Some(ecs) = &aws.ecs {
-        let prefix = format!("arn:{part}:ecs:{}:{account}", aws.region);
-        let service_arn = |name: &str| format!("{prefix}:service/{}/{name}", ecs.cluster);
+    if used.waits_for_changes {
+        // Change ids are only known once a change is made.
         statements.push(statement(
-            "ReadStandbyCluster",
-            &["ecs:DescribeClusters"],
-            vec![format!("{prefix}:cluster/{}", ecs.cluster)],
+            "FollowDnsChanges",
+            &["route53:GetChange"],
+            vec![format!("arn:{part}:route53:::change/*")],
         ));
-        statements.push(statement(
-            "ReadStandbyServices",
-            &["ecs:DescribeServices"],
-            ecs.services.iter().map(|s| service_arn(&s.name)).collect(),
-        ));
+    }
+    statements
+}
+
+/// ECS in the standby cluster: describing the cluster and its services, updating only the
+/// services the runbooks scale or switch, registering task definitions for an LLM switch.
+fn ecs_statements(
+    aws: &AwsConfig,
+    part: &str,
+    account: &str,
+    used: &Usage,
+    notes: &mut Vec<String>,
+) -> Vec<Value> {
+    let mut statements = Vec::new();
+    let Some(ecs) = &aws.ecs else {
         if !used.scaled.is_empty() {
-            statements.push(statement(
-                "ScaleStandbyServices",
-                &["ecs:UpdateService"],
-                used.scaled.iter().map(|s| service_arn(s)).collect(),
-            ));
+            notes.push("runbooks scale ECS services but the config has no [aws.ecs]".to_owned());
         }
-        if !used.switched.is_empty() {
-            // After a hosting failover the LLM switch registers a new revision (no
-            // resource-level permissions: "*") and deploys it to the services.
-            statements.push(statement(
-                "RegisterTaskDefinitions",
-                &["ecs:RegisterTaskDefinition"],
-                vec!["*".to_owned()],
-            ));
-            statements.push(statement(
-                "DeployStandbyServices",
-                &["ecs:UpdateService"],
-                used.switched.iter().map(|s| service_arn(s)).collect(),
-            ));
-            notes.push(
-                "runbooks switch the LLM on AWS by registering task definitions: if those name a task or execution role, also allow iam:PassRole on those roles (their ARNs are not in the config)".to_owned(),
-            );
-        }
-        // DescribeTaskDefinition has no resource-level permissions: AWS requires "*".
+        return statements;
+    };
+    let prefix = format!("arn:{part}:ecs:{}:{account}", aws.region);
+    let service_arn = |name: &str| format!("{prefix}:service/{}/{name}", ecs.cluster);
+    statements.push(statement(
+        "ReadStandbyCluster",
+        &["ecs:DescribeClusters"],
+        vec![format!("{prefix}:cluster/{}", ecs.cluster)],
+    ));
+    statements.push(statement(
+        "ReadStandbyServices",
+        &["ecs:DescribeServices"],
+        ecs.services.iter().map(|s| service_arn(&s.name)).collect(),
+    ));
+    if !used.scaled.is_empty() {
         statements.push(statement(
-            "ReadTaskDefinitions",
-            &["ecs:DescribeTaskDefinition"],
+            "ScaleStandbyServices",
+            &["ecs:UpdateService"],
+            used.scaled.iter().map(|s| service_arn(s)).collect(),
+        ));
+    }
+    if !used.switched.is_empty() {
+        // After a hosting failover the LLM switch registers a new revision (no
+        // resource-level permissions: "*") and deploys it to the services.
+        statements.push(statement(
+            "RegisterTaskDefinitions",
+            &["ecs:RegisterTaskDefinition"],
             vec!["*".to_owned()],
         ));
-    } else if !used.scaled.is_empty() {
-        notes.push("runbooks scale ECS services but the config has no [aws.ecs]".to_owned());
+        statements.push(statement(
+            "DeployStandbyServices",
+            &["ecs:UpdateService"],
+            used.switched.iter().map(|s| service_arn(s)).collect(),
+        ));
+        notes.push(
+            "runbooks switch the LLM on AWS by registering task definitions: if those name a task or execution role, also allow iam:PassRole on those roles (their ARNs are not in the config)".to_owned(),
+        );
     }
-    statements.extend(backup_statements(config, part));
-    Policy {
-        document: json!({ "Version": "2012-10-17", "Statement": statements }),
-        notes,
-    }
+    // DescribeTaskDefinition has no resource-level permissions: AWS requires "*".
+    statements.push(statement(
+        "ReadTaskDefinitions",
+        &["ecs:DescribeTaskDefinition"],
+        vec!["*".to_owned()],
+    ));
+    statements
 }
 
 /// The S3 backup store of `[data.backups]`: listing under the prefix (the newest backup),
