@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use crate::config::{Config, SecretSource};
+use crate::config::{CommsConfig, Config, LlmProviderConfig, SecretSource};
 use crate::ports::llm::{Llm, LlmRequest};
 
 /// The order the DRP prescribes.
@@ -131,14 +131,70 @@ pub async fn polish(
         .filter(|f| text.contains(f.as_str()))
         .cloned()
         .collect();
-    let (providers, comms) = (&config.llm, &config.comms);
-    let prompt = prompt(text, audience, &required);
+    let polisher = Polisher {
+        llm,
+        secrets,
+        breaker,
+        comms: &config.comms,
+        prompt: prompt(text, audience, &required),
+        required,
+    };
     let mut attempts = Vec::new();
     let mut rejected = None;
     for name in PROVIDERS {
-        let Some(provider) = providers.provider(name) else {
+        let Some(provider) = config.llm.provider(name) else {
             continue;
         };
+        match polisher.turn(name, provider, &mut attempts).await {
+            Turn::Wrote(polished) => {
+                return Polished {
+                    text: polished,
+                    writer: name.to_owned(),
+                    attempts,
+                    note: None,
+                };
+            }
+            Turn::Rejected(why) => {
+                // A model that rewrites facts is not down: keep the template's words.
+                rejected = Some(why);
+                break;
+            }
+            Turn::Next => {}
+        }
+    }
+    template_kept(text, attempts, rejected)
+}
+
+/// What one provider's turn gave.
+enum Turn {
+    /// Its text, which kept every fact.
+    Wrote(String),
+    /// Why its text was refused: it lost a fact.
+    Rejected(String),
+    /// Skipped or failed: the next provider's turn.
+    Next,
+}
+
+/// One polish request, tried provider by provider.
+struct Polisher<'a> {
+    llm: &'a dyn Llm,
+    secrets: &'a dyn SecretSource,
+    breaker: &'a Breaker,
+    comms: &'a CommsConfig,
+    prompt: String,
+    /// The facts the template's text states, which the answer must keep verbatim.
+    required: Vec<String>,
+}
+
+impl Polisher<'_> {
+    /// Asks provider `name` unless its breaker is open or its key unset, and records the
+    /// attempt: a retryable failure trips the breaker, an answer closes it.
+    async fn turn(
+        &self,
+        name: &str,
+        provider: &LlmProviderConfig,
+        attempts: &mut Vec<Attempt>,
+    ) -> Turn {
         let mut attempt = |outcome: &str, detail: String| {
             attempts.push(Attempt {
                 provider: name.to_owned(),
@@ -146,7 +202,7 @@ pub async fn polish(
                 detail,
             });
         };
-        if let Some(left) = breaker.open_for(name, Instant::now()) {
+        if let Some(left) = self.breaker.open_for(name, Instant::now()) {
             attempt(
                 "skipped",
                 format!(
@@ -154,39 +210,35 @@ pub async fn polish(
                     crate::duration::format_elapsed(left)
                 ),
             );
-            continue;
+            return Turn::Next;
         }
-        let Some(key) = secrets.get(&provider.key_env) else {
+        let Some(key) = self.secrets.get(&provider.key_env) else {
             attempt("skipped", format!("{} is not set", provider.key_env));
-            continue;
+            return Turn::Next;
         };
-        let timeout = comms.polish_timeout.get().min(provider.timeout.get());
-        match llm
+        let timeout = self.comms.polish_timeout.get().min(provider.timeout.get());
+        let answer = self
+            .llm
             .complete(LlmRequest {
                 provider: name,
                 config: provider,
                 key: &key,
-                prompt: &prompt,
+                prompt: &self.prompt,
                 max_tokens: POLISH_MAX_TOKENS,
                 timeout,
             })
-            .await
-        {
+            .await;
+        match answer {
             Ok(done) => {
-                breaker.close(name);
-                let missing = missing_facts(&done.text, &required);
+                self.breaker.close(name);
+                let missing = missing_facts(&done.text, &self.required);
                 if missing.is_empty() {
                     attempt(
                         "wrote",
                         done.model.unwrap_or_else(|| provider.model.clone()),
                     );
                     info!(provider = name, "draft polished");
-                    return Polished {
-                        text: done.text,
-                        writer: name.to_owned(),
-                        attempts,
-                        note: None,
-                    };
+                    return Turn::Wrote(done.text);
                 }
                 let why = format!(
                     "{name}'s text dropped or changed {}",
@@ -198,19 +250,23 @@ pub async fn polish(
                 );
                 warn!(provider = name, %why, "polished draft rejected");
                 attempt("rejected", why.clone());
-                // A model that rewrites facts is not down: keep the template's words.
-                rejected = Some(why);
-                break;
+                Turn::Rejected(why)
             }
             Err(err) => {
                 if err.is_retryable() {
-                    breaker.trip(name, Instant::now(), comms.breaker_cooldown.get());
+                    self.breaker
+                        .trip(name, Instant::now(), self.comms.breaker_cooldown.get());
                 }
                 warn!(provider = name, error = %err, "polish failed");
                 attempt("failed", err.to_string());
+                Turn::Next
             }
         }
     }
+}
+
+/// The template's text, with a note saying why no model's text was kept.
+fn template_kept(text: &str, attempts: Vec<Attempt>, rejected: Option<String>) -> Polished {
     let note = match rejected {
         Some(why) => format!("template text kept: {why}"),
         None if attempts.is_empty() => "template text kept: no LLM provider is configured".into(),
