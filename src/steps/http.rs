@@ -342,7 +342,7 @@ pub async fn request(
         .as_ref()
         .map(|j| expand_json(j, &mut |text| input.expand(env, text)))
         .transpose()?;
-    let mut output = json!({ "method": method.as_str(), "url": url, "headers": header_names });
+    let output = json!({ "method": method.as_str(), "url": url, "headers": header_names });
 
     let mut builder = env.http.request(method.clone(), &url).headers(headers);
     if let Some(body) = &body {
@@ -350,39 +350,81 @@ pub async fn request(
     }
     info!(%method, %url, headers = ?header_names, "sending");
     let started = Instant::now();
+    let answer = match send_within(builder, &method, &url, input.step.timeout, &secrets).await {
+        Ok(answer) => answer,
+        Err(err) => return Err(err.with_data(output)),
+    };
+    judge_answer(
+        &method,
+        &url,
+        answer,
+        started.elapsed(),
+        args,
+        &secrets,
+        output,
+    )
+}
+
+/// An answer read within the step's time: its status and its body, cut at `BODY_KEPT`.
+struct Received {
+    status: u16,
+    bytes: Vec<u8>,
+    truncated: bool,
+}
+
+/// Sends the request and reads the answer within `timeout` (less the step's margin); a
+/// timeout or a failure to send is worth a retry.
+async fn send_within(
+    builder: reqwest::RequestBuilder,
+    method: &Method,
+    url: &str,
+    timeout: HumanDuration,
+    secrets: &[String],
+) -> Result<Received, StepError> {
     let exchange = async {
         let mut response = builder.send().await?;
         let status = response.status().as_u16();
         let (bytes, truncated) = read_capped(&mut response, BODY_KEPT).await?;
-        Ok::<_, reqwest::Error>((status, bytes, truncated))
+        Ok::<_, reqwest::Error>(Received {
+            status,
+            bytes,
+            truncated,
+        })
     };
-    let (status, bytes, truncated) =
-        match tokio::time::timeout(within_step(input.step.timeout.get()), exchange).await {
-            Err(_) => {
-                return Err(StepError::retryable(format!(
-                    "{method} {url} timed out after {}",
-                    input.step.timeout
-                ))
-                .with_data(output));
-            }
-            Ok(Err(err)) if err.is_timeout() => {
-                return Err(StepError::retryable(format!(
-                    "{method} {url} timed out after {}",
-                    input.step.timeout
-                ))
-                .with_data(output));
-            }
-            Ok(Err(err)) => {
-                let reason = redact(&describe(&err), &secrets);
-                return Err(
-                    StepError::retryable(format!("{method} {url} failed: {reason}"))
-                        .with_data(output),
-                );
-            }
-            Ok(Ok(answer)) => answer,
-        };
-    let latency = started.elapsed();
-    let text = redact(&String::from_utf8_lossy(&bytes), &secrets);
+    match tokio::time::timeout(within_step(timeout.get()), exchange).await {
+        Err(_) => Err(StepError::retryable(format!(
+            "{method} {url} timed out after {timeout}"
+        ))),
+        Ok(Err(err)) if err.is_timeout() => Err(StepError::retryable(format!(
+            "{method} {url} timed out after {timeout}"
+        ))),
+        Ok(Err(err)) => {
+            let reason = redact(&describe(&err), secrets);
+            Err(StepError::retryable(format!(
+                "{method} {url} failed: {reason}"
+            )))
+        }
+        Ok(Ok(answer)) => Ok(answer),
+    }
+}
+
+/// What the answer decides: success (its body not recorded), a retry or a refusal (its
+/// redacted body kept for the people deciding what to do).
+fn judge_answer(
+    method: &Method,
+    url: &str,
+    answer: Received,
+    latency: Duration,
+    args: &HttpRequest,
+    secrets: &[String],
+    mut output: Value,
+) -> Result<StepOutput, StepError> {
+    let Received {
+        status,
+        bytes,
+        truncated,
+    } = answer;
+    let text = redact(&String::from_utf8_lossy(&bytes), secrets);
     output["status"] = json!(status);
     output["body"] = json!(text);
     output["body_truncated"] = json!(truncated);
