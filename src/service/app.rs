@@ -166,12 +166,9 @@ pub async fn run(config_path: &Path, console: bool) -> ExitCode {
     // Every secret the config and runbooks name: no log line, event or message shows one.
     let redactor = Redactor::for_process(&config, &runbooks, &ProcessEnv);
     crate::telemetry::redact_secrets(&redactor);
-    let store = match SledStore::open(&config.store.data_dir) {
-        Ok(store) => Arc::new(store.with_redactor(redactor.clone())),
-        Err(err) => {
-            eprintln!("lifeboat run: {err}");
-            return ExitCode::from(FAILURE);
-        }
+    let store = match open_store(&config, redactor.clone()) {
+        Ok(store) => store,
+        Err(code) => return code,
     };
     let (chat, channel) = chat_adapter(&config, &discord);
     let chat = RedactingChat::wrap(chat, redactor);
@@ -201,23 +198,10 @@ pub async fn run(config_path: &Path, console: bool) -> ExitCode {
     prime_metrics(&config, &runbooks, discord.is_some());
     announce(&config, discord.is_some());
     resume_runs(&engine, &runbooks, &signalled);
-    // RTO checkpoints, reminders and the RPO watch, until the same stop as the watcher.
-    let scheduler = match Scheduler::new(
-        engine.env().clone(),
-        runbooks.clone(),
-        store.clone(),
-        clock.clone(),
-    ) {
-        Ok(scheduler) => scheduler,
-        Err(err) => {
-            eprintln!("lifeboat run: {err}");
-            return ExitCode::from(FAILURE);
-        }
+    let scheduling = match start_scheduler(&engine, &runbooks, &store, &clock, &stopped) {
+        Ok(task) => task,
+        Err(code) => return code,
     };
-    let mut scheduler_stop = stopped.clone();
-    let scheduling = tokio::spawn(scheduler.run(async move {
-        let _ = scheduler_stop.wait_for(|stop| *stop).await;
-    }));
     let runbook_names: Vec<String> = runbooks.iter().map(|r| r.name.clone()).collect();
     let bot = Arc::new(
         Bot::new(config.clone(), runbooks, engine.clone(), store.clone())
@@ -225,9 +209,66 @@ pub async fn run(config_path: &Path, console: bool) -> ExitCode {
     );
     let watcher = Watcher::new(&config, store.clone(), chat, channel, clock);
     let watching = tokio::spawn(watcher.run(stopped));
-    let code = match discord {
+    let gateway = (engine.clone(), gateway_health);
+    let code = serve_commands(discord, bot, runbook_names, gateway, signalled).await;
+    let stopping = Stopping {
+        stop,
+        tasks: [Some(watching), Some(scheduling), serving, backups],
+    };
+    match stop_gracefully(&config, &engine, &store, stopping).await {
+        Some(failed) => failed,
+        None => code,
+    }
+}
+
+/// The event log in the configured data directory, redacting every secret it is handed.
+fn open_store(config: &Config, redactor: Redactor) -> Result<Arc<SledStore>, ExitCode> {
+    match SledStore::open(&config.store.data_dir) {
+        Ok(store) => Ok(Arc::new(store.with_redactor(redactor))),
+        Err(err) => {
+            eprintln!("lifeboat run: {err}");
+            Err(ExitCode::from(FAILURE))
+        }
+    }
+}
+
+/// RTO checkpoints, reminders and the RPO watch, until the same stop as the watcher.
+fn start_scheduler(
+    engine: &Engine,
+    runbooks: &[Runbook],
+    store: &Arc<SledStore>,
+    clock: &Arc<dyn Clock>,
+    stopped: &watch::Receiver<bool>,
+) -> Result<JoinHandle<()>, ExitCode> {
+    let scheduler = match Scheduler::new(
+        engine.env().clone(),
+        runbooks.to_vec(),
+        store.clone(),
+        clock.clone(),
+    ) {
+        Ok(scheduler) => scheduler,
+        Err(err) => {
+            eprintln!("lifeboat run: {err}");
+            return Err(ExitCode::from(FAILURE));
+        }
+    };
+    let mut scheduler_stop = stopped.clone();
+    Ok(tokio::spawn(scheduler.run(async move {
+        let _ = scheduler_stop.wait_for(|stop| *stop).await;
+    })))
+}
+
+/// Takes commands from Discord or, without a token, from the terminal, until a stop signal.
+async fn serve_commands(
+    discord: DiscordTarget,
+    bot: Arc<Bot>,
+    runbook_names: Vec<String>,
+    (engine, gateway_health): (Engine, Arc<DiscordGateway>),
+    signalled: watch::Receiver<bool>,
+) -> ExitCode {
+    match discord {
         Some((d, token, guild)) => {
-            let gateway = (engine.clone(), gateway_health);
+            let gateway = (engine, gateway_health);
             serve_discord(&d, &token, guild, bot, runbook_names, gateway, signalled).await
         }
         None => {
@@ -241,14 +282,6 @@ pub async fn run(config_path: &Path, console: bool) -> ExitCode {
             commands.abort();
             ExitCode::SUCCESS
         }
-    };
-    let stopping = Stopping {
-        stop,
-        tasks: [Some(watching), Some(scheduling), serving, backups],
-    };
-    match stop_gracefully(&config, &engine, &store, stopping).await {
-        Some(failed) => failed,
-        None => code,
     }
 }
 
