@@ -228,7 +228,13 @@ pub fn break_glass(
     if reason.trim().is_empty() {
         return Err(BreakGlassRefusal::NoReason);
     }
-    let opens = request.requested_at + Duration::from_std(after).unwrap_or(Duration::MAX);
+    // A delay too large to add to a time never opens: the same as no break-glass at all.
+    let Some(opens) = Duration::from_std(after)
+        .ok()
+        .and_then(|after| request.requested_at.checked_add_signed(after))
+    else {
+        return Err(BreakGlassRefusal::Off);
+    };
     if now < opens {
         return Err(BreakGlassRefusal::TooEarly { at: opens });
     }
@@ -378,6 +384,18 @@ mod tests {
         assert_eq!(
             break_glass(&r, &alice, true, after, "db down", r.expires_at),
             Err(BreakGlassRefusal::Expired { at: r.expires_at })
+        );
+        // A delay past any representable time never opens (and does not panic).
+        assert_eq!(
+            break_glass(
+                &r,
+                &alice,
+                true,
+                Some(std::time::Duration::MAX),
+                "db down",
+                late
+            ),
+            Err(BreakGlassRefusal::Off)
         );
     }
 

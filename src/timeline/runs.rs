@@ -54,6 +54,20 @@ pub struct RunSummary {
 }
 
 impl StepSummary {
+    /// A step known only by its id so far: `running` (its start is being read) or `not_run`.
+    fn blank(id: &str, outcome: &str) -> Self {
+        StepSummary {
+            id: id.to_owned(),
+            kind: None,
+            started_at: None,
+            ended_at: None,
+            duration_ms: None,
+            attempts: 0,
+            outcome: outcome.to_owned(),
+            error: None,
+        }
+    }
+
     /// The step's end at `at`: its outcome, attempts, error and duration (from its start when
     /// the event has none).
     fn end(
@@ -185,16 +199,7 @@ fn started_steps(run_events: &[&Event]) -> Vec<StepSummary> {
         let pos = match index(&steps, id) {
             Some(pos) => pos,
             None if matches!(payload, Payload::StepStarted(_) | Payload::StepSkipped(_)) => {
-                steps.push(StepSummary {
-                    id: id.clone(),
-                    kind: None,
-                    started_at: None,
-                    ended_at: None,
-                    duration_ms: None,
-                    attempts: 0,
-                    outcome: "running".to_owned(),
-                    error: None,
-                });
+                steps.push(StepSummary::blank(id, "running"));
                 steps.len() - 1
             }
             None => continue,
@@ -245,16 +250,7 @@ fn add_not_run(steps: &mut Vec<StepSummary>, run_events: &[&Event]) {
     {
         for id in &planned.steps {
             if index(steps, id).is_none() {
-                steps.push(StepSummary {
-                    id: id.clone(),
-                    kind: None,
-                    started_at: None,
-                    ended_at: None,
-                    duration_ms: None,
-                    attempts: 0,
-                    outcome: "not_run".to_owned(),
-                    error: None,
-                });
+                steps.push(StepSummary::blank(id, "not_run"));
             }
         }
     }

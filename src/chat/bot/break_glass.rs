@@ -25,16 +25,20 @@ struct Broken {
 }
 
 impl Bot {
-    /// The open incident's severity (`None`: no open incident, or the log cannot be read).
-    fn open_severity(&self) -> Option<Severity> {
-        let (id, _) = self.open_incident()?;
-        let events = crate::views::incident_log(self.store.as_ref(), &id).ok()?;
-        Some(crate::incident::view(&events, &id).severity)
+    /// The severity of incident `id` (`None`: the log cannot be read).
+    fn severity_of(&self, id: &IncidentId) -> Option<Severity> {
+        let events = crate::views::incident_log(self.store.as_ref(), id).ok()?;
+        Some(crate::incident::view(&events, id).severity)
     }
 
     /// `/runbook break-glass REQUEST REASON`.
     pub(super) async fn break_glass(&self, id: &str, reason: &str, who: &Person) -> Reply {
-        let sev1 = self.open_severity() == Some(Severity::Sev1);
+        // Read once: the severity checked and the incident the break-glass is filed under are
+        // the same one, even if the incident is resolved meanwhile.
+        let incident = self.open_incident().map(|(id, _)| id);
+        let sev1 = incident
+            .as_ref()
+            .is_some_and(|id| self.severity_of(id) == Some(Severity::Sev1));
         let decided = {
             let mut requests = self.lock();
             let Some(request) = requests.get_mut(id) else {
@@ -78,7 +82,7 @@ impl Bot {
                 waited_secs: waited,
             },
         );
-        if let Some((incident, _)) = self.open_incident() {
+        if let Some(incident) = incident {
             event = event.incident(incident);
         }
         // Recorded before the run starts: the log says why it ran without approval even when
