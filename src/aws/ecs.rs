@@ -152,12 +152,7 @@ impl Containers for EcsContainers {
         let wanted = i32::try_from(desired).map_err(|_| {
             AwsError::Invalid(format!("{resource}: desired count {desired} is too large"))
         })?;
-        let before = self
-            .describe_services(cluster, &[name.to_owned()])
-            .await?
-            .into_iter()
-            .next()
-            .ok_or_else(|| AwsError::not_found(&resource, "DescribeServices returned nothing"))?;
+        let before = self.describe_service(cluster, name).await?;
         self.update_desired(&resource, cluster, name, wanted)
             .await?;
         tracing::info!(from = before.desired, to = desired, "service scaled");

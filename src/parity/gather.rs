@@ -13,7 +13,7 @@ use super::drift::{EcsSeen, HealthSeen, HerokuSeen, Observations, ParityReport, 
 use super::llm::{PromptResult, ProviderRun};
 use super::suite::Suite;
 use crate::config::{AwsMode, Config, HerokuConfig, Secret, SecretSource};
-use crate::ports::aws::{AwsError, ServiceState};
+use crate::ports::aws::ServiceState;
 use crate::ports::heroku::PlatformTarget;
 use crate::ports::http::{describe, read_capped, truncate_chars};
 use crate::ports::llm::{Llm, LlmError, LlmRequest};
@@ -105,16 +105,8 @@ async fn look_ecs(env: &StepEnv) -> Result<EcsSeen, String> {
     let mut services = Vec::new();
     for service in &ecs.services {
         let state = containers
-            .describe_services(&ecs.cluster, std::slice::from_ref(&service.name))
-            .await
-            .and_then(|mut found| {
-                found.pop().ok_or_else(|| {
-                    AwsError::not_found(
-                        crate::ports::aws::service_resource(&ecs.cluster, &service.name),
-                        "DescribeServices returned nothing",
-                    )
-                })
-            });
+            .describe_service(&ecs.cluster, &service.name)
+            .await;
         let task_definition = match &state {
             Ok(ServiceState {
                 task_definition: Some(td),

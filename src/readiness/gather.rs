@@ -7,7 +7,7 @@ use crate::domain::event::Event;
 use crate::drill::history::drills_from_events;
 use crate::duration::HumanDuration;
 use crate::events::{BackupCheckOutput, read_output};
-use crate::ports::aws::{AwsError, ServiceState};
+use crate::ports::aws::ServiceState;
 use crate::ports::llm::LlmRequest;
 use crate::runbook::{BackupCheck, Runbook, StepAction};
 use crate::steps::backup::parse_time;
@@ -67,14 +67,8 @@ async fn gather_ecs(env: &StepEnv) -> Option<EcsObserved> {
     // One at a time, so that each missing service is named on its own line.
     for service in &ecs.services {
         let state = containers
-            .describe_services(&ecs.cluster, std::slice::from_ref(&service.name))
-            .await
-            .and_then(|mut found| {
-                found.pop().ok_or_else(|| AwsError::NotFound {
-                    resource: format!("ECS service {} in cluster {}", service.name, ecs.cluster),
-                    detail: "DescribeServices returned nothing".into(),
-                })
-            });
+            .describe_service(&ecs.cluster, &service.name)
+            .await;
         let task_definition = match &state {
             Ok(ServiceState {
                 task_definition: Some(td),

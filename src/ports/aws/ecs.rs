@@ -53,6 +53,19 @@ pub trait Containers: Send + Sync {
         names: &[String],
     ) -> Result<Vec<ServiceState>, AwsError>;
 
+    /// One service's state: `NotFound` when ECS answers with none for it.
+    async fn describe_service(&self, cluster: &str, name: &str) -> Result<ServiceState, AwsError> {
+        self.describe_services(cluster, &[name.to_owned()])
+            .await?
+            .pop()
+            .ok_or_else(|| {
+                AwsError::not_found(
+                    service_resource(cluster, name),
+                    "DescribeServices returned nothing",
+                )
+            })
+    }
+
     /// Sets the desired count; returns the state from just before the change.
     async fn scale_service(
         &self,
@@ -133,23 +146,12 @@ pub async fn wait_stable(
     poll: Duration,
     timeout: Duration,
 ) -> Result<ServiceState, AwsError> {
-    let names = [name.to_owned()];
     super::poll_until(
         "ECS service",
         poll,
         timeout,
         || async {
-            let state = containers
-                .describe_services(cluster, &names)
-                .await?
-                .into_iter()
-                .next()
-                .ok_or_else(|| {
-                    AwsError::not_found(
-                        service_resource(cluster, name),
-                        "DescribeServices returned nothing for it",
-                    )
-                })?;
+            let state = containers.describe_service(cluster, name).await?;
             Ok(if is_stable(&state, desired) {
                 super::Poll::Done(state)
             } else {
