@@ -288,7 +288,14 @@ pub fn finished(drilled: &Drilled) -> NewEvent {
             rpo_met: o.rpo_met(),
         })
         .collect();
-    NewEvent::of(Actor::Scheduler, DrillFinished { results }).incident(drilled.incident.clone())
+    NewEvent::of(
+        Actor::Scheduler,
+        DrillFinished {
+            results,
+            mode: Some(crate::events::DrillMode::Automatic),
+        },
+    )
+    .incident(drilled.incident.clone())
 }
 
 /// The results table and where the data steps acted: what a drill reports.

@@ -7,6 +7,32 @@ fn unknown() -> String {
     "unknown".to_owned()
 }
 
+/// How a drill is played: `automatic` (stand-ins play the people as well as AWS, the providers
+/// and the app) or `gameday` (real people declare, request, approve, confirm and approve the
+/// draft; only AWS, the providers and the app are stand-ins). Drills logged before modes
+/// existed carry none and were automatic: read them through [`DrillMode::of`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DrillMode {
+    #[default]
+    Automatic,
+    Gameday,
+}
+
+impl DrillMode {
+    /// The mode a drill event records, `automatic` when it records none (older drills).
+    pub fn of(recorded: Option<DrillMode>) -> Self {
+        recorded.unwrap_or_default()
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Automatic => "automatic",
+            Self::Gameday => "gameday",
+        }
+    }
+}
+
 /// `drill.requested` (`/drill start`): the drill runs on its own log, at `log`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -14,6 +40,9 @@ pub struct DrillRequested {
     /// `heroku-outage`, `openai-outage` or `both`.
     pub scenario: String,
     pub log: String,
+    /// Written by every drill since modes exist; absent (automatic) before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<DrillMode>,
 }
 
 /// `drill.started`: the providers whose outage is simulated.
@@ -21,6 +50,9 @@ pub struct DrillRequested {
 #[serde(default)]
 pub struct DrillStarted {
     pub providers: Vec<String>,
+    /// Written by every drill since modes exist; absent (automatic) before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<DrillMode>,
 }
 
 /// `drill.outage_simulated`: the stand-in feeds of `provider` flipped to an outage; the
@@ -43,6 +75,10 @@ pub struct DrillMarked {
 #[serde(default)]
 pub struct DrillFinished {
     pub results: Vec<DrillResultRecord>,
+    /// Written by every drill since modes exist; absent (automatic) before. Only a game day
+    /// (or a drill against real AWS) counts as the plan's annual test.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<DrillMode>,
 }
 
 /// One drilled protocol in `drill.finished`. The figures are always written but for

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod data;
 pub mod digest;
 pub mod drill;
+pub mod ha;
 pub mod heroku;
 pub mod http;
 pub mod llm;

@@ -34,6 +34,7 @@ impl Bot {
             DrillRequested {
                 scenario: name.to_owned(),
                 log: dir.display().to_string(),
+                mode: Some(crate::events::DrillMode::Automatic),
             },
         ));
         // A drill from chat runs inside the live bot: always against the simulated AWS, even

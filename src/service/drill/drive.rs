@@ -115,6 +115,7 @@ impl Stage<'_> {
             Actor::Scheduler,
             DrillStarted {
                 providers: self.targets.iter().map(|t| t.provider.clone()).collect(),
+                mode: Some(crate::events::DrillMode::Automatic),
             },
         ))?;
         // Settle on green, then the disaster.
