@@ -29,7 +29,8 @@
 //!    `BackupStore` — with its value types), [`domain`] (vocabulary, the event envelope and its hash chain), [`config`],
 //!    [`toml_source`], [`duration`], [`redact`] (the one redactor of secrets), [`runbook`]
 //!    (model, loader, a run's folded state),
-//!    [`approval`], [`incident`], [`status`], [`reminders`], [`timeline`], [`feeds`] (parsers
+//!    [`approval`], [`incident`], [`status`], [`reminders`], [`timeline`], [`training`] (who
+//!    took part in which game day, who is due), [`feeds`] (parsers
 //!    and the monitor), [`comms`] (facts, templates, drafts, polish), [`drill`] (what a drill
 //!    decides, its data, the drills on record), [`parity`] (the drift comparison and its rendering, the
 //!    LLM parity suite and its checks, where the app runs now), [`check`], [`docs`], [`iam`],
@@ -72,4 +73,5 @@ pub mod store;
 pub mod telemetry;
 pub mod timeline;
 pub mod toml_source;
+pub mod training;
 pub mod views;

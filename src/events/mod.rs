@@ -21,6 +21,7 @@ pub mod incident;
 pub mod parity;
 pub mod run;
 pub mod step;
+pub mod training;
 pub mod upkeep;
 
 #[cfg(test)]
@@ -40,6 +41,7 @@ pub use incident::*;
 pub use parity::*;
 pub use run::*;
 pub use step::*;
+pub use training::*;
 pub use upkeep::*;
 
 use crate::domain::event::{Event, NewEvent};
@@ -194,6 +196,7 @@ catalogue! {
     ParityAlertFailed = "parity.alert_failed" => ParityAlertFailed,
     LlmParityGated = "llm.parity_gated" => LlmParityGated,
     LlmRevisionDeployed = "llm.revision_deployed" => LlmRevisionDeployed,
+    TrainingRecorded = "training.recorded" => TrainingRecorded,
 }
 
 impl EventKind {
@@ -493,6 +496,7 @@ one_kind!(
     ParityAlertFailed,
     LlmParityGated,
     LlmRevisionDeployed,
+    TrainingRecorded,
 );
 
 /// Decoding as tolerant as the readers before the catalogue were.
