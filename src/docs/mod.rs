@@ -230,6 +230,8 @@ with = { method = "POST", url = "${vars.app_url}/switch?token=StEpToKeN" }
         let drill = |day: u32, met: bool| DrillRecord {
             at: format!("2026-11-{day:02}T10:00:00Z").parse().unwrap(),
             incident: Some(format!("INC-{day}")),
+            mode: crate::events::DrillMode::Automatic,
+            real_aws: false,
             results: vec![DrillResult {
                 provider: "heroku".into(),
                 runbook: "failover".into(),

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::Config;
 use crate::domain::event::Event;
-use crate::events::{DrillFinished, EventKind};
+use crate::events::{DrillFinished, DrillMode, EventKind};
 use crate::runbook::Runbook;
 
 /// A finished drill, from its `drill.finished` event.
@@ -17,6 +17,24 @@ pub struct DrillRecord {
     pub at: DateTime<Utc>,
     pub incident: Option<String>,
     pub results: Vec<DrillResult>,
+    /// How it was played (`automatic` for drills logged before modes existed).
+    pub mode: DrillMode,
+    /// Whether its AWS steps ran against real AWS (`false` when the record does not say).
+    pub real_aws: bool,
+}
+
+impl DrillRecord {
+    /// Whether this drill is the plan's annual test (see [`counts_as_plan_drill`]).
+    pub fn counts(&self) -> bool {
+        counts_as_plan_drill(self.mode, self.real_aws)
+    }
+}
+
+/// Whether a drill counts as the plan's annual test, for readiness and the drill reminder:
+/// a game day (real people ran the protocol) or a drill against real AWS. A fully automatic
+/// drill on the simulation measures Lifeboat's pipeline, not the company's readiness.
+pub fn counts_as_plan_drill(mode: DrillMode, real_aws: bool) -> bool {
+    mode == DrillMode::Gameday || real_aws
 }
 
 /// One drilled protocol, as `drill.finished` records it.
@@ -48,29 +66,33 @@ pub fn drills_from_events(events: &[Event]) -> Vec<DrillRecord> {
     let mut drills: Vec<DrillRecord> = events
         .iter()
         .filter(|e| e.is(EventKind::DrillFinished))
-        .map(|e| DrillRecord {
-            at: e.at,
-            incident: e.incident.as_ref().map(|i| i.0.clone()),
-            // A drill whose results do not read is still on record, without results.
-            results: e
-                .data_as::<DrillFinished>()
-                .unwrap_or_default()
-                .results
-                .into_iter()
-                .map(|r| DrillResult {
-                    provider: r.provider,
-                    runbook: r.runbook,
-                    run: r.run,
-                    status: r.status,
-                    detection: millis(r.detection_ms),
-                    recovery: millis(r.recovery_ms),
-                    rto: secs(r.rto_secs),
-                    data_loss: secs(r.data_loss_secs),
-                    rpo: secs(r.rpo_secs),
-                    rto_met: r.rto_met,
-                    rpo_met: r.rpo_met,
-                })
-                .collect(),
+        .map(|e| {
+            // A drill whose results do not read is still on record, without results (and
+            // as an automatic drill on the simulation: it does not count).
+            let finished = e.data_as::<DrillFinished>().unwrap_or_default();
+            DrillRecord {
+                at: e.at,
+                incident: e.incident.as_ref().map(|i| i.0.clone()),
+                mode: DrillMode::of(finished.mode),
+                real_aws: finished.real_aws.unwrap_or(false),
+                results: finished
+                    .results
+                    .into_iter()
+                    .map(|r| DrillResult {
+                        provider: r.provider,
+                        runbook: r.runbook,
+                        run: r.run,
+                        status: r.status,
+                        detection: millis(r.detection_ms),
+                        recovery: millis(r.recovery_ms),
+                        rto: secs(r.rto_secs),
+                        data_loss: secs(r.data_loss_secs),
+                        rpo: secs(r.rpo_secs),
+                        rto_met: r.rto_met,
+                        rpo_met: r.rpo_met,
+                    })
+                    .collect(),
+            }
         })
         .collect();
     drills.sort_by_key(|d| d.at);
@@ -139,5 +161,40 @@ mod tests {
         assert_eq!(d.results[0].data_loss, Some(Duration::from_secs(720)));
         assert_eq!(d.results[0].detection, Some(Duration::from_millis(462)));
         assert!(d.results[0].met());
+        // Logged before modes: an automatic drill on the simulation, which does not count.
+        assert_eq!(d.mode, DrillMode::Automatic);
+        assert!(!d.real_aws);
+        assert!(!d.counts());
+    }
+
+    #[test]
+    fn only_a_game_day_or_a_drill_against_real_aws_counts() {
+        assert!(counts_as_plan_drill(DrillMode::Gameday, false));
+        assert!(counts_as_plan_drill(DrillMode::Gameday, true));
+        assert!(counts_as_plan_drill(DrillMode::Automatic, true));
+        assert!(!counts_as_plan_drill(DrillMode::Automatic, false));
+        let finished = |data: serde_json::Value| {
+            drills_from_events(&[Event::seal(
+                NewEvent::new(Actor::Scheduler, "drill.finished", data),
+                1,
+                now(),
+                crate::domain::event::GENESIS,
+            )])
+            .remove(0)
+        };
+        let real =
+            finished(serde_json::json!({ "results": [], "mode": "automatic", "real_aws": true }));
+        assert_eq!(
+            (real.mode, real.real_aws, real.counts()),
+            (DrillMode::Automatic, true, true)
+        );
+        let gameday = finished(serde_json::json!({ "results": [], "mode": "gameday" }));
+        assert_eq!(
+            (gameday.mode, gameday.real_aws, gameday.counts()),
+            (DrillMode::Gameday, false, true)
+        );
+        let simulated =
+            finished(serde_json::json!({ "results": [], "mode": "automatic", "real_aws": false }));
+        assert!(!simulated.counts());
     }
 }

@@ -12,6 +12,7 @@
 //! (`crate::service::drill`); the drills on record are [`history`].
 
 pub mod data;
+pub mod figures;
 pub mod history;
 
 use std::time::Duration;
@@ -77,6 +78,28 @@ pub struct Drilled {
     /// Where its data steps acted, for people (the simulation, a throwaway cluster, or why
     /// none could be started).
     pub data: String,
+    /// Whether its AWS steps ran against real AWS ([`against_real_aws`]).
+    pub real_aws: bool,
+}
+
+/// Whether a drill with config `drill` (its [`drill_config`]) acts on real AWS: `[aws]
+/// endpoint_url` is set, the AWS mode is live, and a drilled runbook has an AWS step.
+/// Otherwise its AWS is the simulation (and the drill does not count as the plan's test).
+pub fn against_real_aws(drill: &Config, runbooks: &[Runbook], targets: &[Target]) -> bool {
+    use crate::runbook::StepKind;
+    let uses_aws = targets.iter().any(|t| {
+        runbooks
+            .iter()
+            .filter(|r| r.name == t.runbook)
+            .flat_map(|r| &r.steps)
+            .any(|s| {
+                matches!(
+                    s.action.kind(),
+                    StepKind::EcsScale | StepKind::Route53Upsert | StepKind::Route53Wait
+                )
+            })
+    });
+    drill.aws.mode == AwsMode::Live && drill.aws.endpoint_url.is_some() && uses_aws
 }
 
 /// What a drill measured for one workstream.
@@ -157,7 +180,7 @@ pub fn drill_config(
         provider: provider.to_owned(),
         kind,
         url: format!("drill://{name}"),
-        interval: HumanDuration(Duration::from_millis(250)),
+        interval: HumanDuration(figures::DRILL_POLL),
         timeout: HumanDuration::from_secs(2),
         components: Vec::new(),
         regions: Vec::new(),
@@ -293,6 +316,7 @@ pub fn finished(drilled: &Drilled) -> NewEvent {
         DrillFinished {
             results,
             mode: Some(crate::events::DrillMode::Automatic),
+            real_aws: Some(drilled.real_aws),
         },
     )
     .incident(drilled.incident.clone())

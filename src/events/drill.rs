@@ -79,6 +79,11 @@ pub struct DrillFinished {
     /// (or a drill against real AWS) counts as the plan's annual test.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<DrillMode>,
+    /// Whether its AWS steps ran against real AWS (`[aws] endpoint_url` set and used) rather
+    /// than the simulation. Written by drills since this field exists; absent before (and
+    /// read as `false`: those drills ran on the simulation or never said).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub real_aws: Option<bool>,
 }
 
 /// One drilled protocol in `drill.finished`. The figures are always written but for

@@ -97,6 +97,9 @@ fn drill(days_ago: i64, results: Vec<DrillResult>) -> DrillRecord {
         at: now() - chrono::Duration::days(days_ago),
         incident: Some("INC-1".into()),
         results,
+        // A game day: the kind of drill that counts as the plan's annual test.
+        mode: crate::events::DrillMode::Gameday,
+        real_aws: false,
     }
 }
 

@@ -76,6 +76,7 @@ impl Stage<'_> {
             outcomes,
             incident,
             data: String::new(),
+            real_aws: false,
         })
     }
 

@@ -325,6 +325,7 @@ async fn drill(
     let _ = watching.await;
     store.flush()?;
     let mut drilled = result?;
+    drilled.real_aws = crate::drill::against_real_aws(&config, runbooks, targets);
     crate::drill::as_logged(&mut drilled, &store.all()?);
     store.append(crate::drill::finished(&drilled))?;
     store.flush()?;
