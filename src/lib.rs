@@ -17,7 +17,8 @@
 //!    (the only Discord client, with its `ratelimit` gate), `console` and `recorder`; [`aws`] (the SDK
 //!    clients, the S3 backup store and the simulation); [`db`] (PostgreSQL through its tools in
 //!    process groups, a directory of backups, the simulated data, a throwaway local cluster);
-//!    [`llm`] (OpenAI and Anthropic over reqwest); [`heroku`] (the Platform API over
+//!    [`llm`] (OpenAI and Anthropic over reqwest); [`ha`] (the `[ha]` pair on DynamoDB: the
+//!    lease and its keeper); [`heroku`] (the Platform API over
 //!    reqwest); [`store`] (sled,
 //!    backups, the drill logs); `feeds::fetch`; `comms::deliver` and `comms::email`;
 //!    [`telemetry`].
@@ -52,6 +53,7 @@ pub mod duration;
 pub mod engine;
 pub mod events;
 pub mod feeds;
+pub mod ha;
 pub mod heroku;
 pub mod iam;
 pub mod incident;

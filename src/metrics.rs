@@ -58,6 +58,12 @@ pub struct AdapterLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LeaseLabels {
+    /// `acquired` or `lost`.
+    pub change: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
     pub outcome: String,
 }
@@ -77,6 +83,9 @@ pub struct Metrics {
     append_failures: Counter,
     backups: Family<OutcomeLabels, Counter>,
     last_backup: Gauge,
+    lease_changes: Family<LeaseLabels, Counter>,
+    replication_lag: Gauge,
+    fenced_appends: Counter,
 }
 
 /// Seconds, from 10 ms to about 3 h: steps range from an HTTP check to a database restore.
@@ -172,6 +181,24 @@ impl Metrics {
             "Unix time of the last successful scheduled backup (0: none yet)",
             last_backup.clone(),
         );
+        let lease_changes = Family::<LeaseLabels, Counter>::default();
+        registry.register(
+            "ha_lease_changes",
+            "Changes of this node's hold on the [ha] lease: acquired or lost",
+            lease_changes.clone(),
+        );
+        let replication_lag = Gauge::default();
+        registry.register(
+            "ha_replication_lag_events",
+            "Events in the [ha] table not yet in this node's local log",
+            replication_lag.clone(),
+        );
+        let fenced_appends = Counter::default();
+        registry.register(
+            "ha_fenced_appends",
+            "Appends the [ha] table refused because this node no longer held the lease at its epoch",
+            fenced_appends.clone(),
+        );
         Self {
             registry,
             feed_polls,
@@ -186,6 +213,9 @@ impl Metrics {
             append_failures,
             backups,
             last_backup,
+            lease_changes,
+            replication_lag,
+            fenced_appends,
         }
     }
 }
@@ -277,6 +307,34 @@ impl Recorder {
             append_failed();
         }
     }
+
+    /// The `[ha]` lease was `acquired` or `lost` by this node.
+    pub fn lease_changed(self, change: &str) {
+        if self.live {
+            global()
+                .lease_changes
+                .get_or_create(&LeaseLabels {
+                    change: change.to_owned(),
+                })
+                .inc();
+        }
+    }
+
+    /// Events in the `[ha]` table this node has not applied yet.
+    pub fn replication_lag(self, events: u64) {
+        if self.live {
+            global()
+                .replication_lag
+                .set(i64::try_from(events).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// An append the `[ha]` table refused: the lease is no longer this node's at its epoch.
+    pub fn append_fenced(self) {
+        if self.live {
+            global().fenced_appends.inc();
+        }
+    }
 }
 
 /// The gauge value of a health level; ordered like the levels, unknown below all.
@@ -332,6 +390,11 @@ pub fn prime(feeds: &[&str], providers: &[&str], runbooks: &[(&str, Vec<&str>)],
     for outcome in ["succeeded", "failed"] {
         let _ = m.backups.get_or_create(&OutcomeLabels {
             outcome: outcome.to_owned(),
+        });
+    }
+    for change in ["acquired", "lost"] {
+        let _ = m.lease_changes.get_or_create(&LeaseLabels {
+            change: change.to_owned(),
         });
     }
 }
@@ -457,6 +520,9 @@ mod tests {
             "lifeboat_chat_ack_seconds",
             "lifeboat_events_appended_total",
             "lifeboat_backups",
+            "lifeboat_ha_lease_changes_total",
+            "lifeboat_ha_replication_lag_events",
+            "lifeboat_ha_fenced_appends_total",
         ] {
             assert!(text.contains(family), "{family} missing:\n{text}");
         }

@@ -2,7 +2,8 @@
 //! over the SDK clients built here from `[aws]` (the standard credential chain, the configured
 //! region, an optional `endpoint_url` such as moto in tests or a VPC endpoint in production),
 //! and the in-memory simulation used for drills and demos. `AwsEdges`' constructors live here,
-//! beside the adapters they build. `s3` is the S3 backup store of `[data]`.
+//! beside the adapters they build. `s3` is the S3 backup store of `[data]`; the DynamoDB client
+//! built here serves `crate::ha` (the `[ha]` pair's lease and replicated log).
 
 mod dns;
 mod ecs;
@@ -72,6 +73,8 @@ pub struct AwsClients {
     pub ecs: aws_sdk_ecs::Client,
     /// For `[data.backups] bucket`.
     pub s3: aws_sdk_s3::Client,
+    /// For `[ha] table` (see `crate::ha`).
+    pub dynamodb: aws_sdk_dynamodb::Client,
 }
 
 impl AwsClients {
@@ -91,6 +94,7 @@ impl AwsClients {
             route53: aws_sdk_route53::Client::new(sdk),
             ecs: aws_sdk_ecs::Client::new(sdk),
             s3: s3::client(sdk),
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
         }
     }
 }

@@ -15,7 +15,7 @@ pub struct LoadedConfig {
     pub source: TomlSource,
 }
 
-const SECTIONS: [&str; 19] = [
+const SECTIONS: [&str; 20] = [
     "store",
     "server",
     "paths",
@@ -35,6 +35,7 @@ const SECTIONS: [&str; 19] = [
     "heroku",
     "app",
     "parity",
+    "ha",
 ];
 
 impl Config {
@@ -93,6 +94,7 @@ impl Config {
         let heroku: Option<HerokuConfig> = section!("heroku");
         let app: Option<AppConfig> = section!("app");
         let parity: Option<ParityConfig> = section!("parity");
+        let ha: Option<HaConfig> = section!("ha");
         if objectives_missing {
             errors.push(source.error_at(
                 &[],
@@ -122,6 +124,7 @@ impl Config {
             heroku,
             app: app.unwrap_or_default(),
             parity: parity.unwrap_or_default(),
+            ha,
         };
         let semantic = config.validate(&source);
         if semantic.is_empty() {

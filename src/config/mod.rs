@@ -13,6 +13,7 @@ mod comms;
 mod data;
 mod discord;
 mod feeds;
+mod ha;
 mod llm;
 mod load;
 mod objectives;
@@ -25,6 +26,7 @@ pub use comms::*;
 pub use data::{BackupLocation, BackupsConfig, DataConfig, TableConfig, is_identifier};
 pub use discord::*;
 pub use feeds::*;
+pub use ha::{HaConfig, LeaseTiming, host_name};
 pub use llm::*;
 pub use load::*;
 pub use objectives::*;
@@ -79,6 +81,8 @@ pub struct Config {
     /// How the standby is compared with production; the LLM parity suite.
     #[serde(default)]
     pub parity: ParityConfig,
+    /// The active/standby pair on DynamoDB; `None`: a single node (the default).
+    pub ha: Option<HaConfig>,
 }
 
 pub use crate::parity::config::{AppConfig, CodeSource, HerokuConfig, ParityConfig};

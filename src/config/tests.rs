@@ -166,3 +166,59 @@ fn secrets_never_print() {
     assert_eq!(format!("{s} {s:?}"), "[redacted] [redacted]");
     assert_eq!(s.expose(), "hunter2");
 }
+
+#[test]
+fn ha_is_off_by_default_and_takes_its_defaults() {
+    assert!(load(MINIMAL).unwrap().config.ha.is_none());
+    let text = format!("{MINIMAL}\n[ha]\ntable = \"lifeboat-ha\"\nnode_id = \"eu-1\"\n");
+    let ha = load(&text).unwrap().config.ha.unwrap();
+    assert_eq!(ha.node_id(), "eu-1");
+    assert_eq!(
+        ha.timing(),
+        LeaseTiming {
+            lease: std::time::Duration::from_secs(10),
+            renew: std::time::Duration::from_secs(3),
+            skew_margin: std::time::Duration::from_secs(1),
+        }
+    );
+    let unnamed = format!("{MINIMAL}\n[ha]\ntable = \"lifeboat-ha\"\n");
+    assert!(
+        !load(&unnamed)
+            .unwrap()
+            .config
+            .ha
+            .unwrap()
+            .node_id()
+            .is_empty()
+    );
+}
+
+#[test]
+fn ha_timings_that_cannot_work_are_located() {
+    let text = format!(
+        "{MINIMAL}\n[ha]\ntable = \"no\"\nnode_id = \"a b\"\nlease = \"10s\"\nrenew = \"9s\"\nskew_margin = \"1s\"\n"
+    );
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 3, "{errs:?}");
+    assert!(
+        errs.iter()
+            .any(|e| e.contains(":7:1: `no` is not a DynamoDB table name")),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.contains(":8:1: `a b` is not a node id")),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.contains(":10:1: renew (9s) must be shorter than lease - skew_margin")),
+        "{errs:?}"
+    );
+    let skew = format!(
+        "{MINIMAL}\n[ha]\ntable = \"lifeboat-ha\"\nlease = \"2s\"\nrenew = \"1s\"\nskew_margin = \"2s\"\n"
+    );
+    let errs = errors(&skew);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(errs[0].contains("skew_margin (2s) must be shorter than the lease (2s)"));
+}

@@ -20,6 +20,9 @@ impl Config {
         if let Some(data) = &self.data {
             data.validate(source, &mut errors);
         }
+        if let Some(ha) = &self.ha {
+            ha.validate(source, &mut errors);
+        }
         if self
             .schedule
             .db_backup_every

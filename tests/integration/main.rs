@@ -26,6 +26,7 @@ mod engine;
 mod failover;
 mod feed_cli;
 mod feeds;
+mod ha_store;
 mod mentions;
 mod ops;
 mod parity;
