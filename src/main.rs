@@ -10,7 +10,7 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use lifeboat::config::{DEFAULT_CONFIG_PATH, FeedKind};
 use lifeboat::service::app::FAILURE;
 use lifeboat::service::commands::{
-    audit_verify, check, docs, drill, export, feed, iam_policy, plan, readiness, register,
+    audit_verify, check, docs, drill, drills, export, feed, iam_policy, plan, readiness, register,
     store_backup, store_restore,
 };
 use lifeboat::telemetry::{self, LogFormat};
@@ -152,6 +152,15 @@ enum Command {
     IamPolicy {
         #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
         config: PathBuf,
+    },
+    /// The drills on record, newest first: how each was played (only a game day or a drill
+    /// against real AWS counts as the plan's drill) and its figures.
+    Drills {
+        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
+        config: PathBuf,
+        /// Where to look: this log and its drill-* logs (default: [store] data_dir).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
     },
     /// Render the living disaster-recovery plan (Markdown) from the config and runbooks.
     Docs {
@@ -313,6 +322,7 @@ fn main() -> ExitCode {
             json,
         } => block_on(lifeboat::service::parity::llm_parity(&config, suite, json)),
         Command::IamPolicy { config } => iam_policy(&config),
+        Command::Drills { config, data_dir } => drills(&config, data_dir),
         Command::Docs {
             config,
             data_dir,

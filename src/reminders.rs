@@ -53,7 +53,9 @@ pub fn review_basis(events: &[Event]) -> Option<ReminderBasis> {
 }
 
 /// The drill reminder is one reminder for the whole plan, and a drill counts only where it
-/// proved something: per protocol (`drill::history::drilled_protocols`), the last finished drill
+/// proved something: a game day or a drill against real AWS
+/// (`drill::history::counts_as_plan_drill`; a fully automatic drill measures Lifeboat's
+/// pipeline, not the people), per protocol (`drill::history::drilled_protocols`), the last finished drill
 /// in which that protocol's run succeeded within its RTO and RPO. The reminder counts from
 /// the oldest of those, so a one-protocol drill renews only its own protocol. `None` while a
 /// protocol has no such drill.
@@ -62,6 +64,7 @@ pub fn drill_basis(protocols: &[&str], drills: &[DrillRecord]) -> Option<Reminde
     for protocol in protocols {
         let at = drills
             .iter()
+            .filter(|d| d.counts())
             .filter(|d| d.results.iter().any(|r| r.runbook == *protocol && r.met()))
             .map(|d| d.at)
             .max()?;
@@ -321,8 +324,13 @@ mod tests {
         )
     }
 
-    /// A finished drill as `src/drill` logs it: one result per (runbook, objectives met).
+    /// A finished game day as `src/drill` logs it: one result per (runbook, objectives met).
     fn finished(results: &[(&str, bool)]) -> NewEvent {
+        finished_as("gameday", results)
+    }
+
+    /// A finished drill played in `mode`.
+    fn finished_as(mode: &str, results: &[(&str, bool)]) -> NewEvent {
         let results: Vec<Value> = results
             .iter()
             .map(|(runbook, met)| {
@@ -333,7 +341,7 @@ mod tests {
         NewEvent::new(
             Actor::Scheduler,
             "drill.finished",
-            json!({ "results": results }),
+            json!({ "results": results, "mode": mode }),
         )
     }
 
@@ -414,6 +422,45 @@ mod tests {
             ),
         );
         assert_eq!(drill_due(&log, &both, days(376)), Some(due));
+    }
+
+    #[test]
+    fn an_automatic_drill_does_not_reset_the_drill_reminder() {
+        let hosting = ["failover-hosting"];
+        let mut log = Log::default();
+        log.at(t0(), finished(&[("failover-hosting", true)]));
+        // A year later, only automatic drills on the simulation: the reminder is still due,
+        // counted from the game day.
+        log.at(
+            days(300),
+            finished_as("automatic", &[("failover-hosting", true)]),
+        );
+        let due = drill_due(&log, &hosting, days(366)).unwrap();
+        assert_eq!(due.basis.unwrap().at, t0());
+        // Logged before modes existed: automatic too.
+        let mut old = Log::default();
+        old.at(
+            t0(),
+            NewEvent::new(
+                Actor::Scheduler,
+                "drill.finished",
+                json!({ "results": [{"provider": "p", "runbook": "failover-hosting", "run": "r",
+                        "status": "succeeded", "rto_met": true, "rpo_met": true}] }),
+            ),
+        );
+        assert_eq!(drill_due(&old, &hosting, days(1)).unwrap().basis, None);
+        // An automatic drill against real AWS counts.
+        old.at(
+            days(2),
+            NewEvent::new(
+                Actor::Scheduler,
+                "drill.finished",
+                json!({ "results": [{"provider": "p", "runbook": "failover-hosting", "run": "r",
+                        "status": "succeeded", "rto_met": true, "rpo_met": true}],
+                        "mode": "automatic", "real_aws": true }),
+            ),
+        );
+        assert_eq!(drill_due(&old, &hosting, days(3)), None);
     }
 
     #[test]

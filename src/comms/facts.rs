@@ -157,6 +157,8 @@ struct RunProgress {
 fn fold_runs(mine: &[&Event]) -> RunProgress {
     let mut progress = RunProgress::default();
     let mut titles: BTreeMap<(&RunId, String), String> = BTreeMap::new();
+    // A drill's backups are stand-ins: only a window measured from restored data counts.
+    let drill = mine.iter().any(|e| e.is(EventKind::DrillMarked));
     for e in mine {
         let Some(run) = &e.run else { continue };
         let Ok(payload) = e.payload() else { continue };
@@ -176,8 +178,9 @@ fn fold_runs(mine: &[&Event]) -> RunProgress {
                 let title = titles.get(&(run, step.step.clone())).unwrap_or(&step.step);
                 progress.steps_done.push(title.clone());
                 // The measured window, as `incident::view`'s achieved RPO reads it.
-                if let Some(secs) = crate::incident::restored_backup_age_secs(
+                if let Some(secs) = crate::incident::loss_window_secs(
                     mine.iter().copied().filter(|m| m.seq <= e.seq),
+                    drill,
                 ) {
                     progress.data_loss = Some(crate::duration::format_elapsed(
                         std::time::Duration::from_secs(secs),

@@ -238,6 +238,7 @@ with = { method = "POST", url = "${vars.app_url}/switch?token=StEpToKeN" }
                 run: "RUN-1".into(),
                 status: "succeeded".into(),
                 detection: Some(Duration::from_millis(462)),
+                detection_bound: None,
                 recovery: Some(Duration::from_millis(48)),
                 rto: Some(Duration::from_secs(4 * 3600)),
                 data_loss: Some(Duration::from_secs(720)),
@@ -251,7 +252,7 @@ with = { method = "POST", url = "${vars.app_url}/switch?token=StEpToKeN" }
             &[failover(&c)],
             Some(&[drill(1, false), drill(20, true)]),
         );
-        let newest = text.find("| 2026-11-20 10:00 | INC-20 | heroku → `failover` | succeeded | 462ms | 48ms / 4h (met) | 12m 00s / 1h (met) |").expect(&text);
+        let newest = text.find("| 2026-11-20 10:00 | INC-20 | automatic (does not count as the plan's drill: it measures Lifeboat's pipeline on the simulation) | heroku → `failover` | succeeded | 462ms | 48ms / 4h (met) | 12m 00s / 1h (met) |").expect(&text);
         let oldest = text.find("| 2026-11-01 10:00 | INC-1 |").expect(&text);
         assert!(newest < oldest);
         assert!(text.contains("/ 4h (MISSED)"));

@@ -310,7 +310,7 @@ fn last_drills(out: &mut String, drills: Option<&[DrillRecord]>) {
         Some(drills) => {
             let _ = writeln!(
                 out,
-                "| date (UTC) | incident | provider → protocol | outcome | detection | recovery vs RTO | data loss vs RPO |\n|---|---|---|---|---|---|---|"
+                "| date (UTC) | incident | mode | provider → protocol | outcome | detection (pipeline) | recovery vs RTO | data loss vs RPO |\n|---|---|---|---|---|---|---|---|"
             );
             let fmt = |d: Option<std::time::Duration>| {
                 d.map(format_elapsed).unwrap_or_else(|| "—".into())
@@ -320,9 +320,10 @@ fn last_drills(out: &mut String, drills: Option<&[DrillRecord]>) {
                 for r in &d.results {
                     let _ = writeln!(
                         out,
-                        "| {} | {} | {} → `{}` | {} | {} | {} / {} ({}) | {} / {} ({}) |",
+                        "| {} | {} | {} | {} → `{}` | {} | {} | {} / {} ({}) | {} / {} ({}) |",
                         d.at.format("%Y-%m-%d %H:%M"),
                         d.incident.as_deref().unwrap_or("—"),
+                        cell(&crate::drill::history::mode_text(d)),
                         cell(&r.provider),
                         r.runbook,
                         r.status,

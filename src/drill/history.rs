@@ -44,7 +44,10 @@ pub struct DrillResult {
     pub runbook: String,
     pub run: String,
     pub status: String,
+    /// Simulated outage → confirmed alert: Lifeboat's pipeline at the drill's own polls.
     pub detection: Option<Duration>,
+    /// What the configured intervals add to a real outage, as the drill logged it.
+    pub detection_bound: Option<String>,
     pub recovery: Option<Duration>,
     pub rto: Option<Duration>,
     pub data_loss: Option<Duration>,
@@ -84,6 +87,7 @@ pub fn drills_from_events(events: &[Event]) -> Vec<DrillRecord> {
                         run: r.run,
                         status: r.status,
                         detection: millis(r.detection_ms),
+                        detection_bound: r.detection_bound,
                         recovery: millis(r.recovery_ms),
                         rto: secs(r.rto_secs),
                         data_loss: secs(r.data_loss_secs),
@@ -97,6 +101,69 @@ pub fn drills_from_events(events: &[Event]) -> Vec<DrillRecord> {
         .collect();
     drills.sort_by_key(|d| d.at);
     drills
+}
+
+/// How a drill was played, for people: `game day`, `automatic, against real AWS` or
+/// `automatic`, and whether it counts as the plan's drill.
+pub fn mode_text(drill: &DrillRecord) -> String {
+    let how = match (drill.mode, drill.real_aws) {
+        (DrillMode::Gameday, _) => "game day",
+        (DrillMode::Automatic, true) => "automatic, against real AWS",
+        (DrillMode::Automatic, false) => "automatic",
+    };
+    if drill.counts() {
+        format!("{how} (counts as the plan's drill)")
+    } else {
+        format!(
+            "{how} (does not count as the plan's drill: it measures Lifeboat's pipeline on the simulation)"
+        )
+    }
+}
+
+/// `lifeboat drills`: every finished drill, newest first, with its mode and, per protocol,
+/// Lifeboat's measured pipeline apart from the detection bound and the data-loss window.
+pub fn render(drills: &[DrillRecord]) -> String {
+    use crate::duration::{HumanDuration, format_elapsed};
+    if drills.is_empty() {
+        return "No drill on record.\n".to_owned();
+    }
+    let fmt = |d: Option<Duration>| d.map_or_else(|| "—".to_owned(), format_elapsed);
+    let objective =
+        |d: Option<Duration>| d.map_or_else(|| "—".to_owned(), |d| HumanDuration(d).to_string());
+    let verdict = |met: bool| if met { "met" } else { "MISSED" };
+    let mut out = String::new();
+    for d in drills.iter().rev() {
+        out.push_str(&format!(
+            "{}  {}  {}\n",
+            d.at.format("%Y-%m-%d %H:%M UTC"),
+            d.incident.as_deref().unwrap_or("—"),
+            mode_text(d)
+        ));
+        for r in &d.results {
+            out.push_str(&format!(
+                "  {} → {} ({}, run {})\n    pipeline         detection {}, recovery {} (RTO {}: {}), measured\n    detection bound  {}\n    data-loss window {}\n",
+                r.provider,
+                r.runbook,
+                r.status,
+                r.run,
+                fmt(r.detection),
+                fmt(r.recovery),
+                objective(r.rto),
+                verdict(r.rto_met),
+                r.detection_bound.as_deref().unwrap_or("not recorded (a drill from before it was)"),
+                match r.data_loss {
+                    Some(loss) => format!(
+                        "{}, measured from the restored rows (RPO {}: {})",
+                        format_elapsed(loss),
+                        objective(r.rpo),
+                        verdict(r.rpo_met)
+                    ),
+                    None => "not measured".to_owned(),
+                },
+            ));
+        }
+    }
+    out
 }
 
 /// The protocols the plan drills: each provider's outage runbook, once (the first runbook
@@ -196,5 +263,72 @@ mod tests {
         let simulated =
             finished(serde_json::json!({ "results": [], "mode": "automatic", "real_aws": false }));
         assert!(!simulated.counts());
+        assert!(
+            mode_text(&simulated).starts_with("automatic (does not count"),
+            "{}",
+            mode_text(&simulated)
+        );
+        assert_eq!(mode_text(&gameday), "game day (counts as the plan's drill)");
+        assert_eq!(
+            mode_text(&real),
+            "automatic, against real AWS (counts as the plan's drill)"
+        );
+    }
+
+    #[test]
+    fn the_history_shows_each_drills_mode_and_keeps_the_pipeline_apart_from_the_bound() {
+        let finished = |mode: &str, bound: Option<&str>, loss: Option<u64>| {
+            Event::seal(
+                NewEvent::new(
+                    Actor::Scheduler,
+                    "drill.finished",
+                    serde_json::json!({ "mode": mode, "results": [{
+                        "provider": "heroku", "runbook": "failover-hosting", "run": "RUN-9",
+                        "status": "succeeded", "detection_ms": 461, "recovery_ms": 67,
+                        "detection_bound": bound, "rto_secs": 14400, "data_loss_secs": loss,
+                        "rpo_secs": 3600, "rto_met": true, "rpo_met": true
+                    }]}),
+                )
+                .incident(IncidentId("INC-9".into())),
+                1,
+                now(),
+                crate::domain::event::GENESIS,
+            )
+        };
+        let text = render(&drills_from_events(&[finished(
+            "automatic",
+            Some(
+                "with a every 60s and b every 30s, a real outage is confirmed within ≈ 2 polls: 60–120 s + pipeline",
+            ),
+            None,
+        )]));
+        assert!(
+            text.starts_with("2026-11-25 12:00 UTC  INC-9  automatic (does not count"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "    pipeline         detection 461ms, recovery 67ms (RTO 4h: met), measured\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("    detection bound  with a every 60s and b every 30s, a real outage is confirmed within ≈ 2 polls: 60–120 s + pipeline\n"), "{text}");
+        assert!(
+            text.contains("    data-loss window not measured\n"),
+            "{text}"
+        );
+        let text = render(&drills_from_events(&[finished("gameday", None, Some(720))]));
+        assert!(
+            text.contains("INC-9  game day (counts as the plan's drill)"),
+            "{text}"
+        );
+        assert!(text.contains("detection bound  not recorded"), "{text}");
+        assert!(
+            text.contains(
+                "data-loss window 12m 00s, measured from the restored rows (RPO 1h: met)"
+            ),
+            "{text}"
+        );
+        assert_eq!(render(&[]), "No drill on record.\n");
     }
 }

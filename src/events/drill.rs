@@ -61,6 +61,11 @@ pub struct DrillStarted {
 #[serde(default)]
 pub struct DrillOutageSimulated {
     pub provider: String,
+    /// How soon the configured intervals would let a real outage of `provider` be seen
+    /// (`crate::drill::figures::DetectionBound`, as people read it): the drill's own feeds
+    /// poll far faster. Absent in drills logged before it was recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detection_bound: Option<String>,
 }
 
 /// `drill.marked`: the incident is a drill (always `true`).
@@ -97,8 +102,12 @@ pub struct DrillResultRecord {
     /// The run's outcome (`succeeded`, ...); `unknown` when the record lacks it.
     #[serde(default = "unknown")]
     pub status: String,
-    /// Simulated outage → confirmed alert.
+    /// Simulated outage → confirmed alert: Lifeboat's pipeline, at the drill's own polls.
     pub detection_ms: Option<u64>,
+    /// The detection bound under the configured intervals, as people read it (absent in
+    /// drills logged before it was recorded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detection_bound: Option<String>,
     /// First signal → the runbook verified.
     pub recovery_ms: Option<u64>,
     pub rto_secs: Option<u64>,
@@ -116,6 +125,7 @@ impl Default for DrillResultRecord {
             run: String::new(),
             status: unknown(),
             detection_ms: None,
+            detection_bound: None,
             recovery_ms: None,
             rto_secs: None,
             data_loss_secs: None,

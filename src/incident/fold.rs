@@ -131,8 +131,24 @@ pub fn title_is_drill(title: &str) -> bool {
 /// `backup_check` found (a failed check measured a backup that was refused). Over several
 /// runs (a failover, then its failback) the largest. Every view of the window (clocks,
 /// post-mortem, `/dr status`, drill, client notices) reads it through here so they cannot
-/// disagree; a simulated restore measures nothing and yields `None`.
+/// disagree; a simulated restore measures nothing and yields `None`. A drill's views read
+/// [`loss_window_secs`] instead.
 pub fn restored_backup_age_secs<'a>(events: impl IntoIterator<Item = &'a Event>) -> Option<u64> {
+    window_secs(events, true)
+}
+
+/// The data-loss window as [`restored_backup_age_secs`] reads it, but for a drill (`drill`)
+/// only what was measured from restored data: a drill's backups are stand-ins whose age is
+/// whatever the drill chose, so a `backup_check`'s age is no measurement there.
+pub fn loss_window_secs<'a>(
+    events: impl IntoIterator<Item = &'a Event>,
+    drill: bool,
+) -> Option<u64> {
+    window_secs(events, !drill)
+}
+
+/// The window per run (measured, else a checked backup's age when `backup_ages`), the largest.
+fn window_secs<'a>(events: impl IntoIterator<Item = &'a Event>, backup_ages: bool) -> Option<u64> {
     let mut per_run: BTreeMap<Option<&RunId>, (Option<u64>, Option<u64>)> = BTreeMap::new();
     for e in events {
         let Some(step) = e.data_as::<StepSucceeded>() else {
@@ -146,7 +162,7 @@ pub fn restored_backup_age_secs<'a>(events: impl IntoIterator<Item = &'a Event>)
                     slot.0 = out.data_loss_secs.or(slot.0);
                 }
             }
-            Some(StepKind::BackupCheck) => {
+            Some(StepKind::BackupCheck) if backup_ages => {
                 slot.1 = read_output::<BackupCheckOutput>(&step.output)
                     .age_secs
                     .or(slot.1);
@@ -233,10 +249,11 @@ pub fn view(events: &[Event], id: &IncidentId) -> IncidentView {
     let run_ids: BTreeSet<&RunId> = runs.iter().map(|r| &r.run).collect();
     // The backup actually restored: the last backup check that succeeded (a failed check
     // measured a backup that was refused; an earlier one was superseded).
-    let achieved_rpo_secs = restored_backup_age_secs(
+    let achieved_rpo_secs = loss_window_secs(
         events
             .iter()
             .filter(|e| e.run.as_ref().is_some_and(|r| run_ids.contains(r))),
+        drill,
     );
 
     let (phase, recovered_at) = phase_of(&workstreams, &runs, resolved, reviewed);

@@ -310,20 +310,43 @@ fn assess_drills(
     let every = config.schedule.drill_every;
     for protocol in drilled_protocols(config, runbooks) {
         let name = format!("drill of {protocol}");
-        let last = drills.iter().rev().find_map(|d| {
-            d.results
+        let of_protocol = |counting: bool| {
+            drills
                 .iter()
-                .find(|r| r.runbook == protocol)
-                .map(|r| (d, r))
-        });
+                .rev()
+                .filter(move |d| d.counts() == counting)
+                .find_map(|d| {
+                    d.results
+                        .iter()
+                        .find(|r| r.runbook == protocol)
+                        .map(|r| (d, r))
+                })
+        };
+        // Only a game day or a drill against real AWS is the plan's test; a later automatic
+        // drill is shown, and said not to count.
+        let last = of_protocol(true);
+        let automatic = of_protocol(false)
+            .filter(|(a, _)| last.is_none_or(|(d, _)| a.at > d.at))
+            .map(|(a, _)| {
+                format!(
+                    "; the automatic drill of {} does not count (it measures Lifeboat's pipeline on the simulation, not the people)",
+                    a.at.to_rfc3339_opts(SecondsFormat::Secs, true)
+                )
+            })
+            .unwrap_or_default();
         let Some((drill, result)) = last else {
             checks.push(Check::fail(
                 name,
                 format!(
-                    "never drilled (the plan asks for one every {every}; run `lifeboat drill`)"
+                    "never drilled (the plan asks for one every {every}, by a game day or against real AWS: `/drill start … mode:gameday`){automatic}"
                 ),
             ));
             continue;
+        };
+        let how = if drill.mode == crate::events::DrillMode::Gameday {
+            "game day"
+        } else {
+            "against real AWS"
         };
         let stamp = drill.at.to_rfc3339_opts(SecondsFormat::Secs, true);
         let age = (now - drill.at).to_std().unwrap_or_default();
@@ -331,7 +354,7 @@ fn assess_drills(
             Check::fail(
                 name,
                 format!(
-                    "last drilled {stamp}, {} ago: older than [schedule] drill_every {every}",
+                    "last drilled {stamp} ({how}), {} ago: older than [schedule] drill_every {every}{automatic}",
                     age_text(age)
                 ),
             )
@@ -348,13 +371,13 @@ fn assess_drills(
             }
             Check::fail(
                 name,
-                format!("last drilled {stamp}, but {}", missed.join(", ")),
+                format!("last drilled {stamp} ({how}), but {}{automatic}", missed.join(", ")),
             )
         } else {
             Check::ok(
                 name,
                 format!(
-                    "last drilled {stamp}, {} ago (within {every}), objectives met",
+                    "last drilled {stamp} ({how}), {} ago (within {every}), objectives met{automatic}",
                     age_text(age)
                 ),
             )

@@ -83,6 +83,7 @@ fn result(runbook: &str, met: bool) -> DrillResult {
         run: "RUN-1".into(),
         status: "succeeded".into(),
         detection: Some(Duration::from_millis(400)),
+        detection_bound: None,
         recovery: Some(Duration::from_secs(50)),
         rto: Some(Duration::from_secs(4 * 3600)),
         data_loss: Some(Duration::from_secs(720)),
@@ -377,4 +378,53 @@ fn each_protocol_needs_a_recent_successful_drill() {
     obs.drills
         .push(drill(1, vec![result("failover-hosting", true)]));
     assert!(report(&obs).ready());
+}
+
+#[test]
+fn only_a_game_day_or_a_drill_against_real_aws_counts_as_the_plans_drill() {
+    use crate::events::DrillMode;
+    let automatic = |days_ago: i64, real_aws: bool| DrillRecord {
+        mode: DrillMode::Automatic,
+        real_aws,
+        ..drill(
+            days_ago,
+            vec![result("failover-hosting", true), result("switch-llm", true)],
+        )
+    };
+    let mut obs = ready();
+    // A fully automatic drill on the simulation: shown, and said not to count.
+    obs.drills = vec![automatic(2, false)];
+    let r = report(&obs);
+    assert!(!r.ready(), "{}", r.render());
+    let text = r.render();
+    assert!(
+        text.contains("FAIL  drill of failover-hosting: never drilled (the plan asks for one every 365d, by a game day or against real AWS: `/drill start … mode:gameday`); the automatic drill of 2026-11-23T12:00:00Z does not count (it measures Lifeboat's pipeline on the simulation, not the people)"),
+        "{text}"
+    );
+
+    // The same drill against real AWS counts.
+    obs.drills = vec![automatic(2, true)];
+    let r = report(&obs);
+    assert!(r.ready(), "{}", r.render());
+    assert!(
+        r.render().contains("ok    drill of failover-hosting: last drilled 2026-11-23T12:00:00Z (against real AWS), 2d 00h ago"),
+        "{}",
+        r.render()
+    );
+
+    // A game day counts; an automatic drill after it is shown and does not replace it.
+    obs.drills = vec![
+        drill(
+            30,
+            vec![result("failover-hosting", true), result("switch-llm", true)],
+        ),
+        automatic(2, false),
+    ];
+    let r = report(&obs);
+    assert!(r.ready(), "{}", r.render());
+    let text = r.render();
+    assert!(
+        text.contains("ok    drill of switch-llm: last drilled 2026-10-26T12:00:00Z (game day), 30d 00h ago (within 365d), objectives met; the automatic drill of 2026-11-23T12:00:00Z does not count"),
+        "{text}"
+    );
 }

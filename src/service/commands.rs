@@ -331,6 +331,27 @@ pub fn iam_policy(config_path: &Path) -> ExitCode {
     }
 }
 
+/// `lifeboat drills`: the drills on record in the log and its `drill-*` logs, newest first.
+pub fn drills(config_path: &Path, data_dir: Option<PathBuf>) -> ExitCode {
+    let Some(checked) = load_all(config_path, "drills") else {
+        return ExitCode::from(FAILURE);
+    };
+    let dir = data_dir.unwrap_or_else(|| checked.config.config.store.data_dir.clone());
+    if !dir.is_dir() {
+        eprintln!(
+            "lifeboat drills: no event log at {}{}",
+            dir.display(),
+            relative_path_hint(&dir)
+        );
+        return ExitCode::from(FAILURE);
+    }
+    let drills = crate::drill::history::drills_from_events(
+        &crate::store::drill_logs::drill_events(&dir, true),
+    );
+    print!("{}", crate::drill::history::render(&drills));
+    ExitCode::SUCCESS
+}
+
 /// `lifeboat docs`: the living DRP document.
 pub fn docs(config_path: &Path, data_dir: Option<PathBuf>, out: Option<PathBuf>) -> ExitCode {
     let Some(checked) = load_all(config_path, "docs") else {

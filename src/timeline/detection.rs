@@ -14,8 +14,12 @@ pub struct Detection {
     pub outage_at: DateTime<Utc>,
     /// The provider's first confirmed alert (`alert.*` with `confirmed = true`) after it.
     pub confirmed_at: Option<DateTime<Utc>>,
-    /// `confirmed_at − outage_at`: the drill's detection time.
+    /// `confirmed_at − outage_at`: the drill's detection time (Lifeboat's pipeline, at the
+    /// drill's own polls).
     pub detection_ms: Option<i64>,
+    /// The detection bound under the configured intervals, as the drill logged it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detection_bound: Option<String>,
 }
 
 /// Per `drill.outage_simulated` event, the time to the provider's first confirmed alert after
@@ -24,7 +28,10 @@ pub fn drill_detections(events: &[Event]) -> Vec<Detection> {
     events
         .iter()
         .filter_map(|outage| {
-            let provider = outage.data_as::<DrillOutageSimulated>()?.provider;
+            let DrillOutageSimulated {
+                provider,
+                detection_bound,
+            } = outage.data_as::<DrillOutageSimulated>()?;
             if provider.is_empty() {
                 return None;
             }
@@ -37,6 +44,7 @@ pub fn drill_detections(events: &[Event]) -> Vec<Detection> {
                 outage_at: outage.at,
                 confirmed_at,
                 detection_ms: confirmed_at.map(|c| (c - outage.at).num_milliseconds()),
+                detection_bound,
             })
         })
         .collect()

@@ -260,13 +260,22 @@ fn detection_section(doc: &mut Vec<Block>, summary: &Summary, origin: Option<Dat
             summary
                 .simulated_outages
                 .iter()
-                .map(|o| {
-                    format!(
+                .flat_map(|o| {
+                    let measured = format!(
                         "Detection time of the drill for {}: {} (simulated outage → confirmed alert)",
                         o.provider,
                         o.detection_ms
                             .map_or_else(|| "never confirmed".to_owned(), |ms| ms_text(Some(ms)))
-                    )
+                    );
+                    // Lifeboat's pipeline at the drill's own polls, then what the configured
+                    // intervals add to a real outage.
+                    let bound = o.detection_bound.as_ref().map(|b| {
+                        format!(
+                            "Detection bound for {} under the configured intervals (not measured): {b}",
+                            o.provider
+                        )
+                    });
+                    std::iter::once(measured).chain(bound)
                 })
                 .collect(),
         ));

@@ -103,10 +103,12 @@ fn status_name(status: &RunStatus) -> &'static str {
 }
 
 /// What the run of `view` did, from the incident's events; its RTO counts from `origin`.
+/// In a `drill`, only a data-loss window measured from restored data is reported.
 pub(super) fn run_summary(
     events: &[Event],
     view: &state::RunView,
     origin: Option<DateTime<Utc>>,
+    drill: bool,
 ) -> RunSummary {
     let run_events: Vec<&Event> = events
         .iter()
@@ -133,7 +135,7 @@ pub(super) fn run_summary(
         .iter()
         .find(|e| e.is(EventKind::RunSucceeded))
         .map(|e| e.at);
-    let achieved_rpo_secs = crate::incident::restored_backup_age_secs(run_events.iter().copied());
+    let achieved_rpo_secs = crate::incident::loss_window_secs(run_events.iter().copied(), drill);
     RunSummary {
         run: view.run.clone(),
         runbook: view.runbook.clone(),

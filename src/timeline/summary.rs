@@ -81,7 +81,7 @@ pub fn summarize(events: &[Event], incident: &IncidentId) -> Summary {
 
     let runs = state::fold(events)
         .into_iter()
-        .map(|view| run_summary(events, &view, origin))
+        .map(|run| run_summary(events, &run, origin, view.drill))
         .collect::<Vec<_>>();
 
     let notes = view.notes;

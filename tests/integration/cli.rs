@@ -315,7 +315,7 @@ fn readiness_of_a_demo_project_says_what_is_missing_and_exits_1() {
         "FAIL  dns: no [aws.dns] in the config",
         "FAIL  anthropic key: no [llm.anthropic] in the config",
         "FAIL  backup: no runbook has a backup_check step",
-        "FAIL  drill of demo: never drilled (the plan asks for one every 365d; run `lifeboat drill`)",
+        "FAIL  drill of demo: never drilled (the plan asks for one every 365d, by a game day or against real AWS: `/drill start … mode:gameday`)",
         "NOT READY: 6 of 6 checks failed",
     ] {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");

@@ -641,10 +641,12 @@ async fn reminders_are_posted_when_due_once_per_period_across_restarts() {
 }
 
 /// `/drill start both` from chat on the shipped config: the drill's log is kept under
-/// `<data_dir>/drill-*` with its `drill.finished`, and the scheduler counts it, so no drill
-/// reminder is due (while the plan review, never recorded, is).
+/// `<data_dir>/drill-*` with its `drill.finished`, recorded as automatic; the scheduler reads
+/// it, but an automatic drill does not count as the plan's drill, so the drill reminder is due
+/// (as is the plan review, never recorded).
 #[tokio::test]
-async fn a_drill_started_from_chat_is_kept_beside_the_log_and_counted_by_the_reminder() {
+async fn a_drill_started_from_chat_is_kept_beside_the_log_and_read_but_not_counted_by_the_reminder()
+{
     // The shipped config and runbooks, the log under the app's temp dir; the bot can start
     // drills, as in `lifeboat run`.
     let app = spawn_app(TestConfig::shipped()).start().await;
@@ -723,7 +725,12 @@ async fn a_drill_started_from_chat_is_kept_beside_the_log_and_counted_by_the_rem
         "the live log has only the request"
     );
 
-    // The scheduler finds it: no drill reminder, while the review reminder is due.
+    // A fully automatic drill on the simulation, recorded so: it does not count.
+    assert_eq!(records[0].mode, lifeboat::events::DrillMode::Automatic);
+    assert!(!records[0].real_aws && !records[0].counts(), "{records:?}");
+
+    // The scheduler reads it, but only a game day or a drill against real AWS resets the
+    // drill reminder: both reminders are due.
     let scheduler = Scheduler::new(
         app.engine.env().clone(),
         app.runbooks.clone(),
@@ -738,18 +745,19 @@ async fn a_drill_started_from_chat_is_kept_beside_the_log_and_counted_by_the_rem
         "{posts:?}"
     );
     assert!(
-        !posts.iter().any(|p| p.contains("DR drill due")),
-        "the kept drill counts: {posts:?}"
+        posts.iter().any(|p| p.contains("DR drill due")),
+        "an automatic drill does not count: {posts:?}"
     );
 }
 
-/// A finished drill of one protocol, as `src/drill` logs it.
+/// A finished game day of one protocol, as `src/drill` logs it (only a game day or a drill
+/// against real AWS resets the drill reminder).
 fn finished(runbook: &str, met: bool) -> NewEvent {
     NewEvent::new(
         Actor::Scheduler,
         "drill.finished",
         json!({ "results": [{ "provider": "heroku", "runbook": runbook, "run": "RUN-d",
-            "status": "succeeded", "rto_met": met, "rpo_met": true }] }),
+            "status": "succeeded", "rto_met": met, "rpo_met": true }], "mode": "gameday" }),
     )
 }
 

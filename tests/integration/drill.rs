@@ -103,9 +103,18 @@ fn both_drills_recover_within_the_objectives_and_leave_an_intact_log() {
                 "heroku → failover-hosting (succeeded",
                 "RTO 4h: met",
                 // Offline there is no real database: no stand-in constant passes for a measurement.
-                "data-loss window not measured (a drill restores no real database)",
+                "data-loss window not measured (simulated data) (RPO 1h: not measured)",
+                // Lifeboat's pipeline apart from what the configured intervals add.
+                "(simulated outage → confirmed alert; Lifeboat's pipeline, the drill polling every 250ms)",
+                "detection bound  with heroku-status every 60s and app-probe every 30s, a real outage is confirmed within ≈ 2 polls: 60–120 s + pipeline (the configured intervals; not measured)",
             ],
-            "openai-outage" => &["openai → switch-llm (succeeded", "RTO 2h: met"],
+            "openai-outage" => &[
+                "openai → switch-llm (succeeded",
+                "RTO 2h: met",
+                // The shipped config watches OpenAI with one feed: never confirmed.
+                "detection bound  with openai-status every 60s, a real outage opens an alert within ≈ 2 polls: 60–120 s + pipeline, never confirmed (confirmation needs a second feed)",
+                "data-loss window none (no data restored)",
+            ],
             _ => &[
                 "heroku → failover-hosting (succeeded",
                 "openai → switch-llm (succeeded",
@@ -167,6 +176,14 @@ fn both_drills_recover_within_the_objectives_and_leave_an_intact_log() {
             assert!(
                 md.contains(&format!("| Simulated outage of {provider} (drill) |")),
                 "{md}"
+            );
+            // The post-mortem keeps the bound apart from the measured detection, as printed.
+            let bound = figure(&block, "detection bound");
+            assert!(
+                md.contains(&format!(
+                    "- Detection bound for {provider} under the configured intervals (not measured): {bound}"
+                )),
+                "{scenario}: no bound `{bound}` for {provider} in the post-mortem:\n{md}"
             );
         }
         // Time to recovery and data loss: the objectives table's figures.
@@ -245,6 +262,29 @@ fn both_drills_recover_within_the_objectives_and_leave_an_intact_log() {
                 .iter()
                 .all(|r| r["rto_met"] == true)
         );
+        // A fully automatic drill on the simulation, recorded so (it does not count as the
+        // plan's drill), each result with its detection bound.
+        assert_eq!(finished.data["mode"], "automatic", "{finished:?}");
+        assert_eq!(finished.data["real_aws"], false, "{finished:?}");
+        assert!(
+            finished.data["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|r| r["detection_bound"]
+                    .as_str()
+                    .unwrap()
+                    .contains("a real outage")),
+            "{finished:?}"
+        );
+        // No constant data-loss window anywhere: not in the report, the messages or the
+        // post-mortem (the stand-in backup is 12 minutes old).
+        for (what, said) in [("the output", &text), ("the post-mortem", &md)] {
+            assert!(
+                !said.contains("12m 0") && !said.contains("12m 1"),
+                "{scenario}: a stand-in's age in {what}:\n{said}"
+            );
+        }
         // Offline, nothing was restored: no window in the record either.
         assert!(
             finished.data["results"]

@@ -275,7 +275,8 @@ async fn failover_hosting_scales_ecs_restores_moves_dns_and_tells_everyone() {
             .unwrap()
             .starts_with("simulated: restored")
     );
-    assert!(restore["output"]["backup_age_secs"].as_u64().unwrap() <= 12 * 60 + 30);
+    // The stand-in backup's age is a constant, not a measurement: it is not reported.
+    assert!(restore["output"]["backup_age_secs"].is_null(), "{restore}");
     let verify = &find(&events, "step.succeeded", "verify-data").data["output"];
     assert_eq!(verify["measured"], false);
     // No restore script runs any more.

@@ -32,10 +32,14 @@ const ANTHROPIC_OK: &str = r#"{"id":"msg_01XF","type":"message","role":"assistan
 const ANTHROPIC_401: &str = r#"{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"},"request_id":"req_011CT"}"#;
 
 /// A data directory holding the log of one real `lifeboat drill both` (both protocols
-/// drilled, objectives met), made once for the whole test binary.
+/// drilled, objectives met, but automatic: it does not count) and, beside it, the log of a
+/// game day with the same results (which does), made once for the whole test binary.
 fn drilled() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     DIR.get_or_init(|| {
+        use lifeboat::domain::Actor;
+        use lifeboat::domain::event::NewEvent;
+        use lifeboat::ports::store::EventStore;
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("drill-readiness");
         let out = lifeboat(
@@ -44,6 +48,23 @@ fn drilled() -> &'static Path {
             &[],
         );
         assert_eq!(out.status.code(), Some(0), "the drill: {}", stderr(&out));
+        let automatic = lifeboat::store::SledStore::open(&log)
+            .unwrap()
+            .all()
+            .unwrap();
+        let finished = automatic
+            .iter()
+            .find(|e| e.kind == "drill.finished")
+            .expect("drill.finished");
+        assert_eq!(finished.data["mode"], "automatic");
+        assert_eq!(finished.data["real_aws"], false);
+        let mut gameday = finished.data.clone();
+        gameday["mode"] = "gameday".into();
+        let store = lifeboat::store::SledStore::open(&dir.path().join("drill-gameday")).unwrap();
+        store
+            .append(NewEvent::new(Actor::Scheduler, "drill.finished", gameday))
+            .unwrap();
+        store.flush().unwrap();
         dir
     })
     .path()
@@ -496,7 +517,7 @@ async fn dr_readiness_answers_in_chat_with_the_same_checks() {
                 "provider": "heroku", "runbook": "scale-up", "run": "RUN-1", "status": "succeeded",
                 "detection_ms": 400, "recovery_ms": 900, "rto_secs": 14400, "data_loss_secs": null,
                 "rpo_secs": 3600, "rto_met": true, "rpo_met": true
-            }]}),
+            }], "mode": "gameday"}),
         ))
         .unwrap();
     let bot = Bot::new(

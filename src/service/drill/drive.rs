@@ -19,6 +19,7 @@ use crate::db::DataEdges;
 use crate::domain::Actor;
 use crate::domain::event::NewEvent;
 use crate::domain::{IncidentId, RunId};
+use crate::drill::figures::DetectionBound;
 use crate::drill::{DRILL_MARK, Drilled, Outcome, Target, mark, person};
 use crate::duration::format_elapsed;
 use crate::events::{DrillMarked, DrillOutageSimulated, DrillStarted, StepStarted};
@@ -55,6 +56,8 @@ pub(super) struct Stage<'a> {
     pub recorder: &'a RecordingChat,
     pub script: &'a Scripted,
     pub config: &'a Config,
+    /// The user's config: its feeds' intervals bound a real outage's detection.
+    pub base: &'a Config,
     pub targets: &'a [Target],
     /// The drill's throwaway cluster and the edges its steps act through, when it has one.
     pub data: Option<(&'a Throwaway, &'a DataEdges)>,
@@ -129,6 +132,7 @@ impl Stage<'_> {
                 Actor::Scheduler,
                 DrillOutageSimulated {
                     provider: t.provider.clone(),
+                    detection_bound: Some(DetectionBound::of(self.base, &t.provider).to_string()),
                 },
             ))?;
             if t.provider == "heroku" {
@@ -274,9 +278,8 @@ impl Stage<'_> {
             })
             .await?;
             let recovery = outage.elapsed();
-            let data_loss =
-                crate::incident::restored_backup_age_secs(&self.store.by_run(&view.run)?)
-                    .map(Duration::from_secs);
+            let data_loss = crate::incident::loss_window_secs(&self.store.by_run(&view.run)?, true)
+                .map(Duration::from_secs);
             let status = match &view.status {
                 RunStatus::Succeeded => "succeeded".to_owned(),
                 other => format!("{other:?}").to_lowercase(),
@@ -286,6 +289,7 @@ impl Stage<'_> {
                 runbook: t.runbook.clone(),
                 run,
                 detection: detections.get(&t.provider).copied().unwrap_or_default(),
+                bound: DetectionBound::of(self.base, &t.provider),
                 recovery,
                 rto: self
                     .config

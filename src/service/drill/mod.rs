@@ -316,6 +316,7 @@ async fn drill(
         recorder: &recorder,
         script: &script,
         config: &config,
+        base,
         targets,
         data: throwaway.map(|t| (t, &edges)),
     };

@@ -96,17 +96,25 @@ pub async fn restore(
     output.duration_ms = Some(took.as_millis() as u64);
     output.at = Some(finished_now());
     output.jobs = Some(jobs);
+    if data_edges.db.simulated() {
+        // The stand-in backup's age only passes the RPO gate: it is a chosen constant, not a
+        // measurement, so neither the summary nor the output reports it as a window.
+        output.backup_age_secs = None;
+        output.loss_window_secs = None;
+        return Ok(StepOutput::new(
+            format!(
+                "simulated: restored the stand-in backup {} into {target} (nothing restored, no data-loss window measured)",
+                backup.location
+            ),
+            to_data(&output),
+        ));
+    }
     let accepted_text = accepted
         .map(|by| format!(", more than {limit_name}: accepted by {by}"))
         .unwrap_or_else(|| format!(", within {limit_name}"));
-    let simulated = if data_edges.db.simulated() {
-        "simulated: "
-    } else {
-        ""
-    };
     Ok(StepOutput::new(
         format!(
-            "{simulated}restored {} (data from {}, {} old now; data-loss window {} before the outage began at {}{accepted_text}) into {target} in {}",
+            "restored {} (data from {}, {} old now; data-loss window {} before the outage began at {}{accepted_text}) into {target} in {}",
             backup.location,
             stamp(backup.data_at()),
             format_elapsed(loss.age),
@@ -211,6 +219,12 @@ pub async fn plan_restore(
     let limit = args.max_age.unwrap_or(env.config.objectives.rpo);
     let target = env.data.db.describe(args.to);
     Ok(vec![match pick(env, input, args).await {
+        // The simulation's backup is a stand-in whose age is a chosen constant: no window.
+        Ok(b) if env.data.db.simulated() => format!(
+            "restore the stand-in backup {} into {target} with {} jobs, unless a copy filled it (simulated: nothing is restored and no data-loss window is measured)",
+            b.location,
+            jobs(env)
+        ),
         Ok(b) => match judge_loss(&b, outage_start(env, input), Utc::now(), limit.get()) {
             Ok(loss) => format!(
                 "restore {} ({} old now; data-loss window {} before the outage began at {}, limit {}{}) into {target} with {} jobs, unless a copy filled it",
