@@ -23,9 +23,7 @@ use super::lease::{Attempt, Lease};
 pub(crate) const PK: &str = "pk";
 pub(crate) const SK: &str = "sk";
 pub(crate) const LEASE: &str = "lease";
-#[expect(dead_code, reason = "the replicated log (next commit)")]
 pub(crate) const LOG: &str = "log";
-#[expect(dead_code, reason = "the nodes' applied seqs (next commit)")]
 pub(crate) const NODE: &str = "node";
 
 /// Why the table could not be used.
@@ -61,7 +59,6 @@ pub(crate) fn n(value: impl ToString) -> AttributeValue {
 }
 
 /// The sort key of the event at `seq`.
-#[expect(dead_code, reason = "the replicated log (next commit)")]
 pub(crate) fn seq_key(seq: u64) -> String {
     format!("{seq:020}")
 }

@@ -21,6 +21,10 @@ pub enum StoreError {
     Io(String),
     #[error("event {seq} is corrupt: {reason}")]
     Corrupt { seq: u64, reason: String },
+    /// `[ha]`: this node does not hold the lease at the epoch it would write under (it was
+    /// deposed, or its acting deadline passed): nothing was recorded, nothing may start.
+    #[error("refused: {0}")]
+    Fenced(String),
 }
 
 /// Where an event is filed in the store's kind index: enough to tell which incidents and runs

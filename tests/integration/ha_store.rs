@@ -119,3 +119,237 @@ async fn a_crashed_leaders_lease_is_taken_only_after_it_expires() {
     assert!(!a.may_act());
     b_keeper.stop().await;
 }
+
+// ---- the fenced, replicated log ----
+
+use std::sync::Arc;
+
+use lifeboat::domain::Actor;
+use lifeboat::domain::event::{ChainCheck, NewEvent};
+use lifeboat::ha::HaStore;
+use lifeboat::ports::store::{EventStore, StoreError};
+use lifeboat::store::SledStore;
+use serde_json::json;
+use tokio::sync::watch;
+
+fn event(n: usize) -> NewEvent {
+    NewEvent::new(Actor::Bot, "test.appended", json!({ "n": n }))
+}
+
+fn leader(epoch: u64) -> Role {
+    Role::Leader {
+        epoch,
+        acting_until: tokio::time::Instant::now() + Duration::from_secs(600),
+    }
+}
+
+/// A node of the pair whose role the test sets by hand (the keeper is tested above).
+struct Node {
+    store: Arc<HaStore>,
+    role: watch::Sender<Role>,
+    _dir: tempfile::TempDir,
+}
+
+impl Node {
+    fn new(table: &Table, name: &str, role: Role) -> Node {
+        let dir = tempfile::tempdir().unwrap();
+        let local = Arc::new(SledStore::open(dir.path()).unwrap());
+        let (role, leadership) = Leadership::channel(role);
+        let store = HaStore::new(
+            local,
+            table.clone(),
+            name,
+            leadership,
+            Duration::from_secs(10),
+        )
+        .unwrap()
+        .with_metrics(Recorder::off());
+        Node {
+            store: Arc::new(store),
+            role,
+            _dir: dir,
+        }
+    }
+
+    fn head(&self) -> (u64, Option<String>) {
+        match self.store.verify().unwrap() {
+            ChainCheck::Intact { events, head } => (events, head),
+            broken => panic!("broken local log: {broken:?}"),
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+async fn take(table: &Table, node: &str) -> u64 {
+    match table.acquire(node, now_ms(), now_ms() + 600_000).await {
+        lifeboat::ha::lease::Attempt::Held { epoch } => epoch,
+        other => panic!("{node} could not take the lease: {other:?}"),
+    }
+}
+
+fn fenced(result: Result<impl std::fmt::Debug, StoreError>) -> String {
+    match result {
+        Err(StoreError::Fenced(reason)) => reason,
+        other => panic!("expected a fenced refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn deposed_and_foreign_appends_are_refused_and_two_leaders_continue_one_chain() {
+    let server = moto().await;
+    let table = table(&server).await;
+    let epoch_a = take(&table, "a").await;
+    let a = Node::new(&table, "a", leader(epoch_a));
+    let b = Node::new(&table, "b", leader(epoch_a));
+    a.store.append(event(1)).unwrap();
+    a.store.append_batch(vec![event(2), event(3)]).unwrap();
+
+    // b claims the lease it does not hold: the table refuses, nothing is recorded anywhere
+    // (b did copy a's events while catching up before its attempt).
+    let reason = fenced(b.store.append(event(99)));
+    assert!(
+        reason.contains("no longer held by b at epoch 1"),
+        "{reason}"
+    );
+    assert_eq!(b.head(), a.head());
+    assert_eq!(table.last_seq().await.unwrap(), 3);
+    // A follower and a leader past its deadline do not even try.
+    b.role.send_replace(Role::Follower {
+        leader: Some("a".into()),
+        epoch: 1,
+    });
+    assert!(fenced(b.store.append(event(99))).contains("follower"));
+    b.role.send_replace(Role::Leader {
+        epoch: 1,
+        acting_until: tokio::time::Instant::now(),
+    });
+    assert!(fenced(b.store.append(event(99))).contains("lapsed"));
+
+    // The lease moves to b (epoch 2): b catches up first, so its first event continues a's chain.
+    table.release("a", epoch_a).await.unwrap();
+    let epoch_b = take(&table, "b").await;
+    assert_eq!(epoch_b, 2);
+    b.role.send_replace(leader(epoch_b));
+    let fourth = b.store.append(event(4)).unwrap();
+    assert_eq!(fourth.seq, 4);
+    assert_eq!(Some(fourth.prev.clone()), a.head().1);
+
+    // a still thinks it leads at epoch 1: its append is refused and leaves no trace.
+    let reason = fenced(a.store.append(event(98)));
+    assert!(
+        reason.contains("no longer held by a at epoch 1"),
+        "{reason}"
+    );
+    assert_eq!(a.head().0, 3);
+    assert_eq!(a.store.catch_up().unwrap(), 4);
+    assert_eq!(a.head(), b.head());
+
+    // And back to a (epoch 3).
+    table.release("b", epoch_b).await.unwrap();
+    let epoch_a = take(&table, "a").await;
+    assert_eq!(epoch_a, 3);
+    a.role.send_replace(leader(epoch_a));
+    b.role.send_replace(Role::Follower {
+        leader: Some("a".into()),
+        epoch: 3,
+    });
+    a.store.append(event(5)).unwrap();
+    b.store.catch_up().unwrap();
+    assert_eq!(a.head(), b.head());
+    assert_eq!(a.head().0, 5);
+    assert_eq!(
+        table.verify().await.unwrap(),
+        ChainCheck::Intact {
+            events: 5,
+            head: a.head().1
+        }
+    );
+    let stored = a.store.all().unwrap();
+    let kinds: Vec<_> = stored
+        .iter()
+        .map(|e| e.data["n"].as_u64().unwrap())
+        .collect();
+    assert_eq!(kinds, [1, 2, 3, 4, 5], "no refused event anywhere");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_tails_the_table_and_reports_its_lag() {
+    let server = moto().await;
+    let table = table(&server).await;
+    let epoch = take(&table, "a").await;
+    let a = Node::new(&table, "a", leader(epoch));
+    let f = Node::new(
+        &table,
+        "f",
+        Role::Follower {
+            leader: Some("a".into()),
+            epoch,
+        },
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let tail = lifeboat::ha::tail(Arc::clone(&f.store), Duration::from_millis(50), async {
+        let _ = stopped.await;
+    });
+    // Appends from inside a multi-thread runtime's worker: the store bridges through
+    // block_in_place without stalling the tail.
+    for chunk in 0..3 {
+        let batch = (0..40).map(|i| event(chunk * 40 + i)).collect();
+        a.store.append_batch(batch).unwrap();
+    }
+    let too_many = (0..100).map(event).collect();
+    assert!(matches!(
+        a.store.append_batch(too_many),
+        Err(StoreError::Io(reason)) if reason.contains("more than one DynamoDB transaction")
+    ));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while f.head().0 < 120 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "tail stuck at {:?}",
+            f.head()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(f.head(), a.head());
+    assert_eq!(f.store.replication_lag(), 0);
+    let _ = stop.send(());
+    tail.await.unwrap();
+    let applied = table.applied().await.unwrap();
+    assert!(
+        applied.iter().any(|n| n.node == "f" && n.seq == 120),
+        "{applied:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_single_nodes_log_is_copied_into_the_table_by_its_first_leader() {
+    let server = moto().await;
+    let table = table(&server).await;
+    let dir = tempfile::tempdir().unwrap();
+    let local = SledStore::open(dir.path()).unwrap();
+    for n in 0..150 {
+        local.append(event(n)).unwrap();
+    }
+    let before = local.verify().unwrap();
+    let epoch = take(&table, "a").await;
+    let (_role, leadership) = Leadership::channel(leader(epoch));
+    let store = HaStore::new(
+        Arc::new(local),
+        table.clone(),
+        "a",
+        leadership,
+        Duration::from_secs(10),
+    )
+    .unwrap()
+    .with_metrics(Recorder::off());
+    assert_eq!(store.append(event(150)).unwrap().seq, 151);
+    let ChainCheck::Intact { events, head } = table.verify().await.unwrap() else {
+        panic!("the table's chain is broken");
+    };
+    assert_eq!(events, 151);
+    assert_eq!(Some(head), Some(store.last().unwrap().map(|e| e.hash)));
+    assert!(matches!(before, ChainCheck::Intact { events: 150, .. }));
+}

@@ -48,10 +48,54 @@ impl SledStore {
 
     pub(super) fn seal_and_insert(&self, batch: Vec<NewEvent>) -> Result<Vec<Event>, StoreError> {
         let mut head = self.head.lock().map_err(|_| poisoned())?;
+        let sealed = self.seal(batch, &head);
+        self.insert_sealed(&mut head, sealed)
+    }
+
+    /// Seals a batch onto the head as an append would (redacted, next seqs, chained) without
+    /// storing it: for a store that makes the events durable elsewhere first (`crate::ha`) and
+    /// then keeps them here with [`SledStore::append_sealed`]. The caller serialises the two.
+    pub fn seal_next(&self, batch: Vec<NewEvent>) -> Result<Vec<Event>, StoreError> {
+        let head = self.head.lock().map_err(|_| poisoned())?;
+        Ok(self.seal(batch, &head))
+    }
+
+    /// Appends events sealed elsewhere (by this node before it replicated them, or by another
+    /// node of an `[ha]` pair), keeping their seq, time and hashes, with their index entries,
+    /// durably. Refused unless they continue this log's chain exactly and each one's hash
+    /// matches its content: a replica never takes a broken link.
+    pub fn append_sealed(&self, events: Vec<Event>) -> Result<(), StoreError> {
+        let mut head = self.head.lock().map_err(|_| poisoned())?;
+        let (mut seq, mut prev) = head.clone();
+        for event in &events {
+            let reason = if event.seq != seq + 1 {
+                Some(format!("expected event {} next", seq + 1))
+            } else if event.prev != prev {
+                Some("its prev hash is not the hash of the log's last event".to_owned())
+            } else if event.compute_hash() != event.hash {
+                Some("its content does not match its hash".to_owned())
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                return Err(StoreError::Corrupt {
+                    seq: event.seq,
+                    reason: format!("refusing a replicated event: {reason}"),
+                });
+            }
+            seq = event.seq;
+            prev.clone_from(&event.hash);
+        }
+        self.insert_sealed(&mut head, events)?;
+        drop(head);
+        self.flush()
+    }
+
+    fn seal(&self, batch: Vec<NewEvent>, head: &(u64, String)) -> Vec<Event> {
         let now = Utc::now();
         let mut prev = head.1.clone();
         let mut seq = head.0;
-        let sealed: Vec<Event> = batch
+        batch
             .into_iter()
             .map(|mut new| {
                 if let Some(redactor) = &self.redactor {
@@ -62,7 +106,16 @@ impl SledStore {
                 prev = event.hash.clone();
                 event
             })
-            .collect();
+            .collect()
+    }
+
+    /// Writes sealed events after `head` with their index entries and the new head, in one
+    /// transaction, never over a stored event; moves `head` once committed.
+    fn insert_sealed(
+        &self,
+        head: &mut (u64, String),
+        sealed: Vec<Event>,
+    ) -> Result<Vec<Event>, StoreError> {
         let Some(last) = sealed.last() else {
             return Ok(sealed);
         };

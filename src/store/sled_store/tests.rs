@@ -495,3 +495,46 @@ fn a_file_in_place_of_the_dir_is_a_clear_error() {
     let err = SledStore::open(&file).unwrap_err();
     assert!(err.to_string().contains("not a directory"), "{err}");
 }
+
+#[test]
+fn events_sealed_elsewhere_are_kept_only_when_they_continue_the_chain() {
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = (
+        SledStore::open(dir_a.path()).unwrap(),
+        SledStore::open(dir_b.path()).unwrap(),
+    );
+    let inc = IncidentId::from("INC-9");
+    let new = |n: u64| {
+        NewEvent::new(Actor::Bot, "incident.declared", json!({ "n": n })).incident(inc.clone())
+    };
+    let sealed = a.seal_next(vec![new(1), new(2)]).unwrap();
+    assert_eq!(a.last().unwrap(), None, "sealing alone stores nothing");
+    a.append_sealed(sealed.clone()).unwrap();
+    b.append_sealed(sealed.clone()).unwrap();
+    assert_eq!(a.all().unwrap(), b.all().unwrap());
+    assert_eq!(
+        b.by_incident(&inc).unwrap().len(),
+        2,
+        "indexed like an append"
+    );
+
+    let next = a.seal_next(vec![new(3)]).unwrap();
+    let mut tampered = next.clone();
+    tampered[0].data = json!({ "n": 4 });
+    assert!(matches!(
+        b.append_sealed(tampered),
+        Err(StoreError::Corrupt { seq: 3, .. })
+    ));
+    let mut gap = next.clone();
+    gap[0].seq = 4;
+    assert!(b.append_sealed(gap).is_err());
+    assert!(
+        b.append_sealed(sealed[1..].to_vec()).is_err(),
+        "a replayed event"
+    );
+    b.append_sealed(next).unwrap();
+    assert!(matches!(
+        b.verify().unwrap(),
+        ChainCheck::Intact { events: 3, .. }
+    ));
+}
