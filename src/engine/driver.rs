@@ -14,6 +14,7 @@ use super::progress::ThreadWatch;
 use crate::domain::Actor;
 use crate::domain::event::NewEvent;
 use crate::events::{Payload, RunCancelled, RunSucceeded, StepInterrupted};
+use crate::ports::ha::{Leadership, Role};
 use crate::ports::store::EventStore;
 use crate::runbook::state::{RunStatus, RunView};
 use crate::runbook::{Runbook, Step};
@@ -34,6 +35,8 @@ pub(super) struct Driver {
     pub(super) metrics: crate::metrics::Recorder,
     /// Where the run's messages go (its incident's thread, once one is open).
     pub(super) thread: ThreadWatch,
+    /// Whether this node may act (an HA pair's leader, or a single node).
+    pub(super) leadership: Leadership,
 }
 
 /// What the run does after a step or a decision.
@@ -59,6 +62,12 @@ impl Driver {
             if *self.stopping.borrow() {
                 // A step boundary: everything so far is durable; the next start carries on.
                 info!(next = ?self.next_step().map(|s| &s.id), "shutting down between steps");
+                return self.view.status.clone();
+            }
+            if !self.leadership.may_act() {
+                // The lease is lost or its acting deadline passed: no step starts here; the
+                // new leader resumes the run from the replicated log.
+                info!(next = ?self.next_step().map(|s| &s.id), "not leading any more: stopping between steps");
                 return self.view.status.clone();
             }
             let Some(step) = self.next_step().cloned() else {
@@ -130,14 +139,31 @@ impl Driver {
     /// Appends an event for this run. A failed append is logged loudly; the run goes on
     /// only because stopping mid-failover would be worse than a gap the audit will show.
     pub(super) fn record_as(&self, actor: Actor, payload: impl Into<Payload>) {
+        self.try_record_as(actor, payload);
+    }
+
+    /// As [`record_as`](Self::record_as); `false` when the append failed.
+    pub(super) fn try_record_as(&self, actor: Actor, payload: impl Into<Payload>) -> bool {
         let mut event = NewEvent::of(actor, payload).run(self.view.run.clone());
         if let Some(incident) = &self.view.incident {
             event = event.incident(incident.clone());
         }
         let kind = event.kind.clone();
         match self.store.append(event) {
-            Ok(event) => self.thread.appended(event.seq),
-            Err(err) => tracing::error!(error = %err, %kind, "run event could not be stored"),
+            Ok(event) => {
+                self.thread.appended(event.seq);
+                true
+            }
+            Err(err) => {
+                tracing::error!(error = %err, %kind, "run event could not be stored");
+                false
+            }
         }
+    }
+
+    /// Whether this node is one of an HA pair: there, a refused append means another node
+    /// holds the lease (the store fences it), so the step must not start.
+    pub(super) fn in_pair(&self) -> bool {
+        !matches!(self.leadership.role(), Role::Single)
     }
 }

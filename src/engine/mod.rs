@@ -27,6 +27,7 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::domain::event::NewEvent;
 use crate::domain::{Actor, IncidentId, RunId, Workstream};
 use crate::events::{RunCancelRequested, RunStarted};
+use crate::ports::ha::Leadership;
 use crate::ports::store::{EventStore, StoreError};
 use crate::runbook::Runbook;
 use crate::runbook::state::{RunStatus, RunView, fold};
@@ -59,6 +60,8 @@ pub enum EngineError {
     Store(#[from] StoreError),
     #[error("Lifeboat is shutting down; start the run again once it is back")]
     ShuttingDown,
+    #[error("this node is not the leader of the Lifeboat pair; the leader takes commands")]
+    NotLeading,
 }
 
 struct Control {
@@ -83,6 +86,9 @@ pub struct Engine {
     /// Turns true on shutdown: no new run starts, and drivers stop at their next step boundary.
     stopping: Arc<watch::Sender<bool>>,
     metrics: crate::metrics::Recorder,
+    /// Whether this node may act (always, for a single node): checked before a run starts and
+    /// before each step starts.
+    leadership: Leadership,
 }
 
 impl Engine {
@@ -95,7 +101,15 @@ impl Engine {
             controls: Arc::new(Mutex::new(BTreeMap::new())),
             stopping: Arc::new(watch::Sender::new(false)),
             metrics: crate::metrics::Recorder::live(),
+            leadership: Leadership::single(),
         }
+    }
+
+    /// The node's leadership in an HA pair (`[ha]`): no run and no step starts unless it may
+    /// act. Without it the engine is a single node's and always acts.
+    pub fn with_leadership(mut self, leadership: Leadership) -> Self {
+        self.leadership = leadership;
+        self
     }
 
     /// Replaces where metrics go (a drill turns them off).
@@ -142,6 +156,9 @@ impl Engine {
         let params = resolve_params(runbook, params)?;
         if self.is_shutting_down() {
             return Err(EngineError::ShuttingDown);
+        }
+        if !self.leadership.may_act() {
+            return Err(EngineError::NotLeading);
         }
         let mut controls = self.lock();
         if let Some((run, control)) = controls
@@ -295,6 +312,7 @@ impl Engine {
             stopping: self.stopping.subscribe(),
             metrics: self.metrics,
             thread: Default::default(),
+            leadership: self.leadership.clone(),
         };
         let controls = self.controls.clone();
         let span = info_span!("run", run = %run);

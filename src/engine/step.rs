@@ -5,6 +5,8 @@
 
 use std::time::{Duration, Instant};
 
+use tracing::info;
+
 use super::driver::{Driver, Next};
 use crate::events::{RunFailed, StepFailed, StepRetrying, StepStarted, StepSucceeded};
 use crate::retry::{Asked, Policy};
@@ -16,15 +18,29 @@ impl Driver {
     /// Executes one step with its timeout and retries, and records how it ended.
     pub(super) async fn run_step(&mut self, step: &Step) -> Next {
         let started = Instant::now();
-        self.record(StepStarted {
-            step: step.id.clone(),
-            title: step.title.clone(),
-            kind: Some(step.action.kind()),
-            attempt: 1,
-            idempotent: step.idempotent,
-        });
+        let durable = self.try_record_as(
+            crate::domain::Actor::Bot,
+            StepStarted {
+                step: step.id.clone(),
+                title: step.title.clone(),
+                kind: Some(step.action.kind()),
+                attempt: 1,
+                idempotent: step.idempotent,
+            },
+        );
+        // In a pair the append is fenced by the lease: refused, this node was deposed and the
+        // side effect must not begin. A single node goes on, as it always has (a gap the audit
+        // shows is better than stopping mid-failover).
+        if !durable && self.in_pair() {
+            info!(step = %step.id, "step.started refused by the fenced log: not starting the step");
+            return Next::Stop(self.view.status.clone());
+        }
         self.progress(format!("▶ {} — {}", step.id, step.title), false)
             .await;
+        if !self.leadership.may_act() {
+            // The post took the node past its acting deadline: the new leader decides.
+            return Next::Stop(self.view.status.clone());
+        }
         let Some((result, attempts)) = self.attempts(step).await else {
             // The retry note is durable; the step resumes on the next start.
             return Next::Stop(self.view.status.clone());
@@ -53,6 +69,10 @@ impl Driver {
         let policy = retry_policy(step.retries, step.backoff.get());
         let mut attempt = 1;
         loop {
+            if attempt > 1 && !self.leadership.may_act() {
+                // Not leading any more: the retry is the new leader's to make.
+                return None;
+            }
             match self.attempt(step, attempt).await {
                 Err(err) if err.retryable && policy.allows_another(attempt) => {
                     let delay = policy.delay(attempt, err.retry_after);

@@ -71,6 +71,11 @@ impl Leadership {
         self.0.borrow().may_act(Instant::now())
     }
 
+    /// Resolves at the next change of role; `false` if the keeper is gone.
+    pub async fn changed(&mut self) -> bool {
+        self.0.changed().await.is_ok()
+    }
+
     /// Resolves when this node may act (at once for a single node). Returns `false` if the
     /// keeper is gone, i.e. the node is shutting down.
     pub async fn acting(&mut self) -> bool {

@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 
 use super::drill::ChatDrills;
 use super::env::step_env;
+use super::leading::{self, Followed};
 use super::scheduler::Scheduler;
 use super::shutdown::{shutdown_signals, wait_for_shutdown_signal};
 use super::watcher::Watcher;
@@ -26,6 +27,7 @@ use crate::config::{BOUND_ADDRESS_FILE, Config, DiscordConfig, ProcessEnv, Secre
 use crate::engine::Engine;
 use crate::ports::chat::{ChannelId, Chat, ChatHealth};
 use crate::ports::clock::{Clock, TokioClock};
+use crate::ports::ha::Leadership;
 use crate::redact::{RedactingChat, Redactor};
 use crate::runbook::Runbook;
 use crate::store::SledStore;
@@ -170,6 +172,8 @@ pub async fn run(config_path: &Path, console: bool) -> ExitCode {
         Ok(store) => store,
         Err(code) => return code,
     };
+    // A single node's until the lease keeper of `[ha]` is wired in: it always acts.
+    let leadership = Leadership::single();
     let (chat, channel) = chat_adapter(&config, &discord);
     let chat = RedactingChat::wrap(chat, redactor);
     // The process's one clock: the engine, the bot, the watcher and the scheduler read it.
@@ -182,7 +186,7 @@ pub async fn run(config_path: &Path, console: bool) -> ExitCode {
         Arc::new(ProcessEnv),
     )
     .await;
-    let engine = Engine::new(env, store.clone());
+    let engine = Engine::new(env, store.clone()).with_leadership(leadership.clone());
     let (stop, stopped) = watch::channel(false);
     let gateway_health = Arc::new(DiscordGateway::default());
     let chat_health: Arc<dyn ChatHealth> = if discord.is_some() {
@@ -190,13 +194,31 @@ pub async fn run(config_path: &Path, console: bool) -> ExitCode {
     } else {
         Arc::new(Console)
     };
-    let serving = match start_server(&config, store.clone(), chat_health, &stopped).await {
+    let ops = (store.clone(), chat_health, leadership.clone());
+    let serving = match start_server(&config, ops, &stopped).await {
         Ok(task) => task,
         Err(code) => return code,
     };
     let backups = start_backups(&config, &store, &stopped);
     prime_metrics(&config, &runbooks, discord.is_some());
+    // A follower waits here; a single node passes at once.
+    let take_over = match leading::follow(&leadership, &signalled).await {
+        Followed::Leading(take_over) => take_over,
+        Followed::Stopped => {
+            let stopping = Stopping {
+                stop,
+                tasks: [None, None, serving, backups],
+            };
+            return stop_gracefully(&config, &engine, &store, stopping, false)
+                .await
+                .unwrap_or(ExitCode::SUCCESS);
+        }
+    };
     announce(&config, discord.is_some());
+    if let Some(take_over) = &take_over {
+        leading::announce_take_over(chat.as_ref(), &channel, take_over).await;
+    }
+    // From here on, as after a restart: unfinished runs resume from the (replicated) log.
     resume_runs(&engine, &runbooks, &signalled);
     let scheduling = match start_scheduler(&engine, &runbooks, &store, &clock, &stopped) {
         Ok(task) => task,
@@ -210,12 +232,14 @@ pub async fn run(config_path: &Path, console: bool) -> ExitCode {
     let watcher = Watcher::new(&config, store.clone(), chat, channel, clock);
     let watching = tokio::spawn(watcher.run(stopped));
     let gateway = (engine.clone(), gateway_health);
-    let code = serve_commands(discord, bot, runbook_names, gateway, signalled).await;
+    let stops = (signalled, leadership.clone());
+    let code = serve_commands(discord, bot, runbook_names, gateway, stops).await;
     let stopping = Stopping {
         stop,
         tasks: [Some(watching), Some(scheduling), serving, backups],
     };
-    match stop_gracefully(&config, &engine, &store, stopping).await {
+    let lost = !leadership.may_act();
+    match stop_gracefully(&config, &engine, &store, stopping, lost).await {
         Some(failed) => failed,
         None => code,
     }
@@ -258,29 +282,42 @@ fn start_scheduler(
     })))
 }
 
-/// Takes commands from Discord or, without a token, from the terminal, until a stop signal.
+/// Takes commands from Discord or, without a token, from the terminal, until a stop signal
+/// or (in a pair) until this node may no longer act.
 async fn serve_commands(
     discord: DiscordTarget,
     bot: Arc<Bot>,
     runbook_names: Vec<String>,
     (engine, gateway_health): (Engine, Arc<DiscordGateway>),
-    signalled: watch::Receiver<bool>,
+    (signalled, leadership): (watch::Receiver<bool>, Leadership),
 ) -> ExitCode {
     match discord {
         Some((d, token, guild)) => {
             let gateway = (engine, gateway_health);
-            serve_discord(&d, &token, guild, bot, runbook_names, gateway, signalled).await
+            let stops = (signalled, leadership);
+            serve_discord(&d, &token, guild, bot, runbook_names, gateway, stops).await
         }
         None => {
             let commands = tokio::spawn(crate::chat::console::command_loop(
                 bot,
                 tokio::io::BufReader::new(tokio::io::stdin()),
             ));
-            wait_for_shutdown_signal(signalled).await;
+            let code = until_stopped(signalled, leadership).await;
             // No new commands, no new runs; running steps get the grace below.
             engine.begin_shutdown();
             commands.abort();
-            ExitCode::SUCCESS
+            code
+        }
+    }
+}
+
+/// Resolves at a stop signal (success) or when this node may no longer act ([`leading::LOST_LEASE`]).
+async fn until_stopped(signalled: watch::Receiver<bool>, mut leadership: Leadership) -> ExitCode {
+    tokio::select! {
+        () = wait_for_shutdown_signal(signalled) => ExitCode::SUCCESS,
+        () = leadership.lost() => {
+            println!("Lost the lease: this node stops acting now and exits so that it starts again as a follower.");
+            ExitCode::from(leading::LOST_LEASE)
         }
     }
 }
@@ -299,12 +336,21 @@ async fn stop_gracefully(
     engine: &Engine,
     store: &SledStore,
     stopping: Stopping,
+    lost: bool,
 ) -> Option<ExitCode> {
     engine.begin_shutdown();
     // Printed once command intake has stopped (operators and tests wait for this line).
     println!("Stopping: no new commands are taken; running steps may finish first.");
     let grace = config.server.shutdown_grace;
-    let unfinished = engine.drain(grace.get()).await;
+    // A deposed leader waits for nothing: its steps' ends could not be recorded (the log is
+    // fenced) and the new leader already decides what to do with them.
+    let unfinished = engine
+        .drain(if lost {
+            std::time::Duration::ZERO
+        } else {
+            grace.get()
+        })
+        .await;
     if !unfinished.is_empty() {
         let ids: Vec<String> = unfinished.iter().map(ToString::to_string).collect();
         println!(
@@ -429,7 +475,7 @@ async fn serve_discord(
     bot: Arc<Bot>,
     runbooks: Vec<String>,
     (engine, health): (Engine, Arc<DiscordGateway>),
-    signalled: watch::Receiver<bool>,
+    (signalled, leadership): (watch::Receiver<bool>, Leadership),
 ) -> ExitCode {
     let handler = discord::Handler::new(bot, guild, runbooks);
     let mut client = match discord::client(token, config.api_base.as_deref(), handler).await {
@@ -449,11 +495,11 @@ async fn serve_discord(
     health.connect(shards.clone());
     let mut gateway = tokio::spawn(async move { client.start().await });
     let code = tokio::select! {
-        () = wait_for_shutdown_signal(signalled) => {
+        code = until_stopped(signalled, leadership) => {
             // No new runs; closing the gateway below stops new commands. Progress still
             // reaches the channel over REST while running steps finish.
             engine.begin_shutdown();
-            ExitCode::SUCCESS
+            code
         }
         ended = &mut gateway => {
             match ended {
@@ -474,8 +520,7 @@ async fn serve_discord(
 /// the data dir for `lifeboat store backup`, until the server stops.
 async fn start_server(
     config: &Config,
-    store: Arc<SledStore>,
-    chat: Arc<dyn ChatHealth>,
+    (store, chat, leadership): (Arc<SledStore>, Arc<dyn ChatHealth>, Leadership),
     stopped: &watch::Receiver<bool>,
 ) -> Result<Option<JoinHandle<()>>, ExitCode> {
     let server = &config.server;
@@ -507,7 +552,12 @@ async fn start_server(
         );
         return Err(ExitCode::from(FAILURE));
     }
-    let ops = Arc::new(super::server::Ops { store, chat, token });
+    let ops = Arc::new(super::server::Ops {
+        store,
+        chat,
+        token,
+        leadership,
+    });
     let stopped = stopped.clone();
     Ok(Some(tokio::spawn(async move {
         if let Err(err) = super::server::serve(listener, ops, stopped).await {

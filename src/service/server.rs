@@ -19,6 +19,7 @@ use tokio::sync::watch;
 
 use crate::config::Secret;
 use crate::ports::chat::ChatHealth;
+use crate::ports::ha::{Leadership, Role};
 use crate::ports::store::EventStore;
 use crate::store::backup;
 
@@ -28,6 +29,8 @@ pub struct Ops {
     pub chat: Arc<dyn ChatHealth>,
     /// The bearer token `/metrics` and `/backup` require (`[server] token_env`); `None`: open.
     pub token: Option<Secret>,
+    /// The node's role (`single`, or an HA pair's `leader` or `follower`), for `/healthz`.
+    pub leadership: Leadership,
 }
 
 /// The 401 to answer unless the request carries the configured bearer token.
@@ -92,7 +95,12 @@ async fn healthz(State(ops): State<Arc<Ops>>) -> Response {
         Ok(Err(err)) => Err(format!("the event log is not writable: {err}")),
         Err(err) => Err(format!("the event log check failed: {err}")),
     };
-    let chat = ops.chat.check().await;
+    let role = ops.leadership.role();
+    // A follower has no gateway by design: not a problem.
+    let chat = match role {
+        Role::Follower { .. } => Ok(()),
+        _ => ops.chat.check().await,
+    };
     let problems: Vec<&String> = [&store, &chat]
         .into_iter()
         .filter_map(|r| r.as_ref().err())
@@ -101,12 +109,24 @@ async fn healthz(State(ops): State<Arc<Ops>>) -> Response {
         Ok(()) => good.to_owned(),
         Err(e) => e.clone(),
     };
-    let body = json!({
+    let mut body = json!({
         "status": if problems.is_empty() { "ok" } else { "unavailable" },
         "store": state(&store, "writable"),
-        "chat": state(&chat, "connected"),
+        "chat": match role {
+            Role::Follower { .. } => "not connected (a follower leaves the gateway to the leader)".to_owned(),
+            _ => state(&chat, "connected"),
+        },
         "reason": problems.iter().map(|p| p.as_str()).collect::<Vec<_>>().join("; "),
+        "role": role.name(),
     });
+    match &role {
+        Role::Single => {}
+        Role::Leader { epoch, .. } => body["epoch"] = json!(epoch),
+        Role::Follower { leader, epoch } => {
+            body["leader"] = json!(leader);
+            body["epoch"] = json!(epoch);
+        }
+    }
     let code = if problems.is_empty() {
         StatusCode::OK
     } else {

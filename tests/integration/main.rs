@@ -27,6 +27,7 @@ mod failover;
 mod feed_cli;
 mod feeds;
 mod ha_store;
+mod ha;
 mod mentions;
 mod ops;
 mod parity;

@@ -455,6 +455,7 @@ async fn serve(
             store,
             chat,
             token: None,
+            leadership: lifeboat::ports::ha::Leadership::single(),
         }),
         stopped,
     ));
