@@ -56,6 +56,10 @@ impl ThreadWatch {
 impl Driver {
     /// Tells the channel how the run goes; paused runs get their decision buttons.
     pub(super) async fn progress(&self, text: String, paused: bool) {
+        if !self.leadership.may_act() {
+            // A deposed leader of a pair says nothing: the channel is the new leader's.
+            return;
+        }
         let run = &self.view.run;
         let buttons = if paused {
             [
