@@ -172,8 +172,8 @@ pub async fn run(config_path: &Path, console: bool) -> ExitCode {
         Ok(store) => store,
         Err(code) => return code,
     };
-    // A single node's until the lease keeper of `[ha]` is wired in: it always acts.
-    let leadership = Leadership::single();
+    // With `[ha]` the lease keeper's view (a follower at first); else a single node's.
+    let (leadership, keeper) = leading::start(&config).await;
     let (chat, channel) = chat_adapter(&config, &discord);
     let chat = RedactingChat::wrap(chat, redactor);
     // The process's one clock: the engine, the bot, the watcher and the scheduler read it.
@@ -209,9 +209,9 @@ pub async fn run(config_path: &Path, console: bool) -> ExitCode {
                 stop,
                 tasks: [None, None, serving, backups],
             };
-            return stop_gracefully(&config, &engine, &store, stopping, false)
-                .await
-                .unwrap_or(ExitCode::SUCCESS);
+            let failed = stop_gracefully(&config, &engine, &store, stopping, false).await;
+            leading::release(keeper).await;
+            return failed.unwrap_or(ExitCode::SUCCESS);
         }
     };
     announce(&config, discord.is_some());
@@ -239,10 +239,10 @@ pub async fn run(config_path: &Path, console: bool) -> ExitCode {
         tasks: [Some(watching), Some(scheduling), serving, backups],
     };
     let lost = !leadership.may_act();
-    match stop_gracefully(&config, &engine, &store, stopping, lost).await {
-        Some(failed) => failed,
-        None => code,
-    }
+    let failed = stop_gracefully(&config, &engine, &store, stopping, lost).await;
+    // After the drain: the runs' last events were appended under the lease.
+    leading::release(keeper).await;
+    failed.unwrap_or(code)
 }
 
 /// The event log in the configured data directory, redacting every secret it is handed.

@@ -11,12 +11,39 @@
 
 use tokio::sync::watch;
 
+use crate::config::Config;
+use crate::ha::{Keeper, KeeperHandle};
 use crate::ports::chat::{ChannelId, Chat, Message};
 use crate::ports::ha::{Leadership, Role};
 
 /// The exit code of a node that lost the lease: not a failure of the node, but a restart is
 /// due (it starts again as a follower).
 pub const LOST_LEASE: u8 = 3;
+
+/// The node's leadership: with `[ha]`, the lease keeper on the pair's table (this node
+/// starts as a follower); without it, a single node's, which always acts.
+pub async fn start(config: &Config) -> (Leadership, Option<KeeperHandle>) {
+    let Some(ha) = &config.ha else {
+        return (Leadership::single(), None);
+    };
+    let table = crate::ha::table(&config.aws, ha).await;
+    let node = ha.node_id();
+    println!(
+        "High availability: node {node} on table {} (lease {}, renewed every {}).",
+        ha.table, ha.lease, ha.renew
+    );
+    let (leadership, keeper) =
+        Keeper::start(table, node, ha.timing(), crate::metrics::Recorder::live());
+    (leadership, Some(keeper))
+}
+
+/// Stops the lease keeper, if any: a leader that stops cleanly releases the lease, so its
+/// follower takes over at its next try instead of waiting for the lease to run out.
+pub async fn release(keeper: Option<KeeperHandle>) {
+    if let Some(keeper) = keeper {
+        keeper.stop().await;
+    }
+}
 
 /// How the wait for the lease ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,7 +101,8 @@ pub async fn follow(leadership: &Leadership, signalled: &watch::Receiver<bool>) 
                         "Following: nobody holds the lease (epoch {epoch}); waiting for it."
                     ),
                 };
-                if line != said {
+                // Epoch 0 with no holder: the keeper has not looked at the table yet.
+                if line != said && (leader.is_some() || epoch > 0) {
                     println!("{line}");
                     said = line;
                 }

@@ -1,5 +1,5 @@
 //! Shared test support: the config builder, `spawn_app` (Lifeboat in process or as the real
-//! binary), the fake Discord, the moto launcher and the standby it seeds, a scripted local HTTP
+//! binary), the fake Discord, the moto launcher and the standby it seeds, a pausable TCP proxy, a scripted local HTTP
 //! server, and helpers to run one-shot `lifeboat` commands.
 
 pub mod app;
@@ -9,7 +9,9 @@ pub mod heroku;
 pub mod http;
 pub mod llm;
 pub mod moto;
+pub mod pair;
 pub mod postgres;
+pub mod proxy;
 pub mod standby;
 
 pub use app::{App, Binary, spawn_app};

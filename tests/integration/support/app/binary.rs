@@ -21,8 +21,9 @@ pub struct Binary {
     /// The project the binary runs in (`lifeboat.toml`, `commands/`, `data/`).
     pub project: Project,
     pub child: Child,
-    /// The fake Discord it is connected to, when started with `.discord()`.
-    fake: Option<FakeDiscord>,
+    /// The fake Discord it is connected to, when started with `.discord()` (shared by the two
+    /// nodes of an HA pair).
+    fake: Option<Arc<FakeDiscord>>,
     env: Vec<(String, String)>,
     stdin: Option<ChildStdin>,
     lines: Receiver<String>,
@@ -37,7 +38,7 @@ pub struct Binary {
 impl Binary {
     pub(super) fn start(
         project: Project,
-        fake: Option<FakeDiscord>,
+        fake: Option<Arc<FakeDiscord>>,
         env: Vec<(String, String)>,
         patience: Duration,
     ) -> Binary {
@@ -67,6 +68,25 @@ impl Binary {
         Binary::start(project, None, env, patience)
     }
 
+    /// `lifeboat run` on a project the test prepared, connected to `fake` (which another
+    /// binary may share: the two nodes of an HA pair), with `env` and `patience`.
+    pub fn on_discord(
+        project: Project,
+        fake: Arc<FakeDiscord>,
+        env: &[(&str, &str)],
+        patience: Duration,
+    ) -> Binary {
+        let mut env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        env.push((
+            crate::support::config::TOKEN_ENV.to_owned(),
+            super::TOKEN.to_owned(),
+        ));
+        Binary::start(project, Some(fake), env, patience)
+    }
+
     /// How long `wait_for` and `wait_event` wait from now on.
     pub fn set_patience(&mut self, patience: Duration) {
         self.patience = patience;
@@ -91,7 +111,7 @@ impl Binary {
     /// The fake Discord (a binary started with `.discord()`).
     pub fn fake(&self) -> &FakeDiscord {
         self.fake
-            .as_ref()
+            .as_deref()
             .expect("this binary was started without .discord()")
     }
 
@@ -129,7 +149,11 @@ impl Binary {
         if let Some(addr) = self.addr {
             return addr;
         }
-        let line = self.wait_for("Health and metrics on http://");
+        const SERVING: &str = "Health and metrics on http://";
+        let line = match self.seen.iter().find(|l| l.contains(SERVING)) {
+            Some(line) => line.clone(),
+            None => self.wait_for(SERVING),
+        };
         let addr = line
             .split("http://")
             .nth(1)

@@ -266,7 +266,7 @@ impl<'a> AppSpec<'a> {
         let fake = self.discord.then(|| {
             let fake = FakeDiscord::start();
             fake.set_patience(patience);
-            fake
+            Arc::new(fake)
         });
         let mut config = self.config.server_on_free_port();
         if let Some(fake) = &fake {
