@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 
 use super::drill::ChatDrills;
 use super::env::step_env;
-use super::leading::{self, Followed};
+use super::leading::{self, Led, Node};
 use super::scheduler::Scheduler;
 use super::shutdown::{shutdown_signals, wait_for_shutdown_signal};
 use super::watcher::Watcher;
@@ -28,6 +28,7 @@ use crate::engine::Engine;
 use crate::ports::chat::{ChannelId, Chat, ChatHealth};
 use crate::ports::clock::{Clock, TokioClock};
 use crate::ports::ha::Leadership;
+use crate::ports::store::EventStore;
 use crate::redact::{RedactingChat, Redactor};
 use crate::runbook::Runbook;
 use crate::store::SledStore;
@@ -172,8 +173,16 @@ pub async fn run(config_path: &Path, console: bool) -> ExitCode {
         Ok(store) => store,
         Err(code) => return code,
     };
-    // With `[ha]` the lease keeper's view (a follower at first); else a single node's.
-    let (leadership, keeper) = leading::start(&config).await;
+    // With `[ha]` the lease keeper (a follower at first) and the replicated log; else a
+    // single node's leadership and the local log.
+    let node = match Node::start(&config, &store).await {
+        Ok(node) => node,
+        Err(err) => {
+            eprintln!("lifeboat run: {err}");
+            return ExitCode::from(FAILURE);
+        }
+    };
+    let (leadership, log) = (node.leadership.clone(), node.log(&store));
     let (chat, channel) = chat_adapter(&config, &discord);
     let chat = RedactingChat::wrap(chat, redactor);
     // The process's one clock: the engine, the bot, the watcher and the scheduler read it.
@@ -186,7 +195,7 @@ pub async fn run(config_path: &Path, console: bool) -> ExitCode {
         Arc::new(ProcessEnv),
     )
     .await;
-    let engine = Engine::new(env, store.clone()).with_leadership(leadership.clone());
+    let engine = Engine::new(env, log.clone()).with_leadership(leadership.clone());
     let (stop, stopped) = watch::channel(false);
     let gateway_health = Arc::new(DiscordGateway::default());
     let chat_health: Arc<dyn ChatHealth> = if discord.is_some() {
@@ -200,48 +209,52 @@ pub async fn run(config_path: &Path, console: bool) -> ExitCode {
         Err(code) => return code,
     };
     let backups = start_backups(&config, &store, &stopped);
+    let tailing = node.tail(&stopped);
     prime_metrics(&config, &runbooks, discord.is_some());
     // A follower waits here; a single node passes at once.
-    let take_over = match leading::follow(&leadership, &signalled).await {
-        Followed::Leading(take_over) => take_over,
-        Followed::Stopped => {
-            let stopping = Stopping {
-                stop,
-                tasks: [None, None, serving, backups],
-            };
-            let failed = stop_gracefully(&config, &engine, &store, stopping, false).await;
-            leading::release(keeper).await;
-            return failed.unwrap_or(ExitCode::SUCCESS);
-        }
-    };
-    announce(&config, discord.is_some());
-    if let Some(take_over) = &take_over {
-        leading::announce_take_over(chat.as_ref(), &channel, take_over).await;
+    let led = node.lead(&signalled, chat.as_ref(), &channel).await;
+    if !matches!(led, Led::Leading) {
+        let stopping = Stopping {
+            stop,
+            tasks: [None, None, serving, backups, tailing],
+        };
+        let failed = stop_gracefully(&config, &engine, &store, stopping, false).await;
+        node.release().await;
+        return match led {
+            Led::Failed(err) => {
+                eprintln!(
+                    "lifeboat run: {err}; exiting so that this node starts again as a follower"
+                );
+                ExitCode::from(leading::LOST_LEASE)
+            }
+            _ => failed.unwrap_or(ExitCode::SUCCESS),
+        };
     }
+    announce(&config, discord.is_some());
     // From here on, as after a restart: unfinished runs resume from the (replicated) log.
     resume_runs(&engine, &runbooks, &signalled);
-    let scheduling = match start_scheduler(&engine, &runbooks, &store, &clock, &stopped) {
+    let scheduling = match start_scheduler(&engine, &runbooks, &log, &clock, &stopped) {
         Ok(task) => task,
         Err(code) => return code,
     };
     let runbook_names: Vec<String> = runbooks.iter().map(|r| r.name.clone()).collect();
     let bot = Arc::new(
-        Bot::new(config.clone(), runbooks, engine.clone(), store.clone())
+        Bot::new(config.clone(), runbooks, engine.clone(), log.clone())
             .with_drills(Arc::new(ChatDrills::new(clock.clone()))),
     );
-    let watcher = Watcher::new(&config, store.clone(), chat, channel, clock);
+    let watcher = Watcher::new(&config, log, chat, channel, clock);
     let watching = tokio::spawn(watcher.run(stopped));
     let gateway = (engine.clone(), gateway_health);
     let stops = (signalled, leadership.clone());
     let code = serve_commands(discord, bot, runbook_names, gateway, stops).await;
     let stopping = Stopping {
         stop,
-        tasks: [Some(watching), Some(scheduling), serving, backups],
+        tasks: [Some(watching), Some(scheduling), serving, backups, tailing],
     };
     let lost = !leadership.may_act();
     let failed = stop_gracefully(&config, &engine, &store, stopping, lost).await;
     // After the drain: the runs' last events were appended under the lease.
-    leading::release(keeper).await;
+    node.release().await;
     failed.unwrap_or(code)
 }
 
@@ -260,7 +273,7 @@ fn open_store(config: &Config, redactor: Redactor) -> Result<Arc<SledStore>, Exi
 fn start_scheduler(
     engine: &Engine,
     runbooks: &[Runbook],
-    store: &Arc<SledStore>,
+    store: &Arc<dyn EventStore>,
     clock: &Arc<dyn Clock>,
     stopped: &watch::Receiver<bool>,
 ) -> Result<JoinHandle<()>, ExitCode> {
@@ -325,8 +338,9 @@ async fn until_stopped(signalled: watch::Receiver<bool>, mut leadership: Leaders
 /// What is still running once command intake has stopped, and how to tell it to stop.
 struct Stopping {
     stop: watch::Sender<bool>,
-    /// The watcher, the scheduler, the server and the backups (the last two when enabled).
-    tasks: [Option<JoinHandle<()>>; 4],
+    /// The watcher, the scheduler, the server, the backups and the tail of the pair's table
+    /// (the last three when enabled).
+    tasks: [Option<JoinHandle<()>>; 5],
 }
 
 /// Drains the runs within the shutdown grace, stops the loops and flushes the log. `Some` exit

@@ -9,39 +9,132 @@
 //! sure that no task of the old term (a gateway shard, a loop, a step's retry) acts again. A
 //! supervisor (systemd `Restart=always`, an ECS service, ...) starts it again as a follower.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use crate::config::Config;
-use crate::ha::{Keeper, KeeperHandle};
+use crate::ha::{HaStore, Keeper, KeeperHandle};
 use crate::ports::chat::{ChannelId, Chat, Message};
 use crate::ports::ha::{Leadership, Role};
+use crate::ports::store::EventStore;
+use crate::store::SledStore;
 
 /// The exit code of a node that lost the lease: not a failure of the node, but a restart is
 /// due (it starts again as a follower).
 pub const LOST_LEASE: u8 = 3;
 
-/// The node's leadership: with `[ha]`, the lease keeper on the pair's table (this node
-/// starts as a follower); without it, a single node's, which always acts.
-pub async fn start(config: &Config) -> (Leadership, Option<KeeperHandle>) {
-    let Some(ha) = &config.ha else {
-        return (Leadership::single(), None);
-    };
-    let table = crate::ha::table(&config.aws, ha).await;
-    let node = ha.node_id();
-    println!(
-        "High availability: node {node} on table {} (lease {}, renewed every {}).",
-        ha.table, ha.lease, ha.renew
-    );
-    let (leadership, keeper) =
-        Keeper::start(table, node, ha.timing(), crate::metrics::Recorder::live());
-    (leadership, Some(keeper))
+/// This node's part in a pair: its leadership, and with `[ha]` the lease keeper and the fenced,
+/// replicated log over its local one.
+pub struct Node {
+    pub leadership: Leadership,
+    keeper: Option<KeeperHandle>,
+    replicated: Option<Arc<HaStore>>,
+    /// How often a follower copies the table into its local log: the renew interval.
+    tail_every: Duration,
 }
 
-/// Stops the lease keeper, if any: a leader that stops cleanly releases the lease, so its
-/// follower takes over at its next try instead of waiting for the lease to run out.
-pub async fn release(keeper: Option<KeeperHandle>) {
-    if let Some(keeper) = keeper {
-        keeper.stop().await;
+/// How [`Node::lead`] ended.
+#[derive(Debug)]
+pub enum Led {
+    /// This node acts now (a single node at once).
+    Leading,
+    /// A stop was asked for before it led.
+    Stopped,
+    /// It took the lease but could not bring its log level with the table.
+    Failed(String),
+}
+
+impl Node {
+    /// With `[ha]`, the lease keeper on the pair's table (this node starts as a follower) and
+    /// the replicated log over `local`; without it, a single node's leadership, which always
+    /// acts, and `local` alone.
+    pub async fn start(config: &Config, local: &Arc<SledStore>) -> Result<Node, String> {
+        let Some(ha) = &config.ha else {
+            return Ok(Node {
+                leadership: Leadership::single(),
+                keeper: None,
+                replicated: None,
+                tail_every: Duration::ZERO,
+            });
+        };
+        let table = crate::ha::table(&config.aws, ha).await;
+        let node = ha.node_id();
+        let timing = ha.timing();
+        println!(
+            "High availability: node {node} on table {} (lease {}, renewed every {}).",
+            ha.table, ha.lease, ha.renew
+        );
+        let (leadership, keeper) = Keeper::start(
+            table.clone(),
+            node.clone(),
+            timing,
+            crate::metrics::Recorder::live(),
+        );
+        let replicated = HaStore::new(local.clone(), table, node, leadership.clone(), timing.lease)
+            .map_err(|err| format!("cannot set up the replicated log: {err}"))?;
+        Ok(Node {
+            leadership,
+            keeper: Some(keeper),
+            replicated: Some(Arc::new(replicated)),
+            tail_every: timing.renew,
+        })
+    }
+
+    /// The log the engine, the bot and the loops write through: the replicated one in a
+    /// pair (an append is durable once it is in the table, under the lease), else `local`.
+    pub fn log(&self, local: &Arc<SledStore>) -> Arc<dyn EventStore> {
+        match &self.replicated {
+            Some(replicated) => replicated.clone(),
+            None => local.clone(),
+        }
+    }
+
+    /// In a pair, keeps the local log level with the table until `stopped`.
+    pub fn tail(&self, stopped: &watch::Receiver<bool>) -> Option<JoinHandle<()>> {
+        let replicated = self.replicated.clone()?;
+        let mut stopped = stopped.clone();
+        Some(crate::ha::tail(replicated, self.tail_every, async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }))
+    }
+
+    /// Follows until this node may act; then, in a pair, brings its log level with the table
+    /// (so that the runs to resume are all there) and says in the incident channel that it
+    /// took over.
+    pub async fn lead(
+        &self,
+        signalled: &watch::Receiver<bool>,
+        chat: &dyn Chat,
+        channel: &ChannelId,
+    ) -> Led {
+        let take_over = match follow(&self.leadership, signalled).await {
+            Followed::Stopped => return Led::Stopped,
+            Followed::Leading(take_over) => take_over,
+        };
+        if let Some(replicated) = self.replicated.clone() {
+            match tokio::task::spawn_blocking(move || replicated.catch_up()).await {
+                Ok(Ok(seq)) => tracing::info!(seq, "level with the table before acting"),
+                Ok(Err(err)) => {
+                    return Led::Failed(format!("cannot catch up from the table: {err}"));
+                }
+                Err(err) => return Led::Failed(format!("catching up failed: {err}")),
+            }
+        }
+        if let Some(take_over) = &take_over {
+            announce_take_over(chat, channel, take_over).await;
+        }
+        Led::Leading
+    }
+
+    /// Stops the lease keeper, if any: a leader that stops cleanly releases the lease, so its
+    /// follower takes over at its next try instead of waiting for the lease to run out.
+    pub async fn release(self) {
+        if let Some(keeper) = self.keeper {
+            keeper.stop().await;
+        }
     }
 }
 

@@ -369,7 +369,6 @@ async fn a_pair_has_one_leader_the_follower_says_whom_it_follows_and_a_clean_sto
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the replicated log (ha::HaStore), wired in next"]
 async fn kill_9_mid_failover_the_follower_takes_over_finishes_and_nothing_runs_twice() {
     let mut pair = Pair::start().await;
     pair.fail_over(0).await;
@@ -410,7 +409,6 @@ async fn kill_9_mid_failover_the_follower_takes_over_finishes_and_nothing_runs_t
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the replicated log (ha::HaStore), wired in next"]
 async fn a_leader_paused_past_its_lease_wakes_deposed_and_does_nothing() {
     let mut pair = Pair::start().await;
     pair.fail_over(0).await;
@@ -453,7 +451,6 @@ async fn a_leader_paused_past_its_lease_wakes_deposed_and_does_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the replicated log (ha::HaStore), wired in next"]
 async fn with_the_table_unreachable_the_leader_stops_acting_and_the_pair_recovers() {
     let mut pair = Pair::start().await;
     pair.fail_over(0).await;

@@ -173,7 +173,9 @@ impl Pair {
     pub fn side_effects(&self) -> [usize; 3] {
         [
             self.proxy.count("UpdateService"),
-            self.proxy.count("/rrset"),
+            // ChangeResourceRecordSets (reads of the records are GETs).
+            self.proxy
+                .count_where(|s| s.starts_with("post ") && s.contains("/rrset")),
             self.app.hits("/announce"),
         ]
     }

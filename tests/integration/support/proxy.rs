@@ -66,11 +66,17 @@ impl Proxy {
     /// How many requests went through whose request line or `x-amz-target` contains
     /// `needle` (e.g. `UpdateService`, `/rrset`).
     pub fn count(&self, needle: &str) -> usize {
+        self.count_where(|s| s.contains(&needle.to_ascii_lowercase()))
+    }
+
+    /// How many requests went through whose (lower-cased) request line or `x-amz-target`
+    /// `matches`.
+    pub fn count_where(&self, matches: impl Fn(&str) -> bool) -> usize {
         self.seen
             .lock()
             .unwrap()
             .iter()
-            .filter(|s| s.contains(&needle.to_ascii_lowercase()))
+            .filter(|s| matches(s))
             .count()
     }
 }
