@@ -354,6 +354,9 @@ pub fn production_problems(checked: &Checked, is_set: &dyn Fn(&str) -> bool) -> 
         errors.push(simulated_aws(source));
     }
     data_problems(checked, &mut errors);
+    if let Some(ha) = &config.ha {
+        ha.production_problems(source, &mut errors);
+    }
     errors.extend(unauthenticated_server(checked));
     loopback_urls(checked, &raw, &mut errors);
     runbooks_over_objective(checked, &mut errors);

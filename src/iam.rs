@@ -5,7 +5,8 @@
 //! step): `ecs_scale` reads and updates services; `llm_switch` registers task definition
 //! revisions and updates services; `route53_upsert` reads a record then UPSERTs it;
 //! `route53_wait` follows the change; `lifeboat readiness`, `parity` and `plan` only read;
-//! `[data.backups] bucket` lists, reads and writes objects under its prefix.
+//! `[data.backups] bucket` lists, reads and writes objects under its prefix; `[ha] table` (in
+//! `src/ha/`) is read, written conditionally and created.
 //! Resources are the configured ones, by ARN, except where AWS offers no resource-level
 //! permission (`ecs:DescribeTaskDefinition`) or cannot know the name in advance (change ids).
 
@@ -149,6 +150,7 @@ pub fn policy(config: &Config, runbooks: &[Runbook]) -> Policy {
     let mut statements = dns_statements(aws, part, &used, &mut notes);
     statements.extend(ecs_statements(aws, part, &account, &used, &mut notes));
     statements.extend(backup_statements(config, part));
+    statements.extend(ha_statements(config, part, &account, &mut notes));
     Policy {
         document: json!({ "Version": "2012-10-17", "Statement": statements }),
         notes,
@@ -309,6 +311,47 @@ fn backup_statements(config: &Config, part: &str) -> Vec<Value> {
             "WriteBackups",
             &["s3:PutObject", "s3:AbortMultipartUpload"],
             vec![objects],
+        ),
+    ]
+}
+
+/// The `[ha]` table, and only it: the lease (`GetItem`, `UpdateItem`), the fenced appends (a
+/// `TransactWriteItems` is authorised item by item: `ConditionCheckItem` on the lease, `PutItem`
+/// for each event), the reads of the log (`Query`), each node's applied seq (`PutItem`), and
+/// `lifeboat ha init` (`CreateTable`, `DescribeTable`).
+fn ha_statements(
+    config: &Config,
+    part: &str,
+    account: &str,
+    notes: &mut Vec<String>,
+) -> Vec<Value> {
+    let Some(ha) = &config.ha else {
+        return Vec::new();
+    };
+    let table = format!(
+        "arn:{part}:dynamodb:{}:{account}:table/{}",
+        config.aws.region, ha.table
+    );
+    notes.push(format!(
+        "[ha]: CreateTable and DescribeTable on {} are only for `lifeboat ha init`; drop the InitHaTable statement once the table exists",
+        ha.table
+    ));
+    vec![
+        statement(
+            "HaLeaseAndLog",
+            &[
+                "dynamodb:GetItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:ConditionCheckItem",
+                "dynamodb:PutItem",
+                "dynamodb:Query",
+            ],
+            vec![table.clone()],
+        ),
+        statement(
+            "InitHaTable",
+            &["dynamodb:CreateTable", "dynamodb:DescribeTable"],
+            vec![table],
         ),
     ]
 }

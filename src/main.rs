@@ -13,6 +13,7 @@ use lifeboat::service::commands::{
     audit_verify, check, docs, drill, drills, export, feed, iam_policy, plan, readiness, register,
     store_backup, store_restore,
 };
+use lifeboat::service::ha_commands;
 use lifeboat::telemetry::{self, LogFormat};
 
 /// Lifeboat: a disaster-recovery chat-ops bot.
@@ -114,6 +115,11 @@ enum Command {
     Db {
         #[command(subcommand)]
         action: DbAction,
+    },
+    /// The active/standby pair on DynamoDB ([ha]): its table and its state.
+    Ha {
+        #[command(subcommand)]
+        action: HaAction,
     },
     /// Check the event log.
     Audit {
@@ -234,10 +240,32 @@ enum AuditAction {
     /// Walk the hash chain; exit 1 at the first broken link.
     Verify {
         /// The event log's directory (default: [store] data_dir of the config).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "table")]
         data_dir: Option<PathBuf>,
         #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
         config: PathBuf,
+        /// Walk the chain in the [ha] table instead of a node's local log.
+        #[arg(long)]
+        table: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum HaAction {
+    /// Create the [ha] table (on-demand; nothing happens when it exists).
+    Init {
+        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
+        config: PathBuf,
+        /// Print the AWS CLI command and the CloudFormation resource instead of creating it.
+        #[arg(long)]
+        print: bool,
+    },
+    /// The leader, its epoch, the lease's age and each node's replication lag.
+    Status {
+        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
+        config: PathBuf,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -270,8 +298,25 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { config, production } => check(&config, production),
         Command::Audit {
-            action: AuditAction::Verify { data_dir, config },
-        } => audit_verify(data_dir, &config),
+            action:
+                AuditAction::Verify {
+                    data_dir,
+                    config,
+                    table,
+                },
+        } => {
+            if table {
+                block_on(ha_commands::audit_verify_table(&config))
+            } else {
+                audit_verify(data_dir, &config)
+            }
+        }
+        Command::Ha {
+            action: HaAction::Init { config, print },
+        } => block_on(ha_commands::ha_init(&config, print)),
+        Command::Ha {
+            action: HaAction::Status { config, json },
+        } => block_on(ha_commands::ha_status(&config, json)),
         Command::Store {
             action:
                 StoreAction::Backup {

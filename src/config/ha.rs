@@ -124,6 +124,47 @@ impl HaConfig {
     }
 }
 
+impl HaConfig {
+    /// What `check --production` adds: a node id written down (a host name can change with a
+    /// rebuilt machine or collide between containers, and two nodes with one id are one node
+    /// to the lease), and room for a lost renewal before the leader stops acting (one dropped
+    /// request must not stop a recovery).
+    pub fn production_problems(&self, source: &TomlSource, errors: &mut Vec<Diagnostic>) {
+        if self.node_id.is_none() {
+            errors.push(source.error_at(
+                &key_path!["ha"],
+                format!(
+                    "[ha] has no node_id: this node would be `{}` (its host name); name each node of the pair explicitly",
+                    host_name()
+                ),
+            ));
+        }
+        let LeaseTiming {
+            lease,
+            renew,
+            skew_margin,
+        } = self.timing();
+        if renew.saturating_mul(2) > lease.saturating_sub(skew_margin) {
+            let renew_set = source
+                .keys_at(&key_path!["ha"])
+                .iter()
+                .any(|k| k == "renew");
+            let at = if renew_set {
+                key_path!["ha", "renew"].to_vec()
+            } else {
+                key_path!["ha"].to_vec()
+            };
+            errors.push(source.error_at(
+                &at,
+                format!(
+                    "renew ({}) leaves no room for a lost renewal: one unanswered request would stop the leader; keep 2 × renew within lease - skew_margin ({} - {})",
+                    self.renew, self.lease, self.skew_margin
+                ),
+            ));
+        }
+    }
+}
+
 /// The host name (`uname -n`), or `lifeboat` when the system gives none.
 pub fn host_name() -> String {
     let uname = rustix::system::uname();

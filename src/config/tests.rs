@@ -222,3 +222,31 @@ fn ha_timings_that_cannot_work_are_located() {
     assert_eq!(errs.len(), 1, "{errs:?}");
     assert!(errs[0].contains("skew_margin (2s) must be shorter than the lease (2s)"));
 }
+
+#[test]
+fn production_wants_a_named_node_and_room_for_a_lost_renewal() {
+    let text = format!(
+        "{MINIMAL}\n[ha]\ntable = \"lifeboat-ha\"\nlease = \"10s\"\nrenew = \"5s\"\nskew_margin = \"1s\"\n"
+    );
+    let loaded = load(&text).unwrap();
+    let mut errors = Vec::new();
+    let ha = loaded.config.ha.as_ref().unwrap();
+    ha.production_problems(&loaded.source, &mut errors);
+    let errs: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    assert!(errs[0].contains(":6:2: [ha] has no node_id"), "{errs:?}");
+    assert!(
+        errs[1].contains(":9:1: renew (5s) leaves no room for a lost renewal"),
+        "{errs:?}"
+    );
+    let fine = format!("{MINIMAL}\n[ha]\ntable = \"lifeboat-ha\"\nnode_id = \"eu-1\"\n");
+    let loaded = load(&fine).unwrap();
+    let mut errors = Vec::new();
+    loaded
+        .config
+        .ha
+        .as_ref()
+        .unwrap()
+        .production_problems(&loaded.source, &mut errors);
+    assert!(errors.is_empty(), "{errors:?}");
+}

@@ -1,5 +1,6 @@
 //! The drivers: they may use everything. The wiring of `lifeboat run` ([`app`]) and the
-//! one-shot commands ([`commands`], and [`parity`] for `lifeboat parity` and `llm-parity`), the one way a process builds its `StepEnv`
+//! one-shot commands ([`commands`], [`parity`] for `lifeboat parity` and `llm-parity`, and
+//! [`ha_commands`] for `lifeboat ha` and `audit verify --table`), the one way a process builds its `StepEnv`
 //! ([`env`](mod@env)), stopping ([`shutdown`]), following and leading an HA pair ([`leading`]), the loops that run in `lifeboat run` (feed
 //! [`watcher`], [`scheduler`]), the operators' HTTP [`server`], and the drill runner
 //! ([`drill`]).
@@ -8,6 +9,7 @@ pub mod app;
 pub mod commands;
 pub mod drill;
 pub mod env;
+pub mod ha_commands;
 pub mod leading;
 pub mod parity;
 pub mod scheduler;

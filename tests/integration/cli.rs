@@ -382,8 +382,8 @@ fn check_production_fails_on_what_only_a_demo_may_have() {
     assert!(stdout(&out).contains("production: ok"), "{}", stdout(&out));
 }
 
-/// The AWS API calls `src/aws/` makes, as IAM actions (`dns.rs` is Route 53, `ecs.rs` and
-/// `ecs/revision.rs` ECS, `s3.rs` S3):
+/// The AWS API calls `src/aws/` and `src/ha/` make, as IAM actions (`dns.rs` is Route 53,
+/// `ecs.rs` and `ecs/revision.rs` ECS, `s3.rs` S3, `ha/table.rs` and `ha/log.rs` DynamoDB):
 /// every `.client.<operation>()` call chain there.
 fn sdk_actions() -> std::collections::BTreeSet<String> {
     let mut actions = std::collections::BTreeSet::new();
@@ -392,6 +392,8 @@ fn sdk_actions() -> std::collections::BTreeSet<String> {
         ("ecs.rs", "ecs"),
         ("ecs/revision.rs", "ecs"),
         ("s3.rs", "s3"),
+        ("../ha/table.rs", "dynamodb"),
+        ("../ha/log.rs", "dynamodb"),
     ] {
         let text = std::fs::read_to_string(root().join("src/aws").join(file)).unwrap();
         let compact: String = text.split_whitespace().collect();
@@ -413,6 +415,12 @@ fn sdk_actions() -> std::collections::BTreeSet<String> {
                 // The parts of a multipart upload are authorised as PutObject.
                 ("s3", "CreateMultipartUpload" | "UploadPart" | "CompleteMultipartUpload") => {
                     "PutObject".to_owned()
+                }
+                // A transaction is authorised item by item: the lease's ConditionCheck and
+                // each event's Put.
+                ("dynamodb", "TransactWriteItems") => {
+                    actions.insert("dynamodb:ConditionCheckItem".to_owned());
+                    "PutItem".to_owned()
                 }
                 _ => pascal,
             };
@@ -442,17 +450,26 @@ fn iam_policy_is_json_naming_exactly_the_calls_lifeboat_makes() {
     let calls = sdk_actions();
     assert!(calls.len() >= 10, "the scan found the calls: {calls:?}");
     // The shipped runbooks use every AWS step kind, so every call is needed, and no more;
-    // the shipped config keeps its backups nowhere ([data] is commented out), so no S3.
+    // the shipped config keeps its backups nowhere ([data] is commented out), so no S3, and
+    // is a single node (no [ha]), so no DynamoDB.
+    let (dynamodb, calls): (
+        std::collections::BTreeSet<String>,
+        std::collections::BTreeSet<String>,
+    ) = calls.into_iter().partition(|a| a.starts_with("dynamodb:"));
     let (s3, others): (std::collections::BTreeSet<String>, _) =
         calls.iter().cloned().partition(|a| a.starts_with("s3:"));
     assert_eq!(actions, others);
+    assert!(
+        dynamodb.len() >= 5,
+        "the scan found the [ha] calls: {dynamodb:?}"
+    );
     // With backups in a bucket, exactly the S3 calls too, on the bucket and prefix only.
     let dir = tempfile::tempdir().unwrap();
     let shipped = std::fs::read_to_string(root().join("config/lifeboat.toml")).unwrap();
     std::fs::write(
         dir.path().join("lifeboat.toml"),
         format!(
-            "{}\n[data]\nprimary_url_env = \"DATABASE_URL\"\nstandby_url_env = \"STANDBY_DATABASE_URL\"\nbackups = {{ bucket = \"example-db-backups\", prefix = \"pg/\" }}\n",
+            "{}\n[data]\nprimary_url_env = \"DATABASE_URL\"\nstandby_url_env = \"STANDBY_DATABASE_URL\"\nbackups = {{ bucket = \"example-db-backups\", prefix = \"pg/\" }}\n\n[ha]\ntable = \"lifeboat-ha\"\n",
             shipped
                 .replace("runbooks = \"commands\"", &format!("runbooks = {:?}", root().join("commands")))
                 .replace("templates = \"config/templates\"", &format!("templates = {:?}", root().join("config/templates")))
@@ -482,6 +499,22 @@ fn iam_policy_is_json_naming_exactly_the_calls_lifeboat_makes() {
         }
     }
     assert_eq!(bucket_actions, s3);
+    // With [ha], exactly the DynamoDB calls, on that table only.
+    let mut table_actions = std::collections::BTreeSet::new();
+    for st in with_bucket["Statement"].as_array().unwrap() {
+        for a in st["Action"].as_array().unwrap() {
+            let a = a.as_str().unwrap();
+            if a.starts_with("dynamodb:") {
+                table_actions.insert(a.to_owned());
+                assert_eq!(
+                    st["Resource"],
+                    "arn:aws:dynamodb:us-east-1:ACCOUNT_ID_NOT_SET:table/lifeboat-ha",
+                    "{st}"
+                );
+            }
+        }
+    }
+    assert_eq!(table_actions, dynamodb);
     // Resources are the configured ones.
     let text = stdout(&out);
     assert!(

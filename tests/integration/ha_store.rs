@@ -353,3 +353,131 @@ async fn a_single_nodes_log_is_copied_into_the_table_by_its_first_leader() {
     assert_eq!(Some(head), Some(store.last().unwrap().map(|e| e.hash)));
     assert!(matches!(before, ChainCheck::Intact { events: 150, .. }));
 }
+
+// ---- the operators' commands ----
+
+use crate::support::{lifeboat, stderr, stdout};
+
+fn cli(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let mut all = args.to_vec();
+    all.extend(["--config", "lifeboat.toml"]);
+    lifeboat(
+        dir,
+        &all,
+        &[
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ha_init_status_and_audit_verify_table_through_the_cli() {
+    let server = moto().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("lifeboat.toml"),
+        format!(
+            "[objectives]\nhosting_rto = \"4h\"\nllm_rto = \"2h\"\nrpo = \"1h\"\n\n[aws]\nmode = \"live\"\nendpoint_url = \"{}\"\n\n[ha]\ntable = \"{TABLE}\"\nnode_id = \"a\"\n",
+            server.endpoint()
+        ),
+    )
+    .unwrap();
+    let printed = cli(dir.path(), &["ha", "init", "--print"]);
+    assert_eq!(printed.status.code(), Some(0), "{}", stderr(&printed));
+    assert!(stdout(&printed).contains(&format!("--table-name {TABLE}")));
+    assert!(
+        Table::new(server.clients().await.dynamodb, TABLE)
+            .lease()
+            .await
+            .is_err(),
+        "--print touches nothing"
+    );
+
+    let created = cli(dir.path(), &["ha", "init"]);
+    assert_eq!(created.status.code(), Some(0), "{}", stderr(&created));
+    assert!(stdout(&created).contains("created the DynamoDB table lifeboat-ha"));
+    let again = cli(dir.path(), &["ha", "init"]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert!(stdout(&again).contains("already exists"));
+
+    let table = Table::new(server.clients().await.dynamodb, TABLE);
+    let epoch = take(&table, "a").await;
+    let a = Node::new(&table, "a", leader(epoch));
+    let f = Node::new(
+        &table,
+        "f",
+        Role::Follower {
+            leader: Some("a".into()),
+            epoch,
+        },
+    );
+    a.store.append_batch((0..3).map(event).collect()).unwrap();
+    a.store.catch_up().unwrap();
+    assert!(matches!(
+        f.store.append(event(9)),
+        Err(StoreError::Fenced(_))
+    ));
+    assert_eq!(f.store.catch_up().unwrap(), 3);
+    a.store.append(event(3)).unwrap();
+
+    let status = cli(dir.path(), &["ha", "status", "--json"]);
+    assert_eq!(status.status.code(), Some(0), "{}", stderr(&status));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&status)).unwrap();
+    assert_eq!(json["leader"], "a");
+    assert_eq!(json["epoch"], 1);
+    assert_eq!(json["last_seq"], 4);
+    assert_eq!(json["nodes"][0]["node"], "a");
+    assert_eq!(json["nodes"][0]["lag"], 1, "{json}");
+    assert_eq!(json["nodes"][1]["node"], "f");
+    assert_eq!(json["nodes"][1]["lag"], 1, "f applied 3 of 4: {json}");
+    let human = cli(dir.path(), &["ha", "status"]);
+    assert!(
+        stdout(&human).contains("leader a (epoch 1"),
+        "{}",
+        stdout(&human)
+    );
+
+    let verified = cli(dir.path(), &["audit", "verify", "--table"]);
+    assert_eq!(verified.status.code(), Some(0), "{}", stderr(&verified));
+    assert!(
+        stdout(&verified).starts_with("4 events in table lifeboat-ha, chain intact"),
+        "{}",
+        stdout(&verified)
+    );
+    // Someone with write access to the table edits history: the walk finds it.
+    let second = table.events_after(1, 1).await.unwrap().remove(0);
+    let edited = String::from_utf8(second.to_bytes())
+        .unwrap()
+        .replace("\"n\":1", "\"n\":7");
+    server
+        .clients()
+        .await
+        .dynamodb
+        .put_item()
+        .table_name(TABLE)
+        .item(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("log".into()),
+        )
+        .item(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("{:020}", 2)),
+        )
+        .item(
+            "seq",
+            aws_sdk_dynamodb::types::AttributeValue::N("2".into()),
+        )
+        .item("event", aws_sdk_dynamodb::types::AttributeValue::S(edited))
+        .send()
+        .await
+        .unwrap();
+    let broken = cli(dir.path(), &["audit", "verify", "--table"]);
+    assert_eq!(broken.status.code(), Some(1), "{}", stdout(&broken));
+    assert!(
+        stdout(&broken).contains("chain broken at seq 2 in table lifeboat-ha"),
+        "{}",
+        stdout(&broken)
+    );
+}
