@@ -260,6 +260,7 @@ mod tests {
             responders: vec!["r".into()],
             approvers: vec!["a".into()],
             communicators: vec!["c".into()],
+            roster: Vec::new(),
         }
     }
 

@@ -134,6 +134,15 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Who holds a responder, approver or communicator role, and their last game day (or
+    /// "never"), from the training records of the game days' logs.
+    Training {
+        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
+        config: PathBuf,
+        /// Where to look for game days: this log and its drill-* logs (default: [store] data_dir).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
     /// Does the standby mirror production? Heroku's config var names, process types and
     /// release against the ECS task definitions and services, and the app's health endpoints.
     /// Exit 1 on drift, 2 when something could not be read.
@@ -358,6 +367,9 @@ fn main() -> ExitCode {
             config,
         } => export(&incident, format.into(), data_dir, out, &config),
         Command::Readiness { config, data_dir } => block_on(readiness(&config, data_dir)),
+        Command::Training { config, data_dir } => {
+            block_on(lifeboat::service::training::training(&config, data_dir))
+        }
         Command::Parity { config, json } => {
             block_on(lifeboat::service::parity::parity(&config, json))
         }

@@ -34,6 +34,7 @@ use crate::events::{
 use crate::ports::chat::{ChannelId, Message};
 use crate::ports::clock::Clock;
 use crate::ports::drill::Drills;
+use crate::ports::members::Members;
 use crate::ports::store::EventStore;
 use crate::runbook::Runbook;
 use crate::steps::confirm::Answers;
@@ -105,6 +106,8 @@ pub struct Bot {
     /// Running drills and reading the finished ones (`None`: a bot that cannot start drills,
     /// such as the one inside a drill).
     drills: Option<Arc<dyn Drills>>,
+    /// The chat's guild members, for the training record (`None`: the console, a drill).
+    members: Option<Arc<dyn Members>>,
 }
 
 fn actor(p: &Person) -> Actor {
@@ -133,6 +136,7 @@ impl Bot {
             drilling: Arc::new(AtomicBool::new(false)),
             clock: env.clock,
             drills: None,
+            members: None,
         };
         bot.restore();
         bot
@@ -142,6 +146,12 @@ impl Bot {
     /// (`/dr readiness`).
     pub fn with_drills(mut self, drills: Arc<dyn Drills>) -> Self {
         self.drills = Some(drills);
+        self
+    }
+
+    /// Lets this bot list the chat's members holding a role (`/dr training`, `/dr readiness`).
+    pub fn with_members(mut self, members: Option<Arc<dyn Members>>) -> Self {
+        self.members = members;
         self
     }
 
@@ -255,9 +265,10 @@ impl Bot {
             | Command::Deny { .. }
             | Command::RunbookBreakGlass { .. }
             | Command::RunbookAcknowledge { .. } => self.request_command(command, who).await,
-            Command::DrStatus | Command::DrReadiness | Command::DrReviewed { .. } => {
-                self.dr_command(command, who).await
-            }
+            Command::DrStatus
+            | Command::DrReadiness
+            | Command::DrTraining
+            | Command::DrReviewed { .. } => self.dr_command(command, who).await,
             Command::DrillStart { scenario } => self.drill(scenario, who),
             Command::TimelineExport { format, incident } => self.export(format, incident).await,
             Command::CommsDraft { .. }

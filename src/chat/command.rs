@@ -79,6 +79,8 @@ pub enum Command {
     DrStatus,
     /// Is the standby ready? (the checks of `lifeboat readiness`)
     DrReadiness,
+    /// Who holds a role and when they last took part in a game day (`lifeboat training`).
+    DrTraining,
     Help,
     /// Draft a communication from the templates (`audience`: clients|internal, `kind`:
     /// initial|update|resolved).
@@ -139,6 +141,7 @@ impl Command {
             Command::DrillStart { .. } => "drill start",
             Command::DrStatus => "dr status",
             Command::DrReadiness => "dr readiness",
+            Command::DrTraining => "dr training",
             Command::Help => "help",
             Command::CommsDraft { .. } => "comms draft",
             Command::CommsShow { .. } => "comms show",
@@ -173,6 +176,7 @@ impl Command {
                 | Command::CommsResend { .. }
                 | Command::NotifyTeam { .. }
                 | Command::DrReadiness
+                | Command::DrTraining
                 // Resolving calls PagerDuty for the alerts the incident opened.
                 | Command::IncidentResolve
         )
@@ -188,6 +192,7 @@ impl Command {
                 | Command::RunbookStatus
                 | Command::DrStatus
                 | Command::DrReadiness
+                | Command::DrTraining
                 | Command::TimelineExport { .. }
                 | Command::Help
                 | Command::CommsShow { .. }
@@ -207,7 +212,7 @@ pub const HELP: &str = "\
 /notify team TEAM [TEXT]
 /timeline export md|json|csv|html [INCIDENT]
 /drill start heroku-outage|openai-outage|both
-/dr status | readiness | reviewed [NOTE]
+/dr status | readiness | training | reviewed [NOTE]
 Console identity: add `--as NAME --roles ROLE,ROLE` to a line, or set it once with `/as NAME ROLE,ROLE`.";
 
 /// A parsed console line: a command, an identity change, or nothing.
@@ -381,6 +386,7 @@ fn parse_words(words: &[&str]) -> Result<Command, String> {
         }
         ["/dr", "status"] => Ok(Command::DrStatus),
         ["/dr", "readiness"] => Ok(Command::DrReadiness),
+        ["/dr", "training"] => Ok(Command::DrTraining),
         ["/timeline", "export", format] => Ok(Command::TimelineExport { format: format.parse().map_err(|e: crate::timeline::TimelineError| e.to_string())?, incident: None }),
         ["/timeline", "export", format, incident] => Ok(Command::TimelineExport { format: format.parse().map_err(|e: crate::timeline::TimelineError| e.to_string())?, incident: Some((*incident).to_owned()) }),
         ["/drill", "start", scenario] => Ok(Command::DrillStart { scenario: scenario.parse()? }),

@@ -43,4 +43,55 @@ pub struct AccessConfig {
     /// Approve client communications.
     #[serde(default)]
     pub communicators: Vec<String>,
+    /// The people who hold those roles, for the training record (`lifeboat training`) where
+    /// Discord cannot be asked, and for people Discord does not list; optional.
+    #[serde(default)]
+    pub roster: Vec<RosterEntry>,
+}
+
+/// One person of `[[access.roster]]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RosterEntry {
+    /// Their Discord user id (what the training records name); optional for people known
+    /// only by name.
+    pub id: Option<String>,
+    pub name: String,
+    pub roles: Vec<AccessRole>,
+}
+
+/// A role of `[access]`, as the roster names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessRole {
+    Responder,
+    Approver,
+    Communicator,
+}
+
+impl AccessRole {
+    pub const ALL: [AccessRole; 3] = [
+        AccessRole::Responder,
+        AccessRole::Approver,
+        AccessRole::Communicator,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Responder => "responder",
+            Self::Approver => "approver",
+            Self::Communicator => "communicator",
+        }
+    }
+}
+
+impl AccessConfig {
+    /// The Discord role ids of `role`.
+    pub fn role_ids(&self, role: AccessRole) -> &[String] {
+        match role {
+            AccessRole::Responder => &self.responders,
+            AccessRole::Approver => &self.approvers,
+            AccessRole::Communicator => &self.communicators,
+        }
+    }
 }

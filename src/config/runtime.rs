@@ -147,6 +147,9 @@ pub struct ScheduleConfig {
     /// How often the scheduler compares the standby with production (`lifeboat parity`) and
     /// alerts on new drift; absent = never.
     pub parity_every: Option<HumanDuration>,
+    /// How often everyone holding a responder, approver or communicator role must take part
+    /// in a game day; absent = no training check in readiness and no training reminder.
+    pub training_every: Option<HumanDuration>,
 }
 
 impl Default for ScheduleConfig {
@@ -158,6 +161,7 @@ impl Default for ScheduleConfig {
             rpo_watch_runbook: None,
             db_backup_every: None,
             parity_every: None,
+            training_every: None,
         }
     }
 }

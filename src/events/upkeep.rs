@@ -26,6 +26,10 @@ pub struct ReminderPosted {
     pub period: u64,
     #[serde(deserialize_with = "super::lenient::or_default")]
     pub delivery: Option<Delivery>,
+    /// The people a `training` reminder named (their user ids, else names); omitted by the
+    /// other reminders.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub people: Option<Vec<String>>,
 }
 
 /// `reminder.failed`: it could not be posted (retried on the next pass).
@@ -37,6 +41,9 @@ pub struct ReminderFailed {
     pub protocol: Option<String>,
     pub period: u64,
     pub error: String,
+    /// As in `reminder.posted`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub people: Option<Vec<String>>,
 }
 
 /// The age of the latest backup, as the watch's backup check read it.

@@ -92,9 +92,19 @@ pub struct Message {
     /// hold `@everyone` or `<@&id>`, and adapters deliver it inert.
     /// (A boxed slice, not a `Vec`: replies travel in `Result`s, and a smaller `Message`
     /// keeps them cheap.)
+    /// An entry `user:ID` (see [`user_ping`]) pings that one user instead (the training
+    /// reminder names the people it concerns).
     #[serde(default, skip_serializing_if = "<[String]>::is_empty")]
     pub pings: Box<[String]>,
 }
+
+/// The `pings` entry that pings one user, by id.
+pub fn user_ping(id: &str) -> String {
+    format!("{USER_PING}{id}")
+}
+
+/// The prefix of a user's entry in `Message::pings` (the others are role ids).
+pub const USER_PING: &str = "user:";
 
 /// What marks a run request, a run's progress and an outage alert while `[aws] mode =
 /// "simulated"`: the plain text and every embed title start with it, so nobody takes a drill or

@@ -11,4 +11,5 @@ pub mod ha;
 pub mod heroku;
 pub mod http;
 pub mod llm;
+pub mod members;
 pub mod store;

@@ -71,8 +71,15 @@ impl Readiness {
 }
 
 /// `lifeboat readiness` and `/dr readiness` in one call: look, then decide.
-/// With `[heroku]` configured, the parity lines (`crate::parity`) follow the others.
-pub async fn run(env: &StepEnv, runbooks: &[Runbook], drill_log: &[Event]) -> Readiness {
+/// With `[heroku]` configured, the parity lines (`crate::parity`) follow the others; with
+/// `[schedule] training_every`, the training line (`crate::training`, from the
+/// `training.recorded` events of `drill_log` and the chat's `members`) comes last.
+pub async fn run(
+    env: &StepEnv,
+    runbooks: &[Runbook],
+    drill_log: &[Event],
+    members: &crate::training::MembersRead,
+) -> Readiness {
     let (observed, parity) = tokio::join!(
         gather(env, runbooks, drill_log),
         crate::parity::gather::check(env, runbooks)
@@ -83,6 +90,12 @@ pub async fn run(env: &StepEnv, runbooks: &[Runbook], drill_log: &[Event]) -> Re
             .checks
             .extend(crate::parity::render::readiness_checks(&parity));
     }
+    report.checks.extend(crate::training::check(
+        &env.config,
+        members,
+        drill_log,
+        report.at,
+    ));
     report
 }
 

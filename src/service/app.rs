@@ -28,6 +28,7 @@ use crate::engine::Engine;
 use crate::ports::chat::{ChannelId, Chat, ChatHealth};
 use crate::ports::clock::{Clock, TokioClock};
 use crate::ports::ha::Leadership;
+use crate::ports::members::Members;
 use crate::ports::store::EventStore;
 use crate::redact::{RedactingChat, Redactor};
 use crate::runbook::Runbook;
@@ -233,14 +234,20 @@ pub async fn run(config_path: &Path, console: bool) -> ExitCode {
     announce(&config, discord.is_some());
     // From here on, as after a restart: unfinished runs resume from the (replicated) log.
     resume_runs(&engine, &runbooks, &signalled);
-    let scheduling = match start_scheduler(&engine, &runbooks, &log, &clock, &stopped) {
+    // The guild's members, for the training record (Discord only).
+    let members = discord
+        .as_ref()
+        .and_then(|_| super::training::discord_members(&config));
+    let scheduled = start_scheduler(&engine, &runbooks, &log, &clock, &stopped, members.clone());
+    let scheduling = match scheduled {
         Ok(task) => task,
         Err(code) => return code,
     };
     let runbook_names: Vec<String> = runbooks.iter().map(|r| r.name.clone()).collect();
     let bot = Arc::new(
         Bot::new(config.clone(), runbooks, engine.clone(), log.clone())
-            .with_drills(Arc::new(ChatDrills::new(clock.clone()))),
+            .with_drills(Arc::new(ChatDrills::new(clock.clone())))
+            .with_members(members.clone()),
     );
     let watcher = Watcher::new(&config, log, chat, channel, clock);
     let watching = tokio::spawn(watcher.run(stopped));
@@ -276,6 +283,7 @@ fn start_scheduler(
     store: &Arc<dyn EventStore>,
     clock: &Arc<dyn Clock>,
     stopped: &watch::Receiver<bool>,
+    members: Option<Arc<dyn Members>>,
 ) -> Result<JoinHandle<()>, ExitCode> {
     let scheduler = match Scheduler::new(
         engine.env().clone(),
@@ -283,7 +291,7 @@ fn start_scheduler(
         store.clone(),
         clock.clone(),
     ) {
-        Ok(scheduler) => scheduler,
+        Ok(scheduler) => scheduler.with_members(members),
         Err(err) => {
             eprintln!("lifeboat run: {err}");
             return Err(ExitCode::from(FAILURE));

@@ -301,7 +301,12 @@ pub async fn readiness(config_path: &Path, data_dir: Option<PathBuf>) -> ExitCod
     let drill_log = crate::store::drill_logs::drill_events(&data_dir, true);
     // Readiness only reads: anything a step would say goes nowhere.
     let env = reading_step_env(config, Arc::new(TokioClock::new()), "readiness").await;
-    let report = crate::readiness::run(&env, &checked.runbooks.runbooks, &drill_log).await;
+    let members = super::training::read_members(
+        super::training::discord_members(&checked.config.config).as_ref(),
+    )
+    .await;
+    let report =
+        crate::readiness::run(&env, &checked.runbooks.runbooks, &drill_log, &members).await;
     print!("{}", report.render());
     if report.ready() {
         ExitCode::SUCCESS

@@ -2,8 +2,8 @@
 //! one-shot commands ([`commands`], [`parity`] for `lifeboat parity` and `llm-parity`, and
 //! [`ha_commands`] for `lifeboat ha` and `audit verify --table`), the one way a process builds its `StepEnv`
 //! ([`env`](mod@env)), stopping ([`shutdown`]), following and leading an HA pair ([`leading`]), the loops that run in `lifeboat run` (feed
-//! [`watcher`], [`scheduler`]), the operators' HTTP [`server`], and the drill runner
-//! ([`drill`]).
+//! [`watcher`], [`scheduler`]), the operators' HTTP [`server`], the drill runner
+//! ([`drill`]), and `lifeboat training` with the chat's members ([`training`]).
 
 pub mod app;
 pub mod commands;
@@ -15,4 +15,5 @@ pub mod parity;
 pub mod scheduler;
 pub mod server;
 pub mod shutdown;
+pub mod training;
 pub mod watcher;

@@ -81,6 +81,37 @@ pub fn read_drill_logs(
         .collect()
 }
 
+/// The events of `kind` in each `drill-*` log in `data_dir` not in `known` (the training
+/// records of the game days), as `read_drill_logs` reads them: a log still locked is left for a
+/// later pass.
+pub fn read_drill_log_events(
+    data_dir: &Path,
+    known: &BTreeSet<PathBuf>,
+    kind: &str,
+) -> BTreeMap<PathBuf, Vec<Event>> {
+    let Ok(entries) = std::fs::read_dir(data_dir) else {
+        return BTreeMap::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            !known.contains(p)
+                && is_log(p)
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("drill-"))
+        })
+        .filter_map(|dir| match SledStore::open(&dir).and_then(|s| s.by_kinds(&[kind])) {
+            Ok(events) => Some((dir, events)),
+            Err(err) => {
+                tracing::debug!(dir = %dir.display(), error = %err, "a drill log is not readable yet");
+                None
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,10 +1,16 @@
 //! Training: who has practised the protocols. A game day's log says who declared, requested,
 //! approved, confirmed and approved the client draft; [`records_of`] turns it into
 //! `training.recorded` events (one per person and role), which the game day appends to its own
-//! log. Pure: the logs are read by `crate::store::drill_logs`.
+//! log. [`standing`] lists the people holding a role with their last game day and what
+//! `[schedule] training_every` makes of it (readiness's line); [`reminder`] reminds the people
+//! due. Pure: the logs are read by `crate::store::drill_logs`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use chrono::{DateTime, Utc};
+
+use crate::config::Config;
+use crate::domain::check::Check;
 use crate::domain::event::Event;
 use crate::domain::{Actor, Scenario};
 use crate::events::{
@@ -13,6 +19,86 @@ use crate::events::{
     TrainingRecorded, TrainingRole,
 };
 use crate::runbook::StepKind;
+
+pub mod reminder;
+pub mod standing;
+
+pub use standing::{
+    Holder, Member, Recorded, Standing, State, people, readiness_check, recorded, render, standings,
+};
+
+/// What the chat said about its members: read, not connected (no Discord, the console), or
+/// could not be read (then the roster and the records stand in).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MembersRead {
+    Read(Vec<Member>),
+    NotConnected,
+    Failed(String),
+}
+
+impl MembersRead {
+    fn members(&self) -> Option<&[Member]> {
+        match self {
+            MembersRead::Read(members) => Some(members),
+            _ => None,
+        }
+    }
+
+    /// Where the listed people came from, for the listing's last line.
+    fn sources(&self, config: &Config) -> String {
+        let roster = config.access.roster.len();
+        let chat = match self {
+            MembersRead::Read(members) => format!(
+                "the Discord members holding an [access] role ({} members read)",
+                members.len()
+            ),
+            MembersRead::NotConnected => "Discord not connected".to_owned(),
+            MembersRead::Failed(why) => format!("Discord's members could not be read ({why})"),
+        };
+        format!("{chat}; [[access.roster]] ({roster}); the training records of the game days")
+    }
+}
+
+/// Everyone's standing at `now` from the config, the chat's members and every
+/// `training.recorded` in `events`.
+pub fn assess(
+    config: &Config,
+    members: &MembersRead,
+    events: &[Event],
+    now: DateTime<Utc>,
+) -> Vec<Standing> {
+    let records = recorded(events);
+    let people = people(&config.access, members.members(), &records);
+    let every = config.schedule.training_every.map(|e| e.get());
+    standings(people, &records, now, every)
+}
+
+/// The listing of `lifeboat training` and `/dr training`.
+pub fn listing(
+    config: &Config,
+    members: &MembersRead,
+    events: &[Event],
+    now: DateTime<Utc>,
+) -> String {
+    let every = config.schedule.training_every.map(|e| e.get());
+    render(
+        &assess(config, members, events, now),
+        every,
+        now,
+        &members.sources(config),
+    )
+}
+
+/// Readiness's `training` line; `None` without `[schedule] training_every`.
+pub fn check(
+    config: &Config,
+    members: &MembersRead,
+    events: &[Event],
+    now: DateTime<Utc>,
+) -> Option<Check> {
+    let every = config.schedule.training_every.map(|e| e.get())?;
+    readiness_check(&assess(config, members, events, now), Some(every), now)
+}
 
 #[cfg(test)]
 mod tests;

@@ -266,3 +266,265 @@ fn a_record_is_an_event_of_its_own_kind() {
     let event = Event::seal(new, 1, at(), GENESIS);
     assert_eq!(event.data_as::<TrainingRecorded>(), Some(record));
 }
+
+mod standing {
+    use std::time::Duration;
+
+    use chrono::{DateTime, Utc};
+    use serde_json::json;
+
+    use crate::config::{AccessConfig, AccessRole, RosterEntry};
+    use crate::domain::Actor;
+    use crate::domain::event::{Event, GENESIS, NewEvent};
+    use crate::events::{TrainingRecorded, TrainingRole};
+    use crate::training::reminder;
+    use crate::training::*;
+
+    const HALF_YEAR: Duration = Duration::from_secs(182 * 86_400);
+
+    fn day(d: i64) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-01-01T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+            + chrono::Duration::days(d)
+    }
+
+    fn access() -> AccessConfig {
+        AccessConfig {
+            responders: vec!["R".into()],
+            approvers: vec!["A".into()],
+            communicators: vec!["C".into()],
+            roster: vec![RosterEntry {
+                id: None,
+                name: "Dora".into(),
+                roles: vec![AccessRole::Communicator],
+            }],
+        }
+    }
+
+    fn member(id: &str, name: &str, roles: &[&str]) -> Member {
+        Member {
+            id: id.into(),
+            name: name.into(),
+            role_ids: roles.iter().map(|r| r.to_string()).collect(),
+        }
+    }
+
+    fn record(
+        at: i64,
+        id: Option<&str>,
+        name: &str,
+        role: TrainingRole,
+        incident: &str,
+    ) -> Recorded {
+        Recorded {
+            at: day(at),
+            record: TrainingRecorded {
+                incident: Some(incident.into()),
+                scenario: "heroku-outage".into(),
+                person_id: id.map(str::to_owned),
+                person_name: name.into(),
+                role,
+            },
+        }
+    }
+
+    fn records() -> Vec<Recorded> {
+        vec![
+            record(10, Some("1"), "ann", TrainingRole::Responder, "INC-A"),
+            record(200, Some("1"), "ann", TrainingRole::Commander, "INC-B"),
+            record(200, Some("1"), "ann", TrainingRole::Responder, "INC-B"),
+            record(10, Some("2"), "ben", TrainingRole::Approver, "INC-A"),
+            record(200, Some("9"), "old", TrainingRole::Approver, "INC-B"),
+            record(200, None, "dora", TrainingRole::Communicator, "INC-B"),
+        ]
+    }
+
+    fn names(standings: &[Standing]) -> Vec<(&str, State)> {
+        standings
+            .iter()
+            .map(|s| (s.person.name.as_str(), s.state))
+            .collect()
+    }
+
+    #[test]
+    fn people_come_from_the_members_holding_a_role_the_roster_and_the_records() {
+        let members = [
+            member("1", "ann", &["R", "X"]),
+            member("2", "ben", &["A"]),
+            member("3", "cid", &["R", "C"]),
+            member("4", "eve", &["X"]),
+        ];
+        let people = people(&access(), Some(&members), &records());
+        let listed: Vec<(&str, Vec<&str>, bool)> = people
+            .iter()
+            .map(|h| {
+                (
+                    h.name.as_str(),
+                    h.roles.iter().map(|r| r.as_str()).collect(),
+                    h.checked,
+                )
+            })
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                ("ann", vec!["responder"], true),
+                ("ben", vec!["approver"], true),
+                ("cid", vec!["responder", "communicator"], true),
+                ("Dora", vec!["communicator"], true),
+                ("old", vec![], false),
+            ],
+            "eve holds no [access] role; the roster's Dora is the records' dora; old only \
+             appears in the records and Discord no longer lists him with a role"
+        );
+
+        let standings = standings(people, &records(), day(300), Some(HALF_YEAR));
+        assert_eq!(
+            names(&standings),
+            [
+                ("ann", State::Current),
+                ("ben", State::Overdue),
+                ("cid", State::Never),
+                ("Dora", State::Current),
+                ("old", State::Unchecked),
+            ]
+        );
+        let (last, roles) = standings[0].last.clone().unwrap();
+        assert_eq!(last.at, day(200));
+        assert_eq!(roles, [TrainingRole::Responder, TrainingRole::Commander]);
+
+        let check = readiness_check(&standings, Some(HALF_YEAR), day(300)).unwrap();
+        assert!(!check.ok);
+        assert_eq!(
+            check.reason,
+            "never trained: cid; overdue (a game day every 182d): ben (last 2026-01-11, 290 days ago)"
+        );
+        assert_eq!(readiness_check(&standings, None, day(300)), None);
+    }
+
+    #[test]
+    fn without_discord_the_roster_and_the_records_are_everyone_and_all_are_checked() {
+        let people = people(&access(), None, &records());
+        let standings = standings(people, &records(), day(190), Some(HALF_YEAR));
+        assert_eq!(
+            names(&standings),
+            [
+                ("Dora", State::Current),
+                ("ann", State::Current),
+                ("ben", State::Current),
+                ("old", State::Current),
+            ]
+        );
+        let check = readiness_check(&standings, Some(HALF_YEAR), day(190)).unwrap();
+        assert!(check.ok, "{check:?}");
+        assert_eq!(
+            check.reason,
+            "all 4 people took part in a game day within 182d"
+        );
+
+        let nobody = readiness_check(&[], Some(HALF_YEAR), day(1)).unwrap();
+        assert!(!nobody.ok);
+    }
+
+    #[test]
+    fn the_listing_shows_each_persons_last_game_day_or_never() {
+        let members = [member("1", "ann", &["R"]), member("3", "cid", &["A"])];
+        let people = people(&access(), Some(&members), &records()[..3]);
+        let standings = standings(people, &records(), day(300), Some(HALF_YEAR));
+        let text = render(&standings, Some(HALF_YEAR), day(300), "the test");
+        assert_eq!(
+            text,
+            "Training record at 2026-10-28 (a game day every 182d)\n\
+             ann (1)                      responder                          last game day: 2026-07-20 heroku-outage as responder, commander  ok\n\
+             cid (3)                      approver                           last game day: never  NOT TRAINED\n\
+             Dora                         communicator                       last game day: 2026-07-20 heroku-outage as communicator  ok\n\
+             People: the test.\n"
+        );
+    }
+
+    fn posted(at: DateTime<Utc>, people: &[&str]) -> Event {
+        Event::seal(
+            NewEvent::new(
+                Actor::Scheduler,
+                "reminder.posted",
+                json!({ "reminder": "training", "basis_at": null, "protocol": null, "period": 0,
+                        "delivery": null, "people": people }),
+            ),
+            1,
+            at,
+            GENESIS,
+        )
+    }
+
+    #[test]
+    fn the_reminder_names_only_the_people_due_once_per_period() {
+        let members = [
+            member("1", "ann", &["R"]),
+            member("2", "ben", &["A"]),
+            member("3", "cid", &["C"]),
+        ];
+        let people = people(&access(), Some(&members), &records());
+        let standings = standings(people, &records(), day(300), Some(HALF_YEAR));
+        let due = reminder::due(&standings, &[], HALF_YEAR, day(300));
+        let keys: Vec<String> = due.iter().map(|s| reminder::key(s)).collect();
+        assert_eq!(keys, ["2", "3"], "ann and Dora are current");
+
+        let message = reminder::message(&due, HALF_YEAR, day(300));
+        assert_eq!(&*message.pings, ["user:2", "user:3"]);
+        assert!(
+            message
+                .content
+                .contains("<@2> (ben): last game day 2026-01-11 (290 days ago)")
+        );
+        assert!(
+            message
+                .content
+                .contains("<@3> (cid): never took part in a game day")
+        );
+        assert!(!message.content.contains("ann") && !message.content.contains("<@1>"));
+
+        // Named 10 days ago: not again this period; 183 days later, again.
+        let earlier = [posted(day(290), &["2", "3"])];
+        assert!(reminder::due(&standings, &earlier, HALF_YEAR, day(300)).is_empty());
+        let later = standings.clone();
+        let keys: Vec<String> = reminder::due(&later, &earlier, HALF_YEAR, day(290 + 183))
+            .iter()
+            .map(|s| reminder::key(s))
+            .collect();
+        assert_eq!(keys, ["2", "3"]);
+        // Someone named earlier does not hold back someone new.
+        let only_ben = [posted(day(290), &["2"])];
+        let keys: Vec<String> = reminder::due(&standings, &only_ben, HALF_YEAR, day(300))
+            .iter()
+            .map(|s| reminder::key(s))
+            .collect();
+        assert_eq!(keys, ["3"]);
+    }
+
+    #[test]
+    fn training_records_are_read_from_their_events() {
+        let record = TrainingRecorded {
+            incident: Some("INC-B".into()),
+            scenario: "both".into(),
+            person_id: Some("1".into()),
+            person_name: "ann".into(),
+            role: TrainingRole::Approver,
+        };
+        let events = [
+            Event::seal(
+                NewEvent::of(Actor::Scheduler, record.clone()),
+                2,
+                day(5),
+                GENESIS,
+            ),
+            Event::seal(
+                NewEvent::new(Actor::Scheduler, "drill.finished", json!({ "results": [] })),
+                1,
+                day(4),
+                GENESIS,
+            ),
+        ];
+        assert_eq!(recorded(&events), [Recorded { at: day(5), record }]);
+    }
+}

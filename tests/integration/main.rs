@@ -38,4 +38,5 @@ mod shipped_files;
 mod simulated;
 mod steps;
 mod store;
+mod training;
 mod watcher;

@@ -3,7 +3,7 @@
 
 use serenity::all::{
     ActionRow, ActionRowComponent, ButtonStyle as DiscordButtonStyle, CreateActionRow,
-    CreateAllowedMentions, CreateButton, CreateEmbed, CreateEmbedFooter, RoleId,
+    CreateAllowedMentions, CreateButton, CreateEmbed, CreateEmbedFooter, RoleId, UserId,
 };
 
 use crate::ports::chat::{ButtonStyle, Message};
@@ -85,12 +85,19 @@ pub fn rows(message: &Message) -> Vec<CreateActionRow> {
 /// Who a message may ping: exactly the roles it names in `pings`, never `@everyone`, `@here`,
 /// users or any other role written in its text (titles, notes and drafts are user text).
 pub(super) fn allowed_mentions(message: &Message) -> CreateAllowedMentions {
+    let users = message
+        .pings
+        .iter()
+        .filter_map(|ping| ping.strip_prefix(crate::ports::chat::USER_PING))
+        .filter_map(|user| super::connect::snowflake(user).ok())
+        .map(UserId::new);
     let roles = message
         .pings
         .iter()
+        .filter(|ping| !ping.starts_with(crate::ports::chat::USER_PING))
         .filter_map(|role| super::connect::snowflake(role).ok())
         .map(RoleId::new);
-    no_mentions().roles(roles)
+    no_mentions().roles(roles).users(users)
 }
 
 /// Nothing pings: the REST client's default, so a response built without
@@ -174,6 +181,14 @@ mod tests {
         assert_eq!(allowed["users"], json!([]));
         assert_eq!(allowed["roles"], json!(["42"]));
         assert_eq!(allowed["replied_user"], false);
+        let users = Message {
+            content: "<@7> <@8> please train".into(),
+            pings: ["user:7".into(), "user:nope".into()].into(),
+            ..Message::default()
+        };
+        let allowed = serde_json::to_value(allowed_mentions(&users)).unwrap();
+        assert_eq!(allowed["users"], json!(["7"]), "only the named user pings");
+        assert_eq!(allowed["roles"], json!([]));
         let none = serde_json::to_value(no_mentions()).unwrap();
         assert_eq!(none["parse"], json!([]));
         assert_eq!(none["roles"], json!([]));

@@ -5,13 +5,14 @@
 //! One idea per file: `connect` (clients), `registry` (the slash commands), `slash` and
 //! `components` (payload → `Command`), `message` (Discord's shape of a `Message`), `retry`
 //! (delivery with retries), `deliver` (the `Chat` port), `handler` (interactions),
-//! `gateway` (health), `ratelimit` (the loopback gate honouring `retry_after`).
+//! `gateway` (health), `members` (the guild's members, for the training record), `ratelimit` (the loopback gate honouring `retry_after`).
 
 mod components;
 mod connect;
 mod deliver;
 mod gateway;
 mod handler;
+mod members;
 mod message;
 pub mod ratelimit;
 mod registry;
@@ -25,6 +26,7 @@ pub use connect::{build_http, client, snowflake};
 pub use deliver::DiscordChat;
 pub use gateway::DiscordGateway;
 pub use handler::{Handler, suggest};
+pub use members::DiscordMembers;
 pub use message::{disabled_rows, rows, settled_content, truncate};
 pub use registry::{commands, register};
 pub use slash::command_from;

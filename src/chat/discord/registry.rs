@@ -110,7 +110,7 @@ fn runbook() -> CreateCommand {
         )
 }
 
-/// `/dr status|readiness|reviewed`.
+/// `/dr status|readiness|training|reviewed`.
 fn dr() -> CreateCommand {
     CreateCommand::new("dr")
         .description("Disaster-recovery status")
@@ -118,6 +118,10 @@ fn dr() -> CreateCommand {
         .add_option(sub(
             "readiness",
             "Is the standby ready? ECS, DNS TTL, Anthropic key, backup age, drills",
+        ))
+        .add_option(sub(
+            "training",
+            "Who holds a DR role, and their last game day",
         ))
         .add_option(
             sub("reviewed", "Record a review of the DR plan").add_sub_option(

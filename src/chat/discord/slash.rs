@@ -117,6 +117,7 @@ pub fn command_from(data: &CommandData) -> Result<Command, String> {
         }),
         ("dr", "status") => Ok(Command::DrStatus),
         ("dr", "readiness") => Ok(Command::DrReadiness),
+        ("dr", "training") => Ok(Command::DrTraining),
         ("timeline", "export") => Ok(Command::TimelineExport {
             format: required(options, "format")?
                 .parse()

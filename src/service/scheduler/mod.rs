@@ -1,7 +1,7 @@
 //! The scheduler: the timer loop (here) behind the jobs it runs, each in its own file: RTO
 //! checkpoints (`checkpoints`), the drill and plan-review reminders (`reminders`), the RPO
-//! watch (`rpo_watch`), scheduled database backups (`db_backup`) and the weekly parity check
-//! (`parity_watch`). Every decision is a pure function of the log and `now`, in
+//! watch (`rpo_watch`), scheduled database backups (`db_backup`), the weekly parity check
+//! (`parity_watch`) and the training reminder (`training`). Every decision is a pure function of the log and `now`, in
 //! `crate::reminders`, `crate::incident` and `crate::parity` (tested there); the loop carries
 //! them out.
 //! A checkpoint, reminder or RPO alert counts as done only once it was delivered: it is posted,
@@ -18,6 +18,7 @@ mod db_backup;
 mod parity_watch;
 mod reminders;
 mod rpo_watch;
+mod training;
 
 pub use parity_watch::ParityEffect;
 use rpo_watch::{RpoWatch, backup_step, store_step};
@@ -37,6 +38,7 @@ use crate::events::{Delivery, EventKind};
 use crate::incident::{IncidentView, StepHistory};
 use crate::ports::chat::{ChannelId, Message, incident_thread};
 use crate::ports::clock::Clock;
+use crate::ports::members::Members;
 use crate::ports::store::{EventStore, StoreError};
 use crate::runbook::Runbook;
 use crate::steps::StepEnv;
@@ -76,6 +78,9 @@ pub struct Scheduler {
     /// longer changes, so each is opened once (a log still being written is locked, is
     /// skipped, and is read on a later pass).
     drill_logs: Mutex<BTreeMap<PathBuf, Vec<DrillRecord>>>,
+    training: training::TrainingWatch,
+    /// The chat's guild members, for the training reminder (`None`: roster and records only).
+    members: Option<Arc<dyn Members>>,
 }
 
 impl Scheduler {
@@ -138,7 +143,15 @@ impl Scheduler {
             clock,
             rpo,
             drill_logs: Mutex::default(),
+            training: training::TrainingWatch::default(),
+            members: None,
         })
+    }
+
+    /// Lets the training reminder read the chat's guild members.
+    pub fn with_members(mut self, members: Option<Arc<dyn Members>>) -> Self {
+        self.members = members;
+        self
     }
 
     /// Runs until `shutdown` completes: a pass at start, then at every checkpoint, every
@@ -305,6 +318,7 @@ impl Scheduler {
         let next = self.checkpoints(&pass).await;
         let drills = self.drills(&pass.reminders).await;
         self.reminders(&pass.reminders, &drills).await;
+        self.training_reminder(&pass.reminders).await;
         next
     }
 }

@@ -82,6 +82,7 @@ impl Scheduler {
                     protocol,
                     period,
                     delivery: Some(delivery),
+                    people: None,
                 }
                 .into(),
                 Err(error) => ReminderFailed {
@@ -90,6 +91,7 @@ impl Scheduler {
                     protocol,
                     period,
                     error,
+                    people: None,
                 }
                 .into(),
             };

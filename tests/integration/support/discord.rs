@@ -104,6 +104,8 @@ struct Inner {
     closes: Vec<u16>,
     /// When each pushed interaction was sent, by interaction id.
     sent: HashMap<String, Instant>,
+    /// What `GET /guilds/{g}/members` lists (`FakeDiscord::set_members`).
+    members: Vec<Value>,
 }
 
 struct Shared {
@@ -348,6 +350,11 @@ impl FakeDiscord {
     }
 
     /// Sends an INTERACTION_CREATE dispatch on the current gateway session.
+    /// The guild's members, as the REST route `GET /guilds/{g}/members` lists them.
+    pub fn set_members(&self, guild: u64, members: &[Member]) {
+        self.shared.lock().members = members.iter().map(|m| m.json(guild)).collect();
+    }
+
     pub fn push_interaction(&self, payload: Value) {
         let mut inner = self.shared.lock();
         if let (Some(token), Some(channel)) = (
@@ -640,6 +647,10 @@ fn route(shared: &Shared, method: &str, path: &str, body: &Value) -> Response {
             }),
         ),
         ("GET", ["users", "@me"]) => json_response(StatusCode::OK, bot_user()),
+        // One page: the tests' guilds are far below Discord's page of 1000.
+        ("GET", ["guilds", _guild, "members"]) => {
+            json_response(StatusCode::OK, Value::Array(shared.lock().members.clone()))
+        }
         ("GET", ["oauth2", "applications", "@me"]) => json_response(
             StatusCode::OK,
             json!({

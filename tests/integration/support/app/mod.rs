@@ -234,7 +234,7 @@ impl<'a> AppSpec<'a> {
         };
         let env = parts.env(&front).await;
         let engine = Engine::new(env, written.clone());
-        let bot = parts.bot(loaded.runbooks.clone(), &engine, &written);
+        let bot = parts.bot(loaded.runbooks.clone(), &engine, &written, &front);
         let mut app = App {
             config,
             runbooks: loaded.runbooks,
@@ -339,10 +339,22 @@ impl Parts {
     }
 
     /// The bot as `lifeboat run` makes it: over the engine and the log, able to start drills.
-    fn bot(&self, runbooks: Vec<Runbook>, engine: &Engine, log: &Arc<dyn EventStore>) -> Arc<Bot> {
+    fn bot(
+        &self,
+        runbooks: Vec<Runbook>,
+        engine: &Engine,
+        log: &Arc<dyn EventStore>,
+        front: &Front,
+    ) -> Arc<Bot> {
+        // The guild's members through the adapter, as `lifeboat run` wires them on Discord.
+        let members = match front {
+            Front::Recorder(_) => None,
+            Front::Discord(discord) => Some(discord.members()),
+        };
         Arc::new(
             Bot::new(self.config.clone(), runbooks, engine.clone(), log.clone())
-                .with_drills(Arc::new(ChatDrills::new(self.clock.clone()))),
+                .with_drills(Arc::new(ChatDrills::new(self.clock.clone())))
+                .with_members(members),
         )
     }
 }
@@ -415,6 +427,12 @@ impl DiscordFront {
             &Secret::new(TOKEN),
             Some(&self.fake.api_base()),
         )))
+    }
+
+    /// The `Members` port on the fake, as `lifeboat run` builds it.
+    fn members(&self) -> Arc<dyn lifeboat::ports::members::Members> {
+        let http = discord::build_http(&Secret::new(TOKEN), Some(&self.fake.api_base()));
+        Arc::new(discord::DiscordMembers::new(Arc::new(http), GUILD))
     }
 
     async fn disconnect(&mut self) {
@@ -529,9 +547,12 @@ impl App {
         }
         let env = self.parts.env(&self.front).await;
         self.engine = Engine::new(env, self.written.clone());
-        self.bot = self
-            .parts
-            .bot(self.runbooks.clone(), &self.engine, &self.written);
+        self.bot = self.parts.bot(
+            self.runbooks.clone(),
+            &self.engine,
+            &self.written,
+            &self.front,
+        );
         self.connect().await;
     }
 
