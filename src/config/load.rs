@@ -15,7 +15,7 @@ pub struct LoadedConfig {
     pub source: TomlSource,
 }
 
-const SECTIONS: [&str; 20] = [
+const SECTIONS: [&str; 21] = [
     "store",
     "server",
     "paths",
@@ -30,6 +30,7 @@ const SECTIONS: [&str; 20] = [
     "teams",
     "comms",
     "schedule",
+    "drill",
     "data",
     "vars",
     "heroku",
@@ -88,6 +89,7 @@ impl Config {
         let teams: Option<Vec<TeamConfig>> = section!("teams");
         let comms: Option<CommsConfig> = section!("comms");
         let schedule: Option<ScheduleConfig> = section!("schedule");
+        let drill: Option<DrillConfig> = section!("drill");
         let server: Option<ServerConfig> = section!("server");
         let data: Option<DataConfig> = section!("data");
         let vars: Option<BTreeMap<String, String>> = section!("vars");
@@ -118,6 +120,7 @@ impl Config {
             teams: teams.unwrap_or_default(),
             comms: comms.unwrap_or_default(),
             schedule: schedule.unwrap_or_default(),
+            drill: drill.unwrap_or_default(),
             server: server.unwrap_or_default(),
             data,
             vars: vars.unwrap_or_default(),

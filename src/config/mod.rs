@@ -65,6 +65,9 @@ pub struct Config {
     pub comms: CommsConfig,
     #[serde(default)]
     pub schedule: ScheduleConfig,
+    /// How game days are played (`[drill] gameday_timeout`).
+    #[serde(default)]
+    pub drill: DrillConfig,
     /// The PostgreSQL databases and their backups; `None`: the data steps are simulated.
     pub data: Option<DataConfig>,
     /// Health, metrics and backup endpoints; shutdown grace.

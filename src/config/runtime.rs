@@ -173,3 +173,25 @@ fn default_drill_every() -> HumanDuration {
 fn default_review_every() -> HumanDuration {
     HumanDuration::from_secs(182 * 86_400)
 }
+
+/// `[drill]`: how drills are played.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrillConfig {
+    /// How long a game day may run before it ends on its own, with a debrief naming the
+    /// phase where it stalled.
+    #[serde(default = "default_gameday_timeout")]
+    pub gameday_timeout: HumanDuration,
+}
+
+impl Default for DrillConfig {
+    fn default() -> Self {
+        Self {
+            gameday_timeout: default_gameday_timeout(),
+        }
+    }
+}
+
+fn default_gameday_timeout() -> HumanDuration {
+    HumanDuration::from_secs(2 * 3600)
+}

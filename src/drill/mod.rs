@@ -13,6 +13,7 @@
 
 pub mod data;
 pub mod figures;
+pub mod gameday;
 pub mod history;
 
 use std::time::Duration;

@@ -135,3 +135,36 @@ impl Default for DrillResultRecord {
         }
     }
 }
+
+/// Why a game day ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DrillEndReason {
+    /// Every phase was played (or the people resolved the drill incident).
+    #[default]
+    Finished,
+    /// Someone ended it early (`/drill stop`, the event's actor).
+    Stopped,
+    /// Nobody finished it within `[drill] gameday_timeout`.
+    TimedOut,
+}
+
+impl DrillEndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Finished => "finished",
+            Self::Stopped => "stopped",
+            Self::TimedOut => "timed_out",
+        }
+    }
+}
+
+/// `drill.ended`: a game day ended, why, and the phase it stalled in when it did not finish
+/// (e.g. `requested → approved`). Its actor is who stopped it, or the scheduler.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DrillEnded {
+    pub reason: DrillEndReason,
+    pub stalled: Option<String>,
+    pub mode: Option<DrillMode>,
+}
