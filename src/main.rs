@@ -10,8 +10,8 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use lifeboat::config::{DEFAULT_CONFIG_PATH, FeedKind};
 use lifeboat::service::app::FAILURE;
 use lifeboat::service::commands::{
-    audit_verify, check, docs, drill, drills, export, feed, iam_policy, plan, readiness, register,
-    store_backup, store_restore,
+    audit_verify, check, docs, drill, drills, export, feed, gameday, iam_policy, plan, readiness,
+    register, store_backup, store_restore,
 };
 use lifeboat::service::ha_commands;
 use lifeboat::telemetry::{self, LogFormat};
@@ -90,6 +90,10 @@ enum Command {
         /// default with [data]; never the configured databases) and measure the window.
         #[arg(long)]
         postgres: bool,
+        /// A game day: people play it on this terminal (declare, request, approve, confirm,
+        /// approve the draft); only AWS, the providers and the app are simulated.
+        #[arg(long, conflicts_with = "postgres")]
+        gameday: bool,
     },
     /// Export an incident's post-mortem timeline.
     Export {
@@ -358,7 +362,15 @@ fn main() -> ExitCode {
             config,
             data_dir,
             postgres,
+            gameday: false,
         } => block_on(drill(&scenario, &config, data_dir, postgres)),
+        Command::Drill {
+            scenario,
+            config,
+            data_dir,
+            gameday: true,
+            ..
+        } => block_on(gameday(&scenario, &config, data_dir)),
         Command::Export {
             incident,
             format,

@@ -11,6 +11,7 @@ mod comms_commands;
 mod dr;
 mod drill;
 mod export;
+pub mod gameday;
 mod incident;
 pub mod interaction;
 mod requests;
@@ -108,6 +109,11 @@ pub struct Bot {
     drills: Option<Arc<dyn Drills>>,
     /// The chat's guild members, for the training record (`None`: the console, a drill).
     members: Option<Arc<dyn Members>>,
+    /// Starting game days (`None`: as `drills`).
+    gamedays: Option<Arc<dyn gameday::GameDays>>,
+    /// The running game day: the drill's bot that interactions belonging to it go to (in the
+    /// live bot), and how to stop it.
+    gameday: gameday::Slot,
 }
 
 fn actor(p: &Person) -> Actor {
@@ -137,15 +143,18 @@ impl Bot {
             clock: env.clock,
             drills: None,
             members: None,
+            gamedays: None,
+            gameday: Arc::default(),
         };
         bot.restore();
         bot
     }
 
-    /// Lets this bot start drills (`/drill start`) and read the finished ones beside its log
-    /// (`/dr readiness`).
-    pub fn with_drills(mut self, drills: Arc<dyn Drills>) -> Self {
-        self.drills = Some(drills);
+    /// Lets this bot start drills (`/drill start`, automatic or game days) and read the
+    /// finished ones beside its log (`/dr readiness`).
+    pub fn with_drills<D: Drills + gameday::GameDays + 'static>(mut self, drills: Arc<D>) -> Self {
+        self.drills = Some(drills.clone());
+        self.gamedays = Some(drills);
         self
     }
 
@@ -269,7 +278,8 @@ impl Bot {
             | Command::DrReadiness
             | Command::DrTraining
             | Command::DrReviewed { .. } => self.dr_command(command, who).await,
-            Command::DrillStart { scenario } => self.drill(scenario, who),
+            Command::DrillStart { scenario, mode } => self.drill(scenario, mode, who),
+            Command::DrillStop => self.stop_gameday(who),
             Command::TimelineExport { format, incident } => self.export(format, incident).await,
             Command::CommsDraft { .. }
             | Command::CommsShow { .. }

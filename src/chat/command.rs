@@ -73,9 +73,13 @@ pub enum Command {
         incident: Option<String>,
     },
     /// A simulated outage in the background, with its own event log kept in `<data_dir>/drill-*`.
+    /// `mode`: `automatic` (stand-ins play the people too) or `gameday` (people play it).
     DrillStart {
         scenario: crate::domain::Scenario,
+        mode: crate::events::DrillMode,
     },
+    /// Ends the running game day early, with its debrief.
+    DrillStop,
     DrStatus,
     /// Is the standby ready? (the checks of `lifeboat readiness`)
     DrReadiness,
@@ -139,6 +143,7 @@ impl Command {
             Command::Confirm { .. } => "confirm",
             Command::TimelineExport { .. } => "timeline export",
             Command::DrillStart { .. } => "drill start",
+            Command::DrillStop => "drill stop",
             Command::DrStatus => "dr status",
             Command::DrReadiness => "dr readiness",
             Command::DrTraining => "dr training",
@@ -211,7 +216,7 @@ pub const HELP: &str = "\
 /comms approve DRAFT [vN] | resend DRAFT | discard DRAFT
 /notify team TEAM [TEXT]
 /timeline export md|json|csv|html [INCIDENT]
-/drill start heroku-outage|openai-outage|both
+/drill start heroku-outage|openai-outage|both [automatic|gameday] | stop
 /dr status | readiness | training | reviewed [NOTE]
 Console identity: add `--as NAME --roles ROLE,ROLE` to a line, or set it once with `/as NAME ROLE,ROLE`.";
 
@@ -236,6 +241,15 @@ fn person(name: &str, roles: &str) -> Person {
             .filter(|r| !r.is_empty())
             .map(str::to_owned)
             .collect(),
+    }
+}
+
+/// A drill's mode as typed: `automatic`, `gameday` (or `--gameday`).
+fn drill_mode(text: &str) -> Result<crate::events::DrillMode, String> {
+    match text.trim_start_matches("--") {
+        "automatic" => Ok(crate::events::DrillMode::Automatic),
+        "gameday" => Ok(crate::events::DrillMode::Gameday),
+        other => Err(format!("`{other}`: a drill's mode is automatic or gameday")),
     }
 }
 
@@ -389,9 +403,11 @@ fn parse_words(words: &[&str]) -> Result<Command, String> {
         ["/dr", "training"] => Ok(Command::DrTraining),
         ["/timeline", "export", format] => Ok(Command::TimelineExport { format: format.parse().map_err(|e: crate::timeline::TimelineError| e.to_string())?, incident: None }),
         ["/timeline", "export", format, incident] => Ok(Command::TimelineExport { format: format.parse().map_err(|e: crate::timeline::TimelineError| e.to_string())?, incident: Some((*incident).to_owned()) }),
-        ["/drill", "start", scenario] => Ok(Command::DrillStart { scenario: scenario.parse()? }),
+        ["/drill", "start", scenario] => Ok(Command::DrillStart { scenario: scenario.parse()?, mode: crate::events::DrillMode::Automatic }),
+        ["/drill", "start", scenario, mode] => Ok(Command::DrillStart { scenario: scenario.parse()?, mode: drill_mode(mode)? }),
+        ["/drill", "stop"] => Ok(Command::DrillStop),
         ["/timeline", ..] => Err("usage: /timeline export md|json|csv|html [INCIDENT]".into()),
-        ["/drill", ..] => Err("usage: /drill start heroku-outage|openai-outage|both".into()),
+        ["/drill", ..] => Err("usage: /drill start heroku-outage|openai-outage|both [automatic|gameday] | /drill stop".into()),
         ["/comms", "draft", audience, kind] => Ok(Command::CommsDraft { audience: (*audience).to_owned(), kind: (*kind).to_owned() }),
         ["/comms", "show"] => Ok(Command::CommsShow { draft: None }),
         ["/comms", "show", draft] => Ok(Command::CommsShow { draft: Some((*draft).to_owned()) }),
@@ -588,10 +604,36 @@ mod tests {
         assert_eq!(
             command,
             Command::DrillStart {
-                scenario: crate::domain::Scenario::Both
+                scenario: crate::domain::Scenario::Both,
+                mode: crate::events::DrillMode::Automatic,
             }
         );
         assert!(command.changes_state(), "a drill needs a responder");
+        for line in ["/drill start both gameday", "/drill start both --gameday"] {
+            let Line::Command { command, .. } = parse_line(line).unwrap() else {
+                panic!()
+            };
+            assert_eq!(
+                command,
+                Command::DrillStart {
+                    scenario: crate::domain::Scenario::Both,
+                    mode: crate::events::DrillMode::Gameday,
+                }
+            );
+        }
+        let Line::Command { command, .. } = parse_line("/drill stop").unwrap() else {
+            panic!()
+        };
+        assert_eq!(command, Command::DrillStop);
+        assert!(
+            command.changes_state(),
+            "stopping a game day needs a responder"
+        );
+        assert!(
+            parse_line("/drill start both manual")
+                .unwrap_err()
+                .contains("automatic or gameday")
+        );
         assert!(
             parse_line("/timeline export pdf")
                 .unwrap_err()

@@ -215,6 +215,17 @@ pub async fn command_loop<R>(bot: std::sync::Arc<super::bot::Bot>, input: R)
 where
     R: tokio::io::AsyncBufRead + Unpin,
 {
+    command_loop_marked(bot, input, |text| text.to_owned()).await
+}
+
+/// [`command_loop`], each reply passed through `mark` (a game day marks its replies DRILL).
+pub async fn command_loop_marked<R>(
+    bot: std::sync::Arc<super::bot::Bot>,
+    input: R,
+    mark: fn(&str) -> String,
+) where
+    R: tokio::io::AsyncBufRead + Unpin,
+{
     use tokio::io::AsyncBufReadExt;
 
     use super::command::{Line, parse_line};
@@ -258,7 +269,7 @@ where
             }
             Err(err) => format!("(only you) {err}"),
         };
-        println!("{}", reply.trim_end());
+        println!("{}", mark(reply.trim_end()));
     }
 }
 

@@ -312,8 +312,8 @@ pub fn as_logged(drilled: &mut Drilled, events: &[Event]) {
 }
 
 /// The `drill.finished` event: one result per drilled protocol, as readiness, the drill
-/// reminder and the DRP document read it back (`history`).
-pub fn finished(drilled: &Drilled) -> NewEvent {
+/// reminder and the DRP document read it back (`history`), recorded as played in `mode`.
+pub fn finished(drilled: &Drilled, mode: crate::events::DrillMode) -> NewEvent {
     let results = drilled
         .outcomes
         .iter()
@@ -336,7 +336,7 @@ pub fn finished(drilled: &Drilled) -> NewEvent {
         Actor::Scheduler,
         DrillFinished {
             results,
-            mode: Some(crate::events::DrillMode::Automatic),
+            mode: Some(mode),
             real_aws: Some(drilled.real_aws),
         },
     )

@@ -257,6 +257,49 @@ pub async fn drill(
     }
 }
 
+/// `lifeboat drill SCENARIO --gameday`: a game day played by people on this terminal, on a
+/// log of its own; its debrief and post-mortem print (and are saved) when it ends.
+pub async fn gameday(scenario: &str, config_path: &Path, data_dir: Option<PathBuf>) -> ExitCode {
+    let scenario: crate::domain::Scenario = match scenario.parse() {
+        Ok(s) => s,
+        Err(err) => {
+            eprintln!("lifeboat drill: {err}");
+            return ExitCode::from(FAILURE);
+        }
+    };
+    let Some(checked) = load_all(config_path, "drill") else {
+        return ExitCode::from(FAILURE);
+    };
+    let data_dir = data_dir.unwrap_or_else(|| {
+        checked.config.config.store.data_dir.join(format!(
+            "drill-{}",
+            chrono::Utc::now().format("%Y%m%d-%H%M%S")
+        ))
+    });
+    match crate::service::drill::gameday_on_console(
+        &checked.config.config,
+        &checked.runbooks.runbooks,
+        scenario,
+        &data_dir,
+        Arc::new(TokioClock::new()),
+    )
+    .await
+    {
+        Ok(()) => {
+            println!(
+                "event log: {} (check it with `lifeboat audit verify --data-dir {}`)",
+                data_dir.display(),
+                data_dir.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("lifeboat drill: {err:#}");
+            ExitCode::from(FAILURE)
+        }
+    }
+}
+
 pub fn check(config: &Path, production: bool) -> ExitCode {
     let checked = crate::check::check(config).and_then(|checked| {
         if !production {

@@ -26,6 +26,7 @@ mod engine;
 mod failover;
 mod feed_cli;
 mod feeds;
+mod gameday;
 mod ha;
 mod ha_store;
 mod mentions;

@@ -8,7 +8,7 @@ use super::{Bot, Reply, actor, plain_message};
 use crate::approval::Person;
 use crate::domain::Scenario;
 use crate::domain::event::NewEvent;
-use crate::events::DrillRequested;
+use crate::events::{DrillMode, DrillRequested};
 use crate::ports::chat::{Attachment, Message};
 use crate::ports::drill::DrillReport;
 
@@ -17,7 +17,8 @@ impl Bot {
     /// `<data_dir>/drill-<time>` (where readiness and the drill reminder read finished
     /// drills); its summary and its Markdown post-mortem, both marked as a drill, are posted
     /// to the incident channel.
-    pub(super) fn drill(&self, scenario: Scenario, who: &Person) -> Reply {
+    /// A game day (`mode`) is played by people instead (`gameday`).
+    pub(super) fn drill(&self, scenario: Scenario, mode: DrillMode, who: &Person) -> Reply {
         let Some(drills) = self.drills.clone() else {
             return Reply::private("drills cannot be started from here");
         };
@@ -29,22 +30,25 @@ impl Bot {
             "drill-{}",
             self.clock.now().format("%Y%m%d-%H%M%S-%3f")
         ));
-        self.append(NewEvent::of(
-            actor(who),
-            DrillRequested {
-                scenario: name.to_owned(),
-                log: dir.display().to_string(),
-                mode: Some(crate::events::DrillMode::Automatic),
-            },
-        ));
         // A drill from chat runs inside the live bot: always against the simulated AWS, even
         // when `[aws] endpoint_url` is set (a VPC endpoint reaches the real account).
         let mut config = (*self.config).clone();
         config.aws.endpoint_url = None;
         config.aws.mode = crate::config::AwsMode::Simulated;
+        let drilling = DrillRunning(self.drilling.clone());
+        if mode == DrillMode::Gameday {
+            return self.start_gameday(scenario, who, dir, config, drilling);
+        }
+        self.append(NewEvent::of(
+            actor(who),
+            DrillRequested {
+                scenario: name.to_owned(),
+                log: dir.display().to_string(),
+                mode: Some(DrillMode::Automatic),
+            },
+        ));
         let runbooks = self.runbooks.clone();
         let env = self.engine.env().clone();
-        let drilling = DrillRunning(self.drilling.clone());
         tokio::spawn(async move {
             let (message, files) = match drills.run(&config, &runbooks, scenario, &dir).await {
                 Ok(report) => drill_message(name, &report),

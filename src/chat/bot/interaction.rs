@@ -140,6 +140,13 @@ impl Bot {
         F: FnOnce() -> Fut,
         Fut: Future<Output = bool>,
     {
+        // While a game day runs, what belongs to it is played on the drill's bot and log.
+        // Its answers are marked DRILL like everything else it says.
+        if let Some(drill) = self.gameday_bot_for(&interaction) {
+            let mut response = Box::pin(drill.interact(interaction, acknowledge)).await?;
+            response.reply.message = crate::drill::mark(&response.reply.message);
+            return Some(response);
+        }
         let command = &interaction.command;
         let incident_channel = self.incident_channel_id();
         if let Some(incident) = incident_channel.filter(|c| {

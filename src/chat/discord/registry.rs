@@ -155,19 +155,33 @@ fn timeline() -> CreateCommand {
         )
 }
 
-/// `/drill start`.
+/// `/drill start` (automatic, or a game day played by people) and `/drill stop`.
 fn drill() -> CreateCommand {
     CreateCommand::new("drill")
         .description("Rehearse an outage on a separate, simulated event log")
         .add_option(
-            sub("start", "Run a drill in the background").add_sub_option(
-                CreateCommandOption::new(Text, "scenario", "Which outage")
-                    .required(true)
-                    .add_string_choice("heroku-outage", "heroku-outage")
-                    .add_string_choice("openai-outage", "openai-outage")
-                    .add_string_choice("both", "both"),
-            ),
+            sub("start", "Run a drill in the background")
+                .add_sub_option(
+                    CreateCommandOption::new(Text, "scenario", "Which outage")
+                        .required(true)
+                        .add_string_choice("heroku-outage", "heroku-outage")
+                        .add_string_choice("openai-outage", "openai-outage")
+                        .add_string_choice("both", "both"),
+                )
+                .add_sub_option(
+                    CreateCommandOption::new(
+                        Text,
+                        "mode",
+                        "automatic (default) or a game day played by people",
+                    )
+                    .add_string_choice("automatic", "automatic")
+                    .add_string_choice("gameday", "gameday"),
+                ),
         )
+        .add_option(sub(
+            "stop",
+            "End the running game day early, with its debrief",
+        ))
 }
 
 /// `/notify team`.

@@ -126,7 +126,13 @@ pub fn command_from(data: &CommandData) -> Result<Command, String> {
         }),
         ("drill", "start") => Ok(Command::DrillStart {
             scenario: required(options, "scenario")?.parse()?,
+            mode: match text_option(options, "mode").as_deref() {
+                None | Some("" | "automatic") => crate::events::DrillMode::Automatic,
+                Some("gameday") => crate::events::DrillMode::Gameday,
+                Some(other) => return Err(format!("`{other}`: mode is automatic or gameday")),
+            },
         }),
+        ("drill", "stop") => Ok(Command::DrillStop),
         ("notify", "team") => Ok(Command::NotifyTeam {
             team: required(options, "team")?,
             text: text_option(options, "text").filter(|t| !t.is_empty()),
@@ -333,8 +339,26 @@ mod tests {
         assert_eq!(
             command_from(&drill).unwrap(),
             Command::DrillStart {
-                scenario: crate::domain::Scenario::Both
+                scenario: crate::domain::Scenario::Both,
+                mode: crate::events::DrillMode::Automatic,
             }
+        );
+        let gameday = data(
+            "drill",
+            "start",
+            json!([{ "name": "scenario", "type": 3, "value": "heroku-outage" },
+                   { "name": "mode", "type": 3, "value": "gameday" }]),
+        );
+        assert_eq!(
+            command_from(&gameday).unwrap(),
+            Command::DrillStart {
+                scenario: crate::domain::Scenario::HerokuOutage,
+                mode: crate::events::DrillMode::Gameday,
+            }
+        );
+        assert_eq!(
+            command_from(&data("drill", "stop", json!([]))).unwrap(),
+            Command::DrillStop
         );
         let notify = data(
             "notify",

@@ -59,6 +59,7 @@ fn until_requested() -> Vec<(u32, NewEvent)> {
                 Actor::Scheduler,
                 DrillOutageSimulated {
                     provider: "heroku".into(),
+                    detection_bound: None,
                 },
             ),
         ),

@@ -7,9 +7,13 @@
 //! `[data]`. Also the post-mortems of a drill, read from its log, for `lifeboat drill` and for
 //! drills started from chat.
 
+mod closable;
 mod data;
 mod drive;
+mod gameday;
 mod standin;
+
+pub use gameday::{run_console as gameday_on_console, start_gameday};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -274,20 +278,12 @@ async fn drill(
         recorder: recorder.clone(),
     });
     let channel = ChannelId("drill".into());
-    // Every secret is a stand-in, but for the throwaway's URLs (the drill's own variables).
-    let secrets: BTreeMap<String, String> = config
-        .secret_env_vars()
-        .into_iter()
-        .chain(["HEROKU_API_KEY"])
-        .map(|v| (v.to_owned(), DRILL_SECRET.to_owned()))
-        .chain(throwaway.iter().flat_map(|t| t.secrets()))
-        .collect();
     let env = step_env(
         config.clone(),
         clock.clone(),
         chat.clone(),
         channel.clone(),
-        Arc::new(secrets),
+        Arc::new(drill_secrets(&config, throwaway)),
     )
     .await;
     stand.watch_standby(standin::Standby {
@@ -328,9 +324,24 @@ async fn drill(
     let mut drilled = result?;
     drilled.real_aws = crate::drill::against_real_aws(&config, runbooks, targets);
     crate::drill::as_logged(&mut drilled, &store.all()?);
-    store.append(crate::drill::finished(&drilled))?;
+    store.append(crate::drill::finished(
+        &drilled,
+        crate::events::DrillMode::Automatic,
+    ))?;
     store.flush()?;
     Ok(drilled)
+}
+
+/// A drill's secrets: every one a stand-in, but for the throwaway's URLs (the drill's own
+/// variables).
+fn drill_secrets(config: &Config, throwaway: Option<&data::Throwaway>) -> BTreeMap<String, String> {
+    config
+        .secret_env_vars()
+        .into_iter()
+        .chain(["HEROKU_API_KEY"])
+        .map(|v| (v.to_owned(), DRILL_SECRET.to_owned()))
+        .chain(throwaway.iter().flat_map(|t| t.secrets()))
+        .collect()
 }
 
 /// The drill's people answer every open question with yes: the commander, or an approver
