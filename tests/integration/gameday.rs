@@ -300,6 +300,31 @@ async fn a_game_day_played_to_the_end_by_people_reports_the_phase_times_of_its_l
         log.iter().any(|e| e.kind == "drill.marked"),
         "the incident is a drill's"
     );
+    // The training record: each person who took part, in the role they played.
+    let trained: Vec<(String, String)> = log
+        .iter()
+        .filter(|e| e.kind == "training.recorded")
+        .map(|e| {
+            (
+                e.data["person_name"].as_str().unwrap().to_owned(),
+                e.data["role"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for (who, role) in [
+        ("alice", "responder"),
+        ("bob", "approver"),
+        ("carol", "communicator"),
+    ] {
+        assert!(
+            trained.contains(&(who.to_owned(), role.to_owned())),
+            "{who} as {role} in {trained:?}"
+        );
+    }
+    assert!(
+        !trained.iter().any(|(who, _)| who == "dave"),
+        "dave took no part: {trained:?}"
+    );
     let live = app.store.all().unwrap();
     assert!(
         !live
