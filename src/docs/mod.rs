@@ -10,9 +10,11 @@
 mod plan;
 mod steps;
 mod text;
+mod training;
 
 pub use plan::render;
 pub use steps::describe_step;
+pub use training::training;
 
 #[cfg(test)]
 mod tests {

@@ -28,6 +28,7 @@ pub fn render(config: &Config, runbooks: &[Runbook], drills: Option<&[DrillRecor
     protocols(&mut out, config, runbooks);
     teams(&mut out, config);
     access(&mut out, config, runbooks);
+    out.push_str(&super::training(config, runbooks));
     secrets(&mut out, config, runbooks);
     upkeep(&mut out, config);
     last_drills(&mut out, drills);

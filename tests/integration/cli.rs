@@ -606,11 +606,19 @@ fn docs_render_every_shipped_runbook_and_no_secret() {
             "{name} missing:\n{text}"
         );
         assert!(text.contains(title), "{title} missing");
+        assert!(
+            text.contains(&format!("### Training: {name}\n")),
+            "training for {name} missing"
+        );
         for step in runbook["steps"].as_array().unwrap() {
             let id = step["id"].as_str().unwrap();
             assert!(
                 text.contains(&format!("(`{id}`, ")),
                 "step {id} of {name} missing"
+            );
+            assert!(
+                text.contains(&format!("| `{id}` | ")),
+                "training row of step {id} of {name} missing"
             );
         }
         shipped += 1;
@@ -626,6 +634,10 @@ fn docs_render_every_shipped_runbook_and_no_secret() {
         "## Protocols",
         "## Teams and routes",
         "## Who may act",
+        "## Training",
+        "`/confirm RUN-… confirm-scope yes`",
+        "`/drill start scenario:heroku-outage mode:gameday`",
+        "`/drill start scenario:openai-outage mode:gameday`",
         "## Upkeep",
         "## Last drills",
     ] {
