@@ -18,7 +18,7 @@ pub fn training(config: &Config, runbooks: &[Runbook]) -> String {
     let _ = writeln!(out, "## Training\n");
     let _ = writeln!(
         out,
-        "What each role does in each protocol, and the commands they type (console form; on Discord the same slash command with its options, or the buttons named). The bot's messages give the request (`REQ-…`), run (`RUN-…`) and draft (`DRAFT-…`) ids.\n"
+        "What each role does in each protocol, and the commands they type (console form; on Discord the same slash command with its options, or the buttons named). The bot's messages give the request (`REQ-…`), run (`RUN-…`) and draft (`DRAFT-…`) ids. Who has practised which role: `/dr training` (or `lifeboat training`).\n"
     );
     for rb in runbooks {
         protocol(&mut out, config, rb);
@@ -196,7 +196,7 @@ fn practice(config: &Config, rb: &Runbook) -> String {
         });
     match scenario {
         Some(s) => format!(
-            "a game day, `/drill start scenario:{s} mode:gameday` (console: `lifeboat drill {s} --gameday`), plays the outage for real people in these roles, against stand-ins for AWS, the providers and the app.",
+            "a game day, `/drill start scenario:{s} mode:gameday` (on a terminal: `lifeboat drill {s} --gameday`), plays the outage for real people in these roles, against stand-ins for AWS, the providers and the app.",
             s = s.as_str()
         ),
         None => format!(
