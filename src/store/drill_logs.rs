@@ -50,16 +50,14 @@ pub fn drill_events(data_dir: &Path, include_main: bool) -> Vec<Event> {
     events
 }
 
-/// The finished drills of each `drill-*` log in `data_dir` not in `known`. A log that cannot
-/// be opened (a drill still writing it holds its lock) is left for a later pass.
-pub fn read_drill_logs(
+/// The `drill-*` logs in `data_dir` not in `known` (none when `data_dir` cannot be listed).
+fn unread_drill_logs<'a>(
     data_dir: &Path,
-    known: &BTreeSet<PathBuf>,
-) -> BTreeMap<PathBuf, Vec<DrillRecord>> {
-    let Ok(entries) = std::fs::read_dir(data_dir) else {
-        return BTreeMap::new();
-    };
-    entries
+    known: &'a BTreeSet<PathBuf>,
+) -> impl Iterator<Item = PathBuf> + 'a {
+    std::fs::read_dir(data_dir)
+        .into_iter()
+        .flatten()
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| {
@@ -69,6 +67,15 @@ pub fn read_drill_logs(
                     .and_then(|n| n.to_str())
                     .is_some_and(|n| n.starts_with("drill-"))
         })
+}
+
+/// The finished drills of each `drill-*` log in `data_dir` not in `known`. A log that cannot
+/// be opened (a drill still writing it holds its lock) is left for a later pass.
+pub fn read_drill_logs(
+    data_dir: &Path,
+    known: &BTreeSet<PathBuf>,
+) -> BTreeMap<PathBuf, Vec<DrillRecord>> {
+    unread_drill_logs(data_dir, known)
         .filter_map(|dir| {
             match SledStore::open(&dir).and_then(|s| s.all()) {
                 Ok(events) => Some((dir, drills_from_events(&events))),
@@ -89,19 +96,7 @@ pub fn read_drill_log_events(
     known: &BTreeSet<PathBuf>,
     kind: &str,
 ) -> BTreeMap<PathBuf, Vec<Event>> {
-    let Ok(entries) = std::fs::read_dir(data_dir) else {
-        return BTreeMap::new();
-    };
-    entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            !known.contains(p)
-                && is_log(p)
-                && p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("drill-"))
-        })
+    unread_drill_logs(data_dir, known)
         .filter_map(|dir| match SledStore::open(&dir).and_then(|s| s.by_kinds(&[kind])) {
             Ok(events) => Some((dir, events)),
             Err(err) => {
